@@ -1,0 +1,68 @@
+"""REST endpoints of the registry (thin: querysets come from selectors, writes from serializers/services)."""
+from rest_framework import decorators, response, status, viewsets
+
+from .. import services
+from ..filtersets import CellFilterSet, CellGroupFilterSet, MaterialFilterSet
+from ..models import Coating, Material
+from ..selectors import cells_visible_to, groups_visible_to, projects_visible_to
+from . import serializers
+
+
+class AuditedModelViewSet(viewsets.ModelViewSet):
+    """Writes leave an audit event naming the user."""
+
+    def perform_create(self, serializer):
+        obj = serializer.save()
+        services.audit(actor=self.request.user, action="create", obj=obj)
+
+    def perform_update(self, serializer):
+        obj = serializer.save()
+        services.audit(actor=self.request.user, action="update", obj=obj, fields=sorted(serializer.validated_data))
+
+    def perform_destroy(self, instance):
+        services.audit(actor=self.request.user, action="delete", obj=instance)
+        instance.delete()
+
+
+class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.ProjectSerializer
+
+    def get_queryset(self):
+        return projects_visible_to(self.request.user)
+
+
+class MaterialViewSet(AuditedModelViewSet):
+    queryset = Material.objects.all()
+    serializer_class = serializers.MaterialSerializer
+    filterset_class = MaterialFilterSet
+    search_fields = ["name", "formula"]
+
+
+class CoatingViewSet(AuditedModelViewSet):
+    queryset = Coating.objects.select_related("material")
+    serializer_class = serializers.CoatingSerializer
+    filterset_fields = ["material"]
+
+
+class CellGroupViewSet(AuditedModelViewSet):
+    serializer_class = serializers.CellGroupSerializer
+    filterset_class = CellGroupFilterSet
+
+    def get_queryset(self):
+        return groups_visible_to(self.request.user)
+
+
+class CellViewSet(AuditedModelViewSet):
+    serializer_class = serializers.CellSerializer
+    filterset_class = CellFilterSet
+    ordering_fields = ["name", "build_date", "group__name", "replicate_number", "created_at"]
+    search_fields = ["name", "notes", "group__name"]
+
+    def get_queryset(self):
+        return cells_visible_to(self.request.user).prefetch_related("pressing_steps")
+
+    @decorators.action(detail=True, methods=["post"])
+    def duplicate(self, request, pk=None):
+        """Copy this build as the next replicate of its group (optional body: {"name": ...})."""
+        copy = services.cell_duplicate(cell=self.get_object(), name=request.data.get("name"), actor=request.user)
+        return response.Response(self.get_serializer(copy).data, status=status.HTTP_201_CREATED)

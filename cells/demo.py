@@ -1,0 +1,64 @@
+"""The lab's reference study (DOMAIN.md: Wang et al., Adv. Energy Mater. 2021) as registry records.
+
+3 bare + 3 LNTO-coated SC-NMC532 | LGPS | In-Li cells. Loaded by the quick start and used in tests.
+"""
+import datetime
+
+from django.db import transaction
+
+from .models import Cell, CellGroup, Coating, Material, PressingStep, Project
+
+STUDY_PROJECT = "LNTO coating study"
+COATED, BARE = "LNTO-coated", "bare"
+REPLICATES = 3
+# Small replicate spread in composite loading (mg/cm2); replicate 1 is the study's nominal 12.0.
+LOADING_SPREAD_MG_CM2 = (12.0, 11.8, 12.2)
+
+
+@transaction.atomic
+def load_study_registry() -> list[Cell]:
+    """Create (or update in place) the study's materials, groups and six cells; idempotent."""
+    m = {}
+    for name, kind, formula, extra in [
+        ("SC-NMC532", Material.Kind.CATHODE_ACTIVE, "LiNi0.5Mn0.3Co0.2O2", {"theoretical_capacity_mah_g": 160.0}),
+        ("LGPS", Material.Kind.SOLID_ELECTROLYTE, "Li10GeP2S12", {}),
+        ("In-Li", Material.Kind.ANODE, "In-Li alloy", {"potential_vs_li_v": 0.62}),
+        ("LNTO", Material.Kind.COATING, "LiNb0.5Ta0.5O3", {}),
+    ]:
+        m[name], _ = Material.objects.update_or_create(name=name, defaults={"kind": kind, "formula": formula, **extra})
+    coating, _ = Coating.objects.get_or_create(
+        material=m["LNTO"], thickness_nm=10.0,
+        defaults={"wt_percent": 1.0, "method": "sol-gel", "anneal_temperature_c": 400.0, "anneal_time_h": 1.0},
+    )
+    project, _ = Project.objects.get_or_create(
+        name=STUDY_PROJECT, defaults={"description": "Bare vs 10 nm LNTO-coated SC-NMC532 with LGPS and In-Li."}
+    )
+    groups = {
+        COATED: CellGroup.objects.get_or_create(project=project, name=COATED, defaults={"color": "#2459c5"})[0],
+        BARE: CellGroup.objects.get_or_create(project=project, name=BARE, defaults={"color": "#d92d20"})[0],
+    }
+    cells = []
+    for group_name, prefix in ((COATED, "LNTO"), (BARE, "BARE")):
+        for rep in range(1, REPLICATES + 1):
+            cell, _ = Cell.objects.update_or_create(
+                name=f"{prefix}-{rep:02d}",
+                defaults=dict(
+                    project=project, group=groups[group_name], replicate_number=rep, builder="demo",
+                    build_date=datetime.date(2021, 3, rep), cathode_material=m["SC-NMC532"],
+                    coating=coating if group_name == COATED else None, catholyte=m["LGPS"],
+                    cathode_active_fraction=0.70, composite_loading_mg_cm2=LOADING_SPREAD_MG_CM2[rep - 1],
+                    electrolyte=m["LGPS"], separator_mass_mg=80.0, anode=m["In-Li"], die_diameter_mm=10.0,
+                    stack_pressure_mpa=50.0, theoretical_capacity_mah_g=160.0, voltage_min_v=2.5, voltage_max_v=4.4,
+                    voltage_reference=Cell.VoltageReference.LI, temperature_c=25.0, rest_before_test_h=3.0,
+                    test_electrode=Cell.TestElectrode.CATHODE, first_half=Cell.FirstHalf.CHARGE,
+                    notes="Reference study demo cell.",
+                ),
+            )
+            cell.pressing_steps.all().delete()
+            PressingStep.objects.bulk_create([
+                PressingStep(cell=cell, order=1, layer=PressingStep.Layer.SEPARATOR, force_t=1.0, die_diameter_mm=10.0),
+                PressingStep(cell=cell, order=2, layer=PressingStep.Layer.CATHODE, force_t=3.5, die_diameter_mm=10.0),
+                PressingStep(cell=cell, order=3, layer=PressingStep.Layer.ANODE, force_t=0.5, die_diameter_mm=10.0),
+            ])
+            cells.append(cell)
+    return cells

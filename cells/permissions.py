@@ -1,0 +1,29 @@
+"""Who may do what through the API: roles are Django groups with model permissions; devices only upload."""
+from rest_framework import permissions
+
+from .auth import DevicePrincipal
+
+
+def is_device(request) -> bool:
+    return isinstance(request.user, DevicePrincipal)
+
+
+class LabModelPermissions(permissions.DjangoModelPermissions):
+    """Model permissions including `view` for reads; cycler devices only where a view allows them.
+
+    A view opts devices in with `device_actions = {"create", "retrieve", ...}`.
+    """
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+    def has_permission(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return False
+        if is_device(request):
+            return getattr(view, "action", None) in getattr(view, "device_actions", ())
+        return super().has_permission(request, view)
