@@ -1,0 +1,281 @@
+"""Shared parts of the EIS readers: the spectrum type, the error type, the one header-alias table and the
+table-to-spectrum step that every format ends in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+MIN_POINTS = 5
+
+
+class ParseError(ValueError):
+    """The file cannot be read as an impedance spectrum; the message says where and why."""
+
+
+@dataclass
+class EisSpectrum:
+    """One impedance measurement as read from a file.
+
+    ``data`` columns: ``freq_hz`` (> 0), ``z_real_ohm``, ``z_imag_ohm`` (signed: Z = Z' + jZ'', a capacitive
+    arc has Z'' < 0), optional ``time_s`` and, for looped files only, ``sweep`` (1, 2, ...). Rows keep the
+    file's order.
+    """
+
+    data: pd.DataFrame
+    metadata: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    source_name: str = ""
+
+    @property
+    def freq_hz(self) -> np.ndarray:
+        return self.data["freq_hz"].to_numpy(dtype=float)
+
+    @property
+    def z_ohm(self) -> np.ndarray:
+        return self.data["z_real_ohm"].to_numpy(dtype=float) + 1j * self.data["z_imag_ohm"].to_numpy(dtype=float)
+
+    @property
+    def n_sweeps(self) -> int:
+        return int(self.data["sweep"].nunique()) if "sweep" in self.data else 1
+
+    def sweeps(self) -> list[EisSpectrum]:
+        """One spectrum per sweep of a looped file (the spectrum itself when there is only one)."""
+        if "sweep" not in self.data:
+            return [self]
+        out = []
+        for number, part in self.data.groupby("sweep", sort=True):
+            out.append(
+                replace(
+                    self,
+                    data=part.drop(columns="sweep").reset_index(drop=True),
+                    metadata={**self.metadata, "sweep": int(number)},
+                    warnings=list(self.warnings),
+                )
+            )
+        return out
+
+
+# THE alias table: normalised header (lower case, blanks removed, unit after the first '/' dropped, a
+# trailing "(unit)"/"[unit]" dropped on a second try, a leading '-' meaning "negated") -> canonical column.
+ALIASES: dict[str, str] = {
+    **dict.fromkeys(["f", "freq", "frequency", "freq.", "frequencies", "fr"], "freq_hz"),
+    **dict.fromkeys(
+        ["z'", "z’", "zre", "z_re", "zreal", "z_real", "re(z)", "real(z)", "real", "re", "zr", "z1", "rez"],
+        "z_real_ohm",
+    ),
+    **dict.fromkeys(
+        ['z"', "z''", "z’’", "zim", "z_im", "zimag", "z_imag", "im(z)", "imag(z)", "imag", "im", "zi", "z2", "imz"],
+        "z_imag_ohm",
+    ),
+    **dict.fromkeys(["|z|", "z", "zmod", "z_mod", "mod(z)", "modulus", "abs(z)", "|z|(ohm)", "impedance"], "z_mod_ohm"),
+    **dict.fromkeys(["phase", "phase(z)", "zphz", "phz", "theta", "phi", "phaseangle", "zphase"], "phase_deg"),
+    **dict.fromkeys(["time", "t", "time(s)", "elapsedtime"], "time_s"),
+    **dict.fromkeys(["cyclenumber", "cycle", "loop"], "cycle"),
+}
+
+_TRAILING_UNIT = re.compile(r"[\(\[][^\(\)\[\]]*[\)\]]$")
+
+
+def normalise_header(name: str) -> tuple[str | None, int, str]:
+    """Header text -> (canonical column or None, sign, unit text)."""
+    text = name.strip().strip("\ufeff")
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    text = re.sub(r"\s+", "", text.lower()).replace("ω", "ohm").replace("Ω", "ohm")
+    unit = ""
+    if "/" in text:
+        text, unit = text.split("/", 1)
+    sign = 1
+    if text.startswith("-"):
+        sign, text = -1, text[1:]
+    if text in ALIASES:
+        return ALIASES[text], sign, unit
+    m = _TRAILING_UNIT.search(text)
+    if m and m.start() > 0:
+        stripped = text[: m.start()]
+        if stripped in ALIASES:
+            return ALIASES[stripped], sign, unit or m.group(0)[1:-1]
+    return None, sign, unit
+
+
+def split_header(line: str, sep: str | None) -> list[str]:
+    parts = line.strip().split(sep) if sep else line.split()
+    return [p.strip() for p in parts]
+
+
+def is_number(token: str) -> bool:
+    try:
+        float(token.strip().replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Table:
+    """Where a format found its column header and data rows (0-based line indices into ``lines``)."""
+
+    lines: list[str]
+    header: list[str] | None  # None: headerless, columns are f, Z', Z''
+    header_index: int | None
+    data_indices: list[int]
+    sep: str | None  # None: runs of blanks
+    fmt: str
+    metadata: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def to_spectrum(table: Table, name: str) -> EisSpectrum:
+    """Turn located header + rows into a validated EisSpectrum, or raise ParseError naming line and column."""
+    lines, sep = table.lines, table.sep
+    data_idx = [i for i in table.data_indices if lines[i].strip()]
+    if table.header is not None and data_idx:
+        first = split_header(lines[data_idx[0]], sep)
+        if first and not any(is_number(t) for t in first if t):
+            table.metadata.setdefault("units", first)  # a units row (Gamry)
+            data_idx = data_idx[1:]
+    if not data_idx:
+        where = f"after line {table.header_index + 1}" if table.header_index is not None else "in the file"
+        raise ParseError(f"{name}: no data rows {where}")
+    line_no = np.asarray(data_idx) + 1
+    block = "\n".join(lines[i].strip() for i in data_idx)
+    decimal_comma = sep != "," and "," in block and "." not in block
+    if decimal_comma:
+        block = block.replace(",", ".")
+        table.metadata["decimal_comma"] = True
+    try:
+        raw = pd.read_csv(
+            io.StringIO(block),
+            sep=sep if sep else r"\s+",
+            header=None,
+            dtype=str,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+            engine="c",
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (pd.errors.ParserError, ValueError, csv.Error, IndexError, OverflowError) as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        where = f"line {line_no[int(m.group(1)) - 1]}: " if m and int(m.group(1)) <= len(line_no) else ""
+        raise ParseError(f"{name}: {where}rows do not split into the header's columns ({exc})") from None
+    if len(raw) != len(line_no):
+        raise ParseError(f"{name}: data rows could not be split consistently (quotes or embedded line breaks?)")
+
+    roles: dict[str, tuple[int, int, str]] = {}
+    if table.header is None:
+        if raw.shape[1] < 3:
+            raise ParseError(
+                f"{name}: line {line_no[0]}: no header and only {raw.shape[1]} column(s); "
+                "a headerless file needs frequency, Z', Z'' columns"
+            )
+        roles = {"freq_hz": (0, 1, ""), "z_real_ohm": (1, 1, ""), "z_imag_ohm": (2, 1, "")}
+        names = ["column 1 (frequency)", "column 2 (Z')", "column 3 (Z'')"] + [
+            f"column {k + 1}" for k in range(3, raw.shape[1])
+        ]
+    else:
+        names = table.header
+        for k, h in enumerate(names):
+            canon, sign, unit = normalise_header(h)
+            if canon and canon not in roles:
+                roles[canon] = (k, sign, unit)
+        if "freq_hz" not in roles:
+            raise ParseError(
+                f"{name}: line {table.header_index + 1}: no frequency column among {names!r} "
+                "(expected e.g. 'freq/Hz', 'Frequency (Hz)', 'f')"
+            )
+
+    def column(canon: str, *, required: bool = True) -> np.ndarray | None:
+        k, sign, _ = roles[canon]
+        label = names[k] if k < len(names) else f"column {k + 1}"
+        if k >= raw.shape[1]:
+            raise ParseError(f"{name}: line {line_no[0]}: column {label!r} is missing from the data rows")
+        text = raw[k]
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            if not required:
+                table.warnings.append(f"column {label!r} has non-numeric values; it was ignored")
+                return None
+            i = int(np.argmax(bad))
+            token = text.iloc[i]
+            if token is None or (isinstance(token, float) and np.isnan(token)) or str(token).strip() == "":
+                why = "value is missing"
+            elif is_number(str(token)):
+                why = f"value {str(token)!r} is NaN or infinite"
+            else:
+                why = f"value {str(token)[:40]!r} is not a number"
+            raise ParseError(f"{name}: line {line_no[i]}, column {label!r}: {why}")
+        return sign * values
+
+    freq = column("freq_hz")
+    if "z_real_ohm" in roles and "z_imag_ohm" in roles:
+        z_re, z_im = column("z_real_ohm"), column("z_imag_ohm")
+        negated = roles["z_imag_ohm"][1] < 0
+    elif "z_mod_ohm" in roles and "phase_deg" in roles:
+        mod, phase = column("z_mod_ohm"), column("phase_deg")
+        unit = roles["phase_deg"][2]
+        rad = phase if "rad" in unit else np.deg2rad(phase)
+        z_re, z_im = mod * np.cos(rad), mod * np.sin(rad)
+        negated = roles["phase_deg"][1] < 0
+        table.metadata["z_from"] = "modulus and phase"
+    else:
+        raise ParseError(
+            f"{name}: line {table.header_index + 1}: no Z'/Z'' (or |Z| and phase) columns among {names!r}"
+        )
+
+    bad_f = freq <= 0
+    if bad_f.any():
+        i = int(np.argmax(bad_f))
+        label = names[roles["freq_hz"][0]]
+        raise ParseError(f"{name}: line {line_no[i]}, column {label!r}: frequency must be > 0, got {freq[i]:g}")
+    if len(freq) < MIN_POINTS:
+        raise ParseError(f"{name}: only {len(freq)} data point(s); at least {MIN_POINTS} are needed")
+
+    data = pd.DataFrame({"freq_hz": freq, "z_real_ohm": z_re, "z_imag_ohm": z_im})
+    if "time_s" in roles:
+        t = column("time_s", required=False)
+        if t is not None:
+            data["time_s"] = t
+    sweep = _sweep_numbers(freq, column("cycle", required=False) if "cycle" in roles else None)
+    if sweep is not None:
+        data["sweep"] = sweep
+        counts = np.bincount(sweep)[1:]
+        short = [k + 1 for k, c in enumerate(counts) if c < MIN_POINTS]
+        if short:
+            table.warnings.append(f"sweep(s) {short} have fewer than {MIN_POINTS} points (interrupted?)")
+    if not negated and np.mean(z_im > 0) > 0.5:
+        table.warnings.append(
+            "most Z'' values are positive (inductive); if the column holds -Z'', name it with a leading '-'"
+        )
+    table.metadata.setdefault("format", table.fmt)
+    table.metadata["columns"] = list(names) if table.header is not None else None
+    table.metadata["n_points"] = len(data)
+    table.metadata["n_sweeps"] = int(sweep.max()) if sweep is not None else 1
+    return EisSpectrum(data=data, metadata=table.metadata, warnings=table.warnings, source_name=name)
+
+
+def _sweep_numbers(freq: np.ndarray, cycle: np.ndarray | None) -> np.ndarray | None:
+    """Sweep index 1..n for looped files, None for a single sweep.
+
+    A ``cycle number`` column decides when present; otherwise a new sweep starts where the frequency jumps
+    back against the sweep direction by more than half of the measured span (small repeats do not count).
+    """
+    if cycle is not None and len(np.unique(cycle)) > 1:
+        change = np.r_[False, np.diff(cycle) != 0]
+        return np.cumsum(change).astype(int) + 1
+    logf = np.log10(freq)
+    steps = np.diff(logf)
+    if len(steps) < 2:
+        return None
+    direction = np.sign(np.median(steps)) or 1.0
+    span = logf.max() - logf.min()
+    jumps = (steps * direction < 0) & (np.abs(steps) > max(0.5 * span, 1e-9))
+    if not jumps.any():
+        return None
+    return np.cumsum(np.r_[False, jumps]).astype(int) + 1
