@@ -1,0 +1,132 @@
+"""Decide what a file is from its bytes (never its name) and refuse what is not a LAND export."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+from .errors import ParseError
+
+MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
+# A real xlsx compresses 5-30x; thousands-to-one is a zip bomb, not a cycler export.
+MAX_COMPRESSION_RATIO = 1000
+_RATIO_CHECK_ABOVE_BYTES = 16 * 1024**2
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+_BINARY_SIGNATURES = [
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"BIO-LOGIC MODULAR FILE", "a BioLogic .mpr file"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"PK\x05\x06", "an empty zip archive"),
+    (b"SQLite format 3", "an SQLite database (Arbin .res/.sqlite?)"),
+    (b"Standard Jet DB", "a Microsoft Access database (Arbin .res)"),
+]
+
+# Text fingerprints of other instruments, checked on the first few kB of a text file.
+_TEXT_FINGERPRINTS = [
+    (re.compile(r"<!doctype html|<html|<head>|<body", re.I), "an HTML page"),
+    (re.compile(r"EC-Lab ASCII FILE|BT-Lab ASCII FILE|Nb header lines", re.I), "a BioLogic EC-Lab export"),
+    (re.compile(r"Data_Point|Charge_Capacity\(Ah\)|Test_Time\(s\)", re.I), "an Arbin export"),
+    (re.compile(r"Rec#|Cyc#|Amp-hr|Watt-hr", re.I), "a Maccor export"),
+    (re.compile(r"Relative Time\(h:min:s|Record ID|CapaCity\(mAh\)|DataPoint|Chg\.? Cap", re.I),
+     "a Neware export"),
+    (re.compile(r"<\?xml", re.I), "an XML document"),
+]
+
+
+def sniff_binary(head: bytes) -> str:
+    """'xlsx' (zip), 'ole2' (legacy .xls or an encrypted workbook), 'text', or raise ParseError."""
+    if head.startswith(ZIP_MAGIC):
+        return "xlsx"
+    if head.startswith(OLE2_MAGIC):
+        return "ole2"
+    for magic, what in _BINARY_SIGNATURES:
+        if head.startswith(magic):
+            raise ParseError(f"it is {what}, not a LAND export")
+    return "text"
+
+
+def check_zip(data: bytes) -> None:
+    """Refuse corrupt, non-workbook and zip-bomb archives before calamine sees them."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+        raise ParseError(f"it is a damaged or truncated Excel/zip file ({exc})") from None
+    names = {info.filename for info in infos}
+    if "xl/workbook.xml" not in names and not any(n.endswith("workbook.xml") for n in names):
+        raise ParseError("it is a zip archive but not an Excel workbook (no xl/workbook.xml inside)")
+    uncompressed = sum(info.file_size for info in infos)
+    compressed = sum(info.compress_size for info in infos) or 1
+    if uncompressed > MAX_UNCOMPRESSED_BYTES:
+        raise ParseError(
+            f"it would unpack to {uncompressed / 1024**3:.1f} GiB, above the "
+            f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.1f} GiB limit; split the export into several files"
+        )
+    if uncompressed > _RATIO_CHECK_ABOVE_BYTES and uncompressed / compressed > MAX_COMPRESSION_RATIO:
+        raise ParseError(
+            f"its compression ratio ({uncompressed / compressed:.0f}:1) is not that of a real workbook "
+            "(zip bomb?)"
+        )
+
+
+def check_ole2(data: bytes) -> None:
+    """An OLE2 container holding 'EncryptedPackage' is a password-protected xlsx."""
+    if "EncryptedPackage".encode("utf-16-le") in data or b"EncryptionInfo" in data[:1 << 20]:
+        raise ParseError("the workbook is password-protected; remove the password in Excel and export again")
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode a text export by BOM, then UTF-8, then GB18030. Returns (text, encoding)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _decode(data[3:], "utf-8"), "utf-8-sig"
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        return _decode(data, "utf-16"), "utf-16"
+    sample = data[:4096]
+    if len(sample) >= 4 and sample.count(b"\x00") > len(sample) // 4:
+        # UTF-16 without a BOM: every other byte of ASCII text is NUL.
+        odd_nuls = sample[1::2].count(b"\x00")
+        even_nuls = sample[0::2].count(b"\x00")
+        encoding = "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
+        return _decode(data, encoding), encoding
+    if b"\x00" in sample:
+        raise ParseError("it is binary data, not a LAND export")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return _decode(data, "gb18030"), "gb18030"
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"it is neither UTF-8, UTF-16 nor GB18030 text, nor an Excel workbook ({exc.reason})") from None
+
+
+def refuse_other_instrument_text(text: str) -> None:
+    head = text[:4096]
+    if "\x00" in head:
+        raise ParseError("it is binary data, not a LAND export")
+    for pattern, what in _TEXT_FINGERPRINTS:
+        if pattern.search(head):
+            raise ParseError(f"it looks like {what}, not a LAND export")
+
+
+def refuse_other_instrument_sheets(sheet_names: list[str]) -> None:
+    lowered = [s.lower() for s in sheet_names]
+    if any(s.startswith(("detail_", "statis_", "cycle_")) for s in lowered) or "info" in lowered and any(
+        s.startswith("detail") for s in lowered
+    ):
+        raise ParseError(f"it looks like a Neware BTS export (sheets: {', '.join(sheet_names)}), not a LAND export")
+    if any(s.startswith(("channel_", "global_info", "statistics_")) for s in lowered):
+        raise ParseError(f"it looks like an Arbin export (sheets: {', '.join(sheet_names)}), not a LAND export")

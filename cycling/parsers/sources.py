@@ -1,0 +1,250 @@
+"""Turn workbook sheets and text exports into blocks: (kind, header, data rows with their file row numbers)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .columns import ALIASES, Header, is_unit_text, normalise_name, parse_header
+from .errors import ParseError
+
+_KIND_PATTERNS = [
+    ("record", re.compile(r"^(record|records|recordtab|rec|记录|记录表|数据|详细数据)(\d*)$")),
+    ("cycle", re.compile(r"^(cycle|cycles|cycletab|循环|循环表)$")),
+    ("step", re.compile(r"^(step|steps|steptab|工步|工步表)(\d*)$")),
+]
+_INFO_KEYS = {
+    "instrument": "instrument", "device": "instrument", "equipment": "instrument", "设备": "instrument",
+    "仪器": "instrument", "channel": "channel", "chl": "channel", "通道": "channel",
+    "barcode": "barcode", "条码": "barcode", "条形码": "barcode",
+    "starttime": "start_time", "开始时间": "start_time", "启动时间": "start_time",
+}
+
+
+def table_kind(name: object) -> tuple[str | None, int]:
+    """'Record-Tab2' -> ('record', 2); anything that is not a LAND table name -> (None, 0)."""
+    key = re.sub(r"[\s\-_\[\]()]+", "", str(name or "")).lower()
+    for kind, pattern in _KIND_PATTERNS:
+        match = pattern.match(key)
+        if match:
+            digits = match.group(2) if pattern.groups >= 2 else ""
+            return kind, int(digits) if digits else 0
+    return None, 0
+
+
+@dataclass
+class Block:
+    """One table found in a sheet or text section, still as raw cell objects."""
+
+    kind: str
+    sheet: str
+    headers: list[Header]
+    data: pd.DataFrame  # object columns 0..len(headers)-1
+    rows: np.ndarray  # 1-based row (Excel row / text line) of each data row
+    order: int = 0
+
+
+@dataclass
+class Found:
+    blocks: list[Block] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+    sheets: list[str] = field(default_factory=list)
+
+
+def _cell_text(frame: pd.DataFrame, col: int) -> pd.Series:
+    values = frame[col]
+    text = values.where(values.map(type).eq(str), "")  # numbers and dates are never headers
+    return text.str.strip()
+
+
+def _header_key(text: pd.Series) -> pd.Series:
+    return text.str.partition("/")[0].str.replace(r"\s+", "", regex=True).str.lower()
+
+
+def split_blocks(rows: list[list], sheet: str, default_kind: str | None, found: Found, order: int) -> None:
+    """Find header rows (and section titles) in one sheet/text and cut the rows into blocks."""
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, dtype=object)
+    frame = frame.where(frame.notna(), "")
+    width = frame.shape[1]
+    first = [_cell_text(frame, c) for c in range(min(3, width))]
+    alias_hit = np.zeros(len(frame), dtype=bool)
+    for text in first:
+        alias_hit |= _header_key(text).isin(ALIASES).to_numpy()
+    # Near the top any column may hold the header's first known name (columns come in any order).
+    top = frame.iloc[:200]
+    for col in range(3, width):
+        alias_hit[: len(top)] |= _header_key(_cell_text(top, col)).isin(ALIASES).to_numpy()
+    title_hit = np.zeros(len(frame), dtype=bool)
+    if first:
+        title_key = first[0]
+        others_empty = frame.iloc[:, 1:].eq("").all(axis=1).to_numpy() if width > 1 else np.ones(len(frame), bool)
+        candidates = np.flatnonzero(others_empty & title_key.ne("").to_numpy())
+        for i in candidates:
+            if table_kind(title_key.iat[i])[0]:
+                title_hit[i] = True
+
+    # Confirm header candidates: at least two cells that are known column names.
+    header_rows = []
+    for i in np.flatnonzero(alias_hit):
+        cells = [parse_header(v) for v in frame.iloc[i].tolist() if isinstance(v, str)]
+        if sum(h.canonical is not None for h in cells) >= 2:
+            header_rows.append(int(i))
+    boundaries = sorted(set(header_rows) | {int(i) for i in np.flatnonzero(title_hit)})
+    if not header_rows:
+        _read_info(frame, len(frame), found)
+        return
+    _read_info(frame, boundaries[0], found)
+
+    kind = default_kind
+    current: list | None = None  # [kind, headers, spans]
+    for n, start in enumerate(boundaries):
+        end = boundaries[n + 1] if n + 1 < len(boundaries) else len(frame)
+        if title_hit[start]:
+            _flush(frame, sheet, found, current, order)
+            current = None
+            kind = table_kind(frame.iat[start, 0])[0]
+            continue
+        headers = [parse_header(v) for v in frame.iloc[start].tolist()]
+        while headers and headers[-1].raw == "":
+            headers.pop()
+        data_start = start + 1
+        if data_start < end:
+            unit_row = frame.iloc[data_start].tolist()
+            if all(is_unit_text(v) for v in unit_row) and any(str(v).strip() for v in unit_row):
+                headers = _merge_unit_row(headers, unit_row)
+                data_start += 1
+        block_kind = kind or _kind_from_headers(headers)
+        if block_kind is None:
+            _flush(frame, sheet, found, current, order)
+            current = None
+            continue
+        if current is not None and current[0] == block_kind and [h.raw for h in headers] == [
+            h.raw for h in current[1]
+        ]:
+            # A repeated header (LANHE stacks one block per step): the same table continues.
+            current[2].append((data_start, end))
+            continue
+        _flush(frame, sheet, found, current, order)
+        current = [block_kind, headers, [(data_start, end)]]
+    _flush(frame, sheet, found, current, order)
+
+
+def _flush(frame, sheet, found, current, order) -> None:
+    if current is None:
+        return
+    kind, headers, spans = current
+    index = np.concatenate([np.arange(a, b) for a, b in spans])
+    width = len(headers)
+    data = frame.iloc[index, :width].reset_index(drop=True)
+    if data.shape[1] < width:
+        for extra in range(data.shape[1], width):
+            data[extra] = ""
+    data.columns = range(width)
+    found.blocks.append(Block(kind=kind, sheet=sheet, headers=headers, data=data, rows=index + 1, order=order))
+
+
+def _merge_unit_row(headers: list[Header], units: list) -> list[Header]:
+    merged = []
+    for i, header in enumerate(headers):
+        unit = str(units[i]).strip().strip("()[]") if i < len(units) and units[i] is not None else ""
+        if header.unit is None and unit:
+            header = parse_header(f"{header.raw}/{unit}")
+        merged.append(header)
+    return merged
+
+
+def _kind_from_headers(headers: list[Header]) -> str | None:
+    names = {h.canonical for h in headers}
+    if {"voltage_v", "current_ma"} <= names:
+        return "record"
+    if names & {"charge_mah", "discharge_mah", "ce_percent"}:
+        return "cycle"
+    if "step" in names and names & {"capacity_mah", "start_voltage_v", "end_voltage_v"}:
+        return "step"
+    return None
+
+
+def _read_info(frame: pd.DataFrame, stop: int, found: Found) -> None:
+    """Key/value lines above the first table (instrument, channel, barcode, start time)."""
+    for i in range(min(stop, 50)):
+        cells = [str(v).strip() for v in frame.iloc[i].tolist() if str(v).strip()]
+        pairs = [(cells[0], cells[1])] if len(cells) >= 2 else []
+        for cell in cells:
+            key, sep, value = _split_pair(cell)
+            if sep and value.strip():
+                pairs.append((key, value))
+        for key, value in pairs:
+            canonical = _INFO_KEYS.get(normalise_name(key).rstrip(":："))
+            if canonical and canonical not in found.info:
+                found.info[canonical] = value.strip()
+
+
+def _split_pair(cell: str) -> tuple[str, str, str]:
+    match = re.match(r"^([^:：=]+)([:：=])(.*)$", cell)
+    return match.groups() if match else (cell, "", "")
+
+
+def read_workbook(data: bytes, found: Found, progress: Callable[[float], None]) -> None:
+    """Read every LAND sheet of an xlsx (or LAND BIFF .xls) with python-calamine."""
+    import python_calamine
+
+    from .sniff import refuse_other_instrument_sheets
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = list(workbook.sheet_names)
+    except BaseException as exc:  # calamine raises its own errors and, on broken input, pyo3 panics
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise ParseError(f"the workbook cannot be opened ({_short(exc)})") from None
+    found.sheets = names
+    refuse_other_instrument_sheets(names)
+    wanted = [(name, *table_kind(name)) for name in names]
+    land = [w for w in wanted if w[1] is not None]
+    if not land:
+        raise ParseError(
+            "no LAND table found: expected sheets such as Record-Tab, Cycle-Tab, Step-Tab "
+            f"(or 记录/循环/工步); this workbook has {', '.join(repr(n) for n in names) or 'no sheets'}"
+        )
+    for n, (name, kind, number) in enumerate(land):
+        try:
+            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            raise ParseError(f"the sheet cannot be read ({_short(exc)})", sheet=name) from None
+        split_blocks(rows, name, kind, found, order=number)
+        progress(0.1 + 0.5 * (n + 1) / len(land))
+
+
+def read_text(text: str, found: Found) -> str:
+    """Read a LAND CSV/TXT export (one or several sections). Returns 'csv' or 'txt'."""
+    lines = text.splitlines()
+    probe = "\n".join(lines[:200])
+    if "\t" in probe:
+        delimiter, fmt = "\t", "txt"
+    elif probe.count(";") > probe.count(","):
+        delimiter, fmt = ";", "csv"
+    else:
+        delimiter, fmt = ",", "csv"
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        raise ParseError(f"the text cannot be split into columns ({exc})") from None
+    split_blocks(rows, "text", None, found, order=0)
+    for block in found.blocks:
+        block.sheet = {"record": "Record-Tab", "cycle": "Cycle-Tab", "step": "Step-Tab"}[block.kind] + " section"
+    return fmt
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
