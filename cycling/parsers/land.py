@@ -7,8 +7,8 @@ Decisions that apply to every file:
   a guessed mA-versus-uA is a silent 1000x error. Time without a unit is seconds, voltage is volts.
 - Rows with no voltage and no current at all (blank lines, footers, junk after the data) are dropped
   with a warning. A row with only one of the required values, or NaN/inf in one, is an error.
-- Test time must not run backwards once Excel time-of-day cells have had their days restored: that
-  is an error naming the row. A record number that appears twice is an error, except when the whole
+- Test time must not run backwards (by more than the 1 s resolution of text times) once Excel
+  time-of-day cells have had their days restored: that is an error naming the row. A record number that appears twice is an error, except when the whole
   row is an exact copy (overlapping continuation sheets), which is dropped with a warning.
 - A last cycle that lacks its second half (export taken while the test ran) is kept and flagged
   ``metadata['partial_last_cycle'] = True``.
@@ -56,6 +56,7 @@ REQUIRED = ["voltage_v", "current_ma", "test_time_s", "capacity_mah"]
 _TIME_COLUMNS = {"test_time_s", "step_time_s", "duration_s"}
 _INT_COLUMNS = {"record", "cycle", "step"}
 _MAX_FILE_BYTES = 4 * 1024**3
+_TIME_JITTER_S = 1.0
 
 
 @dataclass
@@ -253,7 +254,7 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
 
     frame = _dedupe(frame, warnings)
     test_time = unwrap_days(frame["test_time_s"].to_numpy(), _mask(frame, "test_time_s"))
-    back = np.flatnonzero(np.diff(test_time) < -1e-6)
+    back = np.flatnonzero(np.diff(test_time) < -_TIME_JITTER_S)
     if back.size:
         i = back[0] + 1
         raise ParseError(
@@ -261,7 +262,8 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
             "out of order or two tests were merged",
             sheet=frame["_sheet"].iat[i], row=int(frame["_row"].iat[i]), column="test time",
         )
-    frame["test_time_s"] = test_time
+    # Text times have whole-second resolution; mixed with exact cells they may dip by under a second.
+    frame["test_time_s"] = np.maximum.accumulate(test_time)
 
     kind, mode, code = _step_kinds(frame)
     frame["step_kind"] = kind
