@@ -157,6 +157,8 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
             dtype=str,
             skipinitialspace=True,
             skip_blank_lines=False,
+            keep_default_na=False,
+            na_filter=False,
             engine="c",
             quoting=csv.QUOTE_MINIMAL,
         )

@@ -92,7 +92,7 @@ def gamry(lines: list[str], name: str) -> Table:
             if len(parts) > 2 and parts[2].strip().isdigit():
                 meta["declared_points"] = int(parts[2])
             break
-        if parts[0] and len(parts) > 2:
+        if parts[0] and len(parts) >= 2:
             fields.setdefault(parts[0], parts[1:])
     if z_index is None:
         raise ParseError(f"{name}: Gamry file without a 'ZCURVE<TAB>TABLE' impedance table")
