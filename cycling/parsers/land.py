@@ -298,8 +298,8 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
         out[name] = out[name].astype(np.float64)
     for name in _INT_COLUMNS:
         out[name] = out[name].astype(np.int64)
-    out["step_kind"] = out["step_kind"].astype(object)
-    out["step_mode"] = out["step_mode"].astype(object)
+    out["step_kind"] = out["step_kind"].astype("str")
+    out["step_mode"] = out["step_mode"].astype("str")
     if not out["record"].is_monotonic_increasing:
         out = out.sort_values("record", kind="stable")
     return out.reset_index(drop=True)

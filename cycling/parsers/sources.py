@@ -57,14 +57,19 @@ class Found:
     sheets: list[str] = field(default_factory=list)
 
 
-def _cell_text(frame: pd.DataFrame, col: int) -> pd.Series:
-    values = frame[col]
-    text = values.where(values.map(type).eq(str), "")  # numbers and dates are never headers
-    return text.str.strip()
+def _textual(values: pd.Series) -> np.ndarray:
+    """Cells that could be a header or a title: non-empty text that is not a number."""
+    is_str = values.map(type).eq(str).to_numpy().copy()
+    if not is_str.any():
+        return is_str
+    text = values[is_str]
+    numeric = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+    is_str[is_str] = ~numeric & text.str.strip().ne("").to_numpy()
+    return is_str
 
 
-def _header_key(text: pd.Series) -> pd.Series:
-    return text.str.partition("/")[0].str.replace(r"\s+", "", regex=True).str.lower()
+def _key(value: object) -> str:
+    return normalise_name(str(value).partition("/")[0]) if isinstance(value, str) else ""
 
 
 def split_blocks(rows: list[list], sheet: str, default_kind: str | None, found: Found, order: int) -> None:
@@ -72,31 +77,23 @@ def split_blocks(rows: list[list], sheet: str, default_kind: str | None, found: 
     if not rows:
         return
     frame = pd.DataFrame(rows, dtype=object)
-    frame = frame.where(frame.notna(), "")
     width = frame.shape[1]
-    first = [_cell_text(frame, c) for c in range(min(3, width))]
-    alias_hit = np.zeros(len(frame), dtype=bool)
-    for text in first:
-        alias_hit |= _header_key(text).isin(ALIASES).to_numpy()
-    # Near the top any column may hold the header's first known name (columns come in any order).
-    top = frame.iloc[:200]
+    # Only text cells in the first columns (any column near the top: columns come in any order) can
+    # start a header or a title; numbers never do. This keeps the per-row work in pandas.
+    candidate = np.zeros(len(frame), dtype=bool)
+    for col in range(min(3, width)):
+        candidate |= _textual(frame[col])
     for col in range(3, width):
-        alias_hit[: len(top)] |= _header_key(_cell_text(top, col)).isin(ALIASES).to_numpy()
-    title_hit = np.zeros(len(frame), dtype=bool)
-    if first:
-        title_key = first[0]
-        others_empty = frame.iloc[:, 1:].eq("").all(axis=1).to_numpy() if width > 1 else np.ones(len(frame), bool)
-        candidates = np.flatnonzero(others_empty & title_key.ne("").to_numpy())
-        for i in candidates:
-            if table_kind(title_key.iat[i])[0]:
-                title_hit[i] = True
-
-    # Confirm header candidates: at least two cells that are known column names.
-    header_rows = []
-    for i in np.flatnonzero(alias_hit):
-        cells = [parse_header(v) for v in frame.iloc[i].tolist() if isinstance(v, str)]
-        if sum(h.canonical is not None for h in cells) >= 2:
+        candidate[:200] |= _textual(frame[col].iloc[:200])
+    header_rows, titles = [], []
+    for i in np.flatnonzero(candidate):
+        cells = frame.iloc[i].tolist()
+        if sum(_key(v) in ALIASES for v in cells) >= 2:
             header_rows.append(int(i))
+        elif not any(str(v).strip() for v in cells[1:] if v is not None) and table_kind(cells[0])[0]:
+            titles.append(int(i))
+    title_hit = np.zeros(len(frame), dtype=bool)
+    title_hit[titles] = True
     boundaries = sorted(set(header_rows) | {int(i) for i in np.flatnonzero(title_hit)})
     if not header_rows:
         _read_info(frame, len(frame), found)
@@ -112,7 +109,7 @@ def split_blocks(rows: list[list], sheet: str, default_kind: str | None, found: 
             current = None
             kind = table_kind(frame.iat[start, 0])[0]
             continue
-        headers = [parse_header(v) for v in frame.iloc[start].tolist()]
+        headers = [parse_header("" if v is None else v) for v in frame.iloc[start].tolist()]
         while headers and headers[-1].raw == "":
             headers.pop()
         data_start = start + 1

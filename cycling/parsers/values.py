@@ -34,10 +34,24 @@ def _bad(values: pd.Series, bad: np.ndarray, rows: np.ndarray, column: str, what
     return ParseError(f"'{shown}' is not {what}", row=int(rows[first]), column=column)
 
 
+def _all_floats(values: pd.Series) -> np.ndarray | None:
+    """The common case, a column of Excel numbers, converted in one step (None if anything else is there)."""
+    try:
+        out = values.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if values.map(type).isin([bool, str]).any():
+        return None  # numeric text or booleans take the careful path
+    return out
+
+
 def to_float(values: pd.Series, rows: np.ndarray, column: str) -> np.ndarray:
     """Numbers (or numeric text) to float64, gaps to NaN; any other text is an error naming its row."""
     if values.dtype.kind in "fiu":
         return values.to_numpy(dtype=np.float64)
+    fast = _all_floats(values)
+    if fast is not None:
+        return fast
     kinds = values.map(type)
     odd = kinds.isin([bool, dt.time, dt.datetime, dt.date, dt.timedelta, pd.Timestamp]).to_numpy()
     numbers = pd.to_numeric(values.where(~odd, None), errors="coerce").to_numpy(dtype=np.float64)
@@ -58,6 +72,9 @@ def to_seconds(values: pd.Series, rows: np.ndarray, column: str, factor: float =
     wraps = np.zeros(n, dtype=bool)
     if values.dtype.kind in "fiu":
         return values.to_numpy(dtype=np.float64) * factor, wraps
+    fast = _all_floats(values)
+    if fast is not None:
+        return fast * factor, wraps
     kinds = values.map(type)
     out = np.full(n, np.nan)
     is_num = kinds.isin([float, int]).to_numpy()
