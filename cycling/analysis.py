@@ -111,7 +111,7 @@ class DqdvParams:
 
     grid_mv: float = 5.0
     smooth: bool = True
-    window: int = 11
+    window: int = 21
     polyorder: int = 3
 
 
@@ -285,7 +285,7 @@ def _cc_mask(records: pd.DataFrame, kind: np.ndarray) -> np.ndarray:
     return moving & (cur >= 0.9 * med)
 
 
-def dqdv_all(records: pd.DataFrame, *, grid_mv: float = 5.0, smooth: bool = True, window: int = 11,
+def dqdv_all(records: pd.DataFrame, *, grid_mv: float = 5.0, smooth: bool = True, window: int = 21,
              polyorder: int = 3, cycles: Any = None) -> DqdvCurves:
     """dQ/dV (mAh/V, positive for both halves) of every half cycle, vectorised over all of them.
 
@@ -348,7 +348,7 @@ def dqdv_all(records: pd.DataFrame, *, grid_mv: float = 5.0, smooth: bool = True
 
 
 def dqdv(records: pd.DataFrame, cycle: int, half: str, *, grid_mv: float = 5.0, smooth: bool = True,
-         window: int = 11, polyorder: int = 3) -> pd.DataFrame:
+         window: int = 21, polyorder: int = 3) -> pd.DataFrame:
     """dQ/dV of one half cycle: DataFrame(voltage_v, dqdv_mah_v) over the voltage span it covered."""
     if half not in ("charge", "discharge"):
         raise ValueError("half must be 'charge' or 'discharge'")
