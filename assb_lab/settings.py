@@ -201,6 +201,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MaterialKindEnum": "cells.models.Material.Kind",
+        "DataFileKindEnum": "cycling.models.DataFile.Kind",
+        "DataFileStatusEnum": "cycling.models.DataFile.Status",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------
@@ -224,3 +229,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Ingest ---------------------------------------------------------------------------------
+ASSB_INGEST_LEASE_S = env_int("ASSB_INGEST_LEASE_S", 60)  # a claim's lease, renewed by a heartbeat
+ASSB_SWEEP_PENDING_AFTER_S = env_int("ASSB_SWEEP_PENDING_AFTER_S", 120)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-datafiles": {
+        "task": "cycling.tasks.sweep_stale_datafiles",
+        "schedule": float(env_int("ASSB_SWEEP_EVERY_S", 30)),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

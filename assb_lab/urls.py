@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from . import views
 
 api_v1 = [
+    path("", include("cycling.api.urls")),
     path("", include("cells.api.urls")),
 ]
 

@@ -1,7 +1,10 @@
 """Settings for the test suite: the real settings, with plain-HTTP cookies and fast password hashing."""
 import os
+from pathlib import Path
 
 os.environ.setdefault("ASSB_HTTPS", "0")
+# Tests keep their database, media and broker apart from the demo's var/.
+os.environ.setdefault("ASSB_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 
 from assb_lab.settings import *  # noqa: E402,F403
 from assb_lab.settings import STORAGES  # noqa: E402

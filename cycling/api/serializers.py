@@ -1,0 +1,78 @@
+"""REST representations of data files and per-cycle results."""
+from django.urls import reverse
+from rest_framework import serializers
+
+from ..models import CycleSummary, DataFile
+
+
+class DataFileSerializer(serializers.ModelSerializer):
+    cell_name = serializers.CharField(source="cell.name", read_only=True)
+    status_url = serializers.SerializerMethodField()
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True, default=None)
+    device = serializers.CharField(source="device.name", read_only=True, default=None)
+    traceback = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DataFile
+        fields = [
+            "id", "cell", "cell_name", "kind", "original_name", "size_bytes", "sha256", "notes", "status",
+            "progress_percent", "error", "warnings", "n_records", "n_cycles", "attempts", "superseded_by",
+            "metadata", "provenance", "uploaded_by", "device", "created_at", "started_at", "finished_at",
+            "status_url", "traceback",
+        ]
+        read_only_fields = fields
+
+    def get_status_url(self, obj) -> str:
+        return self.context["request"].build_absolute_uri(reverse("datafile-detail", args=[obj.pk]))
+
+    def get_traceback(self, obj) -> str | None:
+        user = self.context["request"].user
+        return obj.traceback if getattr(user, "is_staff", False) and obj.traceback else None
+
+    def to_representation(self, obj):
+        data = super().to_representation(obj)
+        data["provenance"] = {k: v for k, v in (obj.provenance or {}).items() if k != "land_cycle_table"}
+        return data
+
+
+class DataFileUploadSerializer(serializers.Serializer):
+    """Multipart upload: the file, the cell (id or name), the kind and free notes."""
+
+    file = serializers.FileField()
+    cell = serializers.CharField(help_text="Cell id or unique name.")
+    kind = serializers.ChoiceField(choices=DataFile.Kind.choices, default=DataFile.Kind.CYCLING)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CycleSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CycleSummary
+        exclude = ["id", "cell"]
+
+
+class CurveTraceSerializer(serializers.Serializer):
+    cycle = serializers.IntegerField()
+    half = serializers.ChoiceField(choices=["charge", "discharge"])
+    capacity = serializers.ListField(child=serializers.FloatField())
+    voltage_v = serializers.ListField(child=serializers.FloatField())
+
+
+class CurvesSerializer(serializers.Serializer):
+    cell = serializers.IntegerField()
+    capacity_unit = serializers.CharField()
+    traces = CurveTraceSerializer(many=True)
+
+
+class DqdvTraceSerializer(serializers.Serializer):
+    cycle = serializers.IntegerField()
+    half = serializers.ChoiceField(choices=["charge", "discharge"])
+    voltage_v = serializers.ListField(child=serializers.FloatField())
+    dqdv = serializers.ListField(child=serializers.FloatField())
+    peaks_v = serializers.ListField(child=serializers.FloatField())
+
+
+class DqdvSerializer(serializers.Serializer):
+    cell = serializers.IntegerField()
+    dqdv_unit = serializers.CharField()
+    params = serializers.DictField()
+    traces = DqdvTraceSerializer(many=True)

@@ -1,0 +1,178 @@
+"""REST endpoints for uploads, their status, and a cell's cycles, curves and dQ/dV (thin over services/selectors)."""
+import django_filters
+from django.conf import settings
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import decorators, generics, mixins, parsers, response, status, viewsets
+
+from cells.selectors import cells_visible_to
+
+from .. import selectors, services
+from ..models import CycleSummary, DataFile
+from ..sniff import refuse_reason
+from ..uploads import HashingUploadHandler
+from . import serializers
+
+# Multipart framing around the file itself is small; anything this far over the limit is refused unread.
+_MULTIPART_SLACK_BYTES = 64 * 1024
+
+
+class DataFileFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = DataFile
+        fields = ["cell", "status", "kind"]
+
+
+class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin,
+                      mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Upload LAND/EIS exports (202 + status URL; parsing happens in a worker), follow and manage them."""
+
+    serializer_class = serializers.DataFileSerializer
+    filterset_class = DataFileFilterSet
+    ordering_fields = ["created_at", "status"]
+    device_actions = {"create", "retrieve"}
+    parser_classes = [parsers.MultiPartParser, parsers.JSONParser]
+
+    def get_queryset(self):
+        return selectors.datafiles_visible_to(self.request.user)
+
+    def initialize_request(self, request, *args, **kwargs):
+        request.upload_handlers = [HashingUploadHandler(request)]
+        return super().initialize_request(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": serializers.DataFileUploadSerializer},
+        responses={202: serializers.DataFileSerializer, 200: serializers.DataFileSerializer},
+        description="Store an export and queue its ingest. 202 for a new file, 200 when the same bytes were "
+        "already uploaded for this cell, 413 above the size limit, 415 for what is clearly not an export.",
+    )
+    def create(self, request, *args, **kwargs):
+        limit = settings.ASSB_UPLOAD_MAX_BYTES
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > limit + _MULTIPART_SLACK_BYTES:
+            return _too_large(limit)
+        upload_form = serializers.DataFileUploadSerializer(data=request.data)
+        if getattr(request._request, "upload_too_large", False):
+            return _too_large(limit)
+        upload_form.is_valid(raise_exception=True)
+        upload = upload_form.validated_data["file"]
+        if upload.size > limit:
+            return _too_large(limit)
+        reason = refuse_reason(getattr(upload, "head", None) or upload.read(4096))
+        upload.seek(0)
+        if reason:
+            return response.Response({"file": [f"{upload.name}: {reason}."]},
+                                     status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+        cell = _resolve_cell(request.user, upload_form.validated_data["cell"])
+        if cell is None:
+            return response.Response(
+                {"cell": [f"No cell {upload_form.validated_data['cell']!r} that you may upload to."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        datafile, created = services.datafile_create(
+            cell=cell, upload=upload, kind=upload_form.validated_data["kind"],
+            notes=upload_form.validated_data["notes"], actor=request.user,
+        )
+        body = self.get_serializer(datafile).data
+        return response.Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+    def perform_destroy(self, instance):
+        services.datafile_delete(datafile=instance, actor=self.request.user)
+
+    @extend_schema(request=None, responses={202: serializers.DataFileSerializer})
+    @decorators.action(detail=True, methods=["post"])
+    def reprocess(self, request, pk=None):
+        """Run the ingest again with the cell's current build sheet; old results stay until the new ones land."""
+        datafile = services.datafile_reprocess(datafile=self.get_object(), actor=request.user, reason="requested")
+        return response.Response(self.get_serializer(datafile).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @decorators.action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """The original bytes as uploaded (served through this permission check, never from a public path)."""
+        datafile = self.get_object()
+        return FileResponse(datafile.file.open("rb"), as_attachment=True, filename=datafile.original_name)
+
+
+def _too_large(limit: int):
+    return response.Response(
+        {"file": [f"The file is larger than the upload limit of {limit // (1024 * 1024)} MB."]},
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+def _resolve_cell(user, ref: str):
+    cells = cells_visible_to(user)
+    ref = ref.strip()
+    if ref.isdigit():
+        found = cells.filter(pk=int(ref)).first()
+        if found:
+            return found
+    return cells.filter(name=ref).first()
+
+
+_CYCLES_PARAM = OpenApiParameter("cycles", str, description="Comma-separated cycle numbers or 'last', e.g. 1,2,10,100,last")
+
+
+class _CellDataView(generics.GenericAPIView):
+    """Base of the per-cell data endpoints: the cell must be visible to the user."""
+
+    queryset = CycleSummary.objects.none()  # model permissions: cycling.view_cyclesummary
+
+    def get_cell(self):
+        return get_object_or_404(cells_visible_to(self.request.user), pk=self.kwargs["pk"])
+
+    def cycle_tokens(self, default="1,2,10,100,last"):
+        return [t for t in self.request.query_params.get("cycles", default).split(",") if t.strip()]
+
+
+class CellCyclesView(_CellDataView, generics.ListAPIView):
+    """Per-cycle summary of a cell's active files; filter by cycle range, C-rate label or segment."""
+
+    serializer_class = serializers.CycleSummarySerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(parameters=[
+        OpenApiParameter("cycle_min", int), OpenApiParameter("cycle_max", int),
+        OpenApiParameter("c_rate", str, description="C-rate label, e.g. C/3 or 0.1C"),
+        OpenApiParameter("segment", str, description="formation, long-term or rate-test"),
+    ])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = selectors.cycles_of([self.get_cell()])
+        params = self.request.query_params
+        if params.get("cycle_min", "").isdigit():
+            qs = qs.filter(cycle__gte=int(params["cycle_min"]))
+        if params.get("cycle_max", "").isdigit():
+            qs = qs.filter(cycle__lte=int(params["cycle_max"]))
+        if params.get("c_rate"):
+            qs = qs.filter(c_rate_label=params["c_rate"])
+        if params.get("segment"):
+            qs = qs.filter(segment=params["segment"])
+        return qs
+
+
+class CellCurvesView(_CellDataView):
+    """Voltage vs capacity of chosen cycles, downsampled (MinMax-LTTB) to at most `points` per half-cycle."""
+
+    serializer_class = serializers.CurvesSerializer
+
+    @extend_schema(parameters=[_CYCLES_PARAM, OpenApiParameter("points", int, description="Max points per half-cycle (50-5000)")])
+    def get(self, request, pk):
+        points = min(max(int(request.query_params.get("points", 400) or 400), 50), 5000)
+        return response.Response(selectors.cell_curves(self.get_cell(), self.cycle_tokens(), points))
+
+
+class CellDqdvView(_CellDataView):
+    """dQ/dV of chosen cycles (Savitzky-Golay smoothed on a uniform voltage grid) with peak voltages."""
+
+    serializer_class = serializers.DqdvSerializer
+
+    @extend_schema(parameters=[_CYCLES_PARAM])
+    def get(self, request, pk):
+        return response.Response(selectors.cell_dqdv(self.get_cell(), self.cycle_tokens()))

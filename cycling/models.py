@@ -1,0 +1,132 @@
+"""Uploaded data files (the original bytes, their state machine) and the per-cycle results derived from them."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def datafile_upload_to(instance, filename):
+    # Never derived from the user's file name: a generated name under a dated folder.
+    return f"datafiles/{timezone.now():%Y/%m}/{instance.uid}.bin"
+
+
+class DataFile(models.Model):
+    """One uploaded export (LAND cycling or EIS), kept byte for byte, and the state of its ingest.
+
+    PENDING -> PARSING -> IMPORTED, or FAILED with a plain reason (traceback kept for staff).
+    Identical bytes for the same cell are stored once (SHA-256).
+    """
+
+    class Kind(models.TextChoices):
+        CYCLING = "cycling", "Cycling (LAND)"
+        EIS = "eis", "Impedance (EIS)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PARSING = "parsing", "Parsing"
+        IMPORTED = "imported", "Imported"
+        FAILED = "failed", "Failed"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="datafiles")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CYCLING)
+    file = models.FileField(upload_to=datafile_upload_to, max_length=255)
+    original_name = models.CharField(max_length=255, help_text="The uploader's file name, for display only.")
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    notes = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    device = models.ForeignKey("cells.CyclerDevice", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # ingest state
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the ingest failed, in plain words.")
+    traceback = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # results
+    records_file = models.CharField(max_length=255, blank=True, help_text="Storage name of the Parquet records.")
+    n_records = models.PositiveIntegerField(null=True, blank=True)
+    n_cycles = models.PositiveIntegerField(null=True, blank=True)
+    channel_key = models.CharField(max_length=200, blank=True,
+                                   help_text="Start time + channel/barcode: identifies a growing export.")
+    metadata = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(default=dict, blank=True,
+                                  help_text="Parser/analysis versions and the build values used.")
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                      help_text="A later export of the same run that replaced this one's cycles.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["cell", "sha256"], name="unique_bytes_per_cell")]
+        indexes = [models.Index(fields=["status", "queued_at"]), models.Index(fields=["cell", "kind", "status"])]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.cell})"
+
+    def get_absolute_url(self):
+        return reverse("datafile-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.IMPORTED and self.superseded_by_id is None
+
+
+class CycleSummary(models.Model):
+    """One cycle of one data file: capacities, efficiency, energy, voltages, C-rate, dQ/dV peaks."""
+
+    datafile = models.ForeignKey(DataFile, on_delete=models.CASCADE, related_name="cycles")
+    cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="cycles")
+    cycle = models.PositiveIntegerField()
+    first_record = models.BigIntegerField(null=True)
+    last_record = models.BigIntegerField(null=True)
+    start_time_s = models.FloatField(null=True)
+    end_time_s = models.FloatField(null=True)
+    duration_s = models.FloatField(null=True)
+    charge_mah = models.FloatField(null=True)
+    discharge_mah = models.FloatField(null=True)
+    charge_mah_g = models.FloatField(null=True)
+    discharge_mah_g = models.FloatField(null=True)
+    charge_mah_cm2 = models.FloatField(null=True)
+    discharge_mah_cm2 = models.FloatField(null=True)
+    ce_percent = models.FloatField(null=True)
+    charge_energy_mwh = models.FloatField(null=True)
+    discharge_energy_mwh = models.FloatField(null=True)
+    charge_wh_kg = models.FloatField(null=True)
+    discharge_wh_kg = models.FloatField(null=True)
+    mean_charge_v = models.FloatField(null=True)
+    mean_discharge_v = models.FloatField(null=True)
+    median_charge_v = models.FloatField(null=True)
+    median_discharge_v = models.FloatField(null=True)
+    hysteresis_v = models.FloatField(null=True)
+    cc_charge_fraction = models.FloatField(null=True)
+    c_rate = models.FloatField(null=True)
+    c_rate_label = models.CharField(max_length=12, blank=True)
+    segment = models.CharField(max_length=16, blank=True)
+    is_partial = models.BooleanField(default=False)
+    dqdv_peak_charge_v = models.FloatField(null=True)
+    dqdv_peak_discharge_v = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["cell", "datafile", "cycle"]
+        constraints = [models.UniqueConstraint(fields=["datafile", "cycle"], name="one_row_per_cycle")]
+        indexes = [models.Index(fields=["cell", "cycle"])]
+
+    def __str__(self):
+        return f"{self.cell} cycle {self.cycle}"
+
+
+# Columns copied from the analysis frame into CycleSummary, in one list.
+CYCLE_FIELDS = [
+    f.name for f in CycleSummary._meta.concrete_fields if f.name not in {"id", "datafile", "cell"}
+]

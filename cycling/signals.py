@@ -1,0 +1,32 @@
+"""Keep derived per-cycle values in step with the build sheet: a corrected mass triggers a recompute."""
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from cells.models import Cell
+
+# Build-sheet fields whose change alters per-cycle results.
+ANALYSIS_INPUT_FIELDS = (
+    "cathode_active_fraction", "composite_loading_mg_cm2", "die_diameter_mm", "area_cm2",
+    "theoretical_capacity_mah_g", "first_half", "cathode_material_id",
+)
+
+
+@receiver(pre_save, sender=Cell)
+def _remember_inputs(sender, instance, **kwargs):
+    if instance.pk:
+        old = Cell.objects.filter(pk=instance.pk).values(*ANALYSIS_INPUT_FIELDS).first()
+        instance._analysis_inputs_before = old
+
+
+@receiver(post_save, sender=Cell)
+def _recompute_on_change(sender, instance, created, **kwargs):
+    before = getattr(instance, "_analysis_inputs_before", None)
+    if created or before is None:
+        return
+    now = {f: getattr(instance, f) for f in ANALYSIS_INPUT_FIELDS}
+    if now != before:
+        from .services import cell_recompute
+
+        cell_recompute(cell=instance, reason="build sheet changed: " + ", ".join(
+            sorted(f.removesuffix("_id") for f in ANALYSIS_INPUT_FIELDS if now[f] != before[f])
+        ))

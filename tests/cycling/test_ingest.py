@@ -1,0 +1,201 @@
+"""Ingest service and upload API, in process: claim, parse, analyse, swap in, dedupe, supersede, delete."""
+import pytest
+from django.core.files.storage import default_storage
+
+from cycling import services
+from cycling.models import CycleSummary, DataFile
+from tests.conftest import client_for
+from tests.landfiles import study_export, upload_file
+
+pytestmark = pytest.mark.django_db
+
+NEWARE = "/work/shared/samples/negative/neware_custom_data_003.xls"
+
+
+@pytest.fixture(scope="module")
+def coated_export():
+    return study_export("coated", n_cycles=12)
+
+
+def _upload(client, cell, data, name="LNTO-01_ch3.xlsx", **extra):
+    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name, **extra},
+                       format="multipart")
+
+
+def test_it_accepts_an_upload_with_202_and_a_status_url(device_api, cell, coated_export):
+    resp = _upload(device_api, cell, coated_export[0])
+    assert resp.status_code == 202, resp.content
+    body = resp.json()
+    assert body["status"] == "pending" and body["status_url"].endswith(f"/api/v1/datafiles/{body['id']}/")
+    datafile = DataFile.objects.get(pk=body["id"])
+    assert datafile.device.name == "cycler-pc-1"
+    assert "LNTO-01" not in datafile.file.name and datafile.file.name.endswith(".bin")
+    assert default_storage.open(datafile.file.name).read() == coated_export[0]
+    assert device_api.get(body["status_url"]).status_code == 200
+
+
+def test_it_returns_the_existing_file_for_the_same_bytes(device_api, cell, coated_export):
+    first = _upload(device_api, cell, coated_export[0]).json()
+    again = _upload(device_api, cell, coated_export[0], name="renamed.xlsx")
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert DataFile.objects.count() == 1
+
+
+def test_it_imports_the_study_cell_with_its_golden_numbers(device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    datafile = DataFile.objects.get(pk=datafile_id)
+    assert datafile.n_cycles == 12 and datafile.n_records == len(coated_export[1]["records"])
+    first = CycleSummary.objects.get(datafile=datafile, cycle=1)
+    assert first.charge_mah_g == pytest.approx(188.2, rel=1e-3)
+    assert first.discharge_mah_g == pytest.approx(161.4, rel=1e-3)
+    assert first.ce_percent == pytest.approx(85.8, abs=0.05)
+    assert datafile.provenance["active_mass_mg"] == pytest.approx(cell.active_mass_mg)
+    assert not [w for w in datafile.warnings if "differs" in w]
+    with default_storage.open(datafile.records_file) as fh:
+        import pandas as pd
+
+        assert len(pd.read_parquet(fh)) == datafile.n_records
+
+
+def test_it_is_idempotent_when_run_twice(device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    services.datafile_ingest(datafile_id=datafile_id)
+    assert services.datafile_ingest(datafile_id=datafile_id) == "imported"  # nothing to claim: no-op
+    assert CycleSummary.objects.filter(datafile_id=datafile_id).count() == 12
+
+
+def test_it_lets_exactly_one_of_two_workers_claim_a_file(device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    claims = [services._claim(datafile_id), services._claim(datafile_id)]
+    assert sum(c is not None for c in claims) == 1
+    with pytest.raises(services.ClaimHeld):
+        services.datafile_ingest(datafile_id=datafile_id)
+
+
+def test_it_fails_a_neware_file_with_a_plain_reason_and_no_rows(device_api, cell):
+    data = open(NEWARE, "rb").read()
+    datafile_id = _upload(device_api, cell, data, name="neware.xls").json()["id"]
+    assert services.datafile_ingest(datafile_id=datafile_id) == "failed"
+    datafile = DataFile.objects.get(pk=datafile_id)
+    assert "neware.xls" in datafile.error and "Neware" in datafile.error
+    assert CycleSummary.objects.filter(datafile=datafile).count() == 0
+    shown = device_api.get(f"/api/v1/datafiles/{datafile_id}/").json()
+    assert shown["status"] == "failed" and "Neware" in shown["error"] and shown["traceback"] is None
+
+
+def test_it_recomputes_per_gram_values_after_a_mass_correction(device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    services.datafile_ingest(datafile_id=datafile_id)
+    before = CycleSummary.objects.get(datafile_id=datafile_id, cycle=1)
+    cell.composite_loading_mg_cm2 = 6.0  # half the mass: double the mAh/g
+    cell.save()
+    datafile = DataFile.objects.get(pk=datafile_id)
+    assert datafile.status == "pending"
+    # The old values stay visible until the new ones are complete.
+    assert CycleSummary.objects.get(datafile_id=datafile_id, cycle=1).charge_mah_g == before.charge_mah_g
+    services.datafile_ingest(datafile_id=datafile_id)
+    after = CycleSummary.objects.get(datafile_id=datafile_id, cycle=1)
+    assert after.charge_mah == pytest.approx(before.charge_mah)
+    assert after.charge_mah_g == pytest.approx(2 * before.charge_mah_g, rel=1e-6)
+
+
+def test_it_replaces_an_earlier_export_of_the_same_growing_run(device_api, cell):
+    full, info = study_export("coated", n_cycles=12)
+    records = info["records"]
+    partial_records = records[records["cycle"] <= 6].copy()
+    import io
+
+    from cycling.testing import write_land
+
+    buf = io.BytesIO()
+    write_land(partial_records, buf)
+    early = _upload(device_api, cell, buf.getvalue(), name="run_day3.xlsx").json()["id"]
+    services.datafile_ingest(datafile_id=early)
+    late = _upload(device_api, cell, full, name="run_day6.xlsx").json()["id"]
+    services.datafile_ingest(datafile_id=late)
+    assert DataFile.objects.get(pk=early).superseded_by_id == late
+    assert CycleSummary.objects.filter(cell=cell).count() == 12
+    assert any("Replaces the earlier export run_day3.xlsx" in w for w in DataFile.objects.get(pk=late).warnings)
+
+
+def test_it_deletes_a_file_with_everything_derived_from_it(api, device_api, cell, coated_export,
+                                                           django_capture_on_commit_callbacks):
+    from tests.factories import UserFactory
+
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    services.datafile_ingest(datafile_id=datafile_id)
+    datafile = DataFile.objects.get(pk=datafile_id)
+    names = [datafile.file.name, datafile.records_file]
+    admin = client_for(UserFactory(username="boss", is_staff=True, is_superuser=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(f"/api/v1/datafiles/{datafile_id}/").status_code == 204  # researchers may delete files
+    assert not CycleSummary.objects.filter(datafile_id=datafile_id).exists()
+    assert not any(default_storage.exists(n) for n in names)
+    assert admin.get(f"/api/v1/datafiles/{datafile_id}/").status_code == 404
+
+
+@pytest.mark.parametrize("payload, name, reason", [
+    (b"%PDF-1.7 ...", "x.xlsx", "PDF"),
+    (b"\x89PNG\r\n\x1a\n....", "x.xlsx", "PNG"),
+    (b"<!DOCTYPE html><html><body>login</body></html>", "export.xlsx", "HTML"),
+])
+def test_it_refuses_what_is_clearly_not_an_export_with_415(device_api, cell, payload, name, reason):
+    resp = _upload(device_api, cell, payload, name=name)
+    assert resp.status_code == 415 and reason in str(resp.json())
+    assert DataFile.objects.count() == 0
+
+
+def test_it_refuses_an_empty_file(device_api, cell):
+    resp = _upload(device_api, cell, b"", name="empty.xlsx")
+    assert resp.status_code in (400, 415) and "empty" in str(resp.json()).lower()
+
+
+def test_it_refuses_files_over_the_size_limit_with_413(device_api, cell, settings):
+    settings.ASSB_UPLOAD_MAX_BYTES = 10_000
+    resp = _upload(device_api, cell, b"PK\x03\x04" + b"\0" * 20_000)
+    assert resp.status_code == 413 and "upload limit" in str(resp.json())
+    assert DataFile.objects.count() == 0
+
+
+def test_it_names_an_unknown_cell(device_api, cell, coated_export):
+    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(coated_export[0]), "cell": "NOPE-99"},
+                           format="multipart")
+    assert resp.status_code == 400 and "NOPE-99" in str(resp.json())
+
+
+def test_it_answers_401_without_a_token_and_403_for_viewers(viewer, cell, coated_export):
+    from rest_framework.test import APIClient
+
+    assert _upload(APIClient(), cell, coated_export[0]).status_code == 401
+    assert _upload(client_for(viewer), cell, coated_export[0]).status_code == 403
+
+
+def test_it_keeps_devices_to_upload_and_status(device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    assert device_api.get("/api/v1/datafiles/").status_code == 403
+    assert device_api.delete(f"/api/v1/datafiles/{datafile_id}/").status_code == 403
+    assert device_api.post(f"/api/v1/datafiles/{datafile_id}/reprocess/").status_code == 403
+    assert device_api.get(f"/api/v1/cells/{cell.pk}/cycles/").status_code == 403
+
+
+def test_it_serves_cycles_curves_and_dqdv_of_a_cell(api, device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    services.datafile_ingest(datafile_id=datafile_id)
+    cycles = api.get(f"/api/v1/cells/{cell.pk}/cycles/?cycle_min=2&cycle_max=5").json()
+    assert [c["cycle"] for c in cycles] == [2, 3, 4, 5]
+    long_term = api.get(f"/api/v1/cells/{cell.pk}/cycles/?c_rate=C/3").json()
+    assert long_term and all(c["c_rate_label"] == "C/3" for c in long_term)
+    curves = api.get(f"/api/v1/cells/{cell.pk}/curves/?cycles=1,last&points=50").json()
+    assert curves["capacity_unit"] == "mAh/g"
+    assert {(t["cycle"], t["half"]) for t in curves["traces"]} == {(1, "charge"), (1, "discharge"),
+                                                                   (12, "charge"), (12, "discharge")}
+    charge1 = next(t for t in curves["traces"] if t["cycle"] == 1 and t["half"] == "charge")
+    assert len(charge1["voltage_v"]) <= 50 and max(charge1["capacity"]) == pytest.approx(188.2, rel=0.01)
+    dqdv = api.get(f"/api/v1/cells/{cell.pk}/dqdv/?cycles=1").json()
+    assert {t["half"] for t in dqdv["traces"]} == {"charge", "discharge"} and dqdv["traces"][0]["peaks_v"]
+
+
+def test_it_sweeps_files_that_were_never_queued(device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    assert datafile_id in services.sweep_stale()

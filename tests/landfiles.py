@@ -1,0 +1,19 @@
+"""Generated LAND exports for tests (seeded, made at run time; nothing big is committed)."""
+import io
+
+from cycling.simulate import study_cell
+from cycling.testing import write_land
+
+
+def study_export(group="coated", *, n_cycles=12, points=40, variant="modern", replicate=1, **kw) -> tuple[bytes, dict]:
+    """A LAND workbook of a reference-study cell, as bytes, with the simulator's expectations."""
+    records, info = study_cell(group, n_cycles=n_cycles, points_per_half_cycle=points, replicate=replicate, **kw)
+    buf = io.BytesIO()
+    write_land(records, buf, variant=variant)
+    return buf.getvalue(), {**info, "records": records}
+
+
+def upload_file(data: bytes, name: str = "export.xlsx"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
