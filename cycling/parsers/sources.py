@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,11 +73,10 @@ def _key(value: object) -> str:
     return normalise_name(str(value).partition("/")[0]) if isinstance(value, str) else ""
 
 
-def split_blocks(rows: list[list], sheet: str, default_kind: str | None, found: Found, order: int) -> None:
+def split_blocks(frame: pd.DataFrame, sheet: str, default_kind: str | None, found: Found, order: int) -> None:
     """Find header rows (and section titles) in one sheet/text and cut the rows into blocks."""
-    if not rows:
+    if frame.empty:
         return
-    frame = pd.DataFrame(rows, dtype=object)
     width = frame.shape[1]
     # Only text cells in the first columns (any column near the top: columns come in any order) can
     # start a header or a title; numbers never do. This keeps the per-row work in pandas.
@@ -218,7 +218,7 @@ def read_workbook(data: bytes, found: Found, progress: Callable[[float], None]) 
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
             raise ParseError(f"the sheet cannot be read ({_short(exc)})", sheet=name) from None
-        split_blocks(rows, name, kind, found, order=number)
+        split_blocks(pd.DataFrame(rows, dtype=object), name, kind, found, order=number)
         progress(0.1 + 0.5 * (n + 1) / len(land))
 
 
@@ -236,7 +236,10 @@ def read_text(text: str, found: Found) -> str:
         rows = list(csv.reader(lines, delimiter=delimiter))
     except csv.Error as exc:
         raise ParseError(f"the text cannot be split into columns ({exc})") from None
-    split_blocks(rows, "text", None, found, order=0)
+    # Text rows differ in length; transpose with padding (in C) instead of padding row by row.
+    columns = list(itertools.zip_longest(*rows, fillvalue=None))
+    frame = pd.DataFrame({i: pd.Series(col, dtype=object) for i, col in enumerate(columns)})
+    split_blocks(frame, "text", None, found, order=0)
     for block in found.blocks:
         block.sheet = {"record": "Record-Tab", "cycle": "Cycle-Tab", "step": "Step-Tab"}[block.kind] + " section"
     return fmt
