@@ -33,7 +33,7 @@ ALLOWED_ELEMENTS: tuple[str, ...] = ("R", "C", "L", "CPE", "W", "Wo", "Ws", "La"
 EXPONENT_PARAMS: dict[str, tuple[int, ...]] = {"CPE": (1,), "La": (1,), "Zarc": (2,), "TLMQ": (2,)}
 
 _TOKEN = re.compile(r"p\(|(?P<name>[A-Za-z]+)(?P<num>\d{1,3})(?![\d])|[-,)]")
-_BAD = re.compile(r"[A-Za-z_][\w.]*\(?|\d+|\S")
+_BAD = re.compile(r"[A-Za-z_][\w.]*\(?|\d+|.", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,9 @@ def simulate_spectrum(
     """Z of ``circuit`` at ``freq_hz`` (default 7 MHz to 0.1 Hz, 80 points) plus proportional noise.
 
     Noise: Z' and Z'' each get ``noise * |Z| * N(0, 1)``, seeded. ``drift`` ({param: relative change over
-    the sweep}) lets a parameter change linearly from the first to the last point, as a cell that is not
-    stationary would, which a Kramers-Kronig test should catch.
+    the sweep}) lets a parameter change linearly in time from the first to the last point (each point lasts
+    two periods, at least 0.5 s; ``time_s`` holds the clock), as a cell that is not stationary would, which a
+    Kramers-Kronig test should catch.
     """
     circ = compile_circuit(validate_circuit(circuit))
     names = circ.parameter_names
@@ -58,8 +59,10 @@ def simulate_spectrum(
     else:
         values = np.asarray(params, dtype=float)
     f = np.asarray(STUDY_FREQ_HZ if freq_hz is None else freq_hz, dtype=float)
+    # a point takes two periods but at least 0.5 s (settling, integration): low frequencies dominate the clock
+    time_s = np.cumsum(np.maximum(2.0 / f, 0.5))
     if drift:
-        progress = np.linspace(0.0, 1.0, len(f))
+        progress = (time_s - time_s[0]) / max(time_s[-1] - time_s[0], 1e-12)
         z = np.empty(len(f), dtype=complex)
         for k in range(len(f)):  # one circuit per point: each point sees the parameters of its moment
             v = values.copy()
@@ -70,7 +73,7 @@ def simulate_spectrum(
         z = circ(values, f)
     rng = np.random.default_rng(seed)
     z = z + noise * np.abs(z) * (rng.standard_normal(len(f)) + 1j * rng.standard_normal(len(f)))
-    data = pd.DataFrame({"freq_hz": f, "z_real_ohm": z.real, "z_imag_ohm": z.imag})
+    data = pd.DataFrame({"freq_hz": f, "z_real_ohm": z.real, "z_imag_ohm": z.imag, "time_s": time_s})
     metadata = {
         "format": "synthetic",
         "circuit": circ.text,
