@@ -150,7 +150,9 @@ def initial_guess(spectrum: EisSpectrum, circuit: str = DEFAULT_CIRCUIT, *, spre
             shares = heights / heights.sum()
             arcs = [(float(f[i]), float(arc_total * s)) for i, s in zip(chosen, shares, strict=True)]
         else:  # fewer apexes than blocks (merged arcs): blocks a decade apart around them
-            centre = float(np.exp(np.mean(np.log(f[chosen])))) if chosen else float(np.sqrt(f[0] * f[junction]))
+            centre = (
+                float(np.exp(np.mean(np.log(f[chosen])))) if chosen else float(np.sqrt(f[0] * f[junction]))
+            )
             offsets = (np.arange(n_arcs) - (n_arcs - 1) / 2) * 1.0
             arcs = [(centre * 10 ** (-o), arc_total / n_arcs) for o in offsets]
     tail_rise = max(float(z.real[-1] - z.real[junction]), 0.0)
@@ -355,8 +357,18 @@ def fit_circuit(
         start = {**guess.values, **user_initial, **fixed_values}
         limits = {**guess.bounds, **user_bounds}
         return _fit_once(
-            circ, f, z, start, limits, fixed_values, weighting, r_int_elements, area, deadline,
-            time_limit_s, max_evaluations,
+            circ,
+            f,
+            z,
+            start,
+            limits,
+            fixed_values,
+            weighting,
+            r_int_elements,
+            area,
+            deadline,
+            time_limit_s,
+            max_evaluations,
         )
 
     result = attempt(spread=False)
@@ -372,7 +384,8 @@ def fit_circuit(
 
 def _suspicious(result: FitResult) -> bool:
     return not result.converged or any(
-        "sits on its bound" in w or "relative standard error" in w or "CPE exponent" in w for w in result.warnings
+        "sits on its bound" in w or "relative standard error" in w or "CPE exponent" in w
+        for w in result.warnings
     )
 
 
@@ -431,8 +444,15 @@ def _fit_once(
     converged, message, jac = True, "", None
     try:
         res = least_squares(
-            residuals, u0, bounds=(ulo, uhi), method="trf", x_scale="jac",
-            ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=max_evaluations,
+            residuals,
+            u0,
+            bounds=(ulo, uhi),
+            method="trf",
+            x_scale="jac",
+            ftol=1e-12,
+            xtol=1e-12,
+            gtol=1e-12,
+            max_nfev=max_evaluations,
         )
         u_opt, jac, message = res.x, res.jac, res.message
         converged = bool(res.status > 0)
@@ -542,7 +562,11 @@ def _order_arcs(circ: Circuit, x, stderr, cov, fixed_names: set[str]):
         return [k for child in node.children for k in params_of(child)]
 
     def shape(node: Node) -> tuple:
-        return (node.op, node.element.kind) if node.op == "e" else (node.op, tuple(shape(c) for c in node.children))
+        return (
+            (node.op, node.element.kind)
+            if node.op == "e"
+            else (node.op, tuple(shape(c) for c in node.children))
+        )
 
     def char_freq(node: Node) -> float:
         kinds = {c.element.kind: params_of(c) for c in node.children if c.op == "e"}

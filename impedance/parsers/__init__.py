@@ -26,7 +26,15 @@ from typing import BinaryIO
 from . import formats
 from ._core import ALIASES, MIN_POINTS, EisSpectrum, ParseError, normalise_header, to_spectrum
 
-__all__ = ["ALIASES", "MIN_POINTS", "EisSpectrum", "ParseError", "normalise_header", "read_eis", "sniff_format"]
+__all__ = [
+    "ALIASES",
+    "MIN_POINTS",
+    "EisSpectrum",
+    "ParseError",
+    "normalise_header",
+    "read_eis",
+    "sniff_format",
+]
 
 MAX_BYTES = 20 * 1024 * 1024  # EIS exports are kilobytes; refuse anything absurd before parsing it
 

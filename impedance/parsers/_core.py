@@ -38,7 +38,9 @@ class EisSpectrum:
 
     @property
     def z_ohm(self) -> np.ndarray:
-        return self.data["z_real_ohm"].to_numpy(dtype=float) + 1j * self.data["z_imag_ohm"].to_numpy(dtype=float)
+        return self.data["z_real_ohm"].to_numpy(dtype=float) + 1j * self.data["z_imag_ohm"].to_numpy(
+            dtype=float
+        )
 
     @property
     def n_sweeps(self) -> int:
@@ -70,11 +72,30 @@ ALIASES: dict[str, str] = {
         "z_real_ohm",
     ),
     **dict.fromkeys(
-        ['z"', "z''", "z’’", "zim", "z_im", "zimag", "z_imag", "im(z)", "imag(z)", "imag", "im", "zi", "z2", "imz"],
+        [
+            'z"',
+            "z''",
+            "z’’",
+            "zim",
+            "z_im",
+            "zimag",
+            "z_imag",
+            "im(z)",
+            "imag(z)",
+            "imag",
+            "im",
+            "zi",
+            "z2",
+            "imz",
+        ],
         "z_imag_ohm",
     ),
-    **dict.fromkeys(["|z|", "z", "zmod", "z_mod", "mod(z)", "modulus", "abs(z)", "|z|(ohm)", "impedance"], "z_mod_ohm"),
-    **dict.fromkeys(["phase", "phase(z)", "zphz", "phz", "theta", "phi", "phaseangle", "zphase"], "phase_deg"),
+    **dict.fromkeys(
+        ["|z|", "z", "zmod", "z_mod", "mod(z)", "modulus", "abs(z)", "|z|(ohm)", "impedance"], "z_mod_ohm"
+    ),
+    **dict.fromkeys(
+        ["phase", "phase(z)", "zphz", "phz", "theta", "phi", "phaseangle", "zphase"], "phase_deg"
+    ),
     **dict.fromkeys(["time", "t", "time(s)", "elapsedtime"], "time_s"),
     **dict.fromkeys(["cyclenumber", "cycle", "loop"], "cycle"),
 }
@@ -167,7 +188,9 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
         where = f"line {line_no[int(m.group(1)) - 1]}: " if m and int(m.group(1)) <= len(line_no) else ""
         raise ParseError(f"{name}: {where}rows do not split into the header's columns ({exc})") from None
     if len(raw) != len(line_no):
-        raise ParseError(f"{name}: data rows could not be split consistently (quotes or embedded line breaks?)")
+        raise ParseError(
+            f"{name}: data rows could not be split consistently (quotes or embedded line breaks?)"
+        )
 
     roles: dict[str, tuple[int, int, str]] = {}
     if table.header is None:
@@ -235,7 +258,9 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
     if bad_f.any():
         i = int(np.argmax(bad_f))
         label = names[roles["freq_hz"][0]]
-        raise ParseError(f"{name}: line {line_no[i]}, column {label!r}: frequency must be > 0, got {freq[i]:g}")
+        raise ParseError(
+            f"{name}: line {line_no[i]}, column {label!r}: frequency must be > 0, got {freq[i]:g}"
+        )
     if len(freq) < MIN_POINTS:
         raise ParseError(f"{name}: only {len(freq)} data point(s); at least {MIN_POINTS} are needed")
 

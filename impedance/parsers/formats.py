@@ -24,7 +24,9 @@ def biologic(lines: list[str], name: str) -> Table:
         raise ParseError(f"{name}: line 2: expected 'Nb header lines : N' after 'EC-Lab ASCII FILE'")
     n_header = int(m.group(1))
     if n_header < 3 or n_header > len(lines):
-        raise ParseError(f"{name}: line 2: header length {n_header} does not fit a file of {len(lines)} lines")
+        raise ParseError(
+            f"{name}: line 2: header length {n_header} does not fit a file of {len(lines)} lines"
+        )
     header_index = n_header - 1
     meta: dict = {"format": "biologic-mpt", "header_lines": n_header}
     if len(lines) > 3 and lines[3].strip():
@@ -57,7 +59,11 @@ def biologic(lines: list[str], name: str) -> Table:
         prefix = unit[: -len(base)] if unit.endswith(base) else None
         return value * _SI_PREFIX[prefix] if value is not None and prefix in _SI_PREFIX else None
 
-    for key, target in (("Va (mV)", "amplitude_mv"), ("E (V)", "dc_potential_v"), ("Nd", "points_per_decade")):
+    for key, target in (
+        ("Va (mV)", "amplitude_mv"),
+        ("E (V)", "dc_potential_v"),
+        ("Nd", "points_per_decade"),
+    ):
         if _float(block.get(key, "")) is not None:
             meta[target] = _float(block[key])
     for key, target in (("fi", "freq_initial_hz"), ("ff", "freq_final_hz")):
@@ -65,7 +71,9 @@ def biologic(lines: list[str], name: str) -> Table:
         if value is not None:
             meta[target] = value
     header = split_header(lines[header_index], "\t")
-    return Table(lines, header, header_index, list(range(header_index + 1, len(lines))), "\t", "biologic-mpt", meta)
+    return Table(
+        lines, header, header_index, list(range(header_index + 1, len(lines))), "\t", "biologic-mpt", meta
+    )
 
 
 # --- Gamry .DTA -------------------------------------------------------------------------------------------
@@ -136,7 +144,10 @@ def zplot(lines: list[str], name: str) -> Table:
     header_index = end_comments = None
     for i, line in enumerate(lines):
         stripped = line.strip()
-        if header_index is None and normalise_header(split_header(stripped, None)[0] if stripped else "")[0] == "freq_hz":
+        if (
+            header_index is None
+            and normalise_header(split_header(stripped, None)[0] if stripped else "")[0] == "freq_hz"
+        ):
             header_index = i
         if stripped.startswith("End Comments"):
             end_comments = i
@@ -173,7 +184,9 @@ def zplot(lines: list[str], name: str) -> Table:
     if isinstance(declared, float) and declared.is_integer():
         meta["declared_points"] = declared = int(declared)
     if declared is not None and declared != len(data):
-        warnings.append(f"header declares {declared} data points but the file holds {len(data)} rows (truncated?)")
+        warnings.append(
+            f"header declares {declared} data points but the file holds {len(data)} rows (truncated?)"
+        )
     return Table(lines, header, header_index, data, sep, "zplot-z", meta, warnings)
 
 
@@ -216,7 +229,9 @@ def delimited(lines: list[str], name: str) -> Table:
         if "freq_hz" in canon:
             header_index = i
             break
-        if len(tokens) >= 2 and all(_NUMBER.match(t) or t.lower() in ("nan", "inf", "-inf") for t in tokens if t):
+        if len(tokens) >= 2 and all(
+            _NUMBER.match(t) or t.lower() in ("nan", "inf", "-inf") for t in tokens if t
+        ):
             break  # numbers come first: a headerless file
         if sum(c is not None for c in canon) >= 2:
             raise ParseError(

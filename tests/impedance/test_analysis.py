@@ -52,7 +52,10 @@ def test_it_fits_like_impedancepys_own_circuit_fit():
         spectrum.z_ohm,
         DEFAULT_CIRCUIT,
         [guess.values[n] for n in ours.parameter_names],
-        bounds=([guess.bounds[n][0] for n in ours.parameter_names], [guess.bounds[n][1] for n in ours.parameter_names]),
+        bounds=(
+            [guess.bounds[n][0] for n in ours.parameter_names],
+            [guess.bounds[n][1] for n in ours.parameter_names],
+        ),
         weight_by_modulus=True,
     )
     assert np.allclose(ours.values, theirs, rtol=0.01)
@@ -67,10 +70,21 @@ F_STUDY = np.logspace(np.log10(7e6), -1, 80)
     "circuit, truth",
     [
         ("R0-p(R1,C1)", {"R0": 20.0, "R1": 500.0, "C1": 1e-7}),
-        ("R0-p(R1,CPE1)-CPE2", {"R0": 30.0, "R1": 800.0, "CPE1_0": 3e-6, "CPE1_1": 0.82, "CPE2_0": 2e-3, "CPE2_1": 0.7}),
+        (
+            "R0-p(R1,CPE1)-CPE2",
+            {"R0": 30.0, "R1": 800.0, "CPE1_0": 3e-6, "CPE1_1": 0.82, "CPE2_0": 2e-3, "CPE2_1": 0.7},
+        ),
         (
             "R0-p(R1,CPE1)-p(R2,CPE2)",
-            {"R0": 12.0, "R1": 60.0, "CPE1_0": 1e-8, "CPE1_1": 0.9, "R2": 900.0, "CPE2_0": 2e-5, "CPE2_1": 0.75},
+            {
+                "R0": 12.0,
+                "R1": 60.0,
+                "CPE1_0": 1e-8,
+                "CPE1_1": 0.9,
+                "R2": 900.0,
+                "CPE2_0": 2e-5,
+                "CPE2_1": 0.75,
+            },
         ),
         (DEFAULT_CIRCUIT, STUDY_PARAMS["bare"]),
         (DEFAULT_CIRCUIT, STUDY_PARAMS["coated"]),
@@ -147,7 +161,11 @@ def test_it_holds_fixed_parameters_and_reports_zero_error_for_them():
 
 def test_it_flags_low_cpe_exponents_and_large_relative_errors():
     truth = {"R0": 30.0, "R1": 800.0, "CPE1_0": 3e-5, "CPE1_1": 0.5, "CPE2_0": 2e-3, "CPE2_1": 0.7}
-    result = fit_circuit(simulate_spectrum("R0-p(R1,CPE1)-CPE2", truth, noise=0.005), "R0-p(R1,CPE1)-CPE2", r_int_elements=("R1",))
+    result = fit_circuit(
+        simulate_spectrum("R0-p(R1,CPE1)-CPE2", truth, noise=0.005),
+        "R0-p(R1,CPE1)-CPE2",
+        r_int_elements=("R1",),
+    )
     assert any("CPE1_1" in w and "below 0.6" in w for w in result.warnings)
     noisy = fit_circuit(study_spectrum("coated", 0, noise=0.08))
     assert any("relative standard error" in w for w in noisy.warnings)
@@ -173,13 +191,19 @@ def test_it_refuses_bad_arguments_before_fitting():
 
 
 def test_it_refuses_to_fit_a_looped_file_as_one_spectrum():
-    lines = [f"{f},{z.real},{z.imag}" for f, z in zip(study_spectrum("bare").freq_hz, study_spectrum("bare").z_ohm, strict=True)]
+    lines = [
+        f"{f},{z.real},{z.imag}"
+        for f, z in zip(study_spectrum("bare").freq_hz, study_spectrum("bare").z_ohm, strict=True)
+    ]
     import io
 
     looped = read_eis(io.BytesIO(("f,zre,zim\n" + "\n".join(lines * 2)).encode()), name="loop.csv")
     with pytest.raises(ValueError, match="2 sweeps"):
         fit_circuit(looped)
-    assert [fit_circuit(s).r_int_ohm == pytest.approx(1400, rel=0.02) for s in looped.sweeps()] == [True, True]
+    assert [fit_circuit(s).r_int_ohm == pytest.approx(1400, rel=0.02) for s in looped.sweeps()] == [
+        True,
+        True,
+    ]
 
 
 def test_it_serialises_a_fit_to_json():

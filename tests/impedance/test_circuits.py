@@ -101,7 +101,9 @@ def test_it_allows_only_elements_impedancepy_defines():
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.sampled_from(list("RCLWGp()-,0123 _;.'\"\n") + ["CPE", "Wo", "p(", "R1", "-R2"]), max_size=40))
+@given(
+    st.lists(st.sampled_from(list("RCLWGp()-,0123 _;.'\"\n") + ["CPE", "Wo", "p(", "R1", "-R2"]), max_size=40)
+)
 def test_it_answers_any_string_with_a_circuit_or_a_valueerror(pieces):
     text = "".join(pieces)
     try:

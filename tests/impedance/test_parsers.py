@@ -90,8 +90,12 @@ def test_it_reads_the_headerless_pydrttools_file_in_its_descending_order():
     d = read_eis(PYDRT).data
     assert len(d) == 107
     assert np.all(np.diff(d.freq_hz) < 0)
-    assert d.freq_hz.iloc[0] == pytest.approx(999.040405) and d.freq_hz.iloc[-1] == pytest.approx(0.00500083202)
-    assert d.z_real_ohm.min() == pytest.approx(0.112362966) and d.z_real_ohm.max() == pytest.approx(0.151735559)
+    assert d.freq_hz.iloc[0] == pytest.approx(999.040405) and d.freq_hz.iloc[-1] == pytest.approx(
+        0.00500083202
+    )
+    assert d.z_real_ohm.min() == pytest.approx(0.112362966) and d.z_real_ohm.max() == pytest.approx(
+        0.151735559
+    )
     inductive = d.z_imag_ohm > 0
     assert inductive.sum() == 7
     assert d.freq_hz[inductive].min() > 450 > d.freq_hz[~inductive].max()
@@ -309,7 +313,9 @@ def test_it_never_raises_anything_but_parseerror_on_mutated_samples(sample, edit
 @given(
     sample=st.sampled_from(SAMPLES),
     keep=st.floats(0, 1),
-    junk=st.sampled_from(["", "nan", "x", ";", "\t", ",", "-", "1e999", "\x00", '"', "0", "EXPERIMENTABORTED\n"]),
+    junk=st.sampled_from(
+        ["", "nan", "x", ";", "\t", ",", "-", "1e999", "\x00", '"', "0", "EXPERIMENTABORTED\n"]
+    ),
 )
 def test_it_never_raises_anything_but_parseerror_on_truncated_samples(sample, keep, junk):
     raw = sample.read_bytes()
