@@ -140,6 +140,7 @@ def write_land(
     trailing_rows: Sequence[Sequence[object]] = (),
     active_mass_mg: float = DEFAULT_ACTIVE_MASS_MG,
     constant_memory: bool | None = None,
+    chinese: bool = False,
 ) -> None:
     """Write canonical ``records`` as a LAND export.
 
@@ -149,6 +150,7 @@ def write_land(
     column_order: a permutation of the record header's column positions.
     trailing_rows: junk rows written after the records (footers, blank lines).
     encoding: for 'csv'/'txt' ('utf-8', 'utf-8-sig', 'utf-16', 'gb18030').
+    chinese: Chinese sheet names, headers and Step-State words in any variant ('chinese' implies it).
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}")
@@ -157,17 +159,17 @@ def write_land(
     if step_table is True:
         step_table = land_step_table(records)
     tables: list[tuple[str, str, list[str], list[list], list | None]] = []
-    chinese = variant == "chinese"
-    record_headers, record_columns, unit_row = _record_columns(records, variant, active_mass_mg)
+    chinese = chinese or variant == "chinese"
+    record_headers, record_columns, unit_row = _record_columns(records, variant, active_mass_mg, chinese)
     order = list(column_order) if column_order is not None else list(range(len(record_headers)))
     record_headers = [record_headers[i] for i in order]
     record_columns = [record_columns[i] for i in order]
     unit_row = [unit_row[i] for i in order] if unit_row else None
     if isinstance(cycle_table, pd.DataFrame):
-        headers, columns = _summary_columns(cycle_table, _CYCLE_HEADERS, chinese, variant)
+        headers, columns = _summary_columns(cycle_table, _CYCLE_HEADERS, chinese, "chinese" if chinese else variant)
         tables.append(("cycle", _SHEET_NAMES["cycle"][chinese], headers, columns, None))
     if isinstance(step_table, pd.DataFrame):
-        headers, columns = _summary_columns(step_table, _STEP_HEADERS, chinese, variant)
+        headers, columns = _summary_columns(step_table, _STEP_HEADERS, chinese, "chinese" if chinese else variant)
         tables.append(("step", _SHEET_NAMES["step"][chinese], headers, columns, None))
     n = len(records)
     chunk = max_rows_per_sheet or max(n, 1)
@@ -206,8 +208,8 @@ class _Cells:
         return len(self.values)
 
 
-def _record_columns(records: pd.DataFrame, variant: str, active_mass_mg: float):
-    layout = {"chinese": _CHINESE, "old": _OLD, "lanhe": _LANHE}.get(variant, _MODERN)
+def _record_columns(records: pd.DataFrame, variant: str, active_mass_mg: float, chinese: bool):
+    layout = _CHINESE if chinese else {"old": _OLD, "lanhe": _LANHE}.get(variant, _MODERN)
     factors = _UNIT_FACTORS.get(variant, {})
     n = len(records)
     headers, columns = [], []
@@ -222,7 +224,8 @@ def _record_columns(records: pd.DataFrame, variant: str, active_mass_mg: float):
             if variant in ("hhmmss",):
                 header = header.split("/")[0]
         elif source == "state":
-            codes = _STATE_CODES.get(variant, _STATE_CODES["modern"])
+            codes = _STATE_CODES["chinese" if chinese else variant] if chinese or variant in _STATE_CODES else (
+                _STATE_CODES["modern"])
             key = records["step_kind"].astype(str) + "|" + records["step_mode"].astype(str)
             table = {f"{k}|{m}": v for (k, m), v in codes.items()}
             cells = _Cells(key.map(table).fillna("R").to_numpy(dtype=object), "text")

@@ -5,8 +5,9 @@ Decisions that apply to every file:
   the sheet, the row as Excel (or a text editor) numbers it, and the column.
 - Current, capacity and energy must carry their unit in the header (or an old export's unit row):
   a guessed mA-versus-uA is a silent 1000x error. Time without a unit is seconds, voltage is volts.
-- Rows with no voltage and no current at all (blank lines, footers, junk after the data) are dropped
-  with a warning. A row with only one of the required values, or NaN/inf in one, is an error.
+- Rows where neither voltage nor current is a number (blank lines, footers, junk after the data) are
+  dropped, with a warning when they held any text. A row with only one of them, text in a numeric
+  column, or NaN/inf in a required column is an error.
 - Test time must not run backwards (by more than the 1 s resolution of text times) once Excel
   time-of-day cells have had their days restored: that is an error naming the row. A record number that appears twice is an error, except when the whole
   row is an exact copy (overlapping continuation sheets), which is dropped with a warning.
@@ -225,6 +226,7 @@ def _convert(values: pd.Series, header: Header, canonical: str, rows: np.ndarray
 def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
     parts = []
     for block in blocks:
+        block = _without_blank_rows(block, warnings)
         cols = _typed_columns(block, "record")
         missing = [c for c in REQUIRED if c not in cols]
         if missing:
@@ -239,13 +241,6 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
                 frame[f"_{name}_wraps"] = extra
         frame["_row"] = block.rows
         frame["_sheet"] = block.sheet
-        blank = np.isnan(frame["voltage_v"].to_numpy()) & np.isnan(frame["current_ma"].to_numpy())
-        if blank.any():
-            junk = int((~missing_mask(block.data[0])[blank]).sum()) if block.data.shape[1] else 0
-            if junk:
-                warnings.append(f"{block.sheet}: ignored {junk} row(s) without voltage and current "
-                                f"(first at row {int(block.rows[blank][0])})")
-            frame = frame[~blank]
         parts.append(frame)
     frame = pd.concat(parts, ignore_index=True, sort=False)
     if frame.empty:
@@ -303,6 +298,31 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
     if not out["record"].is_monotonic_increasing:
         out = out.sort_values("record", kind="stable")
     return out.reset_index(drop=True)
+
+
+def _without_blank_rows(block: Block, warnings: list[str]) -> Block:
+    """Drop rows where neither voltage nor current is a number (blank lines, footers, junk after the
+    data) before any other cell is judged; a row with one of them is data and must be complete."""
+    where = {h.canonical: i for i, h in reversed(list(enumerate(block.headers)))}
+    if "voltage_v" not in where or "current_ma" not in where:
+        return block
+    blank = ~_numeric(block.data[where["voltage_v"]]) & ~_numeric(block.data[where["current_ma"]])
+    if not blank.any():
+        return block
+    content = ~block.data[blank].apply(missing_mask).to_numpy().all(axis=1)
+    if content.any():
+        warnings.append(f"{block.sheet}: ignored {int(content.sum())} row(s) without voltage and current "
+                        f"(first at row {int(block.rows[blank][content][0])})")
+    keep = ~blank
+    return Block(kind=block.kind, sheet=block.sheet, headers=block.headers,
+                 data=block.data[keep].reset_index(drop=True), rows=block.rows[keep], order=block.order)
+
+
+def _numeric(values: pd.Series) -> np.ndarray:
+    if values.dtype.kind in "fiu":
+        return values.notna().to_numpy()
+    plain = values.where(values.map(type).isin([float, int, str]), None)
+    return pd.to_numeric(plain, errors="coerce").notna().to_numpy()
 
 
 def _mask(frame: pd.DataFrame, name: str) -> np.ndarray:

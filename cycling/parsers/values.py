@@ -11,6 +11,8 @@ from .errors import ParseError
 
 MISSING_TEXT = {"", "-", "--", "—", "n/a", "na", "none", "null"}
 DAY_S = 86400.0
+# Text times carry whole seconds: a neighbour may read up to this much later than the exact cell.
+TEXT_RESOLUTION_S = 1.0
 _TIME_TEXT = r"^\s*(?:(?P<d>\d+)\s*(?:-|\s|d|天)\s*)?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)\s*$"
 # Excel serial dates: day 1 is 1900-01-01, and Excel's phantom 1900-02-29 shifts everything after it.
 _EXCEL_EPOCH_EARLY = pd.Timestamp("1899-12-31")
@@ -134,7 +136,7 @@ def unwrap_days(seconds: np.ndarray, wraps: np.ndarray, group: np.ndarray | None
         return out
     absolute = np.where(wraps, np.nan, seconds)
     last_abs = pd.Series(absolute).ffill().shift(1).to_numpy()[idx]
-    bound = np.where(np.isnan(last_abs), 0.0, np.ceil((last_abs - v - 1e-6) / DAY_S))
+    bound = np.where(np.isnan(last_abs), 0.0, np.ceil((last_abs - v - TEXT_RESOLUTION_S) / DAY_S))
     total = np.cumsum(wrapped)
     days = total + np.maximum.accumulate(np.maximum(bound, 0) - total)
     out[idx] = v + DAY_S * days

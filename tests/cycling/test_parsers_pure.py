@@ -1,0 +1,14 @@
+"""The parser layer stays pure: importing it must not pull in Django."""
+
+import subprocess
+import sys
+
+
+def test_it_imports_the_parsers_and_writers_without_django():
+    code = (
+        "import sys, cycling.parsers, cycling.testing; "
+        "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"PATH": "", "PYTHONPATH": "."}, cwd=".")
+    assert result.stdout.strip() == "[]"
