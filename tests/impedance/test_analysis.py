@@ -252,7 +252,14 @@ def test_it_fails_kk_for_a_drifting_cell():
 
 
 def test_it_runs_kk_on_the_real_samples_without_printing(capsys):
-    results = {p.name: kramers_kronig(read_eis(p)) for p in sorted(DATA.iterdir()) if p.suffix != ".z"}
+    names = [
+        "impedancepy_exampleData.csv",
+        "impedancepy_exampleDataBioLogic.mpt",
+        "impedancepy_exampleDataCHInstruments.txt",
+        "impedancepy_exampleDataGamry.DTA",
+        "pydrttools_LIB_data.txt",
+    ]
+    results = {name: kramers_kronig(read_eis(DATA / name)) for name in names}
     assert capsys.readouterr().out == ""
     assert results["impedancepy_exampleDataCHInstruments.txt"].max_abs_residual_pct < 5
     assert all(np.isfinite(r.max_abs_residual_pct) for r in results.values())
