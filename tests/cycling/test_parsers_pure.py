@@ -2,6 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_it_imports_the_parsers_and_writers_without_django():
@@ -10,5 +13,5 @@ def test_it_imports_the_parsers_and_writers_without_django():
         "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            env={"PATH": "", "PYTHONPATH": "."}, cwd=".")
+                            env={"PATH": "", "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert result.stdout.strip() == "[]"
