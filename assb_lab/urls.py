@@ -13,6 +13,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", include("cells.urls")),
+    path("", include("cycling.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -5,5 +5,5 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("cells/<int:pk>/", views.cell_detail, name="cell-detail"),
+    path("cells/<int:pk>/", views.cell_detail, name="cell-page"),
 ]

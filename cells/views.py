@@ -1,16 +1,129 @@
-"""Web pages of the registry (server-rendered; the dashboards build on these)."""
+"""Web pages of the registry: the cell list (filters, sort, latest figures, export) and a cell's page."""
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Exists, F, FloatField, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce, NullIf
 from django.shortcuts import get_object_or_404, render
 
-from .selectors import cells_visible_to
+from cycling.exports import table_response
+from cycling.models import CycleSummary, DataFile
+
+from .filtersets import CellFilterSet
+from .models import Material
+from .selectors import cells_visible_to, groups_visible_to
+
+PAGE_SIZE = 100
+# ?sort= keys of the list -> model/annotation field.
+SORTS = {
+    "name": "name", "group": "group__name", "coating": "coating__material__name",
+    "material": "cathode_material__name", "loading": "composite_loading_mg_cm2", "built": "build_date",
+    "latest_cycle": "latest_cycle", "first_discharge": "first_discharge_mah_g", "retention": "retention_percent",
+}
+EXPORT_COLUMNS = [
+    ("name", "Cell"), ("group", "Group"), ("replicate_number", "Replicate"), ("cathode_material", "Cathode material"),
+    ("coating", "Coating"), ("composite_loading_mg_cm2", "Composite loading (mg/cm²)"),
+    ("active_loading_mg_cm2", "Active loading (mg/cm²)"), ("build_date", "Build date"),
+    ("latest_cycle", "Latest cycle"), ("first_discharge_mah_g", "1st discharge (mAh/g)"),
+    ("retention_percent", "Retention at latest cycle (% of first long-term cycle)"), ("files", "Data files"),
+]
+
+
+def cells_with_figures(qs):
+    """Annotate latest cycle, first discharge and retention from the active files' cycles; prefetch files.
+
+    Retention = latest discharge / discharge of the first long-term cycle (else cycle 1), the default
+    reference of cycling.analysis.run_metrics. Subqueries: the query count does not grow with the cells.
+    """
+    active = CycleSummary.objects.filter(
+        cell=OuterRef("pk"), datafile__status=DataFile.Status.IMPORTED, datafile__superseded_by__isnull=True,
+        is_partial=False,
+    )
+    first = active.order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
+    last = active.order_by("-cycle", "-datafile_id")
+    reference = active.filter(segment="long-term").order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
+    return qs.annotate(
+        latest_cycle=Subquery(last.values("cycle")[:1]),
+        first_discharge_mah_g=Subquery(first),
+        last_discharge_mah_g=Subquery(last.values("discharge_mah_g")[:1]),
+        reference_discharge_mah_g=Coalesce(Subquery(reference), Subquery(first)),
+        has_eis=Exists(DataFile.objects.filter(cell=OuterRef("pk"), kind=DataFile.Kind.EIS)),
+    ).annotate(
+        retention_percent=F("last_discharge_mah_g") * 100.0 / NullIf(F("reference_discharge_mah_g"), 0.0,
+                                                                     output_field=FloatField()),
+    ).prefetch_related(
+        Prefetch("datafiles", queryset=DataFile.objects.only("id", "cell_id", "status", "kind", "created_at"))
+    )
+
+
+def _file_status(cell) -> dict:
+    counts = {}
+    for f in cell.datafiles.all():
+        counts[f.status] = counts.get(f.status, 0) + 1
+    return counts
 
 
 @login_required
 def home(request):
-    return render(request, "cells/cell_list.html", {"cells": cells_visible_to(request.user)})
+    visible = cells_visible_to(request.user)
+    filterset = CellFilterSet(request.GET, queryset=visible)
+    qs = filterset.qs if filterset.is_valid() else visible.none()
+    qs = cells_with_figures(qs)
+    has_eis = request.GET.get("has_eis", "")
+    if has_eis in ("yes", "no"):
+        qs = qs.filter(has_eis=(has_eis == "yes"))
+    sort = request.GET.get("sort", "name")
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        sort, key = "name", "name"
+    field = F(SORTS[key])
+    qs = qs.order_by(field.desc(nulls_last=True) if sort.startswith("-") else field.asc(nulls_last=True), "name")
+
+    fmt = request.GET.get("format")
+    if fmt:
+        rows = [{
+            "name": c.name, "group": c.group.name, "replicate_number": c.replicate_number,
+            "cathode_material": c.cathode_material.name, "coating": str(c.coating) if c.coating else "bare",
+            "composite_loading_mg_cm2": c.composite_loading_mg_cm2,
+            "active_loading_mg_cm2": _r(c.active_loading_mg_cm2, 3),
+            "build_date": c.build_date.isoformat() if c.build_date else None, "latest_cycle": c.latest_cycle,
+            "first_discharge_mah_g": _r(c.first_discharge_mah_g, 1), "retention_percent": _r(c.retention_percent, 1),
+            "files": ", ".join(f"{n} {s}" for s, n in sorted(_file_status(c).items())),
+        } for c in qs]
+        return table_response(EXPORT_COLUMNS, rows, fmt=fmt, filename="cells", sheet="cells")
+
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for cell in page:
+        cell.file_status = _file_status(cell)
+    params = request.GET.copy()
+    params.pop("page", None)
+    params.pop("format", None)
+    sort_params = params.copy()
+    sort_params.pop("sort", None)
+    return render(request, "cells/cell_list.html", {
+        "page": page, "filterset": filterset, "sort": sort,
+        "groups": groups_visible_to(request.user).order_by("project__name", "name"),
+        "coatings": Material.objects.filter(kind=Material.Kind.COATING).order_by("name"),
+        "cathodes": Material.objects.filter(kind=Material.Kind.CATHODE_ACTIVE).order_by("name"),
+        "querystring": params.urlencode(), "sort_querystring": sort_params.urlencode(),
+        "columns": [("name", "Cell"), ("group", "Group"), ("coating", "Coating"), ("material", "Cathode"),
+                    ("loading", "Loading (mg/cm²)"), ("built", "Built"), ("latest_cycle", "Latest cycle"),
+                    ("first_discharge", "1st discharge (mAh/g)"), ("retention", "Retention (%)")],
+        "is_filtered": any(v for k, v in request.GET.items() if k not in ("sort", "page")),
+    })
+
+
+def _r(value, decimals):
+    return None if value is None else round(float(value), decimals)
 
 
 @login_required
 def cell_detail(request, pk):
     cell = get_object_or_404(cells_visible_to(request.user).prefetch_related("pressing_steps"), pk=pk)
-    return render(request, "cells/cell_detail.html", {"cell": cell})
+    datafiles = list(cell.datafiles.select_related("uploaded_by", "device").order_by("-created_at"))
+    return render(request, "cells/cell_detail.html", {
+        "cell": cell, "datafiles": datafiles,
+        "can_upload": request.user.has_perm("cycling.add_datafile"),
+        "has_cycles": any(f.status == DataFile.Status.IMPORTED and f.kind == DataFile.Kind.CYCLING for f in datafiles),
+        "kinds": DataFile.Kind.choices,
+    })
+

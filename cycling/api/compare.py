@@ -1,0 +1,141 @@
+"""Compare API: groups and cells side by side (mean/sd/min/max per cycle, rate capability, summary rows)."""
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, response, serializers
+
+from .. import compare
+from ..models import CycleSummary
+
+_PARAMS = [
+    OpenApiParameter("groups", str, description="Comma-separated cell-group ids, e.g. 1,2"),
+    OpenApiParameter("cells", str, description="Comma-separated cell ids compared on their own, e.g. 5,7"),
+    OpenApiParameter("reference_cycle", int, description="Retention = capacity / capacity at this cycle "
+                     "(default: each cell's first long-term cycle, else its first cycle)"),
+]
+
+
+class StatsSerializer(serializers.Serializer):
+    mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    sd = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    min = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    max = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    n = serializers.ListField(child=serializers.IntegerField(), help_text="Cells contributing per cycle.")
+
+
+class GroupSeriesSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+    cells = serializers.ListField(child=serializers.IntegerField())
+    n_cells = serializers.IntegerField()
+    cycle = serializers.ListField(child=serializers.IntegerField())
+    discharge_mah_g = StatsSerializer()
+    ce_percent = StatsSerializer()
+    retention_percent = StatsSerializer()
+
+
+class SegmentSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="C-rate label, e.g. 0.1C or C/3")
+    segment = serializers.CharField(help_text="formation, long-term, rate-test or other")
+    # "from" is a Python keyword: declared through the field map.
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.IntegerField()
+        fields["to"] = serializers.IntegerField()
+        return fields
+
+
+class CellSeriesSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    group_id = serializers.IntegerField()
+    group = serializers.CharField()
+    color = serializers.CharField()
+    selected = serializers.BooleanField(help_text="Chosen on its own (not only as a group member).")
+    url = serializers.CharField()
+    cycle = serializers.ListField(child=serializers.IntegerField())
+    discharge_mah_g = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    ce_percent = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    retention_percent = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    retention_reference_cycle = serializers.IntegerField(allow_null=True)
+    segments = SegmentSerializer(many=True)
+
+
+class RateGroupSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    sd = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    n = serializers.ListField(child=serializers.IntegerField())
+
+
+class RateCellSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
+
+
+class RateCapabilitySerializer(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.CharField(), help_text="C-rate labels, slowest first.")
+    groups = RateGroupSerializer(many=True)
+    cells = RateCellSerializer(many=True)
+
+
+class SummaryColumnSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField(help_text="Header with its unit.")
+    decimals = serializers.IntegerField()
+
+
+class SummarySerializer(serializers.Serializer):
+    columns = SummaryColumnSerializer(many=True)
+    groups = serializers.ListField(child=serializers.DictField(), help_text="Per group: mean and <key>_sd of "
+                                   "every metric across its cells; reference cycles when shared.")
+    cells = serializers.ListField(child=serializers.DictField(), help_text="Per cell: run metrics.")
+
+
+class SelectionSerializer(serializers.Serializer):
+    groups = serializers.ListField(child=serializers.IntegerField())
+    cells = serializers.ListField(child=serializers.IntegerField())
+    reference_cycle = serializers.IntegerField(allow_null=True)
+
+
+class CompareSerializer(serializers.Serializer):
+    selection = SelectionSerializer()
+    capacity_unit = serializers.CharField()
+    groups = GroupSeriesSerializer(many=True)
+    cells = CellSeriesSerializer(many=True)
+    rate_capability = RateCapabilitySerializer()
+    summary = SummarySerializer()
+
+
+class _CompareBase(generics.GenericAPIView):
+    queryset = CycleSummary.objects.none()  # model permission: cycling.view_cyclesummary
+    filter_backends = []
+    pagination_class = None
+
+    def payload(self):
+        return compare.compare(self.request.user, compare.selection_from(self.request.query_params))
+
+
+class CompareView(_CompareBase):
+    """Groups and cells compared: per group the cycle axis with mean/sd/min/max of discharge capacity,
+    CE and retention across replicates; per cell its series and C-rate segments; rate capability;
+    summary rows. Only cells the user may see take part; unknown or hidden ids are ignored."""
+
+    serializer_class = CompareSerializer
+
+    @extend_schema(parameters=_PARAMS, responses=CompareSerializer)
+    def get(self, request):
+        return response.Response(self.payload())
+
+
+class CompareSummaryView(_CompareBase):
+    """Only the summary rows of a comparison (ICE, first discharge, capacity at 100/500, retention,
+    decay %/cycle with its reference cycle, cycles to 80 %)."""
+
+    serializer_class = SummarySerializer
+
+    @extend_schema(parameters=_PARAMS, responses=SummarySerializer)
+    def get(self, request):
+        return response.Response(self.payload()["summary"])

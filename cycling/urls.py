@@ -1,0 +1,10 @@
+"""Web pages of cycling data."""
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("compare/", views.compare_page, name="compare"),
+    path("compare/export/", views.compare_export, name="compare-export"),
+    path("cells/<int:pk>/cycles/export/", views.cell_cycles_export, name="cell-cycles-export"),
+]

@@ -1,0 +1,166 @@
+/* Cell page: cycle plot with C-rate bands, voltage and dQ/dV at chosen cycles, live data-file status, upload. */
+(function () {
+  "use strict";
+  var P = window.Plots;
+  var cellId = JSON.parse(document.getElementById("cell-id").textContent);
+  var cellName = JSON.parse(document.getElementById("cell-name").textContent);
+  var api = "/api/v1/cells/" + cellId + "/";
+  var choice = document.getElementById("cycle-choice");
+  var CYCLE_COLORS = ["#2459c5", "#dc6803", "#079455", "#7a5af8", "#d92d20", "#0e9384", "#c11574", "#475467"];
+
+  function segmentsOf(rows) {
+    var out = [];
+    rows.forEach(function (r) {
+      var last = out[out.length - 1];
+      if (last && last.label === r.c_rate_label) { last.to = r.cycle; }
+      else { out.push({ label: r.c_rate_label, segment: r.segment, from: r.cycle, to: r.cycle }); }
+    });
+    return out;
+  }
+
+  function plotCycles() {
+    var el = document.getElementById("plot-cycles");
+    return P.getJSON(api + "cycles/").then(function (rows) {
+      rows = rows.filter(function (r) { return !r.is_partial; });
+      if (!rows.length) { P.empty(el, "No complete cycles yet."); return; }
+      var perGram = rows.some(function (r) { return r.discharge_mah_g !== null; });
+      var unit = perGram ? "mAh/g" : "mAh";
+      var col = perGram ? "_mah_g" : "_mah";
+      var x = rows.map(function (r) { return r.cycle; });
+      var bands = P.rateBands(segmentsOf(rows));
+      var traces = [
+        { x: x, y: rows.map(function (r) { return r["discharge" + col]; }), name: "Discharge capacity", mode: "lines+markers",
+          marker: { size: 4 }, line: { color: "#2459c5", width: 2 } },
+        { x: x, y: rows.map(function (r) { return r["charge" + col]; }), name: "Charge capacity", mode: "lines+markers",
+          marker: { size: 4, symbol: "circle-open" }, line: { color: "#98a2b3", width: 1.5 } },
+        { x: x, y: rows.map(function (r) { return r.ce_percent; }), name: "Coulombic efficiency", yaxis: "y2",
+          mode: "lines+markers", marker: { size: 4 }, line: { color: "#079455", width: 1.5, dash: "dot" } }
+      ];
+      var lay = P.layout("Capacity and Coulombic efficiency vs cycle", "Cycle number", "Capacity (" + unit + ")", {
+        yaxis2: { title: { text: "Coulombic efficiency (%)" }, overlaying: "y", side: "right", showgrid: false,
+                  linecolor: "#98a2b3", ticks: "outside", zeroline: false },
+        shapes: bands.shapes, annotations: bands.annotations, hovermode: "x unified"
+      });
+      lay.margin.r = 64; lay.margin.t = 56;
+      return P.draw(el, traces, lay, cellName + "-capacity-ce");
+    });
+  }
+
+  function cycleList() { return (choice.elements.cycles.value || "1,last").replace(/\s+/g, ""); }
+
+  function cycleTraces(byCycle, dashHalf) {
+    return Object.keys(byCycle).map(Number).sort(function (a, b) { return a - b; }).map(function (c, i) {
+      return { x: byCycle[c].x, y: byCycle[c].y, mode: "lines", name: "Cycle " + c,
+               line: { color: CYCLE_COLORS[i % CYCLE_COLORS.length], width: 1.8 } };
+    });
+  }
+
+  function plotVoltage() {
+    var el = document.getElementById("plot-voltage");
+    return P.getJSON(api + "curves/?points=300&cycles=" + encodeURIComponent(cycleList())).then(function (d) {
+      if (!d.traces.length) { P.empty(el, "None of these cycles exists."); return; }
+      var traces = cycleTraces(P.joinHalves(d.traces, "capacity", "voltage_v"));
+      return P.draw(el, traces, P.layout("Voltage vs capacity", "Capacity (" + d.capacity_unit + ")", "Cell voltage (V)"),
+                    cellName + "-voltage-profiles");
+    });
+  }
+
+  function plotDqdv() {
+    var el = document.getElementById("plot-dqdv");
+    return P.getJSON(api + "dqdv/?cycles=" + encodeURIComponent(cycleList())).then(function (d) {
+      if (!d.traces.length) { P.empty(el, "None of these cycles exists."); return; }
+      var traces = cycleTraces(P.joinHalves(d.traces, "voltage_v", "dqdv"));
+      return P.draw(el, traces, P.layout("Differential capacity dQ/dV", "Cell voltage (V)", "dQ/dV (" + d.dqdv_unit + ")"),
+                    cellName + "-dqdv");
+    });
+  }
+
+  function plotAll() {
+    if (document.getElementById("cell-plots").hidden) { return Promise.resolve(); }
+    return Promise.all([plotCycles(), plotVoltage(), plotDqdv()]).catch(function (err) { console.error(err); });
+  }
+
+  choice.addEventListener("submit", function (ev) { ev.preventDefault(); plotVoltage(); plotDqdv(); });
+
+  /* --- data files: live status while any is pending or parsing --------------------------------- */
+  var table = document.querySelector("#datafiles tbody");
+  var timer = null;
+
+  function busy() { return !!table.querySelector('tr[data-status="pending"], tr[data-status="parsing"]'); }
+
+  function rowFor(f) {
+    var row = table.querySelector('tr[data-id="' + f.id + '"]');
+    if (row) { return row; }
+    var none = table.querySelector("tr.none"); if (none) { none.remove(); }
+    row = document.createElement("tr"); row.dataset.id = f.id;
+    row.innerHTML = "<td></td><td></td><td class=\"status\"></td><td class=\"num\"></td><td></td>";
+    row.cells[0].textContent = f.original_name; row.cells[1].textContent = f.kind;
+    row.cells[4].textContent = (f.created_at || "").slice(0, 16).replace("T", " ") + (f.uploaded_by ? " · " + f.uploaded_by : "");
+    var detail = document.createElement("tr"); detail.className = "detail"; detail.dataset.for = f.id; detail.hidden = true;
+    detail.innerHTML = '<td colspan="5"><div class="file-error error"></div><ul class="file-warnings warnings"></ul></td>';
+    table.insertBefore(detail, table.firstChild); table.insertBefore(row, detail);
+    return row;
+  }
+
+  function update(f) {
+    var row = rowFor(f), was = row.dataset.status;
+    row.dataset.status = f.status;
+    var cell = row.querySelector("td.status");
+    cell.innerHTML = '<span class="badge"></span>';
+    cell.firstChild.className = "badge " + f.status; cell.firstChild.textContent = f.status;
+    if (f.status === "pending" || f.status === "parsing") {
+      var bar = document.createElement("progress"); bar.max = 100; bar.value = f.progress_percent;
+      bar.textContent = f.progress_percent + " %"; cell.append(" ", bar);
+    }
+    row.cells[3].textContent = f.n_cycles === null ? "—" : f.n_cycles;
+    var detail = table.querySelector('tr.detail[data-for="' + f.id + '"]');
+    if (detail) {
+      detail.querySelector(".file-error").textContent = f.error || "";
+      var ul = detail.querySelector(".file-warnings"); ul.innerHTML = "";
+      (f.warnings || []).forEach(function (w) { var li = document.createElement("li"); li.textContent = w; ul.appendChild(li); });
+      detail.hidden = !(f.error || (f.warnings || []).length);
+    }
+    return was && was !== f.status && f.status === "imported";
+  }
+
+  function poll() {
+    P.getJSON("/api/v1/datafiles/?limit=100&cell=" + cellId).then(function (body) {
+      var imported = false;
+      (body.results || body).forEach(function (f) { imported = update(f) || imported; });
+      if (imported) {
+        document.getElementById("no-cycles").hidden = true;
+        document.getElementById("cell-plots").hidden = false;
+        plotAll();
+      }
+      timer = busy() ? setTimeout(poll, 2000) : null;
+    }).catch(function () { timer = setTimeout(poll, 5000); });
+  }
+
+  function watch() { if (!timer && busy()) { timer = setTimeout(poll, 2000); } }
+
+  var form = document.getElementById("upload-form");
+  if (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var msg = form.querySelector(".upload-message");
+      msg.className = "upload-message"; msg.textContent = "Uploading…";
+      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
+                           headers: { "X-CSRFToken": form.elements.csrfmiddlewaretoken.value, Accept: "application/json" } })
+        .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
+        .then(function (res) {
+          if (res.status === 202 || res.status === 200) {
+            update(res.body);
+            msg.className = "upload-message ok";
+            msg.textContent = res.status === 202 ? "Uploaded; the import runs in the background." : "These bytes were uploaded before.";
+            form.reset(); watch();
+          } else {
+            msg.className = "upload-message error";
+            msg.textContent = Object.values(res.body).map(function (v) { return [].concat(v).join(" "); }).join(" ") || ("Upload failed (" + res.status + ").");
+          }
+        }).catch(function (err) { msg.className = "upload-message error"; msg.textContent = "Upload failed: " + err.message; });
+    });
+  }
+
+  plotAll();
+  watch();
+})();

@@ -1,0 +1,185 @@
+/* Compare page: fetch /api/v1/compare/ with the page's querystring, draw the plots and summary tables. */
+(function () {
+  "use strict";
+  var P = window.Plots;
+  var form = document.getElementById("compare-form");
+  var statusEl = document.getElementById("compare-status");
+  var MAX_PROFILE_CELLS = 12;
+  var data = null;
+  var profileCache = {};
+
+  function params() { return new URLSearchParams(window.location.search); }
+  function band() { return form.elements.band.value || "minmax"; }
+  function show() { return form.elements.show.value || "mean"; }
+
+  function memberOf(cell) { return data.groups.some(function (g) { return g.cells.indexOf(cell.id) >= 0; }); }
+
+  /* Group mean + band and/or cell lines for one per-cycle metric. */
+  function metricTraces(key) {
+    var traces = [], mode = show();
+    data.groups.forEach(function (g) {
+      if (!g.cycle.length) { return; }
+      if (mode !== "cells") { traces = traces.concat(P.bandTraces(g.name, g.color, g.cycle, g[key], band(), null, g.n_cells)); }
+    });
+    data.cells.forEach(function (c) {
+      var single = c.selected && !memberOf(c);
+      if (!c.cycle.length || (!single && mode === "mean")) { return; }
+      traces.push({ x: c.cycle, y: c[key], mode: "lines", name: c.name, legendgroup: c.group,
+        line: { color: c.color, width: single ? 2 : 1.2, dash: single ? "dot" : "solid" }, opacity: single ? 1 : 0.75,
+        hovertemplate: c.name + "<br>cycle %{x}: %{y:.2f}<extra></extra>" });
+    });
+    return traces;
+  }
+
+  function refText() {
+    var ref = data.selection.reference_cycle;
+    return ref ? "cycle " + ref : "first long-term cycle";
+  }
+
+  function drawCyclePlots() {
+    var defs = [
+      ["plot-capacity", "discharge_mah_g", "Discharge capacity vs cycle", "Discharge capacity (mAh/g)", "discharge-capacity"],
+      ["plot-ce", "ce_percent", "Coulombic efficiency vs cycle", "Coulombic efficiency (%)", "coulombic-efficiency"],
+      ["plot-retention", "retention_percent", "Capacity retention vs " + refText(), "Retention (% of " + refText() + ")", "retention"]
+    ];
+    defs.forEach(function (d) {
+      var el = document.getElementById(d[0]);
+      var traces = metricTraces(d[1]);
+      if (!traces.length) { P.empty(el, "No cycling data for this selection."); return; }
+      P.draw(el, traces, P.layout(d[2], "Cycle number", d[3], { hovermode: "x unified" }), "compare-" + d[4]);
+    });
+  }
+
+  function drawRate() {
+    var el = document.getElementById("plot-rate"), rc = data.rate_capability;
+    if (!rc.labels.length) { P.empty(el, "No C-rate labels in this selection."); return; }
+    var traces = rc.groups.map(function (g) {
+      var color = (data.groups.filter(function (x) { return x.id === g.id; })[0] || {}).color;
+      return { type: "bar", x: rc.labels, y: g.mean, name: g.name, marker: { color: color },
+               error_y: { type: "data", array: g.sd.map(function (v) { return v || 0; }), visible: true, color: "#344054" } };
+    });
+    var singles = data.cells.filter(function (c) { return (c.selected && !memberOf(c)) || show() !== "mean"; });
+    rc.cells.forEach(function (c) {
+      var cell = singles.filter(function (s) { return s.id === c.id; })[0];
+      if (!cell) { return; }
+      traces.push({ type: "scatter", mode: "markers", x: rc.labels, y: c.mean, name: c.name,
+                    marker: { color: cell.color, size: 7, symbol: "diamond", line: { color: "#fff", width: 1 } } });
+    });
+    P.draw(el, traces, P.layout("Rate capability", "C-rate", "Mean discharge capacity (mAh/g)",
+                                { barmode: "group", xaxis: { title: { text: "C-rate" }, type: "category" } }), "compare-rate-capability");
+  }
+
+  /* Profiles/dQ/dV: one replicate per group in "mean" mode, every cell otherwise (at most 12). */
+  function profileCells() {
+    var chosen = [], seen = {};
+    data.cells.forEach(function (c) {
+      var single = c.selected && !memberOf(c);
+      if (show() === "mean" && !single && seen[c.group_id]) { return; }
+      seen[c.group_id] = true; chosen.push(c);
+    });
+    return chosen.slice(0, MAX_PROFILE_CELLS);
+  }
+
+  function cached(url) { return profileCache[url] || (profileCache[url] = P.getJSON(url)); }
+
+  function drawProfiles() {
+    var cycles = encodeURIComponent((form.elements.profile_cycles.value || "1,last").replace(/\s+/g, ""));
+    var cells = profileCells();
+    var vEl = document.getElementById("plot-profiles"), dEl = document.getElementById("plot-dqdv");
+    if (!cells.length) { P.empty(vEl, "No cells."); P.empty(dEl, "No cells."); return Promise.resolve(); }
+    var curves = cells.map(function (c) { return cached("/api/v1/cells/" + c.id + "/curves/?points=250&cycles=" + cycles); });
+    var dqdvs = cells.map(function (c) { return cached("/api/v1/cells/" + c.id + "/dqdv/?cycles=" + cycles); });
+    function overlay(results, xKey, yKey) {
+      var traces = [];
+      results.forEach(function (res, i) {
+        var cell = cells[i], byCycle = P.joinHalves(res.traces, xKey, yKey);
+        Object.keys(byCycle).map(Number).sort(function (a, b) { return a - b; }).forEach(function (cyc, j) {
+          traces.push({ x: byCycle[cyc].x, y: byCycle[cyc].y, mode: "lines", name: cell.name + " · cycle " + cyc,
+                        legendgroup: cell.name, line: { color: cell.color, width: 1.6, dash: P.DASHES[j % P.DASHES.length] } });
+        });
+      });
+      return traces;
+    }
+    var note = show() === "mean" ? " (one replicate per group)" : "";
+    var a = Promise.all(curves).then(function (res) {
+      var traces = overlay(res, "capacity", "voltage_v");
+      if (!traces.length) { P.empty(vEl, "None of these cycles exists."); return; }
+      P.draw(vEl, traces, P.layout("Voltage profiles" + note, "Capacity (" + res[0].capacity_unit + ")", "Cell voltage (V)"), "compare-voltage-profiles");
+    });
+    var b = Promise.all(dqdvs).then(function (res) {
+      var traces = overlay(res, "voltage_v", "dqdv");
+      if (!traces.length) { P.empty(dEl, "None of these cycles exists."); return; }
+      P.draw(dEl, traces, P.layout("dQ/dV" + note, "Cell voltage (V)", "dQ/dV (" + res[0].dqdv_unit + ")"), "compare-dqdv");
+    });
+    return Promise.all([a, b]);
+  }
+
+  function fmt(value, decimals) {
+    if (value === null || value === undefined) { return "—"; }
+    return decimals === 0 ? String(value) : Number(value).toFixed(decimals);
+  }
+
+  function renderTable(el, idColumns, rows, columns, isGroup) {
+    var thead = "<thead><tr>" + idColumns.map(function (c) { return "<th>" + c[1] + "</th>"; }).join("") +
+      columns.map(function (c) { return '<th class="num">' + c.label + "</th>"; }).join("") + "</tr></thead>";
+    el.innerHTML = thead + "<tbody></tbody>";
+    var body = el.tBodies[0];
+    if (!rows.length) {
+      body.innerHTML = '<tr><td class="empty" colspan="' + (idColumns.length + columns.length) + '">Nothing to summarise.</td></tr>';
+      return;
+    }
+    rows.forEach(function (r) {
+      var tr = document.createElement("tr");
+      idColumns.forEach(function (c) {
+        var td = document.createElement("td");
+        if (c[0] === "cell") {
+          var a = document.createElement("a"); a.href = "/cells/" + r.cell_id + "/"; a.textContent = r.cell; td.appendChild(a);
+          tr.dataset.cell = r.cell;
+        } else { td.textContent = r[c[0]]; }
+        if (c[0] === "group") { tr.dataset.group = r.group; }
+        tr.appendChild(td);
+      });
+      columns.forEach(function (c) {
+        var td = document.createElement("td"); td.className = "num"; td.dataset.key = c.key;
+        var text = fmt(r[c.key], c.decimals);
+        if (isGroup && r[c.key + "_sd"] !== null && r[c.key + "_sd"] !== undefined && r[c.key] !== null) {
+          text += " ± " + fmt(r[c.key + "_sd"], c.decimals);
+        }
+        if (isGroup && c.key.indexOf("reference_cycle") >= 0 && r[c.key] === null && r.n_cells > 1) { text = "varies"; }
+        td.textContent = text; tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+  }
+
+  function drawTables() {
+    var cols = data.summary.columns;
+    renderTable(document.getElementById("summary-groups"), [["group", "Group"], ["n_cells", "Cells (n)"]], data.summary.groups, cols, true);
+    renderTable(document.getElementById("summary-cells"), [["cell", "Cell"], ["group", "Group"]], data.summary.cells, cols, false);
+  }
+
+  function drawAll() {
+    drawCyclePlots(); drawRate(); drawTables();
+    return drawProfiles();
+  }
+
+  ["band", "show"].forEach(function (name) {
+    Array.prototype.forEach.call(form.elements[name], function (radio) {
+      radio.addEventListener("change", function () {
+        var p = params(); p.set(name, radio.value);
+        history.replaceState(null, "", "?" + p.toString());
+        if (data) { drawAll(); }
+      });
+    });
+  });
+
+  P.getJSON("/api/v1/compare/?" + params().toString()).then(function (payload) {
+    data = payload;
+    var n = data.cells.length;
+    statusEl.textContent = n + " cell" + (n === 1 ? "" : "s") + " in " + data.groups.length + " group" +
+      (data.groups.length === 1 ? "" : "s") + " · retention relative to " + refText() + ".";
+    if (!n) { statusEl.textContent = "None of the chosen groups or cells is visible to you or has cells."; }
+    return drawAll();
+  }).then(function () { document.body.dataset.compareReady = "1"; })
+    .catch(function (err) { statusEl.textContent = "Could not load the comparison: " + err.message; statusEl.className = "error"; });
+})();

@@ -1,0 +1,110 @@
+/* Shared Plotly helpers: layout, download buttons (PNG + SVG), bands, C-rate shading, fetch. */
+(function () {
+  "use strict";
+  var FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+  var DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
+  var BAND_FILLS = ["rgba(36,89,197,0.07)", "rgba(220,104,3,0.09)", "rgba(7,148,85,0.08)",
+                    "rgba(122,90,248,0.08)", "rgba(14,147,132,0.08)", "rgba(193,21,116,0.07)"];
+
+  function slug(text) { return String(text).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, ""); }
+
+  function config(filename) {
+    return {
+      responsive: true, displaylogo: false,
+      toImageButtonOptions: { format: "png", filename: filename, scale: 2, width: 900, height: 560 },
+      modeBarButtonsToRemove: ["lasso2d", "select2d"],
+      modeBarButtonsToAdd: [{
+        name: "Download plot as SVG", icon: Plotly.Icons.disk,
+        click: function (gd) { Plotly.downloadImage(gd, { format: "svg", filename: filename, width: 900, height: 560 }); }
+      }]
+    };
+  }
+
+  function layout(title, xTitle, yTitle, extra) {
+    var base = {
+      title: { text: title, font: { size: 15 }, x: 0.01, xanchor: "left" },
+      font: { family: FONT, size: 12, color: "#1d2433" },
+      margin: { l: 64, r: 20, t: 44, b: 52 },
+      paper_bgcolor: "#fff", plot_bgcolor: "#fff",
+      xaxis: { title: { text: xTitle }, zeroline: false, gridcolor: "#eef1f6", linecolor: "#98a2b3", ticks: "outside" },
+      yaxis: { title: { text: yTitle }, zeroline: false, gridcolor: "#eef1f6", linecolor: "#98a2b3", ticks: "outside" },
+      legend: { orientation: "h", y: -0.2, x: 0, font: { size: 11 } },
+      hovermode: "closest"
+    };
+    return Object.assign(base, extra || {});
+  }
+
+  function draw(el, traces, lay, filename) {
+    el.classList.remove("is-empty");
+    return Plotly.react(el, traces, lay, config(filename || slug(lay.title.text)));
+  }
+
+  function empty(el, message) {
+    if (el.data) { Plotly.purge(el); }
+    el.classList.add("is-empty");
+    el.innerHTML = '<p class="empty"></p>';
+    el.firstChild.textContent = message;
+  }
+
+  function hexToRgba(hex, alpha) {
+    var h = (hex || "#667085").replace("#", "");
+    if (h.length === 3) { h = h.split("").map(function (c) { return c + c; }).join(""); }
+    var n = parseInt(h, 16);
+    return "rgba(" + ((n >> 16) & 255) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
+  }
+
+  /* Mean line with a band (min-max or mean±sd) for one group's stats on the cycle axis. */
+  function bandTraces(name, color, x, stats, band, yaxis, nCells) {
+    var lo, hi, label;
+    if (band === "sd") {
+      lo = stats.mean.map(function (m, i) { return m === null ? null : m - (stats.sd[i] || 0); });
+      hi = stats.mean.map(function (m, i) { return m === null ? null : m + (stats.sd[i] || 0); });
+      label = "±1 sd";
+    } else { lo = stats.min; hi = stats.max; label = "min–max"; }
+    var common = { x: x, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false, legendgroup: name };
+    if (yaxis) { common.yaxis = yaxis; }
+    return [
+      Object.assign({}, common, { y: hi, name: name + " " + label + " (upper)" }),
+      Object.assign({}, common, { y: lo, name: name + " " + label, fill: "tonexty", fillcolor: hexToRgba(color, 0.18) }),
+      Object.assign({ x: x, y: stats.mean, mode: "lines", name: name + " (mean, n=" + nCells + ")", legendgroup: name,
+        line: { color: color, width: 2.2 }, customdata: stats.sd,
+        hovertemplate: name + "<br>cycle %{x}: %{y:.2f} (sd %{customdata:.2f})<extra></extra>" }, yaxis ? { yaxis: yaxis } : {})
+    ];
+  }
+
+  /* Shade runs of equal C-rate label as vertical bands with the label on top. */
+  function rateBands(segments) {
+    var shapes = [], annotations = [], labels = [];
+    (segments || []).forEach(function (s) {
+      if (!s.label) { return; }
+      if (labels.indexOf(s.label) < 0) { labels.push(s.label); }
+      var fill = BAND_FILLS[labels.indexOf(s.label) % BAND_FILLS.length];
+      shapes.push({ type: "rect", xref: "x", yref: "paper", x0: s.from - 0.5, x1: s.to + 0.5, y0: 0, y1: 1,
+        fillcolor: fill, line: { width: 0 }, layer: "below" });
+      annotations.push({ x: (s.from + s.to) / 2, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
+        text: s.label + (s.segment && s.segment !== "other" ? " · " + s.segment : ""), font: { size: 10, color: "#5b6478" } });
+    });
+    return { shapes: shapes, annotations: annotations };
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+      if (!r.ok) { throw new Error(url + " answered " + r.status); }
+      return r.json();
+    });
+  }
+
+  /* Charge and discharge halves of one cycle as one trace: a null gap separates them. */
+  function joinHalves(traces, xKey, yKey) {
+    var byCycle = {};
+    traces.forEach(function (t) {
+      var c = byCycle[t.cycle] || (byCycle[t.cycle] = { x: [], y: [] });
+      if (c.x.length) { c.x.push(null); c.y.push(null); }
+      c.x = c.x.concat(t[xKey]); c.y = c.y.concat(t[yKey]);
+    });
+    return byCycle;
+  }
+
+  window.Plots = { config: config, layout: layout, draw: draw, empty: empty, bandTraces: bandTraces,
+    rateBands: rateBands, getJSON: getJSON, joinHalves: joinHalves, hexToRgba: hexToRgba, DASHES: DASHES, slug: slug };
+})();
