@@ -4,6 +4,7 @@ Embedded default (no env): SQLite in WAL mode under var/, Celery on kombu's file
 under var/broker/, uploads under var/media/. Production: set DATABASE_URL, CELERY_BROKER_URL,
 SECRET_KEY, ALLOWED_HOSTS, DEBUG=0 (see README and docker-compose.yml).
 """
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -83,7 +84,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file (not :memory:) so worker processes in integration tests share it; one per test run.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------
