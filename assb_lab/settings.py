@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "assb_lab.middleware.SecurityHeadersMiddleware",  # outermost but one: also covers lockout/error pages
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -224,6 +225,20 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy sent by assb_lab.middleware.SecurityHeadersMiddleware. Inline styles stay allowed
+# for Plotly (it sets style attributes) and the group colour dots; scripts only from our own origin.
+ASSB_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data: blob:",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+}
+# Pages whose own inline <script> (rendered from settings, no user data) is allowed by its SHA-256.
+ASSB_CSP_HASH_INLINE_PATHS = ["/api/docs/", "/api/redoc/"]
 
 LOGGING = {
     "version": 1,
