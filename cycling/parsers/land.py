@@ -276,6 +276,7 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
         frame["step_time_s"] = _derive_step_time(frame)
     if "cycle" in frame:
         frame["cycle"] = _int_column(frame, "cycle", fallback=_derive_cycles(kind))
+        _warn_cycle_jumps(frame, warnings)
     else:
         frame["cycle"] = _derive_cycles(kind)
     if "record" in frame:
@@ -359,6 +360,19 @@ def _dedupe(frame: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
                          sheet=frame["_sheet"].iat[i], row=int(frame["_row"].iat[i]), column="record")
     warnings.append(f"dropped {int(dup.sum())} exact duplicate record row(s) (overlapping sheets)")
     return frame[~dup].reset_index(drop=True)
+
+
+def _warn_cycle_jumps(frame: pd.DataFrame, warnings: list[str]) -> None:
+    """Cycle-Index should count up by one; a gap or a step back means records are missing or runs were merged."""
+    cycle = frame["cycle"].to_numpy()
+    step = np.diff(cycle)
+    odd = np.flatnonzero((step > 1) | (step < 0))
+    if len(odd):
+        i = int(odd[0]) + 1
+        warnings.append(
+            f"{frame['_sheet'].iat[i]}, row {int(frame['_row'].iat[i])}: Cycle-Index jumps from {cycle[i - 1]} to "
+            f"{cycle[i]} ({len(odd)} jump(s) in all); records of the cycles in between are missing"
+        )
 
 
 def _int_column(frame: pd.DataFrame, name: str, fallback: np.ndarray) -> np.ndarray:
