@@ -1,0 +1,94 @@
+"""Demo data of the reference study, sent through the real upload API and worker (the quick start uses it).
+
+Each of the six study cells gets a generated LAND export (seeded, cached under var/demo/): formation at
+0.1C then C/3; coated cells run 502 cycles, bare cells 200 (they fade to ~0 by then); LNTO-01 also
+runs the 0.1C -> 1C rate test. Uploading the same bytes again is answered 200 by the API, so a
+restart of the quick start does not duplicate anything.
+"""
+import io
+import json
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from cells.demo import BARE, COATED, STUDY_PROJECT
+from cells.models import Cell, CyclerDevice, Project
+
+DEMO_DEVICE = "demo-cycler-pc"
+POINTS_PER_HALF_CYCLE = 40
+
+
+def demo_exports(cycles: int = 502) -> list[tuple[Cell, Path]]:
+    """Generate (once) the LAND workbook of every study cell; returns (cell, path) pairs."""
+    from cycling.simulate import study_cell
+    from cycling.testing import write_land
+
+    out = settings.VAR_DIR / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for cell in Cell.objects.filter(project__name=STUDY_PROJECT).select_related("group").order_by("name"):
+        group = "coated" if cell.group.name == COATED else "bare"
+        n = cycles if group == "coated" else min(cycles, 200)
+        rate_test = cell.name == "LNTO-01"
+        path = out / f"{cell.name}_ch{cell.replicate_number}_{n}cyc{'_rate' if rate_test else ''}.xlsx"
+        if not path.exists():
+            records, _ = study_cell(group, replicate=cell.replicate_number, n_cycles=n, rate_test=rate_test,
+                                    points_per_half_cycle=POINTS_PER_HALF_CYCLE, active_mass_mg=cell.active_mass_mg)
+            tmp = path.with_suffix(".tmp")
+            write_land(records, tmp, active_mass_mg=cell.active_mass_mg)
+            tmp.rename(path)
+        pairs.append((cell, path))
+    return pairs
+
+
+def _multipart(fields: dict, file_name: str, data: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = io.BytesIO()
+    for key, value in fields.items():
+        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
+    body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+               "Content-Type: application/octet-stream\r\n\r\n".encode())
+    body.write(data)
+    body.write(f"\r\n--{boundary}--\r\n".encode())
+    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def _call(url: str, token: str, data: bytes | None = None, content_type: str | None = None) -> dict:
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    request.add_header("Authorization", f"Token {token}")
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=120) as resp:
+        return json.load(resp)
+
+
+def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s: float = 900) -> list[dict]:
+    """Upload every demo export as the demo cycler PC would, then wait until the worker has imported them."""
+    write = stdout.write if stdout else print
+    device, _ = CyclerDevice.objects.get_or_create(name=DEMO_DEVICE, defaults={"timezone": settings.TIME_ZONE})
+    device.projects.add(Project.objects.get(name=STUDY_PROJECT))
+    write("Generating the study's LAND exports (first start only)...")
+    statuses = []
+    for cell, path in demo_exports(cycles):
+        body, ctype = _multipart({"cell": cell.name, "kind": "cycling", "notes": "demo"}, path.name, path.read_bytes())
+        answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
+        write(f"  {path.name}: {answer['status']} ({answer['status_url']})")
+        statuses.append(answer)
+    deadline = time.monotonic() + timeout_s
+    pending = {a["id"]: a["status_url"] for a in statuses}
+    while pending and time.monotonic() < deadline:
+        for datafile_id, url in list(pending.items()):
+            answer = _call(url, device.key)
+            if answer["status"] in ("imported", "failed"):
+                write(f"  data file {datafile_id}: {answer['status']} {answer.get('error') or ''}".rstrip())
+                pending.pop(datafile_id)
+        time.sleep(1)
+    if pending:
+        write(f"  still processing: {sorted(pending)} (the worker keeps going in the background)")
+    return statuses
+
+
+__all__ = ["BARE", "COATED", "demo_exports", "upload_demo_data"]
