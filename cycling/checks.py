@@ -1,0 +1,542 @@
+"""Plausibility checks on canonical LAND records: findings a person should look at before trusting the numbers.
+
+Pure (numpy/pandas only, no Django). Every finding names its code, the cycles and the record range it is
+about, so the web page can point at the data. Checks never change the data; they only report.
+
+Cycle identity (one rule, used by `resolve_cycles`):
+- A derived cycle starts where the first-half direction (charge for a cathode-first cell) starts again
+  after the second half, or where the channel restarted (record number or test time starting over).
+  Rests belong to the cycle before them.
+- LAND's Cycle-Index is kept for display. Analysis uses LAND's index unless one LAND index covers more
+  than one derived charge/discharge pair (the index did not advance, or it restarted after a channel
+  restart); then the derived cycles are used, numbered from LAND's first index, and the file carries a
+  `cycle_index_not_advancing` (or `channel_restarted`) finding saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .analysis import CellSpec, detect_first_half, dqdv_all, dqdv_peak_table, summarize_cycles
+
+WARNING, INFO = "warning", "info"
+_CHARGE, _DISCHARGE = 1, 2
+_CODES = {"charge": _CHARGE, "discharge": _DISCHARGE}
+_NAMES = {_CHARGE: "charge", _DISCHARGE: "discharge"}
+
+
+@dataclass
+class Finding:
+    """One thing worth a look in a data file: a stable code, plain words, and where it is."""
+
+    code: str
+    severity: str
+    message: str
+    first_record: int | None = None
+    last_record: int | None = None
+    cycles: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- formatting and ranges -------------------------------------------------------------------------
+
+
+def _fmt_records(a: int, b: int) -> str:
+    return f"record {a:,}" if a == b else f"records {a:,}–{b:,}"
+
+
+def _fmt_cycles(cycles: list[int]) -> str:
+    if not cycles:
+        return "no cycle"
+    if len(cycles) == 1:
+        return f"cycle {cycles[0]}"
+    if cycles[-1] - cycles[0] == len(cycles) - 1:
+        return f"cycles {cycles[0]}–{cycles[-1]}"
+    shown = ", ".join(str(c) for c in cycles[:8])
+    return f"cycles {shown}{', ...' if len(cycles) > 8 else ''}"
+
+
+def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end positions (inclusive) of runs of equal non-zero labels."""
+    labels = np.asarray(labels)
+    if labels.dtype == bool:
+        labels = labels.astype(np.int8)
+    if len(labels) == 0:
+        return np.array([], np.int64), np.array([], np.int64)
+    change = np.concatenate([[True], labels[1:] != labels[:-1]])
+    starts = np.flatnonzero(change & (labels != 0))
+    run_end = np.concatenate([np.flatnonzero(change)[1:], [len(labels)]]) - 1
+    ends = run_end[np.searchsorted(np.flatnonzero(change), starts)]
+    return starts, ends
+
+
+def _unique_cycles(cycle: np.ndarray, lo: int, hi: int) -> list[int]:
+    return [int(c) for c in pd.unique(cycle[lo:hi + 1])]
+
+
+def _range_findings(code: str, severity: str, starts: np.ndarray, ends: np.ndarray, record: np.ndarray,
+                    cycle: np.ndarray, describe: Callable[[int, int, str, str], str], max_ranges: int,
+                    what: str) -> list[Finding]:
+    """One finding per range for the first max_ranges ranges, then one saying how many more there are."""
+    out = []
+    for s, e in zip(starts[:max_ranges], ends[:max_ranges], strict=True):
+        cyc = _unique_cycles(cycle, int(s), int(e))
+        recs = _fmt_records(int(record[s]), int(record[e]))
+        out.append(Finding(code, severity, describe(int(s), int(e), recs, _fmt_cycles(cyc)),
+                           int(record[s]), int(record[e]), cyc))
+    rest = len(starts) - max_ranges
+    if rest > 0:
+        s, e = int(starts[max_ranges]), int(ends[-1])
+        pos = np.concatenate([np.arange(a, b + 1) for a, b in zip(starts[max_ranges:], ends[max_ranges:],
+                                                                    strict=True)])
+        cyc = [int(c) for c in np.unique(cycle[pos])]
+        out.append(Finding(code, severity, f"... and {rest} more {what} between "
+                           f"{_fmt_records(int(record[s]), int(record[e]))} ({_fmt_cycles(cyc)}).",
+                           int(record[s]), int(record[e]), cyc))
+    return out
+
+
+def _kind_codes(records: pd.DataFrame) -> np.ndarray:
+    """1 charge, 2 discharge, 0 rest; a missing or unknown kind falls back to the sign of the current."""
+    kind = records["step_kind"].to_numpy(dtype=object) if "step_kind" in records else np.full(len(records), None)
+    cur = records["current_ma"].to_numpy(dtype=float)
+    by_sign = np.where(cur > 0, _CHARGE, np.where(cur < 0, _DISCHARGE, 0))
+    return np.select([kind == "charge", kind == "discharge", kind == "rest"], [_CHARGE, _DISCHARGE, 0],
+                     by_sign).astype(np.int8)
+
+
+# --- sanity checks ---------------------------------------------------------------------------------
+
+
+def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
+                  theoretical_mah_g: float | None = None, active_mass_mg: float | None = None,
+                  voltage_window_v: tuple[float, float] | None = None, formation_cycles: int = 2,
+                  first_half: str | None = None, capacity_margin: float = 0.10,
+                  ce_range_percent: tuple[float, float] = (50.0, 100.5), current_noise_ma: float | None = None,
+                  voltage_tolerance_v: float = 0.02, gap_factor: float = 10.0, min_gap_s: float = 1800.0,
+                  gap_window: int = 25, time_tolerance_s: float = 1.0, max_ranges: int = 10) -> list[Finding]:
+    """Findings on capacity, efficiency, current sign, mass, voltage window and test time.
+
+    cycles: summarize_cycles' table for these records (computed here with the given mass when None).
+    - capacity_above_theoretical: a half cycle's specific capacity (from its mAh and active_mass_mg) above
+      theoretical_mah_g x (1 + capacity_margin). The first half of the formation cycles is exempt: the
+      first charge of a cathode legitimately includes irreversible capacity (the coated study cell
+      charges 188.2 mAh/g against 160 mAh/g theoretical).
+    - ce_out_of_range: CE outside ce_range_percent in complete cycles after formation_cycles.
+    - current_sign_vs_state: charge records with current below -noise, discharge records above +noise
+      (noise: current_noise_ma, default 1 % of the median |current| of charge/discharge records).
+    - mass_missing (info): no active mass, so per-gram values stay empty (never a default mass).
+    - voltage_outside_window: voltage beyond voltage_window_v by more than voltage_tolerance_v.
+    - time_gap: test time jumps more than max(gap_factor x local logging interval, min_gap_s); the local
+      interval is the rolling median (gap_window records) of the positive record-to-record steps.
+    - time_backwards: records whose test time is earlier than one already seen (by > time_tolerance_s).
+    Ranges of consecutive offending records (or cycles) become one finding each, at most max_ranges per
+    code plus one "and N more".
+    """
+    out: list[Finding] = []
+    n = len(records)
+    if n == 0:
+        return out
+    record = records["record"].to_numpy()
+    cycle = records["cycle"].to_numpy()
+    if cycles is None:
+        cycles = summarize_cycles(records, CellSpec(active_mass_mg=active_mass_mg, first_half=first_half))
+    first_half = first_half or cycles.attrs.get("first_half") or detect_first_half(records) or "charge"
+
+    if not active_mass_mg or active_mass_mg <= 0:
+        out.append(Finding("mass_missing", INFO, "The cell has no active mass: per-gram values (mAh/g, Wh/kg, "
+                           "C-rates) stay empty until the mass is entered; no default mass is assumed.",
+                           int(record[0]), int(record[-1]), []))
+    elif theoretical_mah_g and len(cycles):
+        out += _capacity_findings(cycles, theoretical_mah_g, active_mass_mg, formation_cycles, first_half,
+                                  capacity_margin, max_ranges)
+    if len(cycles):
+        out += _ce_findings(cycles, formation_cycles, ce_range_percent, max_ranges)
+
+    kind = _kind_codes(records)
+    cur = records["current_ma"].to_numpy(dtype=float)
+    if current_noise_ma is None:
+        moving = np.abs(cur[kind > 0])
+        current_noise_ma = 0.01 * float(np.median(moving)) if len(moving) else 0.0
+    wrong = np.where((kind == _CHARGE) & (cur < -current_noise_ma), _CHARGE,
+                     np.where((kind == _DISCHARGE) & (cur > current_noise_ma), _DISCHARGE, 0))
+    s, e = _runs(wrong)
+
+    def sign_msg(a, b, recs, cyc):
+        name = _NAMES[int(wrong[a])]
+        seg = cur[a:b + 1]
+        worst = seg.min() if name == "charge" else seg.max()
+        return (f"Current has the wrong sign for a {name} step in {recs} ({cyc}): down to {worst:.4g} mA "
+                f"while LAND says {name} (positive is charge). Check the channel wiring or the step states.")
+
+    out += _range_findings("current_sign_vs_state", WARNING, s, e, record, cycle, sign_msg, max_ranges,
+                           "ranges with a wrong current sign")
+
+    if voltage_window_v is not None:
+        lo, hi = float(voltage_window_v[0]), float(voltage_window_v[1])
+        volt = records["voltage_v"].to_numpy(dtype=float)
+        side = np.where(volt > hi + voltage_tolerance_v, 1, np.where(volt < lo - voltage_tolerance_v, 2, 0))
+        s, e = _runs(side)
+
+        def volt_msg(a, b, recs, cyc):
+            seg = volt[a:b + 1]
+            if side[a] == 1:
+                return (f"Voltage above the cell's window ({lo:.3g}–{hi:.3g} V) in {recs} ({cyc}): up to "
+                        f"{seg.max():.4f} V.")
+            return (f"Voltage below the cell's window ({lo:.3g}–{hi:.3g} V) in {recs} ({cyc}): down to "
+                    f"{seg.min():.4f} V.")
+
+        out += _range_findings("voltage_outside_window", WARNING, s, e, record, cycle, volt_msg, max_ranges,
+                               "ranges outside the voltage window")
+
+    out += _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, time_tolerance_s,
+                          max_ranges)
+    return out
+
+
+def _cycle_ranges(code, cycles_table, mask_labels, describe, max_ranges, what) -> list[Finding]:
+    cyc = cycles_table["cycle"].to_numpy()
+    first = cycles_table["first_record"].to_numpy()
+    last = cycles_table["last_record"].to_numpy()
+    s, e = _runs(mask_labels)
+    out = []
+    for a, b in zip(s[:max_ranges], e[:max_ranges], strict=True):
+        cl = [int(c) for c in cyc[a:b + 1]]
+        recs = _fmt_records(int(first[a]), int(last[b]))
+        out.append(Finding(code, WARNING, describe(int(a), int(b), recs, _fmt_cycles(cl)),
+                           int(first[a]), int(last[b]), cl))
+    if len(s) > max_ranges:
+        pos = np.concatenate([np.arange(a, b + 1) for a, b in zip(s[max_ranges:], e[max_ranges:], strict=True)])
+        cl = [int(c) for c in cyc[pos]]
+        out.append(Finding(code, WARNING, f"... and {len(s) - max_ranges} more {what} ({_fmt_cycles(cl)}, "
+                           f"{_fmt_records(int(first[pos[0]]), int(last[pos[-1]]))}).",
+                           int(first[pos[0]]), int(last[pos[-1]]), cl))
+    return out
+
+
+def _capacity_findings(cycles, theoretical_mah_g, active_mass_mg, formation_cycles, first_half, margin,
+                       max_ranges) -> list[Finding]:
+    mass_g = active_mass_mg / 1000.0
+    cyc = cycles["cycle"].to_numpy()
+    spec = {h: cycles[f"{h}_mah"].to_numpy(dtype=float) / mass_g for h in ("charge", "discharge")}
+    limit = theoretical_mah_g * (1.0 + margin)
+    exempt = {first_half: cyc <= formation_cycles}
+    over = {h: np.isfinite(v) & (v > limit) & ~exempt.get(h, np.zeros(len(cyc), bool)) for h, v in spec.items()}
+    worst = np.fmax(np.where(over["charge"], spec["charge"], np.nan),
+                    np.where(over["discharge"], spec["discharge"], np.nan))
+    bad = over["charge"] | over["discharge"]
+
+    worst_half = np.where(worst == np.where(over["discharge"], spec["discharge"], np.nan), "discharge", "charge")
+
+    def msg(a, b, recs, cl):
+        k = a + int(np.nanargmax(worst[a:b + 1]))
+        pct = (worst[k] / theoretical_mah_g - 1.0) * 100.0
+        return (f"Specific capacity above the registered theoretical {theoretical_mah_g:g} mAh/g in {cl} "
+                f"({recs}): up to {worst[k]:.1f} mAh/g ({worst_half[k]}, {pct:.0f} % above). Check the active "
+                f"mass ({active_mass_mg:g} mg) and the theoretical capacity.")
+
+    return _cycle_ranges("capacity_above_theoretical", cycles, bad, msg, max_ranges,
+                         "cycle ranges above the theoretical capacity")
+
+
+def _ce_findings(cycles, formation_cycles, ce_range, max_ranges) -> list[Finding]:
+    ce = cycles["ce_percent"].to_numpy(dtype=float)
+    partial = cycles["is_partial"].to_numpy(dtype=bool) if "is_partial" in cycles else np.zeros(len(ce), bool)
+    judged = (cycles["cycle"].to_numpy() > formation_cycles) & ~partial & np.isfinite(ce)
+    lo, hi = ce_range
+    side = np.where(judged & (ce > hi), 1, np.where(judged & (ce < lo), 2, 0))
+    convention = cycles.attrs.get("ce_convention") or "discharge/charge"
+
+    def msg(a, b, recs, cl):
+        seg = ce[a:b + 1]
+        if side[a] == 1:
+            return (f"Coulombic efficiency above {hi:g} % in {cl} ({recs}): up to {seg.max():.1f} % "
+                    f"({convention}). More out than in: check the step states and the capacity counter.")
+        return (f"Coulombic efficiency below {lo:g} % after formation in {cl} ({recs}): down to "
+                f"{seg.min():.1f} % ({convention}).")
+
+    return _cycle_ranges("ce_out_of_range", cycles, side, msg, max_ranges, "cycle ranges with CE out of range")
+
+
+def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, tol, max_ranges) -> list[Finding]:
+    t = records["test_time_s"].to_numpy(dtype=float)
+    if len(t) < 2:
+        return []
+    dt = np.diff(t)
+    local = pd.Series(np.where(dt > 0, dt, np.nan)).rolling(gap_window, center=True, min_periods=1).median()
+    local = local.to_numpy()
+    threshold = np.fmax(gap_factor * local, min_gap_s)
+    gap = np.flatnonzero(dt > threshold)  # gap between positions i and i + 1
+    out = []
+
+    def gap_msg(a, b, recs, cyc):
+        return (f"Test time jumps {_fmt_duration(dt[a])} between {recs.replace('–', ' and ')} ({cyc}) "
+                f"while the logging interval around it is ~{_fmt_duration(local[a])}: a pause or power cut. "
+                f"Capacity and time-based figures across it may be off.")
+
+    out += _range_findings("time_gap", WARNING, gap, gap + 1, record, cycle, gap_msg, max_ranges,
+                           "time gaps")
+    seen = np.concatenate([[-np.inf], np.fmax.accumulate(t)[:-1]])
+    behind = t < seen - tol
+    s, e = _runs(behind)
+
+    def back_msg(a, b, recs, cyc):
+        return (f"Test time runs backwards in {recs} ({cyc}): they are up to "
+                f"{_fmt_duration(float(np.max(seen[a:b + 1] - t[a:b + 1])))} earlier than a record before them.")
+
+    out += _range_findings("time_backwards", WARNING, s, e, record, cycle, back_msg, max_ranges,
+                           "ranges of backward time")
+    return out
+
+
+def _fmt_duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.3g} s"
+
+
+# --- cycle identity --------------------------------------------------------------------------------
+
+
+def _restarts(records: pd.DataFrame, restart_time_s: float = 60.0) -> np.ndarray:
+    """True where the channel started over: record number not increasing, or test time back near zero."""
+    rec = records["record"].to_numpy()
+    t = records["test_time_s"].to_numpy(dtype=float)
+    out = np.zeros(len(rec), dtype=bool)
+    if len(rec) > 1:
+        out[1:] = (rec[1:] <= rec[:-1]) | ((t[1:] < t[:-1] - 1.0) & (t[1:] <= restart_time_s))
+    return out
+
+
+def derive_cycles(records: pd.DataFrame, first_half: str | None = None) -> np.ndarray:
+    """Cycle numbers (from 1) from the step kinds (or the current's sign where the kind is unknown).
+
+    A cycle starts where the first-half direction starts again after the second half, or where the
+    channel restarted. Rests belong to the cycle before them; leading rests to cycle 1.
+    """
+    n = len(records)
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    kind = _kind_codes(records)
+    moving = np.flatnonzero(kind > 0)
+    if len(moving) == 0:
+        return np.ones(n, dtype=np.int64)
+    first = _CODES[first_half] if first_half else int(kind[moving[0]])
+    restart = _restarts(records)
+    seg = np.cumsum(restart)
+    held = pd.Series(np.where(kind > 0, kind, np.nan)).groupby(seg).ffill().fillna(first)
+    prev = held.groupby(seg).shift().fillna(first)
+    starts = ((held == first) & (prev != first)).to_numpy() | restart
+    return (1 + np.cumsum(starts)).astype(np.int64)
+
+
+def _identity(records: pd.DataFrame, first_half: str | None):
+    derived = derive_cycles(records, first_half)
+    kind = _kind_codes(records)
+    restart = _restarts(records)
+    frame = pd.DataFrame({"land": records["cycle"].to_numpy(), "derived": derived, "seg": np.cumsum(restart),
+                          "pos": np.arange(len(records))})
+    return derived, kind, restart, frame
+
+
+def resolve_cycles(records: pd.DataFrame, first_half: str | None = None) -> tuple[np.ndarray, str]:
+    """The cycle numbers analysis should use and where they come from ('land' or 'derived').
+
+    LAND's index unless one LAND index covers more than one derived charge/discharge pair; then the
+    derived cycles, numbered from LAND's first index.
+    """
+    land = records["cycle"].to_numpy()
+    if len(records) == 0:
+        return land.astype(np.int64), "land"
+    derived, kind, _, frame = _identity(records, first_half)
+    per_land = frame[kind > 0].groupby("land")["derived"].nunique()
+    if (per_land > 1).any():
+        return (derived - derived[0] + int(land[0])).astype(np.int64), "derived"
+    return land.astype(np.int64), "land"
+
+
+def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None, *,
+                          max_ranges: int = 10) -> list[Finding]:
+    """Compare LAND's Cycle-Index with the derived cycles; flag capacity counters and channel restarts.
+
+    - cycle_index_not_advancing: one LAND index covers several derived charge/discharge pairs;
+    - cycle_index_mismatch: LAND's index changes inside one derived pair (mid charge/discharge);
+    - capacity_counter_not_reset: at a change of direction the running capacity starts from (at least
+      half of) where the previous direction ended instead of from zero, so half-cycle capacities add up;
+    - channel_restarted: record numbers or test time start over inside the file.
+    Comparisons are made within each part of a restarted file.
+    """
+    out: list[Finding] = []
+    if len(records) == 0:
+        return out
+    record = records["record"].to_numpy()
+    land = records["cycle"].to_numpy()
+    derived, kind, restart, frame = _identity(records, first_half)
+    moving = frame[kind > 0]
+
+    g = moving.groupby(["seg", "land"], sort=False).agg(n=("derived", "nunique"), d0=("derived", "min"),
+                                                         d1=("derived", "max"))
+    bounds = frame.groupby(["seg", "land"], sort=False)["pos"].agg(["min", "max"])
+    bad = g[g["n"] > 1]
+    for (_, lc), row in list(bad.iterrows())[:max_ranges]:  # one row per offending LAND index
+        a, b = bounds.loc[(_, lc)]
+        out.append(Finding(
+            "cycle_index_not_advancing", WARNING,
+            f"LAND's cycle index {lc} covers {row['n']} charge/discharge pairs ({_fmt_records(int(record[a]), int(record[b]))}): "
+            f"the index did not advance. The analysis of this file uses cycles derived from the step states "
+            f"instead (derived cycles {row['d0']}–{row['d1']} here); LAND's index is kept for display.",
+            int(record[a]), int(record[b]), [int(lc)]))
+    if len(bad) > max_ranges:
+        out.append(Finding("cycle_index_not_advancing", WARNING,
+                           f"... and {len(bad) - max_ranges} more LAND cycle indices covering several pairs.",
+                           None, None, [int(c) for _, c in bad.index[max_ranges:]]))
+
+    split = moving.groupby("derived", sort=False).agg(n=("land", "nunique"), segs=("seg", "nunique"))
+    split = split[split["n"] > 1]
+    dbounds = frame.groupby("derived", sort=False)["pos"].agg(["min", "max"])
+    for dc in split.index[:max_ranges]:
+        a, b = dbounds.loc[dc]
+        lands = [int(c) for c in pd.unique(moving.loc[moving["derived"] == dc, "land"])]
+        out.append(Finding(
+            "cycle_index_mismatch", WARNING,
+            f"LAND's cycle index changes inside one charge/discharge pair ({_fmt_records(int(record[a]), int(record[b]))}, "
+            f"LAND {_fmt_cycles(lands)}): LAND's cycles there are not full cycles, so their CE and capacities "
+            f"compare different halves.", int(record[a]), int(record[b]), lands))
+    if len(split) > max_ranges:
+        out.append(Finding("cycle_index_mismatch", WARNING,
+                           f"... and {len(split) - max_ranges} more pairs split across LAND cycle indices.",
+                           None, None, []))
+
+    out += _counter_findings(records, kind, record, land, max_ranges)
+
+    for i in np.flatnonzero(restart)[:max_ranges]:
+        out.append(Finding(
+            "channel_restarted", WARNING,
+            f"The channel restarted at {_fmt_records(int(record[i]), int(record[i]))} (after record "
+            f"{int(record[i - 1]):,}): record numbers or test time start over. Cycles after it are counted "
+            f"on from the part before.", int(record[i - 1]), int(record[i]),
+            [int(c) for c in pd.unique(land[i - 1:i + 1])]))
+    return out
+
+
+def _counter_findings(records, kind, record, land, max_ranges) -> list[Finding]:
+    pos = np.flatnonzero(kind > 0)
+    if len(pos) < 2:
+        return []
+    cap = records["capacity_mah"].to_numpy(dtype=float)[pos]
+    k = kind[pos]
+    start = np.concatenate([[True], k[1:] != k[:-1]])
+    run_starts = np.flatnonzero(start)
+    run_ends = np.concatenate([run_starts[1:], [len(pos)]]) - 1
+    first_cap = cap[run_starts[1:]]
+    prev_last = cap[run_ends[:-1]]
+    not_reset = (prev_last > 0) & np.isfinite(first_cap) & (first_cap >= 0.5 * prev_last)
+    bad = np.flatnonzero(not_reset) + 1  # run index
+    labels = np.zeros(len(run_starts), dtype=np.int64)
+    labels[bad] = 1
+    starts, ends = pos[run_starts[bad]], pos[run_ends[bad]]
+
+    def msg(a, b, recs, cyc):
+        r = int(np.searchsorted(pos, a))
+        j = int(np.searchsorted(run_starts, r))
+        return (f"The capacity counter did not restart when the direction changed to {_NAMES[int(kind[a])]} "
+                f"in {recs} ({cyc}): it starts at {first_cap[j - 1]:.4g} mAh, where the previous half ended at "
+                f"{prev_last[j - 1]:.4g} mAh. Half-cycle capacities there include the previous half.")
+
+    return _range_findings("capacity_counter_not_reset", WARNING, starts, ends, record, land, msg, max_ranges,
+                           "half cycles with a counter not reset")
+
+
+# --- dQ/dV peak tracking ---------------------------------------------------------------------------
+
+
+PEAK_TRACK_COLUMNS = ["peak_id", "cycle", "half", "rank", "voltage_v", "height_mah_v", "area_mah",
+                      "prominence_mah_v", "width_v"]
+
+
+def peak_tracking(records: pd.DataFrame, *, curves=None, grid_mv: float = 5.0, window: int = 21,
+                  polyorder: int = 3, prominence_fraction: float = 0.05, min_separation_mv: float = 30.0,
+                  min_height_fraction: float = 0.05, max_peaks: int = 3, max_jump_v: float = 0.03,
+                  cycles=None) -> pd.DataFrame:
+    """Main dQ/dV peaks per cycle and half (analysis.dqdv_all + dqdv_peak_table), linked into tracks.
+
+    The `max_peaks` highest peaks of each half cycle are kept. A peak joins the track of its half whose
+    last position is nearest, if within max_jump_v; otherwise it starts a new track. Tracks are named
+    '<half>-<n>', n counting from 1 in order of first appearance (then by voltage). One row per peak with
+    the columns of PEAK_TRACK_COLUMNS, sorted by cycle, half, voltage: ready for CSV download.
+    """
+    if curves is None:
+        curves = dqdv_all(records, grid_mv=grid_mv, smooth=True, window=window, polyorder=polyorder, cycles=cycles)
+    table = dqdv_peak_table(curves, prominence_fraction=prominence_fraction, min_separation_mv=min_separation_mv,
+                            min_height_fraction=min_height_fraction)
+    table = table[table["rank"] <= max_peaks].sort_values(["half", "cycle", "voltage_v"], kind="stable")
+    table = table.reset_index(drop=True)
+    track = np.full(len(table), -1, dtype=np.int64)
+    names: list[str] = [""] * len(table)
+    for half, sub in table.groupby("half", sort=True):
+        last_v: list[float] = []
+        for _, grp in sub.groupby("cycle", sort=True):  # loop over cycles (a few peaks each), not records
+            idx = grp.index.to_numpy()
+            v = grp["voltage_v"].to_numpy()
+            free = np.ones(len(last_v), dtype=bool)
+            order = np.argsort(-grp["height_mah_v"].to_numpy(), kind="stable")
+            for j in order:
+                dist = np.abs(np.asarray(last_v) - v[j]) if last_v else np.array([])
+                dist = np.where(free, dist, np.inf) if len(dist) else dist
+                if len(dist) and dist.min() <= max_jump_v:
+                    t = int(np.argmin(dist))
+                    free[t] = False
+                    last_v[t] = float(v[j])
+                else:
+                    last_v.append(float(v[j]))
+                    free = np.append(free, False)
+                    t = len(last_v) - 1
+                track[idx[j]] = t
+                names[idx[j]] = f"{half}-{t + 1}"
+    table.insert(0, "peak_id", names)
+    out = table.sort_values(["cycle", "half", "voltage_v"], kind="stable").reset_index(drop=True)
+    return out[PEAK_TRACK_COLUMNS]
+
+
+def peak_drift(peaks: pd.DataFrame, *, min_cycles: int = 3) -> pd.DataFrame:
+    """Per tracked peak (peak_tracking's table): where it starts and ends, and its drift in mV/cycle
+    (least-squares slope of voltage vs cycle). Tracks seen in fewer than min_cycles cycles are left out."""
+    cols = ["peak_id", "half", "first_cycle", "last_cycle", "n_cycles", "first_voltage_v", "last_voltage_v",
+            "mean_height_mah_v", "drift_mv_per_cycle"]
+    if len(peaks) == 0:
+        return pd.DataFrame({c: [] for c in cols})
+    p = peaks.sort_values(["peak_id", "cycle"], kind="stable").assign(
+        x=lambda f: f["cycle"].astype(float), xx=lambda f: f["cycle"].astype(float) ** 2,
+        xy=lambda f: f["cycle"].astype(float) * f["voltage_v"])
+    g = p.groupby("peak_id", sort=False)
+    agg = g.agg(half=("half", "first"), first_cycle=("cycle", "min"), last_cycle=("cycle", "max"),
+                n_cycles=("cycle", "nunique"), first_voltage_v=("voltage_v", "first"),
+                last_voltage_v=("voltage_v", "last"), mean_height_mah_v=("height_mah_v", "mean"),
+                n=("x", "size"), sx=("x", "sum"), sy=("voltage_v", "sum"), sxx=("xx", "sum"), sxy=("xy", "sum"))
+    vxx = agg["sxx"] - agg["sx"] ** 2 / agg["n"]
+    slope = (agg["sxy"] - agg["sx"] * agg["sy"] / agg["n"]) / vxx.where(vxx > 0)
+    agg["drift_mv_per_cycle"] = slope * 1000.0
+    agg = agg[agg["n_cycles"] >= min_cycles].reset_index()
+    return agg.sort_values(["half", "first_cycle", "first_voltage_v"], kind="stable").reset_index(drop=True)[cols]
+
+
+__all__ = [
+    "Finding",
+    "PEAK_TRACK_COLUMNS",
+    "cycle_identity_checks",
+    "derive_cycles",
+    "peak_drift",
+    "peak_tracking",
+    "resolve_cycles",
+    "sanity_checks",
+]
