@@ -93,9 +93,12 @@ def selection_from(params) -> Selection:
 
 
 def _round(values, decimals: int) -> list:
-    arr = np.asarray(values, dtype=float)
-    return [None if not np.isfinite(v) else (int(v) if decimals == 0 else float(v))
-            for v in np.round(arr, decimals)]
+    """Rounded floats for JSON, NaN -> None (vectorised; decimals=0 gives ints)."""
+    arr = np.round(np.asarray(values, dtype=float), decimals)
+    finite = np.isfinite(arr)
+    out = (np.where(finite, arr, 0).astype(np.int64) if decimals == 0 else arr).astype(object)
+    out[~finite] = None
+    return out.tolist()
 
 
 def _num(value, decimals: int):
@@ -207,8 +210,7 @@ def compare(user, selection: Selection) -> dict:
         ref_cap = metrics["reference_capacity_mah_g"]
         cap = frame["discharge_mah_g"].to_numpy(dtype=float)
         retention = cap / ref_cap * 100.0 if ref_cap else np.full(len(cap), np.nan)
-        retention_parts.append(pd.DataFrame({"cell_id": cell.pk, "cycle": frame["cycle"].to_numpy(),
-                                             "retention_percent": retention}))
+        retention_parts.append(pd.Series(retention, index=frame.index))
         color = colors.get(cell.group_id) or cell.group.color or PALETTE[(len(groups) + i) % len(PALETTE)]
         cell_series.append({
             "id": cell.pk, "name": cell.name, "group_id": cell.group_id, "group": cell.group.name,
@@ -223,8 +225,8 @@ def compare(user, selection: Selection) -> dict:
         cell_rows.append({"cell_id": cell.pk, "cell": cell.name, "group_id": cell.group_id, "group": cell.group.name,
                           **{k: _num(metrics.get(k), d) for k, _, d in SUMMARY_METRICS}})
 
-    retention_df = pd.concat(retention_parts) if retention_parts else pd.DataFrame(
-        columns=["cell_id", "cycle", "retention_percent"])
+    if len(complete):
+        complete = complete.assign(retention_percent=pd.concat(retention_parts) if retention_parts else np.nan)
     group_series, group_rows = [], []
     summary_df = pd.DataFrame(cell_rows)
     for g in groups:
@@ -233,15 +235,12 @@ def compare(user, selection: Selection) -> dict:
         entry = {"id": g.pk, "name": g.name, "color": colors[g.pk], "cells": member_ids,
                  "n_cells": len(member_ids), "cycle": []}
         if len(part):
-            pivot = {col: part.pivot_table(index="cycle", columns="cell_id", values=col, aggfunc="first", dropna=False)
-                     for col in ("discharge_mah_g", "ce_percent")}
-            ret = retention_df[retention_df["cell_id"].isin(member_ids)]
-            pivot["retention_percent"] = ret.pivot_table(index="cycle", columns="cell_id", values="retention_percent",
-                                                         aggfunc="first", dropna=False)
-            axis = pivot["discharge_mah_g"].index
-            entry["cycle"] = axis.astype(int).tolist()
+            # (cell, cycle) is unique after cycles_frame: a plain pivot, cycles x cells per metric.
+            pivot = part.pivot(index="cycle", columns="cell_id",
+                               values=["discharge_mah_g", "ce_percent", "retention_percent"])
+            entry["cycle"] = pivot.index.astype(int).tolist()
             for col, dec in (("discharge_mah_g", 2), ("ce_percent", 3), ("retention_percent", 2)):
-                entry[col] = _stats(pivot[col].reindex(axis), dec)
+                entry[col] = _stats(pivot[col], dec)
         else:
             for col in ("discharge_mah_g", "ce_percent", "retention_percent"):
                 entry[col] = {"mean": [], "sd": [], "min": [], "max": [], "n": []}
@@ -270,7 +269,7 @@ def _group_row(group: CellGroup, summary_df: pd.DataFrame, member_ids: list[int]
             row[f"{key}_sd"] = None
             continue
         row[key] = _num(values.mean(), dec) if len(values) else None
-        row[f"{key}_sd"] = _num(values.std(ddof=1), dec) if len(values) > 1 else None
+        row[f"{key}_sd"] = _num(values.std(ddof=1), dec) if len(values) > 1 and key != "last_cycle" else None
     return row
 
 

@@ -37,7 +37,7 @@
           mode: "lines+markers", marker: { size: 4 }, line: { color: "#079455", width: 1.5, dash: "dot" } }
       ];
       var lay = P.layout("Capacity and Coulombic efficiency vs cycle", "Cycle number", "Capacity (" + unit + ")", {
-        yaxis2: { title: { text: "Coulombic efficiency (%)" }, overlaying: "y", side: "right", showgrid: false,
+        yaxis2: { title: { text: "Coulombic efficiency (%)" }, overlaying: "y", side: "right", showgrid: false, tickmode: "auto",
                   linecolor: "#98a2b3", ticks: "outside", zeroline: false },
         shapes: bands.shapes, annotations: bands.annotations, hovermode: "x unified"
       });

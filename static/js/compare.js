@@ -80,6 +80,12 @@
     return chosen.slice(0, MAX_PROFILE_CELLS);
   }
 
+  /* Many cell x cycle traces: a vertical legend on the right keeps the axis titles free. */
+  function sideLegend() {
+    return { legend: { orientation: "v", x: 1.02, xanchor: "left", y: 1, font: { size: 10 } },
+             margin: { l: 64, r: 10, t: 44, b: 52 } };
+  }
+
   function cached(url) { return profileCache[url] || (profileCache[url] = P.getJSON(url)); }
 
   function drawProfiles() {
@@ -104,12 +110,14 @@
     var a = Promise.all(curves).then(function (res) {
       var traces = overlay(res, "capacity", "voltage_v");
       if (!traces.length) { P.empty(vEl, "None of these cycles exists."); return; }
-      P.draw(vEl, traces, P.layout("Voltage profiles" + note, "Capacity (" + res[0].capacity_unit + ")", "Cell voltage (V)"), "compare-voltage-profiles");
+      P.draw(vEl, traces, P.layout("Voltage profiles" + note, "Capacity (" + res[0].capacity_unit + ")", "Cell voltage (V)", sideLegend()),
+             "compare-voltage-profiles");
     });
     var b = Promise.all(dqdvs).then(function (res) {
       var traces = overlay(res, "voltage_v", "dqdv");
       if (!traces.length) { P.empty(dEl, "None of these cycles exists."); return; }
-      P.draw(dEl, traces, P.layout("dQ/dV" + note, "Cell voltage (V)", "dQ/dV (" + res[0].dqdv_unit + ")"), "compare-dqdv");
+      P.draw(dEl, traces, P.layout("dQ/dV" + note, "Cell voltage (V)", "dQ/dV (" + res[0].dqdv_unit + ")", sideLegend()),
+             "compare-dqdv");
     });
     return Promise.all([a, b]);
   }
