@@ -228,8 +228,9 @@ def datafile_ingest(*, datafile_id: int) -> str:
 
 def _is_bad_data(exc: Exception) -> bool:
     from cycling.parsers import ParseError
+    from impedance.parsers import ParseError as EisParseError
 
-    return isinstance(exc, ParseError)
+    return isinstance(exc, ParseError | EisParseError)
 
 
 def _fail(datafile_id, token, message, tb):

@@ -1,0 +1,296 @@
+"""Writes of EIS results: ingest an uploaded EIS file (parse, KK-check, fit, swap in) and refit a sweep.
+
+The ingest is called by ``cycling.services.datafile_ingest`` after it has claimed the file, and follows the
+cycling path: the slow work (parse, lin-KK, fits) happens outside any transaction, then the file's rows are
+replaced inside one transaction that first checks the claim is still ours, so a second run or a run after a
+crash leaves exactly one consistent result.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from cells.services import audit
+from cycling.models import DataFile
+from cycling.services import IngestFailed
+
+from . import parsers
+from .analysis import (
+    DEFAULT_CIRCUIT,
+    KK_THRESHOLD_PCT,
+    R_INT_ELEMENTS,
+    FitResult,
+    _suspicious,
+    fit_circuit,
+    fit_series,
+    kramers_kronig,
+    library_versions,
+)
+from .circuits import compile_circuit, validate_circuit
+from .models import EisFit, EisSpectrum
+
+INGEST_VERSION = 1
+FIT_TIME_LIMIT_S = 20.0  # per fit attempt; a sweep has at most two attempts
+REFIT_TIME_LIMIT_S = 10.0  # a refit runs inside the web request
+
+_NOTES_CYCLE = re.compile(r"\bafter[_ ]?cycle\s*[=:]\s*(\d{1,6})\b", re.IGNORECASE)
+_NAME_CYCLE = re.compile(r"(?:^|[_\-\s.])(?:c|cyc|cycle)[_\-]?(\d{1,6})(?=[_\-\s.]|$)", re.IGNORECASE)
+_ELEMENT_NAME = re.compile(r"^[A-Za-z]{1,4}\d{1,3}$")
+
+
+def after_cycle_of(*, notes: str, original_name: str) -> tuple[int | None, str]:
+    """The cycle after which a file's spectra were measured, and where that came from.
+
+    Rule: ``after_cycle=N`` (or ``after cycle: N``) in the upload notes wins; else a cycle token in the
+    file name (``LNTO-01_c100.mpt``, ``bare_cycle100.txt``, ``x_cyc-100.z``; the last one counts); else
+    unknown (None). 0 means before cycling (e.g. after assembly).
+    """
+    m = _NOTES_CYCLE.search(notes or "")
+    if m:
+        return int(m.group(1)), "notes"
+    stem = (original_name or "").rsplit(".", 1)[0]
+    found = _NAME_CYCLE.findall(stem)
+    if found:
+        return int(found[-1]), "file name"
+    return None, ""
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
+    """Parse one EIS file, KK-check and fit each sweep with the default circuit, swap in its rows.
+
+    ``owned(datafile_id, token)`` is the queryset of the file while our claim holds. Bad data raises
+    IngestFailed with the parser's message (no rows are written); a KK failure or a poor fit is a
+    warning, not a failure.
+    """
+    cell = datafile.cell
+    try:
+        with default_storage.open(datafile.file.name, "rb") as fh:
+            parsed = parsers.read_eis(fh, name=datafile.original_name)
+    except parsers.ParseError as exc:
+        raise IngestFailed(str(exc)) from exc  # the message already names the file
+    progress.stage(0, 10)(1.0)
+
+    sweeps = parsed.sweeps()
+    area = cell.electrode_area_cm2
+    after_cycle, cycle_source = after_cycle_of(notes=datafile.notes, original_name=datafile.original_name)
+    warnings = list(parsed.warnings)
+    if after_cycle is None:
+        warnings.append("No cycle number: add after_cycle=N to the upload notes or name the file like "
+                        "'..._c100.mpt' to place its spectra on the R_int vs cycle plot.")
+    if area is None:
+        warnings.append(f"Cell {cell.name} has no electrode area: area-specific R_int (ohm cm2) is left empty.")
+
+    kk_results = []
+    for k, sweep in enumerate(sweeps):
+        kk_results.append(_kk(sweep))
+        progress.stage(10, 30)((k + 1) / len(sweeps))
+
+    seed_fit = _previous_fit(datafile, after_cycle)
+    seed = seed_fit.parameter_values() if seed_fit else None
+    results = fit_series(sweeps, DEFAULT_CIRCUIT, initial=seed, area_cm2=area, time_limit_s=FIT_TIME_LIMIT_S)
+    seeded = _seed_flags(results, seed is not None)
+    for k, (sweep, result) in enumerate(zip(sweeps, results, strict=True)):
+        if seeded[k] and _suspicious(result):
+            # A start from another sweep can sit in the wrong minimum when the spectrum changed a lot:
+            # try the spectrum's own start as well and keep the better fit.
+            fresh = fit_circuit(sweep, DEFAULT_CIRCUIT, area_cm2=area, time_limit_s=FIT_TIME_LIMIT_S)
+            if fresh.chi_square < result.chi_square:
+                results[k], seeded[k] = fresh, False
+        progress.stage(30, 90)((k + 1) / len(sweeps))
+
+    temperature = _float(parsed.metadata.get("temperature_c"))
+    if temperature is None:
+        temperature = cell.temperature_c
+    spectra: list[EisSpectrum] = []
+    for sweep, kk in zip(sweeps, kk_results, strict=True):
+        number = int(sweep.metadata.get("sweep", 1))
+        prefix = f"Sweep {number}: " if len(sweeps) > 1 else ""
+        sweep_warnings = []
+        if kk is None:
+            sweep_warnings.append("the Kramers-Kronig test could not be computed")
+        elif not kk.passes:
+            sweep_warnings.append(
+                f"Kramers-Kronig residuals up to {kk.max_abs_residual_pct:.1f} % (> {kk.threshold_pct:g} %): "
+                "the cell may have drifted during the sweep or the data are noisy; treat the fit with care"
+            )
+        warnings += [prefix + w[0].upper() + w[1:] for w in sweep_warnings]
+        f = sweep.freq_hz
+        z = sweep.z_ohm
+        spectra.append(EisSpectrum(
+            datafile=datafile, cell=cell, sweep=number, after_cycle=after_cycle, temperature_c=temperature,
+            dc_potential_v=_float(sweep.metadata.get("dc_potential_v")), n_points=len(f),
+            freq_min_hz=float(f.min()), freq_max_hz=float(f.max()),
+            freq_hz=_floats(f), z_real_ohm=_floats(z.real), z_imag_ohm=_floats(z.imag),
+            kk_max_residual_pct=None if kk is None else kk.max_abs_residual_pct,
+            kk_passes=None if kk is None else kk.passes, kk={} if kk is None else _jsonable(kk.to_dict()),
+            metadata=_jsonable({k: v for k, v in sweep.metadata.items() if k != "columns"}),
+            warnings=sweep_warnings,
+        ))
+    for k, result in enumerate(results):
+        prefix = f"Sweep {spectra[k].sweep} fit: " if len(sweeps) > 1 else "Fit: "
+        warnings += [prefix + w for w in result.warnings]
+
+    metadata = {**_jsonable(parsed.metadata), "after_cycle": after_cycle, "after_cycle_source": cycle_source}
+    provenance = {
+        "ingest_version": INGEST_VERSION, "circuit": DEFAULT_CIRCUIT, "r_int_elements": list(R_INT_ELEMENTS),
+        "library_versions": library_versions(), "area_cm2": area, "kk_threshold_pct": KK_THRESHOLD_PCT,
+        "fit_time_limit_s": FIT_TIME_LIMIT_S, "seeded_from_fit": seed_fit.pk if seed_fit else None,
+        "computed_at": timezone.now().isoformat(),
+    }
+    with transaction.atomic():
+        if owned(datafile.pk, token).select_for_update().first() is None:
+            return "abandoned"  # the lease ran out and another worker took over: leave its result
+        EisSpectrum.objects.filter(datafile=datafile).delete()
+        EisSpectrum.objects.bulk_create(spectra)
+        previous = seed_fit
+        for spectrum, result, was_seeded in zip(spectra, results, seeded, strict=True):
+            previous = fit_create(spectrum, result, seeded_from=previous if was_seeded else None)
+        DataFile.objects.filter(pk=datafile.pk).update(
+            status=DataFile.Status.IMPORTED, progress_percent=100, error="", traceback="", warnings=warnings,
+            n_records=sum(s.n_points for s in spectra), n_cycles=None, metadata=metadata, provenance=provenance,
+            claim_token=None, finished_at=timezone.now(),
+        )
+    return DataFile.Status.IMPORTED
+
+
+def _kk(sweep: parsers.EisSpectrum):
+    try:
+        return kramers_kronig(sweep)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError):
+        return None
+
+
+def _seed_flags(results: list[FitResult], first_seeded: bool) -> list[bool]:
+    """Which fits of fit_series started from a seed: the first if given one, then each after a converged fit."""
+    flags, seeded = [], first_seeded
+    for result in results:
+        flags.append(seeded)
+        seeded = seeded or result.converged
+    return flags
+
+
+def _previous_fit(datafile: DataFile, after_cycle: int | None) -> EisFit | None:
+    """The same cell's current default-circuit fit from the latest earlier cycle: the seed of a series."""
+    if after_cycle is None:
+        return None
+    return (
+        EisFit.objects.filter(
+            is_current=True, converged=True, circuit=DEFAULT_CIRCUIT, spectrum__cell_id=datafile.cell_id,
+            spectrum__after_cycle__lt=after_cycle, spectrum__datafile__status=DataFile.Status.IMPORTED,
+        )
+        .exclude(spectrum__datafile_id=datafile.pk)
+        .order_by("-spectrum__after_cycle", "-spectrum__sweep", "-created_at")
+        .first()
+    )
+
+
+def fit_create(spectrum: EisSpectrum, result: FitResult, *, seeded_from=None, created_by=None) -> EisFit:
+    """Store a fit as the spectrum's current one (call inside a transaction)."""
+    d = result.to_dict()
+    parameters = {
+        name: {"value": value, "stderr": err, "unit": unit, "fixed": name in result.fixed}
+        for name, value, err, unit in zip(d["parameter_names"], d["values"], d["stderr"], d["units"], strict=True)
+    }
+    EisFit.objects.filter(spectrum=spectrum, is_current=True).update(is_current=False)
+    return EisFit.objects.create(
+        spectrum=spectrum, circuit=result.circuit, r_int_elements=list(result.r_int_elements),
+        r_int_definition=result.r_int_definition, parameters=parameters, chi_square=d["chi_square"],
+        chi_square_reduced=d["chi_square_reduced"], weighting=result.weighting, r_int_ohm=d["r_int_ohm"],
+        r_int_stderr_ohm=d["r_int_stderr_ohm"], area_cm2=d["area_cm2"], r_int_ohm_cm2=d["r_int_area_ohm_cm2"],
+        r_int_stderr_ohm_cm2=d["r_int_area_stderr_ohm_cm2"], converged=result.converged, seeded_from=seeded_from,
+        elapsed_s=result.elapsed_s, library_versions=result.library_versions, warnings=list(result.warnings),
+        is_current=True, created_by=created_by,
+    )
+
+
+# --- refit ----------------------------------------------------------------------------------
+
+class RefitError(ValueError):
+    """The refit request is not usable (bad circuit, bad R_int elements); the message names the problem."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def spectrum_refit(*, spectrum: EisSpectrum, circuit: str, r_int_elements=None, actor=None) -> EisFit:
+    """Fit another circuit to a stored sweep; the new fit becomes the current one.
+
+    The circuit must pass the strict grammar before anything else sees it (impedance.py would eval it).
+    ``r_int_elements`` default to R2 when the circuit has a resistor R2.
+    """
+    try:
+        text = validate_circuit(circuit)
+    except ValueError as exc:
+        raise RefitError("circuit", str(exc)) from None
+    circ = compile_circuit(text)
+    if r_int_elements is None or len(r_int_elements) == 0:
+        if circ.element_kind("R2") != "R":
+            raise RefitError("r_int_elements", f"name the resistor(s) of {text} that form R_int, e.g. ['R2']")
+        r_int_elements = list(R_INT_ELEMENTS)
+    if len(r_int_elements) > 12 or not all(isinstance(e, str) and _ELEMENT_NAME.match(e) for e in r_int_elements):
+        raise RefitError("r_int_elements", "R_int elements must be element names such as 'R2' (at most 12)")
+    for name in r_int_elements:
+        if circ.element_kind(name) != "R":
+            raise RefitError("r_int_elements", f"{name!r} is not a resistor of {text}")
+    area = spectrum.cell.electrode_area_cm2
+    try:
+        result = fit_circuit(
+            as_parsed(spectrum), text, r_int_elements=r_int_elements, area_cm2=area, time_limit_s=REFIT_TIME_LIMIT_S
+        )
+    except ValueError as exc:
+        raise RefitError("circuit", f"the fit could not run: {exc}") from None
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        locked = EisSpectrum.objects.select_for_update().get(pk=spectrum.pk)
+        fit = fit_create(locked, result, created_by=user)
+        audit(actor=actor, action="refit", obj=locked, circuit=text, r_int_elements=list(r_int_elements),
+              r_int_ohm=fit.r_int_ohm, fit=fit.pk)
+    return fit
+
+
+def as_parsed(spectrum: EisSpectrum) -> parsers.EisSpectrum:
+    """A stored sweep as the analysis layer's spectrum type."""
+    data = pd.DataFrame({
+        "freq_hz": np.asarray(spectrum.freq_hz, dtype=float),
+        "z_real_ohm": np.asarray(spectrum.z_real_ohm, dtype=float),
+        "z_imag_ohm": np.asarray(spectrum.z_imag_ohm, dtype=float),
+    })
+    return parsers.EisSpectrum(data=data, metadata=dict(spectrum.metadata or {}), source_name=str(spectrum))
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _float(value) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _floats(values) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=float)]
+
+
+def _jsonable(value):
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to None, anything else odd to text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int | str | bool) or value is None:
+        return value
+    return str(value)

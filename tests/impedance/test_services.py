@@ -1,0 +1,167 @@
+"""EIS ingest through the upload API, in process: study spectra, real samples, refusals, idempotence, refits."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cycling import services as cycling_services
+from cycling.models import DataFile
+from impedance import services
+from impedance.analysis import DEFAULT_CIRCUIT
+from impedance.models import EisFit, EisSpectrum
+from impedance.simulate import study_spectrum
+from tests.factories import CellFactory, CoatingFactory, GroupFactory
+from tests.landfiles import upload_file
+
+pytestmark = pytest.mark.django_db
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "eis"
+SAMPLES = sorted(p for p in DATA.iterdir() if p.suffix != ".md")
+
+
+# --- helpers shared with the API and page tests -----------------------------------------------
+def write_mpt(spectra, *, decimal_comma: bool = False, with_freq: bool = True) -> bytes:
+    """A minimal EC-Lab (BioLogic) .mpt text export of one or more sweeps (looped: `cycle number`)."""
+    columns = ["freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm", "|Z|/Ohm", "Phase(Z)/deg", "time/s", "cycle number"]
+    if not with_freq:
+        columns = columns[1:]
+    header = [
+        "EC-Lab ASCII FILE", "Nb header lines : 6", "", "Potentio Electrochemical Impedance Spectroscopy",
+        "Electrode surface area : 0.785 cm²",
+    ]
+    rows = []
+    for number, spectrum in enumerate(spectra, start=1):
+        d = spectrum.data
+        z = spectrum.z_ohm
+        for k in range(len(d)):
+            values = [d.freq_hz.iloc[k], z.real[k], -z.imag[k], abs(z[k]), np.degrees(np.angle(z[k])),
+                      d.time_s.iloc[k], number]
+            if not with_freq:
+                values = values[1:]
+            text = "\t".join(f"{v:.7E}" for v in values)
+            rows.append(text.replace(".", ",") if decimal_comma else text)
+    return ("\n".join([*header, "\t".join(columns), *rows]) + "\n").encode("latin-1")
+
+
+def study_cells(project):
+    """A bare and an LNTO-coated study cell (10 mm die: 0.785 cm2)."""
+    bare = CellFactory(project=project, name="BARE-01", group=GroupFactory(project=project, name="bare"))
+    coated = CellFactory(project=project, name="LNTO-01", group=GroupFactory(project=project, name="LNTO-coated"),
+                         coating=CoatingFactory())
+    return bare, coated
+
+
+def upload(client, cell, data: bytes, name: str, notes: str = ""):
+    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name, "kind": "eis",
+                                              "notes": notes}, format="multipart")
+
+
+def upload_and_ingest(client, cell, data: bytes, name: str, notes: str = "") -> DataFile:
+    resp = upload(client, cell, data, name, notes)
+    assert resp.status_code == 202, resp.content
+    status = cycling_services.datafile_ingest(datafile_id=resp.json()["id"])
+    datafile = DataFile.objects.get(pk=resp.json()["id"])
+    assert status == datafile.status
+    return datafile
+
+
+# --- tests --------------------------------------------------------------------------------------
+def test_it_reads_the_cycle_from_the_notes_then_the_file_name():
+    assert services.after_cycle_of(notes="after_cycle=100", original_name="x_c5.mpt") == (100, "notes")
+    assert services.after_cycle_of(notes="Measured after cycle: 7, charged", original_name="x.mpt") == (7, "notes")
+    assert services.after_cycle_of(notes="", original_name="LNTO-01_c100.mpt") == (100, "file name")
+    assert services.after_cycle_of(notes="", original_name="bare_cycle250_eis.txt") == (250, "file name")
+    assert services.after_cycle_of(notes="", original_name="bare_cyc-3.z") == (3, "file name")
+    assert services.after_cycle_of(notes="", original_name="LNTO-01_ch3.mpt") == (None, "")
+    assert services.after_cycle_of(notes="", original_name="LNTO-01.mpt") == (None, "")
+
+
+def test_it_imports_the_study_spectra_with_r_int_1400_vs_248_ohm(api, project):
+    bare, coated = study_cells(project)
+    results = {}
+    for cell, kind in ((bare, "bare"), (coated, "coated")):
+        datafile = upload_and_ingest(api, cell, write_mpt([study_spectrum(kind)]), f"{cell.name}_c0.mpt",
+                                     notes="after formation")
+        assert datafile.status == "imported", datafile.error
+        spectrum = EisSpectrum.objects.get(datafile=datafile)
+        fit = spectrum.fits.get(is_current=True)
+        results[kind] = fit
+        assert spectrum.n_points == 80 and spectrum.after_cycle == 0
+        assert spectrum.freq_max_hz == pytest.approx(7e6) and spectrum.freq_min_hz == pytest.approx(0.1)
+        assert spectrum.kk_passes is True and spectrum.kk_max_residual_pct < 2.0
+        assert fit.circuit == DEFAULT_CIRCUIT and fit.converged and fit.r_int_elements == ["R2"]
+        assert fit.area_cm2 == pytest.approx(cell.electrode_area_cm2) == pytest.approx(0.7853982, rel=1e-6)
+        assert fit.r_int_ohm_cm2 == pytest.approx(fit.r_int_ohm * 0.7853982, rel=1e-6)
+        assert fit.parameters["R2"]["unit"] == "Ohm" and fit.parameters["R2"]["stderr"] > 0
+        assert datafile.n_records == 80 and datafile.provenance["circuit"] == DEFAULT_CIRCUIT
+        assert datafile.provenance["library_versions"]["impedance"] == "1.7.1"
+        assert datafile.metadata["after_cycle_source"] == "file name"
+    assert results["bare"].r_int_ohm == pytest.approx(1400, rel=0.02)
+    assert results["coated"].r_int_ohm == pytest.approx(248, rel=0.02)
+    assert results["bare"].r_int_ohm_cm2 == pytest.approx(1400 * 0.7854, rel=0.02)  # ~1100 ohm cm2
+    assert results["coated"].r_int_ohm_cm2 == pytest.approx(248 * 0.7854, rel=0.02)  # ~195 ohm cm2
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_it_ingests_each_real_sample_flagging_kk_failures_as_warnings(api, cell, path):
+    datafile = upload_and_ingest(api, cell, path.read_bytes(), path.name, notes="after_cycle=1")
+    assert datafile.status == "imported", datafile.error
+    spectrum = EisSpectrum.objects.get(datafile=datafile)
+    assert spectrum.n_points == datafile.n_records and spectrum.fits.filter(is_current=True).count() == 1
+    kk_warned = any("Kramers-Kronig residuals" in w for w in datafile.warnings)
+    assert kk_warned == (spectrum.kk_passes is False)
+    assert len(spectrum.kk["residuals_real_pct"]) == spectrum.n_points
+
+
+def test_it_fails_a_biologic_file_without_a_frequency_column_with_no_rows(api, cell):
+    data = write_mpt([study_spectrum("bare")], with_freq=False)
+    datafile = upload_and_ingest(api, cell, data, "missing_freq.mpt")
+    assert datafile.status == "failed"
+    assert datafile.error.startswith("missing_freq.mpt: line 6: no frequency column")
+    assert "missing_freq.mpt: missing_freq.mpt" not in datafile.error
+    assert not EisSpectrum.objects.filter(datafile=datafile).exists()
+
+
+def test_it_is_idempotent_when_the_ingest_runs_again(api, cell):
+    datafile = upload_and_ingest(api, cell, write_mpt([study_spectrum("coated")]), "LNTO-01_c0.mpt")
+    first = EisFit.objects.get(spectrum__datafile=datafile).r_int_ohm
+    assert cycling_services.datafile_ingest(datafile_id=datafile.pk) == "imported"  # nothing to claim
+    cycling_services.datafile_reprocess(datafile=datafile, reason="test")
+    assert cycling_services.datafile_ingest(datafile_id=datafile.pk) == "imported"
+    assert EisSpectrum.objects.filter(datafile=datafile).count() == 1
+    assert EisFit.objects.filter(spectrum__datafile=datafile).count() == 1
+    assert EisFit.objects.get(spectrum__datafile=datafile).r_int_ohm == pytest.approx(first, rel=1e-9)
+
+
+def test_it_splits_a_looped_file_into_sweeps_and_seeds_each_fit_from_the_previous(api, cell):
+    sweeps = [study_spectrum("coated", seed=1), study_spectrum("coated", seed=2), study_spectrum("bare", seed=3)]
+    datafile = upload_and_ingest(api, cell, write_mpt(sweeps, decimal_comma=True), "LNTO-01_looped_c10.mpt")
+    assert datafile.status == "imported", datafile.error
+    spectra = list(EisSpectrum.objects.filter(datafile=datafile).order_by("sweep"))
+    assert [s.sweep for s in spectra] == [1, 2, 3] and {s.after_cycle for s in spectra} == {10}
+    fits = [s.fits.get(is_current=True) for s in spectra]
+    assert [f.r_int_ohm for f in fits] == pytest.approx([248, 248, 1400], rel=0.02)
+    assert fits[0].seeded_from is None and fits[1].seeded_from == fits[0]
+
+
+def test_it_seeds_a_later_cycle_from_the_same_cells_earlier_fit(api, cell):
+    upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", seed=4)]), "LNTO-01_c1.mpt")
+    later = upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", seed=5)]), "LNTO-01_c100.mpt")
+    earlier_fit = EisFit.objects.get(spectrum__after_cycle=1)
+    later_fit = EisFit.objects.get(spectrum__datafile=later)
+    assert later.provenance["seeded_from_fit"] == earlier_fit.pk and later_fit.seeded_from == earlier_fit
+    assert later_fit.r_int_ohm == pytest.approx(248, rel=0.02)
+
+
+def test_it_refits_with_another_circuit_and_keeps_one_current_fit(researcher, api, cell):
+    datafile = upload_and_ingest(api, cell, write_mpt([study_spectrum("bare")]), "BARE_c0.mpt")
+    spectrum = EisSpectrum.objects.get(datafile=datafile)
+    fit = services.spectrum_refit(spectrum=spectrum, circuit="R0-p(R1,CPE1)-p(R2,CPE2)-CPE3",
+                                  r_int_elements=["R2"], actor=researcher)
+    assert fit.is_current and fit.created_by == researcher and fit.r_int_ohm == pytest.approx(1400, rel=0.05)
+    assert spectrum.fits.count() == 2 and spectrum.fits.filter(is_current=True).get() == fit
+    with pytest.raises(services.RefitError) as err:
+        services.spectrum_refit(spectrum=spectrum, circuit="R0-__import__('os')")
+    assert err.value.field == "circuit" and "'__import__('" in str(err.value)
+    with pytest.raises(services.RefitError, match="'CPE1' is not a resistor"):
+        services.spectrum_refit(spectrum=spectrum, circuit=DEFAULT_CIRCUIT, r_int_elements=["CPE1"])
