@@ -8,7 +8,9 @@ from functools import cache
 
 import pytest
 from django.core.files.storage import default_storage
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 
 from cycling import services
 from cycling.models import CycleSummary, DataFile
@@ -281,7 +283,7 @@ _EDITS = st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert", "delete"])
                             st.integers(0, 255)), min_size=1, max_size=6)
 
 
-@settings(max_examples=120, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(max_examples=120, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
 @given(which=st.integers(0, 1), edits=_EDITS)
 def test_read_land_gives_a_frame_or_a_parse_error_for_mutated_exports(which, edits):
     data, name = _seed_exports()[which]
@@ -293,7 +295,7 @@ def test_read_land_gives_a_frame_or_a_parse_error_for_mutated_exports(which, edi
     assert len(export.records) > 0 and export.records["test_time_s"].is_monotonic_increasing
 
 
-@settings(max_examples=60, deadline=3000)
+@fuzz_settings(max_examples=60, deadline=3000)
 @given(raw=st.binary(max_size=3000))
 def test_read_land_gives_a_frame_or_a_parse_error_for_random_bytes(raw):
     try:
@@ -310,7 +312,7 @@ def _eis_seeds() -> list[tuple[bytes, str]]:
     return [(p.read_bytes()[:6000], p.name) for p in sorted(root.iterdir()) if p.suffix != ".md"]
 
 
-@settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
 @given(which=st.integers(0, 5), edits=_EDITS)
 def test_read_eis_gives_a_spectrum_or_a_parse_error_for_mutated_files(which, edits):
     from impedance.parsers import read_eis
