@@ -272,17 +272,19 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
     local = pd.Series(np.where(dt > 0, dt, np.nan)).rolling(gap_window, center=True, min_periods=1).median()
     local = local.to_numpy()
     threshold = np.fmax(gap_factor * local, min_gap_s)
-    gap = np.flatnonzero(dt > threshold)  # gap between positions i and i + 1
+    seen = np.concatenate([[-np.inf], np.fmax.accumulate(t)[:-1]])
+    # Measured from the latest time seen so far: catching up after a backward step is not a gap.
+    ahead = t[1:] - np.fmax(seen[1:], t[:-1])
+    gap = np.flatnonzero(ahead > threshold)  # gap between positions i and i + 1
     out = []
 
     def gap_msg(a, b, recs, cyc):
-        return (f"Test time jumps {_fmt_duration(dt[a])} between {recs.replace('–', ' and ')} ({cyc}) "
+        return (f"Test time jumps {_fmt_duration(ahead[a])} between {recs.replace('–', ' and ')} ({cyc}) "
                 f"while the logging interval around it is ~{_fmt_duration(local[a])}: a pause or power cut. "
                 f"Capacity and time-based figures across it may be off.")
 
     out += _range_findings("time_gap", WARNING, gap, gap + 1, record, cycle, gap_msg, max_ranges,
                            "time gaps")
-    seen = np.concatenate([[-np.inf], np.fmax.accumulate(t)[:-1]])
     behind = t < seen - tol
     s, e = _runs(behind)
 
