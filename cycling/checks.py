@@ -390,8 +390,8 @@ def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None, 
                                                          d1=("derived", "max"))
     bounds = frame.groupby(["seg", "land"], sort=False)["pos"].agg(["min", "max"])
     bad = g[g["n"] > 1]
-    for (_, lc), row in list(bad.iterrows())[:max_ranges]:  # one row per offending LAND index
-        a, b = bounds.loc[(_, lc)]
+    for (seg, lc), row in list(bad.iterrows())[:max_ranges]:  # one row per offending LAND index
+        a, b = bounds.loc[(seg, lc)]
         out.append(Finding(
             "cycle_index_not_advancing", WARNING,
             f"LAND's cycle index {lc} covers {row['n']} charge/discharge pairs ({_fmt_records(int(record[a]), int(record[b]))}): "
