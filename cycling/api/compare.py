@@ -13,7 +13,7 @@ _PARAMS = [
 ]
 
 
-class StatsSerializer(serializers.Serializer):
+class CompareStatsSerializer(serializers.Serializer):
     mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
     sd = serializers.ListField(child=serializers.FloatField(allow_null=True))
     min = serializers.ListField(child=serializers.FloatField(allow_null=True))
@@ -21,19 +21,19 @@ class StatsSerializer(serializers.Serializer):
     n = serializers.ListField(child=serializers.IntegerField(), help_text="Cells contributing per cycle.")
 
 
-class GroupSeriesSerializer(serializers.Serializer):
+class CompareGroupSeriesSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     color = serializers.CharField()
     cells = serializers.ListField(child=serializers.IntegerField())
     n_cells = serializers.IntegerField()
     cycle = serializers.ListField(child=serializers.IntegerField())
-    discharge_mah_g = StatsSerializer()
-    ce_percent = StatsSerializer()
-    retention_percent = StatsSerializer()
+    discharge_mah_g = CompareStatsSerializer()
+    ce_percent = CompareStatsSerializer()
+    retention_percent = CompareStatsSerializer()
 
 
-class SegmentSerializer(serializers.Serializer):
+class CompareSegmentSerializer(serializers.Serializer):
     label = serializers.CharField(help_text="C-rate label, e.g. 0.1C or C/3")
     segment = serializers.CharField(help_text="formation, long-term, rate-test or other")
     # "from" is a Python keyword: declared through the field map.
@@ -45,7 +45,7 @@ class SegmentSerializer(serializers.Serializer):
         return fields
 
 
-class CellSeriesSerializer(serializers.Serializer):
+class CompareCellSeriesSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     group_id = serializers.IntegerField()
@@ -58,10 +58,10 @@ class CellSeriesSerializer(serializers.Serializer):
     ce_percent = serializers.ListField(child=serializers.FloatField(allow_null=True))
     retention_percent = serializers.ListField(child=serializers.FloatField(allow_null=True))
     retention_reference_cycle = serializers.IntegerField(allow_null=True)
-    segments = SegmentSerializer(many=True)
+    segments = CompareSegmentSerializer(many=True)
 
 
-class RateGroupSerializer(serializers.Serializer):
+class CompareRateGroupSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
@@ -69,44 +69,44 @@ class RateGroupSerializer(serializers.Serializer):
     n = serializers.ListField(child=serializers.IntegerField())
 
 
-class RateCellSerializer(serializers.Serializer):
+class CompareRateCellSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
 
 
-class RateCapabilitySerializer(serializers.Serializer):
+class CompareRateCapabilitySerializer(serializers.Serializer):
     labels = serializers.ListField(child=serializers.CharField(), help_text="C-rate labels, slowest first.")
-    groups = RateGroupSerializer(many=True)
-    cells = RateCellSerializer(many=True)
+    groups = CompareRateGroupSerializer(many=True)
+    cells = CompareRateCellSerializer(many=True)
 
 
-class SummaryColumnSerializer(serializers.Serializer):
+class CompareSummaryColumnSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField(help_text="Header with its unit.")
     decimals = serializers.IntegerField()
 
 
-class SummarySerializer(serializers.Serializer):
-    columns = SummaryColumnSerializer(many=True)
+class CompareSummarySerializer(serializers.Serializer):
+    columns = CompareSummaryColumnSerializer(many=True)
     groups = serializers.ListField(child=serializers.DictField(), help_text="Per group: mean and <key>_sd of "
                                    "every metric across its cells; reference cycles when shared.")
     cells = serializers.ListField(child=serializers.DictField(), help_text="Per cell: run metrics.")
 
 
-class SelectionSerializer(serializers.Serializer):
+class CompareSelectionSerializer(serializers.Serializer):
     groups = serializers.ListField(child=serializers.IntegerField())
     cells = serializers.ListField(child=serializers.IntegerField())
     reference_cycle = serializers.IntegerField(allow_null=True)
 
 
 class CompareSerializer(serializers.Serializer):
-    selection = SelectionSerializer()
+    selection = CompareSelectionSerializer()
     capacity_unit = serializers.CharField()
-    groups = GroupSeriesSerializer(many=True)
-    cells = CellSeriesSerializer(many=True)
-    rate_capability = RateCapabilitySerializer()
-    summary = SummarySerializer()
+    groups = CompareGroupSeriesSerializer(many=True)
+    cells = CompareCellSeriesSerializer(many=True)
+    rate_capability = CompareRateCapabilitySerializer()
+    summary = CompareSummarySerializer()
 
 
 class _CompareBase(generics.GenericAPIView):
@@ -134,8 +134,8 @@ class CompareSummaryView(_CompareBase):
     """Only the summary rows of a comparison (ICE, first discharge, capacity at 100/500, retention,
     decay %/cycle with its reference cycle, cycles to 80 %)."""
 
-    serializer_class = SummarySerializer
+    serializer_class = CompareSummarySerializer
 
-    @extend_schema(parameters=_PARAMS, responses=SummarySerializer)
+    @extend_schema(parameters=_PARAMS, responses=CompareSummarySerializer)
     def get(self, request):
         return response.Response(self.payload()["summary"])

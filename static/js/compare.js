@@ -83,7 +83,7 @@
   /* Many cell x cycle traces: a vertical legend on the right keeps the axis titles free. */
   function sideLegend() {
     return { legend: { orientation: "v", x: 1.02, xanchor: "left", y: 1, font: { size: 10 } },
-             margin: { l: 64, r: 10, t: 44, b: 52 } };
+             margin: { l: 64, r: 10, t: 44, b: 66 } };
   }
 
   function cached(url) { return profileCache[url] || (profileCache[url] = P.getJSON(url)); }

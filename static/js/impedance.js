@@ -1,0 +1,145 @@
+/* EIS plots (Nyquist, Bode, R_int vs cycle) for the impedance page and, later, the Compare page.
+ *
+ *   AssbEis.nyquist(el, spectra)  spectra: detail objects of GET /api/v1/eis/spectra/{id}/
+ *   AssbEis.bode(el, spectra)
+ *   AssbEis.rint(el, series)      series: one cell (GET /api/v1/cells/{id}/rint/), a list of cells,
+ *                                 or {groups, cells} of GET /api/v1/eis/rint/ (group mean ± sd)
+ * Uses window.Plots (plots.js) for the house layout when it is loaded, plain Plotly otherwise.
+ */
+(function () {
+  "use strict";
+  var COLORS = ["#2459c5", "#dc6803", "#079455", "#7a5af8", "#0e9384", "#c11574", "#475467", "#b54708"];
+
+  function color(i, given) { return given || COLORS[i % COLORS.length]; }
+
+  function label(s) {
+    var cycle = s.after_cycle === null || s.after_cycle === undefined ? "cycle ?" : "cycle " + s.after_cycle;
+    return (s.cell_name ? s.cell_name + " · " : "") + cycle + (s.sweep > 1 ? " · sweep " + s.sweep : "");
+  }
+
+  function layout(title, xTitle, yTitle, extra) {
+    if (window.Plots) { return window.Plots.layout(title, xTitle, yTitle, extra); }
+    return Object.assign({ title: { text: title }, xaxis: { title: { text: xTitle } },
+                           yaxis: { title: { text: yTitle } }, margin: { l: 64, r: 20, t: 44, b: 52 } }, extra || {});
+  }
+
+  function draw(el, traces, lay, filename) {
+    if (window.Plots) { return window.Plots.draw(el, traces, lay, filename); }
+    return Plotly.react(el, traces, lay, { responsive: true, displaylogo: false });
+  }
+
+  function empty(el, message) {
+    if (window.Plots) { return window.Plots.empty(el, message); }
+    el.textContent = message;
+  }
+
+  function currentFit(s) {
+    return (s.fits || []).filter(function (f) { return f.is_current && f.curve; })[0] || null;
+  }
+
+  function neg(values) { return values.map(function (v) { return v === null ? null : -v; }); }
+
+  /* Nyquist: Z' vs -Z'' (capacitive arcs up), equal axis scaling, current fit as a line over the points. */
+  function nyquist(el, spectra) {
+    if (!spectra || !spectra.length) { return empty(el, "No spectra to show."); }
+    var traces = [];
+    spectra.forEach(function (s, i) {
+      var c = color(i, s.color), name = label(s);
+      traces.push({ x: s.data.z_real_ohm, y: neg(s.data.z_imag_ohm), customdata: s.data.freq_hz, mode: "markers",
+                    type: "scatter", name: name, legendgroup: "s" + s.id, marker: { color: c, size: 6 },
+                    hovertemplate: "Z' %{x:.4g} Ω<br>−Z'' %{y:.4g} Ω<br>%{customdata:.4g} Hz<extra>" + name + "</extra>" });
+      var fit = currentFit(s);
+      if (fit) {
+        traces.push({ x: fit.curve.z_real_ohm, y: neg(fit.curve.z_imag_ohm), mode: "lines", type: "scatter",
+                      name: "fit " + fit.circuit + (fit.r_int_ohm !== null ? " (R_int " + fit.r_int_ohm.toPrecision(4) + " Ω)" : ""),
+                      legendgroup: "s" + s.id, line: { color: c, width: 2, dash: "dash" }, hoverinfo: "skip" });
+      }
+    });
+    var lay = layout("Nyquist", "Z' (Ω)", "−Z'' (Ω)", {});
+    lay.yaxis = Object.assign({}, lay.yaxis, { scaleanchor: "x", scaleratio: 1 });
+    return draw(el, traces, lay, "nyquist");
+  }
+
+  /* Bode: |Z| (log) on the left axis and −phase on the right, against log frequency. */
+  function bode(el, spectra) {
+    if (!spectra || !spectra.length) { return empty(el, "No spectra to show."); }
+    var traces = [];
+    spectra.forEach(function (s, i) {
+      var c = color(i, s.color), name = label(s), fit = currentFit(s);
+      traces.push({ x: s.data.freq_hz, y: s.data.z_mod_ohm, mode: "markers", type: "scatter", name: name + " |Z|",
+                    legendgroup: "s" + s.id, marker: { color: c, size: 5 } });
+      traces.push({ x: s.data.freq_hz, y: neg(s.data.phase_deg), mode: "markers", type: "scatter", yaxis: "y2",
+                    name: name + " −phase", legendgroup: "s" + s.id, marker: { color: c, size: 5, symbol: "circle-open" } });
+      if (fit) {
+        traces.push({ x: fit.curve.freq_hz, y: fit.curve.z_mod_ohm, mode: "lines", type: "scatter", showlegend: false,
+                      legendgroup: "s" + s.id, line: { color: c, dash: "dash" }, hoverinfo: "skip" });
+        traces.push({ x: fit.curve.freq_hz, y: neg(fit.curve.phase_deg), mode: "lines", type: "scatter", yaxis: "y2",
+                      showlegend: false, legendgroup: "s" + s.id, line: { color: c, dash: "dot" }, hoverinfo: "skip" });
+      }
+    });
+    var lay = layout("Bode", "Frequency (Hz)", "|Z| (Ω)", {});
+    lay.xaxis = Object.assign({}, lay.xaxis, { type: "log" });
+    lay.yaxis = Object.assign({}, lay.yaxis, { type: "log" });
+    lay.yaxis2 = { title: { text: "−phase (°)" }, overlaying: "y", side: "right", zeroline: false, showgrid: false };
+    lay.margin = Object.assign({}, lay.margin, { r: 60 });
+    return draw(el, traces, lay, "bode");
+  }
+
+  function cellTrace(c, i, unit) {
+    var key = unit === "ohm_cm2" ? "r_int_ohm_cm2" : "r_int_ohm";
+    var xs = [], ys = [], es = [];
+    c.cycle.forEach(function (cyc, k) {
+      if (cyc === null || c[key][k] === null) { return; }
+      xs.push(cyc); ys.push(c[key][k]);
+      var err = c.r_int_stderr_ohm[k];
+      es.push(err === null ? null : (unit === "ohm_cm2" && c.area_cm2 ? err * c.area_cm2 : err));
+    });
+    return { x: xs, y: ys, error_y: { type: "data", array: es, visible: true, thickness: 1 }, mode: "lines+markers",
+             type: "scatter", name: c.name, line: { color: color(i, c.color), width: 1.5 }, marker: { size: 7 } };
+  }
+
+  /* R_int vs cycle: each cell with its fit's standard error; groups as mean ± sd over their cells. */
+  function rint(el, series, opts) {
+    opts = opts || {};
+    var unit = opts.unit || "ohm";
+    var cells = [], groups = [];
+    if (Array.isArray(series)) { cells = series; }
+    else if (series && series.cycle) { cells = [series]; }
+    else if (series) { cells = series.cells || []; groups = series.groups || []; }
+    var traces = cells.map(function (c, i) { return cellTrace(c, i, unit); });
+    groups.forEach(function (g, i) {
+      var stats = unit === "ohm_cm2" ? g.r_int_ohm_cm2 : g.r_int_ohm;
+      traces.push({ x: g.cycle, y: stats.mean, error_y: { type: "data", array: stats.sd, visible: true },
+                    mode: "lines+markers", type: "scatter", name: g.name + " mean ± sd (n=" + g.n_cells + ")",
+                    line: { color: color(i, g.color), width: 3 }, marker: { size: 9, symbol: "diamond" } });
+    });
+    if (!traces.some(function (t) { return t.x.length; })) {
+      return empty(el, "No R_int with a known cycle yet: give after_cycle=N in the upload notes.");
+    }
+    var lay = layout("R_int vs cycle", "Measured after cycle", unit === "ohm_cm2" ? "R_int (Ω cm²)" : "R_int (Ω)", {});
+    return draw(el, traces, lay, "r-int-vs-cycle");
+  }
+
+  window.AssbEis = { nyquist: nyquist, bode: bode, rint: rint };
+
+  /* The impedance page: data embedded with json_script; checkboxes choose the spectra shown. */
+  function initPage() {
+    var node = document.getElementById("eis-spectra-data");
+    var nyq = document.getElementById("eis-nyquist");
+    if (!node || !nyq) { return; }
+    var spectra = JSON.parse(node.textContent);
+    var series = JSON.parse(document.getElementById("eis-rint-data").textContent);
+    function chosen() {
+      var on = {};
+      document.querySelectorAll(".eis-show").forEach(function (box) { on[box.value] = box.checked; });
+      return spectra.filter(function (s) { return on[String(s.id)] !== false; });
+    }
+    function redraw() { var s = chosen(); nyquist(nyq, s); bode(document.getElementById("eis-bode"), s); }
+    document.querySelectorAll(".eis-show").forEach(function (box) { box.addEventListener("change", redraw); });
+    redraw();
+    rint(document.getElementById("eis-rint"), series);
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", initPage); }
+  else { initPage(); }
+})();
