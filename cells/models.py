@@ -182,7 +182,7 @@ class Cell(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("cell-detail", args=[self.pk])
+        return reverse("cell-page", args=[self.pk])
 
     # --- validation -----------------------------------------------------------------------
     def clean(self):
