@@ -1,0 +1,241 @@
+"""Reads of EIS results, always scoped to the cells the asking user may see."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from django.db.models import Prefetch, Q, QuerySet
+
+from cells.models import Cell, CellGroup
+from cells.selectors import cells_visible_to, groups_visible_to
+from cycling.models import DataFile
+
+from .circuits import compile_circuit
+from .models import EisFit, EisSpectrum
+
+CURVE_POINTS = 200
+_DATA_FIELDS = ("freq_hz", "z_real_ohm", "z_imag_ohm", "kk")
+
+
+def spectra_visible_to(user) -> QuerySet[EisSpectrum]:
+    """Spectra of visible cells whose file has not since failed (a failed reprocess hides stale rows)."""
+    return (
+        EisSpectrum.objects.filter(cell__in=cells_visible_to(user).values("pk"))
+        .exclude(datafile__status=DataFile.Status.FAILED)
+        .select_related("cell", "datafile")
+    )
+
+
+def with_current_fit(qs: QuerySet[EisSpectrum]) -> QuerySet[EisSpectrum]:
+    """Prefetch each spectrum's current fit into ``current_fits`` (a list of zero or one)."""
+    return qs.prefetch_related(
+        Prefetch("fits", queryset=EisFit.objects.filter(is_current=True), to_attr="current_fits")
+    )
+
+
+def current_fit(spectrum: EisSpectrum) -> EisFit | None:
+    fits = getattr(spectrum, "current_fits", None)
+    if fits is None:
+        fits = [f for f in spectrum.fits.all() if f.is_current]
+    return fits[0] if fits else None
+
+
+def list_rows(qs: QuerySet[EisSpectrum]) -> QuerySet[EisSpectrum]:
+    """The list endpoint's rows: the data arrays are left in the database."""
+    return with_current_fit(qs.defer(*_DATA_FIELDS)).order_by("cell__name", "after_cycle", "datafile_id", "sweep")
+
+
+# --- one spectrum for plotting ----------------------------------------------------------------
+
+def _bode(f: np.ndarray, z: np.ndarray) -> dict:
+    return {
+        "freq_hz": f.tolist(),
+        "z_real_ohm": z.real.tolist(),
+        "z_imag_ohm": z.imag.tolist(),
+        "z_mod_ohm": np.abs(z).tolist(),
+        "phase_deg": np.degrees(np.angle(z)).tolist(),
+    }
+
+
+def fit_curve(fit: EisFit, freq_min_hz: float, freq_max_hz: float, points: int = CURVE_POINTS) -> dict | None:
+    """Z of the fitted circuit on a log-spaced grid over the measured range (high to low frequency)."""
+    circ = compile_circuit(fit.circuit)  # stored circuits passed the strict grammar; parsed again, never eval'd
+    values = [fit.parameters.get(name, {}).get("value") for name in circ.parameter_names]
+    if any(v is None for v in values):
+        return None
+    f = np.logspace(np.log10(freq_max_hz), np.log10(freq_min_hz), points)
+    z = circ(values, f)
+    if not np.all(np.isfinite(z)):
+        return None
+    return _bode(f, z)
+
+
+def fit_summary(fit: EisFit | None) -> dict | None:
+    if fit is None:
+        return None
+    return {
+        "id": fit.pk, "circuit": fit.circuit, "is_current": fit.is_current, "r_int_elements": fit.r_int_elements,
+        "r_int_definition": fit.r_int_definition, "r_int_ohm": fit.r_int_ohm,
+        "r_int_stderr_ohm": fit.r_int_stderr_ohm, "area_cm2": fit.area_cm2, "r_int_ohm_cm2": fit.r_int_ohm_cm2,
+        "r_int_stderr_ohm_cm2": fit.r_int_stderr_ohm_cm2, "chi_square": fit.chi_square,
+        "chi_square_reduced": fit.chi_square_reduced, "converged": fit.converged, "parameters": fit.parameters,
+        "weighting": fit.weighting, "library_versions": fit.library_versions, "warnings": fit.warnings,
+        "created_by": fit.created_by.get_username() if fit.created_by_id else None,
+        "created_at": fit.created_at.isoformat(),
+    }
+
+
+def spectrum_summary(spectrum: EisSpectrum) -> dict:
+    fit = current_fit(spectrum)
+    return {
+        "id": spectrum.pk, "cell": spectrum.cell_id, "cell_name": spectrum.cell.name,
+        "datafile": spectrum.datafile_id, "original_name": spectrum.datafile.original_name,
+        "sweep": spectrum.sweep, "after_cycle": spectrum.after_cycle, "temperature_c": spectrum.temperature_c,
+        "dc_potential_v": spectrum.dc_potential_v, "n_points": spectrum.n_points,
+        "freq_min_hz": spectrum.freq_min_hz, "freq_max_hz": spectrum.freq_max_hz,
+        "kk_max_residual_pct": spectrum.kk_max_residual_pct, "kk_passes": spectrum.kk_passes,
+        "warnings": spectrum.warnings,
+        "circuit": fit.circuit if fit else None, "r_int_ohm": fit.r_int_ohm if fit else None,
+        "r_int_stderr_ohm": fit.r_int_stderr_ohm if fit else None,
+        "r_int_ohm_cm2": fit.r_int_ohm_cm2 if fit else None, "fit_converged": fit.converged if fit else None,
+    }
+
+
+def spectrum_detail(spectrum: EisSpectrum, fits: list[EisFit] | None = None) -> dict:
+    """Data for Nyquist/Bode plots, every fit (current first) evaluated on a dense grid, KK residuals."""
+    if fits is None:
+        fits = list(spectrum.fits.select_related("created_by").order_by("-is_current", "-created_at"))
+    f = np.asarray(spectrum.freq_hz, dtype=float)
+    z = np.asarray(spectrum.z_real_ohm, dtype=float) + 1j * np.asarray(spectrum.z_imag_ohm, dtype=float)
+    kk = spectrum.kk or {}
+    spectrum.current_fits = [fit for fit in fits if fit.is_current]
+    detail = spectrum_summary(spectrum)
+    detail["metadata"] = spectrum.metadata
+    detail["data"] = _bode(f, z)
+    detail["kk"] = {
+        "freq_hz": kk.get("freq_hz", []), "residuals_real_pct": kk.get("residuals_real_pct", []),
+        "residuals_imag_pct": kk.get("residuals_imag_pct", []), "threshold_pct": kk.get("threshold_pct"),
+        "n_rc": kk.get("n_rc"), "mu": kk.get("mu"),
+    }
+    detail["fits"] = [
+        fit_summary(fit) | {"curve": fit_curve(fit, spectrum.freq_min_hz, spectrum.freq_max_hz)} for fit in fits
+    ]
+    return detail
+
+
+# --- R_int vs cycle ------------------------------------------------------------------------------
+
+_RINT_COLUMNS = {
+    "spectrum__cell_id": "cell",
+    "spectrum_id": "spectrum",
+    "spectrum__after_cycle": "cycle",
+    "spectrum__datafile_id": "datafile",
+    "spectrum__sweep": "sweep",
+    "spectrum__kk_passes": "kk_passes",
+    "circuit": "circuit",
+    "converged": "converged",
+    "r_int_ohm": "r_int_ohm",
+    "r_int_stderr_ohm": "r_int_stderr_ohm",
+    "r_int_ohm_cm2": "r_int_ohm_cm2",
+}
+_SERIES_FIELDS = ["cycle", "r_int_ohm", "r_int_stderr_ohm", "r_int_ohm_cm2", "spectrum", "kk_passes", "converged",
+                  "circuit"]
+
+
+def rint_frame(cells) -> pd.DataFrame:
+    """Current fits of the cells' spectra in ONE query (``cells``: Cell instances or a queryset of them)."""
+    cell_filter = Q(spectrum__cell__in=cells) if isinstance(cells, QuerySet) else Q(
+        spectrum__cell_id__in=[c.pk for c in cells])
+    rows = (
+        EisFit.objects.filter(cell_filter, is_current=True)
+        .exclude(spectrum__datafile__status=DataFile.Status.FAILED)
+        .order_by("spectrum__cell_id", "spectrum__after_cycle", "spectrum__datafile_id", "spectrum__sweep")
+        .values_list(*_RINT_COLUMNS)
+    )
+    return pd.DataFrame(list(rows), columns=list(_RINT_COLUMNS.values()))
+
+
+def _clean(values) -> list:
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            out.append(None)
+        elif isinstance(v, np.generic):
+            out.append(v.item())
+        else:
+            out.append(v)
+    return out
+
+
+def cell_series(cell: Cell, frame: pd.DataFrame) -> dict:
+    """One cell's R_int per spectrum, by cycle (spectra of unknown cycle last, with cycle None)."""
+    mine = frame[frame["cell"] == cell.pk]
+    mine = mine.sort_values(["cycle", "datafile", "sweep"], na_position="last", kind="stable")
+    series = {
+        "id": cell.pk, "name": cell.name, "group_id": cell.group_id, "group": cell.group.name,
+        "color": cell.group.color or "", "area_cm2": cell.electrode_area_cm2,
+    }
+    for field in _SERIES_FIELDS:
+        column = mine[field].astype(object) if field in mine else pd.Series([], dtype=object)
+        values = [None if pd.isna(v) else v for v in column] if field == "cycle" else list(column)
+        series[field] = _clean([int(v) if field == "cycle" and v is not None else v for v in values])
+    return series
+
+
+def _stats(per_cell: pd.DataFrame, column: str, cycles: list[int]) -> dict:
+    """Mean, sample sd (None below two cells) and n per cycle over the cells (columns of the pivot)."""
+    if per_cell.empty:
+        return {"mean": [], "sd": [], "n": []}
+    pivot = per_cell.pivot_table(index="cycle", columns="cell", values=column, aggfunc="mean").reindex(cycles)
+    n = pivot.notna().sum(axis=1)
+    mean = pivot.mean(axis=1)
+    sd = pivot.std(axis=1, ddof=1).where(n >= 2)
+    return {
+        "mean": _clean([None if pd.isna(v) else round(float(v), 4) for v in mean]),
+        "sd": _clean([None if pd.isna(v) else round(float(v), 4) for v in sd]),
+        "n": [int(v) for v in n],
+    }
+
+
+def group_series(group: CellGroup, members: list[Cell], frame: pd.DataFrame) -> dict:
+    """A group's R_int per cycle: each cell's mean at that cycle, then mean/sd/n over the cells."""
+    ids = [c.pk for c in members]
+    rows = frame[frame["cell"].isin(ids) & frame["cycle"].notna()].copy()
+    rows["cycle"] = rows["cycle"].astype(int)
+    for col in ("r_int_ohm", "r_int_ohm_cm2"):
+        rows[col] = pd.to_numeric(rows[col], errors="coerce")
+    cycles = sorted(int(c) for c in rows["cycle"].unique())
+    return {
+        "id": group.pk, "name": group.name, "color": group.color or "", "cells": ids, "n_cells": len(ids),
+        "cycle": cycles, "r_int_ohm": _stats(rows, "r_int_ohm", cycles),
+        "r_int_ohm_cm2": _stats(rows, "r_int_ohm_cm2", cycles),
+    }
+
+
+def parse_ids(value: str | None) -> tuple[int, ...]:
+    """'1, 2,x,2' -> (1, 2): ids in order, duplicates and non-numbers dropped."""
+    out: list[int] = []
+    for token in (value or "").split(","):
+        token = token.strip()
+        if token.isdigit() and int(token) not in out:
+            out.append(int(token))
+    return tuple(out)
+
+
+def rint_compare(user, group_ids: tuple[int, ...], cell_ids: tuple[int, ...]) -> dict:
+    """R_int vs cycle for chosen groups (members' series + mean/sd) and single cells.
+
+    Three queries whatever the number of cells: the visible groups, the visible cells, their fits.
+    """
+    groups = list(groups_visible_to(user).filter(pk__in=group_ids)) if group_ids else []
+    order = {gid: i for i, gid in enumerate(group_ids)}
+    groups.sort(key=lambda g: order[g.pk])
+    if not groups and not cell_ids:
+        return {"groups": [], "cells": []}
+    cond = Q(pk__in=cell_ids) | Q(group__in=[g.pk for g in groups])
+    cells = list(cells_visible_to(user).filter(cond).order_by("group__name", "replicate_number", "name"))
+    frame = rint_frame(cells)
+    chosen = set(cell_ids)
+    return {
+        "groups": [group_series(g, [c for c in cells if c.group_id == g.pk], frame) for g in groups],
+        "cells": [cell_series(c, frame) | {"selected": c.pk in chosen} for c in cells],
+    }

@@ -1,0 +1,47 @@
+"""Web page of a cell's impedance: Nyquist and Bode plots with fits, R_int vs cycle, and a refit form."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.http import HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from cells.selectors import cells_visible_to
+
+from . import selectors, services
+from .analysis import DEFAULT_CIRCUIT, R_INT_ELEMENTS
+from .models import EisFit
+
+
+@login_required
+def cell_impedance(request, pk):
+    cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
+    can_fit = request.user.has_perm("impedance.change_eisspectrum")
+    spectra_qs = selectors.spectra_visible_to(request.user).filter(cell=cell)
+    form = {"spectrum": request.GET.get("spectrum", ""), "circuit": DEFAULT_CIRCUIT,
+            "r_int_elements": ",".join(R_INT_ELEMENTS), "error": ""}
+    status = 200
+    if request.method == "POST":
+        if not can_fit:
+            return HttpResponseForbidden("You may not refit spectra.")
+        spectrum = get_object_or_404(spectra_qs, pk=request.POST.get("spectrum") or 0)
+        form.update(spectrum=str(spectrum.pk), circuit=request.POST.get("circuit", ""),
+                    r_int_elements=request.POST.get("r_int_elements", ""))
+        elements = [e.strip() for e in form["r_int_elements"].split(",") if e.strip()]
+        try:
+            fit = services.spectrum_refit(spectrum=spectrum, circuit=form["circuit"], r_int_elements=elements,
+                                          actor=request.user)
+        except services.RefitError as exc:
+            form["error"], status = str(exc), 400
+        else:
+            messages.success(request, f"Refitted with {fit.circuit}: R_int = {fit.r_int_ohm:.4g} ohm.")
+            return redirect(f"{reverse('cell-impedance', args=[cell.pk])}?spectrum={spectrum.pk}")
+
+    fits = EisFit.objects.select_related("created_by").order_by("-is_current", "-created_at")
+    spectra = list(spectra_qs.prefetch_related(Prefetch("fits", queryset=fits))
+                   .order_by("after_cycle", "datafile_id", "sweep"))
+    details = [selectors.spectrum_detail(s, fits=list(s.fits.all())) for s in spectra]
+    rint = selectors.cell_series(cell, selectors.rint_frame([cell]))
+    return render(request, "impedance/cell_impedance.html", {
+        "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form,
+    }, status=status)
