@@ -133,8 +133,9 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
       (noise: current_noise_ma, default 1 % of the median |current| of charge/discharge records).
     - mass_missing (info): no active mass, so per-gram values stay empty (never a default mass).
     - voltage_outside_window: voltage beyond voltage_window_v by more than voltage_tolerance_v.
-    - time_gap: test time jumps more than max(gap_factor x local logging interval, min_gap_s); the local
-      interval is the rolling median (gap_window records) of the positive record-to-record steps.
+    - time_gap: test time jumps more than max(gap_factor x local logging interval, min_gap_s) beyond the
+      latest time seen; the local interval is the larger of the rolling median (gap_window records) of
+      the positive record-to-record steps and the median step within the same LAND step.
     - time_backwards: records whose test time is earlier than one already seen (by > time_tolerance_s).
     Ranges of consecutive offending records (or cycles) become one finding each, at most max_ranges per
     code plus one "and N more".
@@ -269,8 +270,13 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
     if len(t) < 2:
         return []
     dt = np.diff(t)
-    local = pd.Series(np.where(dt > 0, dt, np.nan)).rolling(gap_window, center=True, min_periods=1).median()
-    local = local.to_numpy()
+    pos = np.where(dt > 0, dt, np.nan)
+    local = pd.Series(pos).rolling(gap_window, center=True, min_periods=1).median().to_numpy()
+    # LAND's logging interval is set per step: a sparsely logged rest next to dense CC records is no pause.
+    step = _step_ids(records)
+    same = step[1:] == step[:-1]
+    step_median = pd.Series(np.where(same, pos, np.nan)).groupby(step[1:]).transform("median").to_numpy()
+    local = np.fmax(local, step_median)
     threshold = np.fmax(gap_factor * local, min_gap_s)
     seen = np.concatenate([[-np.inf], np.fmax.accumulate(t)[:-1]])
     # Measured from the latest time seen so far: catching up after a backward step is not a gap.
@@ -295,6 +301,12 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
     out += _range_findings("time_backwards", WARNING, s, e, record, cycle, back_msg, max_ranges,
                            "ranges of backward time")
     return out
+
+
+def _step_ids(records: pd.DataFrame) -> np.ndarray:
+    """One id per step: LAND's step index where it changes, else runs of equal step kind."""
+    key = records["step"].to_numpy() if "step" in records else _kind_codes(records)
+    return np.cumsum(np.concatenate([[True], key[1:] != key[:-1]]))
 
 
 def _fmt_duration(seconds: float) -> str:

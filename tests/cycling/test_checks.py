@@ -66,6 +66,13 @@ def test_it_finds_nothing_in_the_unmodified_study_cells(group):
     np.testing.assert_array_equal(derive_cycles(records), records["cycle"].to_numpy())
 
 
+def test_it_does_not_take_a_sparsely_logged_rest_next_to_dense_cc_records_for_a_pause():
+    # 700 records per half cycle (~1 min apart at 0.1C) after a 3 h rest logged every 36 min.
+    records, _ = study_cell("coated", n_cycles=20, points_per_half_cycle=700)
+    assert records["test_time_s"].diff().iloc[1] == pytest.approx(2160.0)
+    assert run_checks(records) == []
+
+
 def test_it_finds_nothing_in_a_study_cell_with_a_rate_test():
     records, _ = study_cell("coated", n_cycles=60, rate_test=True)
     assert run_checks(records) == []
