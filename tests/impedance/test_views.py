@@ -1,0 +1,102 @@
+"""The impedance page of a cell: plots' data embedded, R_int table, refit form for researchers, scoping; admin."""
+import json
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from django.test import Client
+
+from impedance.analysis import DEFAULT_CIRCUIT
+from impedance.models import EisFit, EisSpectrum
+from impedance.simulate import study_spectrum
+from tests.impedance.test_services import upload_and_ingest, write_mpt
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vendored_static():
+    if not finders.find("vendor/plotly.min.js"):
+        call_command("vendor_static", verbosity=0)
+
+
+def web(user):
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def measured(api, cell):
+    """The coated study spectrum after cycle 0 and after cycle 100 (notes), on the `cell` fixture."""
+    upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", seed=1)]), "LNTO-01_c0.mpt")
+    upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", seed=2)]), "later.mpt", notes="after_cycle=100")
+    return cell
+
+
+def _embedded(resp, element_id):
+    m = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', resp.content.decode(), re.S)
+    return json.loads(m.group(1))
+
+
+def test_it_renders_the_impedance_page_for_a_member_with_plot_data(viewer, measured):
+    resp = web(viewer).get(f"/cells/{measured.pk}/impedance/")
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'id="eis-nyquist"' in html and 'id="eis-bode"' in html and 'id="eis-rint"' in html
+    assert "/static/vendor/plotly.min.js" in html and "/static/js/impedance.js" in html
+    assert 'id="refit-form"' not in html  # viewers read only
+    spectra = _embedded(resp, "eis-spectra-data")
+    assert [s["after_cycle"] for s in spectra] == [0, 100]
+    assert all(s["r_int_ohm"] == pytest.approx(248, rel=0.02) for s in spectra)
+    assert len(spectra[0]["data"]["freq_hz"]) == 80 and len(spectra[0]["fits"][0]["curve"]["freq_hz"]) == 200
+    rint = _embedded(resp, "eis-rint-data")
+    assert rint["cycle"] == [0, 100] and rint["r_int_ohm"] == pytest.approx([248, 248], rel=0.02)
+    assert "248." in html  # R_int in the table
+
+
+def test_it_shows_an_empty_state_without_spectra(viewer, cell):
+    resp = web(viewer).get(f"/cells/{cell.pk}/impedance/")
+    assert resp.status_code == 200 and "No imported EIS spectra" in resp.content.decode()
+
+
+def test_it_hides_the_page_from_outsiders_and_anonymous_visitors(outsider, measured):
+    assert web(outsider).get(f"/cells/{measured.pk}/impedance/").status_code == 404
+    resp = web(None).get(f"/cells/{measured.pk}/impedance/")
+    assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/")
+
+
+def test_it_refits_from_the_form_for_a_researcher(researcher, measured):
+    spectrum = EisSpectrum.objects.get(cell=measured, after_cycle=100)
+    client = web(researcher)
+    page = client.get(f"/cells/{measured.pk}/impedance/")
+    assert 'id="refit-form"' in page.content.decode()
+    resp = client.post(f"/cells/{measured.pk}/impedance/", {
+        "spectrum": spectrum.pk, "circuit": "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3", "r_int_elements": "R2"})
+    assert resp.status_code == 302 and resp["Location"].endswith(f"?spectrum={spectrum.pk}")
+    current = EisFit.objects.get(spectrum=spectrum, is_current=True)
+    assert current.circuit == "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3" and current.r_int_ohm == pytest.approx(248, rel=0.05)
+    followed = client.get(resp["Location"])
+    assert "Refitted with R0-p(R1,CPE1)-p(R2,CPE2)-CPE3" in followed.content.decode()
+
+
+def test_it_shows_the_grammar_error_and_keeps_the_fit_on_an_injection_attempt(researcher, viewer, measured):
+    spectrum = EisSpectrum.objects.get(cell=measured, after_cycle=0)
+    resp = web(researcher).post(f"/cells/{measured.pk}/impedance/", {
+        "spectrum": spectrum.pk, "circuit": "R0-__import__('os')", "r_int_elements": "R2"})
+    assert resp.status_code == 400
+    assert "unexpected token &#x27;__import__(&#x27;" in resp.content.decode()
+    assert EisFit.objects.get(spectrum=spectrum).circuit == DEFAULT_CIRCUIT
+    forbidden = web(viewer).post(f"/cells/{measured.pk}/impedance/", {"spectrum": spectrum.pk, "circuit": DEFAULT_CIRCUIT})
+    assert forbidden.status_code == 403
+
+
+def test_it_shows_both_models_read_only_in_the_admin(lab_admin, measured):
+    client = web(lab_admin)
+    spectrum = EisSpectrum.objects.filter(cell=measured).first()
+    assert client.get("/admin/impedance/eisspectrum/").status_code == 200
+    assert client.get(f"/admin/impedance/eisspectrum/{spectrum.pk}/change/").status_code == 200
+    assert client.get("/admin/impedance/eisfit/").status_code == 200
+    assert client.get("/admin/impedance/eisfit/add/").status_code == 403
