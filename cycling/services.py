@@ -162,9 +162,11 @@ def _heartbeat(datafile_id: int, token: uuid.UUID):
     def beat():
         try:
             while not stop.wait(LEASE_S / 3):
-                _owned(datafile_id, token).update(lease_expires_at=timezone.now() + timedelta(seconds=LEASE_S))
-        except Exception:  # database briefly away: the next beat or the task's own retry handles it
-            log.exception("heartbeat of data file %s failed", datafile_id)
+                try:
+                    _owned(datafile_id, token).update(lease_expires_at=timezone.now() + timedelta(seconds=LEASE_S))
+                except Exception:  # database briefly away: drop the broken connection, the next beat reconnects
+                    log.warning("heartbeat of data file %s failed; retrying", datafile_id, exc_info=True)
+                    connection.close()
         finally:
             connection.close()
 
