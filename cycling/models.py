@@ -100,6 +100,8 @@ class CycleSummary(models.Model):
     charge_mah_cm2 = models.FloatField(null=True)
     discharge_mah_cm2 = models.FloatField(null=True)
     ce_percent = models.FloatField(null=True)
+    ce_convention = models.CharField(max_length=20, blank=True,
+                                     help_text="discharge/charge (charge-first cells) or charge/discharge.")
     charge_energy_mwh = models.FloatField(null=True)
     discharge_energy_mwh = models.FloatField(null=True)
     charge_wh_kg = models.FloatField(null=True)

@@ -56,7 +56,13 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
         notes=notes, uploaded_by=user, device=device,
     )
     with transaction.atomic():
-        datafile.file.save("upload.bin", upload, save=False)  # name from upload_to, not the user's
+        target = datafile.file.field.generate_filename(datafile, "upload.bin")  # from upload_to, not the user's
+        try:
+            datafile.file.save("upload.bin", upload, save=False)
+        except OSError:  # disk full mid-write: leave no partial file behind
+            with contextlib.suppress(OSError):
+                default_storage.delete(target)
+            raise
         try:
             datafile.save()
         except Exception:
@@ -272,16 +278,31 @@ def _load_records(datafile: DataFile, progress: _Progress):
 
 def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
     from cycling.analysis import ANALYSIS_VERSION, cross_check, summarize_cycles
+    from cycling.checks import cycle_identity_checks, resolve_cycles, sanity_checks
     from cycling.parsers import PARSER_VERSION
+    from cycling.timezones import start_time_utc
 
     records, cycle_table, metadata, parser_warnings, parsed = _load_records(datafile, progress)
     progress.stage(70, 70)(1.0)
-    spec = cell_spec(datafile.cell)
-    cycles = summarize_cycles(records, spec)
+    cell = datafile.cell
+    spec = cell_spec(cell)
+    # One documented rule decides what a cycle is (cycling.checks.resolve_cycles); disagreements are flagged.
+    findings = cycle_identity_checks(records, spec.first_half)
+    cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half)
+    analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)
+    cycles = summarize_cycles(analysed, spec)
+    findings += sanity_checks(
+        analysed, cycles, theoretical_mah_g=spec.theoretical_mah_g, active_mass_mg=spec.active_mass_mg,
+        voltage_window_v=cell.cell_voltage_window_v, first_half=spec.first_half,
+    )
     warnings = list(parser_warnings)
-    if cycle_table is not None and len(cycle_table):
+    if cycle_table is not None and len(cycle_table) and cycle_source == "land":
         warnings += cross_check(cycles, cycle_table)
-    warnings += _build_warnings(datafile.cell, spec)
+    warnings += [f.message for f in findings]
+    metadata = dict(metadata)
+    lab_zone = datafile.device.timezone if datafile.device_id else settings.TIME_ZONE
+    start = start_time_utc(records, lab_zone)
+    metadata.update(start_time_utc=start.isoformat() if start else None, sys_time_zone=lab_zone)
     progress.stage(85, 85)(1.0)
 
     records_name = datafile.records_file
@@ -293,6 +314,8 @@ def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
         "active_mass_mg": spec.active_mass_mg, "area_cm2": spec.area_cm2,
         "theoretical_mah_g": spec.theoretical_mah_g, "first_half": spec.first_half or "auto",
         "parser_warnings": parser_warnings,
+        "cycle_source": cycle_source, "ce_convention": cycles.attrs.get("ce_convention"),
+        "findings": [f.as_dict() for f in findings],
         "land_cycle_table": None if cycle_table is None else _jsonable_frame(cycle_table),
         "computed_at": timezone.now().isoformat(),
     }
@@ -319,14 +342,6 @@ def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
         if old_records:
             transaction.on_commit(lambda: default_storage.delete(old_records))
     return DataFile.Status.IMPORTED
-
-
-def _build_warnings(cell: Cell, spec) -> list[str]:
-    out = []
-    if spec.active_mass_mg is None:
-        out.append(f"Cell {cell.name} has no active mass (loading or area missing): per-gram values are left "
-                   "empty until the build sheet is completed.")
-    return out
 
 
 def _write_records(datafile: DataFile, token, records: pd.DataFrame) -> str:
@@ -377,6 +392,7 @@ def _cycle_rows(datafile: DataFile, cycles: pd.DataFrame) -> list[CycleSummary]:
     frame = frame.astype(object).where(pd.notna(frame), None)
     frame["c_rate_label"] = frame["c_rate_label"].fillna("")
     frame["segment"] = frame["segment"].fillna("")
+    frame["ce_convention"] = cycles.attrs.get("ce_convention") or ""
     frame["is_partial"] = frame["is_partial"].fillna(False).astype(bool)
     return [CycleSummary(datafile=datafile, cell_id=datafile.cell_id, **row) for row in frame.to_dict("records")]
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def production_env(**overrides):
     """The environment of a real deployment: the app's own settings, no test overrides."""
-    env = {k: v for k, v in os.environ.items() if k not in {"ASSB_HTTPS", "SECRET_KEY"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"ASSB_HTTPS", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     return {**env, "DJANGO_SETTINGS_MODULE": "assb_lab.settings", **overrides}
 
 

@@ -199,3 +199,40 @@ def test_it_serves_cycles_curves_and_dqdv_of_a_cell(api, device_api, cell, coate
 def test_it_sweeps_files_that_were_never_queued(device_api, cell, coated_export):
     datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
     assert datafile_id in services.sweep_stale()
+
+
+def test_it_imports_without_a_mass_in_mah_only_and_says_so(device_api, project, coated_export):
+    from tests.factories import CellFactory
+
+    cell = CellFactory(project=project, name="NOMASS-01", composite_loading_mg_cm2=None)
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    first = CycleSummary.objects.get(datafile_id=datafile_id, cycle=1)
+    assert first.charge_mah > 0 and first.charge_mah_g is None and first.c_rate is None
+    assert any("mass" in w.lower() for w in DataFile.objects.get(pk=datafile_id).warnings)
+
+
+def test_it_stores_the_ce_convention_with_every_cycle(device_api, cell, coated_export):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    services.datafile_ingest(datafile_id=datafile_id)
+    assert set(CycleSummary.objects.filter(datafile_id=datafile_id).values_list("ce_convention", flat=True)) == {
+        "discharge/charge"
+    }
+    assert DataFile.objects.get(pk=datafile_id).provenance["ce_convention"] == "discharge/charge"
+
+
+def test_it_reads_the_real_discharge_first_sample_with_land_s_own_efficiency(device_api, project):
+    from tests.factories import CellFactory
+
+    cell = CellFactory(project=project, name="CELLPY-002", area_cm2=1.0, die_diameter_mm=None,
+                       composite_loading_mg_cm2=0.81, cathode_active_fraction=1.0, first_half="discharge")
+    data = open("tests/data/land/cellpy_custom_data_002.xlsx", "rb").read()
+    datafile_id = _upload(device_api, cell, data, name="custom_data_002.xlsx").json()["id"]
+    assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    rows = {c.cycle: c for c in CycleSummary.objects.filter(datafile_id=datafile_id)}
+    assert len(rows) == 14
+    assert rows[1].charge_mah == pytest.approx(2.74823, rel=1e-4)
+    assert rows[1].discharge_mah == pytest.approx(3.03312, rel=1e-4)
+    assert rows[1].ce_percent == pytest.approx(90.6072, abs=0.01)  # second half / first half, as LAND
+    assert rows[1].ce_convention == "charge/discharge"
+    assert not [w for w in DataFile.objects.get(pk=datafile_id).warnings if "differs" in w]
