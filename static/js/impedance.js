@@ -80,7 +80,8 @@
     var lay = layout("Bode", "Frequency (Hz)", "|Z| (Ω)", {});
     lay.xaxis = Object.assign({}, lay.xaxis, { type: "log" });
     lay.yaxis = Object.assign({}, lay.yaxis, { type: "log" });
-    lay.yaxis2 = { title: { text: "−phase (°)" }, overlaying: "y", side: "right", zeroline: false, showgrid: false };
+    lay.yaxis2 = { title: { text: "−phase (°)" }, type: "linear", tickmode: "auto", overlaying: "y", side: "right",
+                    zeroline: false, showgrid: false };
     lay.margin = Object.assign({}, lay.margin, { r: 60 });
     return draw(el, traces, lay, "bode");
   }

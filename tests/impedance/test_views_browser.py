@@ -1,0 +1,47 @@
+"""The impedance page in chromium: Nyquist (equal axes, -Z'' up), Bode and R_int plots drawn without JS errors."""
+import pytest
+
+from tests.browser.conftest import browser, page, screenshots, vendored_static  # noqa: F401 - fixtures
+from tests.factories import CellFactory, ProjectFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_it_draws_nyquist_bode_and_r_int_in_a_browser(page, live_server, screenshots):  # noqa: F811
+    from cells.roles import RESEARCHER, ensure_roles
+    from impedance.simulate import study_spectrum
+    from tests.conftest import client_for
+    from tests.impedance.test_services import upload_and_ingest, write_mpt
+
+    ensure_roles()  # transactional tests flush the role groups made by migrate
+    project = ProjectFactory(name="LNTO coating study")
+    user = UserFactory(username="alice", roles=[RESEARCHER])
+    project.members.add(user)
+    cell = CellFactory(project=project, name="BARE-01")
+    api = client_for(user)
+    upload_and_ingest(api, cell, write_mpt([study_spectrum("bare", seed=1)]), "BARE-01_c0.mpt")
+    upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", seed=2)]), "BARE-01_c100.mpt")
+
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "pw-for-tests-123")
+    page.click("button[type=submit]")
+    page.goto(f"{base}/cells/{cell.pk}/impedance/")
+    page.wait_for_selector("#eis-rint.js-plotly-plot")
+    plots = page.evaluate("""() => Object.fromEntries(['eis-nyquist', 'eis-bode', 'eis-rint'].map(id => {
+        const el = document.getElementById(id);
+        return [id, {n: el.data.length, names: el.data.map(t => t.name), y0: el.data[0].y.slice(0, 3),
+                     anchor: el.layout.yaxis.scaleanchor, xtype: el.layout.xaxis.type, ytype: el.layout.yaxis.type,
+                     rint: el.data[0].y}];
+    }))""")
+    assert page.js_errors == []
+    nyq, bode, rint = plots["eis-nyquist"], plots["eis-bode"], plots["eis-rint"]
+    assert nyq["n"] == 4 and nyq["anchor"] == "x"  # 2 spectra + 2 fit curves, equal axis scaling
+    assert any(name.startswith("fit R0-p(R1,CPE1)-p(R2,CPE2)-Wo1") for name in nyq["names"])
+    assert bode["xtype"] == "log" and bode["ytype"] == "log" and bode["n"] == 8
+    assert rint["rint"] == pytest.approx([1400, 248], rel=0.02)
+    page.screenshot(path=str(screenshots / "impedance-page.png"), full_page=True)
+    # un-ticking a spectrum redraws the Nyquist plot without it
+    page.uncheck(".eis-show >> nth=0")
+    assert page.evaluate("() => document.getElementById('eis-nyquist').data.length") == 2
