@@ -350,7 +350,13 @@ def _write_records(datafile: DataFile, token, records: pd.DataFrame) -> str:
     buf.seek(0)
     from django.core.files.base import File
 
-    return default_storage.save(f"records/{datafile.uid}-{token.hex[:8]}.parquet", File(buf))
+    name = f"records/{datafile.uid}-{token.hex[:8]}.parquet"
+    try:
+        return default_storage.save(name, File(buf))
+    except OSError:  # disk full mid-write: leave no partial records file behind
+        with contextlib.suppress(OSError):
+            default_storage.delete(name)
+        raise
 
 
 def _channel_key(metadata: dict, records: pd.DataFrame) -> str:

@@ -1,4 +1,7 @@
 """REST endpoints for uploads, their status, and a cell's cycles, curves and dQ/dV (thin over services/selectors)."""
+import errno
+import logging
+
 import django_filters
 from django.conf import settings
 from django.http import FileResponse
@@ -14,6 +17,8 @@ from ..models import CycleSummary, DataFile
 from ..sniff import refuse_reason
 from ..uploads import HashingUploadHandler
 from . import serializers
+
+log = logging.getLogger(__name__)
 
 # Multipart framing around the file itself is small; anything this far over the limit is refused unread.
 _MULTIPART_SLACK_BYTES = 64 * 1024
@@ -71,10 +76,20 @@ class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins
                 {"cell": [f"No cell {upload_form.validated_data['cell']!r} that you may upload to."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        datafile, created = services.datafile_create(
-            cell=cell, upload=upload, kind=upload_form.validated_data["kind"],
-            notes=upload_form.validated_data["notes"], actor=request.user,
-        )
+        try:
+            datafile, created = services.datafile_create(
+                cell=cell, upload=upload, kind=upload_form.validated_data["kind"],
+                notes=upload_form.validated_data["notes"], actor=request.user,
+            )
+        except OSError as exc:  # storage full or unwritable: nothing was recorded, the client may retry later
+            log.error("could not store an upload for cell %s: %s", cell.pk, exc)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            return response.Response(
+                {"file": ["The server has no space left to store the file; try again later." if full
+                          else "The server cannot store files at the moment; try again later."]},
+                status=status.HTTP_507_INSUFFICIENT_STORAGE if full else status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "300"},
+            )
         body = self.get_serializer(datafile).data
         return response.Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
