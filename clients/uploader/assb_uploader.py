@@ -345,12 +345,17 @@ class Uploader:
         """Ask the server about files it has not finished yet; log when they are imported or failed."""
         changed = False
         for record in self.state.files.values():
-            if not record.get("datafile_id") or record.get("status") in FINAL_STATUSES + ("refused",):
+            if not record.get("datafile_id") or record.get("status") in FINAL_STATUSES + ("refused", "gone"):
                 continue
             try:
                 resp = self.request("GET", f"{API_PATH}{record['datafile_id']}/", lambda: {})
             except Unreachable:
                 return
+            if resp.status_code == 404:  # deleted on the server (or moved out of this PC's projects)
+                record.update(status="gone", checked_at=_now())
+                changed = True
+                log.warning("%s: data file %s is no longer on the server", record["relpath"], record["datafile_id"])
+                continue
             if resp.status_code != 200:
                 continue
             body = resp.json()
