@@ -35,7 +35,6 @@ DEFAULT_PATTERNS = ("*.xlsx", "*.xls", "*.csv")
 # Excel's lock files, editor temp files and our own bookkeeping are never exports.
 IGNORED = ("~$*", ".~*", "*.tmp", "*.part", ".*")
 FINAL_STATUSES = ("imported", "failed")
-RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 class AuthError(Exception):
@@ -318,7 +317,7 @@ class Uploader:
                         "it must be this PC's device key (manage.py create_device NAME on the server) and the "
                         "device must be active."
                     )
-                if resp.status_code not in RETRY_STATUS:
+                if resp.status_code != 429 and resp.status_code < 500:  # 5xx (incl. 507 disk full), 429: retry
                     return resp
                 last = f"HTTP {resp.status_code}: {server_message(resp)[:200]}"
             if attempt == self.max_retries:

@@ -258,3 +258,45 @@ def test_the_multipart_body_streams_exactly_what_requests_would_send(tmp_path):
     parts = {p.get_param("name", header="content-disposition"): p.get_payload(decode=True)
              for p in message.get_payload()}
     assert parts == {"cell": b"LNTO-01", "kind": b"cycling", "file": path.read_bytes()}
+
+
+def test_it_retries_5xx_and_429_honouring_retry_after(make_uploader, live_server, watch, cell, exports):
+    import http.server
+    import threading
+
+    answers = iter([(503, "3"), (507, None), (429, "1")])
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            code, retry_after = next(answers)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(code)
+            if retry_after:
+                self.send_header("Retry-After", retry_after)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"detail": "busy"}')
+
+        def log_message(self, *args):
+            pass
+
+    busy = http.server.HTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=busy.serve_forever, daemon=True).start()
+    write(watch / "LNTO-01_ch4.xlsx", exports[0])
+    uploader = make_uploader(server=f"http://127.0.0.1:{busy.server_port}", backoff_base_s=0.5, backoff_cap_s=60)
+
+    def sleep(seconds):
+        uploader.sleeps.append(seconds)
+        if len(uploader.sleeps) == 3:
+            uploader.server = live_server.url
+
+    uploader.sleep = sleep
+    try:
+        uploader.poll()
+        assert uploader.poll()["uploaded"] == 1
+    finally:
+        busy.shutdown()
+    assert uploader.sleeps[0] >= 3.0  # Retry-After of the 503
+    assert 0.5 <= uploader.sleeps[1] <= 1.0  # 507: plain backoff, second step (1 s with jitter)
+    assert uploader.sleeps[2] >= 1.0
+    assert DataFile.objects.filter(cell=cell).count() == 1
