@@ -44,15 +44,14 @@ def test_it_keeps_secrets_and_local_state_out_of_git():
     assert "var/" in ignored and ".venv/" in ignored
 
 
-@pytest.mark.django_db
-def test_it_uses_wal_mode_on_the_embedded_sqlite_database():
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        pytest.skip("only the embedded default uses SQLite")  # the PostgreSQL run covers the other vendor
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode")
-        assert cursor.fetchone()[0] == "wal"
+def test_it_uses_wal_mode_on_the_embedded_sqlite_database(tmp_path):
+    env = production_env(ASSB_VAR_DIR=str(tmp_path))
+    env.pop("DATABASE_URL", None)
+    code = ("import django; django.setup(); from django.db import connection; c = connection.cursor(); "
+            "c.execute('PRAGMA journal_mode'); print(connection.vendor, c.fetchone()[0])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.stdout.split() == ["sqlite", "wal"], result.stderr
+    assert (tmp_path / "db.sqlite3").exists()
 
 
 def test_it_generates_the_openapi_schema_without_warnings(tmp_path):
