@@ -126,3 +126,150 @@ def _peak_voltages(peaks) -> list[float]:
     if isinstance(peaks, pd.DataFrame):
         return peaks["voltage_v"].tolist() if "voltage_v" in peaks else []
     return [p["voltage_v"] if isinstance(p, dict) else float(p) for p in peaks]
+
+
+# --- trust: fade figures, pause bands, peak tracking (added for the cell page and the peaks API) ----------
+
+PEAKS_CACHE_S = 7 * 24 * 3600
+PAUSE_CODES = {"time_gap": "pause", "channel_restarted": "interruption"}
+
+
+def cell_run_metrics(cell: Cell, *, reference_cycle: int | None = None, window: int = 100) -> dict:
+    """analysis.run_metrics on the cell's active cycles (newest file wins a cycle), for the cell page."""
+    from cycling.analysis import run_metrics
+
+    fields = ["cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent",
+              "ce_convention", "segment", "is_partial"]
+    rows = list(cycles_of([cell]).values_list(*fields))
+    if not rows:
+        return {}
+    frame = pd.DataFrame.from_records(rows, columns=fields).drop_duplicates("cycle", keep="first")
+    for col in fields[1:6]:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    convention = next((c for c in frame["ce_convention"] if c), "discharge/charge")
+    frame.attrs.update(ce_convention=convention,
+                       first_half="charge" if convention == "discharge/charge" else "discharge")
+    return run_metrics(frame.reset_index(drop=True), reference_cycle=reference_cycle, window=window)
+
+
+def cell_pause_bands(cell: Cell) -> list[dict]:
+    """Pauses (time_gap findings) and interruptions (channel restarts) of the cell's active cycling files,
+    placed on the cycle axis: each finding's record range is looked up in the files' per-cycle record
+    ranges (CycleSummary first_record/last_record), so the band sits at the cycle the records belong to."""
+    files = [f for f in active_datafiles(cell) if any(
+        x.get("code") in PAUSE_CODES for x in (f.provenance or {}).get("findings", []))]
+    if not files:
+        return []
+    rows = pd.DataFrame.from_records(
+        list(CycleSummary.objects.filter(datafile__in=files).order_by("datafile_id", "first_record")
+             .values_list("datafile_id", "cycle", "first_record", "last_record")),
+        columns=["datafile_id", "cycle", "first_record", "last_record"])
+    bands = []
+    for datafile in files:
+        table = rows[rows["datafile_id"] == datafile.pk]
+        for finding in (datafile.provenance or {}).get("findings", []):
+            kind = PAUSE_CODES.get(finding.get("code"))
+            if not kind:
+                continue
+            a, b = _cycle_at(table, finding.get("first_record")), _cycle_at(table, finding.get("last_record"))
+            listed = finding.get("cycles") or []
+            a = a if a is not None else (min(listed) if listed else None)
+            b = b if b is not None else (max(listed) if listed else a)
+            if a is None:
+                continue
+            bands.append({"kind": kind, "code": finding["code"], "datafile": datafile.pk,
+                          "from_cycle": min(a, b), "to_cycle": max(a, b),
+                          "first_record": finding.get("first_record"), "last_record": finding.get("last_record"),
+                          "message": finding.get("message", "")})
+    return sorted(bands, key=lambda band: (band["from_cycle"], band["datafile"]))
+
+
+def _cycle_at(table: pd.DataFrame, record) -> int | None:
+    """The cycle whose record range (table sorted by first_record) holds `record`."""
+    first = table["first_record"].to_numpy(dtype=float)
+    if record is None or not len(first):
+        return None
+    i = int(np.searchsorted(first, float(record), side="right")) - 1
+    return int(table["cycle"].iloc[i]) if i >= 0 and record <= table["last_record"].iloc[i] else None
+
+
+def dqdv_params(**given):
+    """analysis.DqdvParams with the given values over its defaults (None = default)."""
+    from cycling.analysis import DqdvParams
+
+    return DqdvParams(**{k: v for k, v in given.items() if v is not None})
+
+
+def _analysed_records(datafile: DataFile) -> pd.DataFrame:
+    """All records of a file numbered by the cycles its ingest analysed (derived ones when LAND's index
+    was not usable; see cycling.checks.resolve_cycles)."""
+    records = records_of(datafile)
+    prov = datafile.provenance or {}
+    if prov.get("cycle_source") == "derived":
+        from cycling.checks import resolve_cycles as resolve_cycle_numbers
+
+        first_half = prov.get("first_half")
+        numbers, _ = resolve_cycle_numbers(records, None if first_half in (None, "auto") else first_half)
+        records = records.assign(cycle=numbers)
+    return records
+
+
+def datafile_peaks(datafile: DataFile, params=None) -> dict:
+    """dQ/dV peak tracks of one file (checks.peak_tracking + peak_drift over all its records).
+
+    Cached in Django's cache: the key holds the file id, its records file name (a new one after every
+    re-ingest), the analysis version and the dQ/dV parameters, so a stale entry is never read; reading
+    all records of a 500-cycle file and tracking takes about a second, a cache hit a few ms.
+    """
+    from django.core.cache import cache
+
+    from cycling.analysis import ANALYSIS_VERSION
+    from cycling.checks import peak_drift, peak_tracking
+
+    params = params or dqdv_params()
+    key = (f"assb:peaks:{datafile.pk}:{datafile.records_file}:{ANALYSIS_VERSION}:"
+           f"{params.grid_mv:g}:{int(params.smooth)}:{params.window}:{params.polyorder}")
+    found = cache.get(key)
+    if found is not None:
+        return found
+    records = _analysed_records(datafile)
+    peaks = peak_tracking(records, grid_mv=params.grid_mv, window=params.window, polyorder=params.polyorder) \
+        if params.smooth else peak_tracking(records, curves=_unsmoothed(records, params))
+    drift = peak_drift(peaks)
+    result = {"peaks": _records_json(peaks), "drift": _records_json(drift)}
+    cache.set(key, result, PEAKS_CACHE_S)
+    return result
+
+
+def _unsmoothed(records, params):
+    from cycling.analysis import dqdv_all
+
+    return dqdv_all(records, grid_mv=params.grid_mv, smooth=False, window=params.window, polyorder=params.polyorder)
+
+
+def _records_json(frame: pd.DataFrame) -> list[dict]:
+    clean = frame.astype(object).where(pd.notna(frame), None)
+    out = clean.to_dict("records")
+    for row in out:
+        for k, v in row.items():
+            if isinstance(v, np.generic):
+                row[k] = v.item()
+    return out
+
+
+def cell_peaks(cell: Cell, params=None) -> dict:
+    """Peak tracks of the cell's active cycling file (the newest when several are active)."""
+    from dataclasses import asdict
+
+    from cycling.analysis import ANALYSIS_VERSION
+
+    params = params or dqdv_params()
+    datafile = active_datafiles(cell).first()
+    mass_g = (cell.active_mass_mg or 0) / 1000.0
+    body = {"cell": cell.pk, "datafile": datafile.pk if datafile else None, "analysis_version": ANALYSIS_VERSION,
+            "params": asdict(params), "active_mass_mg": cell.active_mass_mg, "peaks": [], "drift": []}
+    if datafile is not None:
+        body.update(datafile_peaks(datafile, params))
+    body["height_unit"], body["area_unit"] = "mAh/V", "mAh"
+    body["mass_g"] = mass_g or None
+    return body

@@ -2,7 +2,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import compare, views
+from . import compare, peaks, views
 
 router = DefaultRouter()
 router.register("datafiles", views.DataFileViewSet, basename="datafile")
@@ -10,7 +10,9 @@ router.register("datafiles", views.DataFileViewSet, basename="datafile")
 urlpatterns = [
     path("cells/<int:pk>/cycles/", views.CellCyclesView.as_view(), name="cell-cycles"),
     path("cells/<int:pk>/curves/", views.CellCurvesView.as_view(), name="cell-curves"),
-    path("cells/<int:pk>/dqdv/", views.CellDqdvView.as_view(), name="cell-dqdv"),
+    # dQ/dV with explicit smoothing parameters and CSV (peaks.py); replaces views.CellDqdvView's route.
+    path("cells/<int:pk>/dqdv/", peaks.CellDqdvView.as_view(), name="cell-dqdv"),
+    path("cells/<int:pk>/peaks/", peaks.CellPeaksView.as_view(), name="cell-peaks"),
     path("compare/", compare.CompareView.as_view(), name="compare-api"),
     path("compare/summary/", compare.CompareSummaryView.as_view(), name="compare-summary-api"),
     *router.urls,
