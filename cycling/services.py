@@ -41,8 +41,12 @@ class IngestFailed(Exception):
 
 # --- upload ---------------------------------------------------------------------------------
 
-def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=None) -> tuple[DataFile, bool]:
-    """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created)."""
+def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=None,
+                    enqueue: bool = True) -> tuple[DataFile, bool]:
+    """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created).
+
+    enqueue=False is for callers that run the ingest themselves in this process.
+    """
     from cells.auth import DevicePrincipal
 
     sha = getattr(upload, "sha256", None) or _sha256_of(upload)
@@ -69,7 +73,8 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
             default_storage.delete(datafile.file.name)
             raise
         audit(actor=actor, action="upload", obj=datafile, sha256=sha, size_bytes=upload.size, kind=kind)
-        datafile_enqueue(datafile)
+        if enqueue:
+            datafile_enqueue(datafile)
     return datafile, True
 
 

@@ -91,7 +91,7 @@ class Command(BaseCommand):
         results = {}  # path -> [outcome, datafile id or None, message]
         bar = Progress(self.stdout, len(paths))
         for n, path in enumerate(paths, start=1):
-            results[path] = self._create(path, cell, opts["kind"], opts["notes"])
+            results[path] = self._create(path, cell, opts["kind"], opts["notes"], enqueue=not opts["now"])
             if opts["now"] and results[path][0] == "new":
                 bar.show(n - 1, f"ingesting {path.name}")
                 results[path] = self._ingest_here(path, results[path])
@@ -113,7 +113,7 @@ class Command(BaseCommand):
             raise CommandError(f"No cell named {ref!r}.")
         return cell
 
-    def _create(self, path: Path, cell: Cell, kind: str, notes: str) -> list:
+    def _create(self, path: Path, cell: Cell, kind: str, notes: str, enqueue: bool = True) -> list:
         """Store one file like an upload does: the same refusals, the same per-cell SHA-256 dedupe."""
         try:
             size = path.stat().st_size
@@ -128,7 +128,8 @@ class Command(BaseCommand):
                 upload = File(fh, name=path.name)
                 upload.sha256 = _sha256(fh)
                 datafile, created = services.datafile_create(
-                    cell=cell, upload=upload, kind=kind, notes=notes or f"bulk import of {path}", actor=None
+                    cell=cell, upload=upload, kind=kind, notes=notes or f"bulk import of {path}", actor=None,
+                    enqueue=enqueue,
                 )
         except OSError as exc:
             return ["failed", None, f"cannot read: {exc}"]
