@@ -67,7 +67,8 @@ def serve() -> None:
     run(*manage, "collectstatic", "--noinput", "-v", "0", env=env)
     run(*manage, "setup_demo", "--registry-only", env=env)
     procs = [
-        subprocess.Popen([str(BIN / "celery"), "-A", "assb_lab", "worker", "-l", "info", "-c", "2",
+        # -B: the beat scheduler runs the sweeper that re-sends stale uploads (see README).
+        subprocess.Popen([str(BIN / "celery"), "-A", "assb_lab", "worker", "-B", "-l", "info", "-c", "2",
                           "--without-mingle", "--without-gossip", "-n", "demo@%h"], cwd=ROOT, env=env),
         subprocess.Popen([str(PY), "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"], cwd=ROOT, env=env),
     ]
