@@ -1,10 +1,13 @@
 """Web pages of the registry: the cell list (filters, sort, latest figures, export) and a cell's page."""
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Exists, F, FloatField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce, NullIf
 from django.shortcuts import get_object_or_404, render
+from django.utils.dateparse import parse_datetime
 
+from cycling import selectors as cycling_selectors
 from cycling.exports import table_response
 from cycling.models import CycleSummary, DataFile
 
@@ -55,6 +58,17 @@ def cells_with_figures(qs):
     )
 
 
+def _warning_counts(cell_ids) -> dict[int, int]:
+    """Warning findings of each cell's active cycling files, in one query (only the findings list is read)."""
+    counts: dict[int, int] = {}
+    rows = DataFile.objects.filter(cell_id__in=cell_ids, status=DataFile.Status.IMPORTED,
+                                   superseded_by__isnull=True).values_list("cell_id", "provenance__findings")
+    for cell_id, findings in rows:
+        n = sum(1 for f in findings or [] if isinstance(f, dict) and f.get("severity") == "warning")
+        counts[cell_id] = counts.get(cell_id, 0) + n
+    return counts
+
+
 def _file_status(cell) -> dict:
     counts = {}
     for f in cell.datafiles.all():
@@ -92,8 +106,10 @@ def home(request):
         return table_response(EXPORT_COLUMNS, rows, fmt=fmt, filename="cells", sheet="cells")
 
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    warnings = _warning_counts([cell.pk for cell in page])
     for cell in page:
         cell.file_status = _file_status(cell)
+        cell.n_warnings = warnings.get(cell.pk, 0)
     params = request.GET.copy()
     params.pop("page", None)
     params.pop("format", None)
@@ -120,10 +136,54 @@ def _r(value, decimals):
 def cell_detail(request, pk):
     cell = get_object_or_404(cells_visible_to(request.user).prefetch_related("pressing_steps"), pk=pk)
     datafiles = list(cell.datafiles.select_related("uploaded_by", "device").order_by("-created_at"))
+    has_cycles = any(f.status == DataFile.Status.IMPORTED and f.kind == DataFile.Kind.CYCLING for f in datafiles)
+    for f in datafiles:
+        f.findings = _findings_of(f)
+        f.how_made = _how_made(f)
+        f.run_start = _run_start(f)
+    shown = [f for f in datafiles if f.status == DataFile.Status.IMPORTED and not f.superseded_by_id]
+    fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
+    pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []
     return render(request, "cells/cell_detail.html", {
-        "cell": cell, "datafiles": datafiles,
+        "cell": cell, "datafiles": datafiles, "active_files": shown,
         "can_upload": request.user.has_perm("cycling.add_datafile"),
-        "has_cycles": any(f.status == DataFile.Status.IMPORTED and f.kind == DataFile.Kind.CYCLING for f in datafiles),
-        "kinds": DataFile.Kind.choices,
+        "has_cycles": has_cycles, "kinds": DataFile.Kind.choices,
+        "n_warnings": sum(len([x for x in f.findings if x["severity"] == "warning"]) for f in shown),
+        "fade": fade, "lab_zone": settings.TIME_ZONE,
+        "plot_marks": {"pauses": pauses, "knee_cycle": fade.get("knee_cycle"),
+                       "retention_reference_cycle": fade.get("retention_reference_cycle"),
+                       "decay_reference_cycle": fade.get("decay_reference_cycle"),
+                       "cycles_to_80_percent": fade.get("cycles_to_80_percent"),
+                       "cycles_to_70_percent": fade.get("cycles_to_70_percent")},
     })
+
+
+def _findings_of(datafile) -> list[dict]:
+    """The ingest's findings, warnings first, each with its record range in words."""
+    out = []
+    for f in (datafile.provenance or {}).get("findings", []):
+        a, b = f.get("first_record"), f.get("last_record")
+        where = "" if a is None else (f"record {a:,}" if a == b or b is None else f"records {a:,}–{b:,}")
+        out.append({**f, "records": where})
+    return sorted(out, key=lambda f: f.get("severity") != "warning")
+
+
+def _how_made(datafile) -> dict:
+    """Provenance of a file's numbers for the page: versions, the build values used, CE convention and the
+    dQ/dV parameters (the ingest's if it recorded them, else analysis.DqdvParams' defaults, which it used)."""
+    from dataclasses import asdict
+
+    from cycling.analysis import DqdvParams
+
+    prov = datafile.provenance or {}
+    stored = prov.get("dqdv_params")
+    return {**{k: v for k, v in prov.items() if k not in ("land_cycle_table", "findings")},
+            "dqdv": stored or asdict(DqdvParams()), "dqdv_defaults": not stored,
+            "computed_at": parse_datetime(prov["computed_at"]) if prov.get("computed_at") else None}
+
+
+def _run_start(datafile):
+    """The run's start (metadata.start_time_utc, aware); templates show it in the lab's zone."""
+    value = (datafile.metadata or {}).get("start_time_utc")
+    return parse_datetime(value) if value else None
 

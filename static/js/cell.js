@@ -1,4 +1,5 @@
-/* Cell page: cycle plot with C-rate bands, voltage and dQ/dV at chosen cycles, live data-file status, upload. */
+/* Cell page: cycle plot with C-rate and pause bands and the knee, voltage and dQ/dV at chosen cycles, dQ/dV peak
+   voltage vs cycle, live data-file status, upload. */
 (function () {
   "use strict";
   var P = window.Plots;
@@ -6,6 +7,7 @@
   var cellName = JSON.parse(document.getElementById("cell-name").textContent);
   var api = "/api/v1/cells/" + cellId + "/";
   var choice = document.getElementById("cycle-choice");
+  var marks = JSON.parse(document.getElementById("cell-marks").textContent) || {};
   var CYCLE_COLORS = ["#2459c5", "#dc6803", "#079455", "#7a5af8", "#d92d20", "#0e9384", "#c11574", "#475467"];
 
   function segmentsOf(rows) {
@@ -28,6 +30,9 @@
       var col = perGram ? "_mah_g" : "_mah";
       var x = rows.map(function (r) { return r.cycle; });
       var bands = P.rateBands(segmentsOf(rows));
+      var capOf = {};
+      rows.forEach(function (r) { capOf[r.cycle] = r["discharge" + col]; });
+      var pauses = P.pauseBands(marks.pauses || [], capOf);
       var traces = [
         { x: x, y: rows.map(function (r) { return r["discharge" + col]; }), name: "Discharge capacity", mode: "lines+markers",
           marker: { size: 4 }, line: { color: "#2459c5", width: 2 } },
@@ -36,10 +41,16 @@
         { x: x, y: rows.map(function (r) { return r.ce_percent; }), name: "Coulombic efficiency", yaxis: "y2",
           mode: "lines+markers", marker: { size: 4 }, line: { color: "#079455", width: 1.5, dash: "dot" } }
       ];
+      var knee = P.cycleMark(marks.knee_cycle, capOf, "Knee", "#d92d20", "cycle " + marks.knee_cycle +
+        ": the fade gets steeper here (two-line fit)");
+      var ref = P.cycleMark(marks.retention_reference_cycle, capOf, "Reference", "#475467", "retention and cycles to " +
+        "80/70 % are relative to cycle " + marks.retention_reference_cycle, true);
+      traces = traces.concat(pauses.traces, knee.traces);
       var lay = P.layout("Capacity and Coulombic efficiency vs cycle", "Cycle number", "Capacity (" + unit + ")", {
         yaxis2: { title: { text: "Coulombic efficiency (%)" }, overlaying: "y", side: "right", showgrid: false, tickmode: "auto",
                   linecolor: "#98a2b3", ticks: "outside", zeroline: false },
-        shapes: bands.shapes, annotations: bands.annotations, hovermode: "x unified"
+        shapes: bands.shapes.concat(pauses.shapes, knee.shapes, ref.shapes), annotations: bands.annotations,
+        hovermode: "x unified"
       });
       lay.margin.r = 64; lay.margin.t = 56;
       return P.draw(el, traces, lay, cellName + "-capacity-ce");
@@ -75,12 +86,72 @@
     });
   }
 
+  var PEAK_COLORS = { charge: ["#dc6803", "#d92d20", "#c11574"], discharge: ["#2459c5", "#0e9384", "#7a5af8"] };
+
+  function plotPeaks() {
+    var el = document.getElementById("plot-peaks");
+    return P.getJSON(api + "peaks/").then(function (d) {
+      if (!d.peaks.length) { P.empty(el, "No dQ/dV peaks found."); return; }
+      var drift = {}, tracks = {}, order = [];
+      d.drift.forEach(function (t) { drift[t.peak_id] = t; });
+      d.peaks.forEach(function (p) {
+        if (!drift[p.peak_id]) { return; }  /* tracks seen in too few cycles to fit a drift */
+        if (!tracks[p.peak_id]) { tracks[p.peak_id] = { x: [], y: [], h: [] }; order.push(p.peak_id); }
+        tracks[p.peak_id].x.push(p.cycle); tracks[p.peak_id].y.push(p.voltage_v); tracks[p.peak_id].h.push(p.height_mah_v);
+      });
+      order.sort();
+      var n = { charge: 0, discharge: 0 };
+      var traces = order.map(function (id) {
+        var t = tracks[id], half = drift[id].half, colors = PEAK_COLORS[half] || ["#475467"];
+        var rate = drift[id].drift_mv_per_cycle;
+        return { x: t.x, y: t.y, customdata: t.h, mode: "lines+markers", marker: { size: 4 },
+                 line: { color: colors[n[half]++ % colors.length], width: 1.5, dash: half === "discharge" ? "solid" : "dot" },
+                 name: id + (rate === null ? "" : " (" + (rate >= 0 ? "+" : "") + rate.toFixed(2) + " mV/cycle)"),
+                 hovertemplate: id + "<br>cycle %{x}: %{y:.4f} V, height %{customdata:.3g} " + d.height_unit + "<extra></extra>" };
+      });
+      var lay = P.layout("dQ/dV peak voltage vs cycle", "Cycle number", "Peak voltage (V)");
+      var body = document.querySelector("#peak-drift tbody");
+      body.innerHTML = "";
+      d.drift.forEach(function (t) {
+        var tr = document.createElement("tr"); tr.dataset.peak = t.peak_id;
+        [t.peak_id, t.first_cycle + "–" + t.last_cycle + " (" + t.n_cycles + ")",
+         t.first_voltage_v.toFixed(4) + " → " + t.last_voltage_v.toFixed(4),
+         t.drift_mv_per_cycle === null ? "—" : t.drift_mv_per_cycle.toFixed(3)].forEach(function (v, i) {
+          var td = document.createElement("td"); td.textContent = v; if (i) { td.className = "num"; } tr.appendChild(td);
+        });
+        body.appendChild(tr);
+      });
+      document.getElementById("peak-drift").hidden = !d.drift.length;
+      return P.draw(el, traces, lay, cellName + "-dqdv-peaks");
+    });
+  }
+
+  /* Peak tracking reads every record of the file the first time: drawn once the plot scrolls into view. */
+  var peaksShown = false;
+  function watchPeaks() {
+    var el = document.getElementById("plot-peaks");
+    if (!el || peaksShown) { return; }
+    var go = function () { if (!peaksShown) { peaksShown = true; plotPeaks().catch(function (err) { console.error(err); }); } };
+    if (!("IntersectionObserver" in window)) { go(); return; }
+    var seen = new IntersectionObserver(function (entries) {
+      if (entries.some(function (e) { return e.isIntersecting; })) { seen.disconnect(); go(); }
+    });
+    seen.observe(el);
+  }
+
+  function updateCsvLink() {
+    var link = document.getElementById("dqdv-csv");
+    if (link) { link.href = api + "dqdv/?cycles=" + encodeURIComponent(cycleList()) + "&format=csv"; }
+  }
+
   function plotAll() {
     if (document.getElementById("cell-plots").hidden) { return Promise.resolve(); }
+    watchPeaks();
+    updateCsvLink();
     return Promise.all([plotCycles(), plotVoltage(), plotDqdv()]).catch(function (err) { console.error(err); });
   }
 
-  choice.addEventListener("submit", function (ev) { ev.preventDefault(); plotVoltage(); plotDqdv(); });
+  choice.addEventListener("submit", function (ev) { ev.preventDefault(); updateCsvLink(); plotVoltage(); plotDqdv(); });
 
   /* --- data files: live status while any is pending or parsing --------------------------------- */
   var table = document.querySelector("#datafiles tbody");
@@ -93,11 +164,11 @@
     if (row) { return row; }
     var none = table.querySelector("tr.none"); if (none) { none.remove(); }
     row = document.createElement("tr"); row.dataset.id = f.id;
-    row.innerHTML = "<td></td><td></td><td class=\"status\"></td><td class=\"num\"></td><td></td>";
+    row.innerHTML = "<td></td><td></td><td class=\"status\"></td><td class=\"num\"></td><td class=\"run-start\">—</td><td></td>";
     row.cells[0].textContent = f.original_name; row.cells[1].textContent = f.kind;
-    row.cells[4].textContent = (f.created_at || "").slice(0, 16).replace("T", " ") + (f.uploaded_by ? " · " + f.uploaded_by : "");
+    row.cells[5].textContent = (f.created_at || "").slice(0, 16).replace("T", " ") + (f.uploaded_by ? " · " + f.uploaded_by : "");
     var detail = document.createElement("tr"); detail.className = "detail"; detail.dataset.for = f.id; detail.hidden = true;
-    detail.innerHTML = '<td colspan="5"><div class="file-error error"></div><ul class="file-warnings warnings"></ul></td>';
+    detail.innerHTML = '<td colspan="6"><div class="file-error error"></div><ul class="file-warnings warnings"></ul></td>';
     table.insertBefore(detail, table.firstChild); table.insertBefore(row, detail);
     return row;
   }

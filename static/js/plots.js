@@ -1,4 +1,4 @@
-/* Shared Plotly helpers: layout, download buttons (PNG + SVG), bands, C-rate shading, fetch. */
+/* Shared Plotly helpers: layout, download buttons (PNG + SVG), bands, C-rate and pause shading, cycle marks, fetch. */
 (function () {
   "use strict";
   var FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -87,6 +87,38 @@
     return { shapes: shapes, annotations: annotations };
   }
 
+  /* Pauses and interruptions on the cycle axis: a red (pause) or violet (interruption) band per finding, plus one legend entry with the
+     finding's words on hover (marker at the discharge capacity of that cycle). */
+  function pauseBands(pauses, capOf) {
+    var shapes = [], x = [], y = [], text = [];
+    (pauses || []).forEach(function (p) {
+      var color = p.kind === "pause" ? "rgba(217,45,32," : "rgba(122,90,248,";
+      shapes.push({ type: "rect", xref: "x", yref: "paper", x0: p.from_cycle - 0.45, x1: p.to_cycle + 0.45, y0: 0, y1: 1,
+        fillcolor: color + "0.16)", line: { color: color + "0.7)", width: 1, dash: "dot" }, layer: "below",
+        name: p.kind + "-band" });
+      x.push((p.from_cycle + p.to_cycle) / 2);
+      y.push(capOf && capOf[p.from_cycle] !== undefined ? capOf[p.from_cycle] : null);
+      var where = p.first_record === null ? "" : " (records " + p.first_record + "–" + p.last_record + ")";
+      text.push((p.kind === "pause" ? "Pause" : "Interruption") + " in cycle " +
+                (p.from_cycle === p.to_cycle ? p.from_cycle : p.from_cycle + "–" + p.to_cycle) + where + "<br>" +
+                String(p.message).replace(/(.{1,70})(\s|$)/g, "$1<br>"));
+    });
+    var traces = x.length ? [{ x: x, y: y, mode: "markers", name: "Pause / interruption", hovertext: text,
+      hoverinfo: "text", marker: { symbol: "x-thin-open", size: 11, color: "#d92d20", line: { width: 2 } } }] : [];
+    return { shapes: shapes, traces: traces };
+  }
+
+  /* A vertical line at one cycle (knee, reference); with a legend marker unless `lineOnly`. */
+  function cycleMark(cycle, capOf, label, color, hover, lineOnly) {
+    if (cycle === null || cycle === undefined) { return { shapes: [], traces: [] }; }
+    var shapes = [{ type: "line", xref: "x", yref: "paper", x0: cycle, x1: cycle, y0: 0, y1: 1, name: slug(label),
+                    line: { color: color, width: 1.2, dash: lineOnly ? "dot" : "dash" } }];
+    var traces = lineOnly ? [] : [{ x: [cycle], y: [capOf ? capOf[cycle] : null], mode: "markers",
+      name: label + " (cycle " + cycle + ")", hovertext: [hover], hoverinfo: "text",
+      marker: { symbol: "diamond", size: 10, color: color } }];
+    return { shapes: shapes, traces: traces };
+  }
+
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
       if (!r.ok) { throw new Error(url + " answered " + r.status); }
@@ -106,5 +138,5 @@
   }
 
   window.Plots = { config: config, layout: layout, draw: draw, empty: empty, bandTraces: bandTraces,
-    rateBands: rateBands, getJSON: getJSON, joinHalves: joinHalves, hexToRgba: hexToRgba, DASHES: DASHES, slug: slug };
+    rateBands: rateBands, pauseBands: pauseBands, cycleMark: cycleMark, getJSON: getJSON, joinHalves: joinHalves, hexToRgba: hexToRgba, DASHES: DASHES, slug: slug };
 })();
