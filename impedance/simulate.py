@@ -96,3 +96,29 @@ def study_spectrum(kind: str = "bare", seed: int = 0, *, noise: float = 0.005) -
     return simulate_spectrum(
         STUDY_CIRCUIT, STUDY_PARAMS[kind], STUDY_FREQ_HZ, noise=noise, seed=seed, name=f"study-{kind}-{seed}"
     )
+
+
+def write_mpt(spectra, *, decimal_comma: bool = False, with_freq: bool = True, area_cm2: float = 0.785) -> bytes:
+    """A minimal EC-Lab (BioLogic) .mpt text export of one or more sweeps (looped: `cycle number`).
+
+    Used by tests and the demo to send spectra through the same upload path as real files.
+    """
+    columns = ["freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm", "|Z|/Ohm", "Phase(Z)/deg", "time/s", "cycle number"]
+    if not with_freq:
+        columns = columns[1:]
+    header = [
+        "EC-Lab ASCII FILE", "Nb header lines : 6", "", "Potentio Electrochemical Impedance Spectroscopy",
+        f"Electrode surface area : {area_cm2:.3f} cm\u00b2",
+    ]
+    rows = []
+    for number, spectrum in enumerate(spectra, start=1):
+        d = spectrum.data
+        z = spectrum.z_ohm
+        table = np.column_stack([d.freq_hz.to_numpy(), z.real, -z.imag, np.abs(z), np.degrees(np.angle(z)),
+                                 d.time_s.to_numpy(), np.full(len(d), number)])
+        if not with_freq:
+            table = table[:, 1:]
+        for values in table:
+            text = "\t".join(f"{v:.7E}" for v in values)
+            rows.append(text.replace(".", ",") if decimal_comma else text)
+    return ("\n".join([*header, "\t".join(columns), *rows]) + "\n").encode("latin-1")

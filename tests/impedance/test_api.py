@@ -6,10 +6,10 @@ from django.test.utils import CaptureQueriesContext
 
 from impedance.analysis import DEFAULT_CIRCUIT
 from impedance.models import EisFit, EisSpectrum
-from impedance.simulate import study_spectrum
+from impedance.simulate import study_spectrum, write_mpt
 from tests.conftest import client_for
 from tests.factories import CellFactory
-from tests.impedance.test_services import study_cells, upload_and_ingest, write_mpt
+from tests.impedance.test_services import study_cells, upload_and_ingest
 
 pytestmark = pytest.mark.django_db
 

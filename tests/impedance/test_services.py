@@ -1,7 +1,6 @@
 """EIS ingest through the upload API, in process: study spectra, real samples, refusals, idempotence, refits."""
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cycling import services as cycling_services
@@ -9,7 +8,7 @@ from cycling.models import DataFile
 from impedance import services
 from impedance.analysis import DEFAULT_CIRCUIT
 from impedance.models import EisFit, EisSpectrum
-from impedance.simulate import study_spectrum
+from impedance.simulate import study_spectrum, write_mpt  # noqa: F401 (write_mpt re-exported for other tests)
 from tests.factories import CellFactory, CoatingFactory, GroupFactory
 from tests.landfiles import upload_file
 
@@ -20,29 +19,6 @@ SAMPLES = sorted(p for p in DATA.iterdir() if p.suffix != ".md")
 
 
 # --- helpers shared with the API and page tests -----------------------------------------------
-def write_mpt(spectra, *, decimal_comma: bool = False, with_freq: bool = True) -> bytes:
-    """A minimal EC-Lab (BioLogic) .mpt text export of one or more sweeps (looped: `cycle number`)."""
-    columns = ["freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm", "|Z|/Ohm", "Phase(Z)/deg", "time/s", "cycle number"]
-    if not with_freq:
-        columns = columns[1:]
-    header = [
-        "EC-Lab ASCII FILE", "Nb header lines : 6", "", "Potentio Electrochemical Impedance Spectroscopy",
-        "Electrode surface area : 0.785 cm²",
-    ]
-    rows = []
-    for number, spectrum in enumerate(spectra, start=1):
-        d = spectrum.data
-        z = spectrum.z_ohm
-        for k in range(len(d)):
-            values = [d.freq_hz.iloc[k], z.real[k], -z.imag[k], abs(z[k]), np.degrees(np.angle(z[k])),
-                      d.time_s.iloc[k], number]
-            if not with_freq:
-                values = values[1:]
-            text = "\t".join(f"{v:.7E}" for v in values)
-            rows.append(text.replace(".", ",") if decimal_comma else text)
-    return ("\n".join([*header, "\t".join(columns), *rows]) + "\n").encode("latin-1")
-
-
 def study_cells(project):
     """A bare and an LNTO-coated study cell (10 mm die: 0.785 cm2)."""
     bare = CellFactory(project=project, name="BARE-01", group=GroupFactory(project=project, name="bare"))

@@ -9,9 +9,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_it_draws_nyquist_bode_and_r_int_in_a_browser(page, live_server, screenshots):  # noqa: F811
     from cells.roles import RESEARCHER, ensure_roles
-    from impedance.simulate import study_spectrum
+    from impedance.simulate import study_spectrum, write_mpt
     from tests.conftest import client_for
-    from tests.impedance.test_services import upload_and_ingest, write_mpt
+    from tests.impedance.test_services import upload_and_ingest
 
     ensure_roles()  # transactional tests flush the role groups made by migrate
     project = ProjectFactory(name="LNTO coating study")
