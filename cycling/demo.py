@@ -2,7 +2,9 @@
 
 Each of the six study cells gets a generated LAND export (seeded, cached under var/demo/): formation at
 0.1C then C/3; coated cells run 502 cycles, bare cells 200 (they fade to ~0 by then); LNTO-01 also
-runs the 0.1C -> 1C rate test. Uploading the same bytes again is answered 200 by the API, so a
+runs the 0.1C -> 1C rate test. Each cell also gets EIS spectra (BioLogic .mpt text): after formation
+with the study's R_int (1400 ohm bare, 248 ohm coated), then after cycles 100 and 200 with an
+illustrative growth of the interface resistance (not a published figure). Uploading the same bytes again is answered 200 by the API, so a
 restart of the quick start does not duplicate anything.
 """
 import io
@@ -32,7 +34,7 @@ def demo_exports(cycles: int = 502) -> list[tuple[Cell, Path]]:
     for cell in Cell.objects.filter(project__name=STUDY_PROJECT).select_related("group").order_by("name"):
         group = "coated" if cell.group.name == COATED else "bare"
         n = cycles if group == "coated" else min(cycles, 200)
-        rate_test = cell.name == "LNTO-01"
+        rate_test = cell.name == "LNTO-01" and n >= 40  # the rate test needs 15 cycles of its own
         path = out / f"{cell.name}_ch{cell.replicate_number}_{n}cyc{'_rate' if rate_test else ''}.xlsx"
         if not path.exists():
             records, _ = study_cell(group, replicate=cell.replicate_number, n_cycles=n, rate_test=rate_test,
@@ -42,6 +44,27 @@ def demo_exports(cycles: int = 502) -> list[tuple[Cell, Path]]:
             tmp.rename(path)
         pairs.append((cell, path))
     return pairs
+
+
+# Interface-resistance growth per 100 cycles in the demo spectra (illustrative, not from the study).
+EIS_GROWTH_PER_100_CYCLES = {"bare": 0.45, "coated": 0.08}
+EIS_AFTER_CYCLES = (2, 100, 200)
+
+
+def demo_spectra() -> list[tuple[Cell, str, bytes]]:
+    """(cell, file name, .mpt bytes) of the demo EIS spectra of every study cell."""
+    from impedance.simulate import STUDY_CIRCUIT, STUDY_FREQ_HZ, STUDY_PARAMS, simulate_spectrum, write_mpt
+
+    out = []
+    for cell in Cell.objects.filter(project__name=STUDY_PROJECT).select_related("group").order_by("name"):
+        group = "coated" if cell.group.name == COATED else "bare"
+        for after in EIS_AFTER_CYCLES:
+            params = dict(STUDY_PARAMS[group])
+            spread = 1.0 + 0.03 * (cell.replicate_number - 2)
+            params["R2"] *= spread * (1.0 + EIS_GROWTH_PER_100_CYCLES[group] * (after - 2) / 100.0)
+            spectrum = simulate_spectrum(STUDY_CIRCUIT, params, STUDY_FREQ_HZ, seed=cell.replicate_number * 1000 + after)
+            out.append((cell, f"{cell.name}_PEIS_c{after}.mpt", write_mpt([spectrum], area_cm2=cell.electrode_area_cm2)))
+    return out
 
 
 def _multipart(fields: dict, file_name: str, data: bytes) -> tuple[bytes, str]:
@@ -77,13 +100,20 @@ def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s
         answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
         write(f"  {path.name}: {answer['status']} ({answer['status_url']})")
         statuses.append(answer)
+    for cell, name, data in demo_spectra():
+        after = name.rsplit("_c", 1)[1].split(".")[0]
+        body, ctype = _multipart({"cell": cell.name, "kind": "eis", "notes": f"demo after_cycle={after}"}, name, data)
+        answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
+        statuses.append(answer)
+    write(f"  {len(statuses)} files sent; waiting for the worker...")
     deadline = time.monotonic() + timeout_s
     pending = {a["id"]: a["status_url"] for a in statuses}
     while pending and time.monotonic() < deadline:
         for datafile_id, url in list(pending.items()):
             answer = _call(url, device.key)
             if answer["status"] in ("imported", "failed"):
-                write(f"  data file {datafile_id}: {answer['status']} {answer.get('error') or ''}".rstrip())
+                if answer["status"] == "failed" or answer["kind"] == "cycling":
+                    write(f"  {answer['original_name']}: {answer['status']} {answer.get('error') or ''}".rstrip())
                 pending.pop(datafile_id)
         time.sleep(1)
     if pending:
@@ -91,4 +121,4 @@ def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s
     return statuses
 
 
-__all__ = ["BARE", "COATED", "demo_exports", "upload_demo_data"]
+__all__ = ["BARE", "COATED", "demo_exports", "demo_spectra", "upload_demo_data"]
