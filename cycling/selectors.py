@@ -217,8 +217,8 @@ def _analysed_records(datafile: DataFile) -> pd.DataFrame:
 def datafile_peaks(datafile: DataFile, params=None) -> dict:
     """dQ/dV peak tracks of one file (checks.peak_tracking + peak_drift over all its records).
 
-    Cached in Django's cache: the key holds the file id, its records file name (a new one after every
-    re-ingest), the analysis version and the dQ/dV parameters, so a stale entry is never read; reading
+    Cached in Django's cache: the key holds the file id, its records file name and ingest time (both change
+    with every re-ingest), the analysis version and the dQ/dV parameters, so a stale entry is never read; reading
     all records of a 500-cycle file and tracking takes about a second, a cache hit a few ms.
     """
     from django.core.cache import cache
@@ -227,7 +227,8 @@ def datafile_peaks(datafile: DataFile, params=None) -> dict:
     from cycling.checks import peak_drift, peak_tracking
 
     params = params or dqdv_params()
-    key = (f"assb:peaks:{datafile.pk}:{datafile.records_file}:{ANALYSIS_VERSION}:"
+    computed = (datafile.provenance or {}).get("computed_at", "")
+    key = (f"assb:peaks:{datafile.pk}:{datafile.records_file}:{computed}:{ANALYSIS_VERSION}:"
            f"{params.grid_mv:g}:{int(params.smooth)}:{params.window}:{params.polyorder}")
     found = cache.get(key)
     if found is not None:
