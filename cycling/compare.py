@@ -4,7 +4,8 @@ The selection is groups and/or single cells, always scoped to what the user may 
 the mean across its replicate cells per cycle with sd/min/max; retention is each cell's discharge
 capacity over its capacity at the reference cycle (the chosen one, else run_metrics' default: the first
 long-term cycle). Run-level figures per cell come from cycling.analysis.run_metrics, so the numbers here
-are the ones the rest of the app reports.
+are the ones the rest of the app reports. R_int after formation is each cell's earliest EIS spectrum (lowest
+known after_cycle; spectra of unknown cycle only when there is no other), read with one more query.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.urls import reverse
 
 from cells.models import Cell, CellGroup
 from cells.selectors import cells_visible_to, groups_visible_to
+from impedance.selectors import rint_frame
 
 from .analysis import C_RATE_LABELS, run_metrics
 from .selectors import cycles_of
@@ -42,9 +44,12 @@ SUMMARY_METRICS: list[tuple[str, str, int]] = [
     ("decay_reference_cycle", "Decay reference cycle", 0),
     ("cycles_to_80_percent", "Cycles to 80 % of reference", 0),
     ("knee_cycle", "Knee cycle", 0),
+    ("r_int_ohm", "R_int after formation (Ω)", 1),
+    ("r_int_ohm_cm2", "R_int after formation (Ω·cm²)", 1),
+    ("r_int_cycle", "R_int measured after cycle", 0),
 ]
 # Cycle numbers naming a reference: a group shows the shared value (None when replicates differ).
-REFERENCE_KEYS = {"retention_reference_cycle", "decay_reference_cycle"}
+REFERENCE_KEYS = {"retention_reference_cycle", "decay_reference_cycle", "r_int_cycle"}
 CELL_ID_COLUMNS = [("cell", "Cell"), ("group", "Group")]
 GROUP_ID_COLUMNS = [("group", "Group"), ("n_cells", "Cells (n)")]
 
@@ -137,6 +142,25 @@ def cycles_frame(cells: list[Cell]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def eis_after_formation(cells: list[Cell]) -> dict[int, dict]:
+    """{cell id: R_int of its earliest spectrum's current fit, that cycle and the spectrum id}: ONE query."""
+    if not cells:
+        return {}
+    frame = rint_frame(cells)
+    if frame.empty:
+        return {}
+    # Known cycles first (NULL ordering differs between SQLite and PostgreSQL: sort here, not in SQL).
+    frame = frame.sort_values(["cell", "cycle", "datafile", "sweep"], na_position="last", kind="stable")
+    first = frame.drop_duplicates("cell", keep="first")
+    return {
+        int(row.cell): {
+            "r_int_ohm": row.r_int_ohm, "r_int_ohm_cm2": row.r_int_ohm_cm2,
+            "r_int_cycle": None if pd.isna(row.cycle) else int(row.cycle), "r_int_spectrum_id": int(row.spectrum),
+        }
+        for row in first.itertuples(index=False)
+    }
+
+
 def _cell_metrics(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None) -> dict:
     frame = frame.copy()
     frame.attrs["first_half"] = cell.first_half if cell.first_half != Cell.FirstHalf.AUTO else "charge"
@@ -199,6 +223,7 @@ def compare(user, selection: Selection) -> dict:
     df = cycles_frame(cells)
     complete = df[~df["is_partial"].astype(bool)] if len(df) else df
     by_cell = {cid: part for cid, part in complete.groupby("cell_id", sort=False)} if len(complete) else {}
+    eis = eis_after_formation(cells)
 
     colors = {}
     for i, g in enumerate(groups):
@@ -206,7 +231,7 @@ def compare(user, selection: Selection) -> dict:
     cell_rows, cell_series, retention_parts = [], [], []
     for i, cell in enumerate(cells):
         frame = by_cell.get(cell.pk, complete.iloc[0:0])
-        metrics = _cell_metrics(cell, frame, selection.reference_cycle)
+        metrics = _cell_metrics(cell, frame, selection.reference_cycle) | eis.get(cell.pk, {})
         ref_cap = metrics["reference_capacity_mah_g"]
         cap = frame["discharge_mah_g"].to_numpy(dtype=float)
         retention = cap / ref_cap * 100.0 if ref_cap else np.full(len(cap), np.nan)
@@ -223,7 +248,8 @@ def compare(user, selection: Selection) -> dict:
             "segments": _segments(frame),
         })
         cell_rows.append({"cell_id": cell.pk, "cell": cell.name, "group_id": cell.group_id, "group": cell.group.name,
-                          **{k: _num(metrics.get(k), d) for k, _, d in SUMMARY_METRICS}})
+                          **{k: _num(metrics.get(k), d) for k, _, d in SUMMARY_METRICS},
+                          "r_int_spectrum_id": metrics.get("r_int_spectrum_id")})
 
     if len(complete):
         complete = complete.assign(retention_percent=pd.concat(retention_parts) if retention_parts else np.nan)
@@ -267,9 +293,12 @@ def _group_row(group: CellGroup, summary_df: pd.DataFrame, member_ids: list[int]
             uniq = values.unique()
             row[key] = int(uniq[0]) if len(uniq) == 1 else None
             row[f"{key}_sd"] = None
+            row[f"{key}_varies"] = len(uniq) > 1
             continue
         row[key] = _num(values.mean(), dec) if len(values) else None
         row[f"{key}_sd"] = _num(values.std(ddof=1), dec) if len(values) > 1 and key != "last_cycle" else None
+    # Cells behind the R_int mean: replicates without EIS do not count.
+    row["r_int_n"] = int(pd.to_numeric(part["r_int_ohm"], errors="coerce").notna().sum()) if len(part) else 0
     return row
 
 

@@ -90,8 +90,11 @@ class CompareSummaryColumnSerializer(serializers.Serializer):
 class CompareSummarySerializer(serializers.Serializer):
     columns = CompareSummaryColumnSerializer(many=True)
     groups = serializers.ListField(child=serializers.DictField(), help_text="Per group: mean and <key>_sd of "
-                                   "every metric across its cells; reference cycles when shared.")
-    cells = serializers.ListField(child=serializers.DictField(), help_text="Per cell: run metrics.")
+                                   "every metric across its cells; reference cycles (and r_int_cycle) when shared, "
+                                   "<key>_varies when they differ; r_int_n = cells with an R_int.")
+    cells = serializers.ListField(child=serializers.DictField(), help_text="Per cell: run metrics; R_int after "
+                                  "formation (r_int_ohm, r_int_ohm_cm2) of the earliest EIS spectrum, the cycle it "
+                                  "was measured after (r_int_cycle) and its id (r_int_spectrum_id); null without EIS.")
 
 
 class CompareSelectionSerializer(serializers.Serializer):
@@ -132,7 +135,7 @@ class CompareView(_CompareBase):
 
 class CompareSummaryView(_CompareBase):
     """Only the summary rows of a comparison (ICE, first discharge, capacity at 100/500, retention,
-    decay %/cycle with its reference cycle, cycles to 80 %)."""
+    decay %/cycle with its reference cycle, cycles to 80 %, R_int after formation with its cycle)."""
 
     serializer_class = CompareSummarySerializer
 

@@ -122,9 +122,10 @@ def test_it_needs_the_same_number_of_queries_for_more_cells(viewer, project, stu
     with CaptureQueriesContext(connection) as large:
         body = _get(api, f"groups={coated.pk},{study['bare'].pk}")
     assert len(body["cells"]) == 9
-    assert len(large.captured_queries) == len(small.captured_queries) <= 4
+    assert len(large.captured_queries) == len(small.captured_queries) == 4  # groups, cells, cycles, R_int
     cycle_queries = [q for q in large.captured_queries if "cycling_cyclesummary" in q["sql"]]
     assert len(cycle_queries) == 1
+    assert len([q for q in large.captured_queries if "impedance_eisfit" in q["sql"]]) == 1
 
 
 def test_it_keeps_the_payload_small(viewer, both):
