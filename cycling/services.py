@@ -11,6 +11,7 @@ import logging
 import threading
 import traceback
 import uuid
+from dataclasses import asdict
 from datetime import timedelta
 
 import numpy as np
@@ -282,7 +283,7 @@ def _load_records(datafile: DataFile, progress: _Progress):
 
 
 def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
-    from cycling.analysis import ANALYSIS_VERSION, cross_check, summarize_cycles
+    from cycling.analysis import ANALYSIS_VERSION, DqdvParams, cross_check, summarize_cycles
     from cycling.checks import cycle_identity_checks, resolve_cycles, sanity_checks
     from cycling.parsers import PARSER_VERSION
     from cycling.timezones import start_time_utc
@@ -320,6 +321,7 @@ def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
         "theoretical_mah_g": spec.theoretical_mah_g, "first_half": spec.first_half or "auto",
         "parser_warnings": parser_warnings,
         "cycle_source": cycle_source, "ce_convention": cycles.attrs.get("ce_convention"),
+        "dqdv_params": asdict(DqdvParams()),
         "findings": [f.as_dict() for f in findings],
         "land_cycle_table": None if cycle_table is None else _jsonable_frame(cycle_table),
         "computed_at": timezone.now().isoformat(),

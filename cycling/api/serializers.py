@@ -61,18 +61,3 @@ class CurvesSerializer(serializers.Serializer):
     cell = serializers.IntegerField()
     capacity_unit = serializers.CharField()
     traces = CurveTraceSerializer(many=True)
-
-
-class DqdvTraceSerializer(serializers.Serializer):
-    cycle = serializers.IntegerField()
-    half = serializers.ChoiceField(choices=["charge", "discharge"])
-    voltage_v = serializers.ListField(child=serializers.FloatField())
-    dqdv = serializers.ListField(child=serializers.FloatField())
-    peaks_v = serializers.ListField(child=serializers.FloatField())
-
-
-class DqdvSerializer(serializers.Serializer):
-    cell = serializers.IntegerField()
-    dqdv_unit = serializers.CharField()
-    params = serializers.DictField()
-    traces = DqdvTraceSerializer(many=True)

@@ -181,13 +181,3 @@ class CellCurvesView(_CellDataView):
     def get(self, request, pk):
         points = min(max(int(request.query_params.get("points", 400) or 400), 50), 5000)
         return response.Response(selectors.cell_curves(self.get_cell(), self.cycle_tokens(), points))
-
-
-class CellDqdvView(_CellDataView):
-    """dQ/dV of chosen cycles (Savitzky-Golay smoothed on a uniform voltage grid) with peak voltages."""
-
-    serializer_class = serializers.DqdvSerializer
-
-    @extend_schema(parameters=[_CYCLES_PARAM])
-    def get(self, request, pk):
-        return response.Response(selectors.cell_dqdv(self.get_cell(), self.cycle_tokens()))

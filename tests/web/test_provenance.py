@@ -108,7 +108,7 @@ def test_it_explains_how_the_numbers_were_made(viewer_web, plain_cell):
     assert dd["ce_convention"].startswith("discharge/charge × 100")
     assert dd["cycle_source"] == "LAND's cycle index"
     assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", dd["dqdv"])) == \
-        "grid 5 mV, Savitzky-Golay window 21 points, order 3 (defaults)"
+        "grid 5 mV, Savitzky-Golay window 21 points, order 3"  # as stored by the ingest, not assumed
     assert dd["parser_version"] == f"version {PARSER_VERSION}"
     assert dd["analysis_version"] == f"version {ANALYSIS_VERSION}"
     assert dd["reference_cycles"] == "retention vs cycle 3; decay vs cycle 1"
