@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from cycling import selectors as cycling_selectors
 from cycling.exports import table_response
 from cycling.models import CycleSummary, DataFile
+from impedance.models import EisSpectrum
 
 from .filtersets import CellFilterSet
 from .models import Material
@@ -49,7 +50,7 @@ def cells_with_figures(qs):
         first_discharge_mah_g=Subquery(first),
         last_discharge_mah_g=Subquery(last.values("discharge_mah_g")[:1]),
         reference_discharge_mah_g=Coalesce(Subquery(reference), Subquery(first)),
-        has_eis=Exists(DataFile.objects.filter(cell=OuterRef("pk"), kind=DataFile.Kind.EIS)),
+        has_eis=Exists(EisSpectrum.objects.filter(cell=OuterRef("pk"))),
     ).annotate(
         retention_percent=F("last_discharge_mah_g") * 100.0 / NullIf(F("reference_discharge_mah_g"), 0.0,
                                                                      output_field=FloatField()),
