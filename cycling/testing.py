@@ -19,6 +19,18 @@ DEFAULT_ACTIVE_MASS_MG = 6.597  # the reference study's 10 mm pellet at 8.4 mg/c
 _DAY_S = 86400.0
 _EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")
 
+# LAND's own precision (decimals in the canonical unit), as the real export tests/data/land/
+# cellpy_custom_data_002.xlsx carries it: whole seconds, mA/mAh/mWh to 5 decimals, volts to 6, mAh/g and
+# Wh/kg to 3, percentages to 4. SysTime is whole seconds.
+LAND_DECIMALS: dict[str, int] = {
+    "test_time_s": 0, "step_time_s": 0, "duration_s": 0,
+    "current_ma": 5, "capacity_mah": 5, "charge_mah": 5, "discharge_mah": 5,
+    "energy_mwh": 5, "charge_energy_mwh": 5, "discharge_energy_mwh": 5,
+    "voltage_v": 6, "start_voltage_v": 6, "end_voltage_v": 6, "median_charge_v": 6, "median_discharge_v": 6,
+    "charge_mah_g": 3, "discharge_mah_g": 3, "ce_percent": 4,
+}
+_LAND_COLUMN_DECIMALS = {"specap": 3, "spe_energy": 3}  # LAND-only record columns
+
 # Step-State codes each software version writes for (step_kind, step_mode).
 _STATE_CODES = {
     "modern": {("rest", ""): "R", ("charge", "CC"): "C_CC", ("charge", "CV"): "C_CV",
@@ -74,6 +86,17 @@ _STEP_HEADERS = {
     "end_voltage_v": ("EndVolt/V", "终止电压/V"),
 }
 _SHEET_NAMES = {"record": ("Record-Tab", "记录"), "cycle": ("Cycle-Tab", "循环"), "step": ("Step-Tab", "工步")}
+
+
+def land_rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of canonical records (or a Cycle-/Step-Tab) rounded to the precision LAND writes."""
+    out = frame.copy()
+    for name, decimals in LAND_DECIMALS.items():
+        if name in out and out[name].dtype.kind == "f":
+            out[name] = out[name].round(decimals)
+    if "sys_time" in out:
+        out["sys_time"] = out["sys_time"].dt.round("s")
+    return out
 
 
 def land_cycle_table(records: pd.DataFrame, *, active_mass_mg: float = DEFAULT_ACTIVE_MASS_MG) -> pd.DataFrame:
@@ -141,6 +164,7 @@ def write_land(
     active_mass_mg: float = DEFAULT_ACTIVE_MASS_MG,
     constant_memory: bool | None = None,
     chinese: bool = False,
+    precision: Literal["land", "full"] = "land",
 ) -> None:
     """Write canonical ``records`` as a LAND export.
 
@@ -151,16 +175,27 @@ def write_land(
     trailing_rows: junk rows written after the records (footers, blank lines).
     encoding: for 'csv'/'txt' ('utf-8', 'utf-8-sig', 'utf-16', 'gb18030').
     chinese: Chinese sheet names, headers and Step-State words in any variant ('chinese' implies it).
+    precision: 'land' rounds every value to the precision LAND writes (``LAND_DECIMALS``), so a file
+    reads back as ``land_rounded(records)``; 'full' writes the floats as they are.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}")
+    if precision not in ("land", "full"):
+        raise ValueError("precision must be 'land' or 'full'")
+    rounded = land_rounded if precision == "land" else (lambda frame: frame)
+    records = rounded(records)
     if cycle_table is None:
         cycle_table = land_cycle_table(records, active_mass_mg=active_mass_mg)
     if step_table is True:
         step_table = land_step_table(records)
+    if isinstance(cycle_table, pd.DataFrame):
+        cycle_table = rounded(cycle_table)
+    if isinstance(step_table, pd.DataFrame):
+        step_table = rounded(step_table)
     tables: list[tuple[str, str, list[str], list[list], list | None]] = []
     chinese = chinese or variant == "chinese"
-    record_headers, record_columns, unit_row = _record_columns(records, variant, active_mass_mg, chinese)
+    record_headers, record_columns, unit_row = _record_columns(records, variant, active_mass_mg, chinese,
+                                                               precision == "land")
     order = list(column_order) if column_order is not None else list(range(len(record_headers)))
     record_headers = [record_headers[i] for i in order]
     record_columns = [record_columns[i] for i in order]
@@ -208,7 +243,7 @@ class _Cells:
         return len(self.values)
 
 
-def _record_columns(records: pd.DataFrame, variant: str, active_mass_mg: float, chinese: bool):
+def _record_columns(records: pd.DataFrame, variant: str, active_mass_mg: float, chinese: bool, land: bool):
     layout = _CHINESE if chinese else {"old": _OLD, "lanhe": _LANHE}.get(variant, _MODERN)
     factors = _UNIT_FACTORS.get(variant, {})
     n = len(records)
@@ -231,10 +266,10 @@ def _record_columns(records: pd.DataFrame, variant: str, active_mass_mg: float, 
             cells = _Cells(key.map(table).fillna("R").to_numpy(dtype=object), "text")
         elif source == "sys_time":
             cells = _datetime_cells(records["sys_time"], variant)
-        elif source == "specap":
-            cells = _Cells(records["capacity_mah"].to_numpy(dtype=float) * 1000.0 / active_mass_mg)
-        elif source == "spe_energy":
-            cells = _Cells(records["energy_mwh"].to_numpy(dtype=float) * 1000.0 / active_mass_mg)
+        elif source in ("specap", "spe_energy"):
+            total = records["capacity_mah" if source == "specap" else "energy_mwh"].to_numpy(dtype=float)
+            specific = total * 1000.0 / active_mass_mg
+            cells = _Cells(np.round(specific, _LAND_COLUMN_DECIMALS[source]) if land else specific)
         elif source == "soc":
             cells = _Cells(np.zeros(n))
         elif source == "dash":

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from cycling.parsers import ParseError, read_land
 from cycling.simulate import study_cell
-from cycling.testing import VARIANTS, land_cycle_table, write_land
+from cycling.testing import LAND_DECIMALS, VARIANTS, land_cycle_table, land_rounded, write_land
 
 NUMERIC = ["record", "test_time_s", "step_time_s", "current_ma", "voltage_v", "capacity_mah", "energy_mwh",
            "cycle", "step"]
-# Text times carry whole seconds (LANHE milliseconds); everything else round-trips to float precision.
+# write_land writes LAND's precision (land_rounded); what it wrote comes back to float precision, except
+# text times (whole seconds, LANHE milliseconds) and Excel time-of-day cells.
 TIME_TOLERANCE_S = {"hhmmss": 0.51, "excel_time": 1.0, "lanhe": 0.0011}
 
 
@@ -34,6 +35,8 @@ def written(records: pd.DataFrame, **kwargs) -> bytes:
 
 
 def assert_same_records(got: pd.DataFrame, expected: pd.DataFrame, variant: str = "modern") -> None:
+    """``got`` is what was read from a file write_land made of ``expected`` (at LAND's precision)."""
+    expected = land_rounded(expected)
     assert len(got) == len(expected)
     tolerance = TIME_TOLERANCE_S.get(variant, 1e-6)
     for name in NUMERIC:
@@ -52,15 +55,31 @@ def test_it_reads_back_every_writer_variant(records, variant):
     export = read_land(io.BytesIO(written(records, variant=variant, step_table=True)), name=f"cell.{variant}")
     assert_same_records(export.records, records, variant)
     assert export.warnings == []
-    expected_table = land_cycle_table(records)
+    expected_table = land_rounded(land_cycle_table(land_rounded(records)))
     np.testing.assert_allclose(export.cycle_table["discharge_mah"], expected_table["discharge_mah"], rtol=1e-9)
     np.testing.assert_allclose(export.cycle_table["ce_percent"], expected_table["ce_percent"], rtol=1e-9)
     assert list(export.step_table["step"]) == sorted(records["step"].unique())
     assert set(export.step_table["step_kind"]) == {"rest", "charge", "discharge"}
     assert export.metadata["first_step_kind"] == "charge"
     if variant not in ("old", "csv", "txt", "hhmmss"):
-        delta = (export.records["sys_time"] - records["sys_time"]).abs().max()
+        delta = (export.records["sys_time"] - land_rounded(records)["sys_time"]).abs().max()
         assert delta <= pd.Timedelta(milliseconds=1)
+
+
+def test_it_writes_values_at_lands_precision_unless_asked_for_full_floats(records):
+    export = read_land(io.BytesIO(written(records)), name="land.xlsx")
+    for name, decimals in LAND_DECIMALS.items():
+        if name not in records:
+            continue
+        got, exact = export.records[name].to_numpy(float), records[name].to_numpy(float)
+        scaled = got * 10.0**decimals
+        np.testing.assert_allclose(scaled, np.round(scaled), atol=1e-6, err_msg=name)  # no more decimals
+        assert np.abs(got - exact).max() <= 0.5 * 10.0**-decimals + 1e-9, name  # and correctly rounded
+    assert (export.records["sys_time"] == export.records["sys_time"].dt.round("s")).all()
+    assert not records["voltage_v"].equals(export.records["voltage_v"])
+    full = read_land(io.BytesIO(written(records, precision="full")), name="full.xlsx").records
+    for name in NUMERIC:
+        np.testing.assert_allclose(full[name].to_numpy(float), records[name].to_numpy(float), rtol=1e-15, atol=1e-9)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "gb18030"])
