@@ -80,13 +80,9 @@ def test_it_filters_and_sorts_the_list(viewer_web, study, query, expected):
         assert values == sorted(values)
 
 
-def test_it_filters_by_group_and_by_eis(viewer_web, study):
+def test_it_filters_by_group(viewer_web, study):
+    # The has-EIS filter (imported spectra) is tested in test_pages_links.py.
     assert _rows(viewer_web.get(f"/?group={study['bare'].pk}")) == ["BARE-01", "BARE-02", "BARE-03"]
-    lnto2 = next(c for c in study["cells"] if c.name == "LNTO-02")
-    DataFile.objects.create(cell=lnto2, kind=DataFile.Kind.EIS, file="datafiles/eis.bin", original_name="eis.txt",
-                            size_bytes=1, sha256="e" * 64)
-    assert _rows(viewer_web.get("/?has_eis=yes")) == ["LNTO-02"]
-    assert "LNTO-02" not in _rows(viewer_web.get("/?has_eis=no"))
     assert b"No cell matches these filters" in viewer_web.get("/?q=nothing-like-this").content
 
 
