@@ -65,19 +65,23 @@ def _downsample(n_points: int, y: np.ndarray) -> np.ndarray:
     return np.sort(MinMaxLTTBDownsampler().downsample(np.ascontiguousarray(y, dtype=np.float64), n_out=n_points))
 
 
+def _records_of_cycles(cell: Cell, cycle_tokens: list[str]):
+    """(cycles, records) per active file for the requested cycles; a cycle comes from the newest file having it."""
+    used = set()
+    for datafile in active_datafiles(cell):
+        available = list(CycleSummary.objects.filter(datafile=datafile).order_by("cycle").values_list("cycle", flat=True))
+        wanted = [c for c in resolve_cycles(cycle_tokens, available) if c not in used]
+        if wanted:
+            used.update(wanted)
+            yield wanted, records_of(datafile, wanted)
+
+
 def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400) -> dict:
     """Voltage vs capacity of chosen cycles, each half-cycle downsampled to at most `points_per_half`."""
     mass_g = (cell.active_mass_mg or 0) / 1000.0
     unit = "mAh/g" if mass_g else "mAh"
     traces = []
-    used = set()
-    for datafile in active_datafiles(cell):
-        available = list(CycleSummary.objects.filter(datafile=datafile).order_by("cycle").values_list("cycle", flat=True))
-        wanted = [c for c in resolve_cycles(cycle_tokens, available) if c not in used]
-        if not wanted:
-            continue
-        used.update(wanted)
-        recs = records_of(datafile, wanted)
+    for _wanted, recs in _records_of_cycles(cell, cycle_tokens):
         for (cycle, kind), part in recs[recs["step_kind"] != "rest"].groupby(["cycle", "step_kind"], sort=True):
             capacity = part["capacity_mah"].to_numpy()
             voltage = part["voltage_v"].to_numpy()
@@ -95,14 +99,8 @@ def cell_dqdv(cell: Cell, cycle_tokens: list[str], **params) -> dict:
     from cycling.analysis import dqdv, dqdv_peaks
 
     mass_g = (cell.active_mass_mg or 0) / 1000.0
-    traces, used = [], set()
-    for datafile in active_datafiles(cell):
-        available = list(CycleSummary.objects.filter(datafile=datafile).order_by("cycle").values_list("cycle", flat=True))
-        wanted = [c for c in resolve_cycles(cycle_tokens, available) if c not in used]
-        if not wanted:
-            continue
-        used.update(wanted)
-        recs = records_of(datafile, wanted)
+    traces = []
+    for wanted, recs in _records_of_cycles(cell, cycle_tokens):
         for cycle in wanted:
             for half in ("charge", "discharge"):
                 curve = dqdv(recs, cycle, half, **params)

@@ -211,16 +211,6 @@ def group_series(group: CellGroup, members: list[Cell], frame: pd.DataFrame) -> 
     }
 
 
-def parse_ids(value: str | None) -> tuple[int, ...]:
-    """'1, 2,x,2' -> (1, 2): ids in order, duplicates and non-numbers dropped."""
-    out: list[int] = []
-    for token in (value or "").split(","):
-        token = token.strip()
-        if token.isdigit() and int(token) not in out:
-            out.append(int(token))
-    return tuple(out)
-
-
 def rint_compare(user, group_ids: tuple[int, ...], cell_ids: tuple[int, ...]) -> dict:
     """R_int vs cycle for chosen groups (members' series + mean/sd) and single cells.
 

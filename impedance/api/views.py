@@ -5,6 +5,7 @@ from rest_framework import decorators, generics, response, status, viewsets
 
 from cells.permissions import LabModelPermissions
 from cells.selectors import cells_visible_to
+from cycling.compare import parse_ids
 
 from .. import selectors, services
 from ..models import EisFit, EisSpectrum
@@ -94,6 +95,6 @@ class RintCompareView(generics.GenericAPIView):
         OpenApiParameter("cells", str, description="Comma-separated cell ids, e.g. 5,7"),
     ])
     def get(self, request):
-        payload = selectors.rint_compare(request.user, selectors.parse_ids(request.query_params.get("groups")),
-                                         selectors.parse_ids(request.query_params.get("cells")))
+        payload = selectors.rint_compare(request.user, parse_ids(request.query_params.get("groups")),
+                                         parse_ids(request.query_params.get("cells")))
         return response.Response(serializers.RintCompareSerializer(payload).data)
