@@ -34,6 +34,9 @@ SUMMARY_METRICS: list[tuple[str, str, int]] = [
     ("initial_ce_percent", "ICE (%)", 1),
     ("first_charge_mah_g", "1st charge (mAh/g)", 1),
     ("first_discharge_mah_g", "1st discharge (mAh/g)", 1),
+    ("r_int_ohm", "R_int after formation (Ω)", 1),
+    ("r_int_ohm_cm2", "R_int after formation (Ω·cm²)", 1),
+    ("r_int_cycle", "R_int measured after cycle", 0),
     ("capacity_100_mah_g", "Discharge at cycle 100 (mAh/g)", 1),
     ("capacity_500_mah_g", "Discharge at cycle 500 (mAh/g)", 1),
     ("last_cycle", "Last cycle", 0),
@@ -44,9 +47,6 @@ SUMMARY_METRICS: list[tuple[str, str, int]] = [
     ("decay_reference_cycle", "Decay reference cycle", 0),
     ("cycles_to_80_percent", "Cycles to 80 % of reference", 0),
     ("knee_cycle", "Knee cycle", 0),
-    ("r_int_ohm", "R_int after formation (Ω)", 1),
-    ("r_int_ohm_cm2", "R_int after formation (Ω·cm²)", 1),
-    ("r_int_cycle", "R_int measured after cycle", 0),
 ]
 # Cycle numbers naming a reference: a group shows the shared value (None when replicates differ).
 REFERENCE_KEYS = {"retention_reference_cycle", "decay_reference_cycle", "r_int_cycle"}

@@ -1,10 +1,14 @@
-/* Compare page: fetch /api/v1/compare/ with the page's querystring, draw the plots and summary tables. */
+/* Compare page: fetch /api/v1/compare/ with the page's querystring, draw the plots and summary tables;
+ * the impedance row adds /api/v1/eis/rint/ (one request) and one spectrum detail per cell with EIS. */
 (function () {
   "use strict";
   var P = window.Plots;
   var form = document.getElementById("compare-form");
   var statusEl = document.getElementById("compare-status");
   var MAX_PROFILE_CELLS = 12;
+  var MAX_EIS_CELLS = 12;
+  var NO_EIS = "No EIS data for this selection.";
+  var SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x"];
   var data = null;
   var profileCache = {};
 
@@ -122,6 +126,57 @@
     return Promise.all([a, b]);
   }
 
+  /* The impedance row: R_int vs cycle (groups/cells by the show toggle) and the after-formation Nyquist plots. */
+  function eisQuery() {
+    return "groups=" + data.selection.groups.join(",") + "&cells=" + data.selection.cells.join(",");
+  }
+
+  function colorOf(list, id) { return (list.filter(function (x) { return x.id === id; })[0] || {}).color; }
+
+  function drawRint(el, json) {
+    var hasData = json.cells.some(function (c) { return c.r_int_ohm.some(function (v) { return v !== null; }); });
+    if (!hasData) { P.empty(el, NO_EIS); return; }
+    var mode = show();
+    var cells = json.cells.filter(function (c) {
+      var single = c.selected && !data.groups.some(function (g) { return g.id === c.group_id; });
+      return mode !== "mean" || single;
+    }).map(function (c) { return Object.assign({}, c, { color: colorOf(data.cells, c.id) }); });
+    var groups = mode === "cells" ? [] : json.groups.map(function (g) {
+      return Object.assign({}, g, { color: colorOf(data.groups, g.id) });
+    });
+    window.AssbEis.rint(el, { groups: groups, cells: cells }, {
+      title: "R_int vs cycle" + (mode === "cells" ? " (cells)" : " (group mean ± sd)"),
+      filename: "compare-r-int-vs-cycle", layout: sideLegend() });
+  }
+
+  /* One spectrum per cell: the earliest (after formation) of each cell that has EIS, at most 12. */
+  function eisCells() {
+    var rows = data.summary.cells.filter(function (r) { return r.r_int_spectrum_id; });
+    return rows.slice(0, MAX_EIS_CELLS).map(function (r) {
+      var cell = data.cells.filter(function (c) { return c.id === r.cell_id; })[0];
+      var rank = data.cells.filter(function (c) { return c.group_id === cell.group_id; }).indexOf(cell);
+      return { spectrum: r.r_int_spectrum_id, color: cell.color, symbol: SYMBOLS[rank % SYMBOLS.length] };
+    }).concat(rows.length > MAX_EIS_CELLS ? [{ capped: rows.length }] : []);
+  }
+
+  function drawEis() {
+    var rEl = document.getElementById("plot-rint"), nEl = document.getElementById("plot-nyquist");
+    if (!rEl || !nEl) { return Promise.resolve(); }
+    var fail = function (el) { return function (err) { P.empty(el, "Could not load EIS data: " + err.message); }; };
+    var a = cached("/api/v1/eis/rint/?" + eisQuery()).then(function (json) { drawRint(rEl, json); }).catch(fail(rEl));
+    var chosen = eisCells(), capped = chosen.length && chosen[chosen.length - 1].capped;
+    if (capped) { chosen = chosen.slice(0, -1); }
+    if (!chosen.length) { P.empty(nEl, NO_EIS); return a; }
+    var b = Promise.all(chosen.map(function (c) { return cached("/api/v1/eis/spectra/" + c.spectrum + "/"); }))
+      .then(function (details) {
+        var spectra = details.map(function (d, i) { return Object.assign({}, d, { color: chosen[i].color, symbol: chosen[i].symbol }); });
+        window.AssbEis.nyquist(nEl, spectra, {
+          title: "Nyquist after formation" + (capped ? " (first " + MAX_EIS_CELLS + " of " + capped + " cells)" : ""),
+          filename: "compare-nyquist", compactFits: true, layout: sideLegend() });
+      }).catch(fail(nEl));
+    return Promise.all([a, b]);
+  }
+
   function fmt(value, decimals) {
     if (value === null || value === undefined) { return "—"; }
     return decimals === 0 ? String(value) : Number(value).toFixed(decimals);
@@ -153,7 +208,10 @@
         if (isGroup && r[c.key + "_sd"] !== null && r[c.key + "_sd"] !== undefined && r[c.key] !== null) {
           text += " ± " + fmt(r[c.key + "_sd"], c.decimals);
         }
-        if (isGroup && c.key.indexOf("reference_cycle") >= 0 && r[c.key] === null && r.n_cells > 1) { text = "varies"; }
+        if (isGroup && r[c.key + "_varies"]) { text = "varies"; }
+        if (isGroup && c.key.indexOf("r_int_ohm") === 0 && r[c.key] !== null && r.r_int_n < r.n_cells) {
+          text += " (n=" + r.r_int_n + ")";  // replicates without EIS do not count
+        }
         td.textContent = text; tr.appendChild(td);
       });
       body.appendChild(tr);
@@ -168,7 +226,7 @@
 
   function drawAll() {
     drawCyclePlots(); drawRate(); drawTables();
-    return drawProfiles();
+    return Promise.all([drawProfiles(), drawEis()]);
   }
 
   ["band", "show"].forEach(function (name) {

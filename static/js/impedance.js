@@ -1,9 +1,12 @@
 /* EIS plots (Nyquist, Bode, R_int vs cycle) for the impedance page and, later, the Compare page.
  *
- *   AssbEis.nyquist(el, spectra)  spectra: detail objects of GET /api/v1/eis/spectra/{id}/
+ *   AssbEis.nyquist(el, spectra, opts)  spectra: detail objects of GET /api/v1/eis/spectra/{id}/
+ *                                       (optional s.color, s.symbol); opts: {title, filename, layout,
+ *                                       compactFits: fit legend entries named by cell, not circuit}
  *   AssbEis.bode(el, spectra)
- *   AssbEis.rint(el, series)      series: one cell (GET /api/v1/cells/{id}/rint/), a list of cells,
- *                                 or {groups, cells} of GET /api/v1/eis/rint/ (group mean ± sd)
+ *   AssbEis.rint(el, series, opts)      series: one cell (GET /api/v1/cells/{id}/rint/), a list of cells,
+ *                                       or {groups, cells} of GET /api/v1/eis/rint/ (group mean ± sd);
+ *                                       opts: {unit: "ohm"|"ohm_cm2", title, filename, layout}
  * Uses window.Plots (plots.js) for the house layout when it is loaded, plain Plotly otherwise.
  */
 (function () {
@@ -40,24 +43,26 @@
   function neg(values) { return values.map(function (v) { return v === null ? null : -v; }); }
 
   /* Nyquist: Z' vs -Z'' (capacitive arcs up), equal axis scaling, current fit as a line over the points. */
-  function nyquist(el, spectra) {
+  function nyquist(el, spectra, opts) {
+    opts = opts || {};
     if (!spectra || !spectra.length) { return empty(el, "No spectra to show."); }
     var traces = [];
     spectra.forEach(function (s, i) {
       var c = color(i, s.color), name = label(s);
       traces.push({ x: s.data.z_real_ohm, y: neg(s.data.z_imag_ohm), customdata: s.data.freq_hz, mode: "markers",
-                    type: "scatter", name: name, legendgroup: "s" + s.id, marker: { color: c, size: 6 },
+                    type: "scatter", name: name, legendgroup: "s" + s.id, marker: { color: c, size: 6, symbol: s.symbol || "circle" },
                     hovertemplate: "Z' %{x:.4g} Ω<br>−Z'' %{y:.4g} Ω<br>%{customdata:.4g} Hz<extra>" + name + "</extra>" });
       var fit = currentFit(s);
       if (fit) {
+        var rText = fit.r_int_ohm !== null ? " (R_int " + fit.r_int_ohm.toPrecision(4) + " Ω)" : "";
         traces.push({ x: fit.curve.z_real_ohm, y: neg(fit.curve.z_imag_ohm), mode: "lines", type: "scatter",
-                      name: "fit " + fit.circuit + (fit.r_int_ohm !== null ? " (R_int " + fit.r_int_ohm.toPrecision(4) + " Ω)" : ""),
+                      name: (opts.compactFits ? (s.cell_name || "") + " fit" : "fit " + fit.circuit) + rText,
                       legendgroup: "s" + s.id, line: { color: c, width: 2, dash: "dash" }, hoverinfo: "skip" });
       }
     });
-    var lay = layout("Nyquist", "Z' (Ω)", "−Z'' (Ω)", {});
+    var lay = layout(opts.title || "Nyquist", "Z' (Ω)", "−Z'' (Ω)", opts.layout || {});
     lay.yaxis = Object.assign({}, lay.yaxis, { scaleanchor: "x", scaleratio: 1 });
-    return draw(el, traces, lay, "nyquist");
+    return draw(el, traces, lay, opts.filename || "nyquist");
   }
 
   /* Bode: |Z| (log) on the left axis and −phase on the right, against log frequency. */
@@ -117,8 +122,9 @@
     if (!traces.some(function (t) { return t.x.length; })) {
       return empty(el, "No R_int with a known cycle yet: give after_cycle=N in the upload notes.");
     }
-    var lay = layout("R_int vs cycle", "Measured after cycle", unit === "ohm_cm2" ? "R_int (Ω cm²)" : "R_int (Ω)", {});
-    return draw(el, traces, lay, "r-int-vs-cycle");
+    var lay = layout(opts.title || "R_int vs cycle", "Measured after cycle",
+                     unit === "ohm_cm2" ? "R_int (Ω cm²)" : "R_int (Ω)", opts.layout || {});
+    return draw(el, traces, lay, opts.filename || "r-int-vs-cycle");
   }
 
   window.AssbEis = { nyquist: nyquist, bode: bode, rint: rint };

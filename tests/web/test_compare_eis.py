@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cycling import services
-from impedance.simulate import study_spectrum
+from impedance.simulate import STUDY_CIRCUIT, STUDY_PARAMS, simulate_spectrum, study_spectrum
 from tests.conftest import client_for
 from tests.factories import CellFactory
 from tests.impedance.test_services import write_mpt
@@ -21,11 +21,11 @@ pytestmark = pytest.mark.django_db
 AREA_CM2 = 0.7853982  # 10 mm die
 
 
-def ingest_eis(cell, kind: str, name: str, *, seed: int = 0, notes: str = ""):
-    """A study spectrum as a BioLogic .mpt through the real upload + ingest (fit included), in process."""
+def ingest_eis(cell, kind: str, name: str, *, seed: int = 0, notes: str = "", spectrum=None):
+    """A study spectrum (or `spectrum`) as a BioLogic .mpt through the real upload + ingest, fit included."""
+    data = write_mpt([spectrum or study_spectrum(kind, seed=seed)])
     with mock.patch.object(services, "datafile_enqueue"):
-        datafile, _ = services.datafile_create(cell=cell, upload=upload_file(write_mpt([study_spectrum(kind, seed=seed)]),
-                                                                             name), kind="eis", notes=notes)
+        datafile, _ = services.datafile_create(cell=cell, upload=upload_file(data, name), kind="eis", notes=notes)
     services.datafile_ingest(datafile_id=datafile.pk)
     datafile.refresh_from_db()
     assert datafile.status == "imported", datafile.error
@@ -33,12 +33,13 @@ def ingest_eis(cell, kind: str, name: str, *, seed: int = 0, notes: str = ""):
 
 
 def with_eis(study):
-    """After-formation spectra (after cycle 2) for every study cell; a later, different one for LNTO-01."""
+    """After-formation spectra (after cycle 2) for every study cell; LNTO-01 again after cycle 100 (R_int 400)."""
     for cell in study["cells"]:
         kind = "coated" if cell.group_id == study["coated"].pk else "bare"
         ingest_eis(cell, kind, f"{cell.name}_c2.mpt", seed=cell.replicate_number)
     lnto1 = next(c for c in study["cells"] if c.name == "LNTO-01")
-    ingest_eis(lnto1, "bare", "LNTO-01_c100.mpt", seed=9)  # not the after-formation one: must not be reported
+    grown = simulate_spectrum(STUDY_CIRCUIT, {**STUDY_PARAMS["coated"], "R2": 400.0}, seed=9)
+    ingest_eis(lnto1, "coated", "LNTO-01_c100.mpt", spectrum=grown)  # not after formation: must not be reported
     return study
 
 
@@ -57,8 +58,8 @@ def both(study):
 def test_it_reports_r_int_after_formation_per_cell_1400_vs_248_ohm(viewer, both):
     summary = _get(client_for(viewer), both, path="/api/v1/compare/summary/")
     keys = [c["key"] for c in summary["columns"]]
-    assert keys[-3:] == ["r_int_ohm", "r_int_ohm_cm2", "r_int_cycle"]
-    assert summary["columns"][-3]["label"] == "R_int after formation (Ω)"
+    assert keys[3:6] == ["r_int_ohm", "r_int_ohm_cm2", "r_int_cycle"]  # next to the other after-formation figures
+    assert summary["columns"][3]["label"] == "R_int after formation (Ω)"
     cells = {r["cell"]: r for r in summary["cells"]}
     for name, golden in (("BARE-01", 1400), ("BARE-02", 1400), ("BARE-03", 1400),
                          ("LNTO-01", 248), ("LNTO-02", 248), ("LNTO-03", 248)):
@@ -66,7 +67,7 @@ def test_it_reports_r_int_after_formation_per_cell_1400_vs_248_ohm(viewer, both)
         assert row["r_int_ohm"] == pytest.approx(golden, rel=0.02), name
         assert row["r_int_ohm_cm2"] == pytest.approx(golden * AREA_CM2, rel=0.02), name
         assert row["r_int_cycle"] == 2 and isinstance(row["r_int_spectrum_id"], int)
-    # LNTO-01 also has a bare-like spectrum after cycle 100: the earliest one is the after-formation value.
+    # LNTO-01 also has a 400-ohm spectrum after cycle 100: the earliest one is the after-formation value.
     assert cells["LNTO-01"]["r_int_ohm"] == pytest.approx(248, rel=0.02)
 
 
