@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from .analysis import CellSpec, detect_first_half, dqdv_all, dqdv_peak_table, summarize_cycles
+from .cycles import channel_restarts, kind_codes
+from .cycles import derive_cycles as _derive_cycles
 
 WARNING, INFO = "warning", "info"
 _CHARGE, _DISCHARGE = 1, 2
-_CODES = {"charge": _CHARGE, "discharge": _DISCHARGE}
 _NAMES = {_CHARGE: "charge", _DISCHARGE: "discharge"}
 
 
@@ -104,11 +105,8 @@ def _range_findings(code: str, severity: str, starts: np.ndarray, ends: np.ndarr
 
 def _kind_codes(records: pd.DataFrame) -> np.ndarray:
     """1 charge, 2 discharge, 0 rest; a missing or unknown kind falls back to the sign of the current."""
-    kind = records["step_kind"].to_numpy(dtype=object) if "step_kind" in records else np.full(len(records), None)
-    cur = records["current_ma"].to_numpy(dtype=float)
-    by_sign = np.where(cur > 0, _CHARGE, np.where(cur < 0, _DISCHARGE, 0))
-    return np.select([kind == "charge", kind == "discharge", kind == "rest"], [_CHARGE, _DISCHARGE, 0],
-                     by_sign).astype(np.int8)
+    kind = records["step_kind"].to_numpy(dtype=object) if "step_kind" in records else None
+    return kind_codes(kind, records["current_ma"].to_numpy(dtype=float))
 
 
 # --- sanity checks ---------------------------------------------------------------------------------
@@ -324,34 +322,20 @@ def _fmt_duration(seconds: float) -> str:
 
 def _restarts(records: pd.DataFrame, restart_time_s: float = 60.0) -> np.ndarray:
     """True where the channel started over: record number not increasing, or test time back near zero."""
-    rec = records["record"].to_numpy()
-    t = records["test_time_s"].to_numpy(dtype=float)
-    out = np.zeros(len(rec), dtype=bool)
-    if len(rec) > 1:
-        out[1:] = (rec[1:] <= rec[:-1]) | ((t[1:] < t[:-1] - 1.0) & (t[1:] <= restart_time_s))
-    return out
+    return channel_restarts(records["record"].to_numpy(), records["test_time_s"].to_numpy(dtype=float),
+                            restart_time_s)
 
 
 def derive_cycles(records: pd.DataFrame, first_half: str | None = None) -> np.ndarray:
     """Cycle numbers (from 1) from the step kinds (or the current's sign where the kind is unknown).
 
     A cycle starts where the first-half direction starts again after the second half, or where the
-    channel restarted. Rests belong to the cycle before them; leading rests to cycle 1.
+    channel restarted. Rests belong to the cycle before them; leading rests to cycle 1. The rule itself
+    lives in cycling.cycles, which the parser uses too.
     """
-    n = len(records)
-    if n == 0:
+    if len(records) == 0:
         return np.array([], dtype=np.int64)
-    kind = _kind_codes(records)
-    moving = np.flatnonzero(kind > 0)
-    if len(moving) == 0:
-        return np.ones(n, dtype=np.int64)
-    first = _CODES[first_half] if first_half else int(kind[moving[0]])
-    restart = _restarts(records)
-    seg = np.cumsum(restart)
-    held = pd.Series(np.where(kind > 0, kind, np.nan)).groupby(seg).ffill().fillna(first)
-    prev = held.groupby(seg).shift().fillna(first)
-    starts = ((held == first) & (prev != first)).to_numpy() | restart
-    return (1 + np.cumsum(starts)).astype(np.int64)
+    return _derive_cycles(_kind_codes(records), _restarts(records), first_half)
 
 
 def _identity(records: pd.DataFrame, first_half: str | None):

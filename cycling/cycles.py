@@ -1,0 +1,49 @@
+"""The one rule for what a cycle is, on plain arrays: used by the parser (files without a Cycle-Index) and
+by cycling.checks (derived cycles against LAND's index). Pure numpy/pandas, cheap to import."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CHARGE, DISCHARGE = 1, 2
+KIND_CODES = {"charge": CHARGE, "discharge": DISCHARGE}
+
+
+def kind_codes(step_kind: np.ndarray | None, current_ma: np.ndarray) -> np.ndarray:
+    """1 charge, 2 discharge, 0 rest; a missing or unknown kind falls back to the sign of the current."""
+    cur = np.asarray(current_ma, dtype=float)
+    kind = np.full(len(cur), None) if step_kind is None else np.asarray(step_kind, dtype=object)
+    by_sign = np.where(cur > 0, CHARGE, np.where(cur < 0, DISCHARGE, 0))
+    return np.select([kind == "charge", kind == "discharge", kind == "rest"], [CHARGE, DISCHARGE, 0],
+                     by_sign).astype(np.int8)
+
+
+def channel_restarts(record: np.ndarray, test_time_s: np.ndarray, restart_time_s: float = 60.0) -> np.ndarray:
+    """True where the channel started over: record number not increasing, or test time back near zero."""
+    rec = np.asarray(record)
+    t = np.asarray(test_time_s, dtype=float)
+    out = np.zeros(len(rec), dtype=bool)
+    if len(rec) > 1:
+        out[1:] = (rec[1:] <= rec[:-1]) | ((t[1:] < t[:-1] - 1.0) & (t[1:] <= restart_time_s))
+    return out
+
+
+def derive_cycles(kind: np.ndarray, restart: np.ndarray, first_half: str | None = None) -> np.ndarray:
+    """Cycle numbers (from 1) from kind codes (see ``kind_codes``) and channel restarts.
+
+    A cycle starts where the first-half direction starts again after the second half, or where the
+    channel restarted. Rests belong to the cycle before them; leading rests to cycle 1.
+    """
+    n = len(kind)
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    moving = np.flatnonzero(kind > 0)
+    if len(moving) == 0:
+        return np.ones(n, dtype=np.int64)
+    first = KIND_CODES[first_half] if first_half else int(kind[moving[0]])
+    seg = np.cumsum(restart)
+    held = pd.Series(np.where(kind > 0, kind, np.nan)).groupby(seg).ffill().fillna(first)
+    prev = held.groupby(seg).shift().fillna(first)
+    starts = ((held == first) & (prev != first)).to_numpy() | restart
+    return (1 + np.cumsum(starts)).astype(np.int64)
