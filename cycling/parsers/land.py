@@ -25,7 +25,9 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
+from ..cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import (
     CANONICAL_DIMENSION,
     DEFAULT_UNIT,
@@ -210,8 +212,7 @@ def _unit_hint(dimension: str) -> str:
 def _convert(values: pd.Series, header: Header, canonical: str, rows: np.ndarray):
     dimension = CANONICAL_DIMENSION[canonical]
     if dimension == "text":
-        text = values.where(~missing_mask(values), "").astype(str).str.strip()
-        return text.to_numpy(dtype=object), None
+        return _text(values), None
     if dimension == "datetime":
         return to_datetime(values), None
     if canonical in _TIME_COLUMNS:
@@ -221,6 +222,22 @@ def _convert(values: pd.Series, header: Header, canonical: str, rows: np.ndarray
     if dimension == "count":
         return to_float(values, rows, header.raw), None
     return to_float(values, rows, header.raw) * _factor(header, canonical), None
+
+
+def _text(values: pd.Series) -> np.ndarray:
+    """Stripped text, gaps as ''. A text column holds a handful of distinct codes: clean those, not every cell."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    uniques = pd.Series(uniques, dtype=object)
+    cleaned = uniques.where(~missing_mask(uniques), "").astype(str).str.strip().to_numpy(dtype=object)
+    return np.append(cleaned, "")[codes]  # code -1 (None/NaN) takes the appended ''
+
+
+def _column(values: np.ndarray) -> np.ndarray | pd.Series:
+    """Text stays object while the records are worked on: one conversion to pandas' str dtype at the end,
+    not one per intermediate step."""
+    if values.dtype == object:
+        return pd.Series(values, dtype=object, copy=False)
+    return values
 
 
 def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
@@ -235,12 +252,12 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
                 f"the record table has no {names} column (header: {', '.join(h.raw for h in block.headers if h.raw)})",
                 sheet=block.sheet,
             )
-        frame = pd.DataFrame({name: value for name, (value, _) in cols.items()})
+        frame = pd.DataFrame({name: _column(value) for name, (value, _) in cols.items()}, copy=False)
         for name, (_, extra) in cols.items():
             if name in _TIME_COLUMNS:
                 frame[f"_{name}_wraps"] = extra
         frame["_row"] = block.rows
-        frame["_sheet"] = block.sheet
+        frame["_sheet"] = pd.Series(np.full(len(frame), block.sheet, dtype=object), dtype=object)
         parts.append(frame)
     frame = pd.concat(parts, ignore_index=True, sort=False)
     if frame.empty:
@@ -261,28 +278,21 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
     frame["test_time_s"] = np.maximum.accumulate(test_time)
 
     kind, mode, code = _step_kinds(frame)
-    frame["step_kind"] = kind
-    frame["step_mode"] = mode
-    if "step" in frame:
-        frame["step"] = _int_column(frame, "step", fallback=_derive_steps(kind, mode, code))
-    else:
-        frame["step"] = _derive_steps(kind, mode, code)
-    frame["step_mode"] = _split_cccv(frame)
+    frame["step_kind"] = _column(kind)
+    frame["step_mode"] = _column(mode)
+    frame["step"] = _int_column(frame, "step", fallback=lambda: _derive_steps(kind, mode, code))
+    frame["step_mode"] = _column(_split_cccv(frame))
     if "step_time_s" in frame:
         wraps = _mask(frame, "step_time_s")
         step_time = unwrap_days(frame["step_time_s"].to_numpy(), wraps, frame["step"].to_numpy())
         frame["step_time_s"] = np.where(np.isnan(step_time), _derive_step_time(frame), step_time)
     else:
         frame["step_time_s"] = _derive_step_time(frame)
-    if "cycle" in frame:
-        frame["cycle"] = _int_column(frame, "cycle", fallback=_derive_cycles(kind))
+    frame["record"] = _int_column(frame, "record", fallback=lambda: np.arange(1, len(frame) + 1))
+    had_cycle = "cycle" in frame
+    frame["cycle"] = _int_column(frame, "cycle", fallback=lambda: _derived_cycles(frame))
+    if had_cycle:
         _warn_cycle_jumps(frame, warnings)
-    else:
-        frame["cycle"] = _derive_cycles(kind)
-    if "record" in frame:
-        frame["record"] = _int_column(frame, "record", fallback=np.arange(1, len(frame) + 1))
-    else:
-        frame["record"] = np.arange(1, len(frame) + 1, dtype=np.int64)
     if "energy_mwh" not in frame:
         frame["energy_mwh"] = np.nan
     if "sys_time" not in frame:
@@ -320,7 +330,8 @@ def _without_blank_rows(block: Block, warnings: list[str]) -> Block:
 
 
 def _numeric(values: pd.Series) -> np.ndarray:
-    if values.dtype.kind in "fiu":
+    if values.dtype.kind in "fiu" or infer_dtype(values, skipna=False) in ("floating", "integer",
+                                                                           "mixed-integer-float"):
         return values.notna().to_numpy()
     plain = values.where(values.map(type).isin([float, int, str]), None)
     return pd.to_numeric(plain, errors="coerce").notna().to_numpy()
@@ -375,11 +386,14 @@ def _warn_cycle_jumps(frame: pd.DataFrame, warnings: list[str]) -> None:
         )
 
 
-def _int_column(frame: pd.DataFrame, name: str, fallback: np.ndarray) -> np.ndarray:
+def _int_column(frame: pd.DataFrame, name: str, fallback: Callable[[], np.ndarray]) -> np.ndarray:
+    """A whole-number column; ``fallback()`` (only computed when needed) where the file has none."""
+    if name not in frame:
+        return np.asarray(fallback(), dtype=np.int64)
     values = frame[name].to_numpy(dtype=np.float64)
     gaps = np.isnan(values)
     if gaps.all():
-        return np.asarray(fallback, dtype=np.int64)
+        return np.asarray(fallback(), dtype=np.int64)
     if gaps.any():
         values = pd.Series(values).ffill().bfill().to_numpy()
     if (values != np.round(values)).any() or np.abs(values).max() > 2**53:
@@ -394,20 +408,27 @@ def _step_kinds(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
     by_sign = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
     if "state" not in frame:
         return by_sign, np.full(len(frame), "", dtype=object), by_sign
-    code = pd.Series(frame["state"].to_numpy(dtype=object)).fillna("").astype(str).str.strip().str.upper()
+    # A few distinct codes over many rows: map the distinct ones, then spread them with one take.
+    ids, uniques = pd.factorize(frame["state"].to_numpy(dtype=object), use_na_sentinel=True)
+    uniques = np.append(pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().to_numpy(dtype=object),
+                        "")
     table = pd.DataFrame.from_dict(STEP_STATES, orient="index", columns=["kind", "mode"])
     table.index = table.index.str.upper()
-    kind = code.map(table["kind"]).to_numpy(dtype=object)
-    mode = code.map(table["mode"]).to_numpy(dtype=object)
+    code = uniques[ids]  # id -1 (None/NaN) takes the appended ''
+    kind = pd.Series(uniques).map(table["kind"]).to_numpy(dtype=object)[ids]
+    mode = pd.Series(uniques).map(table["mode"]).to_numpy(dtype=object)[ids]
     unknown = pd.isna(kind)
     kind[unknown] = by_sign[unknown]
     mode[unknown] = ""
-    return kind, mode, code.to_numpy(dtype=object)
+    return kind, mode, code
 
 
 def _derive_steps(kind: np.ndarray, mode: np.ndarray, code: np.ndarray) -> np.ndarray:
-    key = pd.Series(code).astype(str) + "|" + pd.Series(kind).astype(str)
-    change = key.ne(key.shift()).to_numpy()
+    """A new step wherever the (Step-State code, step kind) pair changes."""
+    code_id = pd.factorize(np.asarray(code, dtype=object))[0]
+    kind_id = pd.factorize(np.asarray(kind, dtype=object))[0]
+    change = np.ones(len(code_id), dtype=bool)
+    change[1:] = (code_id[1:] != code_id[:-1]) | (kind_id[1:] != kind_id[:-1])
     return np.cumsum(change).astype(np.int64)
 
 
@@ -428,15 +449,11 @@ def _derive_step_time(frame: pd.DataFrame) -> np.ndarray:
     return (test_time - test_time.groupby(frame["step"].to_numpy()).transform("first")).to_numpy()
 
 
-def _derive_cycles(kind: np.ndarray) -> np.ndarray:
-    """No Cycle-Index: a cycle starts each time the first direction of the test comes back."""
-    direction = pd.Series(kind).where(pd.Series(kind) != "rest")
-    first = direction.dropna()
-    if first.empty:
-        return np.ones(len(kind), dtype=np.int64)
-    held = direction.ffill().fillna(first.iloc[0])
-    starts = (held == first.iloc[0]) & (held.shift().fillna(first.iloc[0]) != first.iloc[0])
-    return (1 + np.cumsum(starts.to_numpy())).astype(np.int64)
+def _derived_cycles(frame: pd.DataFrame) -> np.ndarray:
+    """No Cycle-Index: the lab's one cycle rule (cycling.cycles, also behind cycling.checks.derive_cycles)."""
+    kind = kind_codes(frame["step_kind"].to_numpy(dtype=object), frame["current_ma"].to_numpy(dtype=np.float64))
+    restart = channel_restarts(frame["record"].to_numpy(), frame["test_time_s"].to_numpy(dtype=np.float64))
+    return derive_cycles(kind, restart)
 
 
 def _partial_last_cycle(records: pd.DataFrame, first_kind: str) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import itertools
 import re
@@ -14,6 +16,9 @@ import pandas as pd
 
 from .columns import ALIASES, Header, is_unit_text, normalise_name, parse_header
 from .errors import ParseError
+from .values import only_numbers
+
+_HEAD_ROWS = 200
 
 _KIND_PATTERNS = [
     ("record", re.compile(r"^(record|records|recordtab|rec|记录|记录表|数据|详细数据)(\d*)$")),
@@ -60,6 +65,11 @@ class Found:
 
 def _textual(values: pd.Series) -> np.ndarray:
     """Cells that could be a header or a title: non-empty text that is not a number."""
+    if len(values) > _HEAD_ROWS and only_numbers(values.iloc[_HEAD_ROWS:]):
+        # Headers sit at the top; below them a column of plain numbers (one C scan) has no text at all.
+        out = np.zeros(len(values), dtype=bool)
+        out[:_HEAD_ROWS] = _textual(values.iloc[:_HEAD_ROWS])
+        return out
     is_str = values.map(type).eq(str).to_numpy().copy()
     if not is_str.any():
         return is_str
@@ -140,7 +150,10 @@ def _flush(frame, sheet, found, current, order) -> None:
     kind, headers, spans = current
     index = np.concatenate([np.arange(a, b) for a, b in spans])
     width = len(headers)
-    data = frame.iloc[index, :width].reset_index(drop=True)
+    if len(spans) == 1:  # the usual single table: a view, not a copy of every column
+        data = frame.iloc[spans[0][0]:spans[0][1], :width].reset_index(drop=True)
+    else:
+        data = frame.iloc[index, :width].reset_index(drop=True)
     if data.shape[1] < width:
         for extra in range(data.shape[1], width):
             data[extra] = ""
@@ -213,13 +226,38 @@ def read_workbook(data: bytes, found: Found, progress: Callable[[float], None]) 
         )
     for n, (name, kind, number) in enumerate(land):
         try:
-            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            with _no_gc():
+                frame = _cells(workbook.get_sheet_by_name(name).to_python(skip_empty_area=False))
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
             raise ParseError(f"the sheet cannot be read ({_short(exc)})", sheet=name) from None
-        split_blocks(pd.DataFrame(rows, dtype=object), name, kind, found, order=number)
+        split_blocks(frame, name, kind, found, order=number)
         progress(0.1 + 0.5 * (n + 1) / len(land))
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Millions of cell objects in lists without reference cycles: the cycle collector would rescan them
+    again and again while they are made (about half the cost of to_python) and find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cells(rows: list[list]) -> pd.DataFrame:
+    """calamine's rows (a rectangle) as object columns 0..width-1, each a view into one 2-D array."""
+    try:
+        grid = np.array(rows, dtype=object)
+    except ValueError:  # ragged rows: let pandas pad them
+        return pd.DataFrame(rows, dtype=object)
+    if grid.ndim != 2:
+        return pd.DataFrame(rows, dtype=object)
+    return pd.DataFrame({j: grid[:, j] for j in range(grid.shape[1])}, dtype=object, copy=False)
 
 
 def read_text(text: str, found: Found) -> str:

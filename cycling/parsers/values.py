@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from .errors import ParseError
 
@@ -18,10 +19,19 @@ _TIME_TEXT = r"^\s*(?:(?P<d>\d+)\s*(?:-|\s|d|天)\s*)?(?P<h>\d+):(?P<m>\d{1,2}):
 _EXCEL_EPOCH_EARLY = pd.Timestamp("1899-12-31")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _EXCEL_LEAP_BUG_END = pd.Timestamp("1900-03-01")
+# What pandas' C-level type scan calls a column of nothing but Python/numpy numbers (bool is 'boolean').
+_NUMBERS = {"floating", "integer", "mixed-integer-float", "empty"}
+
+
+def only_numbers(values: pd.Series) -> bool:
+    """True when every cell is an int or float (NaN included): one C pass instead of a per-cell type map."""
+    return values.dtype.kind in "fiu" or infer_dtype(values, skipna=False) in _NUMBERS
 
 
 def missing_mask(values: pd.Series) -> np.ndarray:
     """None, NaN, '' and LAND's '-' count as a gap."""
+    if only_numbers(values):
+        return values.isna().to_numpy()
     is_str = values.map(type).eq(str).to_numpy()
     mask = values.isna().to_numpy().copy()
     if is_str.any():
@@ -37,14 +47,11 @@ def _bad(values: pd.Series, bad: np.ndarray, rows: np.ndarray, column: str, what
 
 
 def _all_floats(values: pd.Series) -> np.ndarray | None:
-    """The common case, a column of Excel numbers, converted in one step (None if anything else is there)."""
-    try:
-        out = values.to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):
+    """The common case, a column of Excel numbers, converted in one step (None if anything else is there:
+    numeric text, booleans, gaps and time cells take the careful path)."""
+    if not only_numbers(values):
         return None
-    if values.map(type).isin([bool, str]).any():
-        return None  # numeric text or booleans take the careful path
-    return out
+    return values.to_numpy(dtype=np.float64)
 
 
 def to_float(values: pd.Series, rows: np.ndarray, column: str) -> np.ndarray:
@@ -147,9 +154,12 @@ def to_datetime(values: pd.Series) -> np.ndarray:
     """Wall-clock SysTime (datetime cells, midnight dates, text) to naive datetime64[ns]; junk to NaT."""
     if values.dtype.kind == "M":
         return values.to_numpy(dtype="datetime64[ns]")
-    cleaned = values.where(~missing_mask(values), None)
-    kinds = cleaned.map(type)
-    cleaned = cleaned.where(~kinds.isin([float, int, bool, dt.time, dt.timedelta]), None)
+    if infer_dtype(values, skipna=False) in ("datetime", "date"):
+        cleaned = values  # only datetime/date cells (calamine hands back a date at midnight)
+    else:
+        cleaned = values.where(~missing_mask(values), None)
+        kinds = cleaned.map(type)
+        cleaned = cleaned.where(~kinds.isin([float, int, bool, dt.time, dt.timedelta]), None)
     stamps = pd.to_datetime(cleaned, errors="coerce", format="mixed")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_localize(None)

@@ -122,6 +122,17 @@ def test_it_derives_cycles_and_steps_when_the_old_layout_has_none(records):
     assert (export.records["step"].to_numpy() == records["step"].to_numpy()).all()
 
 
+def test_it_derives_cycles_by_the_one_rule_the_checks_use(records):
+    from cycling.checks import derive_cycles
+
+    # The old layout has no Cycle-Index; the second file starts on discharge.
+    discharge_first = records[records.index >= records.index[records["step_kind"] == "discharge"][0]]
+    for frame in (records, discharge_first):
+        got = read_land(io.BytesIO(written(frame, variant="old")), name="no_index.xlsx").records
+        assert got["cycle"].nunique() >= 3
+        np.testing.assert_array_equal(got["cycle"].to_numpy(), derive_cycles(got))
+
+
 def test_it_marks_a_test_exported_mid_cycle_as_partial(records):
     last = records["cycle"].max()
     cut = records[(records["cycle"] < last) | (records["step_kind"] != "discharge")]
