@@ -1,13 +1,13 @@
 """The impedance page in chromium: Nyquist (equal axes, -Z'' up), Bode and R_int plots drawn without JS errors."""
 import pytest
 
-from tests.browser.conftest import browser, page, screenshots, vendored_static  # noqa: F401 - fixtures
+from tests.browser.conftest import vendored_static  # noqa: F401 - fixture
 from tests.factories import CellFactory, ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_it_draws_nyquist_bode_and_r_int_in_a_browser(page, live_server, screenshots):  # noqa: F811
+def test_it_draws_nyquist_bode_and_r_int_in_a_browser(page, live_server, screenshots):
     from cells.roles import RESEARCHER, ensure_roles
     from impedance.simulate import study_spectrum, write_mpt
     from tests.conftest import client_for
