@@ -1,1 +1,1 @@
-"""Fixtures shared by the hardening tests: the browser ones come from tests/browser."""
+"""Fixtures shared by the hardening tests (the browser ones are in tests/conftest.py)."""
