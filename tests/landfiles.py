@@ -1,5 +1,6 @@
 """Generated LAND exports for tests (seeded, made at run time; nothing big is committed)."""
 import io
+from pathlib import Path
 
 from cycling.simulate import study_cell
 from cycling.testing import write_land
@@ -17,3 +18,8 @@ def upload_file(data: bytes, name: str = "export.xlsx"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+# Samples copied into the repo (sources in tests/data/*/SOURCES.md); tests never read ../shared directly.
+DATA = Path(__file__).resolve().parent / "data"
+NEWARE = DATA / "negative" / "neware_custom_data_003.xls"

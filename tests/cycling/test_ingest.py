@@ -5,11 +5,10 @@ from django.core.files.storage import default_storage
 from cycling import services
 from cycling.models import CycleSummary, DataFile
 from tests.conftest import client_for
-from tests.landfiles import study_export, upload_file
+from tests.landfiles import NEWARE, study_export, upload_file
 
 pytestmark = pytest.mark.django_db
 
-NEWARE = "/work/shared/samples/negative/neware_custom_data_003.xls"
 
 
 @pytest.fixture(scope="module")

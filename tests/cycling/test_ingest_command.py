@@ -9,12 +9,10 @@ from django.core.management import CommandError, call_command
 from cells.models import AuditEvent
 from cycling.models import CycleSummary, DataFile
 from tests.integration.conftest import start_worker, worker_env  # noqa: F401  (fixtures)
-from tests.landfiles import study_export
+from tests.landfiles import NEWARE, study_export
 
 ROOT = Path(__file__).resolve().parents[2]
-NEWARE = Path("/work/shared/samples/negative/neware_custom_data_003.xls")
-if not NEWARE.exists():
-    NEWARE = ROOT / "tests" / "data" / "negative" / "neware_custom_data_003.xls"
+
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pandas as pd
 
 from cycling.simulate import study_cell
 from cycling.testing import write_land
+from tests.landfiles import NEWARE
 
-NEWARE = Path("/work/shared/samples/negative/neware_custom_data_003.xls")
 BAD_DIR = Path(__file__).resolve().parents[1] / "data" / "bad"
 
 

@@ -11,11 +11,10 @@ from cycling.models import CycleSummary, DataFile
 from cycling.parsers import read_land
 from cycling.testing import write_land
 from tests.integration.conftest import wait_for
-from tests.landfiles import study_export, upload_file
+from tests.landfiles import NEWARE, study_export, upload_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-NEWARE = "/work/shared/samples/negative/neware_custom_data_003.xls"
 
 
 def _upload(client, cell, data, name="export.xlsx"):
