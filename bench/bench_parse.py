@@ -1,9 +1,13 @@
 """Benchmark read_land against the usual pandas+openpyxl route on a seeded 500-cycle LAND workbook.
 
-    python bench/bench_parse.py [--records 300000] [--cycles 500] [--out bench/out]
+    python bench/bench_parse.py [--records 300000] [--cycles 500] [--repeat 1] [--precision land|full]
+                                [--out bench/out]
 
-Each reader runs in its own subprocess so that peak memory (ru_maxrss) is its own. Prints a table and
-writes bench/out/bench_parse.json.
+The workbook carries LAND's own precision (write_land's default, like the real export in tests/data/land);
+--precision full writes 17-significant-digit floats instead. Both readers read the same file, each in its
+own subprocess so that peak memory (ru_maxrss) is its own; both must return the same canonical frame
+(checked, or the bench fails). Wall and CPU seconds are reported: on a shared machine the CPU ratio is the
+steadier one. Prints a table and writes bench/out/bench_parse.json.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import json
 import math
 import platform
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +34,7 @@ BASELINE_RENAME = {
 }
 
 
-def generate(path: Path, records: int, cycles: int, seed: int) -> int:
+def generate(path: Path, records: int, cycles: int, seed: int, precision: str = "land") -> int:
     from cycling.simulate import study_cell
     from cycling.testing import write_land
 
@@ -38,17 +44,17 @@ def generate(path: Path, records: int, cycles: int, seed: int) -> int:
         if len(frame) >= records:
             break
         per_half += max(1, math.ceil((records - len(frame)) / cycles / 2))
-    write_land(frame, path, variant="modern", constant_memory=True)
+    write_land(frame, path, variant="modern", constant_memory=True, precision=precision)
     return len(frame)
 
 
-def run_read_land(path: str) -> int:
+def run_read_land(path: str):
     from cycling.parsers import read_land
 
-    return len(read_land(path).records)
+    return read_land(path).records
 
 
-def run_baseline(path: str) -> int:
+def run_baseline(path: str):
     """What existing tools do: every sheet through openpyxl, then the same tidy-up to canonical columns."""
     import numpy as np
     import pandas as pd
@@ -67,27 +73,47 @@ def run_baseline(path: str) -> int:
     frame["sys_time"] = pd.to_datetime(frame["sys_time"], errors="coerce").astype("datetime64[ns]")
     columns = ["record", "test_time_s", "step_time_s", "current_ma", "voltage_v", "capacity_mah", "energy_mwh",
                "cycle", "step", "step_kind", "step_mode", "sys_time"]
-    return len(frame[columns].sort_values("record").reset_index(drop=True))
+    return frame[columns].sort_values("record").reset_index(drop=True)
 
 
-def child(method: str, path: str) -> None:
+def child(method: str, path: str, frame_out: str) -> None:
     # Imports are not what is being compared: load them before the clock starts, for both readers.
     import openpyxl  # noqa: F401
     import pandas  # noqa: F401
 
     import cycling.parsers  # noqa: F401
 
+    cpu = time.process_time()
     start = time.perf_counter()
-    n = {"read_land": run_read_land, "baseline": run_baseline}[method](path)
+    frame = {"read_land": run_read_land, "baseline": run_baseline}[method](path)
     seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"method": method, "seconds": seconds, "records": n, "peak_mib": peak_kib / 1024}))
+    cpu_seconds = time.process_time() - cpu
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, before the frame is saved
+    if frame_out:
+        frame.to_parquet(frame_out)  # for the parent's same-output check, outside the clock
+    print(json.dumps({"method": method, "seconds": seconds, "cpu_seconds": cpu_seconds, "records": len(frame),
+                      "peak_mib": peak_kib / 1024}))
 
 
-def measure(method: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", method, str(path)], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def measure(method: str, path: Path, repeat: int, frame_out: Path) -> dict:
+    """Median of ``repeat`` runs, each in a fresh subprocess; peak memory is the largest seen."""
+    runs = []
+    for i in range(repeat):
+        out = subprocess.run([sys.executable, __file__, "--child", method, str(path),
+                              str(frame_out) if i == 0 else ""], capture_output=True, text=True, check=True, cwd=ROOT)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {"method": method, "records": runs[0]["records"], "runs": len(runs),
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
+            "peak_mib": max(r["peak_mib"] for r in runs)}
+
+
+def same_output(ours: Path, theirs: Path) -> None:
+    """Both readers must hand back the same canonical records, or the comparison means nothing."""
+    import pandas as pd
+
+    a, b = pd.read_parquet(ours), pd.read_parquet(theirs)
+    pd.testing.assert_frame_equal(a, b, check_dtype=True, check_exact=True)
 
 
 def main() -> None:
@@ -95,36 +121,51 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=300_000)
     parser.add_argument("--cycles", type=int, default=500)
     parser.add_argument("--seed", type=int, default=20210225)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per reader (median reported)")
+    parser.add_argument("--precision", choices=["land", "full"], default="land",
+                        help="values as LAND writes them (default) or full 17-digit floats")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", action="store_true", help="reuse the workbook if it was generated before")
+    parser.add_argument("--child", nargs=3, metavar=("METHOD", "PATH", "FRAME_OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
 
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"land_{args.cycles}cycles_{args.records}.xlsx"
+    suffix = "" if args.precision == "land" else "_full"
+    path = args.out / f"land_{args.cycles}cycles_{args.records}{suffix}.xlsx"
     start = time.perf_counter()
-    n = generate(path, args.records, args.cycles, args.seed)
-    generated_s = time.perf_counter() - start
-    print(f"generated {path.name}: {n:,} records, {args.cycles} cycles, "
-          f"{path.stat().st_size / 1e6:.1f} MB in {generated_s:.1f} s")
+    if args.reuse and path.exists():
+        n = None
+        print(f"reusing {path.name} ({path.stat().st_size / 1e6:.1f} MB)")
+    else:
+        n = generate(path, args.records, args.cycles, args.seed, args.precision)
+        print(f"generated {path.name} ({args.precision} precision): {n:,} records, {args.cycles} cycles, "
+              f"{path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s")
 
-    results = [measure("read_land", path), measure("baseline", path)]
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = {m: Path(tmp) / f"{m}.parquet" for m in ("read_land", "baseline")}
+        results = [measure(m, path, args.repeat, frames[m]) for m in ("read_land", "baseline")]
+        same_output(frames["read_land"], frames["baseline"])
     for result in results:
         result["records_per_s"] = result["records"] / result["seconds"]
     ours, base = results
+    n = ours["records"]
     ratio = base["seconds"] / ours["seconds"]
-    print(f"\n{'method':<34}{'seconds':>10}{'records/s':>14}{'peak MiB':>11}")
+    cpu_ratio = base["cpu_seconds"] / ours["cpu_seconds"]
+    print("both readers returned the same canonical records")
+    print(f"\n{'method':<34}{'wall s':>9}{'CPU s':>9}{'records/s':>12}{'peak MiB':>10}")
     labels = {"read_land": "read_land (python-calamine)", "baseline": "pandas.read_excel(openpyxl)+tidy"}
     for result in results:
-        print(f"{labels[result['method']]:<34}{result['seconds']:>10.2f}{result['records_per_s']:>14,.0f}"
-              f"{result['peak_mib']:>11.0f}")
-    print(f"\nspeed-up: {ratio:.1f}x (target >= 10x); read_land peak memory {ours['peak_mib']:.0f} MiB "
-          "(target < 1024 MiB)")
+        print(f"{labels[result['method']]:<34}{result['seconds']:>9.2f}{result['cpu_seconds']:>9.2f}"
+              f"{result['records_per_s']:>12,.0f}{result['peak_mib']:>10.0f}")
+    print(f"\nspeed-up: {ratio:.1f}x wall, {cpu_ratio:.1f}x CPU (target >= 10x); read_land peak memory "
+          f"{ours['peak_mib']:.0f} MiB (target < 1024 MiB)")
     report = {
         "file": path.name, "file_bytes": path.stat().st_size, "records": n, "cycles": args.cycles,
-        "seed": args.seed, "results": results, "speedup": ratio,
+        "seed": args.seed, "precision": args.precision, "repeat": args.repeat, "results": results,
+        "speedup": ratio, "speedup_cpu": cpu_ratio, "same_output": True,
         "python": platform.python_version(), "machine": platform.machine(),
     }
     (args.out / "bench_parse.json").write_text(json.dumps(report, indent=2))
