@@ -286,7 +286,7 @@ def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
     from cycling.analysis import ANALYSIS_VERSION, DqdvParams, cross_check, summarize_cycles
     from cycling.checks import cycle_identity_checks, resolve_cycles, sanity_checks
     from cycling.parsers import PARSER_VERSION
-    from cycling.timezones import start_time_utc
+    from cycling.timezones import localize_sys_time, start_time_utc
 
     records, cycle_table, metadata, parser_warnings, parsed = _load_records(datafile, progress)
     progress.stage(70, 70)(1.0)
@@ -306,7 +306,9 @@ def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
         warnings += cross_check(cycles, cycle_table)
     warnings += [f.message for f in findings]
     metadata = dict(metadata)
+    # LAND's SysTime is the cycler PC's naive wall clock: read it in the PC's zone, keep it in UTC.
     lab_zone = datafile.device.timezone if datafile.device_id else settings.TIME_ZONE
+    records = records.assign(sys_time=localize_sys_time(records["sys_time"], lab_zone))
     start = start_time_utc(records, lab_zone)
     metadata.update(start_time_utc=start.isoformat() if start else None, sys_time_zone=lab_zone)
     progress.stage(85, 85)(1.0)

@@ -235,3 +235,20 @@ def test_it_reads_the_real_discharge_first_sample_with_land_s_own_efficiency(dev
     assert rows[1].ce_percent == pytest.approx(90.6072, abs=0.01)  # second half / first half, as LAND
     assert rows[1].ce_convention == "charge/discharge"
     assert not [w for w in DataFile.objects.get(pk=datafile_id).warnings if "differs" in w]
+
+
+def test_it_stores_sys_time_in_utc_read_in_the_cycler_pcs_zone(device_api, device, cell, coated_export):
+    import pandas as pd
+
+    device.timezone = "Asia/Shanghai"
+    device.save()
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    services.datafile_ingest(datafile_id=datafile_id)
+    datafile = DataFile.objects.get(pk=datafile_id)
+    with default_storage.open(datafile.records_file) as fh:
+        stored = pd.read_parquet(fh, columns=["sys_time"])["sys_time"]
+    naive_first = coated_export[1]["records"]["sys_time"].iloc[0]  # 2021-03-01 09:00 on the PC's clock
+    assert str(stored.dt.tz) == "UTC"
+    assert stored.iloc[0] == pd.Timestamp(naive_first).tz_localize("Asia/Shanghai").tz_convert("UTC")
+    assert datafile.metadata["start_time_utc"].startswith("2021-03-01T01:00")
+    assert datafile.metadata["sys_time_zone"] == "Asia/Shanghai"
