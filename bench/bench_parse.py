@@ -156,7 +156,7 @@ def main() -> None:
     cpu_ratio = base["cpu_seconds"] / ours["cpu_seconds"]
     print("both readers returned the same canonical records")
     print(f"\n{'method':<34}{'wall s':>9}{'CPU s':>9}{'records/s':>12}{'peak MiB':>10}")
-    labels = {"read_land": "read_land (python-calamine)", "baseline": "pandas.read_excel(openpyxl)+tidy"}
+    labels = {"read_land": "read_land (fastexcel)", "baseline": "pandas.read_excel(openpyxl)+tidy"}
     for result in results:
         print(f"{labels[result['method']]:<34}{result['seconds']:>9.2f}{result['cpu_seconds']:>9.2f}"
               f"{result['records_per_s']:>12,.0f}{result['peak_mib']:>10.0f}")

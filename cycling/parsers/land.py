@@ -129,7 +129,7 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> LandEx
     kind = sniff_binary(data[:64])
     if kind == "xlsx":
         check_zip(data)
-        read_workbook(data, found, report)
+        read_workbook(data, found, report, fast=True)
         meta["format"] = "xlsx"
     elif kind == "ole2":
         check_ole2(data)
