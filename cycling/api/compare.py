@@ -21,13 +21,18 @@ class CompareStatsSerializer(serializers.Serializer):
     n = serializers.ListField(child=serializers.IntegerField(), help_text="Cells contributing per cycle.")
 
 
-class CompareGroupSeriesSerializer(serializers.Serializer):
+class GroupSeriesSerializer(serializers.Serializer):
+    """A cell group's series against cycle; subclasses add the statistics they plot."""
+
     id = serializers.IntegerField()
     name = serializers.CharField()
     color = serializers.CharField()
     cells = serializers.ListField(child=serializers.IntegerField())
     n_cells = serializers.IntegerField()
     cycle = serializers.ListField(child=serializers.IntegerField())
+
+
+class CompareGroupSeriesSerializer(GroupSeriesSerializer):
     discharge_mah_g = CompareStatsSerializer()
     ce_percent = CompareStatsSerializer()
     retention_percent = CompareStatsSerializer()

@@ -1,6 +1,8 @@
 """REST representations of EIS spectra, fits and R_int series (they render the selectors' dicts)."""
 from rest_framework import serializers
 
+from cycling.api.compare import GroupSeriesSerializer
+
 
 def _float_list(**kwargs):
     return serializers.ListField(child=serializers.FloatField(allow_null=True), **kwargs)
@@ -123,13 +125,7 @@ class CellRintSelectedSerializer(CellRintSerializer):
     selected = serializers.BooleanField(help_text="Chosen on its own (not only as a group member).")
 
 
-class GroupRintSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    color = serializers.CharField()
-    cells = serializers.ListField(child=serializers.IntegerField())
-    n_cells = serializers.IntegerField()
-    cycle = serializers.ListField(child=serializers.IntegerField())
+class GroupRintSerializer(GroupSeriesSerializer):
     r_int_ohm = RintStatsSerializer()
     r_int_ohm_cm2 = RintStatsSerializer()
 
