@@ -113,17 +113,9 @@ def cell_dqdv(cell: Cell, cycle_tokens: list[str], **params) -> dict:
                 traces.append({
                     "cycle": cycle, "half": half, "voltage_v": np.round(curve["voltage_v"].to_numpy(), 4).tolist(),
                     "dqdv": np.round(y, 4).tolist(),
-                    "peaks_v": [round(float(v), 4) for v in _peak_voltages(peaks)],
+                    "peaks_v": np.round(peaks["voltage_v"].to_numpy(dtype=float), 4).tolist(),
                 })
     return {"cell": cell.pk, "dqdv_unit": "mAh/g/V" if mass_g else "mAh/V", "params": params, "traces": traces}
-
-
-def _peak_voltages(peaks) -> list[float]:
-    if peaks is None:
-        return []
-    if isinstance(peaks, pd.DataFrame):
-        return peaks["voltage_v"].tolist() if "voltage_v" in peaks else []
-    return [p["voltage_v"] if isinstance(p, dict) else float(p) for p in peaks]
 
 
 # --- trust: fade figures, pause bands, peak tracking (added for the cell page and the peaks API) ----------
