@@ -192,11 +192,11 @@ def dqdv_params(**given):
 
 def _analysed_records(datafile: DataFile) -> pd.DataFrame:
     """All records of a file numbered by the cycles its ingest analysed (derived ones when LAND's index
-    was not usable; see cycling.checks.resolve_cycles)."""
+    was not usable; see cycling.analysis.checks.resolve_cycles)."""
     records = records_of(datafile)
     prov = datafile.provenance or {}
     if prov.get("cycle_source") == "derived":
-        from cycling.checks import resolve_cycles as resolve_cycle_numbers
+        from cycling.analysis.checks import resolve_cycles as resolve_cycle_numbers
 
         first_half = prov.get("first_half")
         numbers, _ = resolve_cycle_numbers(records, None if first_half in (None, "auto") else first_half)
@@ -214,7 +214,7 @@ def datafile_peaks(datafile: DataFile, params=None) -> dict:
     from django.core.cache import cache
 
     from cycling.analysis import ANALYSIS_VERSION
-    from cycling.checks import peak_drift, peak_tracking
+    from cycling.analysis.checks import peak_drift, peak_tracking
 
     params = params or dqdv_params()
     computed = (datafile.provenance or {}).get("computed_at", "")

@@ -284,7 +284,7 @@ def _load_records(datafile: DataFile, progress: _Progress):
 
 def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
     from cycling.analysis import ANALYSIS_VERSION, DqdvParams, cross_check, summarize_cycles
-    from cycling.checks import cycle_identity_checks, resolve_cycles, sanity_checks
+    from cycling.analysis.checks import cycle_identity_checks, resolve_cycles, sanity_checks
     from cycling.parsers import PARSER_VERSION
     from cycling.timezones import localize_sys_time, start_time_utc
 
@@ -292,7 +292,7 @@ def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
     progress.stage(70, 70)(1.0)
     cell = datafile.cell
     spec = cell_spec(cell)
-    # One documented rule decides what a cycle is (cycling.checks.resolve_cycles); disagreements are flagged.
+    # One documented rule decides what a cycle is (cycling.analysis.checks.resolve_cycles); disagreements are flagged.
     findings = cycle_identity_checks(records, spec.first_half)
     cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half)
     analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)

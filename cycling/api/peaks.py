@@ -165,7 +165,7 @@ class CellDqdvView(_ParamsMixin, _CellDataView):
 
 class CellPeaksView(_ParamsMixin, _CellDataView):
     """Main dQ/dV peaks per cycle and half of the cell's active cycling file (position, height, area),
-    linked into tracks, with each track's drift in mV/cycle (cycling.checks.peak_tracking / peak_drift).
+    linked into tracks, with each track's drift in mV/cycle (cycling.analysis.checks.peak_tracking / peak_drift).
     Computed once per file, analysis version and parameters, then served from the cache. format=csv: one row
     per peak, units in the headers, the track's drift repeated on each row."""
 

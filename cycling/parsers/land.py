@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from ..cycles import channel_restarts, derive_cycles, kind_codes
+from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import (
     CANONICAL_DIMENSION,
     DEFAULT_UNIT,
@@ -450,7 +450,7 @@ def _derive_step_time(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _derived_cycles(frame: pd.DataFrame) -> np.ndarray:
-    """No Cycle-Index: the lab's one cycle rule (cycling.cycles, also behind cycling.checks.derive_cycles)."""
+    """No Cycle-Index: the lab's one cycle rule (cycling.analysis.cycles, also behind cycling.analysis.checks.derive_cycles)."""
     kind = kind_codes(frame["step_kind"].to_numpy(dtype=object), frame["current_ma"].to_numpy(dtype=np.float64))
     restart = channel_restarts(frame["record"].to_numpy(), frame["test_time_s"].to_numpy(dtype=np.float64))
     return derive_cycles(kind, restart)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cycling.analysis import CellSpec, summarize_cycles
-from cycling.checks import (
+from cycling.analysis.checks import (
     PEAK_TRACK_COLUMNS,
     Finding,
     cycle_identity_checks,
@@ -319,7 +319,7 @@ def test_it_keeps_one_redox_pair_for_the_coated_cell_and_finds_new_high_voltage_
 
 
 def test_it_imports_checks_and_timezones_without_django():
-    code = ("import sys, cycling.checks, cycling.timezones; "
+    code = ("import sys, cycling.analysis.checks, cycling.timezones; "
             "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={"PATH": "", "PYTHONPATH": str(ROOT)}, cwd=ROOT)

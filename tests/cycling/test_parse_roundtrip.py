@@ -123,7 +123,7 @@ def test_it_derives_cycles_and_steps_when_the_old_layout_has_none(records):
 
 
 def test_it_derives_cycles_by_the_one_rule_the_checks_use(records):
-    from cycling.checks import derive_cycles
+    from cycling.analysis.checks import derive_cycles
 
     # The old layout has no Cycle-Index; the second file starts on discharge.
     discharge_first = records[records.index >= records.index[records["step_kind"] == "discharge"][0]]

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .analysis import CellSpec, detect_first_half, dqdv_all, dqdv_peak_table, summarize_cycles
+from .core import CellSpec, detect_first_half, dqdv_all, dqdv_peak_table, summarize_cycles
 from .cycles import channel_restarts, kind_codes
 from .cycles import derive_cycles as _derive_cycles
 
@@ -331,7 +331,7 @@ def derive_cycles(records: pd.DataFrame, first_half: str | None = None) -> np.nd
 
     A cycle starts where the first-half direction starts again after the second half, or where the
     channel restarted. Rests belong to the cycle before them; leading rests to cycle 1. The rule itself
-    lives in cycling.cycles, which the parser uses too.
+    lives in cycling.analysis.cycles, which the parser uses too.
     """
     if len(records) == 0:
         return np.array([], dtype=np.int64)

@@ -1,5 +1,5 @@
 """The one rule for what a cycle is, on plain arrays: used by the parser (files without a Cycle-Index) and
-by cycling.checks (derived cycles against LAND's index). Pure numpy/pandas, cheap to import."""
+by cycling.analysis.checks (derived cycles against LAND's index). Pure numpy/pandas, cheap to import."""
 
 from __future__ import annotations
 

@@ -1,0 +1,40 @@
+"""The pure analysis of cycling data (numpy/pandas/scipy, no Django), as a package of focused modules.
+
+`from cycling.analysis import X` keeps working for every public name: the names resolve lazily to their
+module on first use, so importing one light module (e.g. the cycle rule the parser shares,
+`cycling.analysis.cycles`) does not pull in scipy or the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {}
+
+
+def _export(module: str, *names: str) -> None:
+    for name in names:
+        _EXPORTS[name] = module
+
+
+_export("core", "ANALYSIS_VERSION", "C_RATE_LABELS", "CYCLE_COLUMNS", "REQUIRED_COLUMNS", "CellSpec", "DqdvParams",
+        "DqdvCurves", "detect_first_half", "c_rate_label", "label_segments", "dqdv_all", "dqdv", "dqdv_peaks",
+        "dqdv_peak_table", "track_peak", "summarize_cycles", "knee_point", "window_decay", "run_metrics",
+        "cross_check", "analyze")
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cycling.analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
