@@ -19,10 +19,15 @@ def _export(module: str, *names: str) -> None:
         _EXPORTS[name] = module
 
 
-_export("core", "ANALYSIS_VERSION", "C_RATE_LABELS", "CYCLE_COLUMNS", "REQUIRED_COLUMNS", "CellSpec", "DqdvParams",
-        "DqdvCurves", "detect_first_half", "c_rate_label", "label_segments", "dqdv_all", "dqdv", "dqdv_peaks",
-        "dqdv_peak_table", "track_peak", "summarize_cycles", "knee_point", "window_decay", "run_metrics",
-        "cross_check", "analyze")
+_export("common", "ANALYSIS_VERSION", "C_RATE_LABELS", "CYCLE_COLUMNS", "REQUIRED_COLUMNS", "CellSpec",
+        "detect_first_half", "c_rate_label")
+_export("segments", "label_segments")
+_export("differential", "DqdvParams", "DqdvCurves", "dqdv_all", "dqdv")
+_export("peaks", "dqdv_peaks", "dqdv_peak_table", "track_peak")
+_export("summary", "summarize_cycles")
+_export("fade", "knee_point", "window_decay", "run_metrics")
+_export("crosscheck", "cross_check")
+_export("pipeline", "analyze")
 
 __all__ = sorted(_EXPORTS)
 

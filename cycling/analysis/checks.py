@@ -21,9 +21,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .core import CellSpec, detect_first_half, dqdv_all, dqdv_peak_table, summarize_cycles
+from .common import CellSpec, detect_first_half
 from .cycles import channel_restarts, kind_codes
 from .cycles import derive_cycles as _derive_cycles
+from .differential import dqdv_all
+from .peaks import dqdv_peak_table
+from .summary import summarize_cycles
 
 WARNING, INFO = "warning", "info"
 _CHARGE, _DISCHARGE = 1, 2
