@@ -177,7 +177,9 @@ def _how_made(datafile) -> dict:
     from cycling.analysis import DqdvParams
 
     prov = datafile.provenance or {}
-    stored = prov.get("dqdv_params")
+    stored = dict(prov.get("dqdv_params") or {})
+    if "window" in stored:  # files ingested before the field carried its unit
+        stored["window_points"] = stored.pop("window")
     return {**{k: v for k, v in prov.items() if k not in ("land_cycle_table", "findings")},
             "dqdv": stored or asdict(DqdvParams()), "dqdv_defaults": not stored,
             "computed_at": parse_datetime(prov["computed_at"]) if prov.get("computed_at") else None}

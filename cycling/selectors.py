@@ -94,16 +94,19 @@ def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400)
     return {"cell": cell.pk, "capacity_unit": unit, "traces": traces}
 
 
-def cell_dqdv(cell: Cell, cycle_tokens: list[str], **params) -> dict:
-    """Smoothed dQ/dV of chosen cycles (both halves) with their main peaks."""
+def cell_dqdv(cell: Cell, cycle_tokens: list[str], params=None) -> dict:
+    """Smoothed dQ/dV of chosen cycles (both halves) with their main peaks (params: analysis.DqdvParams)."""
+    from dataclasses import asdict
+
     from cycling.analysis import dqdv, dqdv_peaks
 
+    params = params or dqdv_params()
     mass_g = (cell.active_mass_mg or 0) / 1000.0
     traces = []
     for wanted, recs in _records_of_cycles(cell, cycle_tokens):
         for cycle in wanted:
             for half in ("charge", "discharge"):
-                curve = dqdv(recs, cycle, half, **params)
+                curve = dqdv(recs, cycle, half, params)
                 if curve is None or len(curve) == 0:
                     continue
                 y = curve["dqdv_mah_v"].to_numpy()
@@ -115,7 +118,7 @@ def cell_dqdv(cell: Cell, cycle_tokens: list[str], **params) -> dict:
                     "dqdv": np.round(y, 4).tolist(),
                     "peaks_v": np.round(peaks["voltage_v"].to_numpy(dtype=float), 4).tolist(),
                 })
-    return {"cell": cell.pk, "dqdv_unit": "mAh/g/V" if mass_g else "mAh/V", "params": params, "traces": traces}
+    return {"cell": cell.pk, "dqdv_unit": "mAh/g/V" if mass_g else "mAh/V", "params": asdict(params), "traces": traces}
 
 
 # --- trust: fade figures, pause bands, peak tracking (added for the cell page and the peaks API) ----------
@@ -219,23 +222,16 @@ def datafile_peaks(datafile: DataFile, params=None) -> dict:
     params = params or dqdv_params()
     computed = (datafile.provenance or {}).get("computed_at", "")
     key = (f"assb:peaks:{datafile.pk}:{datafile.records_file}:{computed}:{ANALYSIS_VERSION}:"
-           f"{params.grid_mv:g}:{int(params.smooth)}:{params.window}:{params.polyorder}")
+           f"{params.grid_mv:g}:{int(params.smooth)}:{params.window_points}:{params.polyorder}")
     found = cache.get(key)
     if found is not None:
         return found
     records = _analysed_records(datafile)
-    peaks = peak_tracking(records, grid_mv=params.grid_mv, window=params.window, polyorder=params.polyorder) \
-        if params.smooth else peak_tracking(records, curves=_unsmoothed(records, params))
+    peaks = peak_tracking(records, params=params)
     drift = peak_drift(peaks)
     result = {"peaks": _records_json(peaks), "drift": _records_json(drift)}
     cache.set(key, result, PEAKS_CACHE_S)
     return result
-
-
-def _unsmoothed(records, params):
-    from cycling.analysis import dqdv_all
-
-    return dqdv_all(records, grid_mv=params.grid_mv, smooth=False, window=params.window, polyorder=params.polyorder)
 
 
 def _records_json(frame: pd.DataFrame) -> list[dict]:

@@ -24,7 +24,7 @@ import pandas as pd
 from .common import CellSpec, detect_first_half
 from .cycles import channel_restarts, kind_codes
 from .cycles import derive_cycles as _derive_cycles
-from .differential import dqdv_all
+from .differential import DqdvParams, dqdv_all
 from .peaks import dqdv_peak_table
 from .summary import summarize_cycles
 
@@ -465,8 +465,7 @@ PEAK_TRACK_COLUMNS = ["peak_id", "cycle", "half", "rank", "voltage_v", "height_m
                       "prominence_mah_v", "width_v"]
 
 
-def peak_tracking(records: pd.DataFrame, *, curves=None, grid_mv: float = 5.0, window: int = 21,
-                  polyorder: int = 3, prominence_fraction: float = 0.05, min_separation_mv: float = 30.0,
+def peak_tracking(records: pd.DataFrame, *, curves=None, params: DqdvParams | None = None, prominence_fraction: float = 0.05, min_separation_mv: float = 30.0,
                   min_height_fraction: float = 0.05, max_peaks: int = 3, max_jump_v: float = 0.03,
                   cycles=None) -> pd.DataFrame:
     """Main dQ/dV peaks per cycle and half (analysis.dqdv_all + dqdv_peak_table), linked into tracks.
@@ -477,7 +476,7 @@ def peak_tracking(records: pd.DataFrame, *, curves=None, grid_mv: float = 5.0, w
     the columns of PEAK_TRACK_COLUMNS, sorted by cycle, half, voltage: ready for CSV download.
     """
     if curves is None:
-        curves = dqdv_all(records, grid_mv=grid_mv, smooth=True, window=window, polyorder=polyorder, cycles=cycles)
+        curves = dqdv_all(records, params, cycles=cycles)
     table = dqdv_peak_table(curves, prominence_fraction=prominence_fraction, min_separation_mv=min_separation_mv,
                             min_height_fraction=min_height_fraction)
     table = table[table["rank"] <= max_peaks].sort_values(["half", "cycle", "voltage_v"], kind="stable")

@@ -15,14 +15,26 @@ from .common import _CHARGE, _check, _kind_codes, _mode_array
 
 @dataclass(frozen=True)
 class DqdvParams:
-    """dQ/dV settings: grid step, Savitzky-Golay window (grid points, odd) and polynomial order."""
+    """dQ/dV settings, passed whole: voltage grid step, Savitzky-Golay derivative window and polynomial order.
+
+    smooth=False uses plain central differences on the grid instead of the Savitzky-Golay derivative.
+    Bad values are refused here (ValueError naming the field), so every caller gets the same rule.
+    """
 
     grid_mv: float = 5.0
     smooth: bool = True
-    window: int = 21
+    window_points: int = 21
     polyorder: int = 3
 
-
+    def __post_init__(self):
+        if not (isinstance(self.grid_mv, int | float) and math.isfinite(self.grid_mv) and self.grid_mv > 0):
+            raise ValueError(f"grid_mv: the voltage grid step must be a positive number of mV, not {self.grid_mv!r}")
+        if not isinstance(self.window_points, int) or self.window_points < 3 or self.window_points % 2 == 0:
+            raise ValueError(f"window_points: the Savitzky-Golay window must be an odd number of grid points "
+                             f"of at least 3, not {self.window_points!r}")
+        if not isinstance(self.polyorder, int) or not 0 <= self.polyorder < self.window_points:
+            raise ValueError(f"polyorder: the Savitzky-Golay order must be an integer from 0 to below the "
+                             f"window ({self.window_points} points), not {self.polyorder!r}")
 
 
 @dataclass
@@ -83,14 +95,13 @@ def _cc_mask(records: pd.DataFrame, kind: np.ndarray) -> np.ndarray:
     return moving & (cur >= 0.9 * med)
 
 
-def dqdv_all(records: pd.DataFrame, *, grid_mv: float = 5.0, smooth: bool = True, window: int = 21,
-             polyorder: int = 3, cycles: Any = None) -> DqdvCurves:
+def dqdv_all(records: pd.DataFrame, params: DqdvParams | None = None, *, cycles: Any = None) -> DqdvCurves:
     """dQ/dV (mAh/V, positive for both halves) of every half cycle, vectorised over all of them.
 
-    grid_mv: voltage grid step; window (odd, grid points) and polyorder: the Savitzky-Golay derivative
-    filter applied to capacity on the grid (smooth=False: plain central differences).
+    params: grid step and the Savitzky-Golay derivative applied to capacity on the grid (DqdvParams()).
     """
-    params = DqdvParams(grid_mv=grid_mv, smooth=smooth, window=window, polyorder=polyorder)
+    params = params or DqdvParams()
+    grid_mv, smooth, window, polyorder = params.grid_mv, params.smooth, params.window_points, params.polyorder
     records = _check(records)
     if cycles is not None:
         records = records[records["cycle"].isin(np.atleast_1d(cycles))]
@@ -145,11 +156,10 @@ def dqdv_all(records: pd.DataFrame, *, grid_mv: float = 5.0, smooth: bool = True
     return DqdvCurves(grid, (keys // 4).astype(np.int64), half, v_lo, v_hi, d, params)
 
 
-def dqdv(records: pd.DataFrame, cycle: int, half: str, *, grid_mv: float = 5.0, smooth: bool = True,
-         window: int = 21, polyorder: int = 3) -> pd.DataFrame:
+def dqdv(records: pd.DataFrame, cycle: int, half: str, params: DqdvParams | None = None) -> pd.DataFrame:
     """dQ/dV of one half cycle: DataFrame(voltage_v, dqdv_mah_v) over the voltage span it covered."""
     if half not in ("charge", "discharge"):
         raise ValueError("half must be 'charge' or 'discharge'")
     sub = records[records["cycle"].to_numpy() == cycle]
-    curves = dqdv_all(sub, grid_mv=grid_mv, smooth=smooth, window=window, polyorder=polyorder)
+    curves = dqdv_all(sub, params)
     return curves.curve(cycle, half)

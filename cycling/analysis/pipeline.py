@@ -17,8 +17,7 @@ def analyze(records: pd.DataFrame, spec: CellSpec | None = None, *, land_cycle_t
             peak_table: bool = False) -> dict:
     """Everything at once: cycles table, run metrics, dQ/dV curves, cross-check warnings (and the full
     per-cycle peak table if asked)."""
-    p = dqdv_params or DqdvParams()
-    curves = dqdv_all(records, grid_mv=p.grid_mv, smooth=p.smooth, window=p.window, polyorder=p.polyorder)
+    curves = dqdv_all(records, dqdv_params)
     cycles = summarize_cycles(records, spec, curves=curves)
     result = {
         "cycles": cycles,

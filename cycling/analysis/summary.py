@@ -146,8 +146,7 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     out["segment"] = seg
 
     if curves is None:
-        p = dqdv_params or DqdvParams()
-        curves = dqdv_all(records, grid_mv=p.grid_mv, smooth=p.smooth, window=p.window, polyorder=p.polyorder)
+        curves = dqdv_all(records, dqdv_params)
     mp = curves.main_peaks()
     for name, col_name in (("charge", "dqdv_peak_charge_v"), ("discharge", "dqdv_peak_discharge_v")):
         s = mp[mp["half"] == name].set_index("cycle")["voltage_v"]

@@ -13,13 +13,13 @@ from .views import _CYCLES_PARAM, _CellDataView
 
 _DEFAULTS = DqdvParams()
 # Bounds keep one request cheap: the grid and the filter window set the size of the dQ/dV matrix.
-_LIMITS = {"grid_mv": (0.5, 50.0), "window": (3, 201), "polyorder": (1, 5)}
+_LIMITS = {"grid_mv": (0.5, 50.0), "window_points": (3, 201), "polyorder": (1, 5)}
 
 PARAMS = [
     OpenApiParameter("grid_mv", float, description=f"Voltage grid step in mV (default {_DEFAULTS.grid_mv:g}, "
                      f"{_LIMITS['grid_mv'][0]:g}-{_LIMITS['grid_mv'][1]:g})"),
-    OpenApiParameter("window", int, description=f"Savitzky-Golay window in grid points, odd (default "
-                     f"{_DEFAULTS.window}, {_LIMITS['window'][0]}-{_LIMITS['window'][1]})"),
+    OpenApiParameter("window_points", int, description=f"Savitzky-Golay window in grid points, odd (default "
+                     f"{_DEFAULTS.window_points}, {_LIMITS['window_points'][0]}-{_LIMITS['window_points'][1]})"),
     OpenApiParameter("polyorder", int, description=f"Savitzky-Golay polynomial order, below the window "
                      f"(default {_DEFAULTS.polyorder})"),
     OpenApiParameter("format", str, enum=["json", "csv"], description="csv: long format, units in the headers"),
@@ -51,7 +51,7 @@ class CSVRenderer(renderers.BaseRenderer):
 class DqdvParamsSerializer(serializers.Serializer):
     grid_mv = serializers.FloatField(help_text="Voltage grid step (mV).")
     smooth = serializers.BooleanField(help_text="Savitzky-Golay derivative (false: central differences).")
-    window = serializers.IntegerField(help_text="Savitzky-Golay window (grid points, odd).")
+    window_points = serializers.IntegerField(help_text="Savitzky-Golay window (grid points, odd).")
     polyorder = serializers.IntegerField(help_text="Savitzky-Golay polynomial order.")
 
 
@@ -114,7 +114,7 @@ class _ParamsMixin:
     def dqdv_params(self) -> DqdvParams | dict:
         """DqdvParams from the query (defaults from analysis.DqdvParams), or a dict of errors."""
         query, given, errors = self.request.query_params, {}, {}
-        for name, cast in (("grid_mv", float), ("window", int), ("polyorder", int)):
+        for name, cast in (("grid_mv", float), ("window_points", int), ("polyorder", int)):
             raw = query.get(name, "").strip()
             if not raw:
                 continue
@@ -127,12 +127,13 @@ class _ParamsMixin:
             if not lo <= value <= hi:
                 errors[name] = [f"must be between {lo:g} and {hi:g}."]
             given[name] = value
-        params = selectors.dqdv_params(**given)
-        if "window" in given and params.window % 2 == 0:
-            errors["window"] = ["must be odd."]
-        if params.polyorder >= params.window:
-            errors["polyorder"] = ["must be below the window."]
-        return errors or params
+        if errors:
+            return errors
+        try:
+            return selectors.dqdv_params(**given)
+        except ValueError as exc:  # DqdvParams names the field first: "window_points: ..."
+            field, _, message = str(exc).partition(": ")
+            return {field: [message]}
 
     def wants_csv(self) -> bool:
         return getattr(self.request.accepted_renderer, "format", "") == "csv"
@@ -153,7 +154,7 @@ class CellDqdvView(_ParamsMixin, _CellDataView):
         if isinstance(params, dict):
             return response.Response(params, status=status.HTTP_400_BAD_REQUEST)
         cell = self.get_cell()
-        body = selectors.cell_dqdv(cell, self.cycle_tokens(), **asdict(params))
+        body = selectors.cell_dqdv(cell, self.cycle_tokens(), params)
         body.update(params=asdict(params), analysis_version=ANALYSIS_VERSION)
         if not self.wants_csv():
             return response.Response(body)

@@ -10,6 +10,7 @@ from cycling.analysis import (
     ANALYSIS_VERSION,
     CYCLE_COLUMNS,
     CellSpec,
+    DqdvParams,
     analyze,
     c_rate_label,
     cross_check,
@@ -196,7 +197,7 @@ def test_it_excludes_cv_even_without_step_modes():
 
 def test_it_integrates_dqdv_back_to_the_cc_capacity():
     records = simulate_cell(simple_spec(2, noise_v=0.0, cv=False, points_per_half_cycle=300))
-    curve = dqdv(records, 1, "discharge", smooth=False)
+    curve = dqdv(records, 1, "discharge", DqdvParams(smooth=False))
     area = np.trapezoid(curve["dqdv_mah_v"], curve["voltage_v"])
     assert area == pytest.approx(145.0 * SimSpec((1,), (1,)).active_mass_mg / 1000.0, rel=0.02)
 
@@ -404,3 +405,19 @@ def test_it_analyzes_everything_at_once(coated):
     result = analyze(records.iloc[:3000], spec_of(info), peak_table=True)
     assert set(result) == {"cycles", "run", "dqdv", "warnings", "peaks"}
     assert result["run"]["initial_ce_percent"] == pytest.approx(85.8, abs=0.05)
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"grid_mv": 0}, "grid_mv"), ({"grid_mv": float("nan")}, "grid_mv"), ({"window_points": 20}, "window_points"),
+    ({"window_points": 1}, "window_points"), ({"polyorder": 21}, "polyorder"), ({"polyorder": -1}, "polyorder"),
+])
+def test_it_refuses_bad_dqdv_params_naming_the_field(bad, field):
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        DqdvParams(**bad)
+
+
+def test_it_uses_the_dqdv_params_it_is_given():
+    records = simulate_cell(simple_spec(n_cycles=2))
+    fine, coarse = dqdv_all(records), dqdv_all(records, DqdvParams(grid_mv=10.0, window_points=11))
+    assert fine.params == DqdvParams() and coarse.params.grid_mv == 10.0
+    assert np.diff(fine.voltage_v)[0] == pytest.approx(0.005) and np.diff(coarse.voltage_v)[0] == pytest.approx(0.010)

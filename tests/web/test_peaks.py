@@ -39,7 +39,7 @@ def test_it_reports_a_known_peak_drift_within_a_fifth_of_a_millivolt(viewer, dri
     resp = client_for(viewer).get(f"/api/v1/cells/{drifting.pk}/peaks/")
     assert resp.status_code == 200, resp.content
     body = resp.json()
-    assert body["params"] == {"grid_mv": 5.0, "smooth": True, "window": 21, "polyorder": 3}
+    assert body["params"] == {"grid_mv": 5.0, "smooth": True, "window_points": 21, "polyorder": 3}
     assert body["analysis_version"] == ANALYSIS_VERSION and body["height_unit"] == "mAh/V"
     drift = {d["peak_id"]: d for d in body["drift"]}
     assert sorted(drift) == ["charge-1", "discharge-1"]
@@ -62,9 +62,9 @@ def test_it_computes_the_tracks_once_per_file_and_parameters(viewer, drifting):
         assert client.get(url + "?format=csv").status_code == 200
     # Other smoothing parameters are another computation, and say so.
     with mock.patch.object(selectors, "records_of", wraps=selectors.records_of) as read:
-        other = client.get(url + "?grid_mv=2&window=31&polyorder=2").json()
+        other = client.get(url + "?grid_mv=2&window_points=31&polyorder=2").json()
     assert read.call_count == 1
-    assert other["params"] == {"grid_mv": 2.0, "smooth": True, "window": 31, "polyorder": 2}
+    assert other["params"] == {"grid_mv": 2.0, "smooth": True, "window_points": 31, "polyorder": 2}
     assert {d["peak_id"] for d in other["drift"]} == {"charge-1", "discharge-1"}
 
 
@@ -81,12 +81,12 @@ def test_it_downloads_the_peak_table_as_csv_with_units(viewer, drifting):
 def test_it_returns_dqdv_with_explicit_parameters_and_as_csv(viewer, drifting):
     client = client_for(viewer)
     body = client.get(f"/api/v1/cells/{drifting.pk}/dqdv/?cycles=1,last").json()
-    assert body["params"] == {"grid_mv": DqdvParams().grid_mv, "smooth": True, "window": DqdvParams().window,
+    assert body["params"] == {"grid_mv": DqdvParams().grid_mv, "smooth": True, "window_points": DqdvParams().window_points,
                               "polyorder": DqdvParams().polyorder}
     assert [(t["cycle"], t["half"]) for t in body["traces"]] == [(1, "charge"), (1, "discharge"), (30, "charge"),
                                                                   (30, "discharge")]
-    wide = client.get(f"/api/v1/cells/{drifting.pk}/dqdv/?cycles=1&grid_mv=10&window=11").json()
-    assert wide["params"]["grid_mv"] == 10.0 and wide["params"]["window"] == 11
+    wide = client.get(f"/api/v1/cells/{drifting.pk}/dqdv/?cycles=1&grid_mv=10&window_points=11").json()
+    assert wide["params"]["grid_mv"] == 10.0 and wide["params"]["window_points"] == 11
 
     resp = client.get(f"/api/v1/cells/{drifting.pk}/dqdv/?cycles=1,last&format=csv")
     assert 'filename="LNTO-01-dqdv.csv"' in resp["Content-Disposition"]
@@ -99,7 +99,7 @@ def test_it_returns_dqdv_with_explicit_parameters_and_as_csv(viewer, drifting):
     assert float(top["voltage (V)"]) == pytest.approx(body["traces"][2]["peaks_v"][0], abs=0.005)
 
 
-@pytest.mark.parametrize("query", ["window=20", "window=abc", "grid_mv=0", "polyorder=9&window=7"])
+@pytest.mark.parametrize("query", ["window_points=20", "window_points=abc", "grid_mv=0", "polyorder=9&window_points=7"])
 def test_it_refuses_bad_smoothing_parameters(viewer, cell, query):
     resp = client_for(viewer).get(f"/api/v1/cells/{cell.pk}/peaks/?{query}")
     assert resp.status_code == 400
