@@ -7,4 +7,8 @@ class CyclingConfig(AppConfig):
     verbose_name = "Cycling data"
 
     def ready(self):
-        from . import signals  # noqa: F401  (recompute after a build-sheet correction)
+        from . import ingest, services, signals  # noqa: F401  (signals: recompute after a build-sheet correction)
+        from .models import DataFile
+        from .parsers import ParseError
+
+        ingest.register(DataFile.Kind.CYCLING, services.cycling_ingest, bad_data=(ParseError,))

@@ -1,43 +1,29 @@
-"""Writes of cycling data: store an upload, ingest it (claim, parse, analyse, swap in), reprocess, delete.
+"""Writes of cycling data: store an upload, the cycling ingest handler (parse, analyse, swap in), reprocess, delete.
 
-The ingest is idempotent: a file is claimed with one conditional UPDATE (a lease renewed by a heartbeat),
-the slow work happens outside any transaction, and the results replace the old ones inside one
-transaction that first checks the claim is still ours. Running it twice, or after a crash halfway,
-leaves exactly one consistent result.
+The claim, lease, heartbeat and sweep around the handler live in cycling.ingest (shared with EIS); this
+module sends the ingest task on commit and registers `cycling_ingest` for cycling files (CyclingConfig.ready).
 """
 import contextlib
 import io
 import logging
-import threading
-import traceback
-import uuid
 from dataclasses import asdict
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import transaction
 from django.utils import timezone
 
 from cells.models import Cell
 from cells.services import audit
 
+from . import ingest
+from .ingest import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
 from .models import CYCLE_FIELDS, CycleSummary, DataFile
+from .tasks import ingest_datafile as ingest_datafile_task
 
 log = logging.getLogger(__name__)
-
-LEASE_S = getattr(settings, "ASSB_INGEST_LEASE_S", 60)
-
-
-class ClaimHeld(Exception):
-    """Another worker holds a live claim on the file; try again later."""
-
-
-class IngestFailed(Exception):
-    """Bad data: the file cannot be imported. Not retried."""
 
 
 # --- upload ---------------------------------------------------------------------------------
@@ -99,19 +85,7 @@ def _sha256_of(fileobj) -> str:
 
 def datafile_enqueue(datafile: DataFile) -> None:
     """Send the ingest task once the surrounding transaction commits; a broker outage leaves it to the sweeper."""
-    from .tasks import ingest_datafile
-
-    def send():
-        try:
-            ingest_datafile.apply_async(args=[datafile.pk], retry=True, retry_policy={
-                "max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1,
-            })
-        except Exception as exc:  # broker down: the file stays pending and the sweeper sends it later
-            log.warning("could not enqueue data file %s (%s); the sweeper will retry", datafile.pk, exc)
-            return
-        DataFile.objects.filter(pk=datafile.pk).update(queued_at=timezone.now())
-
-    transaction.on_commit(send)
+    ingest.send_on_commit(ingest_datafile_task, datafile.pk)
 
 
 def datafile_reprocess(*, datafile: DataFile, actor=None, reason: str = "") -> DataFile:
@@ -149,110 +123,7 @@ def datafile_delete(*, datafile: DataFile, actor=None) -> None:
     transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
 
 
-# --- ingest ---------------------------------------------------------------------------------
-
-def _claim(datafile_id: int) -> uuid.UUID | None:
-    """Take the file for this worker: one conditional UPDATE, true for exactly one caller."""
-    token, now = uuid.uuid4(), timezone.now()
-    claimable = Q(status=DataFile.Status.PENDING) | Q(status=DataFile.Status.PARSING, lease_expires_at__lt=now)
-    won = DataFile.objects.filter(claimable, pk=datafile_id).update(
-        status=DataFile.Status.PARSING, claim_token=token, lease_expires_at=now + timedelta(seconds=LEASE_S),
-        attempts=F("attempts") + 1, started_at=now, progress_percent=0,
-    )
-    return token if won else None
-
-
-def _owned(datafile_id, token):
-    return DataFile.objects.filter(pk=datafile_id, claim_token=token, status=DataFile.Status.PARSING)
-
-
-@contextlib.contextmanager
-def _heartbeat(datafile_id: int, token: uuid.UUID):
-    """Renew the lease while this worker is alive; a killed worker's lease runs out and the sweeper re-sends."""
-    stop = threading.Event()
-
-    def beat():
-        try:
-            while not stop.wait(LEASE_S / 3):
-                try:
-                    _owned(datafile_id, token).update(lease_expires_at=timezone.now() + timedelta(seconds=LEASE_S))
-                except Exception:  # database briefly away: drop the broken connection, the next beat reconnects
-                    log.warning("heartbeat of data file %s failed; retrying", datafile_id, exc_info=True)
-                    connection.close()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"lease-{datafile_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-class _Progress:
-    """Throttled progress writes (every 5 %) mapped into a stage's share of 0-100."""
-
-    def __init__(self, datafile_id, token):
-        self.datafile_id, self.token, self.last = datafile_id, token, -1
-
-    def stage(self, lo: int, hi: int):
-        def report(fraction: float):
-            percent = int(lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
-            if percent >= self.last + 5 or percent == hi:
-                self.last = percent
-                _owned(self.datafile_id, self.token).update(progress_percent=percent)
-        return report
-
-
-def datafile_ingest(*, datafile_id: int) -> str:
-    """Parse and analyse one data file and swap its results in. Returns the resulting status.
-
-    Raises ClaimHeld when another worker is on it, and lets transient errors (database, storage)
-    propagate so the task retries; bad data ends in FAILED with the parser's message.
-    """
-    token = _claim(datafile_id)
-    if token is None:
-        state = DataFile.objects.filter(pk=datafile_id).values_list("status", flat=True).first()
-        if state == DataFile.Status.PARSING:
-            raise ClaimHeld(datafile_id)
-        return state or "missing"
-    datafile = DataFile.objects.select_related("cell__cathode_material").get(pk=datafile_id)
-    progress = _Progress(datafile_id, token)
-    try:
-        with _heartbeat(datafile_id, token):
-            if datafile.kind == DataFile.Kind.EIS:
-                from impedance.services import spectrum_ingest
-
-                return spectrum_ingest(datafile=datafile, token=token, owned=_owned, progress=progress)
-            return _ingest_cycling(datafile, token, progress)
-    except IngestFailed as exc:
-        _fail(datafile_id, token, str(exc), traceback.format_exc())
-        return DataFile.Status.FAILED
-    except Exception as exc:
-        if _is_bad_data(exc):
-            _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
-            return DataFile.Status.FAILED
-        # Transient: give the claim back so the retry (or the sweeper) can take it at once.
-        with contextlib.suppress(Exception):
-            _owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
-        raise
-
-
-def _is_bad_data(exc: Exception) -> bool:
-    from cycling.parsers import ParseError
-    from impedance.parsers import ParseError as EisParseError
-
-    return isinstance(exc, ParseError | EisParseError)
-
-
-def _fail(datafile_id, token, message, tb):
-    _owned(datafile_id, token).update(
-        status=DataFile.Status.FAILED, error=message[:4000], traceback=tb[-20000:], claim_token=None,
-        finished_at=timezone.now(), progress_percent=100,
-    )
-
+# --- the cycling ingest handler -------------------------------------------------------------
 
 def cell_spec(cell: Cell):
     """The build values analysis needs, from the cell's current build sheet (never a default mass)."""
@@ -265,7 +136,7 @@ def cell_spec(cell: Cell):
     )
 
 
-def _load_records(datafile: DataFile, progress: _Progress):
+def _load_records(datafile: DataFile, progress):
     """Records from our own Parquet when this parser version wrote it, else parse the original bytes."""
     from cycling.parsers import PARSER_VERSION, read_land
 
@@ -282,7 +153,8 @@ def _load_records(datafile: DataFile, progress: _Progress):
     return export.records, export.cycle_table, export.metadata, list(export.warnings), True
 
 
-def _ingest_cycling(datafile: DataFile, token, progress: _Progress) -> str:
+def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
+    """The ingest of one claimed cycling file (cycling.ingest calls it): records -> analysis -> swap in."""
     from cycling.analysis import ANALYSIS_VERSION, DqdvParams, cross_check, summarize_cycles
     from cycling.analysis.checks import cycle_identity_checks, resolve_cycles, sanity_checks
     from cycling.parsers import PARSER_VERSION
@@ -432,16 +304,5 @@ def _jsonable_frame(frame: pd.DataFrame) -> dict:
 # --- sweeper --------------------------------------------------------------------------------
 
 def sweep_stale(*, pending_after_s: int | None = None) -> list[int]:
-    """Re-send files nobody is working on: pending and not sent (or sent long ago), or parsing with a dead lease."""
-    pending_after_s = pending_after_s if pending_after_s is not None else getattr(settings, "ASSB_SWEEP_PENDING_AFTER_S", 120)
-    now = timezone.now()
-    stale = DataFile.objects.filter(
-        Q(status=DataFile.Status.PENDING, queued_at__isnull=True)
-        | Q(status=DataFile.Status.PENDING, queued_at__lt=now - timedelta(seconds=pending_after_s))
-        | Q(status=DataFile.Status.PARSING, lease_expires_at__lt=now)
-    )
-    ids = list(stale.values_list("pk", flat=True))
-    for datafile in DataFile.objects.filter(pk__in=ids):
-        with transaction.atomic():
-            datafile_enqueue(datafile)
-    return ids
+    """Re-send files nobody is working on (see cycling.ingest.sweep_stale)."""
+    return ingest.sweep_stale(ingest_datafile_task, pending_after_s=pending_after_s)

@@ -1,23 +1,22 @@
-"""Celery tasks: thin wrappers around cycling.services, taking ids only."""
+"""Celery tasks: thin wrappers around cycling.ingest, taking ids only (they import it inside their body)."""
 import logging
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import services
-
 log = logging.getLogger(__name__)
-
-# Worth retrying: the database or the storage was away for a moment.
-TRANSIENT = (OperationalError, InterfaceError, OSError, services.ClaimHeld)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def ingest_datafile(self, datafile_id: int) -> str:
     """Ingest one data file; transient failures retry with exponential backoff, bad data fails once."""
+    from cycling.ingest import ClaimHeld, datafile_ingest
+
+    # Worth retrying: the database or the storage was away for a moment, or another worker holds the claim.
+    transient = (OperationalError, InterfaceError, OSError, ClaimHeld)
     try:
-        return services.datafile_ingest(datafile_id=datafile_id)
-    except TRANSIENT as exc:
+        return datafile_ingest(datafile_id=datafile_id)
+    except transient as exc:
         countdown = min(2 ** self.request.retries, 60)
         log.warning("data file %s: %s; retry %s in %ss", datafile_id, exc.__class__.__name__,
                     self.request.retries + 1, countdown)
@@ -27,4 +26,6 @@ def ingest_datafile(self, datafile_id: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_stale_datafiles() -> list[int]:
     """Periodic: re-send pending files that were never queued and parsing files whose worker died."""
-    return services.sweep_stale()
+    from cycling.ingest import sweep_stale
+
+    return sweep_stale(ingest_datafile)

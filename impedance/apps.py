@@ -6,3 +6,12 @@ class ImpedanceConfig(AppConfig):
     name = "impedance"
     verbose_name = "Impedance (EIS)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from cycling import ingest
+        from cycling.models import DataFile
+
+        from .parsers import ParseError
+        from .services import spectrum_ingest
+
+        ingest.register(DataFile.Kind.EIS, spectrum_ingest, bad_data=(ParseError,))

@@ -1,6 +1,7 @@
 """Writes of EIS results: ingest an uploaded EIS file (parse, KK-check, fit, swap in) and refit a sweep.
 
-The ingest is called by ``cycling.services.datafile_ingest`` after it has claimed the file, and follows the
+The ingest is called by ``cycling.ingest.datafile_ingest`` after it has claimed the file (registered for
+EIS files from ImpedanceConfig.ready), and follows the
 cycling path: the slow work (parse, lin-KK, fits) happens outside any transaction, then the file's rows are
 replaced inside one transaction that first checks the claim is still ours, so a second run or a run after a
 crash leaves exactly one consistent result.
@@ -17,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cells.services import audit
+from cycling.ingest import IngestFailed
 from cycling.models import DataFile
-from cycling.services import IngestFailed
 
 from . import parsers
 from .analysis import (

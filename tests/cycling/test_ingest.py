@@ -2,7 +2,7 @@
 import pytest
 from django.core.files.storage import default_storage
 
-from cycling import services
+from cycling import ingest, services
 from cycling.models import CycleSummary, DataFile
 from tests.conftest import client_for
 from tests.landfiles import NEWARE, study_export, upload_file
@@ -66,7 +66,7 @@ def test_it_is_idempotent_when_run_twice(device_api, cell, coated_export):
 
 def test_it_lets_exactly_one_of_two_workers_claim_a_file(device_api, cell, coated_export):
     datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
-    claims = [services._claim(datafile_id), services._claim(datafile_id)]
+    claims = [ingest.claim(datafile_id), ingest.claim(datafile_id)]
     assert sum(c is not None for c in claims) == 1
     with pytest.raises(services.ClaimHeld):
         services.datafile_ingest(datafile_id=datafile_id)

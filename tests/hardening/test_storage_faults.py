@@ -77,7 +77,7 @@ def test_an_ingest_that_cannot_write_its_records_is_retried_later_and_leaves_no_
                                   format="multipart").json()["id"]
     records_before = _files_under("records")
     monkeypatch.setattr(default_storage, "_save", _disk_full_after(500))
-    with pytest.raises(OSError):  # transient: the Celery task retries it (cycling.tasks.TRANSIENT)
+    with pytest.raises(OSError):  # transient: the Celery task retries it (see cycling.tasks.ingest_datafile)
         services.datafile_ingest(datafile_id=datafile_id)
     datafile = DataFile.objects.get(pk=datafile_id)
     assert datafile.status == "pending" and datafile.claim_token is None and datafile.error == ""
