@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from django.urls import reverse
 
+from assb_lab.lib import parse_ids
 from cells.models import Cell, CellGroup
 from cells.selectors import cells_visible_to, groups_visible_to
 from impedance.selectors import rint_frame
@@ -75,16 +76,6 @@ class Selection:
         if self.reference_cycle:
             parts.append(f"reference_cycle={self.reference_cycle}")
         return "&".join(parts)
-
-
-def parse_ids(value: str | None) -> tuple[int, ...]:
-    """'1, 2,x,2' -> (1, 2): ids in order, duplicates and non-numbers dropped."""
-    out: list[int] = []
-    for token in (value or "").split(","):
-        token = token.strip()
-        if token.isdigit() and int(token) not in out:
-            out.append(int(token))
-    return tuple(out)
 
 
 def selection_from(params) -> Selection:

@@ -4,6 +4,7 @@ import pandas as pd
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
+from assb_lab.lib import jsonable_records
 from cells.models import Cell
 from cells.selectors import projects_visible_to, sees_everything
 
@@ -229,19 +230,9 @@ def datafile_peaks(datafile: DataFile, params=None) -> dict:
     records = _analysed_records(datafile)
     peaks = peak_tracking(records, params=params)
     drift = peak_drift(peaks)
-    result = {"peaks": _records_json(peaks), "drift": _records_json(drift)}
+    result = {"peaks": jsonable_records(peaks), "drift": jsonable_records(drift)}
     cache.set(key, result, PEAKS_CACHE_S)
     return result
-
-
-def _records_json(frame: pd.DataFrame) -> list[dict]:
-    clean = frame.astype(object).where(pd.notna(frame), None)
-    out = clean.to_dict("records")
-    for row in out:
-        for k, v in row.items():
-            if isinstance(v, np.generic):
-                row[k] = v.item()
-    return out
 
 
 def cell_peaks(cell: Cell, params=None) -> dict:

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from assb_lab.lib import file_sha256, jsonable, jsonable_columns
 from cells.models import Cell
 from cells.services import audit
 
@@ -36,7 +37,7 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
     """
     from cells.auth import DevicePrincipal
 
-    sha = getattr(upload, "sha256", None) or _sha256_of(upload)
+    sha = getattr(upload, "sha256", None) or file_sha256(upload)
     existing = DataFile.objects.filter(cell=cell, sha256=sha).first()
     if existing:
         return existing, False
@@ -70,17 +71,6 @@ def _display_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if ch.isprintable())
     return base[:255] or "upload"
-
-
-def _sha256_of(fileobj) -> str:
-    import hashlib
-
-    sha = hashlib.sha256()
-    fileobj.seek(0)
-    for chunk in iter(lambda: fileobj.read(1 << 20), b""):
-        sha.update(chunk)
-    fileobj.seek(0)
-    return sha.hexdigest()
 
 
 def datafile_enqueue(datafile: DataFile) -> None:
@@ -197,7 +187,7 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
         "cycle_source": cycle_source, "ce_convention": cycles.attrs.get("ce_convention"),
         "dqdv_params": asdict(DqdvParams()),
         "findings": [f.as_dict() for f in findings],
-        "land_cycle_table": None if cycle_table is None else _jsonable_frame(cycle_table),
+        "land_cycle_table": None if cycle_table is None else jsonable_columns(cycle_table),
         "computed_at": timezone.now().isoformat(),
     }
     old_records = datafile.records_file if datafile.records_file != records_name else ""
@@ -217,7 +207,7 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             warnings.append(f"Replaces the earlier export {older.original_name} (id {older.pk}) of the same run.")
         DataFile.objects.filter(pk=datafile.pk).update(
             status=DataFile.Status.IMPORTED, progress_percent=100, error="", traceback="", warnings=warnings,
-            n_records=len(records), n_cycles=len(cycles), metadata=_jsonable(metadata), provenance=provenance,
+            n_records=len(records), n_cycles=len(cycles), metadata=jsonable(metadata), provenance=provenance,
             records_file=records_name, channel_key=channel_key, claim_token=None, finished_at=timezone.now(),
         )
         if old_records:
@@ -282,23 +272,6 @@ def _cycle_rows(datafile: DataFile, cycles: pd.DataFrame) -> list[CycleSummary]:
     frame["ce_convention"] = cycles.attrs.get("ce_convention") or ""
     frame["is_partial"] = frame["is_partial"].fillna(False).astype(bool)
     return [CycleSummary(datafile=datafile, cell_id=datafile.cell_id, **row) for row in frame.to_dict("records")]
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float | int | str | bool) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
-
-
-def _jsonable_frame(frame: pd.DataFrame) -> dict:
-    clean = frame.astype(object).where(pd.notna(frame), None)
-    return {col: [_jsonable(v) for v in clean[col]] for col in clean.columns}
 
 
 # --- sweeper --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from assb_lab.lib import jsonable
 from cells.services import audit
 from cycling.ingest import IngestFailed
 from cycling.models import DataFile
@@ -131,15 +132,15 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             freq_min_hz=float(f.min()), freq_max_hz=float(f.max()),
             freq_hz=_floats(f), z_real_ohm=_floats(z.real), z_imag_ohm=_floats(z.imag),
             kk_max_residual_pct=None if kk is None else kk.max_abs_residual_pct,
-            kk_passes=None if kk is None else kk.passes, kk={} if kk is None else _jsonable(kk.to_dict()),
-            metadata=_jsonable({k: v for k, v in sweep.metadata.items() if k != "columns"}),
+            kk_passes=None if kk is None else kk.passes, kk={} if kk is None else jsonable(kk.to_dict()),
+            metadata=jsonable({k: v for k, v in sweep.metadata.items() if k != "columns"}),
             warnings=sweep_warnings,
         ))
     for k, result in enumerate(results):
         prefix = f"Sweep {spectra[k].sweep} fit: " if len(sweeps) > 1 else "Fit: "
         warnings += [prefix + w for w in result.warnings]
 
-    metadata = {**_jsonable(parsed.metadata), "after_cycle": after_cycle, "after_cycle_source": cycle_source}
+    metadata = {**jsonable(parsed.metadata), "after_cycle": after_cycle, "after_cycle_source": cycle_source}
     provenance = {
         "ingest_version": INGEST_VERSION, "circuit": DEFAULT_CIRCUIT, "r_int_elements": list(R_INT_ELEMENTS),
         "library_versions": library_versions(), "area_cm2": area, "kk_threshold_pct": KK_THRESHOLD_PCT,
@@ -282,16 +283,3 @@ def _floats(values) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=float)]
 
 
-def _jsonable(value):
-    """JSON-safe copy: numpy scalars to Python, NaN/inf to None, anything else odd to text."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, int | str | bool) or value is None:
-        return value
-    return str(value)

@@ -3,9 +3,9 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import decorators, generics, response, status, viewsets
 
+from assb_lab.lib import parse_ids
 from cells.permissions import LabModelPermissions
 from cells.selectors import cells_visible_to
-from cycling.compare import parse_ids
 
 from .. import selectors, services
 from ..models import EisFit, EisSpectrum

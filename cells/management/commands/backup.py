@@ -1,6 +1,5 @@
 """Back up the database and the uploaded files into one folder with a SHA-256 manifest (see docs/operations.md)."""
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -15,17 +14,11 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from assb_lab.lib import path_sha256
+
 MANIFEST = "manifest.json"
 # Rebuilt by `migrate` on the target (or session state not worth keeping).
 DUMPDATA_EXCLUDE = ["contenttypes", "auth.permission", "sessions", "admin.logentry"]
-
-
-def sha256_of(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 def pg_command(name: str) -> list[str]:
@@ -83,7 +76,7 @@ class Command(BaseCommand):
             (dest / "media").mkdir()
 
         files = {
-            p.relative_to(dest).as_posix(): {"sha256": sha256_of(p), "bytes": p.stat().st_size}
+            p.relative_to(dest).as_posix(): {"sha256": path_sha256(p), "bytes": p.stat().st_size}
             for p in sorted(dest.rglob("*")) if p.is_file()
         }
         migrations = {}

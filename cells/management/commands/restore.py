@@ -11,7 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from .backup import MANIFEST, pg_command, pg_env, sha256_of
+from assb_lab.lib import path_sha256
+
+from .backup import MANIFEST, pg_command, pg_env
 
 
 def verify(src: Path) -> dict:
@@ -21,7 +23,7 @@ def verify(src: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise CommandError(f"{src} has no readable {MANIFEST}: {exc}") from None
     bad = [name for name, meta in manifest["files"].items()
-           if not (src / name).is_file() or sha256_of(src / name) != meta["sha256"]]
+           if not (src / name).is_file() or path_sha256(src / name) != meta["sha256"]]
     if bad:
         raise CommandError(f"The backup is damaged: {len(bad)} file(s) missing or changed, e.g. {bad[:3]}")
     return manifest
@@ -69,7 +71,7 @@ class Command(BaseCommand):
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         shutil.copytree(src / "media", media, dirs_exist_ok=True)
         restored = {n: m for n, m in manifest["files"].items() if n.startswith("media/")}
-        changed = [n for n, m in restored.items() if sha256_of(media / n.removeprefix("media/")) != m["sha256"]]
+        changed = [n for n, m in restored.items() if path_sha256(media / n.removeprefix("media/")) != m["sha256"]]
         if changed:
             raise CommandError(f"Files changed while copying: {changed[:3]}")
         self.stdout.write(f"Restored the database ({db['format']}, backup of {manifest['created_at']}) and "

@@ -1,6 +1,5 @@
 """`manage.py ingest PATH... --cell NAME`: bulk import of old exports (folders or files) into one cell."""
 import fnmatch
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -9,6 +8,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
+from assb_lab.lib import file_sha256
 from cells.models import Cell
 from cycling import services
 from cycling.models import DataFile
@@ -126,7 +126,7 @@ class Command(BaseCommand):
                     return ["failed", None, reason]
                 fh.seek(0)
                 upload = File(fh, name=path.name)
-                upload.sha256 = _sha256(fh)
+                upload.sha256 = file_sha256(fh)
                 datafile, created = services.datafile_create(
                     cell=cell, upload=upload, kind=kind, notes=notes or f"bulk import of {path}", actor=None,
                     enqueue=enqueue,
@@ -186,9 +186,3 @@ def _outcome(datafile: DataFile, result: list) -> list:
     return ["pending", datafile.pk, f"still {datafile.status}"]
 
 
-def _sha256(fh) -> str:
-    sha = hashlib.sha256()
-    for chunk in iter(lambda: fh.read(1 << 20), b""):
-        sha.update(chunk)
-    fh.seek(0)
-    return sha.hexdigest()
