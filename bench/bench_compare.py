@@ -2,7 +2,7 @@
 
 Run:  python bench/bench_compare.py [--repeat 60] [--cells-per-group 6] [--cycles 500]
 Each cell's records come from the study simulator (cycling.simulate.study_cell, seeded replicates) and go
-through the real analysis (summarize_cycles) into CycleSummary rows and a Parquet records file, like an
+through the real analysis pipeline (cycling.analysis.analyse) into CycleSummary rows and a Parquet records file, like an
 ingest without the LAND parsing; each cell also gets an after-formation study EIS spectrum through the real
 EIS ingest (fit included). Then Django's test Client times GET /api/v1/compare/ (p50/p95, bytes) and adds
 up the compare page's transfer: HTML + CSS + JS (gzipped) + the API JSON, the profile/dQ/dV requests and
@@ -41,6 +41,8 @@ def setup_django(var_dir: str):
 
 def build_study(cells_per_group: int, n_cycles: int):
     """12 cells (6 LNTO-coated + 6 bare by default) with n_cycles of analysed cycles each; returns (user, groups)."""
+    from types import SimpleNamespace
+
     import pandas as pd
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
@@ -48,7 +50,7 @@ def build_study(cells_per_group: int, n_cycles: int):
     from cells.demo import BARE, COATED, load_study_registry
     from cells.models import Cell, CellGroup
     from cells.roles import VIEWER
-    from cycling.analysis import summarize_cycles
+    from cycling.analysis import analyse
     from cycling.models import CYCLE_FIELDS, CycleSummary, DataFile
     from cycling.services import cell_spec
     from cycling.simulate import study_cell
@@ -66,7 +68,7 @@ def build_study(cells_per_group: int, n_cycles: int):
     for cell in cells:
         group = "coated" if cell.group.name == COATED else "bare"
         records, _ = study_cell(group, n_cycles=n_cycles, replicate=cell.replicate_number, points_per_half_cycle=60)
-        cycles = summarize_cycles(records, cell_spec(cell))
+        cycles = analyse(SimpleNamespace(records=records, cycle_table=None, warnings=[]), cell_spec(cell)).cycles
         datafile = DataFile.objects.create(
             cell=cell, original_name=f"{cell.name}.xlsx", size_bytes=0, sha256=f"{cell.pk:064x}",
             file=f"datafiles/bench-{cell.pk}.bin", status=DataFile.Status.IMPORTED, n_records=len(records),

@@ -207,7 +207,7 @@ def main() -> int:
     django.setup()
     import requests
 
-    from cycling.analysis import summarize_cycles
+    from cycling.analysis import analyse
     from cycling.models import DataFile
     from cycling.parsers import read_land
     from cycling.services import cell_spec
@@ -219,7 +219,7 @@ def main() -> int:
     # Bare parse + analysis of the same file, in this process (what the worker must do at the least).
     start = time.perf_counter()
     export = read_land(io.BytesIO(data), name=big.name)
-    cycles = summarize_cycles(export.records, cell_spec(big_cell))
+    cycles = analyse(export, cell_spec(big_cell)).cycles
     bare_s = time.perf_counter() - start
     n_records, n_cycles = len(export.records), len(cycles)
     del export, cycles

@@ -6,7 +6,7 @@ module sends the ingest task on commit and registers `cycling_ingest` for cyclin
 import contextlib
 import io
 import logging
-from dataclasses import asdict
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -116,19 +116,48 @@ def datafile_delete(*, datafile: DataFile, actor=None) -> None:
 # --- the cycling ingest handler -------------------------------------------------------------
 
 def cell_spec(cell: Cell):
-    """The build values analysis needs, from the cell's current build sheet (never a default mass)."""
+    """The build facts analysis needs, from the cell's current build sheet (never a default mass)."""
     from cycling.analysis import CellSpec
 
     first = None if cell.first_half == Cell.FirstHalf.AUTO else cell.first_half
     return CellSpec(
         active_mass_mg=cell.active_mass_mg, area_cm2=cell.electrode_area_cm2,
         theoretical_mah_g=cell.effective_theoretical_mah_g, first_half=first,
+        voltage_window_v=cell.cell_voltage_window_v,
     )
 
 
-def _load_records(datafile: DataFile, progress):
-    """Records from our own Parquet when this parser version wrote it, else parse the original bytes."""
-    from cycling.parsers import PARSER_VERSION, read_land
+def read_export(source, *, name: str | None = None, progress=None):
+    """The one place the cycling ingest reads an upload (the reader registry replaces read_land here)."""
+    from cycling.parsers import read_land
+
+    return read_land(source, name=name, progress=progress)
+
+
+@dataclass
+class _StoredExport:
+    """An export rebuilt from our own Parquet and the provenance of its first ingest (no re-parse)."""
+
+    records: pd.DataFrame
+    cycle_table: pd.DataFrame | None
+    metadata: dict
+    warnings: list[str]
+    instrument: str
+    reader: str
+    reader_version: str
+
+
+def _provenance_of_reader(export) -> dict:
+    """Which reader made the records (LAND's until the registry names others)."""
+    from cycling.parsers import PARSER_VERSION
+
+    return {"instrument": getattr(export, "instrument", "LAND"), "reader": getattr(export, "reader", "land"),
+            "reader_version": getattr(export, "reader_version", PARSER_VERSION)}
+
+
+def _load_export(datafile: DataFile, progress):
+    """(export, parsed): our own Parquet when this parser version wrote it, else the original bytes parsed."""
+    from cycling.parsers import PARSER_VERSION
 
     prov = datafile.provenance or {}
     if datafile.records_file and prov.get("parser_version") == PARSER_VERSION and default_storage.exists(
@@ -137,37 +166,28 @@ def _load_records(datafile: DataFile, progress):
         with default_storage.open(datafile.records_file, "rb") as fh:
             records = pd.read_parquet(fh)
         cycle_table = pd.DataFrame(prov["land_cycle_table"]) if prov.get("land_cycle_table") else None
-        return records, cycle_table, datafile.metadata, list(prov.get("parser_warnings", [])), False
+        reader = _provenance_of_reader(None)
+        return _StoredExport(records, cycle_table, dict(datafile.metadata), list(prov.get("parser_warnings", [])),
+                             **{k: prov.get(k) or v for k, v in reader.items()}), False
     with default_storage.open(datafile.file.name, "rb") as fh:
-        export = read_land(fh, name=datafile.original_name, progress=progress.stage(2, 70))
-    return export.records, export.cycle_table, export.metadata, list(export.warnings), True
+        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70))
+    return export, True
 
 
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     """The ingest of one claimed cycling file (cycling.ingest calls it): records -> analysis -> swap in."""
-    from cycling.analysis import ANALYSIS_VERSION, DqdvParams, cross_check, summarize_cycles
-    from cycling.analysis.checks import cycle_identity_checks, resolve_cycles, sanity_checks
+    from cycling.analysis import analyse
     from cycling.parsers import PARSER_VERSION
     from cycling.timezones import localize_sys_time, start_time_utc
 
-    records, cycle_table, metadata, parser_warnings, parsed = _load_records(datafile, progress)
+    export, parsed = _load_export(datafile, progress)
     progress.stage(70, 70)(1.0)
-    cell = datafile.cell
-    spec = cell_spec(cell)
-    # One documented rule decides what a cycle is (cycling.analysis.checks.resolve_cycles); disagreements are flagged.
-    findings = cycle_identity_checks(records, spec.first_half)
-    cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half)
-    analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)
-    cycles = summarize_cycles(analysed, spec)
-    findings += sanity_checks(
-        analysed, cycles, theoretical_mah_g=spec.theoretical_mah_g, active_mass_mg=spec.active_mass_mg,
-        voltage_window_v=cell.cell_voltage_window_v, first_half=spec.first_half,
-    )
-    warnings = list(parser_warnings)
-    if cycle_table is not None and len(cycle_table) and cycle_source == "land":
-        warnings += cross_check(cycles, cycle_table)
-    warnings += [f.message for f in findings]
-    metadata = dict(metadata)
+    spec = cell_spec(datafile.cell)
+    result = analyse(export, spec)
+    records, cycles = export.records, result.cycles
+    parser_warnings, warnings = list(export.warnings), list(result.warnings)
+    cycle_table = export.cycle_table
+    metadata = dict(export.metadata)
     # LAND's SysTime is the cycler PC's naive wall clock: read it in the PC's zone, keep it in UTC.
     lab_zone = datafile.device.timezone if datafile.device_id else settings.TIME_ZONE
     records = records.assign(sys_time=localize_sys_time(records["sys_time"], lab_zone))
@@ -180,13 +200,8 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
         records_name = _write_records(datafile, token, records)
     channel_key = _channel_key(metadata, records)
     provenance = {
-        "parser_version": PARSER_VERSION, "analysis_version": ANALYSIS_VERSION,
-        "active_mass_mg": spec.active_mass_mg, "area_cm2": spec.area_cm2,
-        "theoretical_mah_g": spec.theoretical_mah_g, "first_half": spec.first_half or "auto",
+        "parser_version": PARSER_VERSION, **_provenance_of_reader(export), **result.provenance(),
         "parser_warnings": parser_warnings,
-        "cycle_source": cycle_source, "ce_convention": cycles.attrs.get("ce_convention"),
-        "dqdv_params": asdict(DqdvParams()),
-        "findings": [f.as_dict() for f in findings],
         "land_cycle_table": None if cycle_table is None else jsonable_columns(cycle_table),
         "computed_at": timezone.now().isoformat(),
     }

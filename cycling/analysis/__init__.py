@@ -27,7 +27,7 @@ _export("peaks", "dqdv_peaks", "dqdv_peak_table", "track_peak")
 _export("summary", "summarize_cycles")
 _export("fade", "knee_point", "window_decay", "run_metrics")
 _export("crosscheck", "cross_check")
-_export("pipeline", "analyze")
+_export("pipeline", "Analysis", "analyse")
 
 __all__ = sorted(_EXPORTS)
 

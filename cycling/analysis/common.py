@@ -87,13 +87,14 @@ class CellSpec:
     """What the analysis needs to know about the cell: active mass, electrode area, theoretical capacity.
 
     None means unknown: per-gram / per-area columns and C-rates are then NaN (never a default mass).
-    first_half None = detect from the first non-rest record.
+    first_half None = detect from the first non-rest record. voltage_window_v None = no window check.
     """
 
     active_mass_mg: float | None = None
     area_cm2: float | None = None
     theoretical_mah_g: float | None = None
     first_half: str | None = None
+    voltage_window_v: tuple[float, float] | None = None  # cell voltage (the cycler's frame), for the checks
 
     @property
     def one_c_ma(self) -> float | None:

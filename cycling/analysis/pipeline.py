@@ -1,30 +1,86 @@
-"""One entry point over the pure analysis: records (+ build facts) -> cycles, run metrics, findings, warnings."""
+"""The one analysis pipeline: a parsed export + the cell's build facts -> cycles, run metrics, findings, warnings.
+
+The ingest, the reprocess, `manage.py land_summary`/`summarize`, the demo and the benchmarks all call
+`analyse`, so every face gets the same cycle identity, sanity findings and Cycle-Tab cross-check.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
 import pandas as pd
 
-from .common import CellSpec
+from .checks import Finding, cycle_identity_checks, resolve_cycles, sanity_checks
+from .common import ANALYSIS_VERSION, CellSpec
 from .crosscheck import cross_check
-from .differential import DqdvParams, dqdv_all
+from .differential import DqdvCurves, DqdvParams, dqdv_all
 from .fade import run_metrics
-from .peaks import dqdv_peak_table
 from .summary import summarize_cycles
 
 
-def analyze(records: pd.DataFrame, spec: CellSpec | None = None, *, land_cycle_table: pd.DataFrame | None = None,
-            reference_cycle: int | None = None, dqdv_params: DqdvParams | None = None,
-            peak_table: bool = False) -> dict:
-    """Everything at once: cycles table, run metrics, dQ/dV curves, cross-check warnings (and the full
-    per-cycle peak table if asked)."""
-    curves = dqdv_all(records, dqdv_params)
-    cycles = summarize_cycles(records, spec, curves=curves)
-    result = {
-        "cycles": cycles,
-        "run": run_metrics(cycles, reference_cycle=reference_cycle),
-        "dqdv": curves,
-        "warnings": cross_check(cycles, land_cycle_table),
-    }
-    if peak_table:
-        result["peaks"] = dqdv_peak_table(curves)
-    return result
+class ExportLike(Protocol):
+    """What the pipeline reads from a parsed export (LandExport, or the registry's Export)."""
+
+    records: pd.DataFrame
+    cycle_table: pd.DataFrame | None
+    warnings: list[str]
+
+
+@dataclass
+class Analysis:
+    """Everything the pipeline found in one export.
+
+    records: the export's records numbered by the cycles analysed (`cycle_source` 'land' keeps LAND's
+    Cycle-Index, 'derived' the lab's cycle rule where LAND's index was not usable);
+    warnings: the parser's, the Cycle-Tab cross-check's, then one line per finding.
+    """
+
+    records: pd.DataFrame
+    cycles: pd.DataFrame
+    run: dict[str, Any]
+    findings: list[Finding]
+    warnings: list[str]
+    cycle_source: str
+    spec: CellSpec
+    dqdv_params: DqdvParams
+    curves: DqdvCurves | None = field(default=None, repr=False)
+
+    def provenance(self) -> dict[str, Any]:
+        """How the numbers were made: the build facts used, cycle identity, CE convention, dQ/dV settings,
+        findings (the same keys in a data file's provenance and in `manage.py summarize`)."""
+        spec = self.spec
+        return {
+            "analysis_version": ANALYSIS_VERSION, "active_mass_mg": spec.active_mass_mg, "area_cm2": spec.area_cm2,
+            "theoretical_mah_g": spec.theoretical_mah_g, "first_half": spec.first_half or "auto",
+            "voltage_window_v": list(spec.voltage_window_v) if spec.voltage_window_v else None,
+            "cycle_source": self.cycle_source, "ce_convention": self.cycles.attrs.get("ce_convention"),
+            "dqdv_params": asdict(self.dqdv_params), "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: DqdvParams | None = None,
+            reference_cycle: int | None = None) -> Analysis:
+    """Cycle identity (one rule, disagreements flagged), the per-cycle table, sanity findings, LAND's
+    Cycle-Tab cross-check (only when LAND's own index was used: derived cycles do not line up with it)
+    and the run metrics, for one export and the cell's build facts (`spec`, never a default mass)."""
+    spec = spec or CellSpec()
+    params = dqdv_params or DqdvParams()
+    records = export.records
+    findings = cycle_identity_checks(records, spec.first_half)
+    cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half)
+    analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)
+    curves = dqdv_all(analysed, params)
+    cycles = summarize_cycles(analysed, spec, curves=curves)
+    findings += sanity_checks(
+        analysed, cycles, theoretical_mah_g=spec.theoretical_mah_g, active_mass_mg=spec.active_mass_mg,
+        voltage_window_v=spec.voltage_window_v, first_half=spec.first_half,
+    )
+    warnings = list(export.warnings)
+    cycle_table = export.cycle_table
+    if cycle_table is not None and len(cycle_table) and cycle_source == "land":
+        warnings += cross_check(cycles, cycle_table)
+    warnings += [f.message for f in findings]
+    return Analysis(records=analysed, cycles=cycles, run=run_metrics(cycles, reference_cycle=reference_cycle),
+                    findings=findings, warnings=warnings, cycle_source=cycle_source, spec=spec,
+                    dqdv_params=params, curves=curves)

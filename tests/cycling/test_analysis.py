@@ -1,5 +1,7 @@
 """Cycle analysis: the reference study's figures from simulated cells, hand-computed cases, dQ/dV."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from cycling.analysis import (
     CYCLE_COLUMNS,
     CellSpec,
     DqdvParams,
-    analyze,
+    analyse,
     c_rate_label,
     cross_check,
     dqdv,
@@ -400,11 +402,13 @@ def test_it_keeps_its_invariants_on_random_cells(n, first_half, rate, cap, ce, c
     assert cycles.attrs["first_half"] == first_half
 
 
-def test_it_analyzes_everything_at_once(coated):
+def test_it_analyses_everything_at_once(coated):
     records, info, _ = coated
-    result = analyze(records.iloc[:3000], spec_of(info), peak_table=True)
-    assert set(result) == {"cycles", "run", "dqdv", "warnings", "peaks"}
-    assert result["run"]["initial_ce_percent"] == pytest.approx(85.8, abs=0.05)
+    export = SimpleNamespace(records=records.iloc[:3000], cycle_table=None, warnings=["from the parser"])
+    result = analyse(export, spec_of(info))
+    assert result.run["initial_ce_percent"] == pytest.approx(85.8, abs=0.05)
+    assert result.cycle_source == "land" and result.warnings[0] == "from the parser"
+    assert len(result.curves.cycle) == 2 * len(result.cycles) - int(result.cycles["is_partial"].iloc[-1])
 
 
 @pytest.mark.parametrize("bad, field", [
