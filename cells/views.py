@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 
 from cycling import selectors as cycling_selectors
 from cycling.exports import table_response
-from cycling.models import CycleSummary, DataFile
+from cycling.models import CycleSummary, DataFile, shown_results
 from impedance.models import EisSpectrum
 
 from .filtersets import CellFilterSet
@@ -38,10 +38,7 @@ def cells_with_figures(qs):
     Retention = latest discharge / discharge of the first long-term cycle (else cycle 1), the default
     reference of cycling.analysis.run_metrics. Subqueries: the query count does not grow with the cells.
     """
-    active = CycleSummary.objects.filter(
-        cell=OuterRef("pk"), datafile__status=DataFile.Status.IMPORTED, datafile__superseded_by__isnull=True,
-        is_partial=False,
-    )
+    active = CycleSummary.objects.filter(shown_results("datafile__"), cell=OuterRef("pk"), is_partial=False)
     first = active.order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
     last = active.order_by("-cycle", "-datafile_id")
     reference = active.filter(segment="long-term").order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
@@ -62,8 +59,8 @@ def cells_with_figures(qs):
 def _warning_counts(cell_ids) -> dict[int, int]:
     """Warning findings of each cell's active cycling files, in one query (only the findings list is read)."""
     counts: dict[int, int] = {}
-    rows = DataFile.objects.filter(cell_id__in=cell_ids, status=DataFile.Status.IMPORTED,
-                                   superseded_by__isnull=True).values_list("cell_id", "provenance__findings")
+    rows = DataFile.objects.filter(shown_results(), cell_id__in=cell_ids).values_list("cell_id",
+                                                                                    "provenance__findings")
     for cell_id, findings in rows:
         n = sum(1 for f in findings or [] if isinstance(f, dict) and f.get("severity") == "warning")
         counts[cell_id] = counts.get(cell_id, 0) + n
@@ -137,12 +134,12 @@ def _r(value, decimals):
 def cell_detail(request, pk):
     cell = get_object_or_404(cells_visible_to(request.user).prefetch_related("pressing_steps"), pk=pk)
     datafiles = list(cell.datafiles.select_related("uploaded_by", "device").order_by("-created_at"))
-    has_cycles = any(f.status == DataFile.Status.IMPORTED and f.kind == DataFile.Kind.CYCLING for f in datafiles)
+    has_cycles = any(f.is_active and f.kind == DataFile.Kind.CYCLING for f in datafiles)
     for f in datafiles:
         f.findings = _findings_of(f)
         f.how_made = _how_made(f)
         f.run_start = _run_start(f)
-    shown = [f for f in datafiles if f.status == DataFile.Status.IMPORTED and not f.superseded_by_id]
+    shown = [f for f in datafiles if f.is_active]
     fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
     pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []
     return render(request, "cells/cell_detail.html", {

@@ -79,7 +79,9 @@ class DataFile(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == self.Status.IMPORTED and self.superseded_by_id is None
+        """Its results are the ones shown (see `shown_results`)."""
+        return (self.status in SHOWN_STATUSES and self.finished_at is not None and self.status != self.Status.FAILED
+                and self.superseded_by_id is None)
 
 
 class CycleSummary(models.Model):
@@ -132,3 +134,16 @@ class CycleSummary(models.Model):
 CYCLE_FIELDS = [
     f.name for f in CycleSummary._meta.concrete_fields if f.name not in {"id", "datafile", "cell"}
 ]
+
+
+# A file's results stay shown while they are being recomputed (a reprocess after a mass correction puts the
+# file back to pending/parsing): the old rows remain until the ingest swaps the new ones in, in one
+# transaction. `finished_at` is set only when an ingest ended, so a first import still running shows nothing.
+SHOWN_STATUSES = (DataFile.Status.IMPORTED, DataFile.Status.PENDING, DataFile.Status.PARSING)
+
+
+def shown_results(prefix: str = "") -> models.Q:
+    """Filter of the data files whose results are shown (prefix e.g. 'datafile__' from CycleSummary)."""
+    return models.Q(**{f"{prefix}status__in": SHOWN_STATUSES, f"{prefix}finished_at__isnull": False,
+                       f"{prefix}superseded_by__isnull": True})
+

@@ -8,7 +8,7 @@ from assb_lab.lib import jsonable_records
 from cells.models import Cell
 from cells.selectors import projects_visible_to, sees_everything
 
-from .models import CycleSummary, DataFile
+from .models import CycleSummary, DataFile, shown_results
 
 CURVE_COLUMNS = ["record", "cycle", "test_time_s", "current_ma", "voltage_v", "capacity_mah", "step_kind", "step_mode"]
 
@@ -23,17 +23,15 @@ def datafiles_visible_to(user) -> QuerySet[DataFile]:
 
 
 def active_datafiles(cell: Cell, kind: str = DataFile.Kind.CYCLING) -> QuerySet[DataFile]:
-    """Imported files of a cell that no later export replaced, newest first."""
-    return cell.datafiles.filter(kind=kind, status=DataFile.Status.IMPORTED, superseded_by__isnull=True).order_by(
-        "-created_at"
-    )
+    """Files of a cell whose results are shown (imported, or being recomputed), newest first."""
+    return cell.datafiles.filter(shown_results(), kind=kind).order_by("-created_at")
 
 
 def cycles_of(cells) -> QuerySet[CycleSummary]:
-    """Per-cycle rows of the cells' active files (one query however many cells)."""
-    return CycleSummary.objects.filter(
-        cell__in=cells, datafile__status=DataFile.Status.IMPORTED, datafile__superseded_by__isnull=True
-    ).order_by("cell_id", "cycle", "-datafile_id")
+    """Per-cycle rows of the cells' active files (one query however many cells); a file being recomputed
+    keeps its old rows until the new ones are swapped in."""
+    return CycleSummary.objects.filter(shown_results("datafile__"), cell__in=cells).order_by(
+        "cell_id", "cycle", "-datafile_id")
 
 
 def records_of(datafile: DataFile, cycles: list[int] | None = None, columns=CURVE_COLUMNS) -> pd.DataFrame:
