@@ -142,8 +142,10 @@ def cell_detail(request, pk):
     shown = [f for f in datafiles if f.is_active]
     fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
     pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []
+    timeline = cycling_selectors.cell_timeline(cell) if has_cycles else {"files": [], "conflicts": []}
     return render(request, "cells/cell_detail.html", {
-        "cell": cell, "datafiles": datafiles, "active_files": shown,
+        "cell": cell, "datafiles": datafiles, "active_files": shown, "timeline": timeline,
+        "can_mark_timeline": request.user.has_perm("cycling.change_datafile"),
         "can_upload": request.user.has_perm("cycling.add_datafile"),
         "has_cycles": has_cycles, "kinds": DataFile.Kind.choices,
         "n_warnings": sum(len([x for x in f.findings if x["severity"] == "warning"]) for f in shown),

@@ -66,6 +66,21 @@ class DataFile(models.Model):
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                       help_text="A later export of the same run that replaced this one's cycles.")
 
+    # the cell's timeline (cycling.analysis.timeline; recomputed by the services after every change)
+    class TimelineMark(models.TextChoices):
+        AUTO = "", "Decided from the cycler's clock"
+        CONTINUES = "continues", "Continues the previous file"
+        NEW_RUN = "new_run", "A new run (deliberate restart)"
+
+    timeline_mark = models.CharField(max_length=12, choices=TimelineMark.choices, default="", blank=True,
+                                     help_text="A researcher's decision on how this file follows the one before it.")
+    timeline_relation = models.CharField(max_length=12, blank=True, editable=False,
+                                         help_text="first, continues, overlaps or new_run (computed).")
+    timeline_position = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    cycle_offset = models.PositiveIntegerField(default=0, editable=False,
+                                               help_text="Added to the file's own cycle numbers to give the cell's.")
+    timeline_warnings = models.JSONField(default=list, blank=True, editable=False)
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["cell", "sha256"], name="unique_bytes_per_cell")]
@@ -89,7 +104,8 @@ class CycleSummary(models.Model):
 
     datafile = models.ForeignKey(DataFile, on_delete=models.CASCADE, related_name="cycles")
     cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="cycles")
-    cycle = models.PositiveIntegerField()
+    cycle = models.PositiveIntegerField(help_text="The cell's cycle number on its timeline across files.")
+    file_cycle = models.PositiveIntegerField(null=True, help_text="The cycle number in the file itself.")
     first_record = models.BigIntegerField(null=True)
     last_record = models.BigIntegerField(null=True)
     start_time_s = models.FloatField(null=True)
@@ -123,7 +139,7 @@ class CycleSummary(models.Model):
 
     class Meta:
         ordering = ["cell", "datafile", "cycle"]
-        constraints = [models.UniqueConstraint(fields=["datafile", "cycle"], name="one_row_per_cycle")]
+        constraints = [models.UniqueConstraint(fields=["datafile", "file_cycle"], name="one_row_per_file_cycle")]
         indexes = [models.Index(fields=["cell", "cycle"])]
 
     def __str__(self):

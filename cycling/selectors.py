@@ -65,14 +65,26 @@ def _downsample(n_points: int, y: np.ndarray) -> np.ndarray:
 
 
 def _records_of_cycles(cell: Cell, cycle_tokens: list[str]):
-    """(cycles, records) per active file for the requested cycles; a cycle comes from the newest file having it."""
-    used = set()
-    for datafile in active_datafiles(cell):
-        available = list(CycleSummary.objects.filter(datafile=datafile).order_by("cycle").values_list("cycle", flat=True))
-        wanted = [c for c in resolve_cycles(cycle_tokens, available) if c not in used]
-        if wanted:
-            used.update(wanted)
-            yield wanted, records_of(datafile, wanted)
+    """(cell cycles, records, datafile) per active file for the requested cell cycles ('last' = the cell's last).
+
+    The records carry the cell's cycle numbers (the file's own + its timeline offset); where two files
+    overlap (a conflict the page shows) a cycle comes from the later file on the timeline.
+    """
+    files = {f.pk: f for f in active_datafiles(cell)}
+    rows = (CycleSummary.objects.filter(datafile_id__in=files).order_by("cycle", "-datafile__timeline_position")
+            .values_list("cycle", "datafile_id"))
+    owner: dict[int, int] = {}
+    for cycle, datafile_id in rows:
+        owner.setdefault(cycle, datafile_id)
+    wanted = resolve_cycles(cycle_tokens, sorted(owner))
+    by_file: dict[int, list[int]] = {}
+    for cycle in wanted:
+        by_file.setdefault(owner[cycle], []).append(cycle)
+    for datafile_id, cycles in by_file.items():
+        datafile = files[datafile_id]
+        offset = datafile.cycle_offset
+        recs = records_of(datafile, [c - offset for c in cycles])
+        yield cycles, recs.assign(cycle=recs["cycle"] + offset), datafile
 
 
 def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400) -> dict:
@@ -80,7 +92,7 @@ def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400)
     mass_g = (cell.active_mass_mg or 0) / 1000.0
     unit = "mAh/g" if mass_g else "mAh"
     traces = []
-    for _wanted, recs in _records_of_cycles(cell, cycle_tokens):
+    for _wanted, recs, datafile in _records_of_cycles(cell, cycle_tokens):
         for (cycle, kind), part in recs[recs["step_kind"] != "rest"].groupby(["cycle", "step_kind"], sort=True):
             capacity = part["capacity_mah"].to_numpy()
             voltage = part["voltage_v"].to_numpy()
@@ -89,7 +101,8 @@ def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400)
             idx = _downsample(points_per_half, voltage)
             x = capacity[idx] / mass_g if mass_g else capacity[idx]
             traces.append({"cycle": int(cycle), "half": kind, "capacity": np.round(x, 4).tolist(),
-                           "voltage_v": np.round(voltage[idx], 4).tolist()})
+                           "voltage_v": np.round(voltage[idx], 4).tolist(), "datafile": datafile.pk,
+                           "file_cycle": int(cycle) - datafile.cycle_offset})
     return {"cell": cell.pk, "capacity_unit": unit, "traces": traces}
 
 
@@ -102,7 +115,7 @@ def cell_dqdv(cell: Cell, cycle_tokens: list[str], params=None) -> dict:
     params = params or dqdv_params()
     mass_g = (cell.active_mass_mg or 0) / 1000.0
     traces = []
-    for wanted, recs in _records_of_cycles(cell, cycle_tokens):
+    for wanted, recs, datafile in _records_of_cycles(cell, cycle_tokens):
         for cycle in wanted:
             for half in ("charge", "discharge"):
                 curve = dqdv(recs, cycle, half, params)
@@ -116,6 +129,7 @@ def cell_dqdv(cell: Cell, cycle_tokens: list[str], params=None) -> dict:
                     "cycle": cycle, "half": half, "voltage_v": np.round(curve["voltage_v"].to_numpy(), 4).tolist(),
                     "dqdv": np.round(y, 4).tolist(),
                     "peaks_v": np.round(peaks["voltage_v"].to_numpy(dtype=float), 4).tolist(),
+                    "datafile": datafile.pk, "file_cycle": cycle - datafile.cycle_offset,
                 })
     return {"cell": cell.pk, "dqdv_unit": "mAh/g/V" if mass_g else "mAh/V", "params": asdict(params), "traces": traces}
 
@@ -246,6 +260,47 @@ def cell_peaks(cell: Cell, params=None) -> dict:
             "params": asdict(params), "active_mass_mg": cell.active_mass_mg, "peaks": [], "drift": []}
     if datafile is not None:
         body.update(datafile_peaks(datafile, params))
+        offset = datafile.cycle_offset  # cached per file in its own numbers; the cell's numbers on the way out
+        body["peaks"] = [{**p, "cycle": p["cycle"] + offset, "file_cycle": p["cycle"]} for p in body["peaks"]]
+        body["drift"] = [{**d, "first_cycle": d["first_cycle"] + offset, "last_cycle": d["last_cycle"] + offset}
+                         for d in body["drift"]]
     body["height_unit"], body["area_unit"] = "mAh/V", "mAh"
     body["mass_g"] = mass_g or None
     return body
+
+
+def cell_timeline(cell: Cell) -> dict:
+    """The cell's cycling files in run order for the page: times, cycle ranges (cell and file), relation,
+    warnings, and each file's bar on a shared time axis (left/width in % of the cell's span)."""
+    from django.db.models import Max, Min
+    from django.utils.dateparse import parse_datetime
+
+    files = list(active_datafiles(cell).order_by("timeline_position", "created_at"))
+    ranges = {r["datafile_id"]: r for r in CycleSummary.objects.filter(datafile__in=files).values("datafile_id")
+              .annotate(first=Min("file_cycle"), last=Max("file_cycle"))}
+    items = []
+    for f in files:
+        meta = f.metadata or {}
+        start, end = parse_datetime(meta.get("start_time_utc") or ""), parse_datetime(meta.get("end_time_utc") or "")
+        r = ranges.get(f.pk, {"first": None, "last": None})
+        items.append({
+            "datafile": f, "id": f.pk, "name": f.original_name, "position": f.timeline_position,
+            "relation": f.timeline_relation, "mark": f.timeline_mark, "start": start, "end": end,
+            "first_file_cycle": r["first"], "last_file_cycle": r["last"],
+            "first_cell_cycle": None if r["first"] is None else r["first"] + f.cycle_offset,
+            "last_cell_cycle": None if r["last"] is None else r["last"] + f.cycle_offset,
+            "warnings": f.timeline_warnings or [],
+        })
+    timed = [i for i in items if i["start"] and i["end"]]
+    lo = min((i["start"] for i in timed), default=None)
+    hi = max((i["end"] for i in timed), default=None)
+    span_s = (hi - lo).total_seconds() if lo and hi and hi > lo else None
+    for i in items:
+        if span_s and i["start"] and i["end"]:
+            i["left_percent"] = round((i["start"] - lo).total_seconds() / span_s * 100, 2)
+            i["width_percent"] = max(round((i["end"] - i["start"]).total_seconds() / span_s * 100, 2), 0.5)
+        else:
+            i["left_percent"], i["width_percent"] = 0, 100
+    conflicts = sorted({w for i in items for w in i["warnings"] if w.startswith("Conflict: ")})
+    return {"files": items, "start": lo, "end": hi, "conflicts": conflicts}
+

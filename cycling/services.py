@@ -21,7 +21,7 @@ from cells.services import audit
 
 from . import ingest
 from .ingest import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
-from .models import CYCLE_FIELDS, CycleSummary, DataFile
+from .models import CYCLE_FIELDS, CycleSummary, DataFile, shown_results
 from .tasks import ingest_datafile as ingest_datafile_task
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,9 @@ def datafile_delete(*, datafile: DataFile, actor=None) -> None:
         DataFile.objects.filter(pk__in=[f.pk for f in revived]).update(
             superseded_by=None, status=DataFile.Status.PENDING, claim_token=None
         )
+        cell_id = datafile.cell_id
         datafile.delete()
+        cell_timeline_apply(cell_id=cell_id)
         for other in revived:
             datafile_enqueue(other)
     transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
@@ -192,7 +194,10 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     lab_zone = datafile.device.timezone if datafile.device_id else settings.TIME_ZONE
     records = records.assign(sys_time=localize_sys_time(records["sys_time"], lab_zone))
     start = start_time_utc(records, lab_zone)
-    metadata.update(start_time_utc=start.isoformat() if start else None, sys_time_zone=lab_zone)
+    end = records["sys_time"].max() if len(records) else None
+    end = end.to_pydatetime() if end is not None and pd.notna(end) else None
+    metadata.update(start_time_utc=start.isoformat() if start else None,
+                    end_time_utc=end.isoformat() if end else None, sys_time_zone=lab_zone)
     progress.stage(85, 85)(1.0)
 
     records_name = datafile.records_file
@@ -207,6 +212,8 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     }
     old_records = datafile.records_file if datafile.records_file != records_name else ""
     superseded = _find_prefix_exports(datafile, channel_key, records)
+    # The other way round (the longer export arrived first): this file adds nothing, so upload order cannot matter.
+    extended_by = None if superseded else _find_extending_export(datafile, channel_key, records)
 
     rows = _cycle_rows(datafile, cycles)
     with transaction.atomic():
@@ -215,7 +222,11 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             transaction.on_commit(lambda: records_name != datafile.records_file and default_storage.delete(records_name))
             return "abandoned"
         CycleSummary.objects.filter(datafile=datafile).delete()
-        CycleSummary.objects.bulk_create(rows, batch_size=2000)
+        if extended_by is None:
+            CycleSummary.objects.bulk_create(rows, batch_size=2000)
+        else:
+            warnings.append(f"The longer export {extended_by.original_name} (id {extended_by.pk}) of the same run "
+                            f"already holds these records, so this file's cycles are not counted again.")
         for older in superseded:
             CycleSummary.objects.filter(datafile=older).delete()
             DataFile.objects.filter(pk=older.pk).update(superseded_by=datafile)
@@ -224,7 +235,9 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             status=DataFile.Status.IMPORTED, progress_percent=100, error="", traceback="", warnings=warnings,
             n_records=len(records), n_cycles=len(cycles), metadata=jsonable(metadata), provenance=provenance,
             records_file=records_name, channel_key=channel_key, claim_token=None, finished_at=timezone.now(),
+            superseded_by=extended_by,
         )
+        cell_timeline_apply(cell_id=datafile.cell_id)
         if old_records:
             transaction.on_commit(lambda: default_storage.delete(old_records))
     return DataFile.Status.IMPORTED
@@ -279,6 +292,77 @@ def _find_prefix_exports(datafile: DataFile, channel_key: str, records: pd.DataF
     return out
 
 
+def _find_extending_export(datafile: DataFile, channel_key: str, records: pd.DataFrame) -> DataFile | None:
+    """A longer export of the same run already imported, whose first records are all of ours."""
+    if not channel_key or not len(records):
+        return None
+    candidates = DataFile.objects.filter(
+        cell=datafile.cell, kind=datafile.kind, channel_key=channel_key, status=DataFile.Status.IMPORTED,
+        superseded_by__isnull=True, n_records__gt=len(records),
+    ).exclude(pk=datafile.pk)
+    n = max(1, int(len(records) * 0.99))  # our last cycle may be cut mid-step
+    mine = records[_PREFIX_COLUMNS].iloc[:n].to_numpy(dtype=float)
+    for newer in candidates:
+        try:
+            with default_storage.open(newer.records_file, "rb") as fh:
+                theirs = pd.read_parquet(fh, columns=_PREFIX_COLUMNS).iloc[:n]
+        except (OSError, ValueError):
+            continue
+        if np.allclose(theirs.to_numpy(dtype=float), mine, rtol=1e-6, atol=1e-9, equal_nan=True):
+            return newer
+    return None
+
+
+# --- the cell timeline ------------------------------------------------------------------------
+
+def _parse_time(value):
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(value) if value else None
+
+
+def cell_timeline_apply(*, cell_id: int) -> list[str]:
+    """Place the cell's cycling files on one timeline (cycling.analysis.timeline) and renumber their cycles:
+    cell cycle = the file's offset + its own cycle. Called inside the transaction of every swap-in, delete
+    and timeline mark, so the cell is never seen half-renumbered. Returns the cell's conflict warnings."""
+    from django.db.models import F, Max
+
+    from cycling.analysis.timeline import FileSpan, place
+
+    files = list(DataFile.objects.select_for_update().filter(shown_results(), cell_id=cell_id,
+                                                              kind=DataFile.Kind.CYCLING))
+    last = dict(CycleSummary.objects.filter(datafile__in=files).values("datafile_id")
+                .annotate(last=Max("file_cycle")).values_list("datafile_id", "last"))
+    spans = [FileSpan(id=f.pk, name=f.original_name, start=_parse_time((f.metadata or {}).get("start_time_utc")),
+                      end=_parse_time((f.metadata or {}).get("end_time_utc")), uploaded=f.created_at,
+                      last_file_cycle=int(last.get(f.pk) or 0), override=f.timeline_mark) for f in files]
+    placements, cell_warnings = place(spans)
+    by_id = {f.pk: f for f in files}
+    for p in placements:  # one UPDATE per file, never per cycle
+        # Always rewrite: a re-ingest has just stored its rows with the file's own numbers.
+        CycleSummary.objects.filter(datafile_id=p.id).update(cycle=F("file_cycle") + p.cycle_offset)
+        DataFile.objects.filter(pk=p.id).update(timeline_relation=p.relation, timeline_position=p.position,
+                                                cycle_offset=p.cycle_offset, timeline_warnings=p.warnings)
+    # Files off the timeline (superseded, failed) keep no stale placement.
+    DataFile.objects.filter(cell_id=cell_id, kind=DataFile.Kind.CYCLING).exclude(pk__in=by_id).update(
+        timeline_relation="", timeline_position=None, timeline_warnings=[])
+    return cell_warnings
+
+
+def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> DataFile:
+    """A researcher's decision on how a file follows the previous one ('' = from the clocks, 'continues',
+    'new_run'); audit-logged, and the cell is renumbered at once."""
+    if mark not in DataFile.TimelineMark.values:
+        raise ValueError(f"unknown timeline mark {mark!r}; use one of {', '.join(map(repr, DataFile.TimelineMark.values))}")
+    with transaction.atomic():
+        before = datafile.timeline_mark
+        DataFile.objects.filter(pk=datafile.pk).update(timeline_mark=mark)
+        audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark)
+        cell_timeline_apply(cell_id=datafile.cell_id)
+    datafile.refresh_from_db()
+    return datafile
+
+
 def _cycle_rows(datafile: DataFile, cycles: pd.DataFrame) -> list[CycleSummary]:
     frame = cycles.reindex(columns=CYCLE_FIELDS)
     frame = frame.astype(object).where(pd.notna(frame), None)
@@ -286,6 +370,8 @@ def _cycle_rows(datafile: DataFile, cycles: pd.DataFrame) -> list[CycleSummary]:
     frame["segment"] = frame["segment"].fillna("")
     frame["ce_convention"] = cycles.attrs.get("ce_convention") or ""
     frame["is_partial"] = frame["is_partial"].fillna(False).astype(bool)
+    # The cell's number is set by cell_timeline_apply in the same transaction.
+    frame["file_cycle"] = frame["cycle"]
     return [CycleSummary(datafile=datafile, cell_id=datafile.cell_id, **row) for row in frame.to_dict("records")]
 
 

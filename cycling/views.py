@@ -1,17 +1,23 @@
-"""Web pages of cycling data: the compare page, summary downloads, a cell's per-cycle table download."""
+"""Web pages of cycling data: the compare page, summary downloads, a cell's per-cycle table download, timeline marks."""
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from cells.selectors import cells_visible_to, groups_visible_to
 
 from . import compare as comparing
+from . import services
 from .exports import table_response
+from .models import DataFile
 from .selectors import cycles_of
 
 DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
 CYCLE_EXPORT_COLUMNS = [
-    ("cycle", "Cycle"), ("charge_mah", "Charge (mAh)"), ("discharge_mah", "Discharge (mAh)"),
+    ("cycle", "Cycle (cell)"), ("file_cycle", "Cycle in the file"), ("datafile__original_name", "File"),
+    ("charge_mah", "Charge (mAh)"), ("discharge_mah", "Discharge (mAh)"),
     ("charge_mah_g", "Charge (mAh/g)"), ("discharge_mah_g", "Discharge (mAh/g)"),
     ("charge_mah_cm2", "Charge (mAh/cm²)"), ("discharge_mah_cm2", "Discharge (mAh/cm²)"),
     ("ce_percent", "Coulombic efficiency (%)"), ("charge_energy_mwh", "Charge energy (mWh)"),
@@ -67,3 +73,19 @@ def cell_cycles_export(request, pk):
         rows.append(values)
     return table_response(CYCLE_EXPORT_COLUMNS, rows, fmt=request.GET.get("format", "csv"),
                           filename=f"{cell.name}-cycles", sheet="cycles")
+
+
+@login_required
+@require_POST
+def cell_timeline_mark(request, pk):
+    """A researcher marks how a file follows the previous one on the cell's timeline (audit-logged)."""
+    cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
+    if not request.user.has_perm("cycling.change_datafile"):
+        raise PermissionDenied("Only researchers may change a cell's timeline.")
+    datafile = get_object_or_404(DataFile, pk=request.POST.get("datafile"), cell=cell, kind=DataFile.Kind.CYCLING)
+    mark = request.POST.get("mark", "")
+    if mark not in DataFile.TimelineMark.values:
+        return HttpResponseBadRequest(f"Unknown timeline mark {mark!r}: use continues, new_run or nothing.")
+    services.datafile_mark_timeline(datafile=datafile, mark=mark, actor=request.user)
+    return redirect(reverse("cell-page", args=[cell.pk]) + "#timeline")
+

@@ -61,6 +61,8 @@ class CellDqdvTraceSerializer(serializers.Serializer):
     voltage_v = serializers.ListField(child=serializers.FloatField())
     dqdv = serializers.ListField(child=serializers.FloatField())
     peaks_v = serializers.ListField(child=serializers.FloatField())
+    datafile = serializers.IntegerField(help_text="The data file the cycle comes from.")
+    file_cycle = serializers.IntegerField(help_text="The cycle's number in that file (cycle is the cell's).")
 
 
 class CellDqdvSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ class DataFileSerializer(serializers.ModelSerializer):
         fields = [
             "id", "cell", "cell_name", "kind", "original_name", "size_bytes", "sha256", "notes", "status",
             "progress_percent", "error", "warnings", "n_records", "n_cycles", "attempts", "superseded_by",
+            "timeline_position", "timeline_relation", "timeline_mark", "cycle_offset", "timeline_warnings",
             "metadata", "provenance", "uploaded_by", "device", "created_at", "started_at", "finished_at",
             "status_url", "traceback",
         ]
@@ -55,6 +56,8 @@ class CurveTraceSerializer(serializers.Serializer):
     half = serializers.ChoiceField(choices=["charge", "discharge"])
     capacity = serializers.ListField(child=serializers.FloatField())
     voltage_v = serializers.ListField(child=serializers.FloatField())
+    datafile = serializers.IntegerField(help_text="The data file the cycle comes from.")
+    file_cycle = serializers.IntegerField(help_text="The cycle's number in that file (cycle is the cell's).")
 
 
 class CurvesSerializer(serializers.Serializer):

@@ -140,11 +140,11 @@ def test_it_shows_the_empty_state_and_a_failed_files_reason(viewer_web, project)
 def test_it_exports_a_cells_cycles(viewer_web, study):
     cell = study["cells"][0]
     rows = _csv(viewer_web.get(f"/cells/{cell.pk}/cycles/export/?format=csv"))
-    assert len(rows) == 12 and rows[0]["Cycle"] == "1"
+    assert len(rows) == 12 and rows[0]["Cycle (cell)"] == "1" and rows[0]["Cycle in the file"] == "1"
     assert float(rows[0]["Coulombic efficiency (%)"]) == pytest.approx(85.8, abs=0.05)
     assert rows[5]["C-rate label"] == "C/3" and rows[0]["Segment"] == "formation"
     book = openpyxl.load_workbook(io.BytesIO(viewer_web.get(f"/cells/{cell.pk}/cycles/export/?format=xlsx").content))
-    assert book.sheetnames == ["cycles"] and book.active.cell(2, 5).value == pytest.approx(161.4, abs=0.05)
+    assert book.sheetnames == ["cycles"] and book.active.cell(2, 7).value == pytest.approx(161.4, abs=0.05)
 
 
 def test_it_shows_the_compare_page_empty_and_with_a_selection(viewer_web, study):
