@@ -46,6 +46,7 @@ def build_study(cells_per_group: int, n_cycles: int):
     import pandas as pd
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
+    from django.utils import timezone
 
     from cells.demo import BARE, COATED, load_study_registry
     from cells.models import Cell, CellGroup
@@ -72,6 +73,7 @@ def build_study(cells_per_group: int, n_cycles: int):
         datafile = DataFile.objects.create(
             cell=cell, original_name=f"{cell.name}.xlsx", size_bytes=0, sha256=f"{cell.pk:064x}",
             file=f"datafiles/bench-{cell.pk}.bin", status=DataFile.Status.IMPORTED, n_records=len(records),
+            finished_at=timezone.now(),
             n_cycles=len(cycles),
         )
         buf = io.BytesIO()
@@ -85,6 +87,7 @@ def build_study(cells_per_group: int, n_cycles: int):
         if "ce_convention" in frame:  # a per-cycle column since the cycle-identity checks; set as the ingest does
             frame["ce_convention"] = cycles.attrs.get("ce_convention") or ""
         frame["is_partial"] = frame["is_partial"].fillna(False).astype(bool)
+        frame["file_cycle"] = frame["cycle"]  # one file per cell: the cell's cycle is the file's
         CycleSummary.objects.bulk_create(
             [CycleSummary(datafile=datafile, cell=cell, **row) for row in frame.to_dict("records")], batch_size=2000)
     ingest_eis(cells)

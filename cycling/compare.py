@@ -20,13 +20,9 @@ from cells.models import Cell, CellGroup
 from cells.selectors import cells_visible_to, groups_visible_to
 from impedance.selectors import rint_frame
 
-from .analysis import C_RATE_LABELS, run_metrics
-from .selectors import cycles_of
+from .analysis import C_RATE_LABELS, cell_metrics
+from .selectors import CELL_FRAME_FIELDS, cells_cycles_frame
 
-CYCLE_FIELDS = [
-    "cell_id", "cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent",
-    "c_rate_label", "segment", "is_partial",
-]
 PALETTE = ["#2459c5", "#d92d20", "#079455", "#dc6803", "#7a5af8", "#0e9384", "#c11574", "#475467"]
 _RATE_ORDER = {name: value for name, value in C_RATE_LABELS}
 
@@ -121,16 +117,10 @@ def _resolve(user, selection: Selection) -> tuple[list[CellGroup], list[Cell], s
 
 
 def cycles_frame(cells: list[Cell]) -> pd.DataFrame:
-    """Per-cycle rows of the cells' active files in ONE query; one row per (cell, cycle), newest file wins."""
+    """Per-cycle rows of the cells' timelines in ONE query (selectors.cells_cycles_frame)."""
     if not cells:
-        return pd.DataFrame(columns=CYCLE_FIELDS)
-    rows = cycles_of([c.pk for c in cells]).values_list(*CYCLE_FIELDS)
-    df = pd.DataFrame.from_records(list(rows), columns=CYCLE_FIELDS)
-    # cycles_of orders by cell, cycle, newest file first: keep the first of each pair.
-    df = df.drop_duplicates(["cell_id", "cycle"], keep="first")
-    for col in CYCLE_FIELDS[2:7]:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    return df.reset_index(drop=True)
+        return pd.DataFrame(columns=CELL_FRAME_FIELDS)
+    return cells_cycles_frame([c.pk for c in cells])
 
 
 def eis_after_formation(cells: list[Cell]) -> dict[int, dict]:
@@ -153,9 +143,7 @@ def eis_after_formation(cells: list[Cell]) -> dict[int, dict]:
 
 
 def _cell_metrics(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None) -> dict:
-    frame = frame.copy()
-    frame.attrs["first_half"] = cell.first_half if cell.first_half != Cell.FirstHalf.AUTO else "charge"
-    m = run_metrics(frame, reference_cycle=reference_cycle) if len(frame) else {}
+    m = cell_metrics(frame, reference_cycle=reference_cycle)
     per_g = m.get("capacity_unit") == "mAh/g"
     at = m.get("capacity_at_cycle", {}) if per_g else {}
     return {

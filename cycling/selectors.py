@@ -140,22 +140,28 @@ PEAKS_CACHE_S = 7 * 24 * 3600
 PAUSE_CODES = {"time_gap": "pause", "channel_restarted": "interruption"}
 
 
-def cell_run_metrics(cell: Cell, *, reference_cycle: int | None = None, window: int = 100) -> dict:
-    """analysis.run_metrics on the cell's active cycles (newest file wins a cycle), for the cell page."""
-    from cycling.analysis import run_metrics
+CELL_FRAME_FIELDS = ["cell_id", "cycle", "file_cycle", "datafile_id", "charge_mah", "discharge_mah", "charge_mah_g",
+                     "discharge_mah_g", "ce_percent", "ce_convention", "c_rate_label", "segment", "is_partial"]
 
-    fields = ["cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent",
-              "ce_convention", "segment", "is_partial"]
-    rows = list(cycles_of([cell]).values_list(*fields))
-    if not rows:
-        return {}
-    frame = pd.DataFrame.from_records(rows, columns=fields).drop_duplicates("cycle", keep="first")
-    for col in fields[1:6]:
+
+def cells_cycles_frame(cells) -> pd.DataFrame:
+    """The cells' cycles on their timelines in ONE query: one row per (cell, cell cycle); where two files
+    overlap (a flagged conflict) the later file on the timeline gives the row."""
+    rows = (cycles_of(cells).order_by("cell_id", "cycle", "-datafile__timeline_position", "-datafile_id")
+            .values_list(*CELL_FRAME_FIELDS))
+    frame = pd.DataFrame.from_records(list(rows), columns=CELL_FRAME_FIELDS)
+    frame = frame.drop_duplicates(["cell_id", "cycle"], keep="first")
+    for col in ("charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    convention = next((c for c in frame["ce_convention"] if c), "discharge/charge")
-    frame.attrs.update(ce_convention=convention,
-                       first_half="charge" if convention == "discharge/charge" else "discharge")
-    return run_metrics(frame.reset_index(drop=True), reference_cycle=reference_cycle, window=window)
+    return frame.reset_index(drop=True)
+
+
+def cell_run_metrics(cell: Cell, *, reference_cycle: int | None = None, window: int = 100) -> dict:
+    """analysis.cell_metrics on the cell's timeline: the numbers of the cell page (and every other face)."""
+    from cycling.analysis import cell_metrics
+
+    frame = cells_cycles_frame([cell])
+    return cell_metrics(frame[~frame["is_partial"].astype(bool)], reference_cycle=reference_cycle, window=window)
 
 
 def cell_pause_bands(cell: Cell) -> list[dict]:

@@ -28,6 +28,7 @@ _export("summary", "summarize_cycles")
 _export("fade", "knee_point", "window_decay", "run_metrics")
 _export("crosscheck", "cross_check")
 _export("pipeline", "Analysis", "analyse")
+_export("metrics", "CELL_METRIC_KEYS", "cell_metrics")
 
 __all__ = sorted(_EXPORTS)
 

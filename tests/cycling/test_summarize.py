@@ -7,7 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from cycling import services
+from cells.models import Cell
+from cells.views import cells_with_figures
+from cycling import selectors, services
+from cycling.analysis import CELL_METRIC_KEYS
 from cycling.compare import SUMMARY_METRICS, Selection, compare
 from cycling.models import DataFile
 from tests.landfiles import study_export, upload_file
@@ -55,6 +58,14 @@ def test_it_gives_the_ingests_numbers_warnings_and_findings(api, researcher, cel
         run = cli["run"]
         assert run["initial_ce_percent"] == pytest.approx(85.8, abs=0.05)
         assert run["first_discharge_mah_g"] == pytest.approx(161.4, rel=1e-3)
+        # The cell page and the cell list read the same cell metrics.
+        page = selectors.cell_run_metrics(cell)
+        for key in CELL_METRIC_KEYS:
+            assert page.get(key) == run.get(key), key
+        listed = cells_with_figures(Cell.objects.filter(pk=cell.pk)).get()
+        assert listed.latest_cycle == run["last_cycle"]
+        assert listed.first_discharge_mah_g == pytest.approx(run["first_discharge_mah_g"])
+        assert listed.retention_percent == pytest.approx(run["retention_percent"])
         decimals = {k: d for k, _, d in SUMMARY_METRICS}  # the summary rounds for display
         for key in ("initial_ce_percent", "first_discharge_mah_g", "retention_percent", "decay_percent_per_cycle",
                     "retention_reference_cycle", "last_cycle"):
