@@ -102,6 +102,7 @@ def datafile_delete(*, datafile: DataFile, actor=None) -> None:
     names = [n for n in (datafile.file.name, datafile.records_file) if n]
     audit(actor=actor, action="delete", obj=datafile, sha256=datafile.sha256, original_name=datafile.original_name)
     with transaction.atomic():
+        Cell.objects.select_for_update().filter(pk=datafile.cell_id).first()
         # A file it had replaced becomes the active export again (its cycles are rebuilt).
         revived = list(DataFile.objects.filter(superseded_by=datafile))
         DataFile.objects.filter(pk__in=[f.pk for f in revived]).update(
@@ -217,6 +218,8 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
 
     rows = _cycle_rows(datafile, cycles)
     with transaction.atomic():
+        # The cell row first: swap-ins of two files of one cell then renumber its timeline one after the other.
+        Cell.objects.select_for_update().filter(pk=datafile.cell_id).first()
         locked = DataFile.objects.select_for_update().filter(pk=datafile.pk, claim_token=token).first()
         if locked is None:  # lost the claim (lease ran out and another worker took over): leave its result
             transaction.on_commit(lambda: records_name != datafile.records_file and default_storage.delete(records_name))
@@ -355,6 +358,7 @@ def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> Data
     if mark not in DataFile.TimelineMark.values:
         raise ValueError(f"unknown timeline mark {mark!r}; use one of {', '.join(map(repr, DataFile.TimelineMark.values))}")
     with transaction.atomic():
+        Cell.objects.select_for_update().filter(pk=datafile.cell_id).first()
         before = datafile.timeline_mark
         DataFile.objects.filter(pk=datafile.pk).update(timeline_mark=mark)
         audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark)
