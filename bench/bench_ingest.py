@@ -4,7 +4,7 @@
 
 Embedded mode in a fresh temporary ASSB_VAR_DIR (SQLite + filesystem broker, `migrate` first). Measures
   1. one 500-cycle LAND workbook (>= 300,000 records): wall time from the start of the POST until the
-     data file reads `imported`, against the bare read_land + summarize_cycles of the same file in this
+     data file reads `imported`, against the bare read_land + analyse of the same file in this
      process (target: ratio <= 2);
   2. the worker's peak memory: VmHWM of the worker's pool processes from /proc (target < 1.5 GB);
   3. throughput of `--small` small exports through a worker with `-c --concurrency` pool processes.
@@ -276,7 +276,7 @@ def main() -> int:
     width = 44
     rows = [
         ("file", f"{big.name} ({len(data) / 1e6:.1f} MB, {n_records:,} records, {n_cycles} cycles)"),
-        ("bare read_land + summarize_cycles", f"{bare_s:8.2f} s"),
+        ("bare read_land + analyse", f"{bare_s:8.2f} s"),
         ("end to end (POST -> imported)", f"{e2e_s:8.2f} s"),
         ("  of which HTTP upload", f"{stages['upload_s']:8.2f} s"),
         ("  of which queue wait", f"{stages['queue_wait_s']:8.2f} s"),
