@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,6 +38,7 @@ from .columns import (
     snake_name,
 )
 from .errors import ParseError
+from .export import Export
 from .sniff import (
     check_ole2,
     check_zip,
@@ -62,16 +62,8 @@ _MAX_FILE_BYTES = 4 * 1024**3
 _TIME_JITTER_S = 1.0
 
 
-@dataclass
-class LandExport:
-    """One LAND export: the record time series plus LAND's own cycle and step summaries."""
-
-    records: pd.DataFrame
-    cycle_table: pd.DataFrame | None
-    step_table: pd.DataFrame | None
-    metadata: dict = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    source_name: str = ""
+# Every reader returns an Export; LAND's name stays for the code that imports it.
+LandExport = Export
 
 
 def read_land(
@@ -166,7 +158,8 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> LandEx
     if cycle_table is not None:
         warnings.extend(_check_against_cycle_table(records, cycle_table))
     return LandExport(records=records, cycle_table=cycle_table, step_table=step_table, metadata=meta,
-                      warnings=warnings, source_name=display)
+                      warnings=warnings, source_name=display, instrument="LAND", reader="assb-lab land",
+                      reader_version=PARSER_VERSION)
 
 
 # --- records ---------------------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""Shared plumbing of the non-LAND readers: a found table, its columns by alias, numbers with units."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .canonical import norm, split_header, unit_factor
+from .errors import ParseError
+from .values import MISSING_TEXT, to_datetime, to_seconds, unwrap_days
+
+
+@dataclass
+class Table:
+    """One table of a file: cells by column, the file's row number of each data row, where it sits."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    sheet: str | None = None
+    units: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._by_name = {}
+        for position, raw in enumerate(self.frame.columns):
+            name, unit = split_header(raw)
+            self._by_name.setdefault(norm(name), (position, str(raw).strip(), unit))
+            self._by_name.setdefault(norm(str(raw)), (position, str(raw).strip(), unit))
+
+    def find(self, *aliases: str) -> tuple[pd.Series, str, str | None] | None:
+        """The first column whose name (unit stripped, or whole header) matches one of ``aliases``."""
+        for alias in aliases:
+            hit = self._by_name.get(norm(alias))
+            if hit is not None:
+                position, raw, unit = hit
+                return self.frame.iloc[:, position], raw, unit
+        return None
+
+    def require(self, what: str, *aliases: str) -> tuple[pd.Series, str, str | None]:
+        hit = self.find(*aliases)
+        if hit is None:
+            shown = ", ".join(str(c) for c in self.frame.columns[:30])
+            raise ParseError(f"the record table has no {what} column (expected one of {', '.join(aliases)}; "
+                             f"header: {shown})", sheet=self.sheet)
+        return hit
+
+    def numbers(self, hit, dimension: str | None = None, *, default_unit: str | None = None) -> np.ndarray:
+        """Float values of a column (gaps NaN) in the canonical unit of ``dimension``; junk text is an error
+        naming its row and column."""
+        values, raw, unit = hit
+        out = _floats(values, self.rows, raw, self.sheet)
+        if dimension is None:
+            return out
+        factor = unit_factor(unit, dimension, column=raw, default=default_unit)
+        self.units[raw] = unit or f"{default_unit} (instrument default)"
+        return out * factor
+
+    def seconds(self, hit, *, default_unit: str = "s", group: np.ndarray | None = None) -> np.ndarray:
+        """Seconds from numbers in the header's unit, 'HH:MM:SS(.fff)', 'D-HH:MM:SS', '0d 00:00:00.00' text
+        or time cells."""
+        values, raw, unit = hit
+        clock = unit is not None and ":" in unit  # 'h:min:s.ms': clock text, read as such
+        factor = unit_factor(None if clock else unit, "time", column=raw, default=default_unit)
+        if values.dtype.kind not in "fiu" and values.dtype == object:
+            text = values.map(lambda v: v.replace("d ", "-").strip() if isinstance(v, str) else v)
+        else:
+            text = values
+        try:
+            seconds, wraps = to_seconds(text, self.rows, raw, factor)
+        except ParseError as exc:
+            raise exc.located(sheet=self.sheet) from None
+        # Excel time-of-day cells lost their whole days: give them back (as LAND's reader does).
+        return unwrap_days(seconds, wraps, group)
+
+    def stamps(self, hit) -> np.ndarray:
+        values = hit[0]
+        if values.dtype.kind in "fiu":
+            # Unix seconds (Arbin csv DateTime, Neware .nda)
+            return pd.to_datetime(values.to_numpy(dtype=np.float64), unit="s", errors="coerce").to_numpy(
+                dtype="datetime64[ns]")
+        if values.dtype == object:
+            values = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+        return to_datetime(values)
+
+
+def _floats(values: pd.Series, rows: np.ndarray, column: str, sheet: str | None) -> np.ndarray:
+    if values.dtype.kind in "fiub":
+        return values.to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(numbers)
+    if bad.any():
+        text = values[bad].astype(str).str.strip().str.lower()
+        missing = values[bad].isna().to_numpy() | text.isin(MISSING_TEXT).to_numpy()
+        really = np.flatnonzero(bad)[~missing]
+        if really.size:
+            i = int(really[0])
+            raise ParseError(f"'{str(values.iat[i])[:40]}' is not a number", sheet=sheet, row=int(rows[i]),
+                             column=column)
+    return numbers
+
+
+def read_delimited(text: str, *, header_line: int, sep: str, decimal: str = ".", sheet: str | None = None,
+                   last_line: int | None = None) -> Table:
+    """A delimited table whose header is on line ``header_line`` (0-based) of ``text``; pandas' C parser."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, skiprows=header_line, decimal=decimal, low_memory=False,
+                            skip_blank_lines=False, encoding_errors="replace", on_bad_lines="error",
+                            nrows=None if last_line is None else last_line - header_line - 1,
+                            index_col=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ParseError(f"the table cannot be split into columns ({str(exc).splitlines()[0][:200]})",
+                         sheet=sheet) from None
+    frame = frame.loc[:, [not str(c).startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
+    rows = np.arange(len(frame)) + header_line + 2
+    blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any():
+        frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
+    return Table(frame=frame, rows=rows, sheet=sheet)
+
+
+def sheet_table(cells: pd.DataFrame, *, header_row: int, sheet: str) -> Table:
+    """A table of a workbook sheet (cells as python-calamine gives them) with its header on ``header_row``."""
+    header = [str(v).strip() if v is not None else "" for v in cells.iloc[header_row].tolist()]
+    body = cells.iloc[header_row + 1:].reset_index(drop=True)
+    body.columns = [h or f"column {i + 1}" for i, h in enumerate(header)]
+    rows = np.arange(len(body)) + header_row + 2
+    empty = body.map(lambda v: v is None or (isinstance(v, str) and v.strip() == "")).all(axis=1).to_numpy()
+    if empty.any():
+        body, rows = body[~empty].reset_index(drop=True), rows[~empty]
+    body = body.replace({"": None})
+    return Table(frame=body.infer_objects(), rows=rows, sheet=sheet)
