@@ -44,15 +44,17 @@ STEP_CODES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class Counter:
-    """An instrument's capacity (mAh) or energy (mWh) counter and what it restarts on.
+    """An instrument's capacity (mAh) or energy (mWh) counter and how it counts.
 
-    ``restart`` is a per-record group label (step or cycle number) after whose change the counter starts
-    again from zero, or None for a counter that runs over the whole test. Signs are ignored: only the
-    amount that flowed per record matters.
+    An unsigned counter (the default; a sign is dropped) restarts from zero now and then - per step on
+    Neware and Maccor, per cycle on Arbin, per half cycle on BioLogic: a drop to below half its previous
+    value, or a change of ``restart`` (a per-record group label) when given, is a restart. A ``signed``
+    counter (BioLogic's (Q-Qo)) runs over the whole test, up while charging, down while discharging.
     """
 
     values: np.ndarray
     restart: np.ndarray | None = None
+    signed: bool = False
 
 
 def unit_factor(unit: str | None, dimension: str, *, column: str, default: str | None = None) -> float:
@@ -108,19 +110,22 @@ def kinds_from_sign(current_ma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def throughput(counters: list[Counter], n: int) -> np.ndarray:
-    """Per-record amount (always >= 0) that flowed, summed over the instrument's counters."""
+    """Per-record amount that flowed, summed over the instrument's counters (its running sum gives the
+    counter back between restarts, small noise included)."""
     total = np.zeros(n)
     for counter in counters:
         values = np.nan_to_num(np.asarray(counter.values, dtype=np.float64))
-        step = np.empty(n)
-        step[:1] = values[:1]
-        step[1:] = values[1:] - values[:-1]
+        if counter.signed:
+            step = np.diff(values, prepend=0.0)
+            total += np.abs(step)
+            continue
+        values = np.abs(values)
+        previous = np.concatenate([[0.0], values[:-1]])
+        restarted = values < 0.5 * previous
         if counter.restart is not None:
             group = pd.factorize(np.asarray(counter.restart))[0]
-            first = np.ones(n, dtype=bool)
-            first[1:] = group[1:] != group[:-1]
-            step[first] = values[first]  # the counter started again from zero
-        total += np.abs(step)
+            restarted[1:] |= group[1:] != group[:-1]
+        total += np.where(restarted, values, values - previous)
     return total
 
 
@@ -248,9 +253,7 @@ def build_records(
         "step_mode": pd.Series(mode, dtype=object).astype("str"),
         "sys_time": stamps.astype("datetime64[ns]"),
     })[RECORD_COLUMNS]
-    if not frame["record"].is_monotonic_increasing:
-        frame = frame.sort_values("record", kind="stable").reset_index(drop=True)
-    return frame
+    return frame  # in the file's order: test time, checked above, is what orders records
 
 
 def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarray:
