@@ -90,7 +90,7 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
                   Counter(table.numbers(e_discharge, "energy"), half_cycle)]
     mode_hit = table.find("mode")
     kind = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
-    mode = np.where(kind == "rest", "", "CC").astype(object)
+    mode = np.full(len(kind), "", dtype=object)
     if mode_hit is not None:
         codes = pd.Series(table.numbers(mode_hit)).map(_MODES).to_numpy(dtype=object)
         known = ~pd.isna(codes)

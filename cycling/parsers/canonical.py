@@ -106,7 +106,7 @@ def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
 def kinds_from_sign(current_ma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     current = np.asarray(current_ma, dtype=np.float64)
     kind = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
-    return kind, np.where(kind == "rest", "", "CC").astype(object)
+    return kind, np.full(len(kind), "", dtype=object)  # the sign tells the direction, not CC from CV (as LAND)
 
 
 def throughput(counters: list[Counter], n: int) -> np.ndarray:

@@ -75,7 +75,7 @@ TEXT: list[tuple[str, str, re.Pattern]] = [
                                       r"|Data_Point.*Test_Time", re.I)),
     ("Neware", "neware-csv", re.compile(r"DataPoint\s*,.*Cycle Index|Record ID|CapaCity\(mAh\)|Chg\.? Cap"
                                         r"|Relative Time\(h:min:s", re.I)),
-    ("BDF", "bdf-csv", re.compile(r"(?:Voltage|Current|Test Time) / \S+.*(?:Voltage|Current) / [mµu]?[AV]\b", re.I)),
+    ("BDF", "bdf-csv", re.compile(r"test_time_second.*(?:voltage_volt|current_ampere)|(?:Voltage|Current|Test Time) / \S+.*(?:Voltage|Current) / [mµu]?[AV]\b", re.I)),
 ]
 
 
