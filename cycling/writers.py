@@ -99,7 +99,7 @@ def write_maccor_text(records: pd.DataFrame, dest: BinaryIO, *, clock_times: boo
     _save(frame, dest, preamble=preamble, sep="\t")
 
 
-_MPT_COLUMNS = ["mode", "ox/red", "time/s", "Ewe/V", "I/mA", "(Q-Qo)/mA.h", "half cycle", "cycle number"]
+_MPT_COLUMNS = ["mode", "ox/red", "time/s", "step time/s", "Ewe/V", "I/mA", "(Q-Qo)/mA.h", "half cycle", "cycle number"]
 
 
 def write_biologic_mpt(records: pd.DataFrame, dest: BinaryIO, *, decimal: str = ".", header: bool = True) -> None:
@@ -110,6 +110,7 @@ def write_biologic_mpt(records: pd.DataFrame, dest: BinaryIO, *, decimal: str = 
     mode = np.select([kind == "rest", records["step_mode"].to_numpy(dtype=object) == "CV"], [3, 2], 1)
     frame = pd.DataFrame({
         "mode": mode, "ox/red": (sign > 0).astype(int), "time/s": records["test_time_s"],
+        "step time/s": records["step_time_s"],
         "Ewe/V": records["voltage_v"], "I/mA": records["current_ma"],
         "(Q-Qo)/mA.h": np.cumsum(flows(records) * sign), "half cycle": records["step"] - 1,
         "cycle number": records["cycle"] - 1,

@@ -100,13 +100,15 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
     step = table.numbers(step_label) if step_label else None
     if half_cycle is not None:
         step = half_cycle if step is None else step * 1e6 + half_cycle
+    step_time_hit = table.find("step time")
     sys_time = None
     if start is not None and start is not pd.NaT:
         sys_time = (np.datetime64(start.to_datetime64(), "ns") + (time_s * 1e9).astype("timedelta64[ns]"))
     meta["units"] = table.units
     return build_records(sheet=table.sheet, rows=table.rows, test_time_s=time_s - time_s[0] if len(time_s) else time_s,
                          current_ma=current, voltage_v=voltage, capacity=capacity, energy=energy, kind=kind,
-                         mode=mode, cycle=cycle, step=step, sys_time=sys_time, metadata=meta)
+                         mode=mode, cycle=cycle, step=step, sys_time=sys_time, metadata=meta,
+                         step_time_s=table.seconds(step_time_hit) if step_time_hit else None)
 
 
 def _capacity(table: Table, half_cycle) -> list[Counter] | None:

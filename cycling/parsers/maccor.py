@@ -67,10 +67,11 @@ def _records(table: Table, meta: dict) -> pd.DataFrame:
     # Maccor's own units are A, Ah, Wh, V: a header without a unit carries them.
     current = table.numbers(table.require("current", "Amps", "Current", "Amps (A)"), "current", default_unit="A")
     voltage = table.numbers(table.require("voltage", "Volts", "Voltage"), "voltage", default_unit="V")
-    test_time = table.seconds(table.require("test time", "TestTime", "Test Time", "Test", "Prog Time"))
+    test_time = table.seconds(table.require("test time", "TestTime", "Test Time", "Test (Sec)", "Test (Min)",
+                                            "Test (Hr)", "Test", "Prog Time"))
     step_hit = table.find("Step")
     step = table.numbers(step_hit) if step_hit else None
-    step_time_hit = table.find("StepTime", "Step Time")
+    step_time_hit = table.find("StepTime", "Step Time", "Step (Sec)", "Step (Min)", "Step (Hr)")
     cycle_hit = table.find("Cyc#", "Cycle C", "Cycle P", "Cycle", "Cyc")
     state = table.find("State", "MD")
     if state is not None:
