@@ -42,7 +42,7 @@ EXPECT = {
     "arbin": ("failed", "Arbin"),
     "neware": ("failed", "Neware"),
     "biologic-mpt": ("failed", "BioLogic"),
-    "biologic-mpr": ("failed", "BioLogic"),
+    "biologic-mpr": (("api", 415), "BioLogic .mpr"),
     "maccor": ("failed", "Maccor"),
     "no-voltage-column": ("failed", "no voltage column"),
     "text-in-current": ("failed", "'abc' is not a number"),
