@@ -107,7 +107,7 @@ def _records(table: Table, meta: dict) -> pd.DataFrame:
         step_time_s=table.seconds(step_hit_time, group=step) if step_hit_time else None,
         current_ma=current, voltage_v=voltage, capacity=capacity, energy=energy,
         record=table.numbers(record_hit) if record_hit else None, cycle=cycle, step=step,
-        sys_time=table.stamps(stamp_hit) if stamp_hit else None, metadata=meta)
+        sys_time=table.stamps(stamp_hit, test_time) if stamp_hit else None, metadata=meta)
 
 
 def _cycle_table(table: Table) -> pd.DataFrame | None:
@@ -134,7 +134,8 @@ def read_csv(probe: Probe) -> Export:
         raise ParseError("no Arbin header line (Data_Point, Test_Time, ...) in the first 20 lines", sheet="text")
     first = lines[header_line]
     sep = "\t" if first.count("\t") > first.count(",") else ","
-    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text")
+    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
+                           encoding=encoding)
     meta = {"format": "csv", "encoding": encoding}
     records = _records(table, meta)
     summarise(records, meta)

@@ -42,7 +42,8 @@ def read_mpt(probe: Probe) -> Export:
                          f"'{lines[header_line][:80]}'", row=header_line + 1)
     sample = "\n".join(lines[header_line + 1:header_line + 20])
     decimal = "," if _DECIMAL_COMMA.search(sample) else "."
-    table = read_delimited(text, header_line=header_line, sep="\t", decimal=decimal, sheet="data")
+    table = read_delimited(text, header_line=header_line, sep="\t", decimal=decimal, sheet="data", data=probe.data,
+                           encoding=encoding)
     # EC-Lab writes the unit after the LAST slash ('Q charge/discharge/mA.h', 'control/V/mA' keeps both).
     table = Table(frame=table.frame.set_axis([_bracket(c) for c in table.frame.columns], axis=1), rows=table.rows,
                   sheet="data")

@@ -91,9 +91,10 @@ def norm(name: str) -> str:
 def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
                      table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[np.ndarray, np.ndarray]:
     """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign."""
-    current = np.asarray(current_ma, dtype=np.float64)
-    by_sign = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
-    ids, uniques = pd.factorize(np.asarray(codes, dtype=object), use_na_sentinel=True)
+    by_sign = kinds_from_sign(current_ma)[0]
+    # pandas factorises an Arrow-backed text column in C: no Python string per cell.
+    ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
+                                use_na_sentinel=True)
     upper = pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().str.replace(r"\s+", "_", regex=True)
     kinds = np.append(upper.map({k: v[0] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
     modes = np.append(upper.map({k: v[1] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
@@ -103,9 +104,12 @@ def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
     return kinds, modes
 
 
+_KIND_WORDS = np.array(["discharge", "rest", "charge"], dtype=object)  # by sign of the current + 1
+
+
 def kinds_from_sign(current_ma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     current = np.asarray(current_ma, dtype=np.float64)
-    kind = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
+    kind = _KIND_WORDS[np.sign(current).astype(np.int8) + 1]
     return kind, np.full(len(kind), "", dtype=object)  # the sign tells the direction, not CC from CV (as LAND)
 
 
@@ -129,9 +133,9 @@ def throughput(counters: list[Counter], n: int) -> np.ndarray:
     return total
 
 
-def running_totals(flow: np.ndarray, kind: np.ndarray) -> np.ndarray:
-    """LAND's running total: adds up over records of one direction, rests keep it, a reversal restarts it."""
-    code = kind_codes(kind, np.zeros(len(kind)))
+def running_totals(flow: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """LAND's running total: adds up over records of one direction, rests keep it, a reversal restarts it.
+    ``code`` is cycling.cycles.kind_codes of the records (1 charge, 2 discharge, 0 rest)."""
     held = pd.Series(np.where(code > 0, code, np.nan)).ffill().fillna(0).to_numpy()
     change = np.ones(len(held), dtype=bool)
     change[1:] = held[1:] != held[:-1]
@@ -207,10 +211,11 @@ def build_records(
     kind = np.asarray(kind, dtype=object)
     mode = np.full(n, "", dtype=object) if mode is None else np.asarray(mode, dtype=object)
 
+    codes = kind_codes(kind, current)
     record_no = np.arange(1, n + 1, dtype=np.int64) if record is None else _whole(record, sheet, rows, "record")
     if cycle is None:
         restart = channel_restarts(record_no, test_time)
-        cycle_no = derive_cycles(kind_codes(kind, current), restart)
+        cycle_no = derive_cycles(codes, restart)
         meta["cycle_source"] = "derived"
     else:
         cycle_no = _whole(cycle, sheet, rows, "cycle")
@@ -220,8 +225,7 @@ def build_records(
         meta.setdefault("cycle_source", "instrument")
     change = np.ones(n, dtype=bool)
     label = _labels(step)
-    kind_id = pd.factorize(kind)[0]
-    change[1:] = (cycle_no[1:] != cycle_no[:-1]) | (kind_id[1:] != kind_id[:-1])
+    change[1:] = (cycle_no[1:] != cycle_no[:-1]) | (codes[1:] != codes[:-1])
     if label is not None:
         change[1:] |= label[1:] != label[:-1]
     step_no = np.cumsum(change).astype(np.int64)
@@ -235,8 +239,8 @@ def build_records(
             derived = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
             step_time = np.where(gaps, derived, step_time)
 
-    capacity_mah = running_totals(throughput(capacity, n), kind)
-    energy_mwh = running_totals(throughput(energy, n), kind) if energy else np.full(n, np.nan)
+    capacity_mah = running_totals(throughput(capacity, n), codes)
+    energy_mwh = running_totals(throughput(energy, n), codes) if energy else np.full(n, np.nan)
     stamps = (pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]") if sys_time is None
               else pd.Series(np.asarray(sys_time, dtype="datetime64[ns]")))
     frame = pd.DataFrame({

@@ -116,7 +116,7 @@ def _records(table: Table, meta: dict) -> pd.DataFrame:
         energy=[Counter(table.numbers(energy_hit, "energy"), step)] if energy_hit else None, kind=kind, mode=mode,
         record=table.numbers(record_hit) if record_hit else None,
         cycle=table.numbers(cycle_hit) if cycle_hit else None, step=step,
-        sys_time=table.stamps(stamp_hit) if stamp_hit else None, metadata=meta)
+        sys_time=table.stamps(stamp_hit, test_time) if stamp_hit else None, metadata=meta)
 
 
 READERS = [Reader("assb-lab lanhe", "LAND", _is_lanhe, read_lanhe, VERSION)]

@@ -55,7 +55,8 @@ def read_maccor(probe: Probe) -> Export:
                          "first 40 lines", sheet="text")
     first = lines[header_line]
     sep = "\t" if first.count("\t") > first.count(",") else ","
-    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text")
+    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
+                           encoding=encoding)
     meta = {"format": "maccor-text", "encoding": encoding, **_preamble(lines[:header_line])}
     records = _records(table, meta)
     summarise(records, meta)
@@ -95,7 +96,7 @@ def _records(table: Table, meta: dict) -> pd.DataFrame:
         current_ma=current, voltage_v=voltage, capacity=capacity, energy=energy, kind=kind, mode=mode,
         record=table.numbers(record_hit) if record_hit else None,
         cycle=table.numbers(cycle_hit) if cycle_hit else None, step=step,
-        sys_time=table.stamps(stamp_hit) if stamp_hit else None, metadata=meta)
+        sys_time=table.stamps(stamp_hit, test_time) if stamp_hit else None, metadata=meta)
 
 
 READERS = [Reader("assb-lab maccor-text", "Maccor", _is_maccor, read_maccor, VERSION)]

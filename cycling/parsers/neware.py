@@ -187,15 +187,14 @@ def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
     step = table.numbers(step_hit) if step_hit else None
     cycle_hit = table.find("Cycle Index", "Cycle", "Cycle ID")
     stamps_hit = table.find("Absolute Time", "Date", "Realtime", "System Time")
-    stamps = table.stamps(stamps_hit) if stamps_hit else None
     step_time_hit = table.find("Time", "Relative Time", "Step Time")
     step_time = table.seconds(step_time_hit, group=step) if step_time_hit else None
     test_hit = table.find("Total Time", "Cumulative Time", "Test Time")
-    if test_hit is not None:
-        test_time = table.seconds(test_hit)
-    elif stamps is not None and not np.isnat(stamps).any():
+    test_time = table.seconds(test_hit) if test_hit is not None else None
+    stamps = table.stamps(stamps_hit, test_time) if stamps_hit else None
+    if test_time is None and stamps is not None and not np.isnat(stamps).any():
         test_time = (stamps - stamps[0]) / np.timedelta64(1, "s")
-    else:
+    elif test_time is None:
         raise ParseError("the record table has neither a total time nor an absolute time column",
                          sheet=table.sheet)
     groups = step if step is not None else None
@@ -213,7 +212,7 @@ def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
         hit = table.find("Energy")
         energy = [Counter(table.numbers(hit, "energy"), groups)] if hit else None
     state = table.find("Step Type", "Status", "State")
-    kind, mode = (kinds_from_codes(state[0].to_numpy(dtype=object), current) if state else (None, None))
+    kind, mode = (kinds_from_codes(state[0], current) if state else (None, None))
     record_hit = table.find("DataPoint", "Record Index", "Record ID", "Record", "Data Point")
     meta["units"] = table.units
     return build_records(
@@ -259,7 +258,8 @@ def read_csv(probe: Probe) -> Export:
                          "interleaved), which is not read yet: export the record layer as its own csv or as xlsx",
                          row=header_line + 1)
     sep = "\t" if first.count("\t") > first.count(",") else ","
-    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text")
+    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
+                           encoding=encoding)
     meta = {"format": "csv", "encoding": encoding}
     records = _records([table], meta)
     summarise(records, meta)
