@@ -213,3 +213,61 @@ def test_it_names_row_and_column_of_junk_in_a_maccor_file():
         read_export(io.BytesIO("\n".join(text).encode()), name="bad.csv")
     message = str(caught.value)
     assert "'3.7x' is not a number" in message and "row 7" in message and "column 'Voltage'" in message
+
+
+def _workbook(sheets: dict[str, list[list]]) -> bytes:
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    for name, rows in sheets.items():
+        sheet = book.add_worksheet(name)
+        for i, row in enumerate(rows):
+            sheet.write_row(i, 0, row)
+    book.close()
+    return buffer.getvalue()
+
+
+def test_it_reads_the_newer_lanhe_layout_in_microamps():
+    header = ["Record", "Cycle", "Step", "WorkMode", "StepTime", "TestTime", "SysTime", "Voltage/V", "Current/uA",
+              "Capacity/uAh", "SpeCap_cal/mAh/g", "Energy/uWh"]
+    rows = [[1, 1, 1, "REST", "0 00:00:00.000", "0 00:00:00.000", "2024-03-01 10:00:00", 3.0, 0, 0, 0, 0],
+            [2, 1, 2, "C_CC", "0 00:00:00.000", "0 00:01:00.000", "2024-03-01 10:01:00", 3.5, 150, 0, 0, 0],
+            [3, 1, 2, "C_CC", "0 01:00:00.000", "0 01:01:00.000", "2024-03-01 11:01:00", 4.2, 150, 150, 20, 600],
+            [4, 1, 3, "D_CC", "0 00:00:00.000", "0 01:01:01.000", "2024-03-01 11:01:01", 4.1, 150, 0, 0, 0],
+            [5, 1, 3, "D_CC", "1 00:00:00.000", "1 01:01:01.000", "2024-03-02 11:01:01", 3.0, 150, 3600, 480, 12000]]
+    data = _workbook({"Test information": [["Start time", "2024-03-01 10:00:00"], ["Channel", "7"]],
+                      "Ch1_Proc": [["Step", "Mode"]], "Log": [["Time", "Event"]],
+                      "1-DefaultGroup": [header, *rows]})
+    export = read_export(io.BytesIO(data), name="lanhe_new.xlsx")
+    assert (export.instrument, export.reader) == ("LAND", "assb-lab lanhe")
+    records = export.records
+    assert records["current_ma"].tolist() == pytest.approx([0.0, 0.15, 0.15, -0.15, -0.15])  # D_CC: discharge
+    assert records["capacity_mah"].tolist() == pytest.approx([0.0, 0.0, 0.15, 0.0, 3.6])
+    assert records["energy_mwh"].iat[-1] == pytest.approx(12.0)
+    assert records["test_time_s"].iat[-1] == pytest.approx(86400 + 3661)  # '1 01:01:01.000'
+    assert export.metadata["channel"] == "7"
+
+
+def test_it_names_what_a_lanhe_export_with_only_specific_capacity_lacks():
+    data = _workbook({"Test information": [["Start time", "x"]],
+                      "DefaultGroup": [["Record", "TestTime/Sec.", "Voltage/V", "Current/mA", "SCapacity/mAh/g"],
+                                       [1, 0, 3.0, 0.1, 0.0]]})
+    with pytest.raises(ParseError) as caught:
+        read_export(io.BytesIO(data), name="lanhe_old.xlsx")
+    message = str(caught.value)
+    assert "only specific capacity" in message and "column 'SCapacity/mAh/g'" in message
+    assert "sheet 'DefaultGroup'" in message
+
+
+def test_it_takes_the_arbin_statistics_sheet_as_the_cycle_table():
+    header = ["Data_Point", "Test_Time(s)", "Step_Index", "Cycle_Index", "Current(A)", "Voltage(V)",
+              "Charge_Capacity(Ah)", "Discharge_Capacity(Ah)"]
+    rows = [[1, 0, 1, 1, 0.001, 3.0, 0.0, 0.0], [2, 3600, 1, 1, 0.001, 4.0, 0.001, 0.0],
+            [3, 3601, 2, 1, -0.001, 3.9, 0.001, 0.0], [4, 7200, 2, 1, -0.001, 3.0, 0.001, 0.00095]]
+    stats = [["Cycle_Index", "Charge_Capacity(Ah)", "Discharge_Capacity(Ah)"], [1, 0.001, 0.00095]]
+    data = _workbook({"Global_Info": [["TEST REPORT"]], "Channel_5_1": [header, *rows], "Statistics_5": stats})
+    export = read_export(io.BytesIO(data), name="arbin_stats.xlsx")
+    assert export.cycle_table.to_dict("records") == [{"cycle": 1, "charge_mah": 1.0, "discharge_mah": 0.95}]
+    assert cross_check(export.records, export.cycle_table, instrument="Arbin") == []
+    assert export.records["capacity_mah"].tolist() == pytest.approx([0.0, 1.0, 0.0, 0.95])
