@@ -7,7 +7,7 @@ text, BioLogic .mpt, Neware csv) and as an Arbin xlsx workbook. Each file is rea
 (b) by the library call it rests on: pandas.read_csv with the right separator and header line for text,
 python-calamine's to_python for the workbook, fastnda.read for the Neware .nda sample (the only .nda we
 have: small, so it is read 50 times a run). Each read runs in its own subprocess, so its peak RSS
-(ru_maxrss) is its own. read_export must return every record (checked). Prints a table and writes
+(VmHWM) is its own. read_export must return every record (checked). Prints a table and writes
 bench/out/bench_readers.json; the target is read_export no slower than 2x the plain read (CPU seconds,
 steadier than wall time on a shared machine).
 """
@@ -37,13 +37,13 @@ TEXT = {"arbin": (".csv", ",", 0), "maccor": (".001", "\t", 2), "biologic": (".m
 def records(n: int, seed: int):
     from cycling.simulate import study_cell
 
-    cycles = max(2, n // 600)
+    cycles = max(2, min(500, n // 600))  # like bench_parse; at ~1700 cycles the simulator's clock runs back
     per_half = max(10, math.ceil((n / cycles - 22) / 2))
     frame, _ = study_cell(group="coated", n_cycles=cycles, points_per_half_cycle=per_half, seed=seed)
     return frame
 
 
-def write_files(folder: Path, n: int, seed: int) -> dict[str, Path]:
+def write_files(folder: Path, n: int, seed: int, xlsx: bool = True) -> dict[str, Path]:
     from cycling.writers import WRITERS
 
     frame = records(n, seed)
@@ -53,7 +53,8 @@ def write_files(folder: Path, n: int, seed: int) -> dict[str, Path]:
         with path.open("wb") as handle:
             WRITERS[fmt](frame, handle)
         paths[fmt] = path
-    paths["arbin-xlsx"] = _arbin_xlsx(folder, paths["arbin"])
+    if xlsx:
+        paths["arbin-xlsx"] = _arbin_xlsx(folder, paths["arbin"])
     return paths
 
 
@@ -85,6 +86,7 @@ def child(which: str, fmt: str, path: str) -> dict:
     from cycling.parsers.registry import _load
 
     _load()
+    before_mb = _peak_rss_mb()
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     if which == "read_export":
         repeat = NDA_REPEAT if fmt == "nda" else 1
@@ -100,7 +102,15 @@ def child(which: str, fmt: str, path: str) -> dict:
         _, sep, header = TEXT[fmt]
         n = len(pd.read_csv(path, sep=sep, skiprows=header, low_memory=False))
     return {"wall_s": time.perf_counter() - start_wall, "cpu_s": time.process_time() - start_cpu, "n": n,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": _peak_rss_mb(), "rss_after_imports_mb": before_mb}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss would carry the parent's over the fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(which: str, fmt: str, path: Path) -> dict:
@@ -115,6 +125,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,arbin-xlsx,nda",
+                        help="comma-separated subset (arbin-xlsx is slow to write at 10^6 records)")
     parser.add_argument("--child", nargs=3, metavar=("WHICH", "FORMAT", "PATH"))
     args = parser.parse_args()
     if args.child:
@@ -122,8 +134,10 @@ def main() -> None:
         return
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-readers-") as tmp:
-        paths = write_files(Path(tmp), args.records, args.seed)
+        wanted = args.formats.split(",")
+        paths = write_files(Path(tmp), args.records, args.seed, xlsx="arbin-xlsx" in wanted)
         paths["nda"] = NDA
+        paths = {fmt: path for fmt, path in paths.items() if fmt in wanted}
         for fmt, path in paths.items():
             for _ in range(args.repeat):
                 ours, plain = measure("read_export", fmt, path), measure("plain", fmt, path)
@@ -134,11 +148,12 @@ def main() -> None:
                                 "cpu_ratio": ours["cpu_s"] / plain["cpu_s"],
                                 "wall_ratio": ours["wall_s"] / plain["wall_s"]})
     print(f"{'format':<11} {'records':>9} {'MB':>6} {'ours cpu s':>10} {'plain cpu s':>11} {'cpu x':>6} "
-          f"{'wall x':>6} {'ours RSS MB':>11} {'plain RSS MB':>12}")
+          f"{'wall x':>6} {'ours RSS MB':>11} {'plain RSS MB':>12} {'after imports':>13}")
     for r in results:
         print(f"{r['format']:<11} {r['records']:>9} {r['size_mb']:>6.1f} {r['read_export']['cpu_s']:>10.2f} "
               f"{r['plain']['cpu_s']:>11.2f} {r['cpu_ratio']:>6.2f} {r['wall_ratio']:>6.2f} "
-              f"{r['read_export']['peak_rss_mb']:>11.0f} {r['plain']['peak_rss_mb']:>12.0f}")
+              f"{r['read_export']['peak_rss_mb']:>11.0f} {r['plain']['peak_rss_mb']:>12.0f} "
+              f"{r['plain']['rss_after_imports_mb']:>13.0f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_readers.json").write_text(json.dumps(results, indent=2))

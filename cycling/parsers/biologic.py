@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .canonical import Counter, build_records, summarise
+from .canonical import Counter, build_records, kinds_from_sign, summarise
 from .errors import ParseError
 from .export import Export
 from .probe import Probe, Reader
@@ -20,8 +20,7 @@ _STARTED = re.compile(r"Acquisition started on\s*:\s*(.+)", re.I)
 _SOFTWARE = re.compile(r"^((?:EC|BT)-Lab\s+(?:for windows\s+)?v?[\d.]+[^\n]*)", re.I | re.M)
 _CHANNEL = re.compile(r"Run on channel\s*:\s*(.+)", re.I)
 _DECIMAL_COMMA = re.compile(r"(?:^|\t)-?\d+,\d+(?:E[+-]?\d+)?(?:\t|$)", re.I)
-# 'mode' column of EC-Lab: 1 galvanostatic, 2 potentiostatic, 3 rest.
-_MODES = {1: "CC", 2: "CV", 3: ""}
+# 'mode' column of EC-Lab: 1 galvanostatic (CC), 2 potentiostatic (CV), 3 rest.
 
 
 def _is_mpt(probe: Probe) -> bool:
@@ -90,13 +89,11 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
         energy = [Counter(table.numbers(e_charge, "energy"), half_cycle),
                   Counter(table.numbers(e_discharge, "energy"), half_cycle)]
     mode_hit = table.find("mode")
-    kind = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
-    mode = np.full(len(kind), "", dtype=object)
+    kind, mode = kinds_from_sign(current)
     if mode_hit is not None:
-        codes = pd.Series(table.numbers(mode_hit)).map(_MODES).to_numpy(dtype=object)
-        known = ~pd.isna(codes)
-        mode[known] = codes[known]
-        kind[known & (codes == "")] = "rest"
+        code = table.numbers(mode_hit)
+        mode = np.select([code == 1, code == 2], ["CC", "CV"], "").astype(object)
+        kind = np.where(code == 3, "rest", kind).astype(object)  # mode 3: rest, whatever the current reads
     step_label = table.find("Ns")
     step = table.numbers(step_label) if step_label else None
     if half_cycle is not None:
