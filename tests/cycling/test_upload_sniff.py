@@ -61,3 +61,21 @@ def test_the_api_answers_a_renamed_word_document_with_415(device_api, cell):
     resp = _upload(device_api, cell, docx(), "LNTO-01_ch3.xlsx")
     assert resp.status_code == 415 and "Word document" in str(resp.json())
     assert DataFile.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_manage_py_ingest_stores_every_cyclers_files(tmp_path, cell):
+    from django.core.management import call_command
+
+    folder = tmp_path / "rack"
+    folder.mkdir()
+    for sample in ("neware/navani__test.nda", "neware/navani__test.ndax", "maccor/beep__maccor_test_file_4267-66-6519.041",
+                   "biologic/PyProBE__Sample_data_biologic_no_header.mpt", "arbin/beep__FastCharge_000025_CH8.csv"):
+        (folder / Path(sample).name).write_bytes((CYCLERS / sample).read_bytes())
+    (folder / "run.mpr").write_bytes(b"BIO-LOGIC MODULAR FILE\x1a" + b" " * 64)
+    out = io.StringIO()
+    call_command("ingest", str(folder), "--cell", cell.name, stdout=out)
+    names = set(DataFile.objects.values_list("original_name", flat=True))
+    assert names == {"navani__test.nda", "navani__test.ndax", "beep__maccor_test_file_4267-66-6519.041",
+                     "PyProBE__Sample_data_biologic_no_header.mpt", "beep__FastCharge_000025_CH8.csv"}
+    assert ".mpt" in out.getvalue()  # the .mpr is refused with the request for the text export
