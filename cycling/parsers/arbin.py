@@ -12,8 +12,8 @@ from .canonical import Counter, build_records, summarise
 from .errors import ParseError
 from .export import Export
 from .probe import Probe, Reader
-from .sniff import check_ole2, check_zip, decode_text
-from .tables import Table, read_delimited, sheet_table
+from .sniff import check_ole2, check_zip
+from .tables import Table, read_delimited, sheet_table, text_head
 
 VERSION = "1.0.0"
 _CHANNEL = re.compile(r"^channel_?(\d+)(?:_(\d+))?", re.I)
@@ -126,8 +126,7 @@ def _is_csv(probe: Probe) -> bool:
 
 
 def read_csv(probe: Probe) -> Export:
-    text, encoding = decode_text(probe.data)
-    lines = text[:65536].splitlines()
+    lines, text, encoding = text_head(probe.data)
     header_line = next((i for i, line in enumerate(lines[:20]) if re.search(r"Data[_ ]Point|Test[_ ]Time", line)),
                        None)
     if header_line is None:

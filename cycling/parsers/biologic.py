@@ -11,8 +11,7 @@ from .canonical import Counter, build_records, kinds_from_sign, summarise
 from .errors import ParseError
 from .export import Export
 from .probe import Probe, Reader
-from .sniff import decode_text
-from .tables import Table, read_delimited
+from .tables import Table, read_delimited, text_head
 
 VERSION = "1.0.0"
 _HEADER_LINES = re.compile(r"Nb header lines\s*:\s*(\d+)", re.I)
@@ -28,11 +27,10 @@ def _is_mpt(probe: Probe) -> bool:
 
 
 def read_mpt(probe: Probe) -> Export:
-    text, encoding = decode_text(probe.data)
-    head = text[:65536]
+    lines, text, encoding = text_head(probe.data)
+    head = "\n".join(lines)
     match = _HEADER_LINES.search(head[:2000])
     header_line = int(match.group(1)) - 1 if match else 0
-    lines = head.splitlines()
     if header_line >= len(lines):
         raise ParseError(f"the header block claims {header_line + 1} lines but the file is shorter", row=1)
     columns = lines[header_line].rstrip("\t").split("\t")

@@ -13,8 +13,7 @@ from .canonical import Counter, build_records, kinds_from_codes, norm, summarise
 from .errors import ParseError
 from .export import Export
 from .probe import Probe, Reader
-from .sniff import decode_text
-from .tables import Table, read_delimited
+from .tables import Table, read_delimited, text_head
 
 VERSION = "1.0.0"
 _KEYS = {"todaysdate": "export_date", "dateoftest": "start_time", "filename": "filename",
@@ -47,8 +46,7 @@ def _preamble(lines: list[str]) -> dict:
 
 
 def read_maccor(probe: Probe) -> Export:
-    text, encoding = decode_text(probe.data)
-    lines = text[:65536].splitlines()
+    lines, text, encoding = text_head(probe.data)
     header_line = _header_line(lines)
     if header_line is None:
         raise ParseError("no Maccor column header (Rec#, Cyc#, Step, TestTime, Amp-hr, Amps, Volts, ...) in the "

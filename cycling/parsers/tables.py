@@ -173,17 +173,23 @@ def _floats(values: pd.Series, rows: np.ndarray, column: str, sheet: str | None)
     return numbers
 
 
-def read_delimited(text: str, *, header_line: int, sep: str, decimal: str = ".", sheet: str | None = None,
+def read_delimited(text: str | None, *, header_line: int, sep: str, decimal: str = ".", sheet: str | None = None,
                    data: bytes | None = None, encoding: str | None = None) -> Table:
-    """A delimited table whose header is on line ``header_line`` (0-based) of ``text``; pandas' C parser,
-    fed the raw bytes when they are UTF-8 (it decodes faster than a Python string is re-read)."""
-    source = io.BytesIO(data) if data is not None and encoding in ("utf-8", "utf-8-sig") else io.StringIO(text)
+    """A delimited table whose header is on line ``header_line`` (0-based); pandas' C parser, fed the raw
+    bytes when they are UTF-8 (it decodes faster, and no second copy of the file is made as a str)."""
+    raw = data is not None and encoding in ("utf-8", "utf-8-sig")
+    source = io.BytesIO(data) if raw else io.StringIO(text)
     try:
         # Blank lines are kept (and dropped below) so that row numbers stay those of a text editor.
         frame = pd.read_csv(source, sep=sep, skiprows=header_line, decimal=decimal, skip_blank_lines=False,
-                            encoding=encoding if data is not None and encoding in ("utf-8", "utf-8-sig") else None,
-                            index_col=False)
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+                            encoding=encoding if raw else None, index_col=False)
+    except UnicodeDecodeError:
+        if not raw:
+            raise
+        from .sniff import decode_text
+
+        return read_delimited(decode_text(data)[0], header_line=header_line, sep=sep, decimal=decimal, sheet=sheet)
+    except (pd.errors.ParserError, ValueError) as exc:
         raise ParseError(f"the table cannot be split into columns ({str(exc).splitlines()[0][:200]})",
                          sheet=sheet) from None
     frame = frame.loc[:, [not str(c).startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
@@ -192,6 +198,29 @@ def read_delimited(text: str, *, header_line: int, sep: str, decimal: str = ".",
     if blank.any():
         frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
     return Table(frame=frame, rows=rows, sheet=sheet)
+
+
+def text_head(data: bytes) -> tuple[list[str], str | None, str]:
+    """(first lines, whole text or None, encoding) of a text export. UTF-8 files are not decoded whole here:
+    read_delimited hands their bytes to pandas (and falls back to the careful decode if they are not UTF-8)."""
+    from .sniff import decode_text
+
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif b"\x00" in data[:4096] or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text, encoding = decode_text(data)
+        return text[:65536].splitlines(), text, encoding
+    else:
+        encoding = "utf-8"
+    head = data[:65536]
+    try:
+        lines = head.decode(encoding, errors="strict").splitlines()
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
+            text, encoding = decode_text(data)
+            return text[:65536].splitlines(), text, encoding
+        lines = head[:exc.start].decode(encoding).splitlines()
+    return lines, None, encoding
 
 
 def sheet_table(cells: pd.DataFrame, *, header_row: int, sheet: str) -> Table:
