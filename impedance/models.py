@@ -77,6 +77,11 @@ class EisFit(models.Model):
     elapsed_s = models.FloatField(null=True)
     library_versions = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    provenance = models.JSONField(
+        default=dict, blank=True,
+        help_text="Why this circuit: chosen from the data (candidates, AIC, inductive tail), kept from the cell's "
+        "series, or given by a user; and, when no R_int is given, why the data cannot give one (refused).",
+    )
     is_current = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

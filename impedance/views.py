@@ -34,7 +34,10 @@ def cell_impedance(request, pk):
         except services.RefitError as exc:
             form["error"], status = str(exc), 400
         else:
-            messages.success(request, f"Refitted with {fit.circuit}: R_int = {fit.r_int_ohm:.4g} ohm.")
+            if fit.r_int_ohm is None:
+                messages.warning(request, f"Refitted with {fit.circuit}: no R_int. {' '.join(fit.warnings)}")
+            else:
+                messages.success(request, f"Refitted with {fit.circuit}: R_int = {fit.r_int_ohm:.4g} ohm.")
             return redirect(f"{reverse('cell-impedance', args=[cell.pk])}?spectrum={spectrum.pk}")
 
     fits = EisFit.objects.select_related("created_by").order_by("-is_current", "-created_at")
