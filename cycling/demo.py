@@ -53,16 +53,23 @@ EIS_AFTER_CYCLES = (2, 100, 200)
 
 def demo_spectra() -> list[tuple[Cell, str, bytes]]:
     """(cell, file name, .mpt bytes) of the demo EIS spectra of every study cell."""
-    from impedance.simulate import STUDY_CIRCUIT, STUDY_FREQ_HZ, STUDY_PARAMS, simulate_spectrum, write_mpt
+    from impedance.simulate import (
+        STUDY_CIRCUIT_WITH_L,
+        STUDY_FREQ_HZ,
+        STUDY_INDUCTANCE_H,
+        STUDY_PARAMS,
+        simulate_spectrum,
+        write_mpt,
+    )
 
     out = []
     for cell in Cell.objects.filter(project__name=STUDY_PROJECT).select_related("group").order_by("name"):
         group = "coated" if cell.group.name == COATED else "bare"
         for after in EIS_AFTER_CYCLES:
-            params = dict(STUDY_PARAMS[group])
+            params = {"L0": STUDY_INDUCTANCE_H, **STUDY_PARAMS[group]}  # leads and holder add an inductance
             spread = 1.0 + 0.03 * (cell.replicate_number - 2)
             params["R2"] *= spread * (1.0 + EIS_GROWTH_PER_100_CYCLES[group] * (after - 2) / 100.0)
-            spectrum = simulate_spectrum(STUDY_CIRCUIT, params, STUDY_FREQ_HZ, seed=cell.replicate_number * 1000 + after)
+            spectrum = simulate_spectrum(STUDY_CIRCUIT_WITH_L, params, STUDY_FREQ_HZ, seed=cell.replicate_number * 1000 + after)
             out.append((cell, f"{cell.name}_PEIS_c{after}.mpt", write_mpt([spectrum], area_cm2=cell.electrode_area_cm2)))
     return out
 

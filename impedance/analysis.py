@@ -266,6 +266,7 @@ class FitResult:
     library_versions: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     covariance: list[list[float]] | None = None
+    notes: list[str] = field(default_factory=list)  # facts about the fit that do not concern R_int
     refused: str = ""  # why these data cannot give R_int (then r_int_ohm is NaN); empty when it is given
     provenance: dict = field(default_factory=dict)  # which circuit, and why (see fit_spectrum)
 
@@ -588,7 +589,7 @@ def fit_spectrum(
 def _suspicious(result: FitResult) -> bool:
     return not result.converged or any(
         "sits on its bound" in w or "relative standard error" in w or "CPE exponent" in w
-        for w in result.warnings
+        for w in result.warnings + result.notes
     )
 
 
@@ -644,6 +645,7 @@ def _fit_once(
         return r
 
     warnings: list[str] = []
+    notes: list[str] = []
     converged, message, jac = True, "", None
     try:
         res = least_squares(
@@ -695,7 +697,10 @@ def _fit_once(
         if circ.exponent_mask[k] and name.startswith("CPE") and x[k] < CPE_EXPONENT_WARN:
             warnings.append(f"{name} = {x[k]:.3f}: CPE exponent below {CPE_EXPONENT_WARN}")
         if x[k] != 0 and stderr[k] / abs(x[k]) > RELATIVE_ERROR_WARN:
-            warnings.append(f"{name}: relative standard error {100 * stderr[k] / abs(x[k]):.0f} % (> 20 %)")
+            text = f"{name}: relative standard error {100 * stderr[k] / abs(x[k]):.0f} % (> 20 %)"
+            # A loosely determined element outside R_int (e.g. a diffusion tail that barely enters the measured
+            # range) is a note, not a warning: it says nothing against R_int.
+            (warnings if name in r_int_elements else notes).append(text)
         if np.isclose(x[k], lo[k], rtol=1e-6) or np.isclose(x[k], hi[k], rtol=1e-6):
             warnings.append(f"{name} = {x[k]:.4g} sits on its bound")
 
@@ -728,6 +733,7 @@ def _fit_once(
         library_versions=library_versions(),
         warnings=warnings,
         covariance=cov_x.tolist(),
+        notes=notes,
     )
 
 

@@ -9,6 +9,7 @@ from cells.models import Cell, CellGroup
 from cells.selectors import cells_visible_to, groups_visible_to
 from cycling.models import DataFile
 
+from .analysis import R_INT_MARK_RELATIVE_ERROR
 from .circuits import compile_circuit
 from .models import EisFit, EisSpectrum
 
@@ -69,10 +70,29 @@ def fit_curve(fit: EisFit, freq_min_hz: float, freq_max_hz: float, points: int =
     return _bode(f, z)
 
 
+def r_int_finding(r_int_ohm, r_int_stderr_ohm, converged, refused) -> tuple[bool, str]:
+    """(marked, why) for one fit's R_int: no R_int (refused), not converged, or a standard error above
+    ``R_INT_MARK_RELATIVE_ERROR`` of the value: such points are shown as marked, never as plain points."""
+    if r_int_ohm is None:
+        return True, f"no R_int: {refused}" if refused else "no R_int"
+    if not converged:
+        return True, "the fit did not converge"
+    if r_int_stderr_ohm is None or r_int_ohm == 0 or r_int_stderr_ohm / abs(r_int_ohm) > R_INT_MARK_RELATIVE_ERROR:
+        pct = "unknown" if r_int_stderr_ohm is None or r_int_ohm == 0 else f"{100 * r_int_stderr_ohm / abs(r_int_ohm):.0f} %"
+        return True, f"standard error {pct} of R_int (> {100 * R_INT_MARK_RELATIVE_ERROR:g} %)"
+    return False, ""
+
+
+def _fit_finding(fit: EisFit) -> tuple[bool, str]:
+    return r_int_finding(fit.r_int_ohm, fit.r_int_stderr_ohm, fit.converged, (fit.provenance or {}).get("refused"))
+
+
 def fit_summary(fit: EisFit | None) -> dict | None:
     if fit is None:
         return None
+    marked, finding = _fit_finding(fit)
     return {
+        "provenance": fit.provenance or {}, "r_int_marked": marked, "r_int_finding": finding,
         "id": fit.pk, "circuit": fit.circuit, "is_current": fit.is_current, "r_int_elements": fit.r_int_elements,
         "r_int_definition": fit.r_int_definition, "r_int_ohm": fit.r_int_ohm,
         "r_int_stderr_ohm": fit.r_int_stderr_ohm, "area_cm2": fit.area_cm2, "r_int_ohm_cm2": fit.r_int_ohm_cm2,
@@ -97,6 +117,7 @@ def spectrum_summary(spectrum: EisSpectrum) -> dict:
         "circuit": fit.circuit if fit else None, "r_int_ohm": fit.r_int_ohm if fit else None,
         "r_int_stderr_ohm": fit.r_int_stderr_ohm if fit else None,
         "r_int_ohm_cm2": fit.r_int_ohm_cm2 if fit else None, "fit_converged": fit.converged if fit else None,
+        "r_int_marked": _fit_finding(fit)[0] if fit else None, "r_int_finding": _fit_finding(fit)[1] if fit else "",
     }
 
 
@@ -114,7 +135,9 @@ def spectrum_detail(spectrum: EisSpectrum, fits: list[EisFit] | None = None) -> 
     detail["kk"] = {
         "freq_hz": kk.get("freq_hz", []), "residuals_real_pct": kk.get("residuals_real_pct", []),
         "residuals_imag_pct": kk.get("residuals_imag_pct", []), "threshold_pct": kk.get("threshold_pct"),
-        "n_rc": kk.get("n_rc"), "mu": kk.get("mu"),
+        "n_rc": kk.get("n_rc"), "mu": kk.get("mu"), "c": kk.get("c"), "fit_type": kk.get("fit_type"),
+        "add_cap": kk.get("add_cap"), "add_inductance": kk.get("add_inductance"),
+        "max_abs_residual_pct": kk.get("max_abs_residual_pct"), "passes": kk.get("passes"),
     }
     detail["fits"] = [
         fit_summary(fit) | {"curve": fit_curve(fit, spectrum.freq_min_hz, spectrum.freq_max_hz)} for fit in fits
@@ -136,9 +159,10 @@ _RINT_COLUMNS = {
     "r_int_ohm": "r_int_ohm",
     "r_int_stderr_ohm": "r_int_stderr_ohm",
     "r_int_ohm_cm2": "r_int_ohm_cm2",
+    "provenance__refused": "refused",
 }
 _SERIES_FIELDS = ["cycle", "r_int_ohm", "r_int_stderr_ohm", "r_int_ohm_cm2", "spectrum", "kk_passes", "converged",
-                  "circuit"]
+                  "circuit", "marked", "finding"]
 
 
 def rint_frame(cells) -> pd.DataFrame:
@@ -151,7 +175,15 @@ def rint_frame(cells) -> pd.DataFrame:
         .order_by("spectrum__cell_id", "spectrum__after_cycle", "spectrum__datafile_id", "spectrum__sweep")
         .values_list(*_RINT_COLUMNS)
     )
-    return pd.DataFrame(list(rows), columns=list(_RINT_COLUMNS.values()))
+    frame = pd.DataFrame(list(rows), columns=list(_RINT_COLUMNS.values()))
+    findings = [
+        r_int_finding(None if pd.isna(r) else r, None if pd.isna(e) else e, bool(c), x)
+        for r, e, c, x in zip(frame["r_int_ohm"], frame["r_int_stderr_ohm"], frame["converged"], frame["refused"],
+                              strict=True)
+    ]
+    frame["marked"] = [m for m, _ in findings]
+    frame["finding"] = [w for _, w in findings]
+    return frame
 
 
 def _clean(values) -> list:
@@ -197,9 +229,14 @@ def _stats(per_cell: pd.DataFrame, column: str, cycles: list[int]) -> dict:
 
 
 def group_series(group: CellGroup, members: list[Cell], frame: pd.DataFrame) -> dict:
-    """A group's R_int per cycle: each cell's mean at that cycle, then mean/sd/n over the cells."""
+    """A group's R_int per cycle: each cell's mean at that cycle, then mean/sd/n over the cells.
+
+    Marked fits (no R_int, not converged, large standard error) stay out of the mean: they are shown on
+    their cell's series with the reason instead.
+    """
     ids = [c.pk for c in members]
-    rows = frame[frame["cell"].isin(ids) & frame["cycle"].notna()].copy()
+    keep = frame["cell"].isin(ids) & frame["cycle"].notna() & ~frame["marked"].astype(bool)
+    rows = frame[keep].copy()
     rows["cycle"] = rows["cycle"].astype(int)
     for col in ("r_int_ohm", "r_int_ohm_cm2"):
         rows[col] = pd.to_numeric(rows[col], errors="coerce")

@@ -239,7 +239,7 @@ def fit_create(spectrum: EisSpectrum, result: FitResult, *, seeded_from=None, cr
         r_int_stderr_ohm=d["r_int_stderr_ohm"], area_cm2=d["area_cm2"], r_int_ohm_cm2=d["r_int_area_ohm_cm2"],
         r_int_stderr_ohm_cm2=d["r_int_area_stderr_ohm_cm2"], converged=result.converged, seeded_from=seeded_from,
         elapsed_s=result.elapsed_s, library_versions=result.library_versions, warnings=list(result.warnings),
-        provenance=_jsonable({**result.provenance, "refused": result.refused}), is_current=True,
+        provenance=_jsonable({**result.provenance, "refused": result.refused, "notes": result.notes}), is_current=True,
         created_by=created_by,
     )
 
