@@ -56,6 +56,7 @@ RELATIVE_ERROR_WARN = 0.20
 WEIGHTINGS = ("modulus", "unit")
 MIN_FIT_POINTS = 10
 MIN_ARC_FRACTION = 0.05  # of the Z' span: below it there is no arc to fit
+MIN_ARC_OF_MODULUS = 0.01  # of the median |Z|: an "arc" that low is noise on a resistor
 MIN_DECADES_PER_TIME_CONSTANT = 1.0
 INDUCTIVE_MIN_POINTS = 2
 AIC_MARGIN = 2.0  # the usual threshold of "substantial support" for the larger model (Burnham & Anderson)
@@ -428,10 +429,12 @@ def fit_refusal(f: np.ndarray, z: np.ndarray, circ: Circuit, *, n_free: int | No
             "needed (an aborted or truncated sweep?); no R_int is given"
         )
     span = float(np.ptp(z.real))
-    if not np.any(-z.imag > MIN_ARC_FRACTION * max(span, 1e-12)) or span <= 0:
+    height = float(np.max(-z.imag))
+    if height <= MIN_ARC_FRACTION * span or height <= MIN_ARC_OF_MODULUS * float(np.median(np.abs(z))):
         return (
-            f"no arc: -Z'' never exceeds {100 * MIN_ARC_FRACTION:g} % of the real-axis span "
-            f"({span:.3g} ohm), so there is no semicircle to fit; no R_int is given"
+            f"no arc: -Z'' rises to only {height:.3g} ohm, below {100 * MIN_ARC_FRACTION:g} % of the real-axis "
+            f"span ({span:.3g} ohm) or {100 * MIN_ARC_OF_MODULUS:g} % of |Z|, so there is no semicircle to fit; "
+            "no R_int is given"
         )
     n_tc = sum(
         1 for node in _top_level(circ)
@@ -547,7 +550,16 @@ def fit_spectrum(
     if tail["detected"]:
         candidates.append(with_inductor(base_circuit))
     candidates = list(dict.fromkeys(candidates))
-    results = [fit_circuit(spectrum, c, **kwargs) for c in candidates]
+    if len(candidates) == 1:
+        results = [fit_circuit(spectrum, candidates[0], **kwargs)]
+    else:
+        # The inductor circuit first: the plain one is only its comparator, so it starts from the inductor
+        # fit's values (minus L0) instead of a fresh guess and a retry, which halves the time of the choice.
+        with_l = fit_circuit(spectrum, candidates[1], **kwargs)
+        start = kwargs.pop("initial", None)
+        if start is None and with_l.converged and not with_l.refused:
+            start = {n: v for n, v in with_l.params.items() if n in compile_circuit(candidates[0]).parameter_names}
+        results = [fit_circuit(spectrum, candidates[0], initial=start, **kwargs), with_l]
     best = results[0]
     for other in results[1:]:
         if not other.has_r_int:
