@@ -29,11 +29,12 @@ def test_it_draws_nyquist_bode_and_r_int_in_a_browser(page, live_server, screens
     page.click("button[type=submit]")
     page.goto(f"{base}/cells/{cell.pk}/impedance/")
     page.wait_for_selector("#eis-rint.js-plotly-plot")
-    plots = page.evaluate("""() => Object.fromEntries(['eis-nyquist', 'eis-bode', 'eis-rint'].map(id => {
+    plots = page.evaluate("""() => Object.fromEntries(['eis-nyquist', 'eis-bode', 'eis-rint', 'eis-kk'].map(id => {
         const el = document.getElementById(id);
+        const main = el.data.find(t => t.name === 'BARE-01') || el.data[0];
         return [id, {n: el.data.length, names: el.data.map(t => t.name), y0: el.data[0].y.slice(0, 3),
                      anchor: el.layout.yaxis.scaleanchor, xtype: el.layout.xaxis.type, ytype: el.layout.yaxis.type,
-                     rint: el.data[0].y}];
+                     rint: main.y, fills: el.data.filter(t => t.fill === 'toself').length}];
     }))""")
     assert page.js_errors == []
     nyq, bode, rint = plots["eis-nyquist"], plots["eis-bode"], plots["eis-rint"]
@@ -41,6 +42,10 @@ def test_it_draws_nyquist_bode_and_r_int_in_a_browser(page, live_server, screens
     assert any(name.startswith("fit R0-p(R1,CPE1)-p(R2,CPE2)-Wo1") for name in nyq["names"])
     assert bode["xtype"] == "log" and bode["ytype"] == "log" and bode["n"] == 8
     assert rint["rint"] == pytest.approx([1400, 248], rel=0.02)
+    assert rint["fills"] == 1 and "BARE-01 95 % band" in rint["names"]  # the confidence band
+    kk = plots["eis-kk"]
+    assert kk["xtype"] == "log" and kk["n"] == 6  # real + imaginary residuals of 2 spectra, +/- threshold
+    assert any(name.endswith("Δ real") for name in kk["names"]) and any(n.endswith("Δ imag") for n in kk["names"])
     page.screenshot(path=str(screenshots / "impedance-page.png"), full_page=True)
     # un-ticking a spectrum redraws the Nyquist plot without it
     page.uncheck(".eis-show >> nth=0")
