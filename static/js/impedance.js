@@ -7,7 +7,8 @@
  *   AssbEis.kk(el, spectra)             lin-KK residuals (real and imaginary, % of |Z|) with the threshold
  *   AssbEis.rint(el, series, opts)      series: one cell (GET /api/v1/cells/{id}/rint/), a list of cells,
  *                                       or {groups, cells} of GET /api/v1/eis/rint/ (group mean ± sd);
- *                                       opts: {unit: "ohm"|"ohm_cm2", title, filename, layout}
+ *                                       opts: {unit: "ohm"|"ohm_cm2", title, filename, layout,
+ *                                       band: 95 % confidence band (default: when one cell is shown)}
  * Uses window.Plots (plots.js) for the house layout when it is loaded, plain Plotly otherwise.
  */
 (function () {
@@ -95,7 +96,7 @@
   /* One cell's R_int: the line through its trusted fits, a 95 % confidence band (±1.96 standard errors),
    * marked fits (large standard error, not converged) as open red markers, and spectra without R_int
    * (refused: aborted sweep, no arc, span too short) as crosses on the cycle axis, each with its reason. */
-  function cellTraces(c, i, unit) {
+  function cellTraces(c, i, unit, band) {
     var key = unit === "ohm_cm2" ? "r_int_ohm_cm2" : "r_int_ohm";
     var scale = unit === "ohm_cm2" && c.area_cm2 ? c.area_cm2 : 1;
     var xs = [], ys = [], es = [], lo = [], hi = [], mx = [], my = [], mt = [], rx = [], rt = [];
@@ -109,7 +110,7 @@
       xs.push(cyc); ys.push(y); es.push(e); lo.push(y - 1.96 * e); hi.push(y + 1.96 * e);
     });
     var col = color(i, c.color), out = [];
-    if (xs.length > 1) {
+    if (band && xs.length > 1) {
       out.push({ x: xs.concat(xs.slice().reverse()), y: hi.concat(lo.slice().reverse()), type: "scatter",
                  mode: "lines", fill: "toself", fillcolor: col + "33", line: { width: 0 }, hoverinfo: "skip",
                  name: c.name + " 95 % band", legendgroup: "c" + c.id, showlegend: false });
@@ -163,8 +164,11 @@
     if (Array.isArray(series)) { cells = series; }
     else if (series && series.cycle) { cells = [series]; }
     else if (series) { cells = series.cells || []; groups = series.groups || []; }
+    // The band by default when one cell is shown (its impedance page); with many cells it would hide them,
+    // and each point keeps its standard-error bar anyway.
+    var band = opts.band !== undefined ? opts.band : (cells.length === 1 && !groups.length);
     var traces = [];
-    cells.forEach(function (c, i) { traces = traces.concat(cellTraces(c, i, unit)); });
+    cells.forEach(function (c, i) { traces = traces.concat(cellTraces(c, i, unit, band)); });
     groups.forEach(function (g, i) {
       var stats = unit === "ohm_cm2" ? g.r_int_ohm_cm2 : g.r_int_ohm;
       traces.push({ x: g.cycle, y: stats.mean, error_y: { type: "data", array: stats.sd, visible: true },
