@@ -35,7 +35,7 @@ from .circuits import compile_circuit, validate_circuit
 from .models import EisFit, EisSpectrum
 
 INGEST_VERSION = 2  # 2: circuit chosen from the data (inductor), own lin-KK, refused sweeps
-FIT_TIME_LIMIT_S = 20.0  # per fit attempt; a sweep has at most two attempts
+FIT_TIME_LIMIT_S = 20.0  # per circuit fitted; a sweep fits at most two circuits, each with at most two starts
 REFIT_TIME_LIMIT_S = 10.0  # a refit runs inside the web request
 
 _NOTES_CYCLE = re.compile(r"\bafter[_ ]?cycle\s*[=:]\s*(\d{1,6})\b", re.IGNORECASE)
