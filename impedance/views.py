@@ -44,6 +44,11 @@ def cell_impedance(request, pk):
     spectra = list(spectra_qs.prefetch_related(Prefetch("fits", queryset=fits))
                    .order_by("after_cycle", "datafile_id", "sweep"))
     details = [selectors.spectrum_detail(s, fits=list(s.fits.all())) for s in spectra]
+    if request.method != "POST":
+        # offer the circuit the cell's series uses (it may have been chosen with an inductor, or by a refit)
+        series_circuits = [d["circuit"] for d in details if d["circuit"] and d["r_int_ohm"] is not None]
+        if series_circuits:
+            form["circuit"] = series_circuits[-1]
     rint = selectors.cell_series(cell, selectors.rint_frame([cell]))
     return render(request, "impedance/cell_impedance.html", {
         "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form,
