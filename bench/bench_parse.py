@@ -8,7 +8,9 @@
 and run_metrics, as the command does them) comes to the floor: fastexcel's bare read of the same Record-Tab
 to Arrow. The two alternate in fresh subprocesses (bare, ours, bare, ours, ...) so machine load hits both
 alike; the ratio of the medians is the figure (target <= 1.5x), with the median per-pair ratio and the load
-average beside it. Both children import the same modules before the clock. Writes bench_parse_limit.json.
+average beside it. Both children import the same modules before the clock (cycling.analysis too, as
+land_summary does; with --analysis-after-parse both load it only after the read). Writes
+bench_parse_limit.json (bench_parse_limit_late.json).
 
 The workbook carries LAND's own precision (write_land's default, like the real export in tests/data/land);
 --precision full writes 17-significant-digit floats instead. Both readers read the same file, each in its
@@ -93,10 +95,12 @@ def run_bare_fastexcel(path: str):
 
 def run_land_summary(path: str):
     """What ``manage.py land_summary`` computes, minus printing: parse, per-cycle table, checks, run figures."""
-    from cycling.analysis import CellSpec, cross_check, run_metrics, summarize_cycles
     from cycling.parsers import read_land
 
     export = read_land(path)
+    # Already loaded unless --analysis-after-parse: then scipy's memory comes after the parse's peak.
+    from cycling.analysis import CellSpec, cross_check, run_metrics, summarize_cycles
+
     cycles = summarize_cycles(export.records, CellSpec(ACTIVE_MASS_MG, None, 160.0, None))
     cross_check(cycles, export.cycle_table)
     run_metrics(cycles)
@@ -115,11 +119,13 @@ def child(method: str, path: str, frame_out: str) -> None:
 
     import cycling.parsers  # noqa: F401
 
+    method, _, late = method.partition(":")
     if method in ("fastexcel", "land_summary"):
         import fastexcel  # noqa: F401
         import pyarrow  # noqa: F401
 
-        import cycling.analysis  # noqa: F401
+        if not late:
+            import cycling.analysis  # noqa: F401
     else:
         import openpyxl  # noqa: F401
 
@@ -163,10 +169,11 @@ def measure(method: str, path: Path, repeat: int, frame_out: Path) -> dict:
     return summarise(method, runs)
 
 
-def near_limit(path: Path, repeat: int, cycles: int, out_dir: Path) -> None:
+def near_limit(path: Path, repeat: int, cycles: int, out_dir: Path, *, analysis_after_parse: bool = False) -> None:
     """land_summary's path against fastexcel's bare read of the same sheet, alternating, in one run."""
     load_before = os.getloadavg()
-    pairs = [(run_child("fastexcel", path), run_child("land_summary", path)) for _ in range(repeat)]
+    late = ":late" if analysis_after_parse else ""
+    pairs = [(run_child("fastexcel" + late, path), run_child("land_summary" + late, path)) for _ in range(repeat)]
     load_after = os.getloadavg()
     bare = summarise("fastexcel", [b for b, _ in pairs])
     ours = summarise("land_summary", [o for _, o in pairs])
@@ -177,6 +184,8 @@ def near_limit(path: Path, repeat: int, cycles: int, out_dir: Path) -> None:
     cpu_ratio = ours["cpu_seconds"] / bare["cpu_seconds"]
     pair_ratio = statistics.median(o["seconds"] / b["seconds"] for b, o in pairs)
     labels = {"fastexcel": "fastexcel bare Record-Tab -> Arrow", "land_summary": "land_summary (parse + analysis)"}
+    if analysis_after_parse:
+        print("cycling.analysis (scipy) imported after the parse, not before it as land_summary does today")
     print(f"{ours['records']:,} records, {cycles} cycles, {repeat} alternating pair(s); load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after ({os.cpu_count()} CPUs)")
     print(f"\n{'method':<38}{'wall s':>9}{'CPU s':>9}{'peak MiB':>10}   runs (s)")
@@ -188,9 +197,11 @@ def near_limit(path: Path, repeat: int, cycles: int, out_dir: Path) -> None:
     report = {"file": path.name, "file_bytes": path.stat().st_size, "records": ours["records"], "cycles": cycles,
               "repeat": repeat, "results": [bare, ours], "ratio": ratio, "ratio_median_pair": pair_ratio,
               "ratio_cpu": cpu_ratio, "loadavg_before": load_before, "loadavg_after": load_after,
+              "analysis_after_parse": analysis_after_parse,
               "python": platform.python_version(), "machine": platform.machine()}
-    (out_dir / "bench_parse_limit.json").write_text(json.dumps(report, indent=2))
-    print(f"wrote {out_dir / 'bench_parse_limit.json'}")
+    name = "bench_parse_limit_late.json" if analysis_after_parse else "bench_parse_limit.json"
+    (out_dir / name).write_text(json.dumps(report, indent=2))
+    print(f"wrote {out_dir / name}")
 
 
 def same_output(ours: Path, theirs: Path) -> None:
@@ -205,6 +216,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--near-limit", action="store_true",
                         help="land_summary's whole path against fastexcel's bare read (default 448,000 records)")
+    parser.add_argument("--analysis-after-parse", action="store_true",
+                        help="with --near-limit: both children load cycling.analysis (scipy) only after reading")
     parser.add_argument("--records", type=int, default=None, help="default 300,000 (448,000 with --near-limit)")
     parser.add_argument("--cycles", type=int, default=500)
     parser.add_argument("--seed", type=int, default=20210225)
@@ -233,7 +246,7 @@ def main() -> None:
         print(f"generated {path.name} ({args.precision} precision): {n:,} records, {args.cycles} cycles, "
               f"{path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s")
     if args.near_limit:
-        near_limit(path, args.repeat, args.cycles, args.out)
+        near_limit(path, args.repeat, args.cycles, args.out, analysis_after_parse=args.analysis_after_parse)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
