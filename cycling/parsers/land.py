@@ -300,7 +300,9 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
     if "step_time_s" in frame:
         wraps = _mask(frame, "step_time_s")
         step_time = unwrap_days(frame["step_time_s"].to_numpy(), wraps, step)
-        step_time = np.where(np.isnan(step_time), _derive_step_time(test_time, step), step_time)
+        gaps = np.isnan(step_time)
+        if gaps.any():
+            step_time = np.where(gaps, _derive_step_time(test_time, step), step_time)
     else:
         step_time = _derive_step_time(test_time, step)
     record = _int_column(frame, "record", fallback=lambda: np.arange(1, len(frame) + 1))
@@ -386,6 +388,8 @@ def _dedupe(frame: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     if "record" not in frame:
         return frame
     record = frame["record"]
+    if (np.diff(record.to_numpy(dtype=np.float64)) > 0).all():
+        return frame  # strictly increasing (the usual export): no number can appear twice
     dup = record.duplicated(keep="first") & record.notna()
     if not dup.any():
         return frame
