@@ -9,6 +9,11 @@ limit. A test checks that both give the same parameters on the same data.
 Circuit convention: top-level parallel blocks are listed from high to low frequency; for the sulfide cells
 ``DEFAULT_CIRCUIT`` is R0 (bulk electrolyte, high-frequency intercept) - p(R1,CPE1) (grain boundary or
 In-Li|LGPS interphase) - p(R2,CPE2) (cathode|LGPS interface: R_int) - Wo1 (diffusion tail).
+
+Trust: ``fit_spectrum`` adds a series L0 when the top end is inductive (leads, holder) and keeps it only if
+the AIC says so; ``fit_refusal`` gives no R_int for sweeps that cannot determine it (too few points, no arc,
+span too short, interface arc outside the measured range); ``kramers_kronig`` is lin-KK with the mu
+criterion, series L and C terms and residuals on both parts.
 """
 
 from __future__ import annotations
