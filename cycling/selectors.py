@@ -82,7 +82,9 @@ def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400)
     unit = "mAh/g" if mass_g else "mAh"
     traces = []
     for _wanted, recs in _records_of_cycles(cell, cycle_tokens):
-        for (cycle, kind), part in recs[recs["step_kind"] != "rest"].groupby(["cycle", "step_kind"], sort=True):
+        # Records without a voltage (kept for capacity by the parser) are no point of a voltage curve.
+        drawn = recs[(recs["step_kind"] != "rest") & recs["voltage_v"].notna()]
+        for (cycle, kind), part in drawn.groupby(["cycle", "step_kind"], sort=True):
             capacity = part["capacity_mah"].to_numpy()
             voltage = part["voltage_v"].to_numpy()
             # Capacity keeps running through CC and CV of one direction; start each half at 0.

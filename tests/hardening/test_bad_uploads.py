@@ -46,9 +46,9 @@ EXPECT = {
     "maccor": ("failed", "Maccor"),
     "no-voltage-column": ("failed", "no voltage column"),
     "text-in-current": ("failed", "'abc' is not a number"),
-    "nan-voltage": ("failed", "'NaN' is not a number"),
+    "nan-current": ("failed", "current value is missing"),
     "inf-voltage": ("failed", "voltage value is infinite"),
-    "missing-voltage": ("failed", "voltage value is missing"),
+    "missing-current": ("failed", "current value is missing"),
     "record-number-twice": ("failed", "appears twice"),
     "time-backwards": ("failed", "test time goes backwards"),
     "garbled-units": ("failed", "is not a unit of current"),
@@ -133,6 +133,18 @@ def test_it_imports_exact_duplicate_rows_once_with_a_warning(device_api, cell, g
     datafile = DataFile.objects.get(pk=datafile_id)
     assert datafile.n_records == len(badfiles.records())
     assert any("dropped 2 exact duplicate" in w for w in datafile.warnings)
+    assert_untouched(good)
+
+
+@pytest.mark.parametrize("gap", ["NaN", "-", "#NUM!"])
+def test_it_imports_a_file_with_one_missing_voltage_and_one_warning_naming_file_and_row(device_api, cell, good, gap):
+    datafile_id = post(device_api, cell.name, badfiles.edit_record(4, 7, gap), "gap.csv").json()["id"]
+    assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    datafile = DataFile.objects.get(pk=datafile_id)
+    assert datafile.n_records == len(badfiles.records())
+    voltage = [w for w in datafile.warnings if "without a voltage" in w]
+    assert len(voltage) == 1 and voltage[0].startswith("file 'gap.csv', sheet 'Record-Tab section' row 6:"), voltage
+    assert CycleSummary.objects.filter(datafile=datafile).count() == datafile.n_cycles > 0
     assert_untouched(good)
 
 
