@@ -100,3 +100,23 @@ def test_it_shows_both_models_read_only_in_the_admin(lab_admin, measured):
     assert client.get(f"/admin/impedance/eisspectrum/{spectrum.pk}/change/").status_code == 200
     assert client.get("/admin/impedance/eisfit/").status_code == 200
     assert client.get("/admin/impedance/eisfit/add/").status_code == 403
+
+
+def test_the_cell_page_shows_eis_provenance_for_eis_files_not_cyclings(viewer, measured):
+    html = web(viewer).get(f"/cells/{measured.pk}/").content.decode()
+    panels = re.findall(r'<dl class="sheet provenance eis-provenance">(.*?)</dl>', html, re.S)
+    assert len(panels) == 2  # two EIS files, each with its own panel
+    assert 'class="sheet provenance">' not in html  # no cycling panel (active mass, CE, dQ/dV) for them
+    for panel in panels:
+        dd = {k: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", v)).strip()
+              for k, v in re.findall(r'<dd data-key="([\w-]+)">(.*?)</dd>', panel, re.S)}
+        assert dd["circuit"] == f"{DEFAULT_CIRCUIT} (R_int = R2)"
+        spectrum = EisSpectrum.objects.get(cell=measured, datafile__original_name__in=["LNTO-01_c0.mpt", "later.mpt"],
+                                           after_cycle=0 if "after cycle 0" in dd["sweep-1"] else 100)
+        fit = EisFit.objects.get(spectrum=spectrum, is_current=True)
+        assert dd["sweep-1"].startswith("7 MHz – 0.1 Hz, 80 points")  # the study's 7 MHz to 0.1 Hz
+        assert (spectrum.freq_max_hz, spectrum.freq_min_hz) == pytest.approx((7e6, 0.1))
+        assert dd["fit-1"].startswith(f"{DEFAULT_CIRCUIT}: R_int {fit.r_int_ohm:.1f} ± {fit.r_int_stderr_ohm:.1f} Ω")
+        assert 230 < fit.r_int_ohm < 270  # the coated cell's 248 ohm
+        assert dd["kk-1"].startswith("passes (max residual")
+        assert "Active mass" not in panel and "CE convention" not in panel
