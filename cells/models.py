@@ -175,6 +175,10 @@ class Cell(models.Model):
         "First half-cycle", max_length=12, choices=FirstHalf.choices, default=FirstHalf.AUTO,
         help_text="Which half-cycle comes first; CE = second half / first half.",
     )
+    is_demo = models.BooleanField(
+        "Demo cell", default=False, editable=False,
+        help_text="Created by the demo loader (setup_demo / quick start): the only cells it may add data to.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
