@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from . import derived
+from .querysets import RestrictedQuerySet
 
 positive = MinValueValidator(0.0, message="must be positive")
 
@@ -22,10 +23,12 @@ def _positive_or_none(value, label):
 class Project(models.Model):
     """A research project of the lab; members see its cells, nobody else does (staff see all)."""
 
+    PROJECT_PATH = ""  # for RestrictedQuerySet.restrict()
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="lab_projects")
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -37,10 +40,12 @@ class Project(models.Model):
 class CellGroup(models.Model):
     """A cohort of replicate cells built the same way, e.g. "LNTO-coated" or "bare"."""
 
+    PROJECT_PATH = "project"  # for RestrictedQuerySet.restrict()
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="groups")
     name = models.CharField(max_length=80)
     description = models.TextField(blank=True)
     color = models.CharField(max_length=7, blank=True, help_text="Plot colour, #rrggbb.")
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["project__name", "name"]
@@ -111,6 +116,7 @@ class Cell(models.Model):
     cells.derived, never stored, so a corrected mass changes them everywhere at once.
     """
 
+    PROJECT_PATH = "project"  # for RestrictedQuerySet.restrict()
     class VoltageReference(models.TextChoices):
         LI = "Li+/Li", "vs Li+/Li"
         IN_LI = "In-Li", "vs In-Li (cell voltage)"
@@ -181,6 +187,7 @@ class Cell(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -5,7 +5,6 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from cells.models import Cell
-from cells.selectors import projects_visible_to, sees_everything
 
 from .models import CycleSummary, DataFile
 
@@ -13,12 +12,7 @@ CURVE_COLUMNS = ["record", "cycle", "test_time_s", "current_ma", "voltage_v", "c
 
 
 def datafiles_visible_to(user) -> QuerySet[DataFile]:
-    from cells.auth import DevicePrincipal
-
-    qs = DataFile.objects.select_related("cell", "device", "uploaded_by")
-    if sees_everything(user) and not isinstance(user, DevicePrincipal):
-        return qs
-    return qs.filter(cell__project__in=projects_visible_to(user))
+    return DataFile.objects.restrict(user).select_related("cell", "device", "uploaded_by")
 
 
 def active_datafiles(cell: Cell, kind: str = DataFile.Kind.CYCLING) -> QuerySet[DataFile]:

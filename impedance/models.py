@@ -3,6 +3,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from cells.querysets import RestrictedQuerySet
+
 
 class EisSpectrum(models.Model):
     """One impedance sweep of an uploaded EIS file (a looped file gives several), as measured on a cell.
@@ -13,6 +15,7 @@ class EisSpectrum(models.Model):
     (``..._c100.mpt``, ``..._cycle100...``, ``..._cyc-100...``), else leaves it empty (0 = before cycling).
     """
 
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
     datafile = models.ForeignKey("cycling.DataFile", on_delete=models.CASCADE, related_name="eis_spectra")
     cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="eis_spectra")
     sweep = models.PositiveSmallIntegerField(default=1, help_text="1-based sweep of a looped file.")
@@ -33,6 +36,7 @@ class EisSpectrum(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["cell_id", "after_cycle", "datafile_id", "sweep"]
@@ -54,6 +58,7 @@ class EisFit(models.Model):
     electrode area at the time of the fit, which is stored with it.
     """
 
+    PROJECT_PATH = "spectrum__cell__project"  # for RestrictedQuerySet.restrict()
     spectrum = models.ForeignKey(EisSpectrum, on_delete=models.CASCADE, related_name="fits")
     circuit = models.CharField(max_length=200)
     r_int_elements = models.JSONField(default=list, help_text="Resistors whose sum is R_int, e.g. ['R2'].")
@@ -80,6 +85,7 @@ class EisFit(models.Model):
     is_current = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["spectrum_id", "-is_current", "-created_at"]

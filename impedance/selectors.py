@@ -19,7 +19,7 @@ _DATA_FIELDS = ("freq_hz", "z_real_ohm", "z_imag_ohm", "kk")
 def spectra_visible_to(user) -> QuerySet[EisSpectrum]:
     """Spectra of visible cells whose file has not since failed (a failed reprocess hides stale rows)."""
     return (
-        EisSpectrum.objects.filter(cell__in=cells_visible_to(user).values("pk"))
+        EisSpectrum.objects.restrict(user)
         .exclude(datafile__status=DataFile.Status.FAILED)
         .select_related("cell", "datafile")
     )

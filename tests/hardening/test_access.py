@@ -360,3 +360,39 @@ def test_a_project_of_its_own_keeps_other_cells_apart():
     user = UserFactory(username="member-a")
     a.members.add(user)
     assert list(cells_visible_to(user)) == [ca] and cb not in cells_visible_to(user)
+
+
+def test_restrict_is_the_one_scoping_rule_for_every_scoped_model():
+    """Model.objects.restrict(user, action): members see their project's rows, devices their registered
+    projects, staff everything, anonymous nothing; an action other than view also needs the model permission."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from cells.auth import DevicePrincipal
+    from cells.models import Cell, CellGroup, Project
+    from cells.roles import RESEARCHER, VIEWER
+    from cycling.models import DataFile
+    from tests.factories import DeviceFactory
+
+    a, b = ProjectFactory(name="A"), ProjectFactory(name="B")
+    ca, cb = CellFactory(project=a, name="A-1"), CellFactory(project=b, name="B-1")
+    fa = DataFile.objects.create(cell=ca, kind="cycling", original_name="a.xlsx", size_bytes=1, sha256="a" * 64)
+    DataFile.objects.create(cell=cb, kind="cycling", original_name="b.xlsx", size_bytes=1, sha256="b" * 64)
+    viewer = UserFactory(username="viewer-a", roles=[VIEWER])
+    researcher = UserFactory(username="researcher-a", roles=[RESEARCHER])
+    for user in (viewer, researcher):
+        a.members.add(user)
+    registered = DeviceFactory()
+    registered.projects.add(b)
+    device = DevicePrincipal(registered)
+    staff = UserFactory(username="staff", is_staff=True)
+
+    assert list(Project.objects.restrict(viewer)) == [a]
+    assert list(Cell.objects.restrict(viewer)) == [ca]
+    assert list(CellGroup.objects.restrict(viewer)) == [ca.group]
+    assert list(DataFile.objects.restrict(viewer)) == [fa]
+    assert list(Cell.objects.restrict(device).values_list("name", flat=True)) == ["B-1"]
+    assert Cell.objects.restrict(staff).count() == 2
+    assert Cell.objects.restrict(AnonymousUser()).count() == 0
+    # Chainable, and the action counts: a viewer may not change a cell, a researcher of the project may.
+    assert list(Cell.objects.filter(name__startswith="A").restrict(researcher, "change")) == [ca]
+    assert Cell.objects.restrict(viewer, "change").count() == 0
