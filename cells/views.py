@@ -84,9 +84,6 @@ def home(request):
     filterset = CellFilterSet(request.GET, queryset=visible)
     qs = filterset.qs if filterset.is_valid() else visible.none()
     qs = cells_with_figures(qs)
-    has_eis = request.GET.get("has_eis", "")
-    if has_eis in ("yes", "no"):
-        qs = qs.filter(has_eis=(has_eis == "yes"))
     sort = request.GET.get("sort", "name")
     key = sort.lstrip("-")
     if key not in SORTS:

@@ -120,3 +120,30 @@ def test_the_cell_page_shows_eis_provenance_for_eis_files_not_cyclings(viewer, m
         assert 230 < fit.r_int_ohm < 270  # the coated cell's 248 ohm
         assert dd["kk-1"].startswith("passes (max residual")
         assert "Active mass" not in panel and "CE convention" not in panel
+
+
+def test_the_page_and_the_api_filter_spectra_with_the_same_filterset(viewer, measured):
+    client = web(viewer)
+    page = client.get(f"/cells/{measured.pk}/impedance/?after_cycle_min=50")
+    shown = _embedded(page, "eis-spectra-data")
+    api = client.get(f"/api/v1/eis/spectra/?cell={measured.pk}&after_cycle_min=50").json()
+    rows = api["results"] if isinstance(api, dict) else api
+    assert [r["after_cycle"] for r in rows] == [100]
+    html = page.content.decode()
+    assert "later.mpt" in html and "LNTO-01_c0.mpt" not in html
+    assert [s["after_cycle"] for s in shown] == [100]
+    nothing = client.get(f"/cells/{measured.pk}/impedance/?after_cycle_min=500").content.decode()
+    assert "No spectra of this cell match the filter." in nothing
+
+
+def test_the_cell_list_and_the_cells_api_share_the_has_eis_filter(viewer, measured):
+    from tests.factories import CellFactory
+
+    CellFactory(project=measured.project, name="LNTO-NO-EIS")
+    client = web(viewer)
+    for value, expected in (("yes", [measured.name]), ("no", ["LNTO-NO-EIS"])):
+        api = client.get(f"/api/v1/cells/?has_eis={value}").json()
+        rows = api["results"] if isinstance(api, dict) else api
+        assert [r["name"] for r in rows] == expected
+        page = client.get(f"/?has_eis={value}&format=csv").content.decode()
+        assert [line.split(",")[0] for line in page.strip().splitlines()[1:]] == expected
