@@ -21,7 +21,8 @@ from tests.factories import (
     ProjectFactory,
     UserFactory,
 )
-from tests.landfiles import study_export, upload_file
+from tests.helpers import post_datafile
+from tests.landfiles import study_export
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +40,7 @@ def export_bytes():
 @pytest.fixture
 def imported(device_api, cell, export_bytes):
     """The project's cell with one imported file."""
-    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(export_bytes), "cell": cell.name},
-                           format="multipart")
+    resp = post_datafile(device_api, cell, export_bytes)
     assert services.datafile_ingest(datafile_id=resp.json()["id"]) == "imported"
     return DataFile.objects.get(pk=resp.json()["id"])
 
@@ -57,10 +57,6 @@ def _cell_payload(project, name="LNTO-NEW"):
     }
 
 
-def _upload(client, cell, data):
-    return client.post("/api/v1/datafiles/", {"file": upload_file(data, "x.xlsx"), "cell": cell.name}, format="multipart")
-
-
 # --- roles ------------------------------------------------------------------------------------------
 
 def test_a_viewer_reads_everything_of_the_project_and_changes_nothing(viewer, project, cell, imported, export_bytes):
@@ -73,7 +69,7 @@ def test_a_viewer_reads_everything_of_the_project_and_changes_nothing(viewer, pr
     assert api.post("/api/v1/cells/", _cell_payload(project), format="json").status_code == 403
     assert api.patch(f"/api/v1/cells/{cell.pk}/", {"notes": "x"}, format="json").status_code == 403
     assert api.delete(f"/api/v1/cells/{cell.pk}/").status_code == 403
-    assert _upload(api, cell, export_bytes + b" ").status_code == 403
+    assert post_datafile(api, cell, export_bytes + b" ").status_code == 403
     assert api.post(f"/api/v1/datafiles/{imported.pk}/reprocess/").status_code == 403
     assert api.delete(f"/api/v1/datafiles/{imported.pk}/").status_code == 403
     assert DataFile.objects.count() == 1 and Cell.objects.filter(pk=cell.pk).exists()
@@ -84,7 +80,7 @@ def test_a_researcher_registers_and_uploads_but_does_not_delete_cells(researcher
     resp = api.post("/api/v1/cells/", _cell_payload(project), format="json")
     assert resp.status_code == 201, resp.content
     assert api.patch(f"/api/v1/cells/{cell.pk}/", {"notes": "pressed twice"}, format="json").status_code == 200
-    assert _upload(api, cell, export_bytes).status_code == 202
+    assert post_datafile(api, cell, export_bytes).status_code == 202
     assert api.delete(f"/api/v1/cells/{cell.pk}/").status_code == 403
     assert api.get("/api/v1/projects/").status_code == 200
 
@@ -105,7 +101,7 @@ def test_a_user_without_a_role_and_an_anonymous_caller_get_nothing(project, cell
 # --- device tokens --------------------------------------------------------------------------------
 
 def test_a_device_token_only_uploads_and_reads_the_status(device_api, cell, imported, export_bytes):
-    resp = _upload(device_api, cell, export_bytes + b"\n")
+    resp = post_datafile(device_api, cell, export_bytes + b"\n")
     assert resp.status_code == 202
     assert device_api.get(resp.json()["status_url"]).status_code == 200
     denied = [
@@ -127,7 +123,7 @@ def test_a_device_sees_only_its_projects_files_and_cells(device, cell, imported,
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {other.key}")
     assert api.get(f"/api/v1/datafiles/{imported.pk}/").status_code == 404
-    assert _upload(api, cell, export_bytes).status_code == 400
+    assert post_datafile(api, cell, export_bytes).status_code == 400
 
 
 def test_a_disabled_device_or_a_wrong_token_is_refused(device, cell, export_bytes):
@@ -135,9 +131,9 @@ def test_a_disabled_device_or_a_wrong_token_is_refused(device, cell, export_byte
     device.save()
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {device.key}")
-    assert _upload(api, cell, export_bytes).status_code == 401
+    assert post_datafile(api, cell, export_bytes).status_code == 401
     api.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert _upload(api, cell, export_bytes).status_code == 401
+    assert post_datafile(api, cell, export_bytes).status_code == 401
 
 
 # --- project scoping -------------------------------------------------------------------------------
@@ -230,7 +226,7 @@ def test_session_authenticated_api_writes_require_a_csrf_token(researcher, proje
     resp = api.post("/api/v1/cells/", _cell_payload(project), format="json")
     assert resp.status_code == 403 and "CSRF" in str(resp.json())
     assert api.patch(f"/api/v1/cells/{cell.pk}/", {"notes": "x"}, format="json").status_code == 403
-    assert _upload(api, cell, export_bytes).status_code == 403
+    assert post_datafile(api, cell, export_bytes).status_code == 403
     api.get("/accounts/login/")  # sets the csrftoken cookie, as the pages do
     token = api.cookies["csrftoken"]
     resp = api.post("/api/v1/cells/", _cell_payload(project), format="json", HTTP_X_CSRFTOKEN=token.value)
@@ -330,7 +326,7 @@ def test_no_secrets_are_tracked_in_the_repository():
 
 def test_the_audit_log_records_upload_reprocess_edit_and_delete_with_who(researcher, lab_admin, device, device_api,
                                                                         cell, export_bytes):
-    resp = _upload(device_api, cell, export_bytes)
+    resp = post_datafile(device_api, cell, export_bytes)
     datafile_id = resp.json()["id"]
     researcher_api = client_for(researcher)
     assert researcher_api.post(f"/api/v1/datafiles/{datafile_id}/reprocess/").status_code == 202

@@ -10,7 +10,7 @@ from django.test import Client
 from impedance.analysis import DEFAULT_CIRCUIT
 from impedance.models import EisFit, EisSpectrum
 from impedance.simulate import study_spectrum, write_mpt
-from tests.impedance.test_services import upload_and_ingest
+from tests.helpers import upload_and_ingest
 
 pytestmark = pytest.mark.django_db
 
