@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import CellSpec, detect_first_half, dqdv_all, dqdv_peak_table, summarize_cycles
-from .cycles import channel_restarts, kind_codes
+from .cycles import channel_restarts, format_runs, kind_codes
 from .cycles import derive_cycles as _derive_cycles
 
 WARNING, INFO = "warning", "info"
@@ -89,15 +89,9 @@ def _fmt_cycle_ranges(cycles: list[int], shown: int = 12) -> str:
     """'cycles 3–40, 42, 50–502': runs of consecutive cycles, at most `shown` runs spelled out."""
     if not cycles:
         return "no cycle"
-    c = np.unique(np.asarray(cycles, dtype=np.int64))
-    if len(c) == 1:
-        return f"cycle {c[0]}"
-    brk = np.flatnonzero(np.diff(c) != 1)
-    lo = c[np.concatenate([[0], brk + 1])]
-    hi = c[np.concatenate([brk, [len(c) - 1]])]
-    parts = [f"{a}" if a == b else f"{a}–{b}" for a, b in zip(lo[:shown], hi[:shown], strict=True)]
-    more = f", ... ({len(lo) - shown} more runs)" if len(lo) > shown else ""
-    return f"cycles {', '.join(parts)}{more}"
+    if len(set(cycles)) == 1:
+        return f"cycle {cycles[0]}"
+    return f"cycles {format_runs(cycles, shown=shown)}"
 
 
 def _grouped(code: str, severity: str, spans: list[tuple[int, int, list[int], str]], what: str) -> list[Finding]:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from ..cycles import channel_restarts, derive_cycles, kind_codes
+from ..cycles import channel_restarts, derive_cycles, format_runs, kind_codes
 from .columns import (
     CANONICAL_DIMENSION,
     DEFAULT_UNIT,
@@ -364,13 +364,7 @@ def _require_finite(frame: pd.DataFrame) -> None:
 
 def _row_ranges(rows: np.ndarray, shown: int = 10) -> str:
     """'row 6' / 'rows 6, 120–122, 4,001': runs of consecutive rows, at most `shown` runs spelled out."""
-    rows = np.unique(rows.astype(np.int64))
-    brk = np.flatnonzero(np.diff(rows) != 1)
-    lo = rows[np.concatenate([[0], brk + 1])]
-    hi = rows[np.concatenate([brk, [len(rows) - 1]])]
-    parts = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in zip(lo[:shown], hi[:shown], strict=True)]
-    more = f" and {len(lo) - shown} more runs" if len(lo) > shown else ""
-    return f"row{'s' if len(rows) > 1 else ''} {', '.join(parts)}{more}"
+    return f"row{'s' if len(np.unique(rows)) > 1 else ''} {format_runs(rows, shown=shown, thousands=True)}"
 
 
 def _warn_missing_voltage(frame: pd.DataFrame, warnings: list[str], file: str | None) -> None:
