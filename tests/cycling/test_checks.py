@@ -386,3 +386,14 @@ def test_it_imports_checks_and_timezones_without_django():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={"PATH": "", "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_real_discharge_first_land_sample_on_a_charge_first_cell_gets_one_finding_and_lands_14_cycles():
+    from cycling.parsers import read_land
+
+    records = read_land(ROOT / "tests" / "data" / "land" / "cellpy_custom_data_002.xlsx").records
+    found = cycle_identity_checks(records, "charge")
+    assert [f.code for f in found] == ["first_half_mismatch"]  # not one "index did not advance" per cycle
+    assert "registered charge-first, but this file starts with a discharge" in found[0].message
+    cycles, source = resolve_cycles(records, "charge")
+    assert source == "land" and sorted(set(cycles)) == list(range(1, 15))
