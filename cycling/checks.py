@@ -424,13 +424,16 @@ def resolve_cycles(records: pd.DataFrame, first_half: str | None = None) -> tupl
     return land.astype(np.int64), "land"
 
 
-def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: str, own: str) -> Finding:
+def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: str, own: str,
+                        land_kept: bool) -> Finding:
     ce = "discharge/charge" if registered == "charge" else "charge/discharge"
+    index = ("LAND's cycle index is self-consistent and is kept" if land_kept else
+             "LAND's cycle index is not usable either way, so cycles are derived from the step states")
     return Finding(
         "first_half_mismatch", WARNING,
         f"The cell is registered {registered}-first, but this file starts with a {own} "
-        f"(record {int(record[np.flatnonzero(_kind_codes(records) > 0)[0]]):,}). LAND's cycle index is "
-        f"self-consistent and is kept; capacities and CE use the registration's rule ({registered} is the "
+        f"(record {int(record[np.flatnonzero(_kind_codes(records) > 0)[0]]):,}). {index}; capacities and CE "
+        f"use the registration's rule ({registered} is the "
         f"first half of a cycle, CE = {ce} of the same cycle). If the cell really starts with a {own} "
         f"(e.g. an anode-first or pre-charged cell), change 'First half-cycle' on the cell's build sheet "
         f"to '{own}' or 'auto': the cell's files are then recomputed.",
@@ -455,9 +458,9 @@ def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None) 
     record = records["record"].to_numpy()
     land = records["cycle"].to_numpy()
     rule, own = _cycle_rule(records, first_half)
-    if own is not None:
-        out.append(_first_half_finding(records, record, first_half, own))
     derived, kind, restart, frame = _identity(records, rule)
+    if own is not None:
+        out.append(_first_half_finding(records, record, first_half, own, _land_consistent(frame, kind)))
     moving = frame[kind > 0]
 
     g = moving.groupby(["seg", "land"], sort=False).agg(n=("derived", "nunique"), d0=("derived", "min"),

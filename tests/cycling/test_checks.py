@@ -269,6 +269,7 @@ def test_a_discharge_first_file_on_a_charge_first_cell_gets_one_finding_and_keep
     assert (f"registered charge-first, but this file starts with a discharge (record {first_discharge:,})"
             in found[0].message)
     assert "CE = discharge/charge" in found[0].message and "'First half-cycle'" in found[0].message
+    assert "LAND's cycle index is self-consistent and is kept" in found[0].message
     cycles, source = resolve_cycles(records, "charge")
     assert source == "land"
     np.testing.assert_array_equal(cycles, records["cycle"].to_numpy())
@@ -284,6 +285,7 @@ def test_a_wrong_registration_with_a_broken_index_still_uses_derived_cycles(coat
     records.loc[records["cycle"] >= 11, "cycle"] -= 1
     found = cycle_identity_checks(records, "discharge")
     assert [f.code for f in found][:2] == ["first_half_mismatch", "cycle_index_not_advancing"]
+    assert "LAND's cycle index is not usable either way" in found[0].message
     assert resolve_cycles(records, "discharge")[1] == "derived"
 
 
