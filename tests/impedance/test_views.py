@@ -147,3 +147,11 @@ def test_the_cell_list_and_the_cells_api_share_the_has_eis_filter(viewer, measur
         assert [r["name"] for r in rows] == expected
         page = client.get(f"/?has_eis={value}&format=csv").content.decode()
         assert [line.split(",")[0] for line in page.strip().splitlines()[1:]] == expected
+
+
+def test_the_admin_labels_eis_fields_with_their_units(lab_admin, measured):
+    spectrum = EisSpectrum.objects.filter(cell=measured).first()
+    page = web(lab_admin).get(f"/admin/impedance/eisspectrum/{spectrum.pk}/change/").content.decode()
+    for label in ("Lowest frequency (Hz)", "Highest frequency (Hz)", "Kramers-Kronig max residual (%)"):
+        assert label in page, label
+    assert "Freq min hz" not in page
