@@ -20,7 +20,7 @@ _DATA_FIELDS = ("freq_hz", "z_real_ohm", "z_imag_ohm", "kk")
 def spectra_visible_to(user) -> QuerySet[EisSpectrum]:
     """Spectra of visible cells whose file has not since failed (a failed reprocess hides stale rows)."""
     return (
-        EisSpectrum.objects.filter(cell__in=cells_visible_to(user).values("pk"))
+        EisSpectrum.objects.restrict(user)
         .exclude(datafile__status=DataFile.Status.FAILED)
         .select_related("cell", "datafile")
     )
@@ -266,3 +266,35 @@ def rint_compare(user, group_ids: tuple[int, ...], cell_ids: tuple[int, ...]) ->
         "groups": [group_series(g, [c for c in cells if c.group_id == g.pk], frame) for g in groups],
         "cells": [cell_series(c, frame) | {"selected": c.pk in chosen} for c in cells],
     }
+
+
+def _fmt_hz(hz: float) -> str:
+    """'7 MHz', '0.1 Hz': below 1 Hz in Hz, as EIS papers write the lower end."""
+    for factor, unit in ((1e6, "MHz"), (1e3, "kHz")):
+        if abs(hz) >= factor:
+            return f"{hz / factor:.3g} {unit}"
+    return f"{hz:.3g} Hz"
+
+
+def eis_provenance(datafile_ids) -> dict[int, list[dict]]:
+    """How the numbers of EIS files were made, per file id: one row per sweep with the frequency range,
+    the Kramers-Kronig check and the current fit (circuit, R_int, chi², convergence). Two queries in all;
+    the spectra's big JSON columns are not loaded."""
+    spectra = with_current_fit(
+        EisSpectrum.objects.filter(datafile_id__in=list(datafile_ids)).defer(*_DATA_FIELDS, "metadata")
+    ).order_by("datafile_id", "sweep")
+    out: dict[int, list[dict]] = {}
+    for s in spectra:
+        fit = current_fit(s)
+        out.setdefault(s.datafile_id, []).append({
+            "sweep": s.sweep, "after_cycle": s.after_cycle, "n_points": s.n_points,
+            "frequency_range": f"{_fmt_hz(s.freq_max_hz)} – {_fmt_hz(s.freq_min_hz)}",
+            "kk_passes": s.kk_passes, "kk_max_residual_pct": s.kk_max_residual_pct,
+            "circuit": fit.circuit if fit else None, "r_int_elements": fit.r_int_elements if fit else [],
+            "r_int_ohm": fit.r_int_ohm if fit else None, "r_int_stderr_ohm": fit.r_int_stderr_ohm if fit else None,
+            "chi_square_reduced": fit.chi_square_reduced if fit else None,
+            "chi_square_reduced_text": f"{fit.chi_square_reduced:.3g}" if fit and fit.chi_square_reduced is not None
+            else "—",
+            "converged": fit.converged if fit else None, "weighting": fit.weighting if fit else None,
+        })
+    return out

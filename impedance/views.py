@@ -10,6 +10,7 @@ from cells.selectors import cells_visible_to
 
 from . import selectors, services
 from .analysis import DEFAULT_CIRCUIT, R_INT_ELEMENTS
+from .filtersets import EisSpectrumFilterSet
 from .models import EisFit
 
 
@@ -18,6 +19,9 @@ def cell_impedance(request, pk):
     cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
     can_fit = request.user.has_perm("impedance.change_eisspectrum")
     spectra_qs = selectors.spectra_visible_to(request.user).filter(cell=cell)
+    # The same filters as GET /api/v1/eis/spectra/ (after_cycle, after_cycle_min/max, datafile).
+    filterset = EisSpectrumFilterSet(request.GET, queryset=spectra_qs)
+    shown_qs = filterset.qs if filterset.is_valid() else spectra_qs.none()
     form = {"spectrum": request.GET.get("spectrum", ""), "circuit": DEFAULT_CIRCUIT,
             "r_int_elements": ",".join(R_INT_ELEMENTS), "error": ""}
     status = 200
@@ -41,7 +45,7 @@ def cell_impedance(request, pk):
             return redirect(f"{reverse('cell-impedance', args=[cell.pk])}?spectrum={spectrum.pk}")
 
     fits = EisFit.objects.select_related("created_by").order_by("-is_current", "-created_at")
-    spectra = list(spectra_qs.prefetch_related(Prefetch("fits", queryset=fits))
+    spectra = list(shown_qs.prefetch_related(Prefetch("fits", queryset=fits))
                    .order_by("after_cycle", "datafile_id", "sweep"))
     details = [selectors.spectrum_detail(s, fits=list(s.fits.all())) for s in spectra]
     if request.method != "POST":
@@ -51,5 +55,6 @@ def cell_impedance(request, pk):
             form["circuit"] = series_circuits[-1]
     rint = selectors.cell_series(cell, selectors.rint_frame([cell]))
     return render(request, "impedance/cell_impedance.html", {
-        "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form,
+        "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form, "filterset": filterset,
+        "is_filtered": any(request.GET.get(k) for k in ("after_cycle", "after_cycle_min", "after_cycle_max", "datafile")),
     }, status=status)

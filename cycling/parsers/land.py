@@ -7,7 +7,10 @@ Decisions that apply to every file:
   a guessed mA-versus-uA is a silent 1000x error. Time without a unit is seconds, voltage is volts.
 - Rows where neither voltage nor current is a number (blank lines, footers, junk after the data) are
   dropped, with a warning when they held any text. A row with only one of them, text in a numeric
-  column, or NaN/inf in a required column is an error.
+  column, or NaN/inf in a required column is an error, with one exception: a missing voltage (blank,
+  '-', NaN or an Excel error cell such as #NUM!) among valid records keeps its record (capacity, energy
+  and time do not depend on it) with ONE warning naming the file, sheet and rows; analysis leaves such
+  records out of curves, dQ/dV and voltage statistics. An infinite voltage is still an error.
 - Test time must not run backwards (by more than the 1 s resolution of text times) once Excel
   time-of-day cells have had their days restored: that is an error naming the row. A record number that appears twice is an error, except when the whole
   row is an exact copy (overlapping continuation sheets), which is dropped with a warning.
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from ..cycles import CHARGE, DISCHARGE, channel_restarts, derive_cycles
+from ..cycles import CHARGE, DISCHARGE, channel_restarts, derive_cycles, format_runs
 from .columns import (
     CANONICAL_DIMENSION,
     DEFAULT_UNIT,
@@ -56,6 +59,8 @@ RECORD_COLUMNS = [
     "cycle", "step", "step_kind", "step_mode", "sys_time",
 ]
 REQUIRED = ["voltage_v", "current_ma", "test_time_s", "capacity_mah"]
+# Required columns whose single gaps keep the record (the value itself stays NaN).
+GAPS_ALLOWED = ("voltage_v",)
 _TIME_COLUMNS = {"test_time_s", "step_time_s", "duration_s"}
 _INT_COLUMNS = {"record", "cycle", "step"}
 _MAX_FILE_BYTES = 4 * 1024**3
@@ -161,7 +166,7 @@ def _parse(data: bytes, display: str, report: Callable[[float], None], *, path: 
         where = "sheet" if kind != "text" else "section"
         raise ParseError(f"no record table with data was found (a Record-Tab {where} with a header row "
                          "naming at least voltage and current)")
-    records = _records(record_blocks, warnings)
+    records = _records(record_blocks, warnings, file=display)
     report(0.85)
     cycle_table = _summary([b for b in found.blocks if b.kind == "cycle"], "cycle")
     step_table = _summary([b for b in found.blocks if b.kind == "step"], "step")
@@ -253,7 +258,7 @@ def _column(values: np.ndarray) -> np.ndarray | pd.Series:
     return values
 
 
-def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
+def _records(blocks: list[Block], warnings: list[str], *, file: str | None = None) -> pd.DataFrame:
     parts = []
     sheets = list(dict.fromkeys(b.sheet for b in blocks))
     for block in blocks:
@@ -279,6 +284,7 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
     if frame.empty:
         raise ParseError("the record table has a header but no data rows", sheet=blocks[0].sheet)
     _require_finite(frame)
+    _warn_missing_voltage(frame, warnings, file)
 
     frame = _dedupe(frame, warnings)
     test_time = unwrap_days(frame["test_time_s"].to_numpy(), _mask(frame, "test_time_s"))
@@ -376,12 +382,33 @@ def _mask(frame: pd.DataFrame, name: str) -> np.ndarray:
 def _require_finite(frame: pd.DataFrame) -> None:
     for name in REQUIRED:
         values = frame[name].to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values)
+        # A missing voltage does not touch capacity, energy or time: kept (see _warn_missing_voltage).
+        bad = np.isinf(values) if name in GAPS_ALLOWED else ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             what = "missing" if np.isnan(values[i]) else "infinite"
             raise ParseError(f"the {name.rsplit('_', 1)[0].replace('_', ' ')} value is {what}",
                              sheet=frame["_sheet"].iat[i], row=int(frame["_row"].iat[i]), column=name)
+
+
+def _row_ranges(rows: np.ndarray, shown: int = 10) -> str:
+    """'row 6' / 'rows 6, 120–122, 4,001': runs of consecutive rows, at most `shown` runs spelled out."""
+    return f"row{'s' if len(np.unique(rows)) > 1 else ''} {format_runs(rows, shown=shown, thousands=True)}"
+
+
+def _warn_missing_voltage(frame: pd.DataFrame, warnings: list[str], file: str | None) -> None:
+    """ONE warning for all records without a voltage, naming the file, each sheet and its rows."""
+    gap = np.isnan(frame["voltage_v"].to_numpy(dtype=np.float64))
+    if not gap.any():
+        return
+    sheets = frame["_sheet"].to_numpy(dtype=object)[gap]
+    rows = frame["_row"].to_numpy()[gap]
+    where = "; ".join(f"sheet '{sheet}' {_row_ranges(rows[sheets == sheet])}" for sheet in pd.unique(sheets))
+    prefix = f"file '{file}', " if file else ""
+    warnings.append(
+        f"{prefix}{where}: {int(gap.sum()):,} record(s) without a voltage (blank, NaN or an Excel error such "
+        f"as #NUM!). They are kept for capacity, energy and time, but left out of the voltage curves, dQ/dV, "
+        f"mean/median voltages and the voltage-window check.")
 
 
 def _dedupe(frame: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:

@@ -4,7 +4,6 @@ from pathlib import Path
 import pytest
 
 from cycling import services as cycling_services
-from cycling.models import DataFile
 from impedance import services
 from impedance.analysis import DEFAULT_CIRCUIT
 from impedance.models import EisFit, EisSpectrum
@@ -19,7 +18,7 @@ from impedance.simulate import (  # noqa: F401 (write_mpt re-exported for other 
 )
 from tests.conftest import client_for
 from tests.factories import CellFactory, CoatingFactory, GroupFactory
-from tests.landfiles import upload_file
+from tests.helpers import upload_and_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -34,20 +33,6 @@ def study_cells(project):
     coated = CellFactory(project=project, name="LNTO-01", group=GroupFactory(project=project, name="LNTO-coated"),
                          coating=CoatingFactory())
     return bare, coated
-
-
-def upload(client, cell, data: bytes, name: str, notes: str = ""):
-    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name, "kind": "eis",
-                                              "notes": notes}, format="multipart")
-
-
-def upload_and_ingest(client, cell, data: bytes, name: str, notes: str = "") -> DataFile:
-    resp = upload(client, cell, data, name, notes)
-    assert resp.status_code == 202, resp.content
-    status = cycling_services.datafile_ingest(datafile_id=resp.json()["id"])
-    datafile = DataFile.objects.get(pk=resp.json()["id"])
-    assert status == datafile.status
-    return datafile
 
 
 # --- tests --------------------------------------------------------------------------------------

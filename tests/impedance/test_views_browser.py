@@ -11,7 +11,7 @@ def test_it_draws_nyquist_bode_and_r_int_in_a_browser(page, live_server, screens
     from cells.roles import RESEARCHER, ensure_roles
     from impedance.simulate import study_spectrum, write_mpt
     from tests.conftest import client_for
-    from tests.impedance.test_services import upload_and_ingest
+    from tests.helpers import upload_and_ingest
 
     ensure_roles()  # transactional tests flush the role groups made by migrate
     project = ProjectFactory(name="LNTO coating study")
