@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('impedance', '0001_initial'),
+        ('impedance', '0002_fit_provenance'),
     ]
 
     operations = [
