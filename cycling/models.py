@@ -6,6 +6,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from cells.querysets import RestrictedQuerySet
+
 
 def datafile_upload_to(instance, filename):
     # Never derived from the user's file name: a generated name under a dated folder.
@@ -19,6 +21,7 @@ class DataFile(models.Model):
     Identical bytes for the same cell are stored once (SHA-256).
     """
 
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
     class Kind(models.TextChoices):
         CYCLING = "cycling", "Cycling (LAND)"
         EIS = "eis", "Impedance (EIS)"
@@ -81,6 +84,8 @@ class DataFile(models.Model):
                                                help_text="Added to the file's own cycle numbers to give the cell's.")
     timeline_warnings = models.JSONField(default=list, blank=True, editable=False)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["cell", "sha256"], name="unique_bytes_per_cell")]
@@ -102,6 +107,7 @@ class DataFile(models.Model):
 class CycleSummary(models.Model):
     """One cycle of one data file: capacities, efficiency, energy, voltages, C-rate, dQ/dV peaks."""
 
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
     datafile = models.ForeignKey(DataFile, on_delete=models.CASCADE, related_name="cycles")
     cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="cycles")
     cycle = models.PositiveIntegerField(help_text="The cell's cycle number on its timeline across files.")
@@ -136,6 +142,7 @@ class CycleSummary(models.Model):
     is_partial = models.BooleanField(default=False)
     dqdv_peak_charge_v = models.FloatField(null=True)
     dqdv_peak_discharge_v = models.FloatField(null=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["cell", "datafile", "cycle"]

@@ -131,7 +131,8 @@ def cell_spec(cell: Cell):
 
 
 def read_export(source, *, name: str | None = None, progress=None):
-    """The one place the cycling ingest reads an upload (the reader registry replaces read_land here)."""
+    """The one place the cycling ingest reads an upload. Still LAND's reader: the ingest of other cyclers
+    (cycling.parsers.read_export, the registry) is one line here once uploads of them are accepted."""
     from cycling.parsers import read_land
 
     return read_land(source, name=name, progress=progress)

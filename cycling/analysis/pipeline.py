@@ -6,12 +6,12 @@ The ingest, the reprocess, `manage.py land_summary`/`summarize`, the demo and th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import pandas as pd
 
-from .checks import Finding, cycle_identity_checks, resolve_cycles, sanity_checks
+from .checks import Finding, cycle_identity_checks, cycle_rule_first_half, resolve_cycles, sanity_checks
 from .common import ANALYSIS_VERSION, CellSpec
 from .crosscheck import cross_check
 from .differential import DqdvCurves, DqdvParams, dqdv_all
@@ -71,7 +71,10 @@ def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: Dq
     cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half)
     analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)
     curves = dqdv_all(analysed, params)
-    cycles = summarize_cycles(analysed, spec, curves=curves)
+    # Without a registration, the per-cycle table (CE convention) follows the half the cycle rule settled on.
+    rule_half = cycle_rule_first_half(records, spec.first_half)
+    table_spec = replace(spec, first_half=rule_half) if spec.first_half is None and rule_half else spec
+    cycles = summarize_cycles(analysed, table_spec, curves=curves)
     findings += sanity_checks(
         analysed, cycles, theoretical_mah_g=spec.theoretical_mah_g, active_mass_mg=spec.active_mass_mg,
         voltage_window_v=spec.voltage_window_v, first_half=spec.first_half,

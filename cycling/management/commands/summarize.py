@@ -1,4 +1,7 @@
-"""`manage.py summarize FILE [build facts]`: run the ingest's analysis on one cycler export and print it (no database)."""
+"""`manage.py summarize FILE [build facts]`: run the ingest's analysis on one cycler export and print it (no database).
+
+Any supported cycler (the reader registry recognises the format from the content); the JSON holds the
+reader (instrument, reader, reader_version), the cycles, run metrics, warnings and findings of the ingest."""
 
 from __future__ import annotations
 
@@ -35,8 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("json", "csv"), default="json")
 
     def read(self, path):
-        """The export: through the reader the ingest uses."""
-        from cycling.services import read_export
+        """The export, by the reader registry (the format recognised from the content)."""
+        from cycling.parsers import read_export
 
         return read_export(path)
 
@@ -84,6 +87,8 @@ class Command(BaseCommand):
                       **result.provenance(), "parser_warnings": list(export.warnings)}
         payload = {
             "file": str(opts["file"]),
+            "instrument": provenance["instrument"], "reader": provenance["reader"],
+            "reader_version": provenance["reader_version"],
             "n_records": int(len(export.records)),
             "n_cycles": int(len(cycles)),
             "capacity_unit": result.run.get("capacity_unit"),
