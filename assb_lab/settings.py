@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "cells",
     "cycling",
     "impedance",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +66,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "monitoring.context_processors.alert_badge",
             ],
         },
     },
@@ -256,5 +258,34 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cycling.tasks.sweep_stale_datafiles",
         "schedule": float(env_int("ASSB_SWEEP_EVERY_S", 30)),
     },
+    # Time-based alert rules (no new data for N hours) and retries of e-mails/webhooks that failed.
+    "evaluate-quiet-runs": {
+        "task": "monitoring.tasks.evaluate_due_task",
+        "schedule": float(env_int("ASSB_ALERT_EVALUATE_EVERY_S", 300)),
+    },
+    "retry-alert-deliveries": {
+        "task": "monitoring.tasks.retry_deliveries_task",
+        "schedule": float(env_int("ASSB_ALERT_RETRY_EVERY_S", 60)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Alerts: e-mail and links ---------------------------------------------------------------
+# With EMAIL_HOST set, alerts go out over SMTP; the embedded default writes each e-mail as a file under
+# var/mail/ so the demo works offline (open them with any text editor).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 20)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assb-lab <alerts@localhost>")
+# Absolute links in e-mails and webhooks point here.
+ASSB_SITE_URL = env_str("ASSB_SITE_URL", "http://127.0.0.1:8000")
+ASSB_ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ASSB_ALERT_DELIVERY_MAX_ATTEMPTS", 8)

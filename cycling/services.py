@@ -225,19 +225,26 @@ def datafile_ingest(*, datafile_id: int) -> str:
             if datafile.kind == DataFile.Kind.EIS:
                 from impedance.services import spectrum_ingest
 
-                return spectrum_ingest(datafile=datafile, token=token, owned=_owned, progress=progress)
-            return _ingest_cycling(datafile, token, progress)
+                result = spectrum_ingest(datafile=datafile, token=token, owned=_owned, progress=progress)
+            else:
+                result = _ingest_cycling(datafile, token, progress)
     except IngestFailed as exc:
         _fail(datafile_id, token, str(exc), traceback.format_exc())
-        return DataFile.Status.FAILED
+        result = DataFile.Status.FAILED
     except Exception as exc:
-        if _is_bad_data(exc):
-            _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
-            return DataFile.Status.FAILED
-        # Transient: give the claim back so the retry (or the sweeper) can take it at once.
-        with contextlib.suppress(Exception):
-            _owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
-        raise
+        if not _is_bad_data(exc):
+            # Transient: give the claim back so the retry (or the sweeper) can take it at once.
+            with contextlib.suppress(Exception):
+                _owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
+            raise
+        _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
+        result = DataFile.Status.FAILED
+    if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
+        # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
+        from monitoring.services import after_ingest
+
+        after_ingest(cell_id=datafile.cell_id)
+    return result
 
 
 def _is_bad_data(exc: Exception) -> bool:
