@@ -50,12 +50,12 @@ def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
     frame["capacity_mah_g"] = frame[f"{second}_mah_g"]
     frame["capacity_mah"] = frame[f"{second}_mah"]
     frame = frame.sort_values("cycle", kind="stable").reset_index(drop=True)
-    frame.attrs.update(ce_convention=convention, first_half="charge" if second == "discharge" else "discharge")
     newest = active_datafiles(cell).select_related("device").first()
-    frame.attrs["datafile"] = newest
-    frame.attrs["last_record_at"] = _last_record_at(newest, frame)
     if voltages and newest is not None and newest.records_file:
         frame = frame.merge(_cycle_voltages(newest), on="cycle", how="left")
+    # attrs last: merge() does not carry them over.
+    frame.attrs.update(ce_convention=convention, first_half="charge" if second == "discharge" else "discharge",
+                       datafile=newest, last_record_at=_last_record_at(newest, frame))
     return frame
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from cells.models import Cell
@@ -158,8 +158,9 @@ def evaluate_due(*, now: datetime | None = None) -> list[int]:
     from cycling.models import DataFile
 
     now = now or timezone.now()
-    quiet = RunState.objects.filter(stale_at__lt=now, finished_at=None).exclude(
-        cell__alerts__kind=rules.STALE, cell__alerts__closed_at=None).values_list("cell_id", flat=True)
+    flagged = Alert.objects.filter(cell=OuterRef("cell"), kind=rules.STALE, closed_at=None)
+    quiet = RunState.objects.filter(stale_at__lt=now, finished_at=None).exclude(Exists(flagged)).values_list(
+        "cell_id", flat=True)
     never = DataFile.objects.filter(status__in=[DataFile.Status.IMPORTED, DataFile.Status.FAILED],
                                     cell__run_state__isnull=True).values_list("cell_id", flat=True)
     ids = sorted(set(quiet) | set(never))

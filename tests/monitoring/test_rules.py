@@ -9,6 +9,7 @@ import pytest
 
 from cycling.simulate import study_cell
 from monitoring import rules
+from tests.monitoring.runs import FADE_PER_CYCLE_MAH_G as FADE
 from tests.monitoring.runs import bare_run, fading_run, per_cycle
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -41,15 +42,15 @@ def test_it_imports_without_django():
 
 def test_it_raises_retention_at_the_cycle_the_fade_crosses_80_percent_once(fading):
     seen = growing(fading)
-    # 140 - 0.5 k < 112 (80 % of cycle 3) first at k = 57: cycle 60; cycle 59 is exactly 80.0 %.
-    assert all(rules.RETENTION not in seen[n] for n in range(1, 60))
-    hits = {seen[n][rules.RETENTION].cycle for n in range(60, 81)}
-    assert hits == {60}  # the same condition at every later export: one alert, not twenty
+    # 140 - 0.48 k < 112 (80 % of cycle 3) first at k = 59: cycle 62 (111.68 mAh/g = 79.77 %).
+    assert all(rules.RETENTION not in seen[n] for n in range(1, 62))
+    hits = {seen[n][rules.RETENTION].cycle for n in range(62, 81)}
+    assert hits == {62}  # the same condition at every later export: one alert, not nineteen
     last = seen[80][rules.RETENTION]
-    assert last.values["retention_percent"] == pytest.approx(111.5 / 140 * 100, abs=0.01)
+    assert last.values["retention_percent"] == pytest.approx(111.68 / 140 * 100, abs=0.01)
     assert last.values["reference_cycle"] == 3 and last.values["reference_capacity"] == pytest.approx(140.0, abs=0.01)
-    assert last.values["latest_retention_percent"] == pytest.approx((140 - 0.5 * 77) / 140 * 100, abs=0.01)
-    assert "cycle 60" in last.message and "79.6 %" in last.message
+    assert last.values["latest_retention_percent"] == pytest.approx((140 - FADE * 77) / 140 * 100, abs=0.01)
+    assert "cycle 62" in last.message and "79.8 %" in last.message
 
 
 def test_it_does_not_count_formation_or_the_switch_to_c3_as_a_drop_or_low_ce(fading):
@@ -73,8 +74,9 @@ def test_it_flags_a_sudden_drop_between_like_cycles():
     assert all(rules.DROP not in seen[n] for n in range(1, 30))
     drop = seen[50][rules.DROP]
     assert drop.cycle == 30 and drop.values["from_cycle"] == 29
-    # (140 - 0.5*26) -> (140 - 0.5*27) * 0.88: 12.35 % lower.
-    expected = (127.0 - 126.5 * 0.88) / 127.0 * 100
+    # (140 - 0.48*26) -> (140 - 0.48*27) * 0.88: 12.3 % lower.
+    before, after = 140 - FADE * 26, (140 - FADE * 27) * 0.88
+    expected = (before - after) / before * 100
     assert drop.values["drop_percent"] == pytest.approx(expected, abs=0.05)
     assert drop.values["c_rate_label"] == "C/3"
 
