@@ -123,6 +123,7 @@ class Alert(models.Model):
     kind = models.CharField(max_length=24, choices=KIND_CHOICES)
     rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
     cycle = models.PositiveIntegerField(null=True, blank=True, help_text="The cycle where the condition began.")
+    title = models.CharField(max_length=120, help_text="The rule with its limit, e.g. retention below 80 %.")
     message = models.TextField()
     values = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True)

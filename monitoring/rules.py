@@ -50,6 +50,22 @@ RULE_KINDS: dict[str, tuple[str, str, float | None]] = {
 }
 
 
+# Short titles with the limit filled in, for alert lists, e-mail subjects and webhooks.
+_TITLES = {
+    RETENTION: "Retention below {:g} % of the reference cycle", DIED: "Discharge below {:g} mAh/g (died)",
+    LOW_CE: "Coulombic efficiency below {:g} %", DROP: "Capacity drop above {:g} % between like cycles",
+    VOLTAGE: "Voltage outside the window (tolerance {:g} V)", STALE: "No new data for {:g} h",
+    IMPORT_FAILED: "Import failed", RINT_LIMIT: "R_int above {:g} ohm",
+    RINT_GROWTH: "R_int growing faster than {:g} % per 100 cycles",
+}
+
+
+def title(kind: str, threshold: float | None) -> str:
+    """'Retention below 80 % of the reference cycle': the rule with its limit, in words."""
+    text = _TITLES[kind]
+    return text.format(threshold) if "{" in text and threshold is not None else text.replace(" {:g}", "")
+
+
 @dataclass(frozen=True)
 class CellFacts:
     """What the rules know about a cell besides its cycles. Times are timezone-aware (UTC)."""

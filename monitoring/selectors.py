@@ -24,6 +24,7 @@ from cells.auth import DevicePrincipal
 from cells.models import Cell
 from cells.selectors import projects_visible_to, sees_everything
 
+from . import rules
 from .models import Alert, AlertRule, RunState
 
 _CYCLE_FIELDS = ["cycle", "datafile_id", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g",
@@ -97,7 +98,9 @@ def effective_rules(cell: Cell) -> dict[str, AlertRule]:
         Q(cell=cell) | Q(group_id=cell.group_id) | Q(project_id=cell.project_id)
         | Q(cell=None, group=None, project=None)
     )
-    out: dict[str, AlertRule] = {}
+    # The built-in defaults (rules.RULE_KINDS) stand in for a lab-wide row that is missing (unsaved, pk None).
+    out: dict[str, AlertRule] = {kind: AlertRule(kind=kind, threshold=default, enabled=True)
+                                 for kind, (_label, _unit, default) in rules.RULE_KINDS.items()}
     rank = {}
     for rule in candidates:
         r = 3 if rule.cell_id else 2 if rule.group_id else 1 if rule.project_id else 0

@@ -105,12 +105,17 @@ def _sync_alerts(cell: Cell, conditions: list[rules.Condition], active_rules: di
             continue  # a researcher resolved this very condition: do not raise it again
         muted = before.muted_until if before is not None and before.is_muted(now) else None
         new.append(Alert.objects.create(
-            cell=cell, kind=cond.kind, rule=active_rules.get(cond.kind), cycle=cond.cycle, message=message,
+            cell=cell, kind=cond.kind, rule=_saved(active_rules.get(cond.kind)), cycle=cond.cycle, message=message,
+            title=rules.title(cond.kind, getattr(active_rules.get(cond.kind), "threshold", None)),
             values=cond.values, opened_at=now, last_seen_at=now, muted_until=muted,
         ))
     for alert in live.values():  # conditions gone: the alert clears by itself
         Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.CLEARED, closed_at=now)
     return new
+
+
+def _saved(rule):
+    return rule if rule is not None and rule.pk is not None else None
 
 
 def _save_run_state(cell, frame, facts, conditions, active_rules, now) -> RunState:
@@ -253,9 +258,8 @@ def _alert_url(alert: Alert) -> str:
 
 def alert_fields(alert: Alert) -> list[tuple[str, str]]:
     """The structured facts of an alert, the same in e-mails and webhooks."""
-    label = rules.RULE_KINDS[alert.kind][0]
     fields = [("Cell", alert.cell.name), ("Group", str(alert.cell.group)), ("Project", str(alert.cell.project)),
-              ("Rule", label), ("Cycle", "—" if alert.cycle is None else str(alert.cycle))]
+              ("Rule", alert.title), ("Cycle", "—" if alert.cycle is None else str(alert.cycle))]
     if alert.rule is not None and alert.rule.threshold is not None:
         fields.append(("Limit", f"{alert.rule.threshold:g} {alert.rule.unit}".strip()))
     return fields
@@ -268,7 +272,7 @@ def webhook_body(alert: Alert) -> dict:
     return {
         "text": f"assb-lab alert: {alert.message} <{url}|open the cell at cycle {alert.cycle}>",
         "attachments": [{
-            "fallback": alert.message, "color": "#d92d20", "title": f"{alert.cell.name}: {fields[3][1]}",
+            "fallback": alert.message, "color": "#d92d20", "title": f"{alert.cell.name}: {alert.title}",
             "title_link": url, "text": alert.message,
             "fields": [{"title": k, "value": v, "short": True} for k, v in fields],
         }],
@@ -299,7 +303,7 @@ def _post_webhook(hook: Webhook, alert: Alert) -> None:
 def _send_email(user, alert: Alert) -> None:
     lines = [alert.message, "", *(f"{k}: {v}" for k, v in alert_fields(alert)), "", f"Open: {_alert_url(alert)}",
              "", "You get this because you subscribed to e-mails of this project in assb-lab."]
-    send_mail(subject=f"[assb-lab] {alert.cell.name}: {rules.RULE_KINDS[alert.kind][0]} (cycle {alert.cycle})",
+    send_mail(subject=f"[assb-lab] {alert.cell.name}: {alert.title} (cycle {alert.cycle})",
               message="\n".join(lines), from_email=None, recipient_list=[user.email], fail_silently=False)
 
 

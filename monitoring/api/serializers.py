@@ -21,7 +21,7 @@ class AlertSerializer(serializers.ModelSerializer):
     """An alert with the cell it is about, the cycle where it began and a link to the cell page there."""
 
     cell_name = serializers.CharField(source="cell.name", read_only=True)
-    rule_label = serializers.CharField(source="get_kind_display", read_only=True)
+    rule_label = serializers.CharField(source="title", read_only=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
     muted = serializers.SerializerMethodField()
     acknowledged_by = serializers.CharField(source="acknowledged_by.username", read_only=True, default=None)
@@ -40,7 +40,7 @@ class AlertSerializer(serializers.ModelSerializer):
 class BoardAlertSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    rule_label = serializers.CharField(source="get_kind_display")
+    rule_label = serializers.CharField(source="title")
     cycle = serializers.IntegerField(allow_null=True)
     message = serializers.CharField()
     status = serializers.CharField()

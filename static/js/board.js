@@ -22,6 +22,7 @@
 
   function ago(hours) {
     if (hours === null || hours === undefined) return "";
+    if (hours < -0.1) return "in the future: check the cycler PC's clock";
     if (hours < 1) return Math.round(hours * 60) + " min ago";
     if (hours < 48) return hours.toFixed(1) + " h ago";
     return (hours / 24).toFixed(1) + " days ago";
@@ -36,7 +37,7 @@
     if (!points || points.length < 2) { svg.setAttribute("aria-label", "not enough cycles"); return svg; }
     var xs = points.map(function (p) { return p[0]; }), ys = points.map(function (p) { return p[1]; });
     var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
-    var y0 = Math.min.apply(null, ys.concat([0])), y1 = Math.max.apply(null, ys);
+    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
     var line = document.createElementNS(ns, "polyline");
     line.setAttribute("points", points.map(function (p) {
       var x = x1 > x0 ? (p[0] - x0) / (x1 - x0) * 118 + 1 : 60;

@@ -74,7 +74,7 @@ def test_it_emails_a_subscriber_through_a_real_smtp_server(
     assert len(inbox.messages) == 1  # only the subscribed kind: no mail for other rules
     rcpt, msg = inbox.messages[0]
     assert rcpt == ["researcher@lab.example"]
-    assert msg["Subject"] == "[assb-lab] LNTO-01: Retention below X % of the reference cycle (cycle 62)"
+    assert msg["Subject"] == "[assb-lab] LNTO-01: Retention below 80 % of the reference cycle (cycle 62)"
     body = msg.get_content()
     assert "retention fell below 80 % at cycle 62" in body and "Limit: 80 %" in body
     assert f"https://lab.example/cells/{cell.pk}/?cycle=62#cycle-62" in body
@@ -153,6 +153,7 @@ def test_it_posts_a_signed_slack_style_body_to_a_webhook(
     assert payload["text"].startswith("assb-lab alert: LNTO-01: retention fell below 80 % at cycle 62")
     fields = {f["title"]: f["value"] for f in payload["attachments"][0]["fields"]}
     assert fields["Cell"] == "LNTO-01" and fields["Cycle"] == "62" and fields["Limit"] == "80 %"
+    assert fields["Rule"] == "Retention below 80 % of the reference cycle"
     assert payload["alert"]["values"]["reference_cycle"] == 3
     assert payload["alert"]["url"] == f"https://lab.example/cells/{cell.pk}/?cycle=62#cycle-62"
 
