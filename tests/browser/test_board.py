@@ -36,8 +36,8 @@ def login(page, base):
     page.wait_for_url(f"{base}/board/?refresh=1")
 
 
-def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(page, lab, screenshots,
-                                                                                 eager_celery):
+@pytest.mark.usefixtures("eager_celery")
+def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(page, lab, screenshots):
     ingest_bytes(lab["cell"], land_bytes(lab["early"]), "LNTO-07_day1.xlsx")  # cycles 1-50, then silence
     base = lab["url"]
     login(page, base)
