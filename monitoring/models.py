@@ -93,7 +93,7 @@ class RunState(models.Model):
     reference_cycle = models.PositiveIntegerField(null=True, blank=True)
     retention_percent = models.FloatField(null=True, blank=True)
     latest_ce_percent = models.FloatField(null=True, blank=True)
-    sparkline = models.JSONField(default=list, blank=True, help_text="[[cycle, capacity], ...], at most ~60 points.")
+    sparkline = models.JSONField(default=list, blank=True, help_text="[[cycle, capacity], ...], at most 40 points.")
     state = models.CharField(max_length=8, choices=State.choices, default=State.RUNNING, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True,
                                        help_text="Set by a researcher when the test ended; newer data reopens it.")

@@ -52,7 +52,10 @@ class BoardAlertSerializer(serializers.Serializer):
 
 
 class BoardRowSerializer(serializers.ModelSerializer):
-    """One running (or recently finished) test: where it runs, how fresh its data is, how the cell is doing."""
+    """One running (or recently finished) test: where it runs, how fresh its data is, how the cell is doing.
+
+    Documents the shape; the rows themselves are built by monitoring.selectors.board_payload (fast path).
+    """
 
     cell = serializers.IntegerField(source="cell_id")
     cell_name = serializers.CharField(source="cell.name")
@@ -67,7 +70,7 @@ class BoardRowSerializer(serializers.ModelSerializer):
     last_record_lab_time = serializers.SerializerMethodField()
     run_started_lab_time = serializers.SerializerMethodField()
     open_alerts = serializers.IntegerField()
-    alerts = BoardAlertSerializer(source="cell.live_alerts", many=True)
+    alerts = BoardAlertSerializer(many=True)
 
     class Meta:
         model = RunState

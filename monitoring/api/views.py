@@ -34,6 +34,10 @@ class BoardView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.board_rows(self.request.user)
 
+    def list(self, request, *args, **kwargs):
+        rows = self.filter_queryset(self.get_queryset())
+        return response.Response(selectors.board_payload(rows))
+
 
 class BoardFinishView(generics.GenericAPIView):
     """Mark a cell's run as finished on purpose (it then never goes stale until newer data arrives)."""
@@ -48,8 +52,8 @@ class BoardFinishView(generics.GenericAPIView):
     def post(self, request, pk):
         cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
         services.run_mark_finished(cell=cell, actor=request.user)
-        row = selectors.board_rows(request.user).get(cell=cell)
-        return response.Response(self.get_serializer(row).data)
+        rows = selectors.board_rows(request.user).filter(cell=cell)
+        return response.Response(selectors.board_payload(rows)[0])
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):

@@ -63,7 +63,7 @@ def test_it_names_retention_against_the_reference_cycle_and_clears_nothing_on_th
     assert run.reference_cycle == 3
     assert run.retention_percent == pytest.approx((140 - 0.48 * 77) / 140 * 100, abs=0.05)
     assert run.latest_ce_percent == pytest.approx(99.5, abs=0.05)
-    assert len(run.sparkline) == 60 and run.sparkline[-1][0] == 80
+    assert len(run.sparkline) == 40 and run.sparkline[-1][0] == 80
     services.cell_evaluate(cell_id=cell.pk)
     services.cell_evaluate(cell_id=cell.pk)
     assert Alert.objects.filter(cell=cell).count() == len(live(cell))  # nothing closed, nothing doubled
