@@ -211,6 +211,7 @@ SPECTACULAR_SETTINGS = {
         "MaterialKindEnum": "cells.models.Material.Kind",
         "DataFileKindEnum": "cycling.models.DataFile.Kind",
         "DataFileStatusEnum": "cycling.models.DataFile.Status",
+        "AlertRuleKindEnum": "monitoring.models.KIND_CHOICES",
     },
 }
 

@@ -241,7 +241,7 @@ def datafile_ingest(*, datafile_id: int) -> str:
         result = DataFile.Status.FAILED
     if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
         # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
-        from monitoring.services import after_ingest
+        from monitoring.tasks import after_ingest
 
         after_ingest(cell_id=datafile.cell_id)
     return result

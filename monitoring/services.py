@@ -1,8 +1,8 @@
 """Writes of monitoring: evaluate a cell's rules into alerts and its board row, act on alerts, deliver them.
 
 The evaluation is idempotent (run it twice, after a re-export or a reprocess: the same live alerts, no
-duplicates) and is sent by the ingest on commit through `after_ingest`; delivery happens in its own worker
-tasks, so a dead SMTP server or webhook never blocks or fails an ingest.
+duplicates) and is sent by the ingest on commit through `monitoring.tasks.after_ingest`; delivery happens in
+its own worker tasks, so a dead SMTP server or webhook never blocks or fails an ingest.
 """
 import hashlib
 import hmac
@@ -23,28 +23,11 @@ from cells.services import audit
 
 from . import rules, selectors
 from .models import Alert, Delivery, RunState, Subscription, Webhook
-from .tasks import deliver_task, evaluate_cell_task
 
 log = logging.getLogger(__name__)
 
 DELIVERY_MAX_ATTEMPTS = getattr(settings, "ASSB_ALERT_DELIVERY_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_S = 10
-
-
-# --- the hook the ingest calls ---------------------------------------------------------------
-
-def after_ingest(*, cell_id: int) -> None:
-    """Re-evaluate the cell's rules once the ingest's transaction commits (imported or failed alike).
-
-    Never raises: a broker outage only delays the evaluation until the beat's periodic pass.
-    """
-    def send():
-        try:
-            evaluate_cell_task.delay(cell_id)
-        except Exception as exc:
-            log.warning("could not queue the rule evaluation of cell %s (%s); the beat will do it", cell_id, exc)
-
-    transaction.on_commit(send)
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -86,9 +69,7 @@ def cell_evaluate(*, cell_id: int, now: datetime | None = None) -> list[Alert]:
     with transaction.atomic():
         new = _sync_alerts(cell, conditions, active_rules, now)
         _save_run_state(cell, frame, facts, conditions, active_rules, now)
-    for alert in new:
-        alert_notify(alert=alert)
-    return new
+    return new  # the caller (monitoring.tasks.evaluate_and_notify) sends their notifications
 
 
 def _sync_alerts(cell: Cell, conditions: list[rules.Condition], active_rules: dict, now: datetime) -> list[Alert]:
@@ -158,8 +139,8 @@ def _save_run_state(cell, frame, facts, conditions, active_rules, now) -> RunSta
     return run
 
 
-def evaluate_due(*, now: datetime | None = None) -> list[int]:
-    """Periodic (beat): re-evaluate runs whose quiet time passed the stale limit, and cells never evaluated."""
+def cells_due(*, now: datetime | None = None) -> list[int]:
+    """Cells the beat must re-evaluate: runs quiet past the stale limit (not yet flagged), cells never evaluated."""
     from cycling.models import DataFile
 
     now = now or timezone.now()
@@ -168,10 +149,7 @@ def evaluate_due(*, now: datetime | None = None) -> list[int]:
         "cell_id", flat=True)
     never = DataFile.objects.filter(status__in=[DataFile.Status.IMPORTED, DataFile.Status.FAILED],
                                     cell__run_state__isnull=True).values_list("cell_id", flat=True)
-    ids = sorted(set(quiet) | set(never))
-    for cell_id in ids:
-        cell_evaluate(cell_id=cell_id, now=now)
-    return ids
+    return sorted(set(quiet) | set(never))
 
 
 # --- what researchers do with alerts and runs -----------------------------------------------
@@ -229,7 +207,7 @@ def _recipients(alert: Alert):
 
 
 def alert_notify(*, alert: Alert) -> list[int]:
-    """Create one delivery per e-mail subscriber and webhook and send them on the worker (after commit)."""
+    """One delivery per e-mail subscriber and webhook of the alert's project (ids; monitoring.tasks sends them)."""
     if alert.is_muted():
         return []
     ids = []
@@ -240,16 +218,7 @@ def alert_notify(*, alert: Alert) -> list[int]:
             if hook.wants(alert.kind):
                 ids.append(Delivery.objects.get_or_create(alert=alert, channel=Delivery.Channel.WEBHOOK,
                                                           webhook=hook)[0].pk)
-        for pk in ids:
-            transaction.on_commit(lambda pk=pk: _send_delivery(pk))
     return ids
-
-
-def _send_delivery(delivery_id: int) -> None:
-    try:
-        deliver_task.delay(delivery_id)
-    except Exception as exc:  # broker down: the beat's retry pass sends it
-        log.warning("could not queue delivery %s (%s); the retry pass will send it", delivery_id, exc)
 
 
 def _alert_url(alert: Alert) -> str:

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from cells.selectors import cells_visible_to, groups_visible_to, projects_visible_to
 
 from .. import rules
-from ..models import Alert, AlertRule, RunState, Subscription, Webhook
+from ..models import KIND_CHOICES, Alert, AlertRule, RunState, Subscription, Webhook
 
 
 def _lab_time(value):
@@ -131,7 +131,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
-    kinds = serializers.ListField(child=serializers.ChoiceField(choices=list(rules.RULE_KINDS)), required=False,
+    kinds = serializers.ListField(child=serializers.ChoiceField(choices=KIND_CHOICES), required=False,
                                   help_text="Rule kinds to receive; empty = all.")
 
     class Meta:
@@ -145,7 +145,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
 
 class WebhookSerializer(serializers.ModelSerializer):
-    kinds = serializers.ListField(child=serializers.ChoiceField(choices=list(rules.RULE_KINDS)), required=False)
+    kinds = serializers.ListField(child=serializers.ChoiceField(choices=KIND_CHOICES), required=False)
 
     class Meta:
         model = Webhook

@@ -10,6 +10,7 @@ from cycling import services as ingest
 from cycling.models import DataFile
 from monitoring import rules, services
 from monitoring.models import Alert, AlertRule, RunState
+from monitoring.tasks import evaluate_and_notify
 from tests.monitoring.conftest import ending_at, land_bytes, recent
 from tests.web.helpers import ingest as ingest_bytes
 
@@ -81,10 +82,11 @@ def test_it_goes_stale_when_the_run_stops_sending_and_clears_when_data_returns(
     assert rules.STALE not in live(cell)
     # The beat's pass 13 h later: no new record for longer than the 12 h limit.
     later = timezone.now() + timedelta(hours=11)
-    assert services.evaluate_due(now=later) == [cell.pk]
+    assert services.cells_due(now=later) == [cell.pk]
+    evaluate_and_notify(cell.pk, now=later)
     stale = live(cell)[rules.STALE]
     assert stale.cycle == 40 and stale.values["hours_since_last_record"] == pytest.approx(13.0, abs=0.1)
-    assert services.evaluate_due(now=later) == []  # already flagged: not evaluated again and again
+    assert services.cells_due(now=later) == []  # already flagged: not evaluated again and again
     row = RunState.objects.get(cell=cell)
     assert row.stale_at == row.last_record_at + timedelta(hours=12)
 
