@@ -290,3 +290,4 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assb-lab <alerts@localhost>"
 # Absolute links in e-mails and webhooks point here.
 ASSB_SITE_URL = env_str("ASSB_SITE_URL", "http://127.0.0.1:8000")
 ASSB_ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ASSB_ALERT_DELIVERY_MAX_ATTEMPTS", 8)
+ASSB_BOARD_FINISHED_DAYS = env_int("ASSB_BOARD_FINISHED_DAYS", 14)  # finished runs stay on the board this long

@@ -1,5 +1,5 @@
 """Reads for monitoring: a cell's cycles for the rules (ONE function), the board rows, alerts, effective rules."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -128,6 +128,12 @@ def board_rows(user, *, now: datetime | None = None) -> QuerySet[RunState]:
         ),
         open_alerts=Coalesce(Subquery(n_live, output_field=IntegerField()), 0),
     )
+    # A run with cycling data (or whose import failed); finished ones stay for ASSB_BOARD_FINISHED_DAYS.
+    from django.conf import settings
+
+    days = getattr(settings, "ASSB_BOARD_FINISHED_DAYS", 14)
+    qs = qs.filter(Q(datafile__isnull=False) | Q(state=RunState.State.FAILED)).exclude(
+        state=RunState.State.FINISHED, finished_at__lt=now - timedelta(days=days))
     return _scoped(qs, user, "cell__project")
 
 

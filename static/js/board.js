@@ -97,6 +97,10 @@
     tr.appendChild(spark);
     var state = el("td", { "data-key": "state" });
     state.appendChild(el("span", { class: "badge state-" + r.state }, r.state_label));
+    if (canAct && (r.state === "running" || r.state === "stale")) {
+      state.appendChild(el("button", { type: "button", class: "finish", "data-finish-cell": r.cell,
+                                       title: "The test ended on purpose: it will not go stale" }, "Mark finished"));
+    }
     tr.appendChild(state);
     var alerts = el("td", { "data-key": "alerts" });
     if (r.alerts.length) {
@@ -177,8 +181,25 @@
     return load;
   }
 
+  function finish(cell) {
+    return fetch("/api/v1/board/" + cell + "/finish/", {
+      method: "POST", credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrf() },
+    }).then(function (r) {
+      if (!r.ok) throw new Error("The server refused to mark the run finished (HTTP " + r.status + ").");
+      return r.json();
+    });
+  }
+
   function bindActions(root, reload) {
     root.addEventListener("click", function (ev) {
+      var fin = ev.target.closest("button[data-finish-cell]");
+      if (fin) {
+        fin.disabled = true;
+        finish(fin.dataset.finishCell).then(function () { return reload(); })
+          .catch(function (err) { fin.disabled = false; window.alert(err.message); });
+        return;
+      }
       var btn = ev.target.closest("button[data-alert-action]");
       if (!btn) return;
       btn.disabled = true;

@@ -44,7 +44,7 @@ def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(
     page.wait_for_selector("body[data-board-ready='1']", timeout=20_000)
     row = page.locator("table.board tbody tr[data-cell='LNTO-07']")
     assert row.locator("td[data-key=latest_cycle]").text_content() == "50"
-    assert row.locator("td[data-key=state]").text_content() == "Stale"
+    assert row.locator("td[data-key=state] .badge").text_content() == "Stale"
     assert row.locator("li[data-kind=no_new_data]").count() == 1
     assert row.locator("li[data-kind=retention_below]").count() == 0
     assert row.locator("svg.spark polyline").count() == 1
@@ -61,7 +61,7 @@ def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(
     alert.wait_for(timeout=20_000)
     assert page.evaluate("() => window.__sameDocument") is True  # no reload happened
     assert row.locator("td[data-key=latest_cycle]").text_content() == "80"
-    assert row.locator("td[data-key=state]").text_content() == "Running"
+    assert row.locator("td[data-key=state] .badge").text_content() == "Running"
     assert row.locator("li[data-kind=no_new_data]").count() == 0  # data came back: the stale alert cleared
     assert "(1.0 h ago)" in row.locator("td[data-key=last_data]").text_content()
     assert alert.locator("a").text_content() == "Retention below 80 % of the reference cycle · cycle 62"
@@ -75,6 +75,11 @@ def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(
 
     assert Alert.objects.get(cell=lab["cell"], kind="retention_below").acknowledged_by.username == "alice"
     page.screenshot(path=str(screenshots / "board-acknowledged.png"), full_page=True)
+
+    # The test ended: mark it finished from the board.
+    row.locator("button[data-finish-cell]").click()
+    page.wait_for_selector("tr[data-cell='LNTO-07'][data-state=finished]", timeout=10_000)
+    assert row.locator("button[data-finish-cell]").count() == 0
 
     page.click("nav >> text=Alerts")
     page.wait_for_selector("table.alerts tbody tr[data-alert]")

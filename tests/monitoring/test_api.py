@@ -23,6 +23,12 @@ def board_row(cell, **kw):
                 reference_cycle=3, latest_ce_percent=99.6, last_record_at=now - timedelta(hours=1),
                 stale_at=now + timedelta(hours=11), sparkline=[[1, 161.4], [100, 120.0]])
     base.update(kw)
+    if "datafile" not in kw:
+        from cycling.models import DataFile
+
+        base["datafile"] = DataFile.objects.create(
+            cell=cell, original_name=f"{cell.name}.xlsx", size_bytes=1, sha256=f"{cell.pk:064d}",
+            file=f"datafiles/{cell.pk}.bin", status=DataFile.Status.IMPORTED)
     return RunState.objects.create(**base)
 
 
@@ -170,3 +176,21 @@ def test_it_renders_the_board_and_the_inbox_with_a_badge_for_a_viewer(client, vi
     assert "Acknowledge" not in inbox  # viewers read; researchers act
     Alert.objects.filter(cell=two_projects[0]).update(status=Alert.Status.ACKNOWLEDGED)
     assert 'id="alert-badge"' not in client.get("/board/").content.decode()
+
+
+def test_it_marks_a_quiet_run_finished_and_drops_old_finished_runs(api, viewer, cell, project, settings):
+    board_row(cell, datafile=None, last_record_at=timezone.now() - timedelta(hours=20),
+              stale_at=timezone.now() - timedelta(hours=8))
+    assert api.get("/api/v1/board/").json() == []  # no cycling file: not a run on the board
+    from cycling.models import DataFile
+
+    datafile = DataFile.objects.create(cell=cell, original_name="x.xlsx", size_bytes=1, sha256="0" * 64,
+                                       file="datafiles/x.bin", status=DataFile.Status.IMPORTED)
+    RunState.objects.filter(cell=cell).update(datafile=datafile)
+    assert api.get("/api/v1/board/").json()[0]["state"] == "stale"
+    assert client_for(viewer).post(f"/api/v1/board/{cell.pk}/finish/").status_code == 403
+    done = api.post(f"/api/v1/board/{cell.pk}/finish/")
+    assert done.status_code == 200 and done.json()["state"] == "finished", done.json()
+    assert AuditEvent.objects.filter(action="finish_run", object_id=str(cell.pk)).exists()
+    RunState.objects.filter(cell=cell).update(finished_at=timezone.now() - timedelta(days=15))
+    assert api.get("/api/v1/board/").json() == []  # finished more than 14 days ago
