@@ -96,7 +96,8 @@ def timed_batch(stack, ids: list[int], timeout_s: float) -> dict:
     imported = [r for r in rows if r[0] == "imported"]
     return {"files": len(ids), "imported": len(imported), "failed": sum(r[0] == "failed" for r in rows),
             "seconds": round(elapsed, 2), "files_per_min": round(60 * len(imported) / elapsed, 1),
-            "records_per_min": round(60 * sum(r[1] or 0 for r in imported) / elapsed)}
+            "records_per_min": round(60 * sum(r[1] or 0 for r in imported) / elapsed),
+            "records_per_file": round(sum(r[1] or 0 for r in imported) / max(1, len(imported)))}
 
 
 def footprint(stack, datafile_id: int, timeout_s: float) -> dict:
@@ -145,13 +146,13 @@ def main():
     ratio = round(two["files_per_min"] / one["files_per_min"], 2) if one["files_per_min"] else float("nan")
     report = {"machine": {"cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
                           "python": platform.python_version()},
-              "file": {"cycles": args.cycles, "records": 2 * args.cycles * args.points},
+              "file": {"cycles": args.cycles, "records": one["records_per_file"]},
               "one_process": one, "two_processes": two, "ratio": ratio, "target_ratio": 1.7, "footprint": fp}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     per = fp["per_1e6_records"]
     print(f"""
-| ingest throughput ({args.cycles}-cycle files, ~{report['file']['records']} records) | 1 process | 2 processes |
+| ingest throughput ({args.cycles}-cycle files, {report['file']['records']} records each) | 1 process | 2 processes |
 |---|---|---|
 | files imported / failed | {one['imported']} / {one['failed']} | {two['imported']} / {two['failed']} |
 | seconds for the batch | {one['seconds']} | {two['seconds']} |
