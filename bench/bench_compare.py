@@ -178,7 +178,13 @@ def main(argv=None):
     import importlib.util
 
     # The data is built with the test suite's helpers (factories, the EIS file writer): dev requirements.
-    missing = [m for m in ("factory", "pytest") if importlib.util.find_spec(m) is None]
+    def absent(module):
+        try:
+            return importlib.util.find_spec(module) is None
+        except ImportError:
+            return True
+
+    missing = [m for m in ("factory", "pytest") if absent(m)]
     if missing:
         sys.exit(f"bench_compare.py needs the dev requirements ({', '.join(missing)} missing): "
                  f"`{sys.executable} -m pip install -r requirements-dev.txt` (see bench/README.md).")

@@ -30,7 +30,13 @@ def require(*modules: str, extra: str = "requirements.txt") -> None:
     """Exit with a clear message (not a traceback) when a module the benchmark needs is missing."""
     import importlib.util
 
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    def absent(module):
+        try:
+            return importlib.util.find_spec(module) is None
+        except ImportError:
+            return True
+
+    missing = [m for m in modules if absent(m)]
     if missing:
         sys.exit(f"{Path(sys.argv[0]).name} needs {', '.join(missing)}: install them with "
                  f"`{PY} -m pip install -r {extra}` (see bench/README.md).")
