@@ -100,19 +100,29 @@ def timed_batch(stack, ids: list[int], timeout_s: float) -> dict:
             "records_per_file": round(sum(r[1] or 0 for r in imported) / max(1, len(imported)))}
 
 
-def footprint(stack, datafile_id: int, timeout_s: float) -> dict:
-    before = table_rows(stack)
-    batch = timed_batch(stack, [datafile_id], timeout_s)
-    after = table_rows(stack)
+def table_bytes(stack) -> int:
+    """Bytes of every table of the app, indexes and TOAST included."""
     with connect(stack) as conn:
-        n_records, n_cycles, records_file = conn.execute(
-            "SELECT n_records, n_cycles, records_file FROM cycling_datafile WHERE id = %s", (datafile_id,)).fetchone()
+        conn.execute("VACUUM ANALYZE")  # settle the free-space map so the size reflects the rows
+        return int(conn.execute("SELECT sum(pg_total_relation_size(relid)) FROM pg_stat_user_tables").fetchone()[0])
+
+
+def footprint(stack, datafile_id: int, timeout_s: float) -> dict:
+    before, bytes_before = table_rows(stack), table_bytes(stack)
+    batch = timed_batch(stack, [datafile_id], timeout_s)
+    after, bytes_after = table_rows(stack), table_bytes(stack)
+    with connect(stack) as conn:
+        n_records, n_cycles, records_file, upload_bytes = conn.execute(
+            "SELECT n_records, n_cycles, records_file, size_bytes FROM cycling_datafile WHERE id = %s",
+            (datafile_id,)).fetchone()
     parquet_bytes = os.path.getsize(stack.var / "media" / records_file)
     added = {t: after[t] - before.get(t, 0) for t in after if after[t] != before.get(t, 0)}
     scale = 1e6 / n_records
     return {"records": n_records, "cycles": n_cycles, "seconds": batch["seconds"], "rows_added": added,
-            "rows_total": sum(added.values()), "parquet_bytes": parquet_bytes,
+            "rows_total": sum(added.values()), "parquet_bytes": parquet_bytes, "upload_bytes": upload_bytes, "db_bytes": bytes_after - bytes_before,
             "per_1e6_records": {"rows": round(sum(added.values()) * scale), "parquet_mb": round(parquet_bytes * scale / 1e6, 1),
+                                "upload_mb": round(upload_bytes * scale / 1e6, 1),
+                                "db_mb": round((bytes_after - bytes_before) * scale / 1e6, 2),
                                 "worker_seconds": round(batch["seconds"] * scale, 1)}}
 
 
@@ -162,8 +172,9 @@ def main():
 
 footprint: one export of {fp['records']} records, {fp['cycles']} cycles, imported in {fp['seconds']} s by one process
   database rows added: {fp['rows_total']} ({', '.join(f'{t} {n}' for t, n in fp['rows_added'].items())})
-  Parquet records file: {fp['parquet_bytes']} bytes
+  original upload (xlsx): {fp['upload_bytes']} bytes; Parquet records file: {fp['parquet_bytes']} bytes; database growth: {fp['db_bytes']} bytes (tables + indexes)
   per 10^6 records: {per['rows']} rows (rows scale with cycles, not records), {per['parquet_mb']} MB Parquet,
+  {per['upload_mb']} MB original upload, {per['db_mb']} MB database,
   ~{per['worker_seconds']} s of one worker process
 machine: {report['machine']['cpus']} CPUs, 1-min load average at the end {report['machine']['load_avg_1min']}""")
     sys.exit(0 if one["failed"] == two["failed"] == 0 else 1)
