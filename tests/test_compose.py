@@ -2,8 +2,14 @@
 
 Docker cannot run here, so the file itself is read and checked against what the code expects.
 """
+import os
 import re
 import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +120,58 @@ def test_it_reads_the_settings_names_that_the_test_checks_against():
     # Guards the helper above: if it found nothing, the env test would pass vacuously.
     read = _env_names_read_by_the_code()
     assert {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_VISIBILITY_TIMEOUT", "STORAGE_BACKEND"} <= read
+
+
+# --- the health checks' commands, run for real against a private Redis (no docker needed) ----------------
+
+def _local(argv: list[str]) -> list[str]:
+    """A compose command with `celery` run from this venv."""
+    return [sys.executable, "-m", "celery", *argv[1:]] if argv[0] == "celery" else argv
+
+
+def _shell(check: list[str]) -> str:
+    """A CMD-SHELL health check as the container's shell sees it ($$ is compose's escape for $)."""
+    command = check[1].replace("$$", "$")
+    return command.replace("celery ", f"{sys.executable} -m celery ", 1) if command.startswith("celery ") else command
+
+
+@pytest.mark.integration
+def test_the_worker_health_check_pings_the_worker_that_compose_starts(services, tmp_path):
+    from tests.hardening.procs import PrivateRedis
+
+    redis = PrivateRedis().start()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "ASSB_VAR_DIR": str(tmp_path / "var"),
+           "CELERY_BROKER_URL": redis.url(), "HOSTNAME": socket.gethostname(), "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(_local(_argv(services["worker"])), cwd=ROOT, env=env, stdout=log.open("wb"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while " ready." not in log.read_text(errors="replace"):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        check = _shell(services["worker"]["healthcheck"]["test"])
+        healthy = subprocess.run(check, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        assert "pong" in healthy.stdout
+        # Another replica's name gets no answer: the check is about this container's worker only.
+        other = subprocess.run(check, shell=True, cwd=ROOT, env={**env, "HOSTNAME": "some-other-replica"},
+                               capture_output=True, text=True, timeout=60)
+        assert other.returncode != 0
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        redis.destroy()
+
+
+def test_the_beat_health_check_passes_on_a_fresh_schedule_and_fails_on_a_stale_one(services, tmp_path):
+    check = services["beat"]["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "python"]
+    argv = [sys.executable, *check[2:]]
+    argv[-1] = argv[-1].replace("/data/var/", f"{tmp_path}/")
+    schedule = tmp_path / "celerybeat-schedule.db"
+    schedule.write_bytes(b"")
+    assert subprocess.run(argv, timeout=30).returncode == 0
+    stale = time.time() - 600
+    os.utime(schedule, (stale, stale))
+    assert subprocess.run(argv, timeout=30).returncode != 0
