@@ -109,6 +109,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# No 'AXES: BEGIN ...' banner on every manage.py command; lockouts are still logged as warnings.
+AXES_VERBOSE = False
 
 # --- I18N / time ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -124,16 +126,40 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never routed: uploads are served only through permission-checked views
 
-if env_str("STORAGE_BACKEND", "filesystem") == "s3":
-    _default_storage = {
+# Uploads: stream to disk above 2.5 MB; the data-file API refuses anything above the limit.
+ASSB_UPLOAD_MAX_BYTES = env_int("ASSB_UPLOAD_MAX_MB", 512) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+
+def s3_storage() -> dict:
+    """django-storages' S3 backend from AWS_* variables (keys: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by boto3)."""
+    from boto3.s3.transfer import TransferConfig
+
+    # boto3's default keeps up to 10 parts of 8 MB in memory per upload (80 MB per request thread); two parts
+    # of 8 MB bound an upload's memory at ~16 MB whatever the file size (tests/hardening/test_s3_storage.py).
+    transfer = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=2)
+    transfer.max_in_memory_upload_chunks = 2
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            # "path" for servers without per-bucket host names (MinIO, moto, an IP address).
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
             "default_acl": None,
             "file_overwrite": False,
+            # Reads of big objects spool to a temporary file instead of staying in memory (0 = never spool).
+            "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
+            "transfer_config": transfer,
         },
     }
+
+
+if env_str("STORAGE_BACKEND", "filesystem") == "s3":
+    _default_storage = s3_storage()
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -150,12 +176,6 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
-
-# Uploads: stream to disk above 2.5 MB; the data-file API refuses anything above the limit.
-ASSB_UPLOAD_MAX_BYTES = env_int("ASSB_UPLOAD_MAX_MB", 512) * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_PERMISSIONS = 0o640
 
 # --- Celery ---------------------------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"

@@ -1,35 +1,32 @@
 """Decide from the first bytes whether an upload can be a supported export at all (before storing it)."""
 
-# Signatures of formats that are never an instrument export.
-_REFUSED = [
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\x7fELF", "a Linux executable"),
-    (b"MZ", "a Windows executable"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"\x1f\x8b", "a gzip archive"),
-]
-_ZIP = b"PK\x03\x04"
-_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+from .parsers.signatures import identify, text_kind, zip_kind, zip_members
+
+_WHAT = "a cycler or EIS export"
 
 
 def refuse_reason(head: bytes) -> str | None:
-    """Why `head` (the first KiB of an upload) is clearly not a supported export, or None if it may be one."""
+    """Why `head` (the first KiB of an upload) is clearly not a supported export, or None if it may be one.
+
+    Every format a reader of cycling.parsers reads passes (LAND, Neware .nda/.ndax/xlsx/csv, Arbin, BioLogic
+    .mpt, Maccor, BDF); the readers judge the rest of the file at ingest."""
     if not head:
         return "the file is empty"
-    for signature, what in _REFUSED:
-        if head.startswith(signature):
-            return f"the file is {what}, not a LAND or EIS export"
-    if head.startswith((_ZIP, _OLE2)):
+    signature = identify(head)
+    if signature is not None:
+        if signature.refusal:
+            return f"the file is {signature.what}, not {_WHAT}: {signature.refusal}"
+        if signature.fmt == "zip":
+            kind = zip_kind(zip_members(head))
+            if kind not in (None, "workbook", "ndax"):
+                return f"the file is {kind}, not {_WHAT} (a zip archive that is neither an Excel workbook nor a Neware .ndax)"
         return None
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if text[:15].lower().startswith((b"<!doctype html", b"<html")):
-        return "the file is an HTML page, not a LAND or EIS export"
+    found = text_kind(text[:1024].decode("utf-8", "replace"))
+    if found is not None and found[1] == "html":
+        return f"the file is an HTML page, not {_WHAT}"
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")) and not _looks_utf16(head):
-        return "the file is binary data of an unknown format, not a LAND or EIS export"
+        return f"the file is binary data of an unknown format, not {_WHAT}"
     return None
 
 

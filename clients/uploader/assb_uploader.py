@@ -31,7 +31,11 @@ __version__ = "1.0"
 log = logging.getLogger("assb_uploader")
 
 API_PATH = "/api/v1/datafiles/"
-DEFAULT_PATTERNS = ("*.xlsx", "*.xls", "*.csv")
+# Every cycler export the server reads: LAND/Neware/Arbin workbooks and csv, Neware .nda/.ndax, BioLogic
+# .mpt/.txt, Maccor text (its extension is the test's number, .001 ... .999), BDF csv/parquet. The server
+# decides by content; the patterns only keep unrelated files off the wire.
+DEFAULT_PATTERNS = ("*.xlsx", "*.xls", "*.csv", "*.txt", "*.mpt", "*.nda", "*.ndax", "*.[0-9][0-9][0-9]",
+                    "*.parquet")
 # Excel's lock files, editor temp files and our own bookkeeping are never exports.
 IGNORED = ("~$*", ".~*", "*.tmp", "*.part", ".*")
 FINAL_STATUSES = ("imported", "failed")
@@ -453,7 +457,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="With --once: seconds a file must stay unchanged before it is sent (default 5)")
     parser.add_argument("--kind", choices=("cycling", "eis"), default="cycling")
     parser.add_argument("--pattern", action="append", default=None,
-                        help="File name glob to upload (repeat; default *.xlsx, *.xls, *.csv)")
+                        help="File name glob to upload (repeat; default: " + ", ".join(DEFAULT_PATTERNS) + ")")
     parser.add_argument("--no-recursive", action="store_true", help="Only the folder itself, not subfolders")
     parser.add_argument("--max-retries", type=int, default=8, help="Retries per request when unreachable")
     parser.add_argument("--retry-refused", action="store_true",

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 
 from .errors import ParseError
+from .signatures import OLE2_MAGIC, ZIP_MAGIC, identify, text_kind
 
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 # A real xlsx compresses 5-30x; thousands-to-one is a zip bomb, not a cycler export.
 MAX_COMPRESSION_RATIO = 1000
 _RATIO_CHECK_ABOVE_BYTES = 16 * 1024**2
 
-ZIP_MAGIC = b"PK\x03\x04"
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
-_BINARY_SIGNATURES = [
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"BIO-LOGIC MODULAR FILE", "a BioLogic .mpr file"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"PK\x05\x06", "an empty zip archive"),
-    (b"SQLite format 3", "an SQLite database (Arbin .res/.sqlite?)"),
-    (b"Standard Jet DB", "a Microsoft Access database (Arbin .res)"),
-]
-
-# Text fingerprints of other instruments, checked on the first few kB of a text file.
-_TEXT_FINGERPRINTS = [
-    (re.compile(r"<!doctype html|<html|<head>|<body", re.I), "an HTML page"),
-    (re.compile(r"EC-Lab ASCII FILE|BT-Lab ASCII FILE|Nb header lines", re.I), "a BioLogic EC-Lab export"),
-    (re.compile(r"Data_Point|Charge_Capacity\(Ah\)|Test_Time\(s\)", re.I), "an Arbin export"),
-    (re.compile(r"Rec#|Cyc#|Amp-hr|Watt-hr", re.I), "a Maccor export"),
-    (re.compile(r"Relative Time\(h:min:s|Record ID|CapaCity\(mAh\)|DataPoint|Chg\.? Cap", re.I),
-     "a Neware export"),
-    (re.compile(r"<\?xml", re.I), "an XML document"),
-]
 
 
 def sniff_binary(head: bytes) -> str:
@@ -48,9 +22,9 @@ def sniff_binary(head: bytes) -> str:
         return "xlsx"
     if head.startswith(OLE2_MAGIC):
         return "ole2"
-    for magic, what in _BINARY_SIGNATURES:
-        if head.startswith(magic):
-            raise ParseError(f"it is {what}, not a LAND export")
+    signature = identify(head)
+    if signature is not None:
+        raise ParseError(f"it is {signature.what}, not a LAND export")
     return "text"
 
 
@@ -117,9 +91,11 @@ def refuse_other_instrument_text(text: str) -> None:
     head = text[:4096]
     if "\x00" in head:
         raise ParseError("it is binary data, not a LAND export")
-    for pattern, what in _TEXT_FINGERPRINTS:
-        if pattern.search(head):
-            raise ParseError(f"it looks like {what}, not a LAND export")
+    found = text_kind(head)
+    if found is not None:
+        instrument, fmt = found
+        what = {"html": "an HTML page", "xml": "an XML document"}.get(fmt, f"a {instrument} export")
+        raise ParseError(f"it looks like {what}, not a LAND export")
 
 
 def refuse_other_instrument_sheets(sheet_names: list[str]) -> None:

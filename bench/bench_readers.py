@@ -1,0 +1,163 @@
+"""Benchmark every cycler reader against the plain library read of the same file, side by side.
+
+    python bench/bench_readers.py [--records 300000] [--repeat 1] [--out bench/out]
+
+Seeded records (cycling.simulate) are written in each text format by cycling.writers (Arbin csv, Maccor
+text, BioLogic .mpt, Neware csv) and as an Arbin xlsx workbook. Each file is read (a) by read_export and
+(b) by the library call it rests on: pandas.read_csv with the right separator and header line for text,
+python-calamine's to_python for the workbook, fastnda.read for the Neware .nda sample (the only .nda we
+have: small, so it is read 50 times a run). Each read runs in its own subprocess, so its peak RSS
+(VmHWM) is its own. read_export must return every record (checked). Prints a table and writes
+bench/out/bench_readers.json; the target is read_export no slower than 2x the plain read (CPU seconds,
+steadier than wall time on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+NDA = ROOT / "tests" / "data" / "cyclers" / "neware" / "navani__test.nda"
+NDA_REPEAT = 50
+
+# format -> (file suffix, separator, header line index) for the plain pandas read.
+TEXT = {"arbin": (".csv", ",", 0), "maccor": (".001", "\t", 2), "biologic": (".mpt", "\t", 9),
+        "neware": (".csv", ",", 0)}
+
+
+def records(n: int, seed: int):
+    from cycling.simulate import study_cell
+
+    cycles = max(2, min(500, n // 600))  # like bench_parse; at ~1700 cycles the simulator's clock runs back
+    per_half = max(10, math.ceil((n / cycles - 22) / 2))
+    frame, _ = study_cell(group="coated", n_cycles=cycles, points_per_half_cycle=per_half, seed=seed)
+    return frame
+
+
+def write_files(folder: Path, n: int, seed: int, xlsx: bool = True) -> dict[str, Path]:
+    from cycling.writers import WRITERS
+
+    frame = records(n, seed)
+    paths = {}
+    for fmt, (suffix, _, _) in TEXT.items():
+        path = folder / f"bench_{fmt}{suffix}"
+        with path.open("wb") as handle:
+            WRITERS[fmt](frame, handle)
+        paths[fmt] = path
+    if xlsx:
+        paths["arbin-xlsx"] = _arbin_xlsx(folder, paths["arbin"])
+    return paths
+
+
+def _arbin_xlsx(folder: Path, csv_path: Path) -> Path:
+    import pandas as pd
+    import xlsxwriter
+
+    frame = pd.read_csv(csv_path)
+    path = folder / "bench_arbin.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    info = book.add_worksheet("Global_Info")
+    info.write_row(3, 0, ["Channel", "Start DateTime", "Software Version"])
+    info.write_row(4, 0, [1, "2024-01-01 00:00:00", "bench"])
+    sheet = book.add_worksheet("Channel_1_1")
+    sheet.write_row(0, 0, list(frame.columns))
+    for i, row in enumerate(frame.itertuples(index=False), start=1):
+        sheet.write_row(i, 0, row)
+    book.close()
+    return path
+
+
+def child(which: str, fmt: str, path: str) -> dict:
+    # Libraries are imported before the clock starts: the bench compares reads, not interpreter start-up.
+    import fastnda
+    import pandas as pd
+    import python_calamine
+
+    from cycling.parsers import read_export
+    from cycling.parsers.registry import _load
+
+    _load()
+    before_mb = _peak_rss_mb()
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    if which == "read_export":
+        repeat = NDA_REPEAT if fmt == "nda" else 1
+        for _ in range(repeat):
+            n = len(read_export(path).records)
+    elif fmt == "nda":
+        for _ in range(NDA_REPEAT):
+            n = len(fastnda.read(path, cycle_mode="auto"))
+    elif fmt == "arbin-xlsx":
+        rows = python_calamine.CalamineWorkbook.from_path(path).get_sheet_by_name("Channel_1_1").to_python()
+        n = len(rows) - 1
+    else:
+        _, sep, header = TEXT[fmt]
+        n = len(pd.read_csv(path, sep=sep, skiprows=header, low_memory=False))
+    return {"wall_s": time.perf_counter() - start_wall, "cpu_s": time.process_time() - start_cpu, "n": n,
+            "peak_rss_mb": _peak_rss_mb(), "rss_after_imports_mb": before_mb}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss would carry the parent's over the fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(which: str, fmt: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", which, fmt, str(path)], capture_output=True,
+                         text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,arbin-xlsx,nda",
+                        help="comma-separated subset (arbin-xlsx is slow to write at 10^6 records)")
+    parser.add_argument("--child", nargs=3, metavar=("WHICH", "FORMAT", "PATH"))
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-readers-") as tmp:
+        wanted = args.formats.split(",")
+        paths = write_files(Path(tmp), args.records, args.seed, xlsx="arbin-xlsx" in wanted)
+        paths["nda"] = NDA
+        paths = {fmt: path for fmt, path in paths.items() if fmt in wanted}
+        for fmt, path in paths.items():
+            for _ in range(args.repeat):
+                ours, plain = measure("read_export", fmt, path), measure("plain", fmt, path)
+                if ours["n"] != plain["n"]:
+                    raise SystemExit(f"{fmt}: read_export gave {ours['n']} records, the plain read {plain['n']}")
+                results.append({"format": fmt, "records": ours["n"], "size_mb": path.stat().st_size / 1e6,
+                                "read_export": ours, "plain": plain,
+                                "cpu_ratio": ours["cpu_s"] / plain["cpu_s"],
+                                "wall_ratio": ours["wall_s"] / plain["wall_s"]})
+    print(f"{'format':<11} {'records':>9} {'MB':>6} {'ours cpu s':>10} {'plain cpu s':>11} {'cpu x':>6} "
+          f"{'wall x':>6} {'ours RSS MB':>11} {'plain RSS MB':>12} {'after imports':>13}")
+    for r in results:
+        print(f"{r['format']:<11} {r['records']:>9} {r['size_mb']:>6.1f} {r['read_export']['cpu_s']:>10.2f} "
+              f"{r['plain']['cpu_s']:>11.2f} {r['cpu_ratio']:>6.2f} {r['wall_ratio']:>6.2f} "
+              f"{r['read_export']['peak_rss_mb']:>11.0f} {r['plain']['peak_rss_mb']:>12.0f} "
+              f"{r['plain']['rss_after_imports_mb']:>13.0f}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_readers.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

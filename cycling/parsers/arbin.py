@@ -1,0 +1,149 @@
+"""Arbin readers: MITS Pro 7/8 xlsx workbooks (Global_Info, Channel_*, Statistics_*) and csv dumps."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+
+from .canonical import Counter, build_records, summarise
+from .errors import ParseError
+from .export import Export
+from .probe import Probe, Reader
+from .sniff import check_ole2, check_zip
+from .tables import Table, read_delimited, sheet_table, text_head
+
+VERSION = "1.0.0"
+_CHANNEL = re.compile(r"^channel_?(\d+)(?:_(\d+))?", re.I)
+
+
+def _is_workbook(probe: Probe) -> bool:
+    lowered = [s.lower() for s in probe.sheet_names]
+    return any(_CHANNEL.match(s) for s in lowered) and (
+        any(s.startswith(("global_info", "statistics")) for s in lowered) or len(lowered) == 1)
+
+
+def _cells(probe: Probe, sheet: str) -> pd.DataFrame:
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
+    return pd.DataFrame(book.get_sheet_by_name(sheet).to_python(skip_empty_area=False), dtype=object)
+
+
+def read_workbook(probe: Probe) -> Export:
+    if probe.fmt == "zip":
+        check_zip(probe.data)
+    else:
+        check_ole2(probe.data)
+    names = probe.sheet_names
+    channels: dict[str, list[str]] = {}
+    for sheet in names:
+        match = _CHANNEL.match(sheet)
+        if match:
+            channels.setdefault(match.group(1), []).append(sheet)
+    if len(channels) > 1:
+        listing = "; ".join(f"channel {c}: {', '.join(s)}" for c, s in channels.items())
+        raise ParseError(f"this Arbin workbook holds several channels ({listing}); one file is one cell here: "
+                         "export each channel to its own workbook (MITS Pro: one channel per export)")
+    channel, sheets = next(iter(channels.items()))
+    meta = {"format": "xlsx" if probe.fmt == "zip" else "xls", "sheets": names, "channel": channel}
+    if "Global_Info" in names:
+        meta.update(_global_info(_cells(probe, "Global_Info")))
+    tables = []
+    for sheet in sheets:  # Channel_11_1, Channel_11_2, ...: one channel continued over sheets
+        tables.append(sheet_table(_cells(probe, sheet), header_row=0, sheet=sheet))
+        probe.progress(0.1 + 0.5 * len(tables) / len(sheets))
+    frame = pd.concat([t.frame for t in tables], ignore_index=True) if len(tables) > 1 else tables[0].frame
+    table = Table(frame=frame, rows=np.concatenate([t.rows for t in tables]), sheet=sheets[0])
+    records = _records(table, meta)
+    stats = [s for s in names if s.lower().startswith("statistics")]
+    cycle_table = _cycle_table(sheet_table(_cells(probe, stats[0]), header_row=0, sheet=stats[0])) if stats else None
+    summarise(records, meta)
+    return Export(records=records, cycle_table=cycle_table, step_table=None, metadata=meta, instrument="Arbin",
+                  reader="assb-lab arbin-xlsx", reader_version=VERSION)
+
+
+def _global_info(cells: pd.DataFrame) -> dict:
+    """The row under the 'Channel | Start DateTime | ... | Software Version' header."""
+    for i in range(min(len(cells) - 1, 10)):
+        header = [str(v).strip() for v in cells.iloc[i].tolist()]
+        if "Start DateTime" in header or "Software Version" in header:
+            values = cells.iloc[i + 1].tolist()
+            row = {h: v for h, v in zip(header, values, strict=False) if h and v not in (None, "")}
+            out = {"software": row.get("Software Version"), "schedule": row.get("Schedule File Name")}
+            if row.get("Start DateTime") is not None:
+                out["start_time"] = str(row["Start DateTime"])
+            return {k: str(v) for k, v in out.items() if v is not None}
+    return {}
+
+
+def _records(table: Table, meta: dict) -> pd.DataFrame:
+    # Arbin's own units are A, Ah, Wh, s: a header without a unit (TRI csv dumps) carries them.
+    current = table.numbers(table.require("current", "Current"), "current", default_unit="A")
+    voltage = table.numbers(table.require("voltage", "Voltage"), "voltage", default_unit="V")
+    test_time = table.seconds(table.require("test time", "Test Time", "Test_Time"))
+    step_hit = table.find("Step Index", "Step_Index")
+    step = table.numbers(step_hit) if step_hit else None
+    step_hit_time = table.find("Step Time", "Step_Time")
+    cycle_hit = table.find("Cycle Index", "Cycle_Index")
+    cycle = table.numbers(cycle_hit) if cycle_hit else None
+    charge = table.require("charge capacity", "Charge Capacity", "Charge_Capacity")
+    discharge = table.require("discharge capacity", "Discharge Capacity", "Discharge_Capacity")
+    # Arbin's counters run over a cycle and restart with the next one.
+    capacity = [Counter(table.numbers(charge, "capacity", default_unit="Ah"), cycle),
+                Counter(table.numbers(discharge, "capacity", default_unit="Ah"), cycle)]
+    e_charge, e_discharge = table.find("Charge Energy", "Charge_Energy"), table.find("Discharge Energy",
+                                                                                      "Discharge_Energy")
+    energy = ([Counter(table.numbers(e_charge, "energy", default_unit="Wh"), cycle),
+               Counter(table.numbers(e_discharge, "energy", default_unit="Wh"), cycle)]
+              if e_charge and e_discharge else None)
+    stamp_hit = table.find("Date Time", "Date_Time", "DateTime")
+    record_hit = table.find("Data Point", "Data_Point")
+    meta["units"] = table.units
+    return build_records(
+        sheet=table.sheet, rows=table.rows, test_time_s=test_time,
+        step_time_s=table.seconds(step_hit_time, group=step) if step_hit_time else None,
+        current_ma=current, voltage_v=voltage, capacity=capacity, energy=energy,
+        record=table.numbers(record_hit) if record_hit else None, cycle=cycle, step=step,
+        sys_time=table.stamps(stamp_hit, test_time) if stamp_hit else None, metadata=meta)
+
+
+def _cycle_table(table: Table) -> pd.DataFrame | None:
+    cycle = table.find("Cycle Index", "Cycle_Index")
+    charge = table.find("Charge Capacity", "Charge_Capacity")
+    discharge = table.find("Discharge Capacity", "Discharge_Capacity")
+    if cycle is None or charge is None or discharge is None:
+        return None
+    return pd.DataFrame({"cycle": table.numbers(cycle).astype(np.int64),
+                         "charge_mah": table.numbers(charge, "capacity", default_unit="Ah"),
+                         "discharge_mah": table.numbers(discharge, "capacity", default_unit="Ah")})
+
+
+def _is_csv(probe: Probe) -> bool:
+    return probe.text_kind is not None and probe.text_kind[0] == "Arbin"
+
+
+def read_csv(probe: Probe) -> Export:
+    lines, text, encoding = text_head(probe.data)
+    header_line = next((i for i, line in enumerate(lines[:20]) if re.search(r"Data[_ ]Point|Test[_ ]Time", line)),
+                       None)
+    if header_line is None:
+        raise ParseError("no Arbin header line (Data_Point, Test_Time, ...) in the first 20 lines", sheet="text")
+    first = lines[header_line]
+    sep = "\t" if first.count("\t") > first.count(",") else ","
+    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
+                           encoding=encoding)
+    meta = {"format": "csv", "encoding": encoding}
+    records = _records(table, meta)
+    summarise(records, meta)
+    return Export(records=records, cycle_table=None, step_table=None, metadata=meta, instrument="Arbin",
+                  reader="assb-lab arbin-csv", reader_version=VERSION)
+
+
+READERS = [
+    Reader("assb-lab arbin-xlsx", "Arbin", lambda p: p.fmt in ("zip", "ole2") and _is_workbook(p), read_workbook,
+           VERSION),
+    Reader("assb-lab arbin-csv", "Arbin", _is_csv, read_csv, VERSION),
+]

@@ -1,0 +1,290 @@
+"""Turn any cycler's per-record columns into the canonical record frame with LAND's semantics.
+
+Each instrument counts capacity its own way (Neware and Maccor per step, Arbin per cycle, BioLogic
+(Q-Qo) over the whole test, signed or not). Readers hand over the instrument's counters together with
+the grouping they restart on; here they become per-record throughput and then LAND's running totals,
+which restart only when the current changes direction (rests in between keep the total).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..cycles import channel_restarts, derive_cycles, kind_codes
+from .columns import UNITS
+from .errors import ParseError
+from .land import RECORD_COLUMNS
+
+_TIME_JITTER_S = 1.0
+
+# Step codes of the non-LAND instruments (upper case) -> (step_kind, step_mode). Unknown codes fall back
+# to the sign of the current.
+STEP_CODES: dict[str, tuple[str, str]] = {
+    # Neware BTS / .nda
+    "REST": ("rest", ""), "PAUSE": ("rest", ""), "静置": ("rest", ""),
+    "CC_CHG": ("charge", "CC"), "CV_CHG": ("charge", "CV"), "CCCV_CHG": ("charge", "CCCV"),
+    "CP_CHG": ("charge", "CP"), "CR_CHG": ("charge", "CR"),
+    "CC_DCHG": ("discharge", "CC"), "CV_DCHG": ("discharge", "CV"), "CCCV_DCHG": ("discharge", "CCCV"),
+    "CP_DCHG": ("discharge", "CP"), "CR_DCHG": ("discharge", "CR"),
+    "恒流充电": ("charge", "CC"), "恒压充电": ("charge", "CV"), "恒流恒压充电": ("charge", "CCCV"),
+    "恒流放电": ("discharge", "CC"), "恒压放电": ("discharge", "CV"), "恒流恒压放电": ("discharge", "CCCV"),
+    # Maccor State column
+    "R": ("rest", ""), "C": ("charge", ""), "D": ("discharge", ""), "O": ("rest", ""), "S": ("rest", ""),
+    # LANHE
+    "C_CC": ("charge", "CC"), "D_CC": ("discharge", "CC"), "C_CV": ("charge", "CV"), "D_CV": ("discharge", "CV"),
+    "C_CRATE": ("charge", "CC"), "D_CRATE": ("discharge", "CC"), "C_RATE": ("charge", "CC"),
+    "D_RATE": ("discharge", "CC"), "C_CCCV": ("charge", "CCCV"), "C_CP": ("charge", "CP"),
+    "D_CP": ("discharge", "CP"),
+}
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An instrument's capacity (mAh) or energy (mWh) counter and how it counts.
+
+    An unsigned counter (the default; a sign is dropped) restarts from zero now and then - per step on
+    Neware and Maccor, per cycle on Arbin, per half cycle on BioLogic: a drop to below half its previous
+    value, or a change of ``restart`` (a per-record group label) when given, is a restart. A ``signed``
+    counter (BioLogic's (Q-Qo)) runs over the whole test, up while charging, down while discharging.
+    """
+
+    values: np.ndarray
+    restart: np.ndarray | None = None
+    signed: bool = False
+
+
+def unit_factor(unit: str | None, dimension: str, *, column: str, default: str | None = None) -> float:
+    """Factor from the unit as written ('mA', 'A', 'mA.h', 'Ah', 'uAh') to the canonical unit of ``dimension``,
+    through THE unit table (columns.UNITS). A missing unit takes ``default`` (the instrument's fixed unit) or
+    is an error: guessing mA versus A is a silent 1000x error."""
+    key = (unit or default or "").strip().lower().replace(".", "").replace(" ", "")
+    key = {"amps": "a", "amp-hr": "ah", "watt-hr": "wh", "volts": "v", "sec": "s", "hr": "h"}.get(key, key)
+    if not key:
+        raise ParseError(f"the header gives no unit of {dimension}", column=column)
+    known = UNITS.get(key)
+    if known is None or known[0] != dimension:
+        raise ParseError(f"unit '{unit or default}' is not a unit of {dimension}", column=column)
+    return known[1]
+
+
+_HEADER_UNIT = re.compile(r"^\s*(?P<name>.*?)\s*(?:[(\[](?P<u1>[^()\[\]]*)[)\]]|/\s*(?P<u2>[^/]+(?:/[^/]+)?))\s*$")
+
+
+def split_header(raw: object) -> tuple[str, str | None]:
+    """'Current(mA)' / 'Current (A)' / 'I/mA' / 'Capacity [Ah]' -> (name, unit); 'Amps' -> ('Amps', None)."""
+    text = "" if raw is None else str(raw).strip().lstrip("\ufeff")
+    match = _HEADER_UNIT.match(text)
+    if match and match.group("name"):
+        return match.group("name"), (match.group("u1") or match.group("u2") or "").strip() or None
+    return text, None
+
+
+def norm(name: str) -> str:
+    """Header names compared without case, blanks, dots, underscores or hyphens."""
+    return re.sub(r"[\s._\-]+", "", str(name)).lower()
+
+
+def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
+                     table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[np.ndarray, np.ndarray]:
+    """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign."""
+    by_sign = kinds_from_sign(current_ma)[0]
+    # pandas factorises an Arrow-backed text column in C: no Python string per cell.
+    ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
+                                use_na_sentinel=True)
+    upper = pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().str.replace(r"\s+", "_", regex=True)
+    kinds = np.append(upper.map({k: v[0] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
+    modes = np.append(upper.map({k: v[1] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
+    unknown = pd.isna(kinds)
+    kinds[unknown] = by_sign[unknown]
+    modes[pd.isna(modes)] = ""
+    return kinds, modes
+
+
+_KIND_WORDS = np.array(["discharge", "rest", "charge"], dtype=object)  # by sign of the current + 1
+
+
+def kinds_from_sign(current_ma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    current = np.asarray(current_ma, dtype=np.float64)
+    kind = _KIND_WORDS[np.sign(current).astype(np.int8) + 1]
+    return kind, np.full(len(kind), "", dtype=object)  # the sign tells the direction, not CC from CV (as LAND)
+
+
+def throughput(counters: list[Counter], n: int) -> np.ndarray:
+    """Per-record amount that flowed, summed over the instrument's counters (its running sum gives the
+    counter back between restarts, small noise included)."""
+    total = np.zeros(n)
+    for counter in counters:
+        values = np.nan_to_num(np.asarray(counter.values, dtype=np.float64))
+        if counter.signed:
+            step = np.diff(values, prepend=0.0)
+            total += np.abs(step)
+            continue
+        values = np.abs(values)
+        previous = np.concatenate([[0.0], values[:-1]])
+        restarted = values < 0.5 * previous
+        if counter.restart is not None:
+            group = pd.factorize(np.asarray(counter.restart))[0]
+            restarted[1:] |= group[1:] != group[:-1]
+        total += np.where(restarted, values, values - previous)
+    return total
+
+
+def running_totals(flow: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """LAND's running total: adds up over records of one direction, rests keep it, a reversal restarts it.
+    ``code`` is cycling.cycles.kind_codes of the records (1 charge, 2 discharge, 0 rest)."""
+    held = pd.Series(np.where(code > 0, code, np.nan)).ffill().fillna(0).to_numpy()
+    change = np.ones(len(held), dtype=bool)
+    change[1:] = held[1:] != held[:-1]
+    segment = np.cumsum(change)
+    flow = np.where(code > 0, flow, 0.0)  # what a rest record "moved" is noise on a counter at rest
+    return pd.Series(flow).groupby(segment).cumsum().to_numpy()
+
+
+def split_cccv(mode: np.ndarray, current_ma: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """A combined CCCV step: CC while the current holds its starting value, CV once it tapers (as LAND)."""
+    mode = np.asarray(mode, dtype=object).copy()
+    cccv = mode == "CCCV"
+    if cccv.any():
+        current = pd.Series(np.abs(current_ma))
+        start = current.groupby(step).transform("first").to_numpy()
+        mode[cccv] = np.where(current.to_numpy()[cccv] < 0.99 * start[cccv], "CV", "CC")
+    return mode
+
+
+def _labels(values: np.ndarray | None) -> np.ndarray | None:
+    return None if values is None else pd.factorize(np.asarray(values))[0]
+
+
+def build_records(
+    *,
+    sheet: str | None,
+    rows: np.ndarray,
+    test_time_s: np.ndarray,
+    current_ma: np.ndarray,
+    voltage_v: np.ndarray,
+    capacity: list[Counter],
+    energy: list[Counter] | None = None,
+    kind: np.ndarray | None = None,
+    mode: np.ndarray | None = None,
+    step_time_s: np.ndarray | None = None,
+    record: np.ndarray | None = None,
+    cycle: np.ndarray | None = None,
+    step: np.ndarray | None = None,
+    sys_time: np.ndarray | None = None,
+    metadata: dict | None = None,
+) -> pd.DataFrame:
+    """The canonical record frame (RECORD_COLUMNS) from one instrument's columns, checked.
+
+    ``rows`` are the file's row numbers (as a spreadsheet or text editor counts them) for error messages.
+    ``step`` is the instrument's step label; the frame numbers steps globally from 1 (like LAND's
+    Step-Index), a new one wherever the label, the cycle or the step kind changes. ``cycle`` is the
+    instrument's cycle counter; a counter starting at 0 is shifted to start at 1 (noted in metadata).
+    """
+    n = len(test_time_s)
+    meta = metadata if metadata is not None else {}
+    if n == 0:
+        raise ParseError("the record table has a header but no data rows", sheet=sheet)
+    test_time = np.asarray(test_time_s, dtype=np.float64)
+    current = np.asarray(current_ma, dtype=np.float64)
+    voltage = np.asarray(voltage_v, dtype=np.float64)
+    for name, values in (("test time", test_time), ("current", current), ("voltage", voltage)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            what = "missing" if np.isnan(values[i]) else "infinite"
+            raise ParseError(f"the {name} value is {what}", sheet=sheet, row=int(rows[i]), column=name)
+    back = np.flatnonzero(np.diff(test_time) < -_TIME_JITTER_S)
+    if back.size:
+        i = int(back[0]) + 1
+        raise ParseError(
+            f"test time goes backwards ({test_time[i - 1]:.3f} s -> {test_time[i]:.3f} s); the records are "
+            "out of order or two tests were merged", sheet=sheet, row=int(rows[i]), column="test time")
+    test_time = np.maximum.accumulate(test_time)
+
+    if kind is None:
+        kind, default_mode = kinds_from_sign(current)
+        mode = default_mode if mode is None else mode
+    kind = np.asarray(kind, dtype=object)
+    mode = np.full(n, "", dtype=object) if mode is None else np.asarray(mode, dtype=object)
+
+    codes = kind_codes(kind, current)
+    record_no = np.arange(1, n + 1, dtype=np.int64) if record is None else _whole(record, sheet, rows, "record")
+    if cycle is None:
+        restart = channel_restarts(record_no, test_time)
+        cycle_no = derive_cycles(codes, restart)
+        meta["cycle_source"] = "derived"
+    else:
+        cycle_no = _whole(cycle, sheet, rows, "cycle")
+        if cycle_no.min() < 1:
+            meta["cycle_offset"] = int(1 - cycle_no.min())
+            cycle_no = cycle_no + meta["cycle_offset"]
+        meta.setdefault("cycle_source", "instrument")
+    change = np.ones(n, dtype=bool)
+    label = _labels(step)
+    change[1:] = (cycle_no[1:] != cycle_no[:-1]) | (codes[1:] != codes[:-1])
+    if label is not None:
+        change[1:] |= label[1:] != label[:-1]
+    step_no = np.cumsum(change).astype(np.int64)
+    mode = split_cccv(mode, current, step_no)
+    if step_time_s is None or np.isnan(np.asarray(step_time_s, dtype=np.float64)).all():
+        step_time = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
+    else:
+        step_time = np.asarray(step_time_s, dtype=np.float64)
+        gaps = np.isnan(step_time)
+        if gaps.any():
+            derived = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
+            step_time = np.where(gaps, derived, step_time)
+
+    capacity_mah = running_totals(throughput(capacity, n), codes)
+    energy_mwh = running_totals(throughput(energy, n), codes) if energy else np.full(n, np.nan)
+    stamps = (pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]") if sys_time is None
+              else pd.Series(np.asarray(sys_time, dtype="datetime64[ns]")))
+    frame = pd.DataFrame({
+        "record": record_no,
+        "test_time_s": test_time,
+        "step_time_s": step_time.astype(np.float64),
+        "current_ma": current,
+        "voltage_v": voltage,
+        "capacity_mah": capacity_mah.astype(np.float64),
+        "energy_mwh": energy_mwh.astype(np.float64),
+        "cycle": cycle_no.astype(np.int64),
+        "step": step_no,
+        "step_kind": pd.Series(kind, dtype=object).astype("str"),
+        "step_mode": pd.Series(mode, dtype=object).astype("str"),
+        "sys_time": stamps.astype("datetime64[ns]"),
+    })[RECORD_COLUMNS]
+    return frame  # in the file's order: test time, checked above, is what orders records
+
+
+def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarray:
+    numbers = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(dtype=np.float64)
+    if np.isnan(numbers).all():
+        raise ParseError(f"the {column} column holds no numbers", sheet=sheet, column=column)
+    numbers = pd.Series(numbers).ffill().bfill().to_numpy()
+    bad = numbers != np.round(numbers)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ParseError(f"'{numbers[i]}' is not a whole number", sheet=sheet, row=int(rows[i]), column=column)
+    return numbers.astype(np.int64)
+
+
+def summarise(records: pd.DataFrame, metadata: dict) -> dict:
+    """The metadata every reader fills in the same way from its records."""
+    non_rest = records["step_kind"][records["step_kind"] != "rest"]
+    first_kind = non_rest.iloc[0] if len(non_rest) else "rest"
+    metadata["first_step_kind"] = first_kind
+    metadata["n_records"] = len(records)
+    metadata["n_cycles"] = int(records["cycle"].nunique())
+    if "start_time" not in metadata and records["sys_time"].notna().any():
+        metadata["start_time"] = records["sys_time"].dropna().iloc[0].isoformat()
+    partial = False
+    if first_kind != "rest":
+        last = records[records["cycle"] == records["cycle"].iat[-1]]
+        second = "discharge" if first_kind == "charge" else "charge"
+        partial = not (last["step_kind"] == second).any()
+    metadata["partial_last_cycle"] = bool(partial)
+    return metadata

@@ -1,0 +1,279 @@
+"""Neware readers: binary .nda/.ndax (fastnda, NewareNDA as fallback) and BTS xlsx/xls/csv exports."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from .canonical import Counter, build_records, kinds_from_codes, summarise
+from .errors import ParseError
+from .export import Export
+from .probe import Probe, Reader
+from .sniff import check_ole2, check_zip
+from .tables import Table, read_delimited, sheet_table, text_head
+
+VERSION = "1.0.0"
+
+
+# --- .nda / .ndax --------------------------------------------------------------------------------
+
+def _is_binary(probe: Probe) -> bool:
+    return probe.fmt == "nda" or probe.zip_kind == "ndax"
+
+
+def read_binary(probe: Probe) -> Export:
+    """fastnda (Rust-backed, BSD-3) first; NewareNDA (BSD-3) when fastnda cannot read the file version."""
+    suffix = ".ndax" if probe.fmt == "zip" else ".nda"
+    with tempfile.TemporaryDirectory(prefix="assb-nda-") as folder:
+        # Both libraries take a path only.
+        path = os.path.join(folder, f"upload{suffix}")
+        with open(path, "wb") as handle:
+            handle.write(probe.data)
+        probe.progress(0.1)
+        try:
+            frame, reader, version, meta = _fastnda(path)
+        except Exception as first:  # noqa: BLE001 - any failure of the first library: try the second
+            try:
+                frame, reader, version, meta = _newarenda(path)
+            except Exception as second:  # noqa: BLE001
+                raise ParseError(f"this Neware {suffix} file cannot be read (fastnda: {_short(first)}; "
+                                 f"NewareNDA: {_short(second)})") from None
+    probe.progress(0.7)
+    rows = np.arange(1, len(frame) + 1)
+    table = Table(frame=frame, rows=rows, sheet=None)
+    kind, mode = kinds_from_codes(frame["step_type"].to_numpy(dtype=object), frame["current_ma"].to_numpy())
+    stamps = pd.to_datetime(frame["unix_time_s"].to_numpy(dtype=np.float64), unit="s", errors="coerce")
+    if meta.get("start_time") is None and len(stamps):
+        meta["start_time"] = stamps[0].isoformat()
+    meta.update(format=suffix.lstrip("."), units={"current": "mA", "capacity": "mAh", "energy": "mWh"})
+    records = build_records(
+        sheet=None, rows=rows, test_time_s=frame["total_time_s"].to_numpy(dtype=np.float64),
+        step_time_s=frame["step_time_s"].to_numpy(dtype=np.float64),
+        current_ma=frame["current_ma"].to_numpy(dtype=np.float64), voltage_v=frame["voltage_v"].to_numpy(),
+        capacity=[Counter(table.numbers(table.require("capacity", "capacity_mah")), frame["step"].to_numpy())],
+        energy=[Counter(table.numbers(table.require("energy", "energy_mwh")), frame["step"].to_numpy())],
+        kind=kind, mode=mode, record=frame["record"].to_numpy(), cycle=frame["cycle"].to_numpy(),
+        step=frame["step"].to_numpy(), sys_time=stamps.to_numpy(dtype="datetime64[ns]"), metadata=meta)
+    summarise(records, meta)
+    return Export(records=records, cycle_table=None, step_table=None, metadata=meta, instrument="Neware",
+                  reader=reader, reader_version=version)
+
+
+def _fastnda(path: str):
+    import fastnda
+
+    raw = fastnda.read(path, cycle_mode="auto").to_pandas()
+    frame = pd.DataFrame({
+        "record": raw["index"].to_numpy(), "voltage_v": raw["voltage_V"].to_numpy(dtype=np.float64),
+        "current_ma": raw["current_mA"].to_numpy(dtype=np.float64),
+        "unix_time_s": raw["unix_time_s"].to_numpy(dtype=np.float64),
+        "step_time_s": raw["step_time_s"].to_numpy(dtype=np.float64),
+        "total_time_s": raw["total_time_s"].to_numpy(dtype=np.float64),
+        "cycle": raw["cycle_count"].to_numpy(), "step": raw["step_count"].to_numpy(),
+        "step_type": raw["step_type"].astype(str).to_numpy(dtype=object),
+        "capacity_mah": raw["capacity_mAh"].to_numpy(dtype=np.float64),
+        "energy_mwh": raw["energy_mWh"].to_numpy(dtype=np.float64),
+    })
+    meta = {}
+    try:
+        info = fastnda.read_metadata(path) or {}
+        test = (info.get("TestInfo") or {}).get("TestInfo") or {}
+        meta = {"software": (info.get("VersionInfo") or {}).get("SortVersion"),
+                "channel": "-".join(str(test[k]) for k in ("DevID", "UnitID", "ChlID") if k in test) or None,
+                "start_time": test.get("StartTime"), "schedule": test.get("StepName")}
+    except Exception:  # noqa: BLE001 - the metadata is a nicety; the records are what counts
+        meta = {}
+    return frame, "fastnda", fastnda.version if isinstance(fastnda.version, str) else "1.3.1", meta
+
+
+def _newarenda(path: str):
+    import NewareNDA
+
+    raw = NewareNDA.read(path, cycle_mode="auto", log_level="ERROR")
+    # NewareNDA splits the capacity into charge and discharge counters (each per step).
+    capacity = raw["Charge_Capacity(mAh)"].to_numpy(dtype=np.float64) + raw["Discharge_Capacity(mAh)"].to_numpy(
+        dtype=np.float64)
+    energy = raw["Charge_Energy(mWh)"].to_numpy(dtype=np.float64) + raw["Discharge_Energy(mWh)"].to_numpy(
+        dtype=np.float64)
+    stamps = pd.to_datetime(raw["Timestamp"]).to_numpy(dtype="datetime64[ns]")
+    unix = (stamps - np.datetime64("1970-01-01T00:00:00")) / np.timedelta64(1, "s")
+    step = raw["Step"].to_numpy()
+    step_time = raw["Time"].to_numpy(dtype=np.float64)
+    # NewareNDA gives the step time; the test time is the sum of the finished steps plus it.
+    last = pd.Series(step_time).groupby(step).transform("max").to_numpy()
+    first_of_step = np.r_[True, step[1:] != step[:-1]]
+    offset = np.cumsum(np.where(first_of_step, np.r_[0.0, last[:-1]], 0.0))
+    frame = pd.DataFrame({
+        "record": raw["Index"].to_numpy(), "voltage_v": raw["Voltage"].to_numpy(dtype=np.float64),
+        "current_ma": raw["Current(mA)"].to_numpy(dtype=np.float64), "unix_time_s": unix,
+        "step_time_s": step_time, "total_time_s": offset + step_time, "cycle": raw["Cycle"].to_numpy(),
+        "step": step, "step_type": raw["Status"].astype(str).to_numpy(dtype=object),
+        "capacity_mah": capacity, "energy_mwh": energy,
+    })
+    return frame, "NewareNDA", getattr(NewareNDA, "__version__", "2026.6.11"), {}
+
+
+# --- BTS xlsx / xls / csv exports ------------------------------------------------------------------
+
+_RECORD_SHEETS = ("detail_", "record")
+
+
+def _is_workbook(probe: Probe) -> bool:
+    lowered = [s.lower() for s in probe.sheet_names]
+    return any(s.startswith(("detail_", "statis_", "cycle_")) for s in lowered) or (
+        "record" in lowered and ("cycle" in lowered or "step" in lowered or len(lowered) == 1)
+        and _record_sheet_is_neware(probe))
+
+
+def _record_sheet_is_neware(probe: Probe) -> bool:
+    cells = _sheet_cells(probe, "record", nrows=3)
+    header = " ".join(str(c) for c in cells.iloc[0].tolist()) if len(cells) else ""
+    return "Cycle Index" in header and "Step Index" in header or "DataPoint" in header
+
+
+def _sheet_cells(probe: Probe, name: str, nrows: int | None = None) -> pd.DataFrame:
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
+    real = next(s for s in book.sheet_names if s.lower() == name.lower())
+    rows = book.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=nrows)
+    return pd.DataFrame(rows, dtype=object)
+
+
+def read_workbook(probe: Probe) -> Export:
+    if probe.fmt == "zip":
+        check_zip(probe.data)
+    else:
+        check_ole2(probe.data)
+    names = probe.sheet_names
+    details = [s for s in names if s.lower().startswith("detail_") or s.lower() == "record"]
+    if not details:
+        raise ParseError(f"this Neware workbook has no record sheet (Detail_* or record); its sheets are "
+                         f"{', '.join(names)}. Export it from BTSDA with the record (detail) layer included")
+    tables = []
+    for sheet in details:
+        tables.append(sheet_table(_sheet_cells(probe, sheet), header_row=0, sheet=sheet))
+        probe.progress(0.1 + 0.5 * len(tables) / len(details))
+    meta = {"format": "xlsx" if probe.fmt == "zip" else "xls", "sheets": names}
+    info = [s for s in names if s.lower() == "info"]
+    if info:
+        cells = _sheet_cells(probe, info[0])
+        meta["info"] = [str(v) for v in cells.iloc[:, 0].tolist() if v not in (None, "")][:8]
+        channel = [s.split("_", 1)[1] for s in details if "_" in s]
+        if channel:
+            meta["channel"] = channel[0]
+    records = _records(tables, meta)
+    cycle_sheets = [s for s in names if s.lower().startswith("cycle_") or s.lower() == "cycle"]
+    cycle_table = _cycle_table(sheet_table(_sheet_cells(probe, cycle_sheets[0]), header_row=0,
+                                           sheet=cycle_sheets[0])) if cycle_sheets else None
+    summarise(records, meta)
+    return Export(records=records, cycle_table=cycle_table, step_table=None, metadata=meta, instrument="Neware",
+                  reader="assb-lab neware-bts", reader_version=VERSION)
+
+
+def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
+    if len(tables) > 1:
+        frame = pd.concat([t.frame for t in tables], ignore_index=True)
+        table = Table(frame=frame, rows=np.concatenate([t.rows for t in tables]), sheet=tables[0].sheet)
+    else:
+        table = tables[0]
+    current = table.numbers(table.require("current", "Current", "Cur"), "current")
+    voltage = table.numbers(table.require("voltage", "Voltage"), "voltage")
+    step_hit = table.find("Step Index", "Step", "Step ID")
+    step = table.numbers(step_hit) if step_hit else None
+    cycle_hit = table.find("Cycle Index", "Cycle", "Cycle ID")
+    stamps_hit = table.find("Absolute Time", "Date", "Realtime", "System Time")
+    step_time_hit = table.find("Time", "Relative Time", "Step Time")
+    step_time = table.seconds(step_time_hit, group=step) if step_time_hit else None
+    test_hit = table.find("Total Time", "Cumulative Time", "Test Time")
+    test_time = table.seconds(test_hit) if test_hit is not None else None
+    stamps = table.stamps(stamps_hit, test_time) if stamps_hit else None
+    if test_time is None and stamps is not None and not np.isnat(stamps).any():
+        test_time = (stamps - stamps[0]) / np.timedelta64(1, "s")
+    elif test_time is None:
+        raise ParseError("the record table has neither a total time nor an absolute time column",
+                         sheet=table.sheet)
+    groups = step if step is not None else None
+    charge, discharge = table.find("Chg. Cap.", "Charge Capacity"), table.find("DChg. Cap.", "Discharge Capacity")
+    if charge and discharge:
+        capacity = [Counter(table.numbers(charge, "capacity"), groups),
+                    Counter(table.numbers(discharge, "capacity"), groups)]
+    else:
+        capacity = [Counter(table.numbers(table.require("capacity", "Capacity", "CapaCity"), "capacity"), groups)]
+    e_charge, e_discharge = table.find("Chg. Energy", "Charge Energy"), table.find("DChg. Energy", "Discharge Energy")
+    if e_charge and e_discharge:
+        energy = [Counter(table.numbers(e_charge, "energy"), groups),
+                  Counter(table.numbers(e_discharge, "energy"), groups)]
+    else:
+        hit = table.find("Energy")
+        energy = [Counter(table.numbers(hit, "energy"), groups)] if hit else None
+    state = table.find("Step Type", "Status", "State")
+    kind, mode = (kinds_from_codes(state[0], current) if state else (None, None))
+    record_hit = table.find("DataPoint", "Record Index", "Record ID", "Record", "Data Point")
+    meta["units"] = table.units
+    return build_records(
+        sheet=table.sheet, rows=table.rows, test_time_s=test_time, step_time_s=step_time, current_ma=current,
+        voltage_v=voltage, capacity=capacity, energy=energy, kind=kind, mode=mode,
+        record=table.numbers(record_hit) if record_hit else None,
+        cycle=table.numbers(cycle_hit) if cycle_hit else None, step=step, sys_time=stamps, metadata=meta)
+
+
+def _cycle_table(table: Table) -> pd.DataFrame | None:
+    cycle = table.find("ToTal of Cycle", "Cycle Index", "Cycle", "Cycle ID")
+    charge = table.find("Capacity of charge", "Chg. Cap.", "Charge Capacity")
+    discharge = table.find("Capacity of discharge", "DChg. Cap.", "Discharge Capacity")
+    if cycle is None or charge is None or discharge is None:
+        return None
+    out = pd.DataFrame({
+        "cycle": table.numbers(cycle).astype(np.int64),
+        "charge_mah": table.numbers(charge, "capacity"),
+        "discharge_mah": table.numbers(discharge, "capacity"),
+    })
+    efficiency = table.find("Chg.-DChg. Eff", "Cycle Life", "Efficiency")
+    if efficiency is not None and "Cycle Life" not in efficiency[1]:
+        out["ce_percent"] = table.numbers(efficiency)
+    return out
+
+
+def _is_csv(probe: Probe) -> bool:
+    return probe.text_kind is not None and probe.text_kind[0] == "Neware"
+
+
+def read_csv(probe: Probe) -> Export:
+    lines, text, encoding = text_head(probe.data)
+    header_line = next((i for i, line in enumerate(lines[:50])
+                        if ("Cycle" in line and ("Voltage" in line or "Volt" in line))), None)
+    if header_line is None:
+        raise ParseError("this Neware csv has no record header line (with Cycle Index, Voltage, Current) in its "
+                         "first 50 lines; a layered 'general report' csv is not read yet: export the record "
+                         "(detail) layer from BTSDA", sheet="text")
+    first = lines[header_line]
+    if not first.strip().startswith(("DataPoint", "Record", "Data Point", "Date", "Cycle Index")):
+        raise ParseError("this looks like Neware's layered 'general report' csv (cycle, step and record layers "
+                         "interleaved), which is not read yet: export the record layer as its own csv or as xlsx",
+                         row=header_line + 1)
+    sep = "\t" if first.count("\t") > first.count(",") else ","
+    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
+                           encoding=encoding)
+    meta = {"format": "csv", "encoding": encoding}
+    records = _records([table], meta)
+    summarise(records, meta)
+    return Export(records=records, cycle_table=None, step_table=None, metadata=meta, instrument="Neware",
+                  reader="assb-lab neware-csv", reader_version=VERSION)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+READERS = [
+    Reader("assb-lab neware-nda (fastnda, NewareNDA fallback)", "Neware", _is_binary, read_binary, VERSION),
+    Reader("assb-lab neware-bts", "Neware", lambda p: p.fmt in ("zip", "ole2") and _is_workbook(p),
+           read_workbook, VERSION),
+    Reader("assb-lab neware-csv", "Neware", _is_csv, read_csv, VERSION),
+]

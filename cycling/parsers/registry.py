@@ -1,0 +1,117 @@
+"""The reader registry: ``read_export`` picks the reader of a cycler file by its content and runs it."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import ParseError
+from .export import Export
+from .probe import Probe, Reader
+
+_MAX_FILE_BYTES = 4 * 1024**3
+
+
+READERS: list[Reader] = []
+# Modules owned by others that export a ``READER`` (a Reader); missing ones are skipped.
+OPTIONAL_READER_MODULES = ["cycling.parsers.bdf"]
+
+
+def register(reader: Reader, *, before: str | None = None) -> Reader:
+    """Add a reader (ahead of the one named ``before``: LAND's reader, the catch-all, stays last)."""
+    if any(r.name == reader.name for r in READERS):
+        return reader
+    at = next((i for i, r in enumerate(READERS) if r.name == before), len(READERS))
+    READERS.insert(at, reader)
+    return reader
+
+
+def _load() -> list[Reader]:
+    if not READERS:
+        from . import arbin, biologic, lanhe, maccor, neware
+        from .land import PARSER_VERSION, read_land
+
+        for module in (neware, arbin, biologic, maccor, lanhe):
+            for reader in module.READERS:
+                register(reader)
+        for module_name in OPTIONAL_READER_MODULES:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                continue
+            if getattr(module, "READER", None) is not None:
+                register(module.READER)
+        register(Reader("assb-lab land", "LAND", _land_sniff,
+                        lambda probe: read_land(io.BytesIO(probe.data), name=probe.name, progress=probe.progress),
+                        PARSER_VERSION))
+    return READERS
+
+
+def _land_sniff(probe: Probe) -> bool:
+    """LAND is the catch-all for workbooks and text no other reader claimed: read_land's own refusals say
+    best what is wrong with a near-LAND file."""
+    return probe.fmt in ("zip", "ole2", "text") and probe.zip_kind != "ndax"
+
+
+def read_export(
+    source: str | os.PathLike | BinaryIO,
+    *,
+    name: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> Export:
+    """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise."""
+    display = name or _display_name(source)
+    data = _read_bytes(source, display)
+    probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
+    if not data.strip():
+        raise ParseError("the file is empty", file=display)
+    signature = probe.signature
+    if signature is not None and signature.refusal:
+        raise ParseError(f"it is {signature.what}: {signature.refusal}", file=display)
+    for reader in _load():
+        if not reader.sniff(probe):
+            continue
+        try:
+            export = reader.read(probe)
+        except ParseError as exc:
+            raise exc.located(file=display) from None
+        except MemoryError:
+            raise ParseError("the file is too large to read in memory", file=display) from None
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError) as exc:
+            raise ParseError(f"the {reader.instrument} file's content could not be understood "
+                             f"({type(exc).__name__}: {exc})", file=display) from None
+        export.reader_version = export.reader_version or reader.version
+        export.source_name = display
+        export.metadata.setdefault("instrument", export.instrument)
+        export.metadata.setdefault("reader", export.reader)
+        export.metadata.setdefault("reader_version", export.reader_version)
+        return export
+    what = signature.what if signature else "a file of an unknown format"
+    raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
+
+
+def _display_name(source) -> str:
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name
+    return Path(getattr(source, "name", "") or "upload").name
+
+
+def _read_bytes(source, display: str) -> bytes:
+    try:
+        if isinstance(source, str | os.PathLike):
+            if os.path.getsize(source) > _MAX_FILE_BYTES:
+                raise ParseError("the file is larger than 4 GiB", file=display)
+            with open(source, "rb") as handle:
+                return handle.read()
+        data = source.read()
+    except OSError as exc:
+        raise ParseError(f"the file cannot be read ({exc.strerror or exc})", file=display) from None
+    if isinstance(data, str):
+        raise ParseError("a text stream was given; open the file in binary mode", file=display)
+    return bytes(data)

@@ -1,0 +1,236 @@
+"""Shared plumbing of the non-LAND readers: a found table, its columns by alias, numbers with units."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from .canonical import norm, split_header, unit_factor
+from .errors import ParseError
+from .values import MISSING_TEXT, to_datetime, to_seconds, unwrap_days
+
+
+@dataclass
+class Table:
+    """One table of a file: cells by column, the file's row number of each data row, where it sits."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    sheet: str | None = None
+    units: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._by_name = {}
+        for position, raw in enumerate(self.frame.columns):
+            name, unit = split_header(raw)
+            self._by_name.setdefault(norm(name), (position, str(raw).strip(), unit))
+            self._by_name.setdefault(norm(str(raw)), (position, str(raw).strip(), unit))
+
+    def find(self, *aliases: str) -> tuple[pd.Series, str, str | None] | None:
+        """The first column whose name (unit stripped, or whole header) matches one of ``aliases``."""
+        for alias in aliases:
+            hit = self._by_name.get(norm(alias))
+            if hit is not None:
+                position, raw, unit = hit
+                return self.frame.iloc[:, position], raw, unit
+        return None
+
+    def require(self, what: str, *aliases: str) -> tuple[pd.Series, str, str | None]:
+        hit = self.find(*aliases)
+        if hit is None:
+            shown = ", ".join(str(c) for c in self.frame.columns[:30])
+            raise ParseError(f"the record table has no {what} column (expected one of {', '.join(aliases)}; "
+                             f"header: {shown})", sheet=self.sheet)
+        return hit
+
+    def numbers(self, hit, dimension: str | None = None, *, default_unit: str | None = None) -> np.ndarray:
+        """Float values of a column (gaps NaN) in the canonical unit of ``dimension``; junk text is an error
+        naming its row and column."""
+        values, raw, unit = hit
+        out = _floats(values, self.rows, raw, self.sheet)
+        if dimension is None:
+            return out
+        factor = unit_factor(unit, dimension, column=raw, default=default_unit)
+        self.units[raw] = unit or f"{default_unit} (instrument default)"
+        return out * factor
+
+    def seconds(self, hit, *, default_unit: str = "s", group: np.ndarray | None = None) -> np.ndarray:
+        """Seconds from numbers in the header's unit, 'HH:MM:SS(.fff)', 'D-HH:MM:SS', '0d 00:00:00.00' text
+        or time cells."""
+        values, raw, unit = hit
+        clock = unit is not None and ":" in unit  # 'h:min:s.ms': clock text, read as such
+        factor = unit_factor(None if clock else unit, "time", column=raw, default=default_unit)
+        if values.dtype.kind not in "fiu" and (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            fast = _clock_seconds(values)
+            if fast is not None:
+                return fast
+            text = values.map(lambda v: v.replace("d ", "-").strip() if isinstance(v, str) else v)
+        else:
+            text = values
+        try:
+            seconds, wraps = to_seconds(text, self.rows, raw, factor)
+        except ParseError as exc:
+            raise exc.located(sheet=self.sheet) from None
+        # Excel time-of-day cells lost their whole days: give them back (as LAND's reader does).
+        return unwrap_days(seconds, wraps, group)
+
+    def stamps(self, hit, test_time_s: np.ndarray | None = None) -> np.ndarray:
+        """Wall-clock time of each record. Text stamps that keep pace with the test time (checked on 257
+        rows spread over the file, within 1 s) are the first stamp plus the test time: parsing a million
+        date strings costs more than reading the rest of the file."""
+        values = hit[0]
+        if values.dtype.kind in "fiu":
+            # Unix seconds (Arbin csv DateTime, Neware .nda)
+            return pd.to_datetime(values.to_numpy(dtype=np.float64), unit="s", errors="coerce").to_numpy(
+                dtype="datetime64[ns]")
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            if test_time_s is not None and len(values) > 1000:
+                sample = np.unique(np.linspace(0, len(values) - 1, 257).astype(np.int64))
+                stamps = self._text_stamps(values.iloc[sample])
+                if not np.isnat(stamps).any():
+                    elapsed = (stamps - stamps[0]) / np.timedelta64(1, "s")
+                    if np.abs(elapsed - (test_time_s[sample] - test_time_s[0])).max() <= 1.0:
+                        offsets = ((test_time_s - test_time_s[0]) * 1e9).astype("timedelta64[ns]")
+                        return stamps[0] + offsets
+            return self._text_stamps(values)
+        return to_datetime(values)
+
+    @staticmethod
+    def _text_stamps(values: pd.Series) -> np.ndarray:
+        text = pd.Series(values.astype(object).where(values.notna(), None), dtype=object).str.strip()
+        first = text.dropna()
+        fmt = guess_datetime_format(first.iat[0]) if len(first) and isinstance(first.iat[0], str) else None
+        if fmt is not None:
+            # One format for the whole column (C speed); a column that does not fit takes the careful path.
+            stamps = pd.to_datetime(text, format=fmt, errors="coerce")
+            if not (stamps.isna().to_numpy() & text.notna().to_numpy()).any():
+                return stamps.to_numpy(dtype="datetime64[ns]")
+        return to_datetime(text)
+
+
+# 'H:MM:SS(.fff)', 'D-HH:MM:SS', '0d 00:00:00.000', '1 02:03:04' (RE2 syntax for Arrow).
+_CLOCK_PLAIN = r"^(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)$"
+_CLOCK = r"^\s*(?:(?P<d>\d+)\s*(?:-|d|\s)\s*)?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)\s*$"
+
+
+def _clock_seconds(values: pd.Series) -> np.ndarray | None:
+    """Clock-text times to seconds in Arrow's C++ (one regex pass, no Python per cell); None when any
+    non-empty cell is something else (numbers, Excel time cells, junk: values.to_seconds judges those)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if values.dtype != object and pd.api.types.is_string_dtype(values):
+            array = pa.array(values.array)  # Arrow-backed already: no Python string per cell
+            if isinstance(array, pa.ChunkedArray):
+                array = array.combine_chunks()
+            array = array.cast(pa.string())
+        else:
+            array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    first = next((v for v in array.slice(0, 64).to_pylist() if v), "")
+    # The common 'H:MM:SS.fff' matches twice as fast without the optional day part.
+    parts = pc.extract_regex(array, _CLOCK_PLAIN if re.match(_CLOCK_PLAIN, first) else _CLOCK)
+    if parts.null_count != array.null_count and "d" not in parts.type.names:
+        parts = pc.extract_regex(array, _CLOCK)
+        if parts.null_count != array.null_count:
+            return None
+    if "d" not in parts.type.names:
+        return field_seconds(parts, pa, pc)
+
+    days = pc.struct_field(parts, "d")
+    days = pc.if_else(pc.equal(days, ""), pa.scalar(None, pa.string()), days)
+    return np.nan_to_num(pc.cast(days, pa.float64()).to_numpy(zero_copy_only=False)) * 86400.0 + field_seconds(
+        parts, pa, pc)
+
+
+def field_seconds(parts, pa, pc) -> np.ndarray:
+    def field(name: str) -> np.ndarray:
+        return pc.cast(pc.struct_field(parts, name), pa.float64()).to_numpy(zero_copy_only=False)
+
+    return field("h") * 3600.0 + field("m") * 60.0 + field("s")
+
+
+def _floats(values: pd.Series, rows: np.ndarray, column: str, sheet: str | None) -> np.ndarray:
+    if values.dtype.kind in "fiub":
+        return values.to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(numbers)
+    if bad.any():
+        text = values[bad].astype(str).str.strip().str.lower()
+        missing = values[bad].isna().to_numpy() | text.isin(MISSING_TEXT).to_numpy()
+        really = np.flatnonzero(bad)[~missing]
+        if really.size:
+            i = int(really[0])
+            raise ParseError(f"'{str(values.iat[i])[:40]}' is not a number", sheet=sheet, row=int(rows[i]),
+                             column=column)
+    return numbers
+
+
+def read_delimited(text: str | None, *, header_line: int, sep: str, decimal: str = ".", sheet: str | None = None,
+                   data: bytes | None = None, encoding: str | None = None) -> Table:
+    """A delimited table whose header is on line ``header_line`` (0-based); pandas' C parser, fed the raw
+    bytes when they are UTF-8 (it decodes faster, and no second copy of the file is made as a str)."""
+    raw = data is not None and encoding in ("utf-8", "utf-8-sig")
+    source = io.BytesIO(data) if raw else io.StringIO(text)
+    try:
+        # Blank lines are kept (and dropped below) so that row numbers stay those of a text editor.
+        frame = pd.read_csv(source, sep=sep, skiprows=header_line, decimal=decimal, skip_blank_lines=False,
+                            encoding=encoding if raw else None, index_col=False)
+    except UnicodeDecodeError:
+        if not raw:
+            raise
+        from .sniff import decode_text
+
+        return read_delimited(decode_text(data)[0], header_line=header_line, sep=sep, decimal=decimal, sheet=sheet)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ParseError(f"the table cannot be split into columns ({str(exc).splitlines()[0][:200]})",
+                         sheet=sheet) from None
+    frame = frame.loc[:, [not str(c).startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
+    rows = np.arange(len(frame)) + header_line + 2
+    blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any():
+        frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
+    return Table(frame=frame, rows=rows, sheet=sheet)
+
+
+def text_head(data: bytes) -> tuple[list[str], str | None, str]:
+    """(first lines, whole text or None, encoding) of a text export. UTF-8 files are not decoded whole here:
+    read_delimited hands their bytes to pandas (and falls back to the careful decode if they are not UTF-8)."""
+    from .sniff import decode_text
+
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif b"\x00" in data[:4096] or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text, encoding = decode_text(data)
+        return text[:65536].splitlines(), text, encoding
+    else:
+        encoding = "utf-8"
+    head = data[:65536]
+    try:
+        lines = head.decode(encoding, errors="strict").splitlines()
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
+            text, encoding = decode_text(data)
+            return text[:65536].splitlines(), text, encoding
+        lines = head[:exc.start].decode(encoding).splitlines()
+    return lines, None, encoding
+
+
+def sheet_table(cells: pd.DataFrame, *, header_row: int, sheet: str) -> Table:
+    """A table of a workbook sheet (cells as python-calamine gives them) with its header on ``header_row``."""
+    header = [str(v).strip() if v is not None else "" for v in cells.iloc[header_row].tolist()]
+    body = cells.iloc[header_row + 1:].reset_index(drop=True)
+    body.columns = [h or f"column {i + 1}" for i, h in enumerate(header)]
+    rows = np.arange(len(body)) + header_row + 2
+    empty = body.map(lambda v: v is None or (isinstance(v, str) and v.strip() == "")).all(axis=1).to_numpy()
+    if empty.any():
+        body, rows = body[~empty].reset_index(drop=True), rows[~empty]
+    body = body.replace({"": None})
+    return Table(frame=body.infer_objects(), rows=rows, sheet=sheet)

@@ -1,0 +1,81 @@
+"""The upload pre-check (cycling.sniff.refuse_reason, one signature table with the readers): every supported
+cycler format passes, what nobody reads is answered 415 with what to do instead."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cycling.models import DataFile
+from cycling.sniff import refuse_reason
+from tests.landfiles import upload_file
+
+CYCLERS = Path(__file__).resolve().parents[1] / "data" / "cyclers"
+SAMPLES = sorted(p for p in CYCLERS.rglob("*") if p.is_file() and p.suffix != ".md")
+
+
+def docx() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    return buffer.getvalue()
+
+
+def test_there_are_samples_of_every_instrument():
+    assert {p.parent.name for p in SAMPLES} == {"arbin", "biologic", "maccor", "neware"}
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_it_lets_every_supported_sample_through(path):
+    assert refuse_reason(path.read_bytes()[:4096]) is None
+
+
+@pytest.mark.parametrize(("head", "phrases"), [
+    (docx(), ["Word document", "neither an Excel workbook nor a Neware .ndax"]),
+    (b"BIO-LOGIC MODULAR FILE\x1a" + b" " * 100, ["BioLogic .mpr", ".mpt"]),
+    (b"\x00\x01\x00\x00Standard Jet DB\x00" + b"\x00" * 100, ["Arbin .res", "MITS Pro", ".xlsx"]),
+    (b"%PDF-1.7\n", ["PDF document"]),
+])
+def test_it_refuses_what_no_reader_reads_and_says_what_to_do(head, phrases):
+    reason = refuse_reason(head[:4096])
+    assert reason is not None and all(p in reason for p in phrases), reason
+
+
+def _upload(client, cell, data, name):
+    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name}, format="multipart")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sample", ["arbin/navani__bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx",
+                                    "neware/navani__test.ndax", "maccor/beep__maccor_test_file_4267-66-6519.041"])
+def test_the_api_accepts_other_cyclers_exports(device_api, cell, sample):
+    path = CYCLERS / sample
+    resp = _upload(device_api, cell, path.read_bytes(), path.name)
+    assert resp.status_code == 202, resp.content
+
+
+@pytest.mark.django_db
+def test_the_api_answers_a_renamed_word_document_with_415(device_api, cell):
+    resp = _upload(device_api, cell, docx(), "LNTO-01_ch3.xlsx")
+    assert resp.status_code == 415 and "Word document" in str(resp.json())
+    assert DataFile.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_manage_py_ingest_stores_every_cyclers_files(tmp_path, cell):
+    from django.core.management import call_command
+
+    folder = tmp_path / "rack"
+    folder.mkdir()
+    for sample in ("neware/navani__test.nda", "neware/navani__test.ndax", "maccor/beep__maccor_test_file_4267-66-6519.041",
+                   "biologic/PyProBE__Sample_data_biologic_no_header.mpt", "arbin/beep__FastCharge_000025_CH8.csv"):
+        (folder / Path(sample).name).write_bytes((CYCLERS / sample).read_bytes())
+    (folder / "run.mpr").write_bytes(b"BIO-LOGIC MODULAR FILE\x1a" + b" " * 64)
+    out = io.StringIO()
+    call_command("ingest", str(folder), "--cell", cell.name, stdout=out)
+    names = set(DataFile.objects.values_list("original_name", flat=True))
+    assert names == {"navani__test.nda", "navani__test.ndax", "beep__maccor_test_file_4267-66-6519.041",
+                     "PyProBE__Sample_data_biologic_no_header.mpt", "beep__FastCharge_000025_CH8.csv"}
+    assert ".mpt" in out.getvalue()  # the .mpr is refused with the request for the text export
