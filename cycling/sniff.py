@@ -14,6 +14,7 @@ _REFUSED = [
 ]
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_PARQUET = b"PAR1"  # Battery Data Format tables (cycling.parsers.bdf)
 
 
 def refuse_reason(head: bytes) -> str | None:
@@ -23,7 +24,7 @@ def refuse_reason(head: bytes) -> str | None:
     for signature, what in _REFUSED:
         if head.startswith(signature):
             return f"the file is {what}, not a LAND or EIS export"
-    if head.startswith((_ZIP, _OLE2)):
+    if head.startswith((_ZIP, _OLE2, _PARQUET)):
         return None
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text[:15].lower().startswith((b"<!doctype html", b"<html")):
