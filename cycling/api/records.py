@@ -209,3 +209,39 @@ def cell_record_batches(files: list[DataFile], options: _Options) -> Iterator[pa
                 ids = pa.array([datafile.pk] * batch.num_rows, type=pa.int64())
                 batch = pa.RecordBatch.from_arrays([ids, *batch.columns], names=["datafile_id", *batch.schema.names])
             yield batch
+
+
+class DatasetView(_RecordsView):
+    """One zip for publication: build sheets, per-cycle tables, records (Parquet and BDF), EIS spectra and fits,
+    provenance, figures, README and datacite.json, for chosen cells, groups and/or projects (streamed)."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("cells", str, description="Comma-separated cell ids"),
+        OpenApiParameter("groups", str, description="Comma-separated cell-group ids (all their cells)"),
+        OpenApiParameter("projects", str, description="Comma-separated project ids (all their cells)"),
+        OpenApiParameter("records", str, description="parquet, bdf, both (default) or none"),
+    ], responses={(200, "application/zip"): OpenApiTypes.BINARY,
+                  400: OpenApiResponse(description="An empty selection or a bad records choice")},
+        operation_id="dataset_export")
+    def get(self, request):
+        from .. import compare, dataset
+
+        params = request.query_params
+        ids = {key: compare.parse_ids(params.get(key, "")) for key in ("cells", "groups", "projects")}
+        choice = params.get("records", "both")
+        records = {"both": ("parquet", "bdf"), "parquet": ("parquet",), "bdf": ("bdf",), "none": ()}.get(choice)
+        if records is None:
+            return self.bad("records must be parquet, bdf, both or none")
+        cells = dataset.dataset_cells(request.user, cell_ids=ids["cells"], group_ids=ids["groups"],
+                                      project_ids=ids["projects"])
+        if not cells:
+            return self.bad("the selection holds no cell you may see: give cells=, groups= or projects= ids")
+        first = cells[0]
+        audit(actor=request.user, action="export.dataset", obj=first.project, cells=[c.pk for c in cells],
+              records=choice)
+        resp = StreamingHttpResponse(dataset.dataset_zip(request.user, cells, records=records),
+                                     content_type="application/zip")
+        stem = slugify(first.project.name if len({c.project_id for c in cells}) == 1 else "assb-lab")
+        resp["Content-Disposition"] = f'attachment; filename="{stem}-dataset.zip"'
+        return resp
+

@@ -17,6 +17,7 @@ urlpatterns = [
     path("datafiles/<int:pk>/records/", records.DataFileRecordsView.as_view(), name="datafile-records"),
     path("cells/<int:pk>/figure/", figures.CellFigureView.as_view(), name="cell-figure"),
     path("compare/figure/", figures.CompareFigureView.as_view(), name="compare-figure"),
+    path("datasets/", records.DatasetView.as_view(), name="dataset-export"),
     path("compare/", compare.CompareView.as_view(), name="compare-api"),
     path("compare/summary/", compare.CompareSummaryView.as_view(), name="compare-summary-api"),
     *router.urls,

@@ -75,5 +75,6 @@ def test_it_links_the_figures_and_records_from_the_pages(viewer, study, both):
     assert f"/api/v1/cells/{cell.pk}/records/?output=bdf-csv" in page
     page = web.get(f"/compare/?{both}").content.decode()
     assert "/api/v1/compare/figure/?" in page and "metric=retention_percent&amp;output=svg" in page
+    assert f'href="/api/v1/datasets/?groups={study["coated"].pk},{study["bare"].pk}"' in page
     # The session of the page is enough to download the figure it links.
     assert web.get(f"/api/v1/compare/figure/?{both}").status_code == 200

@@ -126,5 +126,7 @@ def test_it_documents_the_records_endpoints(tmp_path):
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--fail-on-warn", "--file", str(out))
     text = out.read_text()
-    assert "/api/v1/datafiles/{id}/records/:" in text and "/api/v1/cells/{id}/records/:" in text
+    for path in ("/api/v1/datafiles/{id}/records/:", "/api/v1/cells/{id}/records/:", "/api/v1/datasets/:",
+                 "/api/v1/compare/figure/:", "/api/v1/cells/{id}/figure/:"):
+        assert path in text
     assert "bdf-parquet" in text and "application/vnd.apache.parquet" in text
