@@ -13,7 +13,7 @@ from cycling.models import DataFile
 from tests.conftest import client_for
 from tests.landfiles import upload_file
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 N_RECORDS = 1_000_000
 
