@@ -118,4 +118,4 @@ def test_it_raises_the_servers_refusals_as_exceptions(live_server, viewer, resea
     broken.write_text("test_time_second,voltage_volt,current_ampere,step_capacity_ah\n0,3.0,0.001,0\n5,n/a,0.001,0\n")
     with pytest.raises(assb_client.ImportFailed) as err:
         _client(live_server, researcher).upload("LNTO-01", broken)
-    assert "row 3, column 'voltage_volt': 'n/a' is not a number" in str(err.value)
+    assert "row 3, column 'voltage_volt': the voltage value is missing or not finite" in str(err.value)
