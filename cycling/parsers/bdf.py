@@ -478,3 +478,7 @@ def write_bdf(records: pd.DataFrame, target: str | os.PathLike | BinaryIO, *, fm
             target.write(header + body.getvalue())
     else:
         raise ValueError(f"unknown BDF format {fmt!r}: use 'csv' or 'parquet'")
+
+
+# The reader registry's entry (cycling.parsers.registry, when it lands): how to recognise and read a BDF table.
+REGISTRY_ENTRY = {"reader": "bdf", "instrument": "BDF", "version": READER_VERSION, "sniff": sniff, "read": read_bdf}
