@@ -62,8 +62,7 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
     now = datetime.now(UTC)
     provenance = {"exported_at": now.isoformat(), "exported_by": getattr(user, "username", str(user)),
                   "bdf_writer_version": BDF_VERSION, "cells": {}}
-    group_ids = sorted({c.group_id for c in cells if c.group_id})
-    payload = compare.compare(user, compare.Selection(tuple(group_ids), tuple(c.pk for c in cells), None))
+    payload = compare.compare(user, compare.Selection(_whole_groups(user, cells), tuple(c.pk for c in cells), None))
     for which in ("cells", "groups"):
         columns, rows = compare.summary_table(payload, which)
         zf.writestr(f"summary-{which}.csv", _csv_text([k for k, _ in columns], rows, [label for _, label in columns]))
@@ -96,6 +95,17 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
     zf.writestr("README.md", readme(cells, records, now))
     zf.close()
     yield sink.take()
+
+
+def _whole_groups(user, cells: list[Cell]) -> tuple[int, ...]:
+    """The groups all of whose visible cells are in the selection: only those get group rows and group
+    plots (a group half chosen would bring its other cells into the summary)."""
+    chosen = {c.pk for c in cells}
+    ids = sorted({c.group_id for c in cells if c.group_id})
+    members: dict[int, set[int]] = {g: set() for g in ids}
+    for pk, group_id in cells_visible_to(user).filter(group_id__in=ids).values_list("pk", "group_id"):
+        members[group_id].add(pk)
+    return tuple(g for g in ids if members[g] <= chosen)
 
 
 # --- members ---------------------------------------------------------------------------------------
