@@ -9,10 +9,9 @@ as text so a journal's editor can restyle it.
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 
 import numpy as np
-from matplotlib import rc_context
-from matplotlib.figure import Figure
 
 FORMATS = {"svg": "image/svg+xml", "pdf": "application/pdf"}
 STYLE = {
@@ -31,7 +30,18 @@ COMPARE_METRICS = {
 _CAPACITY_LABELS = {"mAh/g": "Capacity (mAh g$^{-1}$)", "mAh": "Capacity (mAh)"}
 
 
-def _render(fig: Figure, fmt: str) -> bytes:
+@contextmanager
+def _styled(**extra):
+    """A new figure in the publication style; matplotlib is imported here, not when the URLs load (it takes
+    about a second, which the first request of every server process would pay)."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    with rc_context({**STYLE, **extra}):
+        yield Figure(figsize=SIZE_IN)
+
+
+def _render(fig, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"figure format must be svg or pdf, not {fmt!r}")
     buf = io.BytesIO()
@@ -45,8 +55,7 @@ def compare_figure(payload: dict, *, metric: str = "discharge_mah_g", band: str 
     """Group means against cycle with a band (sd or min-max) across replicates, in the page's colours."""
     if metric not in COMPARE_METRICS:
         raise ValueError(f"metric must be one of {', '.join(COMPARE_METRICS)}, not {metric!r}")
-    with rc_context(STYLE):
-        fig = Figure(figsize=SIZE_IN)
+    with _styled() as fig:
         ax = fig.add_subplot()
         for group in payload["groups"]:
             cycle = np.asarray(group["cycle"], dtype=float)
@@ -70,8 +79,7 @@ def cell_profiles_figure(curves: dict, *, title: str = "", fmt: str = "svg") -> 
     """Voltage against capacity of the chosen cycles (charge and discharge), one colour per cycle."""
     cycles = sorted({t["cycle"] for t in curves["traces"]})
     colors = dict(zip(cycles, _cycle_colors(len(cycles)), strict=True))
-    with rc_context(STYLE):
-        fig = Figure(figsize=SIZE_IN)
+    with _styled() as fig:
         ax = fig.add_subplot()
         labelled = set()
         for trace in curves["traces"]:
@@ -95,8 +103,7 @@ def cell_capacity_figure(rows: list[dict], *, color: str, title: str = "", fmt: 
     key = "discharge_mah_g" if per_gram else "discharge_mah"
     capacity = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
     ce = np.array([np.nan if r.get("ce_percent") is None else r["ce_percent"] for r in rows], dtype=float)
-    with rc_context({**STYLE, "axes.spines.right": True}):
-        fig = Figure(figsize=SIZE_IN)
+    with _styled(**{"axes.spines.right": True}) as fig:
         ax = fig.add_subplot()
         ax.plot(cycle, capacity, "o", markersize=2.5, color=color)
         ax.set_xlabel("Cycle number")
