@@ -1,6 +1,7 @@
 """The lab's reference study (DOMAIN.md: Wang et al., Adv. Energy Mater. 2021) as registry records.
 
-3 bare + 3 LNTO-coated SC-NMC532 | LGPS | In-Li cells. Loaded by the quick start and used in tests.
+3 bare + 3 LNTO-coated SC-NMC532 | LGPS | In-Li cells, marked `is_demo`. Loaded by the quick start and used in
+tests; the demo adds data to its own cells only (see cycling/demo.py).
 """
 import datetime
 
@@ -13,11 +14,19 @@ COATED, BARE = "LNTO-coated", "bare"
 REPLICATES = 3
 # Small replicate spread in composite loading (mg/cm2); replicate 1 is the study's nominal 12.0.
 LOADING_SPREAD_MG_CM2 = (12.0, 11.8, 12.2)
+DEMO_CELL_NAMES = tuple(f"{prefix}-{rep:02d}" for prefix in ("LNTO", "BARE") for rep in range(1, REPLICATES + 1))
 
 
 @transaction.atomic
-def load_study_registry() -> list[Cell]:
-    """Create (or update in place) the study's materials, groups and six cells; idempotent."""
+def load_study_registry(*, stdout=None) -> list[Cell]:
+    """The study's six demo cells, created once (with their materials, coating, project and groups).
+
+    Idempotent and polite: what exists already is left as it is (a researcher may have corrected a
+    demo cell's build sheet or a material's value), and a cell the demo did not create (`is_demo` False)
+    is never touched, even when it carries a demo cell's name; that demo cell is then skipped with a
+    message. Returns the demo cells only.
+    """
+    write = stdout.write if stdout else (lambda _msg: None)
     m = {}
     for name, kind, formula, extra in [
         ("SC-NMC532", Material.Kind.CATHODE_ACTIVE, "LiNi0.5Mn0.3Co0.2O2", {"theoretical_capacity_mah_g": 160.0}),
@@ -25,7 +34,7 @@ def load_study_registry() -> list[Cell]:
         ("In-Li", Material.Kind.ANODE, "In-Li alloy", {"potential_vs_li_v": 0.62}),
         ("LNTO", Material.Kind.COATING, "LiNb0.5Ta0.5O3", {}),
     ]:
-        m[name], _ = Material.objects.update_or_create(name=name, defaults={"kind": kind, "formula": formula, **extra})
+        m[name], _ = Material.objects.get_or_create(name=name, defaults={"kind": kind, "formula": formula, **extra})
     coating, _ = Coating.objects.get_or_create(
         material=m["LNTO"], thickness_nm=10.0,
         defaults={"wt_percent": 1.0, "method": "sol-gel", "anneal_temperature_c": 400.0, "anneal_time_h": 1.0},
@@ -37,12 +46,18 @@ def load_study_registry() -> list[Cell]:
         COATED: CellGroup.objects.get_or_create(project=project, name=COATED, defaults={"color": "#2459c5"})[0],
         BARE: CellGroup.objects.get_or_create(project=project, name=BARE, defaults={"color": "#d92d20"})[0],
     }
+    existing = {c.name: c for c in Cell.objects.filter(name__in=DEMO_CELL_NAMES)}
     cells = []
     for group_name, prefix in ((COATED, "LNTO"), (BARE, "BARE")):
         for rep in range(1, REPLICATES + 1):
-            cell, _ = Cell.objects.update_or_create(
-                name=f"{prefix}-{rep:02d}",
-                defaults=dict(
+            name = f"{prefix}-{rep:02d}"
+            cell = existing.get(name)
+            if cell is not None and not cell.is_demo:
+                write(f"  {name} exists and was not made by the demo: left alone (no demo data for it).")
+                continue
+            if cell is None:
+                cell = Cell.objects.create(
+                    name=name, is_demo=True,
                     project=project, group=groups[group_name], replicate_number=rep, builder="demo",
                     build_date=datetime.date(2021, 3, rep), cathode_material=m["SC-NMC532"],
                     coating=coating if group_name == COATED else None, catholyte=m["LGPS"],
@@ -52,13 +67,19 @@ def load_study_registry() -> list[Cell]:
                     voltage_reference=Cell.VoltageReference.LI, temperature_c=25.0, rest_before_test_h=3.0,
                     test_electrode=Cell.TestElectrode.CATHODE, first_half=Cell.FirstHalf.CHARGE,
                     notes="Reference study demo cell.",
-                ),
-            )
-            cell.pressing_steps.all().delete()
-            PressingStep.objects.bulk_create([
-                PressingStep(cell=cell, order=1, layer=PressingStep.Layer.SEPARATOR, force_t=1.0, die_diameter_mm=10.0),
-                PressingStep(cell=cell, order=2, layer=PressingStep.Layer.CATHODE, force_t=3.5, die_diameter_mm=10.0),
-                PressingStep(cell=cell, order=3, layer=PressingStep.Layer.ANODE, force_t=0.5, die_diameter_mm=10.0),
-            ])
+                )
+                PressingStep.objects.bulk_create([
+                    PressingStep(cell=cell, order=1, layer=PressingStep.Layer.SEPARATOR, force_t=1.0,
+                                 die_diameter_mm=10.0),
+                    PressingStep(cell=cell, order=2, layer=PressingStep.Layer.CATHODE, force_t=3.5,
+                                 die_diameter_mm=10.0),
+                    PressingStep(cell=cell, order=3, layer=PressingStep.Layer.ANODE, force_t=0.5,
+                                 die_diameter_mm=10.0),
+                ])
             cells.append(cell)
     return cells
+
+
+def demo_cells():
+    """The cells the demo created (and only those): the demo's data loaders iterate over these."""
+    return Cell.objects.filter(is_demo=True, name__in=DEMO_CELL_NAMES).select_related("group").order_by("name")

@@ -1,6 +1,8 @@
 """Filters of cells shared by the web pages and the REST API."""
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+
+from impedance.models import EisSpectrum
 
 from .models import Cell, CellGroup, Material
 
@@ -13,16 +15,23 @@ class CellFilterSet(django_filters.FilterSet):
     cathode_material = django_filters.CharFilter(field_name="cathode_material__name", lookup_expr="iexact")
     built_after = django_filters.DateFilter(field_name="build_date", lookup_expr="gte")
     built_before = django_filters.DateFilter(field_name="build_date", lookup_expr="lte")
+    has_eis = django_filters.ChoiceFilter(choices=[("yes", "with EIS"), ("no", "without")], method="filter_has_eis",
+                                          label="Impedance spectra")
 
     class Meta:
         model = Cell
-        fields = ["project", "q", "group", "coated", "coating_material", "cathode_material", "built_after", "built_before"]
+        fields = ["project", "q", "group", "coated", "coating_material", "cathode_material", "built_after",
+                  "built_before", "has_eis"]
 
     def search(self, queryset, name, value):
         return queryset.filter(
             Q(name__icontains=value) | Q(notes__icontains=value) | Q(group__name__icontains=value)
             | Q(builder__icontains=value)
         )
+
+    def filter_has_eis(self, queryset, name, value):
+        measured = Exists(EisSpectrum.objects.filter(cell=OuterRef("pk")))
+        return queryset.filter(measured if value == "yes" else ~measured)
 
     def filter_group(self, queryset, name, value):
         if value.isdigit():

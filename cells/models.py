@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from . import derived
+from .querysets import RestrictedQuerySet
 
 positive = MinValueValidator(0.0, message="must be positive")
 
@@ -22,10 +23,12 @@ def _positive_or_none(value, label):
 class Project(models.Model):
     """A research project of the lab; members see its cells, nobody else does (staff see all)."""
 
+    PROJECT_PATH = ""  # for RestrictedQuerySet.restrict()
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="lab_projects")
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -37,10 +40,12 @@ class Project(models.Model):
 class CellGroup(models.Model):
     """A cohort of replicate cells built the same way, e.g. "LNTO-coated" or "bare"."""
 
+    PROJECT_PATH = "project"  # for RestrictedQuerySet.restrict()
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="groups")
     name = models.CharField(max_length=80)
     description = models.TextField(blank=True)
     color = models.CharField(max_length=7, blank=True, help_text="Plot colour, #rrggbb.")
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["project__name", "name"]
@@ -65,9 +70,11 @@ class Material(models.Model):
     formula = models.CharField(max_length=120, blank=True, help_text="e.g. LiNi0.5Mn0.3Co0.2O2")
     supplier = models.CharField(max_length=120, blank=True)
     theoretical_capacity_mah_g = models.FloatField(
+        "Theoretical capacity (mAh/g)",
         null=True, blank=True, validators=[positive], help_text="Default for builds using this active material."
     )
     potential_vs_li_v = models.FloatField(
+        "Potential vs Li⁺/Li (V)",
         null=True, blank=True, help_text="Anode potential vs Li+/Li (In-Li: 0.62 V); converts voltage windows."
     )
     notes = models.TextField(blank=True)
@@ -85,13 +92,14 @@ class Coating(models.Model):
     material = models.ForeignKey(
         Material, on_delete=models.PROTECT, limit_choices_to={"kind": Material.Kind.COATING}, related_name="coatings"
     )
-    thickness_nm = models.FloatField(validators=[positive])
+    thickness_nm = models.FloatField("Thickness (nm)", validators=[positive])
     wt_percent = models.FloatField(
+        "Coating content (wt%)",
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)]
     )
     method = models.CharField(max_length=80, blank=True, help_text="e.g. sol-gel, ALD, dry mixing")
-    anneal_temperature_c = models.FloatField(null=True, blank=True)
-    anneal_time_h = models.FloatField(null=True, blank=True, validators=[positive])
+    anneal_temperature_c = models.FloatField("Anneal temperature (°C)", null=True, blank=True)
+    anneal_time_h = models.FloatField("Anneal time (h)", null=True, blank=True, validators=[positive])
     notes = models.TextField(blank=True)
 
     class Meta:
@@ -108,6 +116,7 @@ class Cell(models.Model):
     cells.derived, never stored, so a corrected mass changes them everywhere at once.
     """
 
+    PROJECT_PATH = "project"  # for RestrictedQuerySet.restrict()
     class VoltageReference(models.TextChoices):
         LI = "Li+/Li", "vs Li+/Li"
         IN_LI = "In-Li", "vs In-Li (cell voltage)"
@@ -143,36 +152,42 @@ class Cell(models.Model):
         Material, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         limit_choices_to={"kind": Material.Kind.CONDUCTIVE_ADDITIVE},
     )
-    cathode_active_fraction = models.FloatField(help_text="Active wt fraction of the composite, e.g. 0.70 for 70:30.")
-    composite_loading_mg_cm2 = models.FloatField(null=True, blank=True, help_text="Cathode composite per area.")
+    cathode_active_fraction = models.FloatField("Cathode active fraction (0–1)", help_text="Active wt fraction of the composite, e.g. 0.70 for 70:30.")
+    composite_loading_mg_cm2 = models.FloatField("Composite loading (mg/cm²)", null=True, blank=True, help_text="Cathode composite per area.")
     # Separator, anode, geometry
     electrolyte = models.ForeignKey(
         Material, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": Material.Kind.SOLID_ELECTROLYTE},
         help_text="Separator solid electrolyte.",
     )
-    separator_mass_mg = models.FloatField(null=True, blank=True)
+    separator_mass_mg = models.FloatField("Separator mass (mg)", null=True, blank=True)
     anode = models.ForeignKey(
         Material, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": Material.Kind.ANODE}
     )
-    die_diameter_mm = models.FloatField(null=True, blank=True, help_text="Pellet diameter; gives the area if none is entered.")
-    area_cm2 = models.FloatField(null=True, blank=True, help_text="Electrode area; leave empty to use the die diameter.")
+    die_diameter_mm = models.FloatField("Die diameter (mm)", null=True, blank=True, help_text="Pellet diameter; gives the area if none is entered.")
+    area_cm2 = models.FloatField("Electrode area (cm²)", null=True, blank=True, help_text="Electrode area; leave empty to use the die diameter.")
     # Cycling conditions
-    stack_pressure_mpa = models.FloatField(null=True, blank=True)
+    stack_pressure_mpa = models.FloatField("Stack pressure (MPa)", null=True, blank=True)
     theoretical_capacity_mah_g = models.FloatField(
+        "Theoretical capacity (mAh/g)",
         null=True, blank=True, help_text="Defines C-rates; empty = the active material's value."
     )
-    voltage_min_v = models.FloatField(null=True, blank=True)
-    voltage_max_v = models.FloatField(null=True, blank=True)
+    voltage_min_v = models.FloatField("Voltage window, lower limit (V)", null=True, blank=True)
+    voltage_max_v = models.FloatField("Voltage window, upper limit (V)", null=True, blank=True)
     voltage_reference = models.CharField(max_length=8, choices=VoltageReference.choices, default=VoltageReference.LI)
-    temperature_c = models.FloatField(null=True, blank=True, help_text="Empty = room temperature.")
-    rest_before_test_h = models.FloatField(null=True, blank=True)
+    temperature_c = models.FloatField("Temperature (°C)", null=True, blank=True, help_text="Empty = room temperature.")
+    rest_before_test_h = models.FloatField("Rest before test (h)", null=True, blank=True)
     test_electrode = models.CharField(max_length=12, choices=TestElectrode.choices, default=TestElectrode.CATHODE)
     first_half = models.CharField(
-        max_length=12, choices=FirstHalf.choices, default=FirstHalf.AUTO,
+        "First half-cycle", max_length=12, choices=FirstHalf.choices, default=FirstHalf.AUTO,
         help_text="Which half-cycle comes first; CE = second half / first half.",
+    )
+    is_demo = models.BooleanField(
+        "Demo cell", default=False, editable=False,
+        help_text="Created by the demo loader (setup_demo / quick start): the only cells it may add data to.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -270,9 +285,9 @@ class PressingStep(models.Model):
     cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="pressing_steps")
     order = models.PositiveSmallIntegerField(default=1)
     layer = models.CharField(max_length=12, choices=Layer.choices)
-    force_t = models.FloatField(help_text="Press force in tonnes.")
-    die_diameter_mm = models.FloatField()
-    hold_time_s = models.FloatField(null=True, blank=True)
+    force_t = models.FloatField("Force (t)", help_text="Press force in tonnes.")
+    die_diameter_mm = models.FloatField("Die diameter (mm)", )
+    hold_time_s = models.FloatField("Hold time (s)", null=True, blank=True)
 
     class Meta:
         ordering = ["cell", "order"]

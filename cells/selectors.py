@@ -1,36 +1,27 @@
-"""Reads of the cell registry, always scoped to what the asking user may see."""
+"""Reads of the cell registry, always scoped to what the asking user may see.
+
+The scoping rule itself is ONE queryset method, `Model.objects.restrict(user, action)` (cells.querysets);
+these selectors only add the related rows the pages and API read with every cell.
+"""
 from django.db.models import QuerySet
 
-from .auth import DevicePrincipal
 from .models import Cell, CellGroup, Project
+from .querysets import sees_everything
 
-
-def sees_everything(user) -> bool:
-    return bool(getattr(user, "is_superuser", False) or getattr(user, "is_staff", False))
+CELL_RELATED = ("project", "group", "cathode_material", "coating__material", "catholyte", "conductive_additive",
+                "electrolyte", "anode")
 
 
 def projects_visible_to(user) -> QuerySet[Project]:
-    if isinstance(user, DevicePrincipal):
-        return user.device.projects.all()
-    if sees_everything(user):
-        return Project.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return Project.objects.none()
-    return Project.objects.filter(members=user)
+    return Project.objects.restrict(user)
 
 
 def cells_visible_to(user) -> QuerySet[Cell]:
-    qs = Cell.objects.select_related(
-        "project", "group", "cathode_material", "coating__material", "catholyte", "conductive_additive",
-        "electrolyte", "anode",
-    )
-    if sees_everything(user) and not isinstance(user, DevicePrincipal):
-        return qs
-    return qs.filter(project__in=projects_visible_to(user))
+    return Cell.objects.restrict(user).select_related(*CELL_RELATED)
 
 
 def groups_visible_to(user) -> QuerySet[CellGroup]:
-    qs = CellGroup.objects.select_related("project")
-    if sees_everything(user) and not isinstance(user, DevicePrincipal):
-        return qs
-    return qs.filter(project__in=projects_visible_to(user))
+    return CellGroup.objects.restrict(user).select_related("project")
+
+
+__all__ = ["CELL_RELATED", "cells_visible_to", "groups_visible_to", "projects_visible_to", "sees_everything"]

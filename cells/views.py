@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from cycling import selectors as cycling_selectors
 from cycling.exports import table_response
 from cycling.models import CycleSummary, DataFile
+from impedance import selectors as eis_selectors
 from impedance.models import EisSpectrum
 
 from .filtersets import CellFilterSet
@@ -83,9 +84,6 @@ def home(request):
     filterset = CellFilterSet(request.GET, queryset=visible)
     qs = filterset.qs if filterset.is_valid() else visible.none()
     qs = cells_with_figures(qs)
-    has_eis = request.GET.get("has_eis", "")
-    if has_eis in ("yes", "no"):
-        qs = qs.filter(has_eis=(has_eis == "yes"))
     sort = request.GET.get("sort", "name")
     key = sort.lstrip("-")
     if key not in SORTS:
@@ -138,10 +136,12 @@ def cell_detail(request, pk):
     cell = get_object_or_404(cells_visible_to(request.user).prefetch_related("pressing_steps"), pk=pk)
     datafiles = list(cell.datafiles.select_related("uploaded_by", "device").order_by("-created_at"))
     has_cycles = any(f.status == DataFile.Status.IMPORTED and f.kind == DataFile.Kind.CYCLING for f in datafiles)
+    eis = eis_selectors.eis_provenance(f.pk for f in datafiles if f.kind == DataFile.Kind.EIS)
     for f in datafiles:
         f.findings = _findings_of(f)
         f.how_made = _how_made(f)
         f.run_start = _run_start(f)
+        f.eis_sweeps = eis.get(f.pk, [])  # EIS files show their circuit/fit/KK provenance, not cycling's
     shown = [f for f in datafiles if f.status == DataFile.Status.IMPORTED and not f.superseded_by_id]
     fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
     pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []

@@ -491,7 +491,9 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     same = np.concatenate([[False], (cyc[1:] == cyc[:-1]) & (kind[1:] == kind[:-1])])
     d_q = np.where(same, np.diff(cap, prepend=np.nan), 0.0)
     d_q = np.where(np.isfinite(d_q) & (d_q > 0), d_q, 0.0)
-    v_mid = 0.5 * (volt + np.concatenate([[np.nan], volt[:-1]]))
+    # Records without a voltage (kept by the parser) are bridged linearly for V dQ only, so gaps cost no energy.
+    v_e = pd.Series(volt).interpolate(limit_area="inside").to_numpy() if np.isnan(volt).any() else volt
+    v_mid = 0.5 * (v_e + np.concatenate([[np.nan], v_e[:-1]]))
     own_e = np.where(d_q > 0, v_mid * d_q, 0.0)
     cc = mode == "CC"
     has_modes = np.isin(mode, ("CC", "CV"))

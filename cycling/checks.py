@@ -11,6 +11,10 @@ Cycle identity (one rule, used by `resolve_cycles`):
   than one derived charge/discharge pair (the index did not advance, or it restarted after a channel
   restart); then the derived cycles are used, numbered from LAND's first index, and the file carries a
   `cycle_index_not_advancing` (or `channel_restarted`) finding saying so.
+- A file whose first charge/discharge disagrees with the cell's registered first half (a discharge-first
+  file on a charge-first cell) is judged with the file's own first half when LAND's index is
+  self-consistent under it: LAND's index is kept and the file gets ONE `first_half_mismatch` finding.
+- Each finding code gives at most one finding per file; repeated ranges are grouped into it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import CellSpec, detect_first_half, dqdv_all, dqdv_peak_table, summarize_cycles
-from .cycles import channel_restarts, kind_codes
+from .cycles import channel_restarts, format_runs, kind_codes
 from .cycles import derive_cycles as _derive_cycles
 
 WARNING, INFO = "warning", "info"
@@ -81,26 +85,40 @@ def _unique_cycles(cycle: np.ndarray, lo: int, hi: int) -> list[int]:
     return [int(c) for c in pd.unique(cycle[lo:hi + 1])]
 
 
+def _fmt_cycle_ranges(cycles: list[int], shown: int = 12) -> str:
+    """'cycles 3–40, 42, 50–502': runs of consecutive cycles, at most `shown` runs spelled out."""
+    if not cycles:
+        return "no cycle"
+    if len(set(cycles)) == 1:
+        return f"cycle {cycles[0]}"
+    return f"cycles {format_runs(cycles, shown=shown)}"
+
+
+def _grouped(code: str, severity: str, spans: list[tuple[int, int, list[int], str]], what: str) -> list[Finding]:
+    """ONE finding per kind: a single range keeps its own message; several ranges become one line saying
+    how many, which cycles (as ranges) and the record span, after the first range's details. A 502-cycle
+    file that trips a check on every cycle gets one line, not hundreds."""
+    if not spans:
+        return []
+    if len(spans) == 1:
+        first, last, cyc, msg = spans[0]
+        return [Finding(code, severity, msg, first, last, cyc)]
+    cyc = sorted({c for *_, cl, _ in spans for c in cl})
+    first, last = spans[0][0], spans[-1][1]
+    msg = (f"{spans[0][3]} The same in {len(spans)} {what} in all, {_fmt_cycle_ranges(cyc)} "
+           f"({_fmt_records(first, last)}).")
+    return [Finding(code, severity, msg, first, last, cyc)]
+
+
 def _range_findings(code: str, severity: str, starts: np.ndarray, ends: np.ndarray, record: np.ndarray,
-                    cycle: np.ndarray, describe: Callable[[int, int, str, str], str], max_ranges: int,
-                    what: str) -> list[Finding]:
-    """One finding per range for the first max_ranges ranges, then one saying how many more there are."""
-    out = []
-    for s, e in zip(starts[:max_ranges], ends[:max_ranges], strict=True):
+                    cycle: np.ndarray, describe: Callable[[int, int, str, str], str], what: str) -> list[Finding]:
+    """Ranges of offending records (positions starts..ends) grouped into one finding (see _grouped)."""
+    spans = []
+    for s, e in zip(starts, ends, strict=True):
         cyc = _unique_cycles(cycle, int(s), int(e))
         recs = _fmt_records(int(record[s]), int(record[e]))
-        out.append(Finding(code, severity, describe(int(s), int(e), recs, _fmt_cycles(cyc)),
-                           int(record[s]), int(record[e]), cyc))
-    rest = len(starts) - max_ranges
-    if rest > 0:
-        s, e = int(starts[max_ranges]), int(ends[-1])
-        pos = np.concatenate([np.arange(a, b + 1) for a, b in zip(starts[max_ranges:], ends[max_ranges:],
-                                                                    strict=True)])
-        cyc = [int(c) for c in np.unique(cycle[pos])]
-        out.append(Finding(code, severity, f"... and {rest} more {what} between "
-                           f"{_fmt_records(int(record[s]), int(record[e]))} ({_fmt_cycles(cyc)}).",
-                           int(record[s]), int(record[e]), cyc))
-    return out
+        spans.append((int(record[s]), int(record[e]), cyc, describe(int(s), int(e), recs, _fmt_cycles(cyc))))
+    return _grouped(code, severity, spans, what)
 
 
 def _kind_codes(records: pd.DataFrame) -> np.ndarray:
@@ -111,14 +129,28 @@ def _kind_codes(records: pd.DataFrame) -> np.ndarray:
 
 # --- sanity checks ---------------------------------------------------------------------------------
 
+# How far past the registered window a voltage may go before it is flagged (see sanity_checks).
+VOLTAGE_TOLERANCE_V = 0.030
+
+
+def voltage_tolerances(window_v: tuple[float, float], tolerance_v: float | None = None,
+                       cutoff_v: tuple[float, float] | None = None) -> tuple[float, float]:
+    """(below, above) tolerance in V: max(tolerance_v or 30 mV, the cut-off's distance beyond the window)."""
+    tol = VOLTAGE_TOLERANCE_V if tolerance_v is None else float(tolerance_v)
+    if cutoff_v is None:
+        return tol, tol
+    return max(tol, float(window_v[0]) - float(cutoff_v[0])), max(tol, float(cutoff_v[1]) - float(window_v[1]))
+
+
 
 def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
                   theoretical_mah_g: float | None = None, active_mass_mg: float | None = None,
                   voltage_window_v: tuple[float, float] | None = None, formation_cycles: int = 2,
                   first_half: str | None = None, capacity_margin: float = 0.10,
                   ce_range_percent: tuple[float, float] = (50.0, 100.5), current_noise_ma: float | None = None,
-                  voltage_tolerance_v: float = 0.02, gap_factor: float = 10.0, min_gap_s: float = 1800.0,
-                  gap_window: int = 25, time_tolerance_s: float = 1.0, max_ranges: int = 10) -> list[Finding]:
+                  voltage_tolerance_v: float | None = None, cutoff_voltage_v: tuple[float, float] | None = None,
+                  gap_factor: float = 10.0, min_gap_s: float = 1800.0,
+                  gap_window: int = 25, time_tolerance_s: float = 1.0) -> list[Finding]:
     """Findings on capacity, efficiency, current sign, mass, voltage window and test time.
 
     cycles: summarize_cycles' table for these records (computed here with the given mass when None).
@@ -130,13 +162,18 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
     - current_sign_vs_state: charge records with current below -noise, discharge records above +noise
       (noise: current_noise_ma, default 1 % of the median |current| of charge/discharge records).
     - mass_missing (info): no active mass, so per-gram values stay empty (never a default mass).
-    - voltage_outside_window: voltage beyond voltage_window_v by more than voltage_tolerance_v.
+    - voltage_outside_window: voltage beyond voltage_window_v by more than the tolerance: on each side
+      max(voltage_tolerance_v (default VOLTAGE_TOLERANCE_V = 30 mV), how far the cycler's programmed
+      cut-off cutoff_voltage_v lies beyond the window). The cycler stops a step only after the cut-off
+      is crossed, so the last record of a step sits a few mV past it; the study's cells (window
+      1.88–3.78 V on the In-Li scale) are cut off at 3.80 V, 20 mV above, and must not be flagged.
+      Records without a voltage (NaN) are never judged.
     - time_gap: test time jumps more than max(gap_factor x local logging interval, min_gap_s) beyond the
       latest time seen; the local interval is the larger of the rolling median (gap_window records) of
       the positive record-to-record steps and the median step within the same LAND step.
     - time_backwards: records whose test time is earlier than one already seen (by > time_tolerance_s).
-    Ranges of consecutive offending records (or cycles) become one finding each, at most max_ranges per
-    code plus one "and N more".
+    Ranges of consecutive offending records (or cycles) are grouped: ONE finding per code, with the
+    first range's details, how many ranges there are and their cycles as ranges.
     """
     out: list[Finding] = []
     n = len(records)
@@ -154,9 +191,9 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
                            int(record[0]), int(record[-1]), []))
     elif theoretical_mah_g and len(cycles):
         out += _capacity_findings(cycles, theoretical_mah_g, active_mass_mg, formation_cycles, first_half,
-                                  capacity_margin, max_ranges)
+                                  capacity_margin)
     if len(cycles):
-        out += _ce_findings(cycles, formation_cycles, ce_range_percent, max_ranges)
+        out += _ce_findings(cycles, formation_cycles, ce_range_percent)
 
     kind = _kind_codes(records)
     cur = records["current_ma"].to_numpy(dtype=float)
@@ -174,53 +211,46 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
         return (f"Current has the wrong sign for a {name} step in {recs} ({cyc}): down to {worst:.4g} mA "
                 f"while LAND says {name} (positive is charge). Check the channel wiring or the step states.")
 
-    out += _range_findings("current_sign_vs_state", WARNING, s, e, record, cycle, sign_msg, max_ranges,
+    out += _range_findings("current_sign_vs_state", WARNING, s, e, record, cycle, sign_msg,
                            "ranges with a wrong current sign")
 
     if voltage_window_v is not None:
         lo, hi = float(voltage_window_v[0]), float(voltage_window_v[1])
+        tol_lo, tol_hi = voltage_tolerances(voltage_window_v, voltage_tolerance_v, cutoff_voltage_v)
         volt = records["voltage_v"].to_numpy(dtype=float)
-        side = np.where(volt > hi + voltage_tolerance_v, 1, np.where(volt < lo - voltage_tolerance_v, 2, 0))
+        side = np.where(volt > hi + tol_hi, 1, np.where(volt < lo - tol_lo, 2, 0))
         s, e = _runs(side)
 
         def volt_msg(a, b, recs, cyc):
             seg = volt[a:b + 1]
             if side[a] == 1:
-                return (f"Voltage above the cell's window ({lo:.3g}–{hi:.3g} V) in {recs} ({cyc}): up to "
-                        f"{seg.max():.4f} V.")
-            return (f"Voltage below the cell's window ({lo:.3g}–{hi:.3g} V) in {recs} ({cyc}): down to "
-                    f"{seg.min():.4f} V.")
+                return (f"Voltage above the cell's window ({lo:.3g}–{hi:.3g} V, tolerance {tol_hi * 1000:.0f} mV "
+                        f"for the cycler's cut-off overshoot) in {recs} ({cyc}): up to {np.nanmax(seg):.4f} V.")
+            return (f"Voltage below the cell's window ({lo:.3g}–{hi:.3g} V, tolerance {tol_lo * 1000:.0f} mV "
+                    f"for the cycler's cut-off overshoot) in {recs} ({cyc}): down to {np.nanmin(seg):.4f} V.")
 
-        out += _range_findings("voltage_outside_window", WARNING, s, e, record, cycle, volt_msg, max_ranges,
+        out += _range_findings("voltage_outside_window", WARNING, s, e, record, cycle, volt_msg,
                                "ranges outside the voltage window")
 
-    out += _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, time_tolerance_s,
-                          max_ranges)
+    out += _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, time_tolerance_s)
     return out
 
 
-def _cycle_ranges(code, cycles_table, mask_labels, describe, max_ranges, what) -> list[Finding]:
+def _cycle_ranges(code, cycles_table, mask_labels, describe, what) -> list[Finding]:
     cyc = cycles_table["cycle"].to_numpy()
     first = cycles_table["first_record"].to_numpy()
     last = cycles_table["last_record"].to_numpy()
     s, e = _runs(mask_labels)
-    out = []
-    for a, b in zip(s[:max_ranges], e[:max_ranges], strict=True):
+    spans = []
+    for a, b in zip(s, e, strict=True):
         cl = [int(c) for c in cyc[a:b + 1]]
         recs = _fmt_records(int(first[a]), int(last[b]))
-        out.append(Finding(code, WARNING, describe(int(a), int(b), recs, _fmt_cycles(cl)),
-                           int(first[a]), int(last[b]), cl))
-    if len(s) > max_ranges:
-        pos = np.concatenate([np.arange(a, b + 1) for a, b in zip(s[max_ranges:], e[max_ranges:], strict=True)])
-        cl = [int(c) for c in cyc[pos]]
-        out.append(Finding(code, WARNING, f"... and {len(s) - max_ranges} more {what} ({_fmt_cycles(cl)}, "
-                           f"{_fmt_records(int(first[pos[0]]), int(last[pos[-1]]))}).",
-                           int(first[pos[0]]), int(last[pos[-1]]), cl))
-    return out
+        spans.append((int(first[a]), int(last[b]), cl, describe(int(a), int(b), recs, _fmt_cycles(cl))))
+    return _grouped(code, WARNING, spans, what)
 
 
-def _capacity_findings(cycles, theoretical_mah_g, active_mass_mg, formation_cycles, first_half, margin,
-                       max_ranges) -> list[Finding]:
+def _capacity_findings(cycles, theoretical_mah_g, active_mass_mg, formation_cycles, first_half,
+                       margin) -> list[Finding]:
     mass_g = active_mass_mg / 1000.0
     cyc = cycles["cycle"].to_numpy()
     spec = {h: cycles[f"{h}_mah"].to_numpy(dtype=float) / mass_g for h in ("charge", "discharge")}
@@ -240,11 +270,11 @@ def _capacity_findings(cycles, theoretical_mah_g, active_mass_mg, formation_cycl
                 f"({recs}): up to {worst[k]:.1f} mAh/g ({worst_half[k]}, {pct:.0f} % above). Check the active "
                 f"mass ({active_mass_mg:g} mg) and the theoretical capacity.")
 
-    return _cycle_ranges("capacity_above_theoretical", cycles, bad, msg, max_ranges,
+    return _cycle_ranges("capacity_above_theoretical", cycles, bad, msg,
                          "cycle ranges above the theoretical capacity")
 
 
-def _ce_findings(cycles, formation_cycles, ce_range, max_ranges) -> list[Finding]:
+def _ce_findings(cycles, formation_cycles, ce_range) -> list[Finding]:
     ce = cycles["ce_percent"].to_numpy(dtype=float)
     partial = cycles["is_partial"].to_numpy(dtype=bool) if "is_partial" in cycles else np.zeros(len(ce), bool)
     judged = (cycles["cycle"].to_numpy() > formation_cycles) & ~partial & np.isfinite(ce)
@@ -260,10 +290,10 @@ def _ce_findings(cycles, formation_cycles, ce_range, max_ranges) -> list[Finding
         return (f"Coulombic efficiency below {lo:g} % after formation in {cl} ({recs}): down to "
                 f"{seg.min():.1f} % ({convention}).")
 
-    return _cycle_ranges("ce_out_of_range", cycles, side, msg, max_ranges, "cycle ranges with CE out of range")
+    return _cycle_ranges("ce_out_of_range", cycles, side, msg, "cycle ranges with CE out of range")
 
 
-def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, tol, max_ranges) -> list[Finding]:
+def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, tol) -> list[Finding]:
     t = records["test_time_s"].to_numpy(dtype=float)
     if len(t) < 2:
         return []
@@ -287,7 +317,7 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
                 f"while the logging interval around it is ~{_fmt_duration(local[a])}: a pause or power cut. "
                 f"Capacity and time-based figures across it may be off.")
 
-    out += _range_findings("time_gap", WARNING, gap, gap + 1, record, cycle, gap_msg, max_ranges,
+    out += _range_findings("time_gap", WARNING, gap, gap + 1, record, cycle, gap_msg,
                            "time gaps")
     behind = t < seen - tol
     s, e = _runs(behind)
@@ -296,7 +326,7 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
         return (f"Test time runs backwards in {recs} ({cyc}): they are up to "
                 f"{_fmt_duration(float(np.max(seen[a:b + 1] - t[a:b + 1])))} earlier than a record before them.")
 
-    out += _range_findings("time_backwards", WARNING, s, e, record, cycle, back_msg, max_ranges,
+    out += _range_findings("time_backwards", WARNING, s, e, record, cycle, back_msg,
                            "ranges of backward time")
     return out
 
@@ -347,87 +377,132 @@ def _identity(records: pd.DataFrame, first_half: str | None):
     return derived, kind, restart, frame
 
 
+def _land_consistent(frame: pd.DataFrame, kind: np.ndarray) -> bool:
+    """True when no LAND index covers more than one derived charge/discharge pair (across the whole file:
+    a LAND index that starts over after a channel restart is not usable as the cycle number)."""
+    return not (frame[kind > 0].groupby("land", sort=False)["derived"].nunique() > 1).any()
+
+
+def file_first_half(records: pd.DataFrame) -> str | None:
+    """The direction the file's first charge/discharge record goes ('charge', 'discharge' or None)."""
+    kind = _kind_codes(records)
+    moving = np.flatnonzero(kind > 0)
+    return None if len(moving) == 0 else _NAMES[int(kind[moving[0]])]
+
+
+def _cycle_rule(records: pd.DataFrame, first_half: str | None) -> tuple[str | None, str | None]:
+    """(first half the cycle rule uses, the file's own first half when it disagrees with the registration).
+
+    A discharge-first file on a cell registered charge-first makes the registration's rule split every
+    LAND cycle in two. When LAND's index is self-consistent under the file's own first half, the file's
+    first half is used for cycle identity (LAND's index is kept) and the disagreement is ONE finding.
+    """
+    own = file_first_half(records)
+    if first_half is None or own is None or own == first_half:
+        return first_half, None
+    _, kind, _, frame = _identity(records, first_half)
+    if _land_consistent(frame, kind):
+        return first_half, own
+    _, kind, _, frame = _identity(records, own)
+    return (own if _land_consistent(frame, kind) else first_half), own
+
+
 def resolve_cycles(records: pd.DataFrame, first_half: str | None = None) -> tuple[np.ndarray, str]:
     """The cycle numbers analysis should use and where they come from ('land' or 'derived').
 
     LAND's index unless one LAND index covers more than one derived charge/discharge pair; then the
-    derived cycles, numbered from LAND's first index.
+    derived cycles, numbered from LAND's first index. A registered first half the file disagrees with
+    does not by itself make LAND's index wrong (see _cycle_rule).
     """
     land = records["cycle"].to_numpy()
     if len(records) == 0:
         return land.astype(np.int64), "land"
-    derived, kind, _, frame = _identity(records, first_half)
-    per_land = frame[kind > 0].groupby("land")["derived"].nunique()
-    if (per_land > 1).any():
+    rule, _ = _cycle_rule(records, first_half)
+    derived, kind, _, frame = _identity(records, rule)
+    if not _land_consistent(frame, kind):
         return (derived - derived[0] + int(land[0])).astype(np.int64), "derived"
     return land.astype(np.int64), "land"
 
 
-def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None, *,
-                          max_ranges: int = 10) -> list[Finding]:
+def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: str, own: str,
+                        land_kept: bool) -> Finding:
+    ce = "discharge/charge" if registered == "charge" else "charge/discharge"
+    index = ("LAND's cycle index is self-consistent and is kept" if land_kept else
+             "LAND's cycle index is not usable either way, so cycles are derived from the step states")
+    return Finding(
+        "first_half_mismatch", WARNING,
+        f"The cell is registered {registered}-first, but this file starts with a {own} "
+        f"(record {int(record[np.flatnonzero(_kind_codes(records) > 0)[0]]):,}). {index}; capacities and CE "
+        f"use the registration's rule ({registered} is the "
+        f"first half of a cycle, CE = {ce} of the same cycle). If the cell really starts with a {own} "
+        f"(e.g. an anode-first or pre-charged cell), change 'First half-cycle' on the cell's build sheet "
+        f"to '{own}' or 'auto': the cell's files are then recomputed.",
+        int(record[0]), int(record[-1]), [])
+
+
+def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None) -> list[Finding]:
     """Compare LAND's Cycle-Index with the derived cycles; flag capacity counters and channel restarts.
 
+    - first_half_mismatch: the registered first half differs from the file's first charge/discharge
+      record (one finding per file, naming the rule used and how to change the registration);
     - cycle_index_not_advancing: one LAND index covers several derived charge/discharge pairs;
     - cycle_index_mismatch: LAND's index changes inside one derived pair (mid charge/discharge);
     - capacity_counter_not_reset: at a change of direction the running capacity starts from (at least
       half of) where the previous direction ended instead of from zero, so half-cycle capacities add up;
     - channel_restarted: record numbers or test time start over inside the file.
-    Comparisons are made within each part of a restarted file.
+    Comparisons are made within each part of a restarted file; each code gives at most one finding.
     """
     out: list[Finding] = []
     if len(records) == 0:
         return out
     record = records["record"].to_numpy()
     land = records["cycle"].to_numpy()
-    derived, kind, restart, frame = _identity(records, first_half)
+    rule, own = _cycle_rule(records, first_half)
+    derived, kind, restart, frame = _identity(records, rule)
+    if own is not None:
+        out.append(_first_half_finding(records, record, first_half, own, _land_consistent(frame, kind)))
     moving = frame[kind > 0]
 
     g = moving.groupby(["seg", "land"], sort=False).agg(n=("derived", "nunique"), d0=("derived", "min"),
                                                          d1=("derived", "max"))
     bounds = frame.groupby(["seg", "land"], sort=False)["pos"].agg(["min", "max"])
-    bad = g[g["n"] > 1]
-    for (seg, lc), row in list(bad.iterrows())[:max_ranges]:  # one row per offending LAND index
-        a, b = bounds.loc[(seg, lc)]
-        out.append(Finding(
-            "cycle_index_not_advancing", WARNING,
-            f"LAND's cycle index {lc} covers {row['n']} charge/discharge pairs ({_fmt_records(int(record[a]), int(record[b]))}): "
-            f"the index did not advance. The analysis of this file uses cycles derived from the step states "
-            f"instead (derived cycles {row['d0']}–{row['d1']} here); LAND's index is kept for display.",
-            int(record[a]), int(record[b]), [int(lc)]))
-    if len(bad) > max_ranges:
-        out.append(Finding("cycle_index_not_advancing", WARNING,
-                           f"... and {len(bad) - max_ranges} more LAND cycle indices covering several pairs.",
-                           None, None, [int(c) for _, c in bad.index[max_ranges:]]))
+    bad = g[g["n"] > 1].join(bounds)
+    spans = []
+    for (_, lc), row in bad.iterrows():  # one row per offending LAND index (a few at most in a sane file)
+        a, b = int(row["min"]), int(row["max"])
+        spans.append((int(record[a]), int(record[b]), [int(lc)],
+                      f"LAND's cycle index {lc} covers {row['n']} charge/discharge pairs "
+                      f"({_fmt_records(int(record[a]), int(record[b]))}): the index did not advance. The analysis "
+                      f"of this file uses cycles derived from the step states instead (derived cycles "
+                      f"{row['d0']}–{row['d1']} here); LAND's index is kept for display."))
+    out += _grouped("cycle_index_not_advancing", WARNING, spans, "LAND cycle indices covering several pairs")
 
-    split = moving.groupby("derived", sort=False).agg(n=("land", "nunique"), segs=("seg", "nunique"))
+    split = moving.groupby("derived", sort=False).agg(n=("land", "nunique"))
     split = split[split["n"] > 1]
     dbounds = frame.groupby("derived", sort=False)["pos"].agg(["min", "max"])
-    for dc in split.index[:max_ranges]:
+    spans = []
+    for dc in split.index:
         a, b = dbounds.loc[dc]
         lands = [int(c) for c in pd.unique(moving.loc[moving["derived"] == dc, "land"])]
-        out.append(Finding(
-            "cycle_index_mismatch", WARNING,
-            f"LAND's cycle index changes inside one charge/discharge pair ({_fmt_records(int(record[a]), int(record[b]))}, "
-            f"LAND {_fmt_cycles(lands)}): LAND's cycles there are not full cycles, so their CE and capacities "
-            f"compare different halves.", int(record[a]), int(record[b]), lands))
-    if len(split) > max_ranges:
-        out.append(Finding("cycle_index_mismatch", WARNING,
-                           f"... and {len(split) - max_ranges} more pairs split across LAND cycle indices.",
-                           None, None, []))
+        spans.append((int(record[a]), int(record[b]), lands,
+                      f"LAND's cycle index changes inside one charge/discharge pair "
+                      f"({_fmt_records(int(record[a]), int(record[b]))}, LAND {_fmt_cycles(lands)}): LAND's "
+                      f"cycles there are not full cycles, so their CE and capacities compare different halves."))
+    out += _grouped("cycle_index_mismatch", WARNING, spans, "pairs split across LAND cycle indices")
 
-    out += _counter_findings(records, kind, record, land, max_ranges)
+    out += _counter_findings(records, kind, record, land)
 
-    for i in np.flatnonzero(restart)[:max_ranges]:
-        out.append(Finding(
-            "channel_restarted", WARNING,
-            f"The channel restarted at {_fmt_records(int(record[i]), int(record[i]))} (after record "
-            f"{int(record[i - 1]):,}): record numbers or test time start over. Cycles after it are counted "
-            f"on from the part before.", int(record[i - 1]), int(record[i]),
-            [int(c) for c in pd.unique(land[i - 1:i + 1])]))
+    spans = []
+    for i in np.flatnonzero(restart):
+        spans.append((int(record[i - 1]), int(record[i]), [int(c) for c in pd.unique(land[i - 1:i + 1])],
+                      f"The channel restarted at {_fmt_records(int(record[i]), int(record[i]))} (after record "
+                      f"{int(record[i - 1]):,}): record numbers or test time start over. Cycles after it are "
+                      f"counted on from the part before."))
+    out += _grouped("channel_restarted", WARNING, spans, "restarts")
     return out
 
 
-def _counter_findings(records, kind, record, land, max_ranges) -> list[Finding]:
+def _counter_findings(records, kind, record, land) -> list[Finding]:
     pos = np.flatnonzero(kind > 0)
     if len(pos) < 2:
         return []
@@ -451,7 +526,7 @@ def _counter_findings(records, kind, record, land, max_ranges) -> list[Finding]:
                 f"in {recs} ({cyc}): it starts at {first_cap[j - 1]:.4g} mAh, where the previous half ended at "
                 f"{prev_last[j - 1]:.4g} mAh. Half-cycle capacities there include the previous half.")
 
-    return _range_findings("capacity_counter_not_reset", WARNING, starts, ends, record, land, msg, max_ranges,
+    return _range_findings("capacity_counter_not_reset", WARNING, starts, ends, record, land, msg,
                            "half cycles with a counter not reset")
 
 
@@ -529,12 +604,15 @@ def peak_drift(peaks: pd.DataFrame, *, min_cycles: int = 3) -> pd.DataFrame:
 
 
 __all__ = [
+    "VOLTAGE_TOLERANCE_V",
     "Finding",
     "PEAK_TRACK_COLUMNS",
     "cycle_identity_checks",
     "derive_cycles",
+    "file_first_half",
     "peak_drift",
     "peak_tracking",
     "resolve_cycles",
     "sanity_checks",
+    "voltage_tolerances",
 ]

@@ -47,3 +47,21 @@ def derive_cycles(kind: np.ndarray, restart: np.ndarray, first_half: str | None 
     prev = held.groupby(seg).shift().fillna(first)
     starts = ((held == first) & (prev != first)).to_numpy() | restart
     return (1 + np.cumsum(starts)).astype(np.int64)
+
+
+def format_runs(values, *, shown: int = 12, thousands: bool = False) -> str:
+    """Whole numbers as runs, '3–40, 42, 50–502', at most `shown` runs spelled out ('... (N more runs)').
+
+    Used for the cycle ranges of grouped findings and the rows of parser warnings (thousands=True: '4,001').
+    """
+    v = np.unique(np.asarray(values, dtype=np.int64))
+    if len(v) == 0:
+        return ""
+    brk = np.flatnonzero(np.diff(v) != 1)
+    lo = v[np.concatenate([[0], brk + 1])]
+    hi = v[np.concatenate([brk, [len(v) - 1]])]
+    fmt = "{:,}" if thousands else "{}"
+    parts = [fmt.format(a) if a == b else f"{fmt.format(a)}–{fmt.format(b)}"
+             for a, b in zip(lo[:shown], hi[:shown], strict=True)]
+    more = f", ... ({len(lo) - shown} more runs)" if len(lo) > shown else ""
+    return ", ".join(parts) + more

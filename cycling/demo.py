@@ -4,8 +4,11 @@ Each of the six study cells gets a generated LAND export (seeded, cached under v
 0.1C then C/3; coated cells run 502 cycles, bare cells 200 (they fade to ~0 by then); LNTO-01 also
 runs the 0.1C -> 1C rate test. Each cell also gets EIS spectra (BioLogic .mpt text): after formation
 with the study's R_int (1400 ohm bare, 248 ohm coated), then after cycles 100 and 200 with an
-illustrative growth of the interface resistance (not a published figure). Uploading the same bytes again is answered 200 by the API, so a
-restart of the quick start does not duplicate anything.
+illustrative growth of the interface resistance (not a published figure).
+
+The demo owns only the cells it created (`Cell.is_demo`, see cells.demo): cells a user added to the study
+project, or a user's cell carrying a demo name, get nothing. A file the demo cell already holds (same name,
+not failed) is not sent again, so restarting the quick start uploads and queues nothing twice.
 """
 import io
 import json
@@ -16,8 +19,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from cells.demo import BARE, COATED, STUDY_PROJECT
+from cells.demo import BARE, COATED, STUDY_PROJECT, demo_cells
 from cells.models import Cell, CyclerDevice, Project
+from cycling.models import DataFile
 
 DEMO_DEVICE = "demo-cycler-pc"
 POINTS_PER_HALF_CYCLE = 40
@@ -31,7 +35,7 @@ def demo_exports(cycles: int = 502) -> list[tuple[Cell, Path]]:
     out = settings.VAR_DIR / "demo"
     out.mkdir(parents=True, exist_ok=True)
     pairs = []
-    for cell in Cell.objects.filter(project__name=STUDY_PROJECT).select_related("group").order_by("name"):
+    for cell in demo_cells():
         group = "coated" if cell.group.name == COATED else "bare"
         n = cycles if group == "coated" else min(cycles, 200)
         rate_test = cell.name == "LNTO-01" and n >= 40  # the rate test needs 15 cycles of its own
@@ -53,16 +57,23 @@ EIS_AFTER_CYCLES = (2, 100, 200)
 
 def demo_spectra() -> list[tuple[Cell, str, bytes]]:
     """(cell, file name, .mpt bytes) of the demo EIS spectra of every study cell."""
-    from impedance.simulate import STUDY_CIRCUIT, STUDY_FREQ_HZ, STUDY_PARAMS, simulate_spectrum, write_mpt
+    from impedance.simulate import (
+        STUDY_CIRCUIT_WITH_L,
+        STUDY_FREQ_HZ,
+        STUDY_INDUCTANCE_H,
+        STUDY_PARAMS,
+        simulate_spectrum,
+        write_mpt,
+    )
 
     out = []
-    for cell in Cell.objects.filter(project__name=STUDY_PROJECT).select_related("group").order_by("name"):
+    for cell in demo_cells():
         group = "coated" if cell.group.name == COATED else "bare"
         for after in EIS_AFTER_CYCLES:
-            params = dict(STUDY_PARAMS[group])
+            params = {"L0": STUDY_INDUCTANCE_H, **STUDY_PARAMS[group]}  # leads and holder add an inductance
             spread = 1.0 + 0.03 * (cell.replicate_number - 2)
             params["R2"] *= spread * (1.0 + EIS_GROWTH_PER_100_CYCLES[group] * (after - 2) / 100.0)
-            spectrum = simulate_spectrum(STUDY_CIRCUIT, params, STUDY_FREQ_HZ, seed=cell.replicate_number * 1000 + after)
+            spectrum = simulate_spectrum(STUDY_CIRCUIT_WITH_L, params, STUDY_FREQ_HZ, seed=cell.replicate_number * 1000 + after)
             out.append((cell, f"{cell.name}_PEIS_c{after}.mpt", write_mpt([spectrum], area_cm2=cell.electrode_area_cm2)))
     return out
 
@@ -88,6 +99,17 @@ def _call(url: str, token: str, data: bytes | None = None, content_type: str | N
         return json.load(resp)
 
 
+def _files_held(base_url: str) -> dict[tuple[int, str], dict]:
+    """(cell id, file name) -> status answer of the files the demo cells hold already (failed ones excepted:
+    those are sent again). Regenerated demo files differ in their bytes (the workbook's timestamps), so the
+    API's same-bytes check alone would import them twice."""
+    rows = (DataFile.objects.filter(cell__in=demo_cells()).exclude(status=DataFile.Status.FAILED)
+            .values("pk", "cell_id", "original_name", "status", "kind"))
+    return {(r["cell_id"], r["original_name"]): {
+        "id": r["pk"], "status": r["status"], "kind": r["kind"], "original_name": r["original_name"],
+        "status_url": f"{base_url}/api/v1/datafiles/{r['pk']}/"} for r in rows}
+
+
 def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s: float = 900) -> list[dict]:
     """Upload every demo export as the demo cycler PC would, then wait until the worker has imported them."""
     write = stdout.write if stdout else print
@@ -95,15 +117,22 @@ def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s
     device.projects.add(Project.objects.get(name=STUDY_PROJECT))
     write("Generating the study's LAND exports (first start only)...")
     statuses = []
+    held = _files_held(base_url)
     for cell, path in demo_exports(cycles):
-        body, ctype = _multipart({"cell": cell.name, "kind": "cycling", "notes": "demo"}, path.name, path.read_bytes())
-        answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
+        answer = held.get((cell.pk, path.name))
+        if answer is None:
+            body, ctype = _multipart({"cell": cell.name, "kind": "cycling", "notes": "demo"}, path.name,
+                                     path.read_bytes())
+            answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
         write(f"  {path.name}: {answer['status']} ({answer['status_url']})")
         statuses.append(answer)
     for cell, name, data in demo_spectra():
-        after = name.rsplit("_c", 1)[1].split(".")[0]
-        body, ctype = _multipart({"cell": cell.name, "kind": "eis", "notes": f"demo after_cycle={after}"}, name, data)
-        answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
+        answer = held.get((cell.pk, name))
+        if answer is None:
+            after = name.rsplit("_c", 1)[1].split(".")[0]
+            body, ctype = _multipart({"cell": cell.name, "kind": "eis", "notes": f"demo after_cycle={after}"},
+                                     name, data)
+            answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
         statuses.append(answer)
     write(f"  {len(statuses)} files sent; waiting for the worker...")
     deadline = time.monotonic() + timeout_s

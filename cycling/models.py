@@ -6,6 +6,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from cells.querysets import RestrictedQuerySet
+
 
 def datafile_upload_to(instance, filename):
     # Never derived from the user's file name: a generated name under a dated folder.
@@ -19,6 +21,7 @@ class DataFile(models.Model):
     Identical bytes for the same cell are stored once (SHA-256).
     """
 
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
     class Kind(models.TextChoices):
         CYCLING = "cycling", "Cycling (LAND)"
         EIS = "eis", "Impedance (EIS)"
@@ -65,6 +68,7 @@ class DataFile(models.Model):
                                   help_text="Parser/analysis versions and the build values used.")
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                       help_text="A later export of the same run that replaced this one's cycles.")
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -85,6 +89,7 @@ class DataFile(models.Model):
 class CycleSummary(models.Model):
     """One cycle of one data file: capacities, efficiency, energy, voltages, C-rate, dQ/dV peaks."""
 
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
     datafile = models.ForeignKey(DataFile, on_delete=models.CASCADE, related_name="cycles")
     cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="cycles")
     cycle = models.PositiveIntegerField()
@@ -118,6 +123,7 @@ class CycleSummary(models.Model):
     is_partial = models.BooleanField(default=False)
     dqdv_peak_charge_v = models.FloatField(null=True)
     dqdv_peak_discharge_v = models.FloatField(null=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["cell", "datafile", "cycle"]

@@ -5,7 +5,6 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from cells.models import Cell
-from cells.selectors import projects_visible_to, sees_everything
 
 from .models import CycleSummary, DataFile
 
@@ -13,12 +12,7 @@ CURVE_COLUMNS = ["record", "cycle", "test_time_s", "current_ma", "voltage_v", "c
 
 
 def datafiles_visible_to(user) -> QuerySet[DataFile]:
-    from cells.auth import DevicePrincipal
-
-    qs = DataFile.objects.select_related("cell", "device", "uploaded_by")
-    if sees_everything(user) and not isinstance(user, DevicePrincipal):
-        return qs
-    return qs.filter(cell__project__in=projects_visible_to(user))
+    return DataFile.objects.restrict(user).select_related("cell", "device", "uploaded_by")
 
 
 def active_datafiles(cell: Cell, kind: str = DataFile.Kind.CYCLING) -> QuerySet[DataFile]:
@@ -82,7 +76,9 @@ def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400)
     unit = "mAh/g" if mass_g else "mAh"
     traces = []
     for _wanted, recs in _records_of_cycles(cell, cycle_tokens):
-        for (cycle, kind), part in recs[recs["step_kind"] != "rest"].groupby(["cycle", "step_kind"], sort=True):
+        # Records without a voltage (kept for capacity by the parser) are no point of a voltage curve.
+        drawn = recs[(recs["step_kind"] != "rest") & recs["voltage_v"].notna()]
+        for (cycle, kind), part in drawn.groupby(["cycle", "step_kind"], sort=True):
             capacity = part["capacity_mah"].to_numpy()
             voltage = part["voltage_v"].to_numpy()
             # Capacity keeps running through CC and CV of one direction; start each half at 0.

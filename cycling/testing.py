@@ -358,7 +358,9 @@ def _write_xlsx(tables, dest, variant, trailing_rows, last_record, constant_memo
     import xlsxwriter
 
     options = {"constant_memory": bool(constant_memory) and isinstance(dest, str | os.PathLike),
-               "in_memory": not isinstance(dest, str | os.PathLike)}
+               "in_memory": not isinstance(dest, str | os.PathLike),
+               # A NaN is written as Excel writes a failed formula, an error cell (#NUM!), as LAND files show.
+               "nan_inf_to_errors": True}
     target = os.fspath(dest) if isinstance(dest, str | os.PathLike) else io.BytesIO()
     book = xlsxwriter.Workbook(target, options)
     formats = {

@@ -9,12 +9,15 @@ limit. A test checks that both give the same parameters on the same data.
 Circuit convention: top-level parallel blocks are listed from high to low frequency; for the sulfide cells
 ``DEFAULT_CIRCUIT`` is R0 (bulk electrolyte, high-frequency intercept) - p(R1,CPE1) (grain boundary or
 In-Li|LGPS interphase) - p(R2,CPE2) (cathode|LGPS interface: R_int) - Wo1 (diffusion tail).
+
+Trust: ``fit_spectrum`` adds a series L0 when the top end is inductive (leads, holder) and keeps it only if
+the AIC says so; ``fit_refusal`` gives no R_int for sweeps that cannot determine it (too few points, no arc,
+span too short, interface arc outside the measured range); ``kramers_kronig`` is lin-KK with the mu
+criterion, series L and C terms and residuals on both parts.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,7 +41,11 @@ __all__ = [
     "Guess",
     "KKResult",
     "fit_circuit",
+    "fit_refusal",
     "fit_series",
+    "fit_spectrum",
+    "inductive_tail",
+    "with_inductor",
     "initial_guess",
     "kramers_kronig",
     "library_versions",
@@ -48,9 +55,18 @@ __all__ = [
 DEFAULT_CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-Wo1"
 R_INT_ELEMENTS: tuple[str, ...] = ("R2",)
 KK_THRESHOLD_PCT = 2.0
+KK_MU_CRITERION = 0.85  # Schönleber et al. 2014
 CPE_EXPONENT_WARN = 0.6
 RELATIVE_ERROR_WARN = 0.20
 WEIGHTINGS = ("modulus", "unit")
+MIN_FIT_POINTS = 10
+MIN_ARC_FRACTION = 0.05  # of the Z' span: below it there is no arc to fit
+MIN_ARC_OF_MODULUS = 0.01  # of the median |Z|: an "arc" that low is noise on a resistor
+MIN_DECADES_PER_TIME_CONSTANT = 1.0
+INDUCTIVE_MIN_POINTS = 2
+AIC_MARGIN = 2.0  # the usual threshold of "substantial support" for the larger model (Burnham & Anderson)
+R_INT_MARK_RELATIVE_ERROR = RELATIVE_ERROR_WARN  # R_int with a larger standard error is marked on plots
+_TIME_CONSTANT_KINDS = {"W", "Wo", "Ws", "G", "Gs", "Zarc", "TLMQ"}
 
 _Z_SCALED = {"R", "W", "Wo_0", "Ws_0", "G_0", "Gs_0", "Zarc_0", "TLMQ_0"}
 
@@ -256,6 +272,22 @@ class FitResult:
     library_versions: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     covariance: list[list[float]] | None = None
+    notes: list[str] = field(default_factory=list)  # facts about the fit that do not concern R_int
+    refused: str = ""  # why these data cannot give R_int (then r_int_ohm is NaN); empty when it is given
+    provenance: dict = field(default_factory=dict)  # which circuit, and why (see fit_spectrum)
+
+    @property
+    def has_r_int(self) -> bool:
+        return not self.refused and math.isfinite(self.r_int_ohm)
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion of the weighted residuals: 2n ln(chi2 / 2n) + 2k (k free params)."""
+        n_res = 2 * self.n_points
+        k = len(self.parameter_names) - len(self.fixed)
+        if not (self.chi_square > 0 and math.isfinite(self.chi_square)):
+            return float("nan")
+        return n_res * math.log(self.chi_square / n_res) + 2 * k
 
     @property
     def params(self) -> dict[str, float]:
@@ -302,10 +334,10 @@ def _as_dict(names: list[str], given, what: str) -> dict:
 
 
 def _r_int_definition(circ: Circuit, elements: tuple[str, ...]) -> str:
-    if elements == ("R2",) and circ.text == DEFAULT_CIRCUIT:
+    if elements == R_INT_ELEMENTS and circ.text in (DEFAULT_CIRCUIT, with_inductor(DEFAULT_CIRCUIT)):
         return (
             "R2: diameter of the mid-frequency cathode|electrolyte interface arc after the high-frequency "
-            f"intercept, in {DEFAULT_CIRCUIT}"
+            f"intercept, in {circ.text}"
         )
     joined = " + ".join(elements)
     return f"{joined}: {'sum of the interface arc resistances' if len(elements) > 1 else 'interface arc resistance'} in {circ.text}"
@@ -346,10 +378,13 @@ def fit_circuit(
         raise ValueError("spectrum has non-finite impedance or non-positive frequency")
 
     fixed_values = _as_dict(names, fixed, "fixed")
-    user_initial = _as_dict(names, initial, "initial")
-    user_bounds = _as_dict(names, bounds, "bounds")
     area = area_cm2 if area_cm2 is not None else spectrum.metadata.get("area_cm2")
     area = float(area) if area is not None and area > 0 else None
+    reason = fit_refusal(f, z, circ, n_free=len(names) - len(fixed_values))
+    if reason:
+        return _refused_result(circ, f, weighting, r_int_elements, area, reason, time.monotonic() - t0)
+    user_initial = _as_dict(names, initial, "initial")
+    user_bounds = _as_dict(names, bounds, "bounds")
     deadline = t0 + time_limit_s
 
     def attempt(spread: bool) -> FitResult:
@@ -378,14 +413,200 @@ def fit_circuit(
         if second.chi_square < result.chi_square:
             second.n_evaluations += result.n_evaluations
             result = second
+    _refuse_unmeasured_arc(result, circ, f)
     result.elapsed_s = time.monotonic() - t0
     return result
+
+
+def fit_refusal(f: np.ndarray, z: np.ndarray, circ: Circuit, *, n_free: int | None = None) -> str:
+    """Why ``circ`` cannot be fitted to these points (empty string: it can).
+
+    Three checks, each a finding a researcher can act on: too few points for the free parameters (two
+    points, i.e. four numbers, per parameter and at least ``MIN_FIT_POINTS``), no arc at all (-Z'' never
+    rises above ``MIN_ARC_FRACTION`` of the real-axis span), and a frequency span shorter than one decade per
+    time constant of the circuit (each parallel block and each diffusion element needs about a decade).
+    """
+    n_free = len(circ.parameter_names) if n_free is None else n_free
+    needed = max(MIN_FIT_POINTS, 2 * n_free)
+    if len(f) < needed:
+        return (
+            f"only {len(f)} points for the {n_free} free parameters of {circ.text}: at least {needed} are "
+            "needed (an aborted or truncated sweep?); no R_int is given"
+        )
+    span = float(np.ptp(z.real))
+    height = float(np.max(-z.imag))
+    if height <= MIN_ARC_FRACTION * span or height <= MIN_ARC_OF_MODULUS * float(np.median(np.abs(z))):
+        return (
+            f"no arc: -Z'' rises to only {height:.3g} ohm, below {100 * MIN_ARC_FRACTION:g} % of the real-axis "
+            f"span ({span:.3g} ohm) or {100 * MIN_ARC_OF_MODULUS:g} % of |Z|, so there is no semicircle to fit; "
+            "no R_int is given"
+        )
+    n_tc = sum(
+        1 for node in _top_level(circ)
+        if node.op == "p" or (node.op == "e" and node.element.kind in _TIME_CONSTANT_KINDS)
+    )
+    decades = float(np.log10(f.max() / f.min()))
+    if decades < MIN_DECADES_PER_TIME_CONSTANT * n_tc:
+        return (
+            f"the sweep spans {decades:.1f} decades ({f.min():.3g} to {f.max():.3g} Hz), too short for the "
+            f"{n_tc} time constants of {circ.text} (at least {MIN_DECADES_PER_TIME_CONSTANT * n_tc:g} decades "
+            "are needed); no R_int is given"
+        )
+    return ""
+
+
+def _refused_result(circ, f, weighting, r_int_elements, area, reason, elapsed_s) -> FitResult:
+    n = len(circ.parameter_names)
+    nan = float("nan")
+    return FitResult(
+        circuit=circ.text, parameter_names=circ.parameter_names, values=[nan] * n, stderr=[nan] * n,
+        units=circ.parameter_units, fixed=[], weighting=weighting, n_points=len(f), chi_square=nan,
+        chi_square_reduced=nan, r_int_elements=r_int_elements, r_int_definition=_r_int_definition(circ, r_int_elements),
+        r_int_ohm=nan, r_int_stderr_ohm=nan, area_cm2=area, r_int_area_ohm_cm2=None,
+        r_int_area_stderr_ohm_cm2=None, converged=False, message="not fitted: " + reason, n_evaluations=0,
+        elapsed_s=elapsed_s, library_versions=library_versions(), warnings=[reason[0].upper() + reason[1:]],
+        refused=reason,
+    )
+
+
+def _refuse_unmeasured_arc(result: FitResult, circ: Circuit, f: np.ndarray) -> None:
+    """No R_int when the fitted interface arc peaks outside the measured frequencies: its diameter then
+    comes from extrapolation, not from the data (the sweep stopped before the arc, or the arc is a ghost)."""
+    x = np.asarray(result.values)
+    for node in _top_level(circ):
+        if node.op != "p":
+            continue
+        members = {c.element.name for c in node.children if c.op == "e"}
+        hit = sorted(members & set(result.r_int_elements))
+        if not hit:
+            continue
+        apex = _char_freq_hz(circ, node, x)
+        if math.isfinite(apex) and not (f.min() <= apex <= f.max()):
+            reason = (
+                f"the interface arc ({', '.join(hit)}) of the fit peaks at {apex:.3g} Hz, outside the measured "
+                f"{f.min():.3g} to {f.max():.3g} Hz: the data do not determine it; no R_int is given"
+            )
+            result.refused = reason
+            result.warnings.append(reason[0].upper() + reason[1:])
+            result.r_int_ohm = result.r_int_stderr_ohm = float("nan")
+            result.r_int_area_ohm_cm2 = result.r_int_area_stderr_ohm_cm2 = None
+            return
+
+
+def inductive_tail(spectrum: EisSpectrum) -> dict:
+    """Whether the highest frequencies show an inductive tail (Z'' > 0), as leads and cell holders add.
+
+    Detected when the highest-frequency points run with positive Z'' for at least ``INDUCTIVE_MIN_POINTS``
+    points; a single positive point can be noise on a capacitive spectrum.
+    """
+    f, z = _sorted_desc(spectrum)
+    positive = z.imag > 0
+    run = int(np.argmin(positive)) if not positive.all() else len(positive)
+    detected = run >= INDUCTIVE_MIN_POINTS
+    return {
+        "detected": bool(detected),
+        "n_points": run,
+        "max_z_imag_ohm": float(z.imag[:run].max()) if run else 0.0,
+        "down_to_hz": float(f[run - 1]) if run else None,
+        "rule": f"Z'' > 0 at the {INDUCTIVE_MIN_POINTS} or more highest frequencies",
+    }
+
+
+def with_inductor(circuit: str) -> str:
+    """The circuit with a series inductance L0 in front (unchanged if it already has an inductor)."""
+    circ = compile_circuit(validate_circuit(circuit))
+    if any(el.kind in ("L", "La") for el in circ.elements):
+        return circ.text
+    name = "L0"
+    k = 0
+    while circ.element_kind(name) is not None:
+        k += 1
+        name = f"L{k}"
+    return validate_circuit(f"{name}-{circ.text}")
+
+
+def fit_spectrum(
+    spectrum: EisSpectrum,
+    *,
+    circuit: str | None = None,
+    circuit_source: str = "",
+    base_circuit: str = DEFAULT_CIRCUIT,
+    **kwargs,
+) -> FitResult:
+    """Fit one sweep with the circuit given, or choose the circuit from the data, and say why.
+
+    ``circuit`` given (e.g. the circuit a cell's R_int series already uses): that circuit is fitted and
+    ``circuit_source`` is recorded. Otherwise the candidates are ``base_circuit`` and, when the spectrum
+    shows an inductive high-frequency tail (:func:`inductive_tail`), the same circuit with a series L0;
+    the one with the lowest AIC wins, but the larger circuit must beat the smaller by more than
+    ``AIC_MARGIN`` (otherwise the extra element is not supported by the data). A refused candidate never
+    wins over one that gives R_int. The reasons go to ``result.provenance``.
+    """
+    if circuit is not None:
+        result = fit_circuit(spectrum, circuit, **kwargs)
+        result.provenance = {
+            "circuit": result.circuit,
+            "chosen_by": "given",
+            "reason": circuit_source or "circuit given by the caller",
+        }
+        return result
+    tail = inductive_tail(spectrum)
+    candidates = [validate_circuit(base_circuit)]
+    if tail["detected"]:
+        candidates.append(with_inductor(base_circuit))
+    candidates = list(dict.fromkeys(candidates))
+    if len(candidates) == 1:
+        results = [fit_circuit(spectrum, candidates[0], **kwargs)]
+    else:
+        # The inductor circuit first: the plain one is only its comparator, so it starts from the inductor
+        # fit's values (minus L0) instead of a fresh guess and a retry, which halves the time of the choice.
+        with_l = fit_circuit(spectrum, candidates[1], **kwargs)
+        start = kwargs.pop("initial", None)
+        if start is None and with_l.converged and not with_l.refused:
+            start = {n: v for n, v in with_l.params.items() if n in compile_circuit(candidates[0]).parameter_names}
+        results = [fit_circuit(spectrum, candidates[0], initial=start, **kwargs), with_l]
+    best = results[0]
+    for other in results[1:]:
+        if not other.has_r_int:
+            continue
+        if not best.has_r_int or (other.aic < best.aic - AIC_MARGIN):
+            best = other
+    summary = [
+        {
+            "circuit": r.circuit, "chi_square_reduced": r.chi_square_reduced, "aic": r.aic,
+            "r_int_ohm": r.r_int_ohm, "r_int_stderr_ohm": r.r_int_stderr_ohm, "converged": r.converged,
+            "refused": r.refused,
+        }
+        for r in results
+    ]
+    if len(results) == 1:
+        reason = "no inductive tail at the highest frequencies, so no inductor was tried"
+    elif best is results[0]:
+        reason = "an inductive tail was seen, but adding L0 did not lower the AIC by more than " f"{AIC_MARGIN:g}"
+    else:
+        reason = (
+            f"inductive tail (Z'' > 0 at the {tail['n_points']} highest frequencies, down to "
+            f"{tail['down_to_hz']:.3g} Hz): {best.circuit} has the lowest AIC ({best.aic:.1f} vs "
+            f"{results[0].aic:.1f})"
+        )
+    best.n_evaluations = sum(r.n_evaluations for r in results)
+    best.elapsed_s = sum(r.elapsed_s for r in results)
+    best.provenance = {
+        "circuit": best.circuit,
+        "chosen_by": "AIC",
+        "criterion": "lowest AIC = 2n ln(chi2 / 2n) + 2k over modulus-weighted residuals (n points, k free "
+        f"parameters); a larger circuit must win by more than {AIC_MARGIN:g}",
+        "reason": reason,
+        "inductive_tail": tail,
+        "candidates": summary,
+    }
+    return best
 
 
 def _suspicious(result: FitResult) -> bool:
     return not result.converged or any(
         "sits on its bound" in w or "relative standard error" in w or "CPE exponent" in w
-        for w in result.warnings
+        for w in result.warnings + result.notes
     )
 
 
@@ -441,6 +662,7 @@ def _fit_once(
         return r
 
     warnings: list[str] = []
+    notes: list[str] = []
     converged, message, jac = True, "", None
     try:
         res = least_squares(
@@ -492,7 +714,10 @@ def _fit_once(
         if circ.exponent_mask[k] and name.startswith("CPE") and x[k] < CPE_EXPONENT_WARN:
             warnings.append(f"{name} = {x[k]:.3f}: CPE exponent below {CPE_EXPONENT_WARN}")
         if x[k] != 0 and stderr[k] / abs(x[k]) > RELATIVE_ERROR_WARN:
-            warnings.append(f"{name}: relative standard error {100 * stderr[k] / abs(x[k]):.0f} % (> 20 %)")
+            text = f"{name}: relative standard error {100 * stderr[k] / abs(x[k]):.0f} % (> 20 %)"
+            # A loosely determined element outside R_int (e.g. a diffusion tail that barely enters the measured
+            # range) is a note, not a warning: it says nothing against R_int.
+            (warnings if name in r_int_elements else notes).append(text)
         if np.isclose(x[k], lo[k], rtol=1e-6) or np.isclose(x[k], hi[k], rtol=1e-6):
             warnings.append(f"{name} = {x[k]:.4g} sits on its bound")
 
@@ -525,6 +750,7 @@ def _fit_once(
         library_versions=library_versions(),
         warnings=warnings,
         covariance=cov_x.tolist(),
+        notes=notes,
     )
 
 
@@ -544,6 +770,31 @@ def _numeric_jacobian(fun, u: np.ndarray) -> np.ndarray:
     return jac
 
 
+def _params_of(circ: Circuit, node: Node) -> list[int]:
+    """Indices (into ``circ.parameter_names``) of the parameters of a node of the circuit tree."""
+    index = {n: k for k, n in enumerate(circ.parameter_names)}
+    if node.op == "e":
+        el = node.element
+        keys = [el.name] if el.n_params == 1 else [f"{el.name}_{i}" for i in range(el.n_params)]
+        return [index[k] for k in keys]
+    return [k for child in node.children for k in _params_of(circ, child)]
+
+
+def _char_freq_hz(circ: Circuit, node: Node, x) -> float:
+    """Apex frequency of an R||CPE or R||C block (NaN for other shapes)."""
+    kinds = {c.element.kind: _params_of(circ, c) for c in node.children if c.op == "e"}
+    if "R" in kinds and "CPE" in kinds:
+        r, (q, a) = x[kinds["R"][0]], (x[kinds["CPE"][0]], x[kinds["CPE"][1]])
+        return float(1.0 / (2 * np.pi * (r * q) ** (1.0 / a)))
+    if "R" in kinds and "C" in kinds:
+        return float(1.0 / (2 * np.pi * x[kinds["R"][0]] * x[kinds["C"][0]]))
+    return float("nan")
+
+
+def _top_level(circ: Circuit) -> tuple[Node, ...]:
+    return circ.tree.children if circ.tree.op == "s" else (circ.tree,)
+
+
 def _order_arcs(circ: Circuit, x, stderr, cov, fixed_names: set[str]):
     """Put same-shaped top-level parallel blocks in order of falling characteristic frequency.
 
@@ -552,14 +803,6 @@ def _order_arcs(circ: Circuit, x, stderr, cov, fixed_names: set[str]):
     """
     top = circ.tree.children if circ.tree.op == "s" else ()
     names = circ.parameter_names
-    index = {n: k for k, n in enumerate(names)}
-
-    def params_of(node: Node) -> list[int]:
-        if node.op == "e":
-            el = node.element
-            keys = [el.name] if el.n_params == 1 else [f"{el.name}_{i}" for i in range(el.n_params)]
-            return [index[k] for k in keys]
-        return [k for child in node.children for k in params_of(child)]
 
     def shape(node: Node) -> tuple:
         return (
@@ -568,16 +811,9 @@ def _order_arcs(circ: Circuit, x, stderr, cov, fixed_names: set[str]):
             else (node.op, tuple(shape(c) for c in node.children))
         )
 
-    def char_freq(node: Node) -> float:
-        kinds = {c.element.kind: params_of(c) for c in node.children if c.op == "e"}
-        if "R" in kinds and "CPE" in kinds:
-            r, (q, a) = x[kinds["R"][0]], (x[kinds["CPE"][0]], x[kinds["CPE"][1]])
-            return 1.0 / (2 * np.pi * (r * q) ** (1.0 / a))
-        if "R" in kinds and "C" in kinds:
-            return 1.0 / (2 * np.pi * x[kinds["R"][0]] * x[kinds["C"][0]])
-        return float("nan")
-
-    blocks = [n for n in top if n.op == "p" and not any(names[k] in fixed_names for k in params_of(n))]
+    blocks = [
+        n for n in top if n.op == "p" and not any(names[k] in fixed_names for k in _params_of(circ, n))
+    ]
     groups: dict[tuple, list[Node]] = {}
     for b in blocks:
         groups.setdefault(shape(b), []).append(b)
@@ -586,14 +822,14 @@ def _order_arcs(circ: Circuit, x, stderr, cov, fixed_names: set[str]):
     for members in groups.values():
         if len(members) < 2:
             continue
-        freqs = [char_freq(m) for m in members]
+        freqs = [_char_freq_hz(circ, m, x) for m in members]
         if any(math.isnan(v) for v in freqs):
             continue
         wanted = [members[i] for i in np.argsort(freqs)[::-1]]
         for slot, src in zip(members, wanted, strict=True):
             if slot is not src:
                 changed = True
-                for a, b in zip(params_of(slot), params_of(src), strict=True):
+                for a, b in zip(_params_of(circ, slot), _params_of(circ, src), strict=True):
                     perm[a] = b
     if not changed:
         return x, stderr, cov, False
@@ -623,7 +859,7 @@ def fit_series(
 # Kramers-Kronig
 @dataclass
 class KKResult:
-    """Lin-KK test (Schönleber et al. 2014, impedance.py's ``linKK``); residuals in % of |Z|."""
+    """Lin-KK test (Schönleber et al. 2014); residuals in % of |Z| on the real and the imaginary part."""
 
     freq_hz: np.ndarray
     residuals_real_pct: np.ndarray
@@ -635,6 +871,12 @@ class KKResult:
     mu: float
     fit_type: str
     z_fit: np.ndarray
+    c: float = KK_MU_CRITERION
+    add_cap: bool = True
+    add_inductance: bool = True
+    series_resistance_ohm: float = float("nan")
+    inductance_h: float | None = None
+    capacitance_f: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -646,31 +888,88 @@ class KKResult:
             "threshold_pct": self.threshold_pct,
             "n_rc": self.n_rc,
             "mu": self.mu,
+            "c": self.c,
             "fit_type": self.fit_type,
+            "add_cap": self.add_cap,
+            "add_inductance": self.add_inductance,
+            "method": "lin-KK (Schönleber et al. 2014): M RC elements with time constants log-spaced from "
+            "1/omega_max to 1/omega_min, M raised until mu < c",
         }
+
+
+def _kk_design(w: np.ndarray, tau: np.ndarray, add_inductance: bool, add_cap: bool) -> np.ndarray:
+    """Columns of the linear lin-KK model: series R, the M Voigt RC elements, optional L and 1/C."""
+    cols = [np.ones_like(w, dtype=complex), 1.0 / (1.0 + 1j * np.outer(w, tau))]
+    if add_inductance:
+        cols.append((1j * w)[:, None])
+    if add_cap:
+        cols.append((1.0 / (1j * w))[:, None])
+    return np.column_stack([c if c.ndim == 2 else c[:, None] for c in cols])
 
 
 def kramers_kronig(
     spectrum: EisSpectrum,
     *,
-    c: float = 0.85,
-    max_m: int = 50,
+    c: float = KK_MU_CRITERION,
+    max_m: int | None = None,
     fit_type: str = "complex",
     add_cap: bool = True,
+    add_inductance: bool = True,
     threshold_pct: float = KK_THRESHOLD_PCT,
 ) -> KKResult:
-    """Run lin-KK; ``passes`` is max |residual| < ``threshold_pct`` over real and imaginary parts.
+    """Lin-KK test; ``passes`` is max |residual| < ``threshold_pct`` over the real and the imaginary part.
 
-    ``add_cap`` adds a series capacitance so that a capacitive low-frequency tail (blocking or Warburg
-    behaviour) is not mistaken for a KK violation.
+    The model is a series resistance, M Voigt RC elements with fixed time constants tau_k log-spaced from
+    1/omega_max to 1/omega_min, plus (``add_inductance``) a series inductance for the leads/holder tail and
+    (``add_cap``) a series capacitance for a blocking or diffusion tail. Its coefficients are linear, so each M
+    is one weighted (1/|Z|) linear least-squares solve. M starts at the number of decades measured (fewer RC
+    elements than decades cannot cover the span, and mu is meaningless there: a poor fit with few elements can
+    show negative resistances by accident, which is how impedance.py 1.7.1 stops at M = 5 on these cells and
+    then reports 50 % residuals on valid data) and rises until mu = 1 - sum|R_k<0| / sum|R_k>=0| falls below
+    ``c`` (over-fitting starts, Schönleber et al. 2014, eq. 21). ``fit_type``: ``"complex"`` fits both parts,
+    ``"real"`` or ``"imag"`` fits one and tests the other (the original transform test).
     """
+    if fit_type not in ("complex", "real", "imag"):
+        raise ValueError(f"fit_type must be 'complex', 'real' or 'imag', got {fit_type!r}")
     f, z = _sorted_desc(spectrum)
-    with contextlib.redirect_stdout(io.StringIO()):  # linKK prints progress every 10 RC elements
-        m, mu, z_fit, res_re, res_im = _impedancepy.validation.linKK(
-            f, z, c=c, max_M=max_m, fit_type=fit_type, add_cap=add_cap
-        )
-    res_re, res_im = 100 * np.asarray(res_re, dtype=float), 100 * np.asarray(res_im, dtype=float)
+    if len(f) < 3:
+        raise ValueError(f"lin-KK needs at least 3 points, got {len(f)}")
+    w = 2 * np.pi * f
+    weight = np.abs(z)
+    decades = float(np.log10(f.max() / f.min()))
+    m_start = max(1, min(int(math.ceil(decades)), len(f) // 2))
+    m_stop = max(m_start, min(max_m or len(f) - 4, len(f) - 4, 100))
+    n_extra = int(add_inductance) + int(add_cap)
+    for m in range(m_start, m_stop + 1):
+        tau = np.logspace(np.log10(1 / w.max()), np.log10(1 / w.min()), m) if m > 1 else np.array(
+            [1 / np.sqrt(w.max() * w.min())])
+        a = _kk_design(w, tau, add_inductance, add_cap)
+        coef = np.zeros(a.shape[1])
+        if fit_type == "complex":
+            lhs = np.vstack([a.real / weight[:, None], a.imag / weight[:, None]])
+            coef = np.linalg.lstsq(lhs, np.r_[z.real / weight, z.imag / weight], rcond=None)[0]
+        elif fit_type == "real":  # RC elements and R from Z'; L and C (no real part) from what Z'' leaves
+            k = 1 + m
+            coef[:k] = np.linalg.lstsq(a.real[:, :k] / weight[:, None], z.real / weight, rcond=None)[0]
+            if n_extra:
+                rest = (z.imag - a.imag[:, :k] @ coef[:k]) / weight
+                coef[k:] = np.linalg.lstsq(a.imag[:, k:] / weight[:, None], rest, rcond=None)[0]
+        else:  # imag: everything but R from Z'', then R from what Z' leaves
+            coef[1:] = np.linalg.lstsq(a.imag[:, 1:] / weight[:, None], z.imag / weight, rcond=None)[0]
+            left = z.real - a.real[:, 1:] @ coef[1:]
+            coef[0] = float(np.sum(left / weight**2) / np.sum(1 / weight**2))
+        r_k = coef[1 : 1 + m]
+        positive = float(r_k[r_k >= 0].sum())
+        mu = 1.0 - float(-r_k[r_k < 0].sum()) / positive if positive > 0 else 0.0
+        if mu < c:
+            break
+    z_fit = a @ coef
+    res_re = 100 * (z.real - z_fit.real) / weight
+    res_im = 100 * (z.imag - z_fit.imag) / weight
     worst = float(np.max(np.abs(np.concatenate([res_re, res_im]))))
+    extra = coef[1 + m :]
+    inductance = float(extra[0]) if add_inductance else None
+    inv_c = float(extra[-1]) if add_cap else None
     return KKResult(
         freq_hz=f,
         residuals_real_pct=res_re,
@@ -681,5 +980,11 @@ def kramers_kronig(
         n_rc=int(m),
         mu=float(mu),
         fit_type=fit_type,
-        z_fit=np.asarray(z_fit),
+        z_fit=z_fit,
+        c=c,
+        add_cap=add_cap,
+        add_inductance=add_inductance,
+        series_resistance_ohm=float(coef[0]),
+        inductance_h=inductance,
+        capacitance_f=(1.0 / inv_c) if inv_c else None,
     )

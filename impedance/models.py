@@ -3,6 +3,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from cells.querysets import RestrictedQuerySet
+
 
 class EisSpectrum(models.Model):
     """One impedance sweep of an uploaded EIS file (a looped file gives several), as measured on a cell.
@@ -13,26 +15,28 @@ class EisSpectrum(models.Model):
     (``..._c100.mpt``, ``..._cycle100...``, ``..._cyc-100...``), else leaves it empty (0 = before cycling).
     """
 
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
     datafile = models.ForeignKey("cycling.DataFile", on_delete=models.CASCADE, related_name="eis_spectra")
     cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="eis_spectra")
     sweep = models.PositiveSmallIntegerField(default=1, help_text="1-based sweep of a looped file.")
     after_cycle = models.PositiveIntegerField(
         null=True, blank=True, help_text="Measured after this cycle (0 = before cycling; empty = unknown)."
     )
-    temperature_c = models.FloatField(null=True, blank=True, help_text="From the file, else the cell's.")
-    dc_potential_v = models.FloatField(null=True, blank=True, help_text="DC potential of the sweep, if the file says.")
+    temperature_c = models.FloatField("Temperature (°C)", null=True, blank=True, help_text="From the file, else the cell's.")
+    dc_potential_v = models.FloatField("DC potential (V)", null=True, blank=True, help_text="DC potential of the sweep, if the file says.")
     n_points = models.PositiveIntegerField()
-    freq_min_hz = models.FloatField()
-    freq_max_hz = models.FloatField()
+    freq_min_hz = models.FloatField("Lowest frequency (Hz)")
+    freq_max_hz = models.FloatField("Highest frequency (Hz)")
     freq_hz = models.JSONField(help_text="Frequencies in Hz, in the file's order.")
     z_real_ohm = models.JSONField(help_text="Z' in ohm.")
     z_imag_ohm = models.JSONField(help_text="Z'' in ohm, signed (capacitive < 0).")
-    kk_max_residual_pct = models.FloatField(null=True, blank=True, help_text="Lin-KK: max |residual| in % of |Z|.")
+    kk_max_residual_pct = models.FloatField("Kramers-Kronig max residual (%)", null=True, blank=True, help_text="Lin-KK: max |residual| in % of |Z|.")
     kk_passes = models.BooleanField(null=True, help_text="Lin-KK residuals all below the threshold (2 %).")
     kk = models.JSONField(default=dict, blank=True, help_text="Lin-KK residuals per frequency, n_rc, mu.")
     metadata = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["cell_id", "after_cycle", "datafile_id", "sweep"]
@@ -54,6 +58,7 @@ class EisFit(models.Model):
     electrode area at the time of the fit, which is stored with it.
     """
 
+    PROJECT_PATH = "spectrum__cell__project"  # for RestrictedQuerySet.restrict()
     spectrum = models.ForeignKey(EisSpectrum, on_delete=models.CASCADE, related_name="fits")
     circuit = models.CharField(max_length=200)
     r_int_elements = models.JSONField(default=list, help_text="Resistors whose sum is R_int, e.g. ['R2'].")
@@ -62,24 +67,30 @@ class EisFit(models.Model):
         default=dict, help_text="{name: {value, stderr, unit, fixed}} in impedance.py's parameter naming."
     )
     chi_square = models.FloatField(null=True)
-    chi_square_reduced = models.FloatField(null=True)
+    chi_square_reduced = models.FloatField("Reduced χ²", null=True)
     weighting = models.CharField(max_length=12, default="modulus")
-    r_int_ohm = models.FloatField(null=True)
-    r_int_stderr_ohm = models.FloatField(null=True)
-    area_cm2 = models.FloatField(null=True, blank=True, help_text="The cell's electrode area used.")
-    r_int_ohm_cm2 = models.FloatField(null=True, blank=True)
-    r_int_stderr_ohm_cm2 = models.FloatField(null=True, blank=True)
+    r_int_ohm = models.FloatField("R_int (Ω)", null=True)
+    r_int_stderr_ohm = models.FloatField("R_int standard error (Ω)", null=True)
+    area_cm2 = models.FloatField("Electrode area (cm²)", null=True, blank=True, help_text="The cell's electrode area used.")
+    r_int_ohm_cm2 = models.FloatField("R_int (Ω·cm²)", null=True, blank=True)
+    r_int_stderr_ohm_cm2 = models.FloatField("R_int standard error (Ω·cm²)", null=True, blank=True)
     converged = models.BooleanField(default=False)
     seeded_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The earlier fit whose values started this one (a series over cycles).",
     )
-    elapsed_s = models.FloatField(null=True)
+    elapsed_s = models.FloatField("Fit time (s)", null=True)
     library_versions = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    provenance = models.JSONField(
+        default=dict, blank=True,
+        help_text="Why this circuit: chosen from the data (candidates, AIC, inductive tail), kept from the cell's "
+        "series, or given by a user; and, when no R_int is given, why the data cannot give one (refused).",
+    )
     is_current = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["spectrum_id", "-is_current", "-created_at"]

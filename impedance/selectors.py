@@ -9,6 +9,7 @@ from cells.models import Cell, CellGroup
 from cells.selectors import cells_visible_to, groups_visible_to
 from cycling.models import DataFile
 
+from .analysis import R_INT_MARK_RELATIVE_ERROR
 from .circuits import compile_circuit
 from .models import EisFit, EisSpectrum
 
@@ -19,7 +20,7 @@ _DATA_FIELDS = ("freq_hz", "z_real_ohm", "z_imag_ohm", "kk")
 def spectra_visible_to(user) -> QuerySet[EisSpectrum]:
     """Spectra of visible cells whose file has not since failed (a failed reprocess hides stale rows)."""
     return (
-        EisSpectrum.objects.filter(cell__in=cells_visible_to(user).values("pk"))
+        EisSpectrum.objects.restrict(user)
         .exclude(datafile__status=DataFile.Status.FAILED)
         .select_related("cell", "datafile")
     )
@@ -69,10 +70,29 @@ def fit_curve(fit: EisFit, freq_min_hz: float, freq_max_hz: float, points: int =
     return _bode(f, z)
 
 
+def r_int_finding(r_int_ohm, r_int_stderr_ohm, converged, refused) -> tuple[bool, str]:
+    """(marked, why) for one fit's R_int: no R_int (refused), not converged, or a standard error above
+    ``R_INT_MARK_RELATIVE_ERROR`` of the value: such points are shown as marked, never as plain points."""
+    if r_int_ohm is None:
+        return True, f"no R_int: {refused}" if refused else "no R_int"
+    if not converged:
+        return True, "the fit did not converge"
+    if r_int_stderr_ohm is None or r_int_ohm == 0 or r_int_stderr_ohm / abs(r_int_ohm) > R_INT_MARK_RELATIVE_ERROR:
+        pct = "unknown" if r_int_stderr_ohm is None or r_int_ohm == 0 else f"{100 * r_int_stderr_ohm / abs(r_int_ohm):.0f} %"
+        return True, f"standard error {pct} of R_int (> {100 * R_INT_MARK_RELATIVE_ERROR:g} %)"
+    return False, ""
+
+
+def _fit_finding(fit: EisFit) -> tuple[bool, str]:
+    return r_int_finding(fit.r_int_ohm, fit.r_int_stderr_ohm, fit.converged, (fit.provenance or {}).get("refused"))
+
+
 def fit_summary(fit: EisFit | None) -> dict | None:
     if fit is None:
         return None
+    marked, finding = _fit_finding(fit)
     return {
+        "provenance": fit.provenance or {}, "r_int_marked": marked, "r_int_finding": finding,
         "id": fit.pk, "circuit": fit.circuit, "is_current": fit.is_current, "r_int_elements": fit.r_int_elements,
         "r_int_definition": fit.r_int_definition, "r_int_ohm": fit.r_int_ohm,
         "r_int_stderr_ohm": fit.r_int_stderr_ohm, "area_cm2": fit.area_cm2, "r_int_ohm_cm2": fit.r_int_ohm_cm2,
@@ -97,6 +117,7 @@ def spectrum_summary(spectrum: EisSpectrum) -> dict:
         "circuit": fit.circuit if fit else None, "r_int_ohm": fit.r_int_ohm if fit else None,
         "r_int_stderr_ohm": fit.r_int_stderr_ohm if fit else None,
         "r_int_ohm_cm2": fit.r_int_ohm_cm2 if fit else None, "fit_converged": fit.converged if fit else None,
+        "r_int_marked": _fit_finding(fit)[0] if fit else None, "r_int_finding": _fit_finding(fit)[1] if fit else "",
     }
 
 
@@ -114,7 +135,9 @@ def spectrum_detail(spectrum: EisSpectrum, fits: list[EisFit] | None = None) -> 
     detail["kk"] = {
         "freq_hz": kk.get("freq_hz", []), "residuals_real_pct": kk.get("residuals_real_pct", []),
         "residuals_imag_pct": kk.get("residuals_imag_pct", []), "threshold_pct": kk.get("threshold_pct"),
-        "n_rc": kk.get("n_rc"), "mu": kk.get("mu"),
+        "n_rc": kk.get("n_rc"), "mu": kk.get("mu"), "c": kk.get("c"), "fit_type": kk.get("fit_type"),
+        "add_cap": kk.get("add_cap"), "add_inductance": kk.get("add_inductance"),
+        "max_abs_residual_pct": kk.get("max_abs_residual_pct"), "passes": kk.get("passes"),
     }
     detail["fits"] = [
         fit_summary(fit) | {"curve": fit_curve(fit, spectrum.freq_min_hz, spectrum.freq_max_hz)} for fit in fits
@@ -136,9 +159,10 @@ _RINT_COLUMNS = {
     "r_int_ohm": "r_int_ohm",
     "r_int_stderr_ohm": "r_int_stderr_ohm",
     "r_int_ohm_cm2": "r_int_ohm_cm2",
+    "provenance__refused": "refused",
 }
 _SERIES_FIELDS = ["cycle", "r_int_ohm", "r_int_stderr_ohm", "r_int_ohm_cm2", "spectrum", "kk_passes", "converged",
-                  "circuit"]
+                  "circuit", "marked", "finding"]
 
 
 def rint_frame(cells) -> pd.DataFrame:
@@ -151,7 +175,15 @@ def rint_frame(cells) -> pd.DataFrame:
         .order_by("spectrum__cell_id", "spectrum__after_cycle", "spectrum__datafile_id", "spectrum__sweep")
         .values_list(*_RINT_COLUMNS)
     )
-    return pd.DataFrame(list(rows), columns=list(_RINT_COLUMNS.values()))
+    frame = pd.DataFrame(list(rows), columns=list(_RINT_COLUMNS.values()))
+    findings = [
+        r_int_finding(None if pd.isna(r) else r, None if pd.isna(e) else e, bool(c), x)
+        for r, e, c, x in zip(frame["r_int_ohm"], frame["r_int_stderr_ohm"], frame["converged"], frame["refused"],
+                              strict=True)
+    ]
+    frame["marked"] = [m for m, _ in findings]
+    frame["finding"] = [w for _, w in findings]
+    return frame
 
 
 def _clean(values) -> list:
@@ -197,9 +229,14 @@ def _stats(per_cell: pd.DataFrame, column: str, cycles: list[int]) -> dict:
 
 
 def group_series(group: CellGroup, members: list[Cell], frame: pd.DataFrame) -> dict:
-    """A group's R_int per cycle: each cell's mean at that cycle, then mean/sd/n over the cells."""
+    """A group's R_int per cycle: each cell's mean at that cycle, then mean/sd/n over the cells.
+
+    Marked fits (no R_int, not converged, large standard error) stay out of the mean: they are shown on
+    their cell's series with the reason instead.
+    """
     ids = [c.pk for c in members]
-    rows = frame[frame["cell"].isin(ids) & frame["cycle"].notna()].copy()
+    keep = frame["cell"].isin(ids) & frame["cycle"].notna() & ~frame["marked"].astype(bool)
+    rows = frame[keep].copy()
     rows["cycle"] = rows["cycle"].astype(int)
     for col in ("r_int_ohm", "r_int_ohm_cm2"):
         rows[col] = pd.to_numeric(rows[col], errors="coerce")
@@ -229,3 +266,35 @@ def rint_compare(user, group_ids: tuple[int, ...], cell_ids: tuple[int, ...]) ->
         "groups": [group_series(g, [c for c in cells if c.group_id == g.pk], frame) for g in groups],
         "cells": [cell_series(c, frame) | {"selected": c.pk in chosen} for c in cells],
     }
+
+
+def _fmt_hz(hz: float) -> str:
+    """'7 MHz', '0.1 Hz': below 1 Hz in Hz, as EIS papers write the lower end."""
+    for factor, unit in ((1e6, "MHz"), (1e3, "kHz")):
+        if abs(hz) >= factor:
+            return f"{hz / factor:.3g} {unit}"
+    return f"{hz:.3g} Hz"
+
+
+def eis_provenance(datafile_ids) -> dict[int, list[dict]]:
+    """How the numbers of EIS files were made, per file id: one row per sweep with the frequency range,
+    the Kramers-Kronig check and the current fit (circuit, R_int, chi², convergence). Two queries in all;
+    the spectra's big JSON columns are not loaded."""
+    spectra = with_current_fit(
+        EisSpectrum.objects.filter(datafile_id__in=list(datafile_ids)).defer(*_DATA_FIELDS, "metadata")
+    ).order_by("datafile_id", "sweep")
+    out: dict[int, list[dict]] = {}
+    for s in spectra:
+        fit = current_fit(s)
+        out.setdefault(s.datafile_id, []).append({
+            "sweep": s.sweep, "after_cycle": s.after_cycle, "n_points": s.n_points,
+            "frequency_range": f"{_fmt_hz(s.freq_max_hz)} – {_fmt_hz(s.freq_min_hz)}",
+            "kk_passes": s.kk_passes, "kk_max_residual_pct": s.kk_max_residual_pct,
+            "circuit": fit.circuit if fit else None, "r_int_elements": fit.r_int_elements if fit else [],
+            "r_int_ohm": fit.r_int_ohm if fit else None, "r_int_stderr_ohm": fit.r_int_stderr_ohm if fit else None,
+            "chi_square_reduced": fit.chi_square_reduced if fit else None,
+            "chi_square_reduced_text": f"{fit.chi_square_reduced:.3g}" if fit and fit.chi_square_reduced is not None
+            else "—",
+            "converged": fit.converged if fit else None, "weighting": fit.weighting if fit else None,
+        })
+    return out

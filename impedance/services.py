@@ -27,16 +27,15 @@ from .analysis import (
     R_INT_ELEMENTS,
     FitResult,
     _suspicious,
-    fit_circuit,
-    fit_series,
+    fit_spectrum,
     kramers_kronig,
     library_versions,
 )
 from .circuits import compile_circuit, validate_circuit
 from .models import EisFit, EisSpectrum
 
-INGEST_VERSION = 1
-FIT_TIME_LIMIT_S = 20.0  # per fit attempt; a sweep has at most two attempts
+INGEST_VERSION = 2  # 2: circuit chosen from the data (inductor), own lin-KK, refused sweeps
+FIT_TIME_LIMIT_S = 20.0  # per circuit fitted; a sweep fits at most two circuits, each with at most two starts
 REFIT_TIME_LIMIT_S = 10.0  # a refit runs inside the web request
 
 _NOTES_CYCLE = re.compile(r"\bafter[_ ]?cycle\s*[=:]\s*(\d{1,6})\b", re.IGNORECASE)
@@ -93,18 +92,8 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
         kk_results.append(_kk(sweep))
         progress.stage(10, 30)((k + 1) / len(sweeps))
 
-    seed_fit = _previous_fit(datafile, after_cycle)
-    seed = seed_fit.parameter_values() if seed_fit else None
-    results = fit_series(sweeps, DEFAULT_CIRCUIT, initial=seed, area_cm2=area, time_limit_s=FIT_TIME_LIMIT_S)
-    seeded = _seed_flags(results, seed is not None)
-    for k, (sweep, result) in enumerate(zip(sweeps, results, strict=True)):
-        if seeded[k] and _suspicious(result):
-            # A start from another sweep can sit in the wrong minimum when the spectrum changed a lot:
-            # try the spectrum's own start as well and keep the better fit.
-            fresh = fit_circuit(sweep, DEFAULT_CIRCUIT, area_cm2=area, time_limit_s=FIT_TIME_LIMIT_S)
-            if fresh.chi_square < result.chi_square:
-                results[k], seeded[k] = fresh, False
-        progress.stage(30, 90)((k + 1) / len(sweeps))
+    seed_fit, series_fit = _series_fits(datafile, after_cycle)
+    results = _fit_sweeps(sweeps, seed_fit, series_fit, area, progress)
 
     temperature = _float(parsed.metadata.get("temperature_c"))
     if temperature is None:
@@ -140,7 +129,8 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
 
     metadata = {**_jsonable(parsed.metadata), "after_cycle": after_cycle, "after_cycle_source": cycle_source}
     provenance = {
-        "ingest_version": INGEST_VERSION, "circuit": DEFAULT_CIRCUIT, "r_int_elements": list(R_INT_ELEMENTS),
+        "ingest_version": INGEST_VERSION, "circuit": results[0].circuit if results else DEFAULT_CIRCUIT,
+        "circuit_choice": _jsonable(results[0].provenance) if results else {}, "r_int_elements": list(R_INT_ELEMENTS),
         "library_versions": library_versions(), "area_cm2": area, "kk_threshold_pct": KK_THRESHOLD_PCT,
         "fit_time_limit_s": FIT_TIME_LIMIT_S, "seeded_from_fit": seed_fit.pk if seed_fit else None,
         "computed_at": timezone.now().isoformat(),
@@ -151,8 +141,11 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
         EisSpectrum.objects.filter(datafile=datafile).delete()
         EisSpectrum.objects.bulk_create(spectra)
         previous = seed_fit
-        for spectrum, result, was_seeded in zip(spectra, results, seeded, strict=True):
-            previous = fit_create(spectrum, result, seeded_from=previous if was_seeded else None)
+        for spectrum, result in zip(spectra, results, strict=True):
+            was_seeded = bool(result.provenance.get("seeded"))
+            created = fit_create(spectrum, result, seeded_from=previous if was_seeded else None)
+            if result.has_r_int and result.converged:
+                previous = created
         DataFile.objects.filter(pk=datafile.pk).update(
             status=DataFile.Status.IMPORTED, progress_percent=100, error="", traceback="", warnings=warnings,
             n_records=sum(s.n_points for s in spectra), n_cycles=None, metadata=metadata, provenance=provenance,
@@ -168,28 +161,67 @@ def _kk(sweep: parsers.EisSpectrum):
         return None
 
 
-def _seed_flags(results: list[FitResult], first_seeded: bool) -> list[bool]:
-    """Which fits of fit_series started from a seed: the first if given one, then each after a converged fit."""
-    flags, seeded = [], first_seeded
-    for result in results:
-        flags.append(seeded)
-        seeded = seeded or result.converged
-    return flags
+def _fit_sweeps(sweeps, seed_fit: EisFit | None, series_fit: EisFit | None, area, progress) -> list[FitResult]:
+    """Fit every sweep with the cell's series circuit, or choose one from the first sweep that can be fitted.
+
+    A cell's R_int-vs-cycle series keeps one circuit (the one of its earlier fits, which a user may have
+    changed by a refit), so that R_int values of different cycles mean the same thing. Each fit starts from
+    the previous converged one of the series (same circuit) and, if that start looks poor, also from the
+    spectrum's own start; the better fit is kept.
+    """
+    circuit = series_fit.circuit if series_fit else None
+    elements = tuple(series_fit.r_int_elements) if series_fit else R_INT_ELEMENTS
+    source = (
+        f"kept the circuit of this cell's R_int series (fit #{series_fit.pk}, after cycle "
+        f"{series_fit.spectrum.after_cycle}); refit to change it" if series_fit else ""
+    )
+    seed = seed_fit.parameter_values() if seed_fit and seed_fit.circuit == circuit else None
+    options = {"area_cm2": area, "time_limit_s": FIT_TIME_LIMIT_S, "r_int_elements": elements}
+    results: list[FitResult] = []
+    for k, sweep in enumerate(sweeps):
+        if circuit is None:
+            result = fit_spectrum(sweep, **options)
+            if result.has_r_int:
+                circuit, source = result.circuit, f"chosen from sweep {sweep.metadata.get('sweep', 1)} of this file"
+        else:
+            result = fit_spectrum(sweep, circuit=circuit, circuit_source=source, initial=seed, **options)
+            if seed is not None and _suspicious(result):
+                # A start from another sweep can sit in the wrong minimum when the spectrum changed a lot:
+                # try the spectrum's own start as well and keep the better fit.
+                fresh = fit_spectrum(sweep, circuit=circuit, circuit_source=source, **options)
+                if fresh.chi_square < result.chi_square:
+                    result = fresh
+                else:
+                    result.provenance["seeded"] = True
+            elif seed is not None:
+                result.provenance["seeded"] = True
+        if result.has_r_int and result.converged:
+            seed = dict(zip(result.parameter_names, result.values, strict=True))
+        results.append(result)
+        progress.stage(30, 90)((k + 1) / len(sweeps))
+    return results
 
 
-def _previous_fit(datafile: DataFile, after_cycle: int | None) -> EisFit | None:
-    """The same cell's current default-circuit fit from the latest earlier cycle: the seed of a series."""
-    if after_cycle is None:
-        return None
-    return (
+def _series_fits(datafile: DataFile, after_cycle: int | None) -> tuple[EisFit | None, EisFit | None]:
+    """(seed, series) fits of the file's cell: the current fit with R_int from the latest earlier cycle (the
+    seed of a series), and the fit whose circuit the series keeps: the seed if any, else the cell's earliest."""
+    fits = (
         EisFit.objects.filter(
-            is_current=True, converged=True, circuit=DEFAULT_CIRCUIT, spectrum__cell_id=datafile.cell_id,
-            spectrum__after_cycle__lt=after_cycle, spectrum__datafile__status=DataFile.Status.IMPORTED,
+            is_current=True, converged=True, r_int_ohm__isnull=False, spectrum__cell_id=datafile.cell_id,
+            spectrum__datafile__status=DataFile.Status.IMPORTED,
         )
         .exclude(spectrum__datafile_id=datafile.pk)
-        .order_by("-spectrum__after_cycle", "-spectrum__sweep", "-created_at")
-        .first()
+        .select_related("spectrum")
     )
+    seed = None
+    if after_cycle is not None:
+        seed = (
+            fits.filter(spectrum__after_cycle__lt=after_cycle)
+            .order_by("-spectrum__after_cycle", "-spectrum__sweep", "-created_at")
+            .first()
+        )
+    series = seed or fits.order_by("spectrum__after_cycle", "spectrum__sweep", "created_at").first()
+    return seed, series
 
 
 def fit_create(spectrum: EisSpectrum, result: FitResult, *, seeded_from=None, created_by=None) -> EisFit:
@@ -207,7 +239,8 @@ def fit_create(spectrum: EisSpectrum, result: FitResult, *, seeded_from=None, cr
         r_int_stderr_ohm=d["r_int_stderr_ohm"], area_cm2=d["area_cm2"], r_int_ohm_cm2=d["r_int_area_ohm_cm2"],
         r_int_stderr_ohm_cm2=d["r_int_area_stderr_ohm_cm2"], converged=result.converged, seeded_from=seeded_from,
         elapsed_s=result.elapsed_s, library_versions=result.library_versions, warnings=list(result.warnings),
-        is_current=True, created_by=created_by,
+        provenance=_jsonable({**result.provenance, "refused": result.refused, "notes": result.notes}), is_current=True,
+        created_by=created_by,
     )
 
 
@@ -243,8 +276,9 @@ def spectrum_refit(*, spectrum: EisSpectrum, circuit: str, r_int_elements=None, 
             raise RefitError("r_int_elements", f"{name!r} is not a resistor of {text}")
     area = spectrum.cell.electrode_area_cm2
     try:
-        result = fit_circuit(
-            as_parsed(spectrum), text, r_int_elements=r_int_elements, area_cm2=area, time_limit_s=REFIT_TIME_LIMIT_S
+        result = fit_spectrum(
+            as_parsed(spectrum), circuit=text, circuit_source="refit by a user: later spectra of this cell keep it",
+            r_int_elements=r_int_elements, area_cm2=area, time_limit_s=REFIT_TIME_LIMIT_S,
         )
     except ValueError as exc:
         raise RefitError("circuit", f"the fit could not run: {exc}") from None

@@ -10,6 +10,7 @@ from cells.selectors import cells_visible_to
 
 from . import selectors, services
 from .analysis import DEFAULT_CIRCUIT, R_INT_ELEMENTS
+from .filtersets import EisSpectrumFilterSet
 from .models import EisFit
 
 
@@ -18,6 +19,9 @@ def cell_impedance(request, pk):
     cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
     can_fit = request.user.has_perm("impedance.change_eisspectrum")
     spectra_qs = selectors.spectra_visible_to(request.user).filter(cell=cell)
+    # The same filters as GET /api/v1/eis/spectra/ (after_cycle, after_cycle_min/max, datafile).
+    filterset = EisSpectrumFilterSet(request.GET, queryset=spectra_qs)
+    shown_qs = filterset.qs if filterset.is_valid() else spectra_qs.none()
     form = {"spectrum": request.GET.get("spectrum", ""), "circuit": DEFAULT_CIRCUIT,
             "r_int_elements": ",".join(R_INT_ELEMENTS), "error": ""}
     status = 200
@@ -34,14 +38,23 @@ def cell_impedance(request, pk):
         except services.RefitError as exc:
             form["error"], status = str(exc), 400
         else:
-            messages.success(request, f"Refitted with {fit.circuit}: R_int = {fit.r_int_ohm:.4g} ohm.")
+            if fit.r_int_ohm is None:
+                messages.warning(request, f"Refitted with {fit.circuit}: no R_int. {' '.join(fit.warnings)}")
+            else:
+                messages.success(request, f"Refitted with {fit.circuit}: R_int = {fit.r_int_ohm:.4g} ohm.")
             return redirect(f"{reverse('cell-impedance', args=[cell.pk])}?spectrum={spectrum.pk}")
 
     fits = EisFit.objects.select_related("created_by").order_by("-is_current", "-created_at")
-    spectra = list(spectra_qs.prefetch_related(Prefetch("fits", queryset=fits))
+    spectra = list(shown_qs.prefetch_related(Prefetch("fits", queryset=fits))
                    .order_by("after_cycle", "datafile_id", "sweep"))
     details = [selectors.spectrum_detail(s, fits=list(s.fits.all())) for s in spectra]
+    if request.method != "POST":
+        # offer the circuit the cell's series uses (it may have been chosen with an inductor, or by a refit)
+        series_circuits = [d["circuit"] for d in details if d["circuit"] and d["r_int_ohm"] is not None]
+        if series_circuits:
+            form["circuit"] = series_circuits[-1]
     rint = selectors.cell_series(cell, selectors.rint_frame([cell]))
     return render(request, "impedance/cell_impedance.html", {
-        "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form,
+        "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form, "filterset": filterset,
+        "is_filtered": any(request.GET.get(k) for k in ("after_cycle", "after_cycle_min", "after_cycle_max", "datafile")),
     }, status=status)

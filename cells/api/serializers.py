@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ..models import Cell, CellGroup, Coating, Material, PressingStep, Project
-from ..selectors import groups_visible_to, projects_visible_to
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -35,7 +34,7 @@ class CellGroupSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "name", "description", "color"]
 
     def validate_project(self, project):
-        if not projects_visible_to(self.context["request"].user).filter(pk=project.pk).exists():
+        if not Project.objects.restrict(self.context["request"].user).filter(pk=project.pk).exists():
             raise serializers.ValidationError("You are not a member of this project.")
         return project
 
@@ -85,10 +84,10 @@ class CellSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         request = self.context["request"]
         project = attrs.get("project") or getattr(self.instance, "project", None)
-        if project and not projects_visible_to(request.user).filter(pk=project.pk).exists():
+        if project and not Project.objects.restrict(request.user).filter(pk=project.pk).exists():
             raise serializers.ValidationError({"project": "You are not a member of this project."})
         group = attrs.get("group") or getattr(self.instance, "group", None)
-        if group and not groups_visible_to(request.user).filter(pk=group.pk).exists():
+        if group and not CellGroup.objects.restrict(request.user).filter(pk=group.pk).exists():
             raise serializers.ValidationError({"group": "Unknown group."})
         # Model.clean() holds the domain rules; run it on a scratch copy.
         probe = copy.copy(self.instance) if self.instance else Cell()

@@ -3,8 +3,8 @@ from rest_framework import decorators, response, status, viewsets
 
 from .. import services
 from ..filtersets import CellFilterSet, CellGroupFilterSet, MaterialFilterSet
-from ..models import Coating, Material
-from ..selectors import cells_visible_to, groups_visible_to, projects_visible_to
+from ..models import Coating, Material, Project
+from ..selectors import cells_visible_to, groups_visible_to
 from . import serializers
 
 
@@ -28,7 +28,7 @@ class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.ProjectSerializer
 
     def get_queryset(self):
-        return projects_visible_to(self.request.user)
+        return Project.objects.restrict(self.request.user)
 
 
 class MaterialViewSet(AuditedModelViewSet):

@@ -2,7 +2,6 @@
 import errno
 import logging
 
-import django_filters
 from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -13,7 +12,8 @@ from rest_framework import decorators, generics, mixins, parsers, response, stat
 from cells.selectors import cells_visible_to
 
 from .. import selectors, services
-from ..models import CycleSummary, DataFile
+from ..filtersets import DataFileFilterSet
+from ..models import CycleSummary
 from ..sniff import refuse_reason
 from ..uploads import HashingUploadHandler
 from . import serializers
@@ -22,12 +22,6 @@ log = logging.getLogger(__name__)
 
 # Multipart framing around the file itself is small; anything this far over the limit is refused unread.
 _MULTIPART_SLACK_BYTES = 64 * 1024
-
-
-class DataFileFilterSet(django_filters.FilterSet):
-    class Meta:
-        model = DataFile
-        fields = ["cell", "status", "kind"]
 
 
 class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin,

@@ -7,7 +7,10 @@ Decisions that apply to every file:
   a guessed mA-versus-uA is a silent 1000x error. Time without a unit is seconds, voltage is volts.
 - Rows where neither voltage nor current is a number (blank lines, footers, junk after the data) are
   dropped, with a warning when they held any text. A row with only one of them, text in a numeric
-  column, or NaN/inf in a required column is an error.
+  column, or NaN/inf in a required column is an error, with one exception: a missing voltage (blank,
+  '-', NaN or an Excel error cell such as #NUM!) among valid records keeps its record (capacity, energy
+  and time do not depend on it) with ONE warning naming the file, sheet and rows; analysis leaves such
+  records out of curves, dQ/dV and voltage statistics. An infinite voltage is still an error.
 - Test time must not run backwards (by more than the 1 s resolution of text times) once Excel
   time-of-day cells have had their days restored: that is an error naming the row. A record number that appears twice is an error, except when the whole
   row is an exact copy (overlapping continuation sheets), which is dropped with a warning.
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from ..cycles import channel_restarts, derive_cycles, kind_codes
+from ..cycles import CHARGE, DISCHARGE, channel_restarts, derive_cycles, format_runs
 from .columns import (
     CANONICAL_DIMENSION,
     DEFAULT_UNIT,
@@ -56,6 +59,8 @@ RECORD_COLUMNS = [
     "cycle", "step", "step_kind", "step_mode", "sys_time",
 ]
 REQUIRED = ["voltage_v", "current_ma", "test_time_s", "capacity_mah"]
+# Required columns whose single gaps keep the record (the value itself stays NaN).
+GAPS_ALLOWED = ("voltage_v",)
 _TIME_COLUMNS = {"test_time_s", "step_time_s", "duration_s"}
 _INT_COLUMNS = {"record", "cycle", "step"}
 _MAX_FILE_BYTES = 4 * 1024**3
@@ -84,9 +89,8 @@ def read_land(
     display = name or _display_name(source)
     report = progress or (lambda fraction: None)
     try:
-        data = _read_bytes(source)
-        report(0.05)
-        export = _parse(data, display, report)
+        # No name bound to the bytes here: _parse may drop them (see there).
+        export = _parse(_read_bytes(source), display, report, path=_regular_file(source))
     except ParseError as exc:
         raise exc.located(file=display) from None
     except MemoryError:
@@ -105,6 +109,13 @@ def _display_name(source) -> str:
     return Path(getattr(source, "name", "") or "upload").name
 
 
+def _regular_file(source) -> str | None:
+    """The path of a source that is a regular file on disk, which a reader may open again itself."""
+    if isinstance(source, str | os.PathLike) and os.path.isfile(source):
+        return os.fspath(source)
+    return None
+
+
 def _read_bytes(source) -> bytes:
     try:
         if isinstance(source, str | os.PathLike):
@@ -120,8 +131,9 @@ def _read_bytes(source) -> bytes:
     return bytes(data)
 
 
-def _parse(data: bytes, display: str, report: Callable[[float], None]) -> LandExport:
-    if not data.strip():
+def _parse(data: bytes, display: str, report: Callable[[float], None], *, path: str | None = None) -> LandExport:
+    report(0.05)
+    if not data or data.isspace():  # what data.strip() == b"" means, without a copy of the file
         raise ParseError("the file is empty")
     found = Found()
     warnings: list[str] = []
@@ -129,7 +141,13 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> LandEx
     kind = sniff_binary(data[:64])
     if kind == "xlsx":
         check_zip(data)
-        read_workbook(data, found, report, fast=True)
+        if path is not None:
+            # The readers open the file themselves: the bytes would only add to the memory peak of a big
+            # record sheet (bench_parse --near-limit).
+            del data
+            read_workbook(None, found, report, fast=True, path=path)
+        else:
+            read_workbook(data, found, report, fast=True)
         meta["format"] = "xlsx"
     elif kind == "ole2":
         check_ole2(data)
@@ -148,7 +166,7 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> LandEx
         where = "sheet" if kind != "text" else "section"
         raise ParseError(f"no record table with data was found (a Record-Tab {where} with a header row "
                          "naming at least voltage and current)")
-    records = _records(record_blocks, warnings)
+    records = _records(record_blocks, warnings, file=display)
     report(0.85)
     cycle_table = _summary([b for b in found.blocks if b.kind == "cycle"], "cycle")
     step_table = _summary([b for b in found.blocks if b.kind == "step"], "step")
@@ -156,8 +174,8 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> LandEx
     meta.update(found.info)
     if "start_time" not in meta and records["sys_time"].notna().any():
         meta["start_time"] = records["sys_time"].dropna().iloc[0].isoformat()
-    non_rest = records["step_kind"][records["step_kind"] != "rest"]
-    first_kind = non_rest.iloc[0] if len(non_rest) else "rest"
+    moving = (records["step_kind"] != "rest").to_numpy(dtype=bool)  # a mask, not a filtered copy of the text
+    first_kind = records["step_kind"].iat[int(moving.argmax())] if moving.any() else "rest"
     meta["first_step_kind"] = first_kind
     meta["n_records"] = len(records)
     meta["n_cycles"] = int(records["cycle"].nunique())
@@ -240,8 +258,9 @@ def _column(values: np.ndarray) -> np.ndarray | pd.Series:
     return values
 
 
-def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
+def _records(blocks: list[Block], warnings: list[str], *, file: str | None = None) -> pd.DataFrame:
     parts = []
+    sheets = list(dict.fromkeys(b.sheet for b in blocks))
     for block in blocks:
         block = _without_blank_rows(block, warnings)
         cols = _typed_columns(block, "record")
@@ -257,12 +276,15 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
             if name in _TIME_COLUMNS:
                 frame[f"_{name}_wraps"] = extra
         frame["_row"] = block.rows
-        frame["_sheet"] = pd.Series(np.full(len(frame), block.sheet, dtype=object), dtype=object)
+        # Only error messages read it: a category code per row, not a Python string per row.
+        frame["_sheet"] = pd.Categorical.from_codes(np.full(len(frame), sheets.index(block.sheet), dtype=np.int16),
+                                                    categories=sheets)
         parts.append(frame)
     frame = pd.concat(parts, ignore_index=True, sort=False)
     if frame.empty:
         raise ParseError("the record table has a header but no data rows", sheet=blocks[0].sheet)
     _require_finite(frame)
+    _warn_missing_voltage(frame, warnings, file)
 
     frame = _dedupe(frame, warnings)
     test_time = unwrap_days(frame["test_time_s"].to_numpy(), _mask(frame, "test_time_s"))
@@ -275,40 +297,53 @@ def _records(blocks: list[Block], warnings: list[str]) -> pd.DataFrame:
             sheet=frame["_sheet"].iat[i], row=int(frame["_row"].iat[i]), column="test time",
         )
     # Text times have whole-second resolution; mixed with exact cells they may dip by under a second.
-    frame["test_time_s"] = np.maximum.accumulate(test_time)
+    test_time = np.maximum.accumulate(test_time)
 
     kind, mode, code = _step_kinds(frame)
-    frame["step_kind"] = _column(kind)
-    frame["step_mode"] = _column(mode)
-    frame["step"] = _int_column(frame, "step", fallback=lambda: _derive_steps(kind, mode, code))
-    frame["step_mode"] = _column(_split_cccv(frame))
+    current = frame["current_ma"].to_numpy(dtype=np.float64)
+    step = _int_column(frame, "step", fallback=lambda: _derive_steps(kind, code))
+    mode = _split_cccv(mode, current, step)
     if "step_time_s" in frame:
         wraps = _mask(frame, "step_time_s")
-        step_time = unwrap_days(frame["step_time_s"].to_numpy(), wraps, frame["step"].to_numpy())
-        frame["step_time_s"] = np.where(np.isnan(step_time), _derive_step_time(frame), step_time)
+        step_time = unwrap_days(frame["step_time_s"].to_numpy(), wraps, step)
+        gaps = np.isnan(step_time)
+        if gaps.any():
+            step_time = np.where(gaps, _derive_step_time(test_time, step), step_time)
     else:
-        frame["step_time_s"] = _derive_step_time(frame)
-    frame["record"] = _int_column(frame, "record", fallback=lambda: np.arange(1, len(frame) + 1))
+        step_time = _derive_step_time(test_time, step)
+    record = _int_column(frame, "record", fallback=lambda: np.arange(1, len(frame) + 1))
     had_cycle = "cycle" in frame
-    frame["cycle"] = _int_column(frame, "cycle", fallback=lambda: _derived_cycles(frame))
+    cycle = _int_column(frame, "cycle", fallback=lambda: _derived_cycles(kind, record, test_time))
     if had_cycle:
-        _warn_cycle_jumps(frame, warnings)
-    if "energy_mwh" not in frame:
-        frame["energy_mwh"] = np.nan
-    if "sys_time" not in frame:
-        frame["sys_time"] = pd.NaT
-    frame["sys_time"] = frame["sys_time"].astype("datetime64[ns]")
-
-    out = frame[RECORD_COLUMNS].copy()
-    for name in ("test_time_s", "step_time_s", "current_ma", "voltage_v", "capacity_mah", "energy_mwh"):
-        out[name] = out[name].astype(np.float64)
+        _warn_cycle_jumps(cycle, frame, warnings)
+    n = len(frame)
+    columns = {
+        "record": record, "test_time_s": test_time, "step_time_s": step_time, "current_ma": current,
+        "voltage_v": frame["voltage_v"].to_numpy(dtype=np.float64),
+        "capacity_mah": frame["capacity_mah"].to_numpy(dtype=np.float64),
+        "energy_mwh": frame["energy_mwh"].to_numpy(dtype=np.float64) if "energy_mwh" in frame else np.full(n, np.nan),
+        "cycle": cycle, "step": step, "step_kind": kind, "step_mode": mode,
+        "sys_time": frame["sys_time"].to_numpy(dtype="datetime64[ns]") if "sys_time" in frame else (
+            np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")),
+    }
+    for name in ("test_time_s", "step_time_s"):
+        columns[name] = np.asarray(columns[name], dtype=np.float64)
     for name in _INT_COLUMNS:
-        out[name] = out[name].astype(np.int64)
-    out["step_kind"] = out["step_kind"].astype("str")
-    out["step_mode"] = out["step_mode"].astype("str")
-    if not out["record"].is_monotonic_increasing:
-        out = out.sort_values("record", kind="stable")
-    return out.reset_index(drop=True)
+        columns[name] = np.asarray(columns[name], dtype=np.int64)
+    if (np.diff(columns["record"]) < 0).any():
+        order = np.argsort(columns["record"], kind="stable")
+        columns = {name: values[order] for name, values in columns.items()}
+    columns["step_kind"] = _str_column(columns["step_kind"], _KINDS)
+    columns["step_mode"] = _str_column(columns["step_mode"], _MODES)
+    # Built from finished arrays (no frame copy, no per-column astype): the columns are the output.
+    return pd.DataFrame({name: columns[name] for name in RECORD_COLUMNS}, copy=False)
+
+
+def _str_column(codes: np.ndarray, words: list[str]):
+    """pandas' str column from small integer codes: one Arrow take, no Python object per row."""
+    import pyarrow as pa
+
+    return pd.array(pa.array(words, type=pa.large_string()).take(pa.array(codes)), dtype="str")
 
 
 def _without_blank_rows(block: Block, warnings: list[str]) -> Block:
@@ -347,7 +382,8 @@ def _mask(frame: pd.DataFrame, name: str) -> np.ndarray:
 def _require_finite(frame: pd.DataFrame) -> None:
     for name in REQUIRED:
         values = frame[name].to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values)
+        # A missing voltage does not touch capacity, energy or time: kept (see _warn_missing_voltage).
+        bad = np.isinf(values) if name in GAPS_ALLOWED else ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             what = "missing" if np.isnan(values[i]) else "infinite"
@@ -355,10 +391,32 @@ def _require_finite(frame: pd.DataFrame) -> None:
                              sheet=frame["_sheet"].iat[i], row=int(frame["_row"].iat[i]), column=name)
 
 
+def _row_ranges(rows: np.ndarray, shown: int = 10) -> str:
+    """'row 6' / 'rows 6, 120–122, 4,001': runs of consecutive rows, at most `shown` runs spelled out."""
+    return f"row{'s' if len(np.unique(rows)) > 1 else ''} {format_runs(rows, shown=shown, thousands=True)}"
+
+
+def _warn_missing_voltage(frame: pd.DataFrame, warnings: list[str], file: str | None) -> None:
+    """ONE warning for all records without a voltage, naming the file, each sheet and its rows."""
+    gap = np.isnan(frame["voltage_v"].to_numpy(dtype=np.float64))
+    if not gap.any():
+        return
+    sheets = frame["_sheet"].to_numpy(dtype=object)[gap]
+    rows = frame["_row"].to_numpy()[gap]
+    where = "; ".join(f"sheet '{sheet}' {_row_ranges(rows[sheets == sheet])}" for sheet in pd.unique(sheets))
+    prefix = f"file '{file}', " if file else ""
+    warnings.append(
+        f"{prefix}{where}: {int(gap.sum()):,} record(s) without a voltage (blank, NaN or an Excel error such "
+        f"as #NUM!). They are kept for capacity, energy and time, but left out of the voltage curves, dQ/dV, "
+        f"mean/median voltages and the voltage-window check.")
+
+
 def _dedupe(frame: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     if "record" not in frame:
         return frame
     record = frame["record"]
+    if (np.diff(record.to_numpy(dtype=np.float64)) > 0).all():
+        return frame  # strictly increasing (the usual export): no number can appear twice
     dup = record.duplicated(keep="first") & record.notna()
     if not dup.any():
         return frame
@@ -373,9 +431,8 @@ def _dedupe(frame: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     return frame[~dup].reset_index(drop=True)
 
 
-def _warn_cycle_jumps(frame: pd.DataFrame, warnings: list[str]) -> None:
+def _warn_cycle_jumps(cycle: np.ndarray, frame: pd.DataFrame, warnings: list[str]) -> None:
     """Cycle-Index should count up by one; a gap or a step back means records are missing or runs were merged."""
-    cycle = frame["cycle"].to_numpy()
     step = np.diff(cycle)
     odd = np.flatnonzero((step > 1) | (step < 0))
     if len(odd):
@@ -403,80 +460,87 @@ def _int_column(frame: pd.DataFrame, name: str, fallback: Callable[[], np.ndarra
     return values.astype(np.int64)
 
 
+# Step kinds and modes travel as small codes into these words (kind codes are cycling.cycles' own:
+# 0 rest, CHARGE, DISCHARGE); they become text once, in the output frame.
+_KINDS = ["rest", "charge", "discharge"]
+_MODES = ["", "CC", "CV", "CCCV"]
+_KIND_CODE = {"rest": 0, "charge": CHARGE, "discharge": DISCHARGE}
+_MODE_CODE = {word: i for i, word in enumerate(_MODES)}
+_CC, _CV, _CCCV = _MODE_CODE["CC"], _MODE_CODE["CV"], _MODE_CODE["CCCV"]
+
+
 def _step_kinds(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kind codes, mode codes, id of the cleaned Step-State code) per record; an unknown or missing state
+    takes its kind from the sign of the current and no mode."""
     current = frame["current_ma"].to_numpy(dtype=np.float64)
-    by_sign = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
+    by_sign = np.where(current > 0, CHARGE, np.where(current < 0, DISCHARGE, 0)).astype(np.int8)
     if "state" not in frame:
-        return by_sign, np.full(len(frame), "", dtype=object), by_sign
+        return by_sign, np.zeros(len(frame), dtype=np.int8), by_sign
     # A few distinct codes over many rows: map the distinct ones, then spread them with one take.
     ids, uniques = pd.factorize(frame["state"].to_numpy(dtype=object), use_na_sentinel=True)
-    uniques = np.append(pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().to_numpy(dtype=object),
-                        "")
-    table = pd.DataFrame.from_dict(STEP_STATES, orient="index", columns=["kind", "mode"])
-    table.index = table.index.str.upper()
-    code = uniques[ids]  # id -1 (None/NaN) takes the appended ''
-    kind = pd.Series(uniques).map(table["kind"]).to_numpy(dtype=object)[ids]
-    mode = pd.Series(uniques).map(table["mode"]).to_numpy(dtype=object)[ids]
-    unknown = pd.isna(kind)
+    cleaned = pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().to_numpy(dtype=object)
+    cleaned = np.append(cleaned, "")  # id -1 (None/NaN) takes the appended ''
+    table = {code.upper(): states for code, states in STEP_STATES.items()}
+    kind_of = np.array([_KIND_CODE[table[c][0]] if c in table else -1 for c in cleaned], dtype=np.int8)
+    mode_of = np.array([_MODE_CODE[table[c][1]] if c in table else 0 for c in cleaned], dtype=np.int8)
+    code = pd.factorize(cleaned)[0][ids]  # equal cleaned codes share an id
+    kind = kind_of[ids]
+    unknown = kind < 0
     kind[unknown] = by_sign[unknown]
-    mode[unknown] = ""
-    return kind, mode, code
+    return kind, mode_of[ids], code
 
 
-def _derive_steps(kind: np.ndarray, mode: np.ndarray, code: np.ndarray) -> np.ndarray:
+def _derive_steps(kind: np.ndarray, code: np.ndarray) -> np.ndarray:
     """A new step wherever the (Step-State code, step kind) pair changes."""
-    code_id = pd.factorize(np.asarray(code, dtype=object))[0]
-    kind_id = pd.factorize(np.asarray(kind, dtype=object))[0]
-    change = np.ones(len(code_id), dtype=bool)
-    change[1:] = (code_id[1:] != code_id[:-1]) | (kind_id[1:] != kind_id[:-1])
+    change = np.ones(len(code), dtype=bool)
+    change[1:] = (code[1:] != code[:-1]) | (kind[1:] != kind[:-1])
     return np.cumsum(change).astype(np.int64)
 
 
-def _split_cccv(frame: pd.DataFrame) -> np.ndarray:
+def _split_cccv(mode: np.ndarray, current: np.ndarray, step: np.ndarray) -> np.ndarray:
     """A combined CCCV step: CC while the current holds its starting value, CV once it tapers."""
-    mode = frame["step_mode"].to_numpy(dtype=object).copy()
-    cccv = mode == "CCCV"
-    if cccv.any():
-        current = frame["current_ma"].abs()
-        start = current.groupby(frame["step"].to_numpy()).transform("first").to_numpy()
-        tapered = current.to_numpy() < 0.99 * start
-        mode[cccv] = np.where(tapered[cccv], "CV", "CC")
+    cccv = mode == _CCCV
+    if not cccv.any():
+        return mode
+    magnitude = np.abs(current)
+    start = pd.Series(magnitude).groupby(step).transform("first").to_numpy()
+    mode = mode.copy()
+    mode[cccv] = np.where(magnitude[cccv] < 0.99 * start[cccv], _CV, _CC)
     return mode
 
 
-def _derive_step_time(frame: pd.DataFrame) -> np.ndarray:
-    test_time = frame["test_time_s"]
-    return (test_time - test_time.groupby(frame["step"].to_numpy()).transform("first")).to_numpy()
+def _derive_step_time(test_time: np.ndarray, step: np.ndarray) -> np.ndarray:
+    series = pd.Series(test_time)
+    return (series - series.groupby(step).transform("first")).to_numpy()
 
 
-def _derived_cycles(frame: pd.DataFrame) -> np.ndarray:
+def _derived_cycles(kind: np.ndarray, record: np.ndarray, test_time: np.ndarray) -> np.ndarray:
     """No Cycle-Index: the lab's one cycle rule (cycling.cycles, also behind cycling.checks.derive_cycles)."""
-    kind = kind_codes(frame["step_kind"].to_numpy(dtype=object), frame["current_ma"].to_numpy(dtype=np.float64))
-    restart = channel_restarts(frame["record"].to_numpy(), frame["test_time_s"].to_numpy(dtype=np.float64))
-    return derive_cycles(kind, restart)
+    return derive_cycles(kind, channel_restarts(record, test_time))
 
 
 def _partial_last_cycle(records: pd.DataFrame, first_kind: str) -> bool:
     if first_kind == "rest" or records.empty:
         return False
-    last = records[records["cycle"] == records["cycle"].iat[-1]]
+    cycle = records["cycle"].to_numpy()
     second = "discharge" if first_kind == "charge" else "charge"
-    return not (last["step_kind"] == second).any()
+    return not ((cycle == cycle[-1]) & (records["step_kind"] == second).to_numpy(dtype=bool)).any()
 
 
 def _check_against_cycle_table(records: pd.DataFrame, table: pd.DataFrame) -> list[str]:
     """LAND's Cycle-Tab is its own answer; say so on the file when the records disagree with it."""
     if "cycle" not in table:
         return []
-    ours = records[records["step_kind"] != "rest"].pivot_table(
-        index="cycle", columns="step_kind", values="capacity_mah", aggfunc="max"
-    )
+    cycle = records["cycle"].to_numpy()
+    capacity = pd.Series(records["capacity_mah"].to_numpy(dtype=np.float64))
     warnings = []
     for kind, column in (("charge", "charge_mah"), ("discharge", "discharge_mah")):
-        if column not in table or kind not in ours:
+        rows = (records["step_kind"] == kind).to_numpy(dtype=bool)
+        if column not in table or not rows.any():
             continue
+        ours = capacity[rows].groupby(cycle[rows]).max()  # the cycle's capacity at the end of this half
         theirs = table.set_index("cycle")[column]
-        both = pd.concat([ours[kind], theirs], axis=1, join="inner").dropna()
+        both = pd.concat([ours, theirs], axis=1, join="inner").dropna()
         if both.empty:
             continue
         diff = (both.iloc[:, 0] - both.iloc[:, 1]).abs() > 0.01 * both.iloc[:, 1].abs() + 1e-9

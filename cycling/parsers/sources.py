@@ -203,7 +203,8 @@ def _split_pair(cell: str) -> tuple[str, str, str]:
     return match.groups() if match else (cell, "", "")
 
 
-def read_workbook(data: bytes, found: Found, progress: Callable[[float], None], *, fast: bool = False) -> None:
+def read_workbook(data: bytes | None, found: Found, progress: Callable[[float], None], *, fast: bool = False,
+                  path: str | None = None) -> None:
     """Read every LAND sheet of an xlsx (or LAND BIFF .xls).
 
     Two readers, both built on the Rust calamine crate, on purpose:
@@ -217,14 +218,35 @@ def read_workbook(data: bytes, found: Found, progress: Callable[[float], None], 
       modern layout (see ``_fast_record_block``): header in row 1, every column one cell type, numbers
       in the numeric columns. Anything else is read again by python-calamine, so results, warnings and
       ParseError messages are the same whichever reader did the work.
+    Give ``data`` (the file's bytes), or None and the ``path`` of the file on disk (nothing held in memory
+    by the caller). fastexcel reads the record sheets first and is closed before python-calamine opens the
+    workbook: calamine's cell grid of a big record sheet is the peak memory of the whole parse
+    (bench_parse --near-limit), and neither a python-calamine workbook nor a copy of the bytes should sit
+    on top of it.
     The caller has already run the zip-bomb and archive checks (sniff.check_zip) before either reader.
     """
+    done = [0.0]
+
+    def report(fraction: float) -> None:  # the fast pass may have reported further already
+        if fraction > done[0]:
+            done[0] = fraction
+            progress(fraction)
+
+    prepass = _fast_record_blocks(data if data is not None else path, report) if fast else None
+    with contextlib.ExitStack() as stack:
+        # from_path would choose the format by the file's extension; the content decides here.
+        handle = io.BytesIO(data) if data is not None else stack.enter_context(open(path, "rb"))
+        _read_sheets(handle, found, report, fast_blocks=prepass)
+
+
+def _read_sheets(handle, found: Found, report: Callable[[float], None], *, fast_blocks) -> None:
+    """python-calamine's pass over the workbook: every LAND sheet the fast pass did not already read."""
     import python_calamine
 
     from .sniff import refuse_other_instrument_sheets
 
     try:
-        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        workbook = python_calamine.CalamineWorkbook.from_filelike(handle)
         names = list(workbook.sheet_names)
     except BaseException as exc:  # calamine raises its own errors and, on broken input, pyo3 panics
         if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -239,12 +261,12 @@ def read_workbook(data: bytes, found: Found, progress: Callable[[float], None], 
             "no LAND table found: expected sheets such as Record-Tab, Cycle-Tab, Step-Tab "
             f"(or 记录/循环/工步); this workbook has {', '.join(repr(n) for n in names) or 'no sheets'}"
         )
-    fast_reader = _fast_reader(data) if fast and any(kind == "record" for _, kind, _ in land) else None
+    fast_blocks = fast_blocks[1] if fast_blocks is not None and fast_blocks[0] == names else {}
     for n, (name, kind, number) in enumerate(land):
-        block = _fast_record_block(fast_reader, name, number) if kind == "record" and fast_reader else None
+        block = fast_blocks.get(name) if kind == "record" else None
         if block is not None:
             found.blocks.append(block)
-            progress(0.1 + 0.5 * (n + 1) / len(land))
+            report(0.1 + 0.5 * (n + 1) / len(land))
             continue
         try:
             with _no_gc():
@@ -254,7 +276,36 @@ def read_workbook(data: bytes, found: Found, progress: Callable[[float], None], 
                 raise
             raise ParseError(f"the sheet cannot be read ({_short(exc)})", sheet=name) from None
         split_blocks(frame, name, kind, found, order=number)
-        progress(0.1 + 0.5 * (n + 1) / len(land))
+        report(0.1 + 0.5 * (n + 1) / len(land))
+
+
+def _fast_record_blocks(source: bytes | str, report: Callable[[float], None]):
+    """(sheet names, {record sheet: Block or None}) as fastexcel reads them, or None when fastexcel cannot
+    open the workbook or it is not a LAND one (python-calamine then words the refusal). The reader is
+    released on return, before python-calamine opens the workbook."""
+    from .sniff import refuse_other_instrument_sheets
+
+    if isinstance(source, str) and not source.lower().endswith((".xlsx", ".xlsm")):
+        # fastexcel picks the format of a path by its extension; an xlsx saved under another name is read
+        # from its bytes.
+        with open(source, "rb") as handle:
+            source = handle.read()
+    reader = _fast_reader(source)
+    if reader is None:
+        return None
+    try:
+        names = list(reader.sheet_names)
+        refuse_other_instrument_sheets(names)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return None
+    records = [(name, number) for name in names for kind, number in [table_kind(name)] if kind == "record"]
+    blocks: dict[str, Block | None] = {}
+    for k, (name, number) in enumerate(records):
+        blocks[name] = _fast_record_block(reader, name, number)
+        report(0.1 + 0.45 * (k + 1) / len(records))
+    return names, blocks
 
 
 class _QuietEmptyColumns(logging.Filter):
@@ -264,8 +315,9 @@ class _QuietEmptyColumns(logging.Filter):
         return not record.getMessage().startswith("Could not determine dtype")
 
 
-def _fast_reader(data: bytes):
-    """A fastexcel reader on the same bytes, or None (not installed, or it cannot open them)."""
+def _fast_reader(source: bytes | str):
+    """A fastexcel reader on the same bytes (or the file they were read from), or None (not installed, or it
+    cannot open them)."""
     try:
         import fastexcel
 
@@ -273,7 +325,7 @@ def _fast_reader(data: bytes):
         if not any(isinstance(f, _QuietEmptyColumns) for f in dtype_log.filters):
             dtype_log.addFilter(_QuietEmptyColumns())
 
-        return fastexcel.read_excel(data)
+        return fastexcel.read_excel(source)
     except BaseException as exc:  # ImportError, fastexcel's own errors, pyo3 panics: python-calamine decides
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise

@@ -10,7 +10,10 @@ from pandas.api.types import infer_dtype
 
 from .errors import ParseError
 
-MISSING_TEXT = {"", "-", "--", "—", "n/a", "na", "none", "null"}
+MISSING_TEXT = {"", "-", "--", "—", "n/a", "na", "none", "null", "nan"}
+# Excel error values (as text when a cell's cached value is an error): a gap, not junk. calamine already
+# hands back real error cells as empty.
+EXCEL_ERRORS = {"#num!", "#div/0!", "#value!", "#n/a", "#ref!", "#name?", "#null!"}
 DAY_S = 86400.0
 # Text times carry whole seconds: a neighbour may read up to this much later than the exact cell.
 TEXT_RESOLUTION_S = 1.0
@@ -29,14 +32,14 @@ def only_numbers(values: pd.Series) -> bool:
 
 
 def missing_mask(values: pd.Series) -> np.ndarray:
-    """None, NaN, '' and LAND's '-' count as a gap."""
+    """None, NaN, '', LAND's '-' and Excel error values (#NUM!, #N/A...) count as a gap."""
     if only_numbers(values):
         return values.isna().to_numpy()
     is_str = values.map(type).eq(str).to_numpy()
     mask = values.isna().to_numpy().copy()
     if is_str.any():
         text = values[is_str].str.strip().str.lower()
-        mask[is_str] = text.isin(MISSING_TEXT).to_numpy()
+        mask[is_str] = (text.isin(MISSING_TEXT) | text.isin(EXCEL_ERRORS)).to_numpy()
     return mask
 
 

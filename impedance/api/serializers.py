@@ -39,6 +39,9 @@ class SpectrumSerializer(serializers.Serializer):
     r_int_stderr_ohm = serializers.FloatField(allow_null=True)
     r_int_ohm_cm2 = serializers.FloatField(allow_null=True, help_text="R_int x the cell's electrode area.")
     fit_converged = serializers.BooleanField(allow_null=True)
+    r_int_marked = serializers.BooleanField(
+        allow_null=True, help_text="No R_int, not converged, or standard error above 20 % of R_int.")
+    r_int_finding = serializers.CharField(allow_blank=True, help_text="Why R_int is marked (empty if not).")
 
 
 class FitParameterSerializer(serializers.Serializer):
@@ -69,6 +72,11 @@ class FitSerializer(serializers.Serializer):
     created_by = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     curve = ImpedanceDataSerializer(allow_null=True, help_text="The circuit evaluated on 200 log-spaced points.")
+    provenance = serializers.DictField(
+        help_text="Why this circuit (chosen by AIC from candidates, kept from the cell's series, or given) and, "
+        "when no R_int is given, why (refused).")
+    r_int_marked = serializers.BooleanField()
+    r_int_finding = serializers.CharField(allow_blank=True)
 
 
 class KKSerializer(serializers.Serializer):
@@ -78,6 +86,12 @@ class KKSerializer(serializers.Serializer):
     threshold_pct = serializers.FloatField(allow_null=True)
     n_rc = serializers.IntegerField(allow_null=True)
     mu = serializers.FloatField(allow_null=True)
+    c = serializers.FloatField(allow_null=True, help_text="mu criterion: RC elements added until mu < c.")
+    fit_type = serializers.CharField(allow_null=True)
+    add_cap = serializers.BooleanField(allow_null=True)
+    add_inductance = serializers.BooleanField(allow_null=True)
+    max_abs_residual_pct = serializers.FloatField(allow_null=True)
+    passes = serializers.BooleanField(allow_null=True)
 
 
 class SpectrumDetailSerializer(SpectrumSerializer):
@@ -119,6 +133,9 @@ class CellRintSerializer(serializers.Serializer):
     kk_passes = serializers.ListField(child=serializers.BooleanField(allow_null=True))
     converged = serializers.ListField(child=serializers.BooleanField())
     circuit = serializers.ListField(child=serializers.CharField())
+    marked = serializers.ListField(child=serializers.BooleanField(),
+                                   help_text="No R_int, not converged, or standard error above 20 % of R_int.")
+    finding = serializers.ListField(child=serializers.CharField(allow_blank=True), help_text="Why marked.")
 
 
 class CellRintSelectedSerializer(CellRintSerializer):

@@ -8,6 +8,7 @@ from cells.selectors import cells_visible_to
 from cycling.compare import parse_ids
 
 from .. import selectors, services
+from ..filtersets import EisSpectrumFilterSet
 from ..models import EisFit, EisSpectrum
 from . import serializers
 
@@ -23,7 +24,7 @@ class EisSpectrumViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = EisSpectrum.objects.none()  # model permissions: impedance.view_eisspectrum
     serializer_class = serializers.SpectrumSerializer
-    filterset_fields = ["cell", "datafile", "after_cycle"]
+    filterset_class = EisSpectrumFilterSet
     ordering_fields = ["after_cycle", "created_at"]
     search_fields = []
 

@@ -215,68 +215,99 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
                 "(expected e.g. 'freq/Hz', 'Frequency (Hz)', 'f')"
             )
 
-    def column(canon: str, *, required: bool = True) -> np.ndarray | None:
-        k, sign, _ = roles[canon]
-        label = names[k] if k < len(names) else f"column {k + 1}"
-        if k >= raw.shape[1]:
-            raise ParseError(f"{name}: line {line_no[0]}: column {label!r} is missing from the data rows")
-        text = raw[k]
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            if not required:
-                table.warnings.append(f"column {label!r} has non-numeric values; it was ignored")
-                return None
-            i = int(np.argmax(bad))
-            token = text.iloc[i]
-            if token is None or (isinstance(token, float) and np.isnan(token)) or str(token).strip() == "":
-                why = "value is missing"
-            elif is_number(str(token)):
-                why = f"value {str(token)!r} is NaN or infinite"
-            else:
-                why = f"value {str(token)[:40]!r} is not a number"
-            raise ParseError(f"{name}: line {line_no[i]}, column {label!r}: {why}")
-        return sign * values
+    def label_of(canon: str) -> str:
+        k = roles[canon][0]
+        return names[k] if k < len(names) else f"column {k + 1}"
 
-    freq = column("freq_hz")
+    def raw_column(canon: str) -> tuple[pd.Series, np.ndarray]:
+        k, sign, _ = roles[canon]
+        if k >= raw.shape[1]:
+            raise ParseError(f"{name}: line {line_no[0]}: column {label_of(canon)!r} is missing from the data rows")
+        text = raw[k]
+        return text, sign * pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+
+    def why(token) -> str:
+        if token is None or (isinstance(token, float) and np.isnan(token)) or str(token).strip() == "":
+            return "value is missing"
+        if is_number(str(token)):
+            return f"value {str(token)!r} is NaN or infinite"
+        return f"value {str(token)[:40]!r} is not a number"
+
+    def optional(canon: str) -> np.ndarray | None:
+        _, values = raw_column(canon)
+        if not np.all(np.isfinite(values)):
+            table.warnings.append(f"column {label_of(canon)!r} has non-numeric values; it was ignored")
+            return None
+        return values
+
     if "z_real_ohm" in roles and "z_imag_ohm" in roles:
-        z_re, z_im = column("z_real_ohm"), column("z_imag_ohm")
-        negated = roles["z_imag_ohm"][1] < 0
+        required = ["freq_hz", "z_real_ohm", "z_imag_ohm"]
     elif "z_mod_ohm" in roles and "phase_deg" in roles:
-        mod, phase = column("z_mod_ohm"), column("phase_deg")
+        required = ["freq_hz", "z_mod_ohm", "phase_deg"]
+    else:
+        raise ParseError(
+            f"{name}: line {table.header_index + 1}: no Z'/Z'' (or |Z| and phase) columns among {names!r}"
+        )
+    # Every required column is read before any is judged, so the message names the FIRST bad cell of the
+    # file (lowest line, then leftmost column), and a column that is bad everywhere is called so.
+    texts, values, bad = {}, {}, {}
+    for canon in required:
+        texts[canon], values[canon] = raw_column(canon)
+        bad[canon] = ~np.isfinite(values[canon])
+    for canon in sorted(required, key=lambda c: roles[c][0]):
+        label, v = label_of(canon), values[canon]
+        if bad[canon].all():
+            blank = texts[canon].isna().all() or texts[canon].astype(str).str.strip().eq("").all()
+            what = "empty" if blank else "not a number"
+            raise ParseError(f"{name}: column {label!r} is {what} in every data row (lines {line_no[0]}-{line_no[-1]})")
+        if np.all(v[~bad[canon]] == 0) and canon != "phase_deg" and not bad[canon].any():
+            raise ParseError(
+                f"{name}: column {label!r} is 0 in every data row (lines {line_no[0]}-{line_no[-1]}): "
+                "the instrument did not record it, or the wrong column is named"
+            )
+    bad["freq_hz"] = bad["freq_hz"] | (values["freq_hz"] <= 0)
+    order = sorted(required, key=lambda c: roles[c][0])
+    first = np.array([np.argmax(bad[c]) if bad[c].any() else len(line_no) for c in order])
+    if (first < len(line_no)).any():
+        row = int(first.min())
+        canon = order[int(np.argmin(first))]  # leftmost column among those bad on that row
+        token = texts[canon].iloc[row]
+        if np.isfinite(values[canon][row]):
+            reason = f"frequency must be > 0, got {values[canon][row]:g}"
+        else:
+            reason = why(token)
+        raise ParseError(f"{name}: line {line_no[row]}, column {label_of(canon)!r}: {reason}")
+
+    freq = values["freq_hz"]
+    if required[1] == "z_real_ohm":
+        z_re, z_im = values["z_real_ohm"], values["z_imag_ohm"]
+        negated = roles["z_imag_ohm"][1] < 0
+    else:
+        mod, phase = values["z_mod_ohm"], values["phase_deg"]
         unit = roles["phase_deg"][2]
         rad = phase if "rad" in unit else np.deg2rad(phase)
         z_re, z_im = mod * np.cos(rad), mod * np.sin(rad)
         negated = roles["phase_deg"][1] < 0
         table.metadata["z_from"] = "modulus and phase"
-    else:
-        raise ParseError(
-            f"{name}: line {table.header_index + 1}: no Z'/Z'' (or |Z| and phase) columns among {names!r}"
-        )
 
-    bad_f = freq <= 0
-    if bad_f.any():
-        i = int(np.argmax(bad_f))
-        label = names[roles["freq_hz"][0]]
-        raise ParseError(
-            f"{name}: line {line_no[i]}, column {label!r}: frequency must be > 0, got {freq[i]:g}"
-        )
     if len(freq) < MIN_POINTS:
         raise ParseError(f"{name}: only {len(freq)} data point(s); at least {MIN_POINTS} are needed")
 
     data = pd.DataFrame({"freq_hz": freq, "z_real_ohm": z_re, "z_imag_ohm": z_im})
     if "time_s" in roles:
-        t = column("time_s", required=False)
+        t = optional("time_s")
         if t is not None:
             data["time_s"] = t
-    sweep = _sweep_numbers(freq, column("cycle", required=False) if "cycle" in roles else None)
+    sweep = _sweep_numbers(freq, optional("cycle") if "cycle" in roles else None)
     if sweep is not None:
         data["sweep"] = sweep
         counts = np.bincount(sweep)[1:]
         short = [k + 1 for k, c in enumerate(counts) if c < MIN_POINTS]
         if short:
             table.warnings.append(f"sweep(s) {short} have fewer than {MIN_POINTS} points (interrupted?)")
-    if not negated and np.mean(z_im > 0) > 0.5:
+    # Inductive points at the highest frequencies are physical (leads, holder; an aborted sweep may hold
+    # nothing else); positive Z'' down to the lowest frequency points to a column that holds -Z''.
+    if not negated and np.mean(z_im > 0) > 0.5 and z_im[int(np.argmin(freq))] > 0:
         table.warnings.append(
             "most Z'' values are positive (inductive); if the column holds -Z'', name it with a leading '-'"
         )

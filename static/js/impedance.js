@@ -4,9 +4,11 @@
  *                                       (optional s.color, s.symbol); opts: {title, filename, layout,
  *                                       compactFits: fit legend entries named by cell, not circuit}
  *   AssbEis.bode(el, spectra)
+ *   AssbEis.kk(el, spectra)             lin-KK residuals (real and imaginary, % of |Z|) with the threshold
  *   AssbEis.rint(el, series, opts)      series: one cell (GET /api/v1/cells/{id}/rint/), a list of cells,
  *                                       or {groups, cells} of GET /api/v1/eis/rint/ (group mean ± sd);
- *                                       opts: {unit: "ohm"|"ohm_cm2", title, filename, layout}
+ *                                       opts: {unit: "ohm"|"ohm_cm2", title, filename, layout,
+ *                                       band: 95 % confidence band (default: when one cell is shown)}
  * Uses window.Plots (plots.js) for the house layout when it is loaded, plain Plotly otherwise.
  */
 (function () {
@@ -91,17 +93,67 @@
     return draw(el, traces, lay, "bode");
   }
 
-  function cellTrace(c, i, unit) {
+  /* One cell's R_int: the line through its trusted fits, a 95 % confidence band (±1.96 standard errors),
+   * marked fits (large standard error, not converged) as open red markers, and spectra without R_int
+   * (refused: aborted sweep, no arc, span too short) as crosses on the cycle axis, each with its reason. */
+  function cellTraces(c, i, unit, band) {
     var key = unit === "ohm_cm2" ? "r_int_ohm_cm2" : "r_int_ohm";
-    var xs = [], ys = [], es = [];
+    var scale = unit === "ohm_cm2" && c.area_cm2 ? c.area_cm2 : 1;
+    var xs = [], ys = [], es = [], lo = [], hi = [], mx = [], my = [], mt = [], rx = [], rt = [];
+    var marked = c.marked || [], finding = c.finding || [];
     c.cycle.forEach(function (cyc, k) {
-      if (cyc === null || c[key][k] === null) { return; }
-      xs.push(cyc); ys.push(c[key][k]);
-      var err = c.r_int_stderr_ohm[k];
-      es.push(err === null ? null : (unit === "ohm_cm2" && c.area_cm2 ? err * c.area_cm2 : err));
+      if (cyc === null) { return; }
+      var y = c[key][k], err = c.r_int_stderr_ohm[k];
+      if (y === null) { rx.push(cyc); rt.push(finding[k] || "no R_int"); return; }
+      if (marked[k]) { mx.push(cyc); my.push(y); mt.push(finding[k]); return; }
+      var e = err === null ? 0 : err * scale;
+      xs.push(cyc); ys.push(y); es.push(e); lo.push(y - 1.96 * e); hi.push(y + 1.96 * e);
     });
-    return { x: xs, y: ys, error_y: { type: "data", array: es, visible: true, thickness: 1 }, mode: "lines+markers",
-             type: "scatter", name: c.name, line: { color: color(i, c.color), width: 1.5 }, marker: { size: 7 } };
+    var col = color(i, c.color), out = [];
+    if (band && xs.length > 1) {
+      out.push({ x: xs.concat(xs.slice().reverse()), y: hi.concat(lo.slice().reverse()), type: "scatter",
+                 mode: "lines", fill: "toself", fillcolor: col + "33", line: { width: 0 }, hoverinfo: "skip",
+                 name: c.name + " 95 % band", legendgroup: "c" + c.id, showlegend: false });
+    }
+    out.push({ x: xs, y: ys, error_y: { type: "data", array: es, visible: true, thickness: 1 }, mode: "lines+markers",
+               type: "scatter", name: c.name, legendgroup: "c" + c.id, line: { color: col, width: 1.5 },
+               marker: { size: 7 } });
+    if (mx.length) {
+      out.push({ x: mx, y: my, text: mt, mode: "markers", type: "scatter", name: c.name + " marked fits",
+                 legendgroup: "c" + c.id, marker: { size: 10, symbol: "circle-open", color: "#d92d20", line: { width: 2 } },
+                 hovertemplate: "cycle %{x}: R_int %{y:.4g}<br>%{text}<extra>marked</extra>" });
+    }
+    if (rx.length) {
+      out.push({ x: rx, y: rx.map(function () { return 0; }), text: rt, mode: "markers", type: "scatter",
+                 name: c.name + " no R_int", legendgroup: "c" + c.id,
+                 marker: { size: 11, symbol: "x-thin-open", color: "#d92d20", line: { width: 2 } },
+                 hovertemplate: "cycle %{x}: %{text}<extra>skipped</extra>" });
+    }
+    return out;
+  }
+
+  /* Lin-KK residuals (% of |Z|) on the real and imaginary parts against frequency, with the ± threshold. */
+  function kk(el, spectra) {
+    var traces = [], threshold = null, fmin = Infinity, fmax = 0;
+    (spectra || []).forEach(function (s, i) {
+      var k = s.kk || {};
+      if (!k.freq_hz || !k.freq_hz.length) { return; }
+      var c = color(i, s.color), name = label(s);
+      threshold = k.threshold_pct || threshold;
+      k.freq_hz.forEach(function (f) { fmin = Math.min(fmin, f); fmax = Math.max(fmax, f); });
+      traces.push({ x: k.freq_hz, y: k.residuals_real_pct, mode: "lines+markers", type: "scatter", name: name + " Δ real",
+                    legendgroup: "k" + s.id, line: { color: c, width: 1 }, marker: { size: 4 } });
+      traces.push({ x: k.freq_hz, y: k.residuals_imag_pct, mode: "lines+markers", type: "scatter", name: name + " Δ imag",
+                    legendgroup: "k" + s.id, line: { color: c, width: 1, dash: "dot" }, marker: { size: 4, symbol: "square-open" } });
+    });
+    if (!traces.length) { return empty(el, "No Kramers-Kronig residuals to show."); }
+    [threshold, -threshold].forEach(function (t) {
+      traces.push({ x: [fmin, fmax], y: [t, t], mode: "lines", type: "scatter", showlegend: false, hoverinfo: "skip",
+                    line: { color: "#d92d20", width: 1, dash: "dash" } });
+    });
+    var lay = layout("Kramers-Kronig residuals (lin-KK)", "Frequency (Hz)", "residual (% of |Z|)", {});
+    lay.xaxis = Object.assign({}, lay.xaxis, { type: "log" });
+    return draw(el, traces, lay, "kk-residuals");
   }
 
   /* R_int vs cycle: each cell with its fit's standard error; groups as mean ± sd over their cells. */
@@ -112,7 +164,11 @@
     if (Array.isArray(series)) { cells = series; }
     else if (series && series.cycle) { cells = [series]; }
     else if (series) { cells = series.cells || []; groups = series.groups || []; }
-    var traces = cells.map(function (c, i) { return cellTrace(c, i, unit); });
+    // The band by default when one cell is shown (its impedance page); with many cells it would hide them,
+    // and each point keeps its standard-error bar anyway.
+    var band = opts.band !== undefined ? opts.band : (cells.length === 1 && !groups.length);
+    var traces = [];
+    cells.forEach(function (c, i) { traces = traces.concat(cellTraces(c, i, unit, band)); });
     groups.forEach(function (g, i) {
       var stats = unit === "ohm_cm2" ? g.r_int_ohm_cm2 : g.r_int_ohm;
       traces.push({ x: g.cycle, y: stats.mean, error_y: { type: "data", array: stats.sd, visible: true },
@@ -127,7 +183,7 @@
     return draw(el, traces, lay, opts.filename || "r-int-vs-cycle");
   }
 
-  window.AssbEis = { nyquist: nyquist, bode: bode, rint: rint };
+  window.AssbEis = { nyquist: nyquist, bode: bode, rint: rint, kk: kk };
 
   /* The impedance page: data embedded with json_script; checkboxes choose the spectra shown. */
   function initPage() {
@@ -141,7 +197,12 @@
       document.querySelectorAll(".eis-show").forEach(function (box) { on[box.value] = box.checked; });
       return spectra.filter(function (s) { return on[String(s.id)] !== false; });
     }
-    function redraw() { var s = chosen(); nyquist(nyq, s); bode(document.getElementById("eis-bode"), s); }
+    function redraw() {
+      var s = chosen();
+      nyquist(nyq, s); bode(document.getElementById("eis-bode"), s);
+      var kkEl = document.getElementById("eis-kk");
+      if (kkEl) { kk(kkEl, s); }
+    }
     document.querySelectorAll(".eis-show").forEach(function (box) { box.addEventListener("change", redraw); });
     redraw();
     rint(document.getElementById("eis-rint"), series);

@@ -1,4 +1,9 @@
 """Admin pages render for staff and the duplicate action makes replicates."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from cells.models import Cell
@@ -36,3 +41,24 @@ def test_it_duplicates_selected_builds(admin_client_):
     )
     assert resp.status_code == 200
     assert Cell.objects.filter(name="BARE-01-copy2", replicate_number=2).exists()
+
+
+def test_build_sheet_labels_carry_units_as_the_pages_write_them(admin_client_):
+    cell = CellFactory()
+    page = admin_client_.get(f"/admin/cells/cell/{cell.pk}/change/").content.decode()
+    for label in ("Composite loading (mg/cm²)", "Stack pressure (MPa)", "Electrode area (cm²)",
+                  "Theoretical capacity (mAh/g)", "Force (t)", "Die diameter (mm)", "First half-cycle"):
+        assert label in page, label
+    assert "Composite loading mg cm2" not in page and "Force t" not in page
+
+
+def test_manage_py_commands_print_no_axes_banner(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    # The real settings (not tests.settings), on a throw-away var dir.
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="assb_lab.settings", ASSB_VAR_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
+    assert "AXES" not in done.stdout + done.stderr

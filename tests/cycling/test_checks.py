@@ -106,16 +106,18 @@ def test_it_reports_current_with_the_wrong_sign_and_its_record_range(coated60):
     assert sign[0].severity == "warning"
 
 
-def test_it_caps_the_ranges_per_code_and_says_how_many_more(coated60):
+def test_it_groups_the_ranges_of_one_code_into_one_finding_with_the_cycle_ranges(coated60):
     records = coated60.copy()
-    flips = [records_of(records, c, "discharge")[5:8] for c in range(20, 35)]
+    flips = [records_of(records, c, "discharge")[5:8] for c in [*range(20, 35), 40, 41]]
     records.loc[records["record"].isin(np.concatenate(flips)), "current_ma"] *= -1
     sign = of(run_checks(records), "current_sign_vs_state")
-    assert len(sign) == 11
-    assert [f.cycles for f in sign[:10]] == [[c] for c in range(20, 30)]
-    assert sign[10].message.startswith("... and 5 more ranges")
-    assert (sign[10].first_record, sign[10].last_record) == (int(flips[10][0]), int(flips[14][-1]))
-    assert sign[10].cycles == [30, 31, 32, 33, 34]
+    assert len(sign) == 1
+    assert sign[0].cycles == [*range(20, 35), 40, 41]
+    assert (sign[0].first_record, sign[0].last_record) == (int(flips[0][0]), int(flips[-1][-1]))
+    assert sign[0].message.startswith(f"Current has the wrong sign for a discharge step in records "
+                                      f"{flips[0][0]:,}–{flips[0][-1]:,} (cycle 20)")
+    assert (f"The same in 17 ranges with a wrong current sign in all, cycles 20–34, 40–41 "
+            f"(records {flips[0][0]:,}–{flips[-1][-1]:,}).") in sign[0].message
 
 
 def test_it_reports_a_two_hour_pause_between_the_two_records(coated60):
@@ -163,6 +165,40 @@ def test_it_tolerates_voltage_within_20_mv_of_the_window(coated60):
     records = coated60.copy()
     records.loc[records["record"].isin(records_of(records, 12, "charge")[40:44]), "voltage_v"] = STUDY_V_MAX + 0.015
     assert of(run_checks(records), "voltage_outside_window") == []
+
+
+def test_it_tolerates_30_mv_by_default_and_flags_35_mv_naming_the_tolerance(coated60):
+    records = coated60.copy()
+    high = records_of(records, 12, "charge")[40:44]
+    records.loc[records["record"].isin(high), "voltage_v"] = STUDY_V_MAX + 0.029
+    assert of(run_checks(records), "voltage_outside_window") == []
+    records.loc[records["record"].isin(high), "voltage_v"] = STUDY_V_MAX + 0.035
+    volt = of(run_checks(records), "voltage_outside_window")
+    assert len(volt) == 1 and "tolerance 30 mV" in volt[0].message and "3.8150 V" in volt[0].message
+
+
+def test_it_widens_the_tolerance_to_the_cyclers_cut_off(coated60):
+    records = coated60.copy()
+    high = records_of(records, 12, "charge")[40:44]
+    records.loc[records["record"].isin(high), "voltage_v"] = STUDY_V_MAX + 0.045
+    assert len(of(run_checks(records), "voltage_outside_window")) == 1
+    # 45 mV is beyond max(30 mV, a cut-off 20 mV past the window), but within a cut-off 50 mV past it.
+    assert len(of(run_checks(records, cutoff_voltage_v=(STUDY_V_MIN, STUDY_V_MAX + 0.02)),
+                  "voltage_outside_window")) == 1
+    assert of(run_checks(records, cutoff_voltage_v=(STUDY_V_MIN, STUDY_V_MAX + 0.05)),
+              "voltage_outside_window") == []
+
+
+def test_a_502_cycle_study_file_cut_off_at_3_80_v_has_no_window_warning_and_a_wide_overshoot_is_one_line():
+    # The study's cells: 2.5–4.4 V vs Li with the In-Li anode = 1.88–3.78 V, the cycler cuts off at 3.80 V.
+    records, _ = study_cell("coated", n_cycles=502, points_per_half_cycle=20, v_max=3.80)
+    assert records["voltage_v"].max() > STUDY_V_MAX + 0.02  # the overshoot that used to be flagged
+    assert of(run_checks(records), "voltage_outside_window") == []
+    over, _ = study_cell("coated", n_cycles=502, points_per_half_cycle=20, v_max=3.85)
+    volt = of(run_checks(over), "voltage_outside_window")
+    assert len(volt) == 1
+    assert volt[0].cycles == list(range(1, 503))
+    assert "The same in 502 ranges outside the voltage window in all, cycles 1–502" in volt[0].message
 
 
 def test_it_flags_capacity_above_theoretical_from_a_wrong_mass(coated60):
@@ -223,6 +259,34 @@ def test_it_derives_cycles_for_a_discharge_first_cell():
     records = simulate_cell(simple_spec(6, first_half="discharge"))
     np.testing.assert_array_equal(derive_cycles(records), records["cycle"].to_numpy())
     assert cycle_identity_checks(records) == []
+
+
+def test_a_discharge_first_file_on_a_charge_first_cell_gets_one_finding_and_keeps_lands_index():
+    records = simulate_cell(simple_spec(15, first_half="discharge"))
+    found = cycle_identity_checks(records, "charge")
+    assert [f.code for f in found] == ["first_half_mismatch"]
+    first_discharge = int(records.loc[records["step_kind"] == "discharge", "record"].min())
+    assert (f"registered charge-first, but this file starts with a discharge (record {first_discharge:,})"
+            in found[0].message)
+    assert "CE = discharge/charge" in found[0].message and "'First half-cycle'" in found[0].message
+    assert "LAND's cycle index is self-consistent and is kept" in found[0].message
+    cycles, source = resolve_cycles(records, "charge")
+    assert source == "land"
+    np.testing.assert_array_equal(cycles, records["cycle"].to_numpy())
+    assert cycles.max() == 15
+
+
+def test_a_charge_first_file_registered_charge_first_gets_no_first_half_finding(coated60):
+    assert of(cycle_identity_checks(coated60, "charge"), "first_half_mismatch") == []
+
+
+def test_a_wrong_registration_with_a_broken_index_still_uses_derived_cycles(coated60):
+    records = coated60.copy()
+    records.loc[records["cycle"] >= 11, "cycle"] -= 1
+    found = cycle_identity_checks(records, "discharge")
+    assert [f.code for f in found][:2] == ["first_half_mismatch", "cycle_index_not_advancing"]
+    assert "LAND's cycle index is not usable either way" in found[0].message
+    assert resolve_cycles(records, "discharge")[1] == "derived"
 
 
 def test_it_flags_two_cycles_merged_under_one_index_and_uses_derived_cycles(coated60):
@@ -324,3 +388,14 @@ def test_it_imports_checks_and_timezones_without_django():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={"PATH": "", "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_real_discharge_first_land_sample_on_a_charge_first_cell_gets_one_finding_and_lands_14_cycles():
+    from cycling.parsers import read_land
+
+    records = read_land(ROOT / "tests" / "data" / "land" / "cellpy_custom_data_002.xlsx").records
+    found = cycle_identity_checks(records, "charge")
+    assert [f.code for f in found] == ["first_half_mismatch"]  # not one "index did not advance" per cycle
+    assert "registered charge-first, but this file starts with a discharge" in found[0].message
+    cycles, source = resolve_cycles(records, "charge")
+    assert source == "land" and sorted(set(cycles)) == list(range(1, 15))

@@ -1,10 +1,13 @@
 """Ingest service and upload API, in process: claim, parse, analyse, swap in, dedupe, supersede, delete."""
+from functools import partial
+
 import pytest
 from django.core.files.storage import default_storage
 
 from cycling import services
 from cycling.models import CycleSummary, DataFile
 from tests.conftest import client_for
+from tests.helpers import post_datafile
 from tests.landfiles import NEWARE, study_export, upload_file
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +19,8 @@ def coated_export():
     return study_export("coated", n_cycles=12)
 
 
-def _upload(client, cell, data, name="LNTO-01_ch3.xlsx", **extra):
-    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name, **extra},
-                       format="multipart")
+# The file name a cycler PC of the study would send (channel 3 of LNTO-01).
+_upload = partial(post_datafile, name="LNTO-01_ch3.xlsx")
 
 
 def test_it_accepts_an_upload_with_202_and_a_status_url(device_api, cell, coated_export):

@@ -4,6 +4,7 @@ declines (to calamine) everything that is not the plain modern layout, so errors
 import datetime as dt
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -130,10 +131,21 @@ def test_the_plain_layout_takes_the_fast_path_with_the_same_result(monkeypatch, 
 
 def test_a_missing_required_value_names_the_same_excel_row(monkeypatch, paths):
     rows = plain_rows()
-    rows[4][5] = None  # Voltage gap in Excel row 6, current present
+    rows[4][3] = None  # Current gap in Excel row 6, voltage present
     fast, slow = read_both(workbook(rows), monkeypatch)
-    assert fast == slow and "row 6" in fast and "voltage value is missing" in fast
+    assert fast == slow and "row 6" in fast and "current value is missing" in fast
     assert paths["fast"] == 1
+
+
+def test_a_voltage_gap_is_kept_with_the_same_warning_through_either_reader(monkeypatch, paths):
+    rows = plain_rows()
+    rows[4][5] = None  # Voltage gap in Excel row 6, current present: the record is kept
+    fast, slow = read_both(workbook(rows), monkeypatch)
+    assert_same(fast, slow)
+    assert paths["fast"] == 1
+    assert len(fast.records) == 12 and np.isnan(fast.records["voltage_v"].iat[4])
+    assert [w for w in fast.warnings if "without a voltage" in w][0].startswith(
+        "file 'cell.xlsx', sheet 'Record-Tab' row 6: 1 record(s) without a voltage")
 
 
 def test_text_in_a_numeric_column_falls_back_with_the_same_error(monkeypatch, paths):
@@ -175,9 +187,9 @@ def test_time_of_day_cells_alone_fall_back(monkeypatch, paths):
 
 def test_a_header_below_row_one_falls_back_with_the_right_rows(monkeypatch, paths):
     rows = plain_rows()
-    rows[4][5] = None
+    rows[4][3] = None  # a current gap still refuses, naming the row as Excel numbers it
     fast, slow = read_both(workbook(rows, first_row=2), monkeypatch)  # two blank rows above the header
-    assert fast == slow and "row 8" in fast
+    assert fast == slow and "row 8" in fast and "current value is missing" in fast
     assert paths["fast"] == 0
 
 

@@ -179,9 +179,11 @@ def test_it_refuses_infinite_and_missing_required_values(records):
     cells[7] = "inf"
     message = refuse("\r\n".join([*lines[:5], ",".join(cells), *lines[6:]]).encode(), "inf.csv")
     assert "infinite" in message and "row 6" in message
-    cells[7] = "-"
+    # A missing voltage keeps its record (tests/cycling/test_missing_voltage.py); a missing current refuses.
+    cells[7] = "3.1"
+    cells[3] = "-"
     message = refuse("\r\n".join([*lines[:5], ",".join(cells), *lines[6:]]).encode(), "gap.csv")
-    assert "voltage value is missing" in message and "row 6" in message
+    assert "current value is missing" in message and "row 6" in message
 
 
 def test_it_refuses_a_current_without_a_unit(records):

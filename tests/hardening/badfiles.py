@@ -150,9 +150,10 @@ def cases() -> dict[str, tuple[bytes, str]]:
         "maccor": (MACCOR, "maccor.txt"),
         "no-voltage-column": (xlsx(column_order=[i for i in range(17) if i != 7]), "no_voltage.xlsx"),
         "text-in-current": (edit_record(10, 3, "abc"), "text.csv"),
-        "nan-voltage": (edit_record(4, 7, "NaN"), "nan.csv"),
+        # A NaN or missing voltage imports (see test_bad_uploads); the same gaps in the current refuse.
+        "nan-current": (edit_record(4, 3, "NaN"), "nan.csv"),
         "inf-voltage": (edit_record(4, 7, "inf"), "inf.csv"),
-        "missing-voltage": (edit_record(4, 7, "-"), "gap.csv"),
+        "missing-current": (edit_record(4, 3, "-"), "gap.csv"),
         "record-number-twice": (record_number_twice(), "dup.xlsx"),
         "time-backwards": (time_backwards(), "backwards.csv"),
         "garbled-units": (garbled_units(), "units.csv"),

@@ -21,7 +21,8 @@ from tests.factories import (
     ProjectFactory,
     UserFactory,
 )
-from tests.landfiles import study_export, upload_file
+from tests.helpers import post_datafile
+from tests.landfiles import study_export
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +40,7 @@ def export_bytes():
 @pytest.fixture
 def imported(device_api, cell, export_bytes):
     """The project's cell with one imported file."""
-    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(export_bytes), "cell": cell.name},
-                           format="multipart")
+    resp = post_datafile(device_api, cell, export_bytes)
     assert services.datafile_ingest(datafile_id=resp.json()["id"]) == "imported"
     return DataFile.objects.get(pk=resp.json()["id"])
 
@@ -57,10 +57,6 @@ def _cell_payload(project, name="LNTO-NEW"):
     }
 
 
-def _upload(client, cell, data):
-    return client.post("/api/v1/datafiles/", {"file": upload_file(data, "x.xlsx"), "cell": cell.name}, format="multipart")
-
-
 # --- roles ------------------------------------------------------------------------------------------
 
 def test_a_viewer_reads_everything_of_the_project_and_changes_nothing(viewer, project, cell, imported, export_bytes):
@@ -73,7 +69,7 @@ def test_a_viewer_reads_everything_of_the_project_and_changes_nothing(viewer, pr
     assert api.post("/api/v1/cells/", _cell_payload(project), format="json").status_code == 403
     assert api.patch(f"/api/v1/cells/{cell.pk}/", {"notes": "x"}, format="json").status_code == 403
     assert api.delete(f"/api/v1/cells/{cell.pk}/").status_code == 403
-    assert _upload(api, cell, export_bytes + b" ").status_code == 403
+    assert post_datafile(api, cell, export_bytes + b" ").status_code == 403
     assert api.post(f"/api/v1/datafiles/{imported.pk}/reprocess/").status_code == 403
     assert api.delete(f"/api/v1/datafiles/{imported.pk}/").status_code == 403
     assert DataFile.objects.count() == 1 and Cell.objects.filter(pk=cell.pk).exists()
@@ -84,7 +80,7 @@ def test_a_researcher_registers_and_uploads_but_does_not_delete_cells(researcher
     resp = api.post("/api/v1/cells/", _cell_payload(project), format="json")
     assert resp.status_code == 201, resp.content
     assert api.patch(f"/api/v1/cells/{cell.pk}/", {"notes": "pressed twice"}, format="json").status_code == 200
-    assert _upload(api, cell, export_bytes).status_code == 202
+    assert post_datafile(api, cell, export_bytes).status_code == 202
     assert api.delete(f"/api/v1/cells/{cell.pk}/").status_code == 403
     assert api.get("/api/v1/projects/").status_code == 200
 
@@ -105,7 +101,7 @@ def test_a_user_without_a_role_and_an_anonymous_caller_get_nothing(project, cell
 # --- device tokens --------------------------------------------------------------------------------
 
 def test_a_device_token_only_uploads_and_reads_the_status(device_api, cell, imported, export_bytes):
-    resp = _upload(device_api, cell, export_bytes + b"\n")
+    resp = post_datafile(device_api, cell, export_bytes + b"\n")
     assert resp.status_code == 202
     assert device_api.get(resp.json()["status_url"]).status_code == 200
     denied = [
@@ -127,7 +123,7 @@ def test_a_device_sees_only_its_projects_files_and_cells(device, cell, imported,
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {other.key}")
     assert api.get(f"/api/v1/datafiles/{imported.pk}/").status_code == 404
-    assert _upload(api, cell, export_bytes).status_code == 400
+    assert post_datafile(api, cell, export_bytes).status_code == 400
 
 
 def test_a_disabled_device_or_a_wrong_token_is_refused(device, cell, export_bytes):
@@ -135,9 +131,9 @@ def test_a_disabled_device_or_a_wrong_token_is_refused(device, cell, export_byte
     device.save()
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {device.key}")
-    assert _upload(api, cell, export_bytes).status_code == 401
+    assert post_datafile(api, cell, export_bytes).status_code == 401
     api.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert _upload(api, cell, export_bytes).status_code == 401
+    assert post_datafile(api, cell, export_bytes).status_code == 401
 
 
 # --- project scoping -------------------------------------------------------------------------------
@@ -230,7 +226,7 @@ def test_session_authenticated_api_writes_require_a_csrf_token(researcher, proje
     resp = api.post("/api/v1/cells/", _cell_payload(project), format="json")
     assert resp.status_code == 403 and "CSRF" in str(resp.json())
     assert api.patch(f"/api/v1/cells/{cell.pk}/", {"notes": "x"}, format="json").status_code == 403
-    assert _upload(api, cell, export_bytes).status_code == 403
+    assert post_datafile(api, cell, export_bytes).status_code == 403
     api.get("/accounts/login/")  # sets the csrftoken cookie, as the pages do
     token = api.cookies["csrftoken"]
     resp = api.post("/api/v1/cells/", _cell_payload(project), format="json", HTTP_X_CSRFTOKEN=token.value)
@@ -330,7 +326,7 @@ def test_no_secrets_are_tracked_in_the_repository():
 
 def test_the_audit_log_records_upload_reprocess_edit_and_delete_with_who(researcher, lab_admin, device, device_api,
                                                                         cell, export_bytes):
-    resp = _upload(device_api, cell, export_bytes)
+    resp = post_datafile(device_api, cell, export_bytes)
     datafile_id = resp.json()["id"]
     researcher_api = client_for(researcher)
     assert researcher_api.post(f"/api/v1/datafiles/{datafile_id}/reprocess/").status_code == 202
@@ -360,3 +356,39 @@ def test_a_project_of_its_own_keeps_other_cells_apart():
     user = UserFactory(username="member-a")
     a.members.add(user)
     assert list(cells_visible_to(user)) == [ca] and cb not in cells_visible_to(user)
+
+
+def test_restrict_is_the_one_scoping_rule_for_every_scoped_model():
+    """Model.objects.restrict(user, action): members see their project's rows, devices their registered
+    projects, staff everything, anonymous nothing; an action other than view also needs the model permission."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from cells.auth import DevicePrincipal
+    from cells.models import Cell, CellGroup, Project
+    from cells.roles import RESEARCHER, VIEWER
+    from cycling.models import DataFile
+    from tests.factories import DeviceFactory
+
+    a, b = ProjectFactory(name="A"), ProjectFactory(name="B")
+    ca, cb = CellFactory(project=a, name="A-1"), CellFactory(project=b, name="B-1")
+    fa = DataFile.objects.create(cell=ca, kind="cycling", original_name="a.xlsx", size_bytes=1, sha256="a" * 64)
+    DataFile.objects.create(cell=cb, kind="cycling", original_name="b.xlsx", size_bytes=1, sha256="b" * 64)
+    viewer = UserFactory(username="viewer-a", roles=[VIEWER])
+    researcher = UserFactory(username="researcher-a", roles=[RESEARCHER])
+    for user in (viewer, researcher):
+        a.members.add(user)
+    registered = DeviceFactory()
+    registered.projects.add(b)
+    device = DevicePrincipal(registered)
+    staff = UserFactory(username="staff", is_staff=True)
+
+    assert list(Project.objects.restrict(viewer)) == [a]
+    assert list(Cell.objects.restrict(viewer)) == [ca]
+    assert list(CellGroup.objects.restrict(viewer)) == [ca.group]
+    assert list(DataFile.objects.restrict(viewer)) == [fa]
+    assert list(Cell.objects.restrict(device).values_list("name", flat=True)) == ["B-1"]
+    assert Cell.objects.restrict(staff).count() == 2
+    assert Cell.objects.restrict(AnonymousUser()).count() == 0
+    # Chainable, and the action counts: a viewer may not change a cell, a researcher of the project may.
+    assert list(Cell.objects.filter(name__startswith="A").restrict(researcher, "change")) == [ca]
+    assert Cell.objects.restrict(viewer, "change").count() == 0

@@ -8,11 +8,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from cells.models import Cell
-from cycling import services
 from cycling.models import CycleSummary, DataFile
 from tests.conftest import client_for
 from tests.factories import UserFactory
-from tests.landfiles import study_export, upload_file
+from tests.helpers import ingest
+from tests.landfiles import study_export
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,14 +38,8 @@ def _views(cell_id):
 
 
 def _ingest(cell):
-    data = study_export("coated", n_cycles=12, points=30)[0]
-    from unittest import mock
-
-    with mock.patch.object(services, "datafile_enqueue"):
-        datafile, _ = services.datafile_create(cell=cell, upload=upload_file(data, "LNTO-01.xlsx"), kind="cycling")
-    assert services.datafile_ingest(datafile_id=datafile.pk) == "imported"
-    datafile.refresh_from_db()
-    assert datafile.records_file
+    datafile = ingest(cell, study_export("coated", n_cycles=12, points=30)[0], "LNTO-01.xlsx")
+    assert datafile.status == "imported" and datafile.records_file
     return datafile
 
 

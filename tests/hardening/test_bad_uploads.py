@@ -17,7 +17,8 @@ from cycling.models import CycleSummary, DataFile
 from cycling.parsers import ParseError, read_land
 from tests.factories import CellFactory, ProjectFactory
 from tests.hardening import badfiles
-from tests.landfiles import study_export, upload_file
+from tests.helpers import post_datafile
+from tests.landfiles import study_export
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +47,9 @@ EXPECT = {
     "maccor": ("failed", "Maccor"),
     "no-voltage-column": ("failed", "no voltage column"),
     "text-in-current": ("failed", "'abc' is not a number"),
-    "nan-voltage": ("failed", "'NaN' is not a number"),
+    "nan-current": ("failed", "current value is missing"),
     "inf-voltage": ("failed", "voltage value is infinite"),
-    "missing-voltage": ("failed", "voltage value is missing"),
+    "missing-current": ("failed", "current value is missing"),
     "record-number-twice": ("failed", "appears twice"),
     "time-backwards": ("failed", "test time goes backwards"),
     "garbled-units": ("failed", "is not a unit of current"),
@@ -68,14 +69,11 @@ def good_bytes():
     return study_export("coated", n_cycles=4, points=20)[0]
 
 
-def post(client, cell_ref, data, name):
-    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell_ref}, format="multipart")
-
 
 @pytest.fixture
 def good(device_api, cell):
     """A good export of the cell, imported first; returns a snapshot to compare with afterwards."""
-    resp = post(device_api, cell.name, good_bytes(), "good.xlsx")
+    resp = post_datafile(device_api, cell.name, good_bytes(), "good.xlsx")
     assert resp.status_code == 202, resp.content
     datafile_id = resp.json()["id"]
     assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
@@ -104,7 +102,7 @@ def test_the_list_covers_at_least_25_kinds_of_bad_upload():
 def test_it_answers_a_bad_upload_clearly_and_disturbs_nothing(case, device_api, cell, good):
     data, name = cases()[case]
     where, phrase = EXPECT[case]
-    resp = post(device_api, cell.name, data, name)
+    resp = post_datafile(device_api, cell.name, data, name)
     if where != "failed":
         assert resp.status_code == where[1], resp.content
         assert phrase.lower() in str(resp.json()).lower()
@@ -128,7 +126,7 @@ def test_it_answers_a_bad_upload_clearly_and_disturbs_nothing(case, device_api, 
 def test_it_imports_exact_duplicate_rows_once_with_a_warning(device_api, cell, good):
     lines = badfiles.land_csv_lines()
     doubled = "\r\n".join([*lines[:10], lines[9], lines[9], *lines[10:]]).encode()
-    datafile_id = post(device_api, cell.name, doubled, "overlap.csv").json()["id"]
+    datafile_id = post_datafile(device_api, cell.name, doubled, "overlap.csv").json()["id"]
     assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
     datafile = DataFile.objects.get(pk=datafile_id)
     assert datafile.n_records == len(badfiles.records())
@@ -136,8 +134,20 @@ def test_it_imports_exact_duplicate_rows_once_with_a_warning(device_api, cell, g
     assert_untouched(good)
 
 
+@pytest.mark.parametrize("gap", ["NaN", "-", "#NUM!"])
+def test_it_imports_a_file_with_one_missing_voltage_and_one_warning_naming_file_and_row(device_api, cell, good, gap):
+    datafile_id = post_datafile(device_api, cell.name, badfiles.edit_record(4, 7, gap), "gap.csv").json()["id"]
+    assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    datafile = DataFile.objects.get(pk=datafile_id)
+    assert datafile.n_records == len(badfiles.records())
+    voltage = [w for w in datafile.warnings if "without a voltage" in w]
+    assert len(voltage) == 1 and voltage[0].startswith("file 'gap.csv', sheet 'Record-Tab section' row 6:"), voltage
+    assert CycleSummary.objects.filter(datafile=datafile).count() == datafile.n_cycles > 0
+    assert_untouched(good)
+
+
 def test_it_imports_a_cycle_index_jump_with_a_warning_naming_it(device_api, cell, good):
-    datafile_id = post(device_api, cell.name, badfiles.cycle_jump(), "jump.xlsx").json()["id"]
+    datafile_id = post_datafile(device_api, cell.name, badfiles.cycle_jump(), "jump.xlsx").json()["id"]
     assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
     datafile = DataFile.objects.get(pk=datafile_id)
     assert any("Cycle-Index jumps from 1 to 7" in w for w in datafile.warnings), datafile.warnings
@@ -158,7 +168,7 @@ def _stored_uploads() -> int:
 def test_it_refuses_a_file_over_a_lowered_limit_with_413(device_api, cell, good, settings, over_by):
     settings.ASSB_UPLOAD_MAX_BYTES = 100_000  # stands in for "2 GB": the same code path, a size we can send
     stored = _stored_uploads()
-    resp = post(device_api, cell.name, b"PK\x03\x04" + b"\x00" * (100_000 + over_by), "huge.xlsx")
+    resp = post_datafile(device_api, cell.name, b"PK\x03\x04" + b"\x00" * (100_000 + over_by), "huge.xlsx")
     assert resp.status_code == 413 and "larger than the upload limit" in str(resp.json())
     assert DataFile.objects.filter(cell=cell).count() == 1 and _stored_uploads() == stored
     assert_untouched(good)
@@ -223,7 +233,7 @@ def test_a_real_server_answers_a_declared_2_gb_upload_with_413_at_once(live_serv
 ])
 def test_it_never_derives_the_stored_name_from_the_clients(device_api, cell, name, shown, tmp_path):
     data = study_export("coated", n_cycles=2, points=10, replicate=3)[0]
-    resp = post(device_api, cell.name, data, name)
+    resp = post_datafile(device_api, cell.name, data, name)
     assert resp.status_code == 202, resp.content
     datafile = DataFile.objects.get(pk=resp.json()["id"])
     assert datafile.original_name == shown and resp.json()["original_name"] == shown
@@ -233,7 +243,7 @@ def test_it_never_derives_the_stored_name_from_the_clients(device_api, cell, nam
 
 def test_it_escapes_a_hostile_display_name_on_the_cell_page(device_api, cell, researcher, client):
     data = study_export("coated", n_cycles=2, points=10, replicate=4)[0]
-    post(device_api, cell.name, data, '<img src=x onerror="alert(1)">.xlsx')
+    post_datafile(device_api, cell.name, data, '<img src=x onerror="alert(1)">.xlsx')
     client.force_login(researcher)
     page = client.get(f"/cells/{cell.pk}/").content.decode()
     assert "<img src=x onerror" not in page and "&lt;img src=x onerror" in page
@@ -243,7 +253,7 @@ def test_it_escapes_a_hostile_display_name_on_the_cell_page(device_api, cell, re
 
 def test_it_names_an_unknown_cell_by_id_or_name(device_api, cell):
     for ref in ("999999", "NOPE-99"):
-        resp = post(device_api, ref, good_bytes(), "x.xlsx")
+        resp = post_datafile(device_api, ref, good_bytes(), "x.xlsx")
         assert resp.status_code == 400 and f"No cell '{ref}' that you may upload to." in str(resp.json())
     assert DataFile.objects.count() == 0
 
@@ -252,8 +262,8 @@ def test_it_answers_for_another_projects_cell_exactly_as_for_a_missing_one(devic
     hidden = CellFactory(project=ProjectFactory(name="Secret project"), name="SECRET-01")
     for client in (device_api, api):
         for ref in (str(hidden.pk), hidden.name):
-            resp = post(client, ref, good_bytes(), "x.xlsx")
-            missing = post(client, "999999" if ref.isdigit() else "NOPE-99", good_bytes(), "x.xlsx")
+            resp = post_datafile(client, ref, good_bytes(), "x.xlsx")
+            missing = post_datafile(client, "999999" if ref.isdigit() else "NOPE-99", good_bytes(), "x.xlsx")
             assert resp.status_code == missing.status_code == 400
             assert resp.json() == {"cell": [f"No cell '{ref}' that you may upload to."]}
             assert "Secret" not in str(resp.json())

@@ -19,6 +19,7 @@ from cycling.parsers import read_land
 from cycling.simulate import study_cell
 from cycling.testing import write_land
 from tests.hardening.procs import ROOT, App, PrivatePostgres, PrivateRedis, pg_bin
+from tests.helpers import post_datafile
 from tests.integration.conftest import Worker, _test_database_url, wait_for
 from tests.landfiles import study_export, upload_file
 
@@ -205,7 +206,7 @@ def test_two_workers_given_the_task_twice_leave_exactly_one_result(workers, devi
            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "PYTHONUNBUFFERED": "1"}
     first, second = workers(env), workers(env)
     data = study_export("coated", n_cycles=30, points=60, replicate=6)[0]
-    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(data), "cell": cell.name}, format="multipart")
+    resp = post_datafile(device_api, cell, data)
     datafile_id = resp.json()["id"]
     ingest_datafile.delay(datafile_id)  # a duplicate message, as after a broker redelivery
     wait_for(lambda: DataFile.objects.get(pk=datafile_id).status in ("imported", "failed"), 45, "the ingest")

@@ -9,7 +9,8 @@ from django.core.files.storage import default_storage
 from cells.models import AuditEvent
 from cycling import services
 from cycling.models import CycleSummary, DataFile
-from tests.landfiles import study_export, upload_file
+from tests.helpers import post_datafile
+from tests.landfiles import study_export
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +50,7 @@ def test_it_answers_an_upload_it_cannot_store_with_a_reason_and_records_nothing(
         raise OSError(err, os.strerror(err), name)
 
     monkeypatch.setattr(default_storage, "_save", refuse)
-    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(export_bytes), "cell": cell.name},
-                           format="multipart")
+    resp = post_datafile(device_api, cell, export_bytes)
     assert resp.status_code == code and phrase in str(resp.json()).lower(), resp.content
     assert resp["Retry-After"]
     assert not DataFile.objects.exists() and not AuditEvent.objects.filter(action="upload").exists()
@@ -60,21 +60,18 @@ def test_it_answers_an_upload_it_cannot_store_with_a_reason_and_records_nothing(
 def test_a_disk_filling_up_mid_write_leaves_no_partial_file(device_api, cell, export_bytes, monkeypatch):
     before = _files_under("datafiles")
     monkeypatch.setattr(default_storage, "_save", _disk_full_after(1000))
-    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(export_bytes), "cell": cell.name},
-                           format="multipart")
+    resp = post_datafile(device_api, cell, export_bytes)
     assert resp.status_code == 507
     assert _files_under("datafiles") == before and not DataFile.objects.exists()
     monkeypatch.undo()
     # Space is back: the same upload now goes through.
-    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(export_bytes), "cell": cell.name},
-                           format="multipart")
+    resp = post_datafile(device_api, cell, export_bytes)
     assert resp.status_code == 202
 
 
 def test_an_ingest_that_cannot_write_its_records_is_retried_later_and_leaves_no_rows(
         device_api, cell, export_bytes, monkeypatch):
-    datafile_id = device_api.post("/api/v1/datafiles/", {"file": upload_file(export_bytes), "cell": cell.name},
-                                  format="multipart").json()["id"]
+    datafile_id = post_datafile(device_api, cell, export_bytes).json()["id"]
     records_before = _files_under("records")
     monkeypatch.setattr(default_storage, "_save", _disk_full_after(500))
     with pytest.raises(OSError):  # transient: the Celery task retries it (cycling.tasks.TRANSIENT)

@@ -9,7 +9,8 @@ from impedance.models import EisFit, EisSpectrum
 from impedance.simulate import study_spectrum, write_mpt
 from tests.conftest import client_for
 from tests.factories import CellFactory
-from tests.impedance.test_services import study_cells, upload_and_ingest
+from tests.helpers import upload_and_ingest
+from tests.impedance.test_services import study_cells
 
 pytestmark = pytest.mark.django_db
 

@@ -4,13 +4,21 @@ from pathlib import Path
 import pytest
 
 from cycling import services as cycling_services
-from cycling.models import DataFile
 from impedance import services
 from impedance.analysis import DEFAULT_CIRCUIT
 from impedance.models import EisFit, EisSpectrum
-from impedance.simulate import study_spectrum, write_mpt  # noqa: F401 (write_mpt re-exported for other tests)
+from impedance.selectors import r_int_finding
+from impedance.simulate import (  # noqa: F401 (write_mpt re-exported for other tests)
+    STUDY_CIRCUIT_WITH_L,
+    STUDY_INDUCTANCE_H,
+    aborted_sweep,
+    study_spectrum,
+    write_mpt,
+    write_spectrum,
+)
+from tests.conftest import client_for
 from tests.factories import CellFactory, CoatingFactory, GroupFactory
-from tests.landfiles import upload_file
+from tests.helpers import upload_and_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -25,20 +33,6 @@ def study_cells(project):
     coated = CellFactory(project=project, name="LNTO-01", group=GroupFactory(project=project, name="LNTO-coated"),
                          coating=CoatingFactory())
     return bare, coated
-
-
-def upload(client, cell, data: bytes, name: str, notes: str = ""):
-    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name, "kind": "eis",
-                                              "notes": notes}, format="multipart")
-
-
-def upload_and_ingest(client, cell, data: bytes, name: str, notes: str = "") -> DataFile:
-    resp = upload(client, cell, data, name, notes)
-    assert resp.status_code == 202, resp.content
-    status = cycling_services.datafile_ingest(datafile_id=resp.json()["id"])
-    datafile = DataFile.objects.get(pk=resp.json()["id"])
-    assert status == datafile.status
-    return datafile
 
 
 # --- tests --------------------------------------------------------------------------------------
@@ -141,3 +135,73 @@ def test_it_refits_with_another_circuit_and_keeps_one_current_fit(researcher, ap
     assert err.value.field == "circuit" and "'__import__('" in str(err.value)
     with pytest.raises(services.RefitError, match="'CPE1' is not a resistor"):
         services.spectrum_refit(spectrum=spectrum, circuit=DEFAULT_CIRCUIT, r_int_elements=["CPE1"])
+
+
+# --- a series you can trust: one circuit, refusals visible, the demo without false warnings ---------------
+def test_it_keeps_the_cells_series_circuit_until_a_user_refits(researcher, api, cell):
+    first = upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", 1)]), "LNTO-01_c0.mpt")
+    assert EisFit.objects.get(spectrum__datafile=first).circuit == DEFAULT_CIRCUIT  # no inductive tail: no L0
+    inductive = study_spectrum("coated", 2, cycle=100, inductance_h=STUDY_INDUCTANCE_H)
+    later = upload_and_ingest(api, cell, write_mpt([inductive]), "LNTO-01_c100.mpt")
+    fit = EisFit.objects.get(spectrum__datafile=later)
+    assert fit.circuit == DEFAULT_CIRCUIT and later.provenance["circuit"] == DEFAULT_CIRCUIT
+    assert fit.provenance["chosen_by"] == "given" and "kept the circuit of this cell's R_int series" in (
+        fit.provenance["reason"])
+    refit = services.spectrum_refit(spectrum=fit.spectrum, circuit=STUDY_CIRCUIT_WITH_L, actor=researcher)
+    assert refit.provenance["reason"].startswith("refit by a user")
+    assert refit.r_int_ohm == pytest.approx(248 * 1.08, rel=0.015)
+    third = upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", 3, cycle=200, inductance_h=2e-7)]),
+                              "LNTO-01_c200.mpt")
+    fit3 = EisFit.objects.get(spectrum__datafile=third)
+    assert fit3.circuit == STUDY_CIRCUIT_WITH_L and fit3.seeded_from == refit
+    assert fit3.r_int_ohm == pytest.approx(248 * 1.16, rel=0.015)
+
+
+def test_it_chooses_the_inductor_circuit_for_a_new_cell_and_records_why(api, cell):
+    spectrum = study_spectrum("bare", 4, inductance_h=STUDY_INDUCTANCE_H)
+    datafile = upload_and_ingest(api, cell, write_spectrum(spectrum, "dta"), "BARE-01_c0.DTA")
+    fit = EisFit.objects.get(spectrum__datafile=datafile)
+    assert fit.circuit == STUDY_CIRCUIT_WITH_L == datafile.provenance["circuit"]
+    assert fit.provenance["chosen_by"] == "AIC" and len(fit.provenance["candidates"]) == 2
+    assert fit.provenance["inductive_tail"]["detected"] is True and fit.provenance["refused"] == ""
+    assert fit.r_int_ohm == pytest.approx(1400, rel=0.015) and fit.parameters["L0"]["unit"] == "H"
+    assert datafile.warnings == [] and fit.warnings == []
+
+
+def test_it_stores_no_r_int_for_an_aborted_sweep_and_the_series_shows_the_gap(api, viewer, cell):
+    upload_and_ingest(api, cell, write_mpt([study_spectrum("coated", 5)]), "LNTO-01_c0.mpt")
+    aborted = aborted_sweep(study_spectrum("coated", 6, cycle=100))
+    datafile = upload_and_ingest(api, cell, write_spectrum(aborted, "dta", aborted=True), "LNTO-01_c100.DTA")
+    assert datafile.status == "imported", datafile.error
+    fit = EisFit.objects.get(spectrum__datafile=datafile)
+    assert fit.r_int_ohm is None and fit.r_int_stderr_ohm is None and not fit.converged
+    assert fit.provenance["refused"].startswith("only 5 points for the 9 free parameters")
+    assert any(w.startswith("Fit: Only 5 points") for w in datafile.warnings)
+    assert any("EXPERIMENTABORTED" in w for w in datafile.warnings)
+    series = client_for(viewer).get(f"/api/v1/cells/{cell.pk}/rint/").json()
+    assert series["cycle"] == [0, 100]
+    assert series["r_int_ohm"][0] == pytest.approx(248, rel=0.015) and series["r_int_ohm"][1] is None
+    assert series["marked"] == [False, True]
+    assert series["finding"][0] == "" and series["finding"][1].startswith("no R_int: only 5 points")
+
+
+def test_it_marks_r_int_whose_standard_error_is_above_20_percent():
+    assert r_int_finding(248.0, 2.5, True, "") == (False, "")
+    assert r_int_finding(248.0, 60.0, True, "") == (True, "standard error 24 % of R_int (> 20 %)")
+    assert r_int_finding(248.0, 2.5, False, "") == (True, "the fit did not converge")
+    assert r_int_finding(None, None, False, "no arc") == (True, "no R_int: no arc")
+
+
+def test_it_imports_the_demo_spectra_without_a_single_warning(api, db):
+    from cells.demo import load_study_registry
+    from cycling.demo import demo_spectra
+
+    load_study_registry()
+    spectra = demo_spectra()
+    assert len(spectra) == 18
+    for cell, name, data in spectra:
+        datafile = upload_and_ingest(api, cell, data, name, notes=f"demo after_cycle={name.rsplit('_c', 1)[1][:-4]}")
+        assert datafile.status == "imported" and datafile.warnings == [], (name, datafile.warnings)
+        fit = EisFit.objects.get(spectrum__datafile=datafile)
+        assert fit.warnings == [] and fit.spectrum.kk_passes, (name, fit.warnings, fit.spectrum.kk_max_residual_pct)
+        assert fit.circuit == STUDY_CIRCUIT_WITH_L and fit.r_int_ohm is not None

@@ -10,7 +10,7 @@ from django.test import Client
 from impedance.analysis import DEFAULT_CIRCUIT
 from impedance.models import EisFit, EisSpectrum
 from impedance.simulate import study_spectrum, write_mpt
-from tests.impedance.test_services import upload_and_ingest
+from tests.helpers import upload_and_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +100,58 @@ def test_it_shows_both_models_read_only_in_the_admin(lab_admin, measured):
     assert client.get(f"/admin/impedance/eisspectrum/{spectrum.pk}/change/").status_code == 200
     assert client.get("/admin/impedance/eisfit/").status_code == 200
     assert client.get("/admin/impedance/eisfit/add/").status_code == 403
+
+
+def test_the_cell_page_shows_eis_provenance_for_eis_files_not_cyclings(viewer, measured):
+    html = web(viewer).get(f"/cells/{measured.pk}/").content.decode()
+    panels = re.findall(r'<dl class="sheet provenance eis-provenance">(.*?)</dl>', html, re.S)
+    assert len(panels) == 2  # two EIS files, each with its own panel
+    assert 'class="sheet provenance">' not in html  # no cycling panel (active mass, CE, dQ/dV) for them
+    for panel in panels:
+        dd = {k: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", v)).strip()
+              for k, v in re.findall(r'<dd data-key="([\w-]+)">(.*?)</dd>', panel, re.S)}
+        assert dd["circuit"] == f"{DEFAULT_CIRCUIT} (R_int = R2)"
+        spectrum = EisSpectrum.objects.get(cell=measured, datafile__original_name__in=["LNTO-01_c0.mpt", "later.mpt"],
+                                           after_cycle=0 if "after cycle 0" in dd["sweep-1"] else 100)
+        fit = EisFit.objects.get(spectrum=spectrum, is_current=True)
+        assert dd["sweep-1"].startswith("7 MHz – 0.1 Hz, 80 points")  # the study's 7 MHz to 0.1 Hz
+        assert (spectrum.freq_max_hz, spectrum.freq_min_hz) == pytest.approx((7e6, 0.1))
+        assert dd["fit-1"].startswith(f"{DEFAULT_CIRCUIT}: R_int {fit.r_int_ohm:.1f} ± {fit.r_int_stderr_ohm:.1f} Ω")
+        assert 230 < fit.r_int_ohm < 270  # the coated cell's 248 ohm
+        assert dd["kk-1"].startswith("passes (max residual")
+        assert "Active mass" not in panel and "CE convention" not in panel
+
+
+def test_the_page_and_the_api_filter_spectra_with_the_same_filterset(viewer, measured):
+    client = web(viewer)
+    page = client.get(f"/cells/{measured.pk}/impedance/?after_cycle_min=50")
+    shown = _embedded(page, "eis-spectra-data")
+    api = client.get(f"/api/v1/eis/spectra/?cell={measured.pk}&after_cycle_min=50").json()
+    rows = api["results"] if isinstance(api, dict) else api
+    assert [r["after_cycle"] for r in rows] == [100]
+    html = page.content.decode()
+    assert "later.mpt" in html and "LNTO-01_c0.mpt" not in html
+    assert [s["after_cycle"] for s in shown] == [100]
+    nothing = client.get(f"/cells/{measured.pk}/impedance/?after_cycle_min=500").content.decode()
+    assert "No spectra of this cell match the filter." in nothing
+
+
+def test_the_cell_list_and_the_cells_api_share_the_has_eis_filter(viewer, measured):
+    from tests.factories import CellFactory
+
+    CellFactory(project=measured.project, name="LNTO-NO-EIS")
+    client = web(viewer)
+    for value, expected in (("yes", [measured.name]), ("no", ["LNTO-NO-EIS"])):
+        api = client.get(f"/api/v1/cells/?has_eis={value}").json()
+        rows = api["results"] if isinstance(api, dict) else api
+        assert [r["name"] for r in rows] == expected
+        page = client.get(f"/?has_eis={value}&format=csv").content.decode()
+        assert [line.split(",")[0] for line in page.strip().splitlines()[1:]] == expected
+
+
+def test_the_admin_labels_eis_fields_with_their_units(lab_admin, measured):
+    spectrum = EisSpectrum.objects.filter(cell=measured).first()
+    page = web(lab_admin).get(f"/admin/impedance/eisspectrum/{spectrum.pk}/change/").content.decode()
+    for label in ("Lowest frequency (Hz)", "Highest frequency (Hz)", "Kramers-Kronig max residual (%)"):
+        assert label in page, label
+    assert "Freq min hz" not in page

@@ -10,17 +10,12 @@ from django.core.files.storage import default_storage
 from cycling.models import CycleSummary, DataFile
 from cycling.parsers import read_land
 from cycling.testing import write_land
+from tests.helpers import posted_id
 from tests.integration.conftest import wait_for
-from tests.landfiles import NEWARE, study_export, upload_file
+from tests.landfiles import NEWARE, study_export
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-
-
-def _upload(client, cell, data, name="export.xlsx"):
-    resp = client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name}, format="multipart")
-    assert resp.status_code == 202, resp.content
-    return resp.json()["id"]
 
 
 def _checksum(records: pd.DataFrame) -> str:
@@ -39,7 +34,7 @@ def _done(datafile_id):
 def test_it_imports_an_upload_through_a_real_worker(start_worker, device_api, cell):
     start_worker()
     data, info = study_export("coated", n_cycles=20)
-    datafile_id = _upload(device_api, cell, data)
+    datafile_id = posted_id(device_api, cell, data)
     wait_for(lambda: _done(datafile_id), 120, "the ingest")
     datafile = DataFile.objects.get(pk=datafile_id)
     assert datafile.status == "imported", datafile.error
@@ -51,7 +46,7 @@ def test_it_imports_an_upload_through_a_real_worker(start_worker, device_api, ce
 
 def test_it_fails_a_bad_file_once_with_a_clear_error_and_no_rows(start_worker, device_api, cell):
     start_worker()
-    datafile_id = _upload(device_api, cell, open(NEWARE, "rb").read(), name="neware.xls")
+    datafile_id = posted_id(device_api, cell, open(NEWARE, "rb").read(), name="neware.xls")
     wait_for(lambda: _done(datafile_id), 60, "the ingest")
     datafile = DataFile.objects.get(pk=datafile_id)
     assert datafile.status == "failed" and datafile.attempts == 1
@@ -101,7 +96,7 @@ def large_export(tmp_path_factory):
 def test_it_finishes_an_ingest_after_the_worker_is_killed_mid_way(start_worker, device_api, cell, large_export):
     data, records = large_export
     worker = start_worker(env={"ASSB_INGEST_LEASE_S": "3"})
-    datafile_id = _upload(device_api, cell, data, name="long-run.xlsx")
+    datafile_id = posted_id(device_api, cell, data, name="long-run.xlsx")
     wait_for(lambda: _status(datafile_id) == "parsing", 60, "the worker to start parsing", interval_s=0.05)
     worker.kill()
     assert _status(datafile_id) == "parsing"

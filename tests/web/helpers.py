@@ -1,25 +1,14 @@
 """Study data for page and API tests: the demo registry's six cells with LAND exports ingested in process."""
 from functools import lru_cache
-from unittest import mock
 
 from cells.demo import BARE, COATED, load_study_registry
-from cycling import services
-from cycling.models import DataFile
-from tests.landfiles import study_export, upload_file
+from tests.helpers import ingest  # noqa: F401  (page tests import it from here too)
+from tests.landfiles import study_export
 
 
 @lru_cache(maxsize=32)
 def export_bytes(group: str, replicate: int, n_cycles: int) -> bytes:
     return study_export(group, n_cycles=n_cycles, replicate=replicate)[0]
-
-
-def ingest(cell, data: bytes, name: str = "export.xlsx") -> DataFile:
-    """Upload and import one file right here (no broker: the enqueue is stubbed)."""
-    with mock.patch.object(services, "datafile_enqueue"):
-        datafile, _ = services.datafile_create(cell=cell, upload=upload_file(data, name), kind="cycling")
-    services.datafile_ingest(datafile_id=datafile.pk)
-    datafile.refresh_from_db()
-    return datafile
 
 
 def load_study(*, n_cycles: int = 12, with_data: bool = True) -> dict:

@@ -2,7 +2,7 @@
 import pytest
 
 from impedance.simulate import study_spectrum, write_mpt
-from tests.impedance.test_services import upload_and_ingest
+from tests.helpers import upload_and_ingest
 
 pytestmark = pytest.mark.django_db
 

@@ -33,7 +33,7 @@ class Command(BaseCommand):
             admin.set_password(password)
             admin.is_staff = admin.is_superuser = True
             admin.save()
-        cells = load_study_registry()
+        cells = load_study_registry(stdout=self.stdout)
         self.stdout.write(f"Demo registry: {len(cells)} cells ({', '.join(c.name for c in cells)}).")
         if upload and not registry_only:
             from cycling.demo import upload_demo_data
