@@ -32,6 +32,7 @@ from ..cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import UNITS
 from .errors import ParseError
 from .land import PARSER_VERSION, RECORD_COLUMNS, LandExport
+from .probe import Reader
 
 READER_VERSION = "1.0.0"
 PARQUET_MAGIC = b"PAR1"
@@ -481,4 +482,7 @@ def write_bdf(records: pd.DataFrame, target: str | os.PathLike | BinaryIO, *, fm
 
 
 # The reader registry's entry (cycling.parsers.registry, when it lands): how to recognise and read a BDF table.
-REGISTRY_ENTRY = {"reader": "bdf", "instrument": "BDF", "version": READER_VERSION, "sniff": sniff, "read": read_bdf}
+READER = Reader(
+    "assb-lab bdf", "BDF", lambda probe: sniff(probe.data[:4096], probe.name),
+    lambda probe: read_bdf(io.BytesIO(probe.data), name=probe.name, progress=probe.progress), READER_VERSION,
+)

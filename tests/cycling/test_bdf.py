@@ -128,3 +128,17 @@ def test_it_refuses_a_unit_of_the_wrong_dimension():
     with pytest.raises(ParseError) as err:
         read_bdf(_csv("Test Time / s,Voltage / V,Current / Ah,Step Capacity / Ah\n0,3,1,0\n"), name="u.csv")
     assert "column 'Current / Ah'" in str(err.value) and "not a unit of current" in str(err.value)
+
+
+def test_it_is_chosen_by_the_reader_registry_from_content_not_name(tmp_path):
+    from cycling.parsers import read_export
+
+    renamed = tmp_path / "export.txt"
+    renamed.write_bytes(SINTEF.read_bytes())
+    export = read_export(renamed)
+    assert export.instrument == "BDF"
+    assert len(export.records) == 25162
+    parquet = tmp_path / "records.dat"
+    records, _ = study_cell("coated", n_cycles=3, seed=1)
+    write_bdf(records, parquet, fmt="parquet")
+    assert read_export(parquet).instrument == "BDF"
