@@ -141,21 +141,28 @@ def datafile_ingest(*, datafile_id: int) -> str:
         return state or "missing"
     datafile = DataFile.objects.select_related("cell__cathode_material").get(pk=datafile_id)
     progress = Progress(datafile_id, token)
+    handler = None
     try:
         handler = handler_for(datafile.kind)
         with heartbeat(datafile_id, token):
-            return handler.run(datafile=datafile, token=token, owned=owned, progress=progress)
+            result = handler.run(datafile=datafile, token=token, owned=owned, progress=progress)
     except IngestFailed as exc:
         _fail(datafile_id, token, str(exc), traceback.format_exc())
-        return DataFile.Status.FAILED
+        result = DataFile.Status.FAILED
     except Exception as exc:
-        if isinstance(exc, handler.bad_data):
-            _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
-            return DataFile.Status.FAILED
-        # Transient: give the claim back so the retry (or the sweeper) can take it at once.
-        with contextlib.suppress(Exception):
-            owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
-        raise
+        if not (handler and isinstance(exc, handler.bad_data)):
+            # Transient: give the claim back so the retry (or the sweeper) can take it at once.
+            with contextlib.suppress(Exception):
+                owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
+            raise
+        _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
+        result = DataFile.Status.FAILED
+    if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
+        # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
+        from monitoring.tasks import after_ingest
+
+        after_ingest(cell_id=datafile.cell_id)
+    return result
 
 
 def _fail(datafile_id, token, message, tb):

@@ -306,3 +306,75 @@ def cell_timeline(cell: Cell) -> dict:
     conflicts = sorted({w for i in items for w in i["warnings"] if w.startswith("Conflict: ")})
     return {"files": items, "start": lo, "end": hi, "conflicts": conflicts}
 
+
+# --- full-resolution records (data out) -------------------------------------------------------------
+
+RECORD_BATCH_ROWS = 16_384  # ~2 MB of CSV per chunk
+
+
+def cell_timeline_files(cell: Cell) -> list[DataFile]:
+    """The cell's active cycling files in the order they ran: THE one place that decides it.
+
+    The cell timeline's order (DataFile.timeline_position, set by services.cell_timeline_apply).
+    """
+    return list(active_datafiles(cell).order_by("timeline_position", "created_at", "pk"))
+
+
+def parse_cycle_filter(text: str | None) -> list[tuple[int, int]] | None:
+    """'1,2,10-20' -> [(1, 1), (2, 2), (10, 20)]; None/'' -> no filter. ValueError names the bad part."""
+    if not text or not text.strip():
+        return None
+    ranges = []
+    for token in text.split(","):
+        token = token.strip()
+        lo, sep, hi = token.partition("-")
+        if not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
+            raise ValueError(f"'{token}' is not a cycle number or a range such as 10-20")
+        lo_n, hi_n = int(lo), int(hi) if sep else int(lo)
+        if hi_n < lo_n:
+            raise ValueError(f"the range '{token}' runs backwards")
+        ranges.append((lo_n, hi_n))
+    return ranges
+
+
+def iter_records(datafile: DataFile, *, cycles: list[tuple[int, int]] | None = None,
+                 columns: list[str] | None = None, batch_rows: int = RECORD_BATCH_ROWS):
+    """Yield the stored records of one file as Arrow record batches (bounded memory whatever the file's size).
+
+    Only the row groups whose cycle statistics meet the filter are read; `columns` are the canonical names.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = list(columns) if columns else None
+    read = None if wanted is None else list(dict.fromkeys([*wanted, *(["cycle"] if cycles else [])]))
+    with default_storage.open(datafile.records_file, "rb") as fh:
+        # No pre-buffering: it would read every requested row group into memory before the first batch.
+        parquet = pq.ParquetFile(fh, pre_buffer=False)
+        groups = list(range(parquet.num_row_groups))
+        if cycles:
+            groups = [g for g in groups if _group_may_hold(parquet, g, cycles)]
+        if not groups:
+            return
+        for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups, columns=read):
+            if cycles:
+                cycle = batch.column("cycle")
+                keep = None
+                for lo, hi in cycles:
+                    inside = pc.and_(pc.greater_equal(cycle, lo), pc.less_equal(cycle, hi))
+                    keep = inside if keep is None else pc.or_(keep, inside)
+                batch = batch.filter(keep)
+                if batch.num_rows == 0:
+                    continue
+            yield batch if wanted is None else batch.select(wanted)
+
+
+def _group_may_hold(parquet, group: int, cycles: list[tuple[int, int]]) -> bool:
+    meta = parquet.metadata.row_group(group)
+    names = [meta.column(i).path_in_schema for i in range(meta.num_columns)]
+    if "cycle" not in names:
+        return True
+    stats = meta.column(names.index("cycle")).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    return any(lo <= stats.max and hi >= stats.min for lo, hi in cycles)

@@ -133,9 +133,13 @@ def cell_spec(cell: Cell):
 def read_export(source, *, name: str | None = None, progress=None):
     """The one place the cycling ingest reads an upload. Still LAND's reader: the ingest of other cyclers
     (cycling.parsers.read_export, the registry) is one line here once uploads of them are accepted."""
-    from cycling.parsers import read_land
+    from cycling.parsers import bdf, read_land
 
-    return read_land(source, name=name, progress=progress)
+    # BDF tables go to their reader, everything else to LAND's (as on main before this module).
+    head = source.read(4096)
+    source.seek(0)
+    reader = bdf.read_bdf if bdf.sniff(head, name or "") else read_land
+    return reader(source, name=name, progress=progress)
 
 
 @dataclass
