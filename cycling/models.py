@@ -100,8 +100,8 @@ class DataFile(models.Model):
     @property
     def is_active(self) -> bool:
         """Its results are the ones shown (see `shown_results`)."""
-        return (self.status in SHOWN_STATUSES and self.finished_at is not None and self.status != self.Status.FAILED
-                and self.superseded_by_id is None)
+        shown = self.status == self.Status.IMPORTED or (self.status in SHOWN_STATUSES and self.finished_at is not None)
+        return shown and self.superseded_by_id is None
 
 
 class CycleSummary(models.Model):
@@ -167,6 +167,7 @@ SHOWN_STATUSES = (DataFile.Status.IMPORTED, DataFile.Status.PENDING, DataFile.St
 
 def shown_results(prefix: str = "") -> models.Q:
     """Filter of the data files whose results are shown (prefix e.g. 'datafile__' from CycleSummary)."""
-    return models.Q(**{f"{prefix}status__in": SHOWN_STATUSES, f"{prefix}finished_at__isnull": False,
-                       f"{prefix}superseded_by__isnull": True})
+    recomputing = models.Q(**{f"{prefix}status__in": SHOWN_STATUSES, f"{prefix}finished_at__isnull": False})
+    return (models.Q(**{f"{prefix}status": DataFile.Status.IMPORTED}) | recomputing) & models.Q(
+        **{f"{prefix}superseded_by__isnull": True})
 

@@ -13,7 +13,7 @@ read; the writer emits either. Decisions:
 - Columns our records need but the BDF does not define (record number, step time, step type, CC/CV mode)
   are written as extra columns (``record_index``, ``step_time_second``, ``step_type``, ``step_mode``) so
   a BDF export read back gives the same per-cycle values; files without them get the derived values.
-- Without a cycle column, cycles come from the lab's one cycle rule (cycling.cycles).
+- Without a cycle column, cycles come from the lab's one cycle rule (cycling.analysis.cycles).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from ..cycles import channel_restarts, derive_cycles, kind_codes
+from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import UNITS
 from .errors import ParseError
 from .land import PARSER_VERSION, RECORD_COLUMNS, LandExport
