@@ -159,7 +159,7 @@ def _provenance_of_reader(export) -> dict:
     """Which reader made the records (LAND's until the registry names others)."""
     from cycling.parsers import PARSER_VERSION
 
-    return {"instrument": getattr(export, "instrument", "LAND"), "reader": getattr(export, "reader", "land"),
+    return {"instrument": getattr(export, "instrument", "LAND"), "reader": getattr(export, "reader", "assb-lab land"),
             "reader_version": getattr(export, "reader_version", PARSER_VERSION)}
 
 

@@ -70,7 +70,7 @@ def test_it_ships_full_records_in_parquet_and_bdf_with_their_provenance(viewer, 
     assert again["ce_percent"].iat[0] == pytest.approx(85.8, abs=0.05)
     prov = json.loads(zf.read("provenance.json"))["cells"]["LNTO-01"]
     first = prov["datafiles"][0]
-    assert first["sha256"] == datafile.sha256 and first["reader"] == "land"
+    assert first["sha256"] == datafile.sha256 and first["reader"] == "assb-lab land"  # the reader named in the ingest's provenance
     assert first["parser_version"] == "1.0.0" and first["analysis_version"] == "1.0.0"
     assert first["active_mass_mg"] == pytest.approx(datafile.provenance["active_mass_mg"])
     assert "window" in json.dumps(first["dqdv_params"])

@@ -82,7 +82,7 @@ class Command(BaseCommand):
                 sys.stderr.write(f"warning: {w}\n")
             return
         provenance = {"parser_version": PARSER_VERSION, "instrument": getattr(export, "instrument", "LAND"),
-                      "reader": getattr(export, "reader", "land"),
+                      "reader": getattr(export, "reader", "assb-lab land"),
                       "reader_version": getattr(export, "reader_version", PARSER_VERSION),
                       **result.provenance(), "parser_warnings": list(export.warnings)}
         payload = {
