@@ -96,11 +96,13 @@ def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
     ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
                                 use_na_sentinel=True)
     upper = pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().str.replace(r"\s+", "_", regex=True)
+    known = upper.isin(table.keys()).to_numpy()
+    # Looked up once per distinct code, then spread by the codes' ids: no per-record lookup or NaN test.
     kinds = np.append(upper.map({k: v[0] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
-    modes = np.append(upper.map({k: v[1] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
-    unknown = pd.isna(kinds)
-    kinds[unknown] = by_sign[unknown]
-    modes[pd.isna(modes)] = ""
+    modes = np.append(upper.map({k: v[1] for k, v in table.items()}).fillna("").to_numpy(dtype=object), "")[ids]
+    unknown = ~np.append(known, False)[ids]
+    if unknown.any():
+        kinds[unknown] = by_sign[unknown]
     return kinds, modes
 
 
@@ -127,8 +129,12 @@ def throughput(counters: list[Counter], n: int) -> np.ndarray:
         previous = np.concatenate([[0.0], values[:-1]])
         restarted = values < 0.5 * previous
         if counter.restart is not None:
-            group = pd.factorize(np.asarray(counter.restart))[0]
-            restarted[1:] |= group[1:] != group[:-1]
+            group = np.asarray(counter.restart)
+            if group.dtype.kind == "f":  # step or cycle numbers: compared as they are (a gap equals a gap)
+                restarted[1:] |= (group[1:] != group[:-1]) & ~(np.isnan(group[1:]) & np.isnan(group[:-1]))
+            else:
+                group = pd.factorize(group)[0]
+                restarted[1:] |= group[1:] != group[:-1]
         total += np.where(restarted, values, values - previous)
     return total
 
@@ -211,7 +217,8 @@ def build_records(
     kind = np.asarray(kind, dtype=object)
     mode = np.full(n, "", dtype=object) if mode is None else np.asarray(mode, dtype=object)
 
-    codes = kind_codes(kind, current)
+    kind_ids, kind_names = pd.factorize(kind)
+    codes = _kind_codes(kind, kind_ids, kind_names, current)
     record_no = np.arange(1, n + 1, dtype=np.int64) if record is None else _whole(record, sheet, rows, "record")
     if cycle is None:
         restart = channel_restarts(record_no, test_time)
@@ -253,18 +260,47 @@ def build_records(
         "energy_mwh": energy_mwh.astype(np.float64),
         "cycle": cycle_no.astype(np.int64),
         "step": step_no,
-        "step_kind": pd.Series(kind, dtype=object).astype("str"),
-        "step_mode": pd.Series(mode, dtype=object).astype("str"),
+        "step_kind": _words(kind, kind_ids, kind_names),
+        "step_mode": _words(mode, *pd.factorize(mode)),
         "sys_time": stamps.astype("datetime64[ns]"),
     })[RECORD_COLUMNS]
     return frame  # in the file's order: test time, checked above, is what orders records
 
 
+def _kind_codes(kind: np.ndarray, ids: np.ndarray, names: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """cycling.cycles.kind_codes, judged once per distinct step kind and spread by the kinds' ids."""
+    names = np.asarray(names, dtype=object)
+    ones = np.ones(len(names))
+    charge_like, discharge_like = kind_codes(names, ones), kind_codes(names, -ones)
+    codes = np.append(charge_like, 0).astype(np.int8)[ids]
+    # A kind kind_codes does not know takes the current's sign: it answers differently for +1 and -1.
+    unknown = np.append(charge_like != discharge_like, True)[ids]
+    if unknown.any():
+        codes[unknown] = kind_codes(kind[unknown], current[unknown])
+    return codes
+
+
+def _words(values: np.ndarray, ids: np.ndarray, names) -> pd.Series:
+    """A text column of a few distinct words built in Arrow from their ids (astype('str') makes a Python
+    string per record)."""
+    if (ids < 0).any():
+        return pd.Series(values, dtype=object).astype("str")
+    import pyarrow as pa
+
+    return pd.Series(pa.array([str(v) for v in names], pa.string()).take(pa.array(ids)).to_pandas())
+
+
 def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarray:
-    numbers = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(dtype=np.float64)
-    if np.isnan(numbers).all():
+    values = np.asarray(values)
+    if values.dtype.kind in "fiu":
+        numbers = values.astype(np.float64, copy=False)
+    else:
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    gaps = np.isnan(numbers)
+    if gaps.all():
         raise ParseError(f"the {column} column holds no numbers", sheet=sheet, column=column)
-    numbers = pd.Series(numbers).ffill().bfill().to_numpy()
+    if gaps.any():
+        numbers = pd.Series(numbers).ffill().bfill().to_numpy()
     bad = numbers != np.round(numbers)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
