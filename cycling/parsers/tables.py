@@ -271,7 +271,9 @@ def _arrow_table(data: bytes, *, header_line: int, sep: str, decimal: str, sheet
     names = [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(arrow.column_names)]
     if len(set(names)) != len(names):
         return None  # pandas renames duplicates ('Current.1'); let it
-    frame = arrow.rename_columns(names).to_pandas()
+    # Column by column, each Arrow buffer freed once converted: the table is never held twice.
+    frame = arrow.rename_columns(names).to_pandas(split_blocks=True, self_destruct=True)
+    del arrow
     frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
     rows = np.arange(len(frame)) + header_line + 2
     blank = frame.isna().all(axis=1).to_numpy()  # a line of separators only: pandas drops it below too
