@@ -134,9 +134,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(which: str, fmt: str, path: Path) -> dict:
+def measure(which: str, fmt: str, path: Path, env: dict | None = None) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", which, fmt, str(path)], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+                         text=True, check=True, cwd=ROOT, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -150,6 +150,9 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=2.0, help="highest CPU ratio read_export/plain that passes")
     parser.add_argument("--formats", default="arbin,maccor,biologic,neware,arbin-xlsx,nda",
                         help="comma-separated subset (arbin-xlsx is slow to write at 10^6 records)")
+    parser.add_argument("--no-thp", action="store_true",
+                        help="both sides with NUMPY_MADVISE_HUGEPAGE=0: numpy then asks for no transparent huge "
+                             "pages, whose faults cost most of the system time on some virtual machines")
     parser.add_argument("--child", nargs=3, metavar=("WHICH", "FORMAT", "PATH"))
     args = parser.parse_args()
     if args.child:
@@ -164,10 +167,11 @@ def main() -> int:
         paths = write_files(folder, args.records, args.seed, wanted, reuse=args.reuse)
         if "nda" in wanted:
             paths["nda"] = NDA
-        results = [_compare(fmt, path, args.repeat) for fmt, path in paths.items()]
+        env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "0"} if args.no_thp else None
+        results = [_compare(fmt, path, args.repeat, env) for fmt, path in paths.items()]
     load_after = os.getloadavg()
     print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} CPUs; "
-          f"median of {args.repeat} runs per side")
+          f"median of {args.repeat} runs per side; numpy huge pages {'off' if args.no_thp else 'as the host has it'}")
     print(f"{'format':<11} {'records':>9} {'MB':>6} {'ours cpu s':>10} {'plain cpu s':>11} {'cpu x':>6} "
           f"{'user x':>6} {'wall x':>6} {'ours RSS MB':>11} {'plain RSS MB':>12} {'RSS x':>6} {'after imports':>13}")
     for r in results:
@@ -177,7 +181,8 @@ def main() -> int:
               f"{r['plain']['rss_after_imports_mb']:>13.0f}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_readers.json").write_text(json.dumps(
-        {"load_average": [load_before, load_after], "repeat": args.repeat, "results": results}, indent=2))
+        {"load_average": [load_before, load_after], "repeat": args.repeat, "no_thp": args.no_thp,
+         "results": results}, indent=2))
     slow = [r["format"] for r in results if r["cpu_ratio"] > args.limit]
     if slow:
         print(f"slower than {args.limit:g}x the plain read: {', '.join(slow)}")
@@ -185,12 +190,12 @@ def main() -> int:
     return 0
 
 
-def _compare(fmt: str, path: Path, repeat: int) -> dict:
+def _compare(fmt: str, path: Path, repeat: int, env: dict | None) -> dict:
     """Median CPU and wall time of ``repeat`` runs of each side (alternating, so a burst of load hits both)."""
     ours, plain = [], []
     for _ in range(repeat):
-        ours.append(measure("read_export", fmt, path))
-        plain.append(measure("plain", fmt, path))
+        ours.append(measure("read_export", fmt, path, env))
+        plain.append(measure("plain", fmt, path, env))
         if ours[-1]["n"] != plain[-1]["n"]:
             raise SystemExit(f"{fmt}: read_export gave {ours[-1]['n']} records, the plain read {plain[-1]['n']}")
 

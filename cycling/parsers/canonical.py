@@ -18,6 +18,7 @@ from ..cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import UNITS
 from .errors import ParseError
 from .land import RECORD_COLUMNS
+from .values import arrow_pool
 
 _TIME_JITTER_S = 1.0
 
@@ -286,8 +287,10 @@ def _words(values: np.ndarray, ids: np.ndarray, names) -> pd.Series:
     if (ids < 0).any():
         return pd.Series(values, dtype=object).astype("str")
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    return pd.Series(pa.array([str(v) for v in names], pa.string()).take(pa.array(ids)).to_pandas())
+    words = pc.take(pa.array([str(v) for v in names], pa.string()), pa.array(ids), memory_pool=arrow_pool())
+    return pd.Series(words.to_pandas())
 
 
 def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarray:

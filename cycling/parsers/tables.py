@@ -12,7 +12,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from .canonical import norm, split_header, unit_factor
 from .errors import ParseError
-from .values import MISSING_TEXT, to_datetime, to_seconds, unwrap_days
+from .values import MISSING_TEXT, arrow_pool, to_datetime, to_seconds, unwrap_days
 
 
 @dataclass
@@ -164,14 +164,16 @@ def _split_clock(array, pa, pc) -> np.ndarray | None:
         return None
     first = array[0].as_py()
     days = "d " if "d " in first else "-" if "-" in first else None
-    text = pc.replace_substring(array, days, ":") if days else array
-    parts = pc.split_pattern(text, ":")
+    pool = arrow_pool()
+    text = pc.replace_substring(array, days, ":", memory_pool=pool) if days else array
+    parts = pc.split_pattern(text, ":", memory_pool=pool)
     width = 4 if days else 3
-    counts = pc.list_value_length(parts)
+    counts = pc.list_value_length(parts, memory_pool=pool)
     if pc.min_max(counts).as_py() != {"min": width, "max": width}:
         return None
     try:
-        fields = pc.cast(pc.list_flatten(parts), pa.float64()).to_numpy(zero_copy_only=False).reshape(-1, width)
+        fields = pc.cast(pc.list_flatten(parts, memory_pool=pool), pa.float64(), memory_pool=pool).to_numpy(
+            zero_copy_only=False).reshape(-1, width)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     # What the regex would refuse: signs, fractions of whole fields, minutes or seconds of 3 digits.
@@ -259,6 +261,7 @@ def _arrow_table(data: bytes, *, header_line: int, sep: str, decimal: str, sheet
     try:
         arrow = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(data)[start:]),  # a view of the bytes: no copy of the file
+            memory_pool=arrow_pool(),
             read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22),
             # A blank line is then a one-cell row, a ragged-row error: pandas keeps the row numbers right.
             parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=False),
@@ -272,7 +275,8 @@ def _arrow_table(data: bytes, *, header_line: int, sep: str, decimal: str, sheet
     if len(set(names)) != len(names):
         return None  # pandas renames duplicates ('Current.1'); let it
     # Column by column, each Arrow buffer freed once converted: the table is never held twice.
-    frame = arrow.rename_columns(names).to_pandas(split_blocks=True, self_destruct=True)
+    frame = arrow.rename_columns(names).to_pandas(split_blocks=True, self_destruct=True, use_threads=False,
+                                                 memory_pool=arrow_pool())
     del arrow
     frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
     rows = np.arange(len(frame)) + header_line + 2
