@@ -251,20 +251,25 @@ def build_records(
     energy_mwh = running_totals(throughput(energy, n), codes) if energy else np.full(n, np.nan)
     stamps = (pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]") if sys_time is None
               else pd.Series(np.asarray(sys_time, dtype="datetime64[ns]")))
-    frame = pd.DataFrame({
+    columns = {
         "record": record_no,
         "test_time_s": test_time,
-        "step_time_s": step_time.astype(np.float64),
+        "step_time_s": step_time.astype(np.float64, copy=False),
         "current_ma": current,
         "voltage_v": voltage,
-        "capacity_mah": capacity_mah.astype(np.float64),
-        "energy_mwh": energy_mwh.astype(np.float64),
-        "cycle": cycle_no.astype(np.int64),
+        "capacity_mah": capacity_mah.astype(np.float64, copy=False),
+        "energy_mwh": energy_mwh.astype(np.float64, copy=False),
+        "cycle": cycle_no.astype(np.int64, copy=False),
         "step": step_no,
         "step_kind": _words(kind, kind_ids, kind_names),
         "step_mode": _words(mode, *pd.factorize(mode)),
         "sys_time": stamps.astype("datetime64[ns]"),
-    })[RECORD_COLUMNS]
+    }
+    # The arrays are this function's own (a read-only one, a view of the reader's table, is copied): the
+    # frame takes them as they are instead of copying every column into one block.
+    columns = {name: np.array(values) if isinstance(values, np.ndarray) and not values.flags.writeable else values
+               for name, values in columns.items()}
+    frame = pd.DataFrame({name: columns[name] for name in RECORD_COLUMNS}, copy=False)
     return frame  # in the file's order: test time, checked above, is what orders records
 
 
