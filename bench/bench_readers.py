@@ -11,7 +11,9 @@ have: small, so it is read 50 times a run). Each read runs in its own subprocess
 bench/out/bench_readers.json; the target is read_export no slower than 2x the plain read (median CPU
 seconds over --repeat runs, ours and plain alternating: steadier than wall time on a shared machine), and
 the exit status is 1 when a format misses it. --reuse keeps the generated files under bench/out/files
-(named by record count and seed), so a rerun skips the writing.
+(named by record count and seed), so a rerun skips the writing. User and system CPU are reported apart:
+on a loaded virtual machine the kernel's page-fault time (system) swings from run to run, and numpy's
+transparent-huge-page requests make it worse (--no-thp runs both sides without them).
 """
 
 from __future__ import annotations
