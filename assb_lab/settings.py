@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "cells",
     "cycling",
     "impedance",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +66,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "monitoring.context_processors.alert_badge",
             ],
         },
     },
@@ -124,16 +126,40 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never routed: uploads are served only through permission-checked views
 
-if env_str("STORAGE_BACKEND", "filesystem") == "s3":
-    _default_storage = {
+# Uploads: stream to disk above 2.5 MB; the data-file API refuses anything above the limit.
+ASSB_UPLOAD_MAX_BYTES = env_int("ASSB_UPLOAD_MAX_MB", 512) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+
+def s3_storage() -> dict:
+    """django-storages' S3 backend from AWS_* variables (keys: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by boto3)."""
+    from boto3.s3.transfer import TransferConfig
+
+    # boto3's default keeps up to 10 parts of 8 MB in memory per upload (80 MB per request thread); two parts
+    # of 8 MB bound an upload's memory at ~16 MB whatever the file size (tests/hardening/test_s3_storage.py).
+    transfer = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=2)
+    transfer.max_in_memory_upload_chunks = 2
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            # "path" for servers without per-bucket host names (MinIO, moto, an IP address).
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
             "default_acl": None,
             "file_overwrite": False,
+            # Reads of big objects spool to a temporary file instead of staying in memory (0 = never spool).
+            "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
+            "transfer_config": transfer,
         },
     }
+
+
+if env_str("STORAGE_BACKEND", "filesystem") == "s3":
+    _default_storage = s3_storage()
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -150,12 +176,6 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
-
-# Uploads: stream to disk above 2.5 MB; the data-file API refuses anything above the limit.
-ASSB_UPLOAD_MAX_BYTES = env_int("ASSB_UPLOAD_MAX_MB", 512) * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_PERMISSIONS = 0o640
 
 # --- Celery ---------------------------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"
@@ -211,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "MaterialKindEnum": "cells.models.Material.Kind",
         "DataFileKindEnum": "cycling.models.DataFile.Kind",
         "DataFileStatusEnum": "cycling.models.DataFile.Status",
+        "AlertRuleKindEnum": "monitoring.models.KIND_CHOICES",
     },
 }
 
@@ -258,5 +279,35 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cycling.tasks.sweep_stale_datafiles",
         "schedule": float(env_int("ASSB_SWEEP_EVERY_S", 30)),
     },
+    # Time-based alert rules (no new data for N hours) and retries of e-mails/webhooks that failed.
+    "evaluate-quiet-runs": {
+        "task": "monitoring.tasks.evaluate_due_task",
+        "schedule": float(env_int("ASSB_ALERT_EVALUATE_EVERY_S", 300)),
+    },
+    "retry-alert-deliveries": {
+        "task": "monitoring.tasks.retry_deliveries_task",
+        "schedule": float(env_int("ASSB_ALERT_RETRY_EVERY_S", 60)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Alerts: e-mail and links ---------------------------------------------------------------
+# With EMAIL_HOST set, alerts go out over SMTP; the embedded default writes each e-mail as a file under
+# var/mail/ so the demo works offline (open them with any text editor).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 20)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assb-lab <alerts@localhost>")
+# Absolute links in e-mails and webhooks point here.
+ASSB_SITE_URL = env_str("ASSB_SITE_URL", "http://127.0.0.1:8000")
+ASSB_ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ASSB_ALERT_DELIVERY_MAX_ATTEMPTS", 8)
+ASSB_BOARD_FINISHED_DAYS = env_int("ASSB_BOARD_FINISHED_DAYS", 14)  # finished runs stay on the board this long

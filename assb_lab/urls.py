@@ -10,12 +10,14 @@ api_v1 = [
     path("", include("cycling.api.urls")),
     path("", include("cells.api.urls")),
     path("", include("impedance.api.urls")),
+    path("", include("monitoring.api.urls")),
 ]
 
 urlpatterns = [
     path("", include("cells.urls")),
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
+    path("", include("monitoring.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

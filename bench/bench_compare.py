@@ -175,6 +175,19 @@ def main(argv=None):
     parser.add_argument("--cells-per-group", type=int, default=6)
     parser.add_argument("--cycles", type=int, default=500)
     args = parser.parse_args(argv)
+    import importlib.util
+
+    # The data is built with the test suite's helpers (factories, the EIS file writer): dev requirements.
+    def absent(module):
+        try:
+            return importlib.util.find_spec(module) is None
+        except ImportError:
+            return True
+
+    missing = [m for m in ("factory", "pytest") if absent(m)]
+    if missing:
+        sys.exit(f"bench_compare.py needs the dev requirements ({', '.join(missing)} missing): "
+                 f"`{sys.executable} -m pip install -r requirements-dev.txt` (see bench/README.md).")
 
     with tempfile.TemporaryDirectory(prefix="assb-bench-") as var_dir:
         setup_django(var_dir)

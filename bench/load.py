@@ -1,13 +1,23 @@
 """Load test on localhost: cycler PCs uploading small LAND files while lab members browse the dashboard API.
 
-    python bench/load.py [--pcs 20] [--users 30] [--duration 60] [--max-requests 20000] [--json out.json]
+    python bench/load.py --stack production [--pcs 20] [--users 30] [--duration 60] [--json out.json]
+    python bench/load.py --stack both --duration 30      # embedded, then production; one table side by side
 
-Starts everything in a temporary embedded setup (SQLite + filesystem broker under a temp ASSB_VAR_DIR):
-gunicorn (2 workers x 4 threads) and one Celery worker (2 processes). 20 simulated cycler PCs each upload a
-new small LAND export every few seconds (device tokens); 30 simulated users (user tokens) loop over
-GET /api/v1/cells/{id}/cycles/, /curves/ and /api/v1/compare/ with a short think time. Bounded in time and in
-requests, localhost only. Afterwards waits for the ingests and prints throughput, latency percentiles,
-errors and failed ingests. Targets: zero errors, no failed ingest, dashboard p95 < 500 ms.
+Stacks (bench/stack.py):
+  embedded    SQLite + filesystem broker under a temporary folder; gunicorn (2 workers x 4 threads) and one
+              Celery worker (2 processes), as quickstart.py runs it.
+  production  the machine's PostgreSQL (database `assb_load`, made anew and dropped after) and Redis (db 5,
+              flushed before and after); gunicorn (2 x 4), `--workers` Celery worker nodes of `--concurrency`
+              processes (default 2 x 1) and ONE celery beat, with docker-compose.yml's settings.
+
+Each cycler PC (device token) uploads a new small LAND export every `--upload-every-s` seconds; each user
+(user token) loops over GET /api/v1/cells/{id}/cycles/, /curves/ and /api/v1/compare/ with a short think
+time. Bounded by --duration and --max-requests; localhost only. Afterwards it waits for the ingests and
+prints a summary table (latency percentiles, errors, failed ingests, upload -> imported) and whether the
+targets are met: zero errors, no failed or unfinished ingest, dashboard p95 < 250 ms and p99 < 1 s,
+upload -> imported p95 < 30 s. Exit status 1 when a target is missed.
+
+Needs only the runtime requirements (requirements.txt), e.g. the venv quickstart.py makes.
 """
 
 from __future__ import annotations
@@ -15,51 +25,64 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import ROOT, add_stack_options, make_stack, percentile, require  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
+TARGETS = {"dashboard_p95_ms": 250, "dashboard_p99_ms": 1000, "upload_to_imported_p95_s": 30}
+
+# Registry for the run, made with the models only (no test factories: this runs from the runtime venv).
 SETUP = """
 import json, sys, django
 django.setup()
-from unittest import mock
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
-from cells.models import CyclerDevice
+from cells.demo import COATED, load_study_registry
+from cells.models import Cell, CyclerDevice
 from cells.roles import VIEWER
 from cycling import services
-from tests.factories import CellFactory, ProjectFactory, UserFactory
-from tests.landfiles import study_export, upload_file
+from cycling.simulate import study_cell
+from cycling.testing import write_land
+import io
 
 n_pcs, n_users = int(sys.argv[1]), int(sys.argv[2])
-project = ProjectFactory(name="Load test")
-cells = [CellFactory(project=project, name=f"LOAD-{k:02d}") for k in range(n_pcs)]
+template = next(c for c in load_study_registry() if c.group.name == COATED)
+project = template.project
+cells = []
+for k in range(n_pcs):  # one cell per cycler PC, built like the study's coated cell
+    cell = Cell.objects.get(pk=template.pk)
+    cell.pk, cell.id, cell.name = None, None, f"LOAD-{k:02d}"
+    cell._state.adding = True
+    cell.save()
+    cells.append(cell)
 for k, cell in enumerate(cells):  # each cell starts with one imported 50-cycle run to browse
-    data = study_export("coated", n_cycles=50, points=40, replicate=k + 1)[0]
-    with mock.patch.object(services, "datafile_enqueue"):
-        datafile, _ = services.datafile_create(cell=cell, upload=upload_file(data, f"{cell.name}.xlsx"), kind="cycling")
+    records, _ = study_cell("coated", n_cycles=50, points_per_half_cycle=40, replicate=k + 1)
+    buf = io.BytesIO()
+    write_land(records, buf)
+    upload = SimpleUploadedFile(f"{cell.name}.xlsx", buf.getvalue())
+    datafile, _ = services.datafile_create(cell=cell, upload=upload, kind="cycling", enqueue=False)
     services.datafile_ingest(datafile_id=datafile.pk)
 devices = []
 for k in range(n_pcs):
     device = CyclerDevice.objects.create(name=f"cycler-pc-{k:02d}")
     device.projects.add(project)
     devices.append(device.key)
+viewer = Group.objects.get(name=VIEWER)
 users = []
 for k in range(n_users):
-    user = UserFactory(username=f"member{k:02d}", roles=[VIEWER])
+    user = get_user_model().objects.create_user(username=f"member{k:02d}", password=None)
+    user.groups.add(viewer)
     project.members.add(user)
     users.append(Token.objects.create(user=user).key)
 print(json.dumps({"cells": [c.pk for c in cells], "names": [c.name for c in cells], "devices": devices,
@@ -69,7 +92,6 @@ print(json.dumps({"cells": [c.pk for c in cells], "names": [c.name for c in cell
 STATUS = """
 import json, sys, django
 django.setup()
-from django.db.models import F
 from cycling.models import DataFile
 ids = json.loads(sys.argv[1])
 rows = list(DataFile.objects.filter(pk__in=ids).values("status", "error", "created_at", "finished_at"))
@@ -77,31 +99,6 @@ print(json.dumps({"status": [r["status"] for r in rows], "errors": [r["error"] f
                   "latency_s": [(r["finished_at"] - r["created_at"]).total_seconds() for r in rows
                                 if r["finished_at"] and r["status"] == "imported"]}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"port {port} not open after {timeout_s} s")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 class Stats:
@@ -133,165 +130,213 @@ def make_exports(n: int, seed: int) -> list[bytes]:
     return out
 
 
-def run(args) -> dict:
+def drive(base: str, world: dict, exports: list[bytes], args) -> tuple[Stats, list[int], float]:
+    """Run the PCs and the users against `base` until the time or request budget is spent."""
     import requests
 
-    var = Path(tempfile.mkdtemp(prefix="assb-load-"))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "assb_lab.settings", "ASSB_VAR_DIR": str(var),
-           "ASSB_HTTPS": "0", "DEBUG": "0", "CELERY_BROKER_URL": "filesystem://", "PYTHONUNBUFFERED": "1",
-           "LOG_LEVEL": "WARNING"}
-    env.pop("DATABASE_URL", None)
-    procs = []
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        print("setting up cells, devices, users and preloaded runs ...", flush=True)
-        setup = subprocess.run([sys.executable, "-c", SETUP, str(args.pcs), str(args.users)], cwd=ROOT, env=env,
-                               check=True, capture_output=True, text=True)
-        world = json.loads(setup.stdout.strip().splitlines()[-1])
-        uploads_per_pc = max(1, int(args.duration / args.upload_every_s) + 1)
-        exports = make_exports(args.pcs * uploads_per_pc, seed=7)
+    stats, uploaded = Stats(), []
+    uploads_per_pc = len(exports) // args.pcs
+    stop_at = time.monotonic() + args.duration
+    rng = random.Random(1)
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "assb_lab.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2",
-             "--threads", "4", "--timeout", "60"], cwd=ROOT, env=env, stdout=(var / "gunicorn.log").open("wb"),
-            stderr=subprocess.STDOUT, start_new_session=True))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "assb_lab", "worker", "-l", "warning", "-c", "2",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "-n", "load@%h"],
-            cwd=ROOT, env=env, stdout=(var / "worker.log").open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True))
-        wait_port(port)
+    def budget_left():
+        return time.monotonic() < stop_at and stats.count < args.max_requests
 
-        stats, uploaded = Stats(), []
-        stop_at = time.monotonic() + args.duration
-        rng = random.Random(1)
+    def pc(k):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {world['devices'][k]}"
+        time.sleep(rng.uniform(0, args.upload_every_s))
+        for j in range(uploads_per_pc):
+            if not budget_left():
+                return
+            data = exports[k * uploads_per_pc + j]
+            t0 = time.perf_counter()
+            try:
+                resp = session.post(f"{base}/api/v1/datafiles/", files={"file": (f"pc{k}-{j}.xlsx", data)},
+                                    data={"cell": world["names"][k]}, timeout=30)
+                ok = resp.status_code == 202
+                if ok:
+                    uploaded.append(resp.json()["id"])
+                stats.add("upload", time.perf_counter() - t0, ok, f"{resp.status_code} {resp.text[:100]}")
+            except requests.RequestException as exc:
+                stats.add("upload", time.perf_counter() - t0, False, repr(exc))
+            time.sleep(args.upload_every_s)
 
-        def budget_left():
-            return time.monotonic() < stop_at and stats.count < args.max_requests
-
-        def pc(k):
-            session = requests.Session()
-            session.headers["Authorization"] = f"Token {world['devices'][k]}"
-            time.sleep(rng.uniform(0, args.upload_every_s))
-            for j in range(uploads_per_pc):
+    def user(k):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {world['users'][k]}"
+        local = random.Random(k)
+        while budget_left():
+            cell = local.choice(world["cells"])
+            others = ",".join(str(c) for c in local.sample(world["cells"], min(3, len(world["cells"]))))
+            for kind, url in (("cycles", f"/api/v1/cells/{cell}/cycles/"),
+                              ("curves", f"/api/v1/cells/{cell}/curves/?cycles=1,2,10,last"),
+                              ("compare", f"/api/v1/compare/?cells={others}")):
                 if not budget_left():
                     return
-                data = exports[k * uploads_per_pc + j]
                 t0 = time.perf_counter()
                 try:
-                    resp = session.post(f"{base}/api/v1/datafiles/", files={"file": (f"pc{k}-{j}.xlsx", data)},
-                                        data={"cell": world["names"][k]}, timeout=30)
-                    ok = resp.status_code == 202
-                    if ok:
-                        uploaded.append(resp.json()["id"])
-                    stats.add("upload", time.perf_counter() - t0, ok, f"{resp.status_code} {resp.text[:100]}")
+                    resp = session.get(f"{base}{url}", timeout=30)
+                    stats.add(kind, time.perf_counter() - t0, resp.status_code == 200,
+                              f"{resp.status_code} {resp.text[:100]}")
                 except requests.RequestException as exc:
-                    stats.add("upload", time.perf_counter() - t0, False, repr(exc))
-                time.sleep(args.upload_every_s)
+                    stats.add(kind, time.perf_counter() - t0, False, repr(exc))
+                time.sleep(local.uniform(0.2, 1.0))  # think time
 
-        def user(k):
-            session = requests.Session()
-            session.headers["Authorization"] = f"Token {world['users'][k]}"
-            local = random.Random(k)
-            while budget_left():
-                cell = local.choice(world["cells"])
-                others = ",".join(str(c) for c in local.sample(world["cells"], 3))
-                for kind, url in (("cycles", f"/api/v1/cells/{cell}/cycles/"),
-                                  ("curves", f"/api/v1/cells/{cell}/curves/?cycles=1,2,10,last"),
-                                  ("compare", f"/api/v1/compare/?cells={others}")):
-                    if not budget_left():
-                        return
-                    t0 = time.perf_counter()
-                    try:
-                        resp = session.get(f"{base}{url}", timeout=30)
-                        stats.add(kind, time.perf_counter() - t0, resp.status_code == 200,
-                                  f"{resp.status_code} {resp.text[:100]}")
-                    except requests.RequestException as exc:
-                        stats.add(kind, time.perf_counter() - t0, False, repr(exc))
-                    time.sleep(local.uniform(0.2, 1.0))  # think time
+    started = time.monotonic()
+    threads = [threading.Thread(target=pc, args=(k,)) for k in range(args.pcs)]
+    threads += [threading.Thread(target=user, args=(k,)) for k in range(args.users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return stats, uploaded, time.monotonic() - started
 
-        print(f"load: {args.pcs} cycler PCs, {args.users} users, {args.duration:.0f} s ...", flush=True)
-        started = time.monotonic()
-        threads = [threading.Thread(target=pc, args=(k,)) for k in range(args.pcs)]
-        threads += [threading.Thread(target=user, args=(k,)) for k in range(args.users)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.monotonic() - started
 
-        # Let the worker finish what was uploaded (bounded).
-        deadline = time.monotonic() + args.drain_s
+def warm_up(base: str, world: dict, args) -> None:
+    """A few unmeasured requests per gunicorn thread: the first call of each view imports its libraries."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    headers = {"Authorization": f"Token {world['users'][0]}"}
+    urls = [f"{base}/api/v1/cells/{world['cells'][0]}/cycles/", f"{base}/api/v1/cells/{world['cells'][0]}/curves/",
+            f"{base}/api/v1/compare/?cells={','.join(map(str, world['cells'][:3]))}"]
+    with ThreadPoolExecutor(max_workers=args.web_threads) as pool:
+        list(pool.map(lambda url: requests.get(url, headers=headers, timeout=60),
+                      urls * 2 * args.web_workers * args.web_threads))
+
+
+def run_stack(kind: str, args) -> dict:
+    with make_stack(kind, args) as stack:
+        stack.prepare()
+        print(f"[{kind}] setting up {args.pcs} cells, devices, {args.users} users and preloaded runs ...", flush=True)
+        world = stack.script(SETUP, str(args.pcs), str(args.users))
+        uploads_per_pc = max(1, int(args.duration / args.upload_every_s) + 1)
+        exports = make_exports(args.pcs * uploads_per_pc, seed=7)
+        base = stack.start_web(workers=args.web_workers, threads=args.web_threads)
+        if kind == "embedded":
+            stack.start_workers(1, 2)
+            layout = "gunicorn + 1 worker x 2 processes"
+        else:
+            stack.start_workers(args.workers, args.concurrency)
+            stack.start_beat()
+            layout = f"gunicorn + {args.workers} workers x {args.concurrency} processes + 1 beat"
+        warm_up(base, world, args)
+        print(f"[{kind}] load: {args.pcs} cycler PCs, {args.users} users, {args.duration:.0f} s ({layout}) ...",
+              flush=True)
+        stats, uploaded, elapsed = drive(base, world, exports, args)
+
+        deadline = time.monotonic() + args.drain_s  # let the workers finish what was uploaded (bounded)
         while True:
-            out = subprocess.run([sys.executable, "-c", STATUS, json.dumps(uploaded)], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, check=True)
-            ingest = json.loads(out.stdout.strip().splitlines()[-1])
+            ingest = stack.script(STATUS, json.dumps(uploaded))
             if all(s in ("imported", "failed") for s in ingest["status"]) or time.monotonic() > deadline:
                 break
             time.sleep(2)
+    return summarize(kind, layout, args, stats, uploaded, elapsed, ingest)
 
-        report = {"pcs": args.pcs, "users": args.users, "duration_s": round(elapsed, 1),
-                  "requests": stats.count, "throughput_rps": round(stats.count / elapsed, 1), "endpoints": {}}
-        dashboard = []
-        for kind, values in stats.latency.items():
-            if kind != "upload":
-                dashboard += values
-            report["endpoints"][kind] = {
-                "n": len(values), "errors": len(stats.errors[kind]),
-                "p50_ms": round(1000 * percentile(values, 0.5), 1), "p95_ms": round(1000 * percentile(values, 0.95), 1),
-                "p99_ms": round(1000 * percentile(values, 0.99), 1), "max_ms": round(1000 * max(values), 1),
-            }
-        report["dashboard"] = {"n": len(dashboard), "p50_ms": round(1000 * percentile(dashboard, 0.5), 1),
-                               "p95_ms": round(1000 * percentile(dashboard, 0.95), 1),
-                               "p99_ms": round(1000 * percentile(dashboard, 0.99), 1)}
-        statuses = ingest["status"]
-        report["ingest"] = {
-            "uploaded": len(uploaded), "imported": statuses.count("imported"), "failed": statuses.count("failed"),
-            "unfinished": sum(s not in ("imported", "failed") for s in statuses), "errors": ingest["errors"],
-            "upload_to_imported_p50_s": round(statistics.median(ingest["latency_s"]), 2) if ingest["latency_s"] else None,
-            "upload_to_imported_p95_s": round(percentile(ingest["latency_s"], 0.95), 2) if ingest["latency_s"] else None,
-        }
-        report["errors"] = {k: v[:3] for k, v in stats.errors.items() if v}
-        report["targets_met"] = {
-            "zero_errors": not any(stats.errors.values()),
-            "no_failed_ingest": report["ingest"]["failed"] == 0 and report["ingest"]["unfinished"] == 0,
-            "dashboard_p95_below_500ms": report["dashboard"]["p95_ms"] < 500,
-        }
-        return report
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        if not args.keep:
-            shutil.rmtree(var, ignore_errors=True)
-        else:
-            print(f"kept {var}")
+
+def summarize(kind, layout, args, stats, uploaded, elapsed, ingest) -> dict:
+    def ms(values, q):
+        return round(1000 * percentile(values, q), 1)
+
+    report = {"stack": kind, "layout": layout, "pcs": args.pcs, "users": args.users, "duration_s": round(elapsed, 1),
+              "requests": stats.count, "throughput_rps": round(stats.count / elapsed, 1), "endpoints": {}}
+    dashboard = []
+    for name, values in stats.latency.items():
+        if name != "upload":
+            dashboard += values
+        report["endpoints"][name] = {"n": len(values), "errors": len(stats.errors[name]), "p50_ms": ms(values, 0.5),
+                                     "p95_ms": ms(values, 0.95), "p99_ms": ms(values, 0.99),
+                                     "max_ms": round(1000 * max(values), 1)}
+    report["dashboard"] = {"n": len(dashboard), "p50_ms": ms(dashboard, 0.5), "p95_ms": ms(dashboard, 0.95),
+                           "p99_ms": ms(dashboard, 0.99)}
+    statuses, latency = ingest["status"], ingest["latency_s"]
+    report["ingest"] = {
+        "uploaded": len(uploaded), "imported": statuses.count("imported"), "failed": statuses.count("failed"),
+        "unfinished": sum(s not in ("imported", "failed") for s in statuses), "errors": ingest["errors"],
+        "upload_to_imported_p50_s": round(statistics.median(latency), 2) if latency else None,
+        "upload_to_imported_p95_s": round(percentile(latency, 0.95), 2) if latency else None,
+    }
+    report["errors"] = {k: v[:3] for k, v in stats.errors.items() if v}
+    p95_ingest = report["ingest"]["upload_to_imported_p95_s"]
+    report["targets_met"] = {
+        "zero_errors": not any(stats.errors.values()),
+        "no_failed_ingest": report["ingest"]["failed"] == 0 and report["ingest"]["unfinished"] == 0,
+        "dashboard_p95_below_250ms": report["dashboard"]["p95_ms"] < TARGETS["dashboard_p95_ms"],
+        "dashboard_p99_below_1s": report["dashboard"]["p99_ms"] < TARGETS["dashboard_p99_ms"],
+        "upload_to_imported_p95_below_30s": p95_ingest is not None and p95_ingest < TARGETS["upload_to_imported_p95_s"],
+    }
+    return report
+
+
+def table(reports: list[dict]) -> str:
+    """The reports side by side, one column per stack."""
+    def endpoint(name, key):
+        return lambda r: r["endpoints"].get(name, {}).get(key, "-")
+
+    def yes(flag):
+        return lambda r: "met" if r["targets_met"][flag] else "MISSED"
+
+    rows = [
+        ("layout", lambda r: r["layout"]),
+        ("PCs / users / seconds", lambda r: f"{r['pcs']} / {r['users']} / {r['duration_s']}"),
+        ("requests (req/s)", lambda r: f"{r['requests']} ({r['throughput_rps']})"),
+        ("HTTP errors", lambda r: sum(e["errors"] for e in r["endpoints"].values())),
+        ("dashboard p50 ms", lambda r: r["dashboard"]["p50_ms"]),
+        ("dashboard p95 ms (< 250)", lambda r: r["dashboard"]["p95_ms"]),
+        ("dashboard p99 ms (< 1000)", lambda r: r["dashboard"]["p99_ms"]),
+        ("  cycles p95 ms", endpoint("cycles", "p95_ms")),
+        ("  curves p95 ms", endpoint("curves", "p95_ms")),
+        ("  compare p95 ms", endpoint("compare", "p95_ms")),
+        ("upload p95 ms", endpoint("upload", "p95_ms")),
+        ("uploaded / imported", lambda r: f"{r['ingest']['uploaded']} / {r['ingest']['imported']}"),
+        ("failed / unfinished", lambda r: f"{r['ingest']['failed']} / {r['ingest']['unfinished']}"),
+        ("upload -> imported p50 s", lambda r: r["ingest"]["upload_to_imported_p50_s"]),
+        ("upload -> imported p95 s (< 30)", lambda r: r["ingest"]["upload_to_imported_p95_s"]),
+        ("target: zero errors", yes("zero_errors")),
+        ("target: no failed ingest", yes("no_failed_ingest")),
+        ("target: dashboard p95", yes("dashboard_p95_below_250ms")),
+        ("target: dashboard p99", yes("dashboard_p99_below_1s")),
+        ("target: upload -> imported p95", yes("upload_to_imported_p95_below_30s")),
+    ]
+    cells = [[label, *(str(get(r)) for r in reports)] for label, get in rows]
+    header = ["", *(r["stack"] for r in reports)]
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
+
+    def line(row):
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |"
+
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pcs", type=int, default=20)
-    parser.add_argument("--users", type=int, default=30)
-    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--stack", choices=["embedded", "production", "both"], default="embedded")
+    parser.add_argument("--pcs", type=int, default=20, help="simulated cycler PCs, one cell each")
+    parser.add_argument("--users", type=int, default=30, help="simulated lab members browsing")
+    parser.add_argument("--duration", type=float, default=60, help="seconds of load per stack")
     parser.add_argument("--upload-every-s", type=float, default=6.0)
     parser.add_argument("--max-requests", type=int, default=20_000)
-    parser.add_argument("--drain-s", type=float, default=120)
-    parser.add_argument("--json", help="also write the report here")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
+    parser.add_argument("--drain-s", type=float, default=120, help="how long to wait for the last ingests")
+    parser.add_argument("--workers", type=int, default=2, help="production: Celery worker nodes")
+    parser.add_argument("--concurrency", type=int, default=1, help="production: processes per worker node")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--json", help="also write the reports here")
+    add_stack_options(parser, redis_db=5, db_name="assb_load")
     args = parser.parse_args()
-    report = run(args)
-    text = json.dumps(report, indent=2)
-    print(text)
+    require("requests", "gunicorn", "celery", *(["psycopg", "redis"] if args.stack != "embedded" else []))
+
+    kinds = ["embedded", "production"] if args.stack == "both" else [args.stack]
+    reports = [run_stack(kind, args) for kind in kinds]
     if args.json:
-        Path(args.json).write_text(text)
-    sys.exit(0 if all(report["targets_met"].values()) else 1)
+        Path(args.json).write_text(json.dumps(reports, indent=2))
+    for report in reports:
+        if report["errors"] or report["ingest"]["errors"]:
+            print(f"[{report['stack']}] first errors: {json.dumps(report['errors'])} {report['ingest']['errors']}")
+    print(table(reports))
+    sys.exit(0 if all(all(r["targets_met"].values()) for r in reports) else 1)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ from django.contrib.auth.models import Group, Permission
 
 VIEWER, RESEARCHER, LAB_ADMIN = "viewer", "researcher", "lab-admin"
 
-_LAB_APPS = ("cells", "cycling", "impedance")
-_NOT_FOR_RESEARCHERS = {"cyclerdevice", "auditevent", "project"}
+_LAB_APPS = ("cells", "cycling", "impedance", "monitoring")
+_NOT_FOR_RESEARCHERS = {"cyclerdevice", "auditevent", "project", "alertrule", "webhook", "delivery"}
 
 
 def ensure_roles(sender=None, **_kwargs) -> None:
@@ -12,7 +12,8 @@ def ensure_roles(sender=None, **_kwargs) -> None:
     if sender is not None and getattr(sender, "label", None) not in _LAB_APPS:
         return
     perms = Permission.objects.filter(content_type__app_label__in=_LAB_APPS).select_related("content_type")
-    viewer = [p for p in perms if p.codename.startswith("view_") and p.content_type.model != "cyclerdevice"]
+    # Webhooks hold signing secrets: like device tokens, not for viewers.
+    viewer = [p for p in perms if p.codename.startswith("view_") and p.content_type.model not in {"cyclerdevice", "webhook"}]
     researcher = viewer + [
         p
         for p in perms

@@ -43,11 +43,23 @@ def demo_exports(cycles: int = 502) -> list[tuple[Cell, Path]]:
         if not path.exists():
             records, _ = study_cell(group, replicate=cell.replicate_number, n_cycles=n, rate_test=rate_test,
                                     points_per_half_cycle=POINTS_PER_HALF_CYCLE, active_mass_mg=cell.active_mass_mg)
+            records = _ending_an_hour_ago(records)
             tmp = path.with_suffix(".tmp")
             write_land(records, tmp, active_mass_mg=cell.active_mass_mg)
             tmp.rename(path)
         pairs.append((cell, path))
     return pairs
+
+
+def _ending_an_hour_ago(records):
+    """Move the run's SysTime (the cycler PC's wall clock) so its last record is an hour old: the demo board
+    then shows tests running today (and, once the files are older than the stale limit, stale ones)."""
+    import zoneinfo
+
+    import pandas as pd
+
+    now = pd.Timestamp.now(tz=zoneinfo.ZoneInfo(settings.TIME_ZONE)).tz_localize(None)
+    return records.assign(sys_time=records["sys_time"] + (now - pd.Timedelta(hours=1) - records["sys_time"].max()))
 
 
 # Interface-resistance growth per 100 cycles in the demo spectra (illustrative, not from the study).

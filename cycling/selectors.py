@@ -260,3 +260,78 @@ def cell_peaks(cell: Cell, params=None) -> dict:
     body["height_unit"], body["area_unit"] = "mAh/V", "mAh"
     body["mass_g"] = mass_g or None
     return body
+
+
+# --- full-resolution records (data out) -------------------------------------------------------------
+
+RECORD_BATCH_ROWS = 16_384  # ~2 MB of CSV per chunk
+
+
+def cell_timeline_files(cell: Cell) -> list[DataFile]:
+    """The cell's active cycling files in the order they ran: THE one place that decides it.
+
+    Until the cell timeline lands this is the run's start time from the file (else the upload time).
+    """
+    files = list(active_datafiles(cell))
+    return sorted(files, key=lambda f: ((f.metadata or {}).get("start_time_utc") or f.created_at.isoformat(),
+                                        f.created_at, f.pk))
+
+
+def parse_cycle_filter(text: str | None) -> list[tuple[int, int]] | None:
+    """'1,2,10-20' -> [(1, 1), (2, 2), (10, 20)]; None/'' -> no filter. ValueError names the bad part."""
+    if not text or not text.strip():
+        return None
+    ranges = []
+    for token in text.split(","):
+        token = token.strip()
+        lo, sep, hi = token.partition("-")
+        if not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
+            raise ValueError(f"'{token}' is not a cycle number or a range such as 10-20")
+        lo_n, hi_n = int(lo), int(hi) if sep else int(lo)
+        if hi_n < lo_n:
+            raise ValueError(f"the range '{token}' runs backwards")
+        ranges.append((lo_n, hi_n))
+    return ranges
+
+
+def iter_records(datafile: DataFile, *, cycles: list[tuple[int, int]] | None = None,
+                 columns: list[str] | None = None, batch_rows: int = RECORD_BATCH_ROWS):
+    """Yield the stored records of one file as Arrow record batches (bounded memory whatever the file's size).
+
+    Only the row groups whose cycle statistics meet the filter are read; `columns` are the canonical names.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = list(columns) if columns else None
+    read = None if wanted is None else list(dict.fromkeys([*wanted, *(["cycle"] if cycles else [])]))
+    with default_storage.open(datafile.records_file, "rb") as fh:
+        # No pre-buffering: it would read every requested row group into memory before the first batch.
+        parquet = pq.ParquetFile(fh, pre_buffer=False)
+        groups = list(range(parquet.num_row_groups))
+        if cycles:
+            groups = [g for g in groups if _group_may_hold(parquet, g, cycles)]
+        if not groups:
+            return
+        for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups, columns=read):
+            if cycles:
+                cycle = batch.column("cycle")
+                keep = None
+                for lo, hi in cycles:
+                    inside = pc.and_(pc.greater_equal(cycle, lo), pc.less_equal(cycle, hi))
+                    keep = inside if keep is None else pc.or_(keep, inside)
+                batch = batch.filter(keep)
+                if batch.num_rows == 0:
+                    continue
+            yield batch if wanted is None else batch.select(wanted)
+
+
+def _group_may_hold(parquet, group: int, cycles: list[tuple[int, int]]) -> bool:
+    meta = parquet.metadata.row_group(group)
+    names = [meta.column(i).path_in_schema for i in range(meta.num_columns)]
+    if "cycle" not in names:
+        return True
+    stats = meta.column(names.index("cycle")).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    return any(lo <= stats.max and hi >= stats.min for lo, hi in cycles)

@@ -225,19 +225,26 @@ def datafile_ingest(*, datafile_id: int) -> str:
             if datafile.kind == DataFile.Kind.EIS:
                 from impedance.services import spectrum_ingest
 
-                return spectrum_ingest(datafile=datafile, token=token, owned=_owned, progress=progress)
-            return _ingest_cycling(datafile, token, progress)
+                result = spectrum_ingest(datafile=datafile, token=token, owned=_owned, progress=progress)
+            else:
+                result = _ingest_cycling(datafile, token, progress)
     except IngestFailed as exc:
         _fail(datafile_id, token, str(exc), traceback.format_exc())
-        return DataFile.Status.FAILED
+        result = DataFile.Status.FAILED
     except Exception as exc:
-        if _is_bad_data(exc):
-            _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
-            return DataFile.Status.FAILED
-        # Transient: give the claim back so the retry (or the sweeper) can take it at once.
-        with contextlib.suppress(Exception):
-            _owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
-        raise
+        if not _is_bad_data(exc):
+            # Transient: give the claim back so the retry (or the sweeper) can take it at once.
+            with contextlib.suppress(Exception):
+                _owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
+            raise
+        _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
+        result = DataFile.Status.FAILED
+    if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
+        # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
+        from monitoring.tasks import after_ingest
+
+        after_ingest(cell_id=datafile.cell_id)
+    return result
 
 
 def _is_bad_data(exc: Exception) -> bool:
@@ -277,8 +284,13 @@ def _load_records(datafile: DataFile, progress: _Progress):
             records = pd.read_parquet(fh)
         cycle_table = pd.DataFrame(prov["land_cycle_table"]) if prov.get("land_cycle_table") else None
         return records, cycle_table, datafile.metadata, list(prov.get("parser_warnings", [])), False
+    from cycling.parsers import bdf
+
     with default_storage.open(datafile.file.name, "rb") as fh:
-        export = read_land(fh, name=datafile.original_name, progress=progress.stage(2, 70))
+        # Until the reader registry lands: BDF tables go to their reader, everything else to LAND's.
+        reader = bdf.read_bdf if bdf.sniff(fh.read(4096), datafile.original_name) else read_land
+        fh.seek(0)
+        export = reader(fh, name=datafile.original_name, progress=progress.stage(2, 70))
     return export.records, export.cycle_table, export.metadata, list(export.warnings), True
 
 

@@ -39,6 +39,7 @@ def compare_page(request):
         "band": "sd" if request.GET.get("band") == "sd" else "minmax",
         "show": request.GET.get("show") if request.GET.get("show") in ("mean", "cells", "both") else "mean",
         "export_query": selection.querystring(),
+        "figure_metrics": [("discharge_mah_g", "Capacity"), ("ce_percent", "CE"), ("retention_percent", "Retention")],
     })
 
 

@@ -2,7 +2,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import compare, peaks, views
+from . import compare, figures, peaks, records, views
 
 router = DefaultRouter()
 router.register("datafiles", views.DataFileViewSet, basename="datafile")
@@ -13,6 +13,11 @@ urlpatterns = [
     # dQ/dV with explicit smoothing parameters and CSV (peaks.py); replaces views.CellDqdvView's route.
     path("cells/<int:pk>/dqdv/", peaks.CellDqdvView.as_view(), name="cell-dqdv"),
     path("cells/<int:pk>/peaks/", peaks.CellPeaksView.as_view(), name="cell-peaks"),
+    path("cells/<int:pk>/records/", records.CellRecordsView.as_view(), name="cell-records"),
+    path("datafiles/<int:pk>/records/", records.DataFileRecordsView.as_view(), name="datafile-records"),
+    path("cells/<int:pk>/figure/", figures.CellFigureView.as_view(), name="cell-figure"),
+    path("compare/figure/", figures.CompareFigureView.as_view(), name="compare-figure"),
+    path("datasets/", records.DatasetView.as_view(), name="dataset-export"),
     path("compare/", compare.CompareView.as_view(), name="compare-api"),
     path("compare/summary/", compare.CompareSummaryView.as_view(), name="compare-summary-api"),
     *router.urls,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 from collections.abc import Callable
@@ -17,8 +16,6 @@ _MAX_FILE_BYTES = 4 * 1024**3
 
 
 READERS: list[Reader] = []
-# Modules owned by others that export a ``READER`` (a Reader); missing ones are skipped.
-OPTIONAL_READER_MODULES = ["cycling.parsers.bdf"]
 
 
 def register(reader: Reader, *, before: str | None = None) -> Reader:
@@ -32,21 +29,13 @@ def register(reader: Reader, *, before: str | None = None) -> Reader:
 
 def _load() -> list[Reader]:
     if not READERS:
-        from . import arbin, biologic, lanhe, maccor, neware
+        from . import arbin, bdf, biologic, lanhe, maccor, neware
         from .land import PARSER_VERSION, read_land
 
         for module in (neware, arbin, biologic, maccor, lanhe):
             for reader in module.READERS:
                 register(reader)
-        for module_name in OPTIONAL_READER_MODULES:
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                continue
-            if getattr(module, "READER", None) is not None:
-                register(module.READER)
+        register(bdf.READER)
         register(Reader("assb-lab land", "LAND", _land_sniff,
                         lambda probe: read_land(io.BytesIO(probe.data), name=probe.name, progress=probe.progress),
                         PARSER_VERSION))

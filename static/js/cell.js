@@ -142,6 +142,11 @@
   function updateCsvLink() {
     var link = document.getElementById("dqdv-csv");
     if (link) { link.href = api + "dqdv/?cycles=" + encodeURIComponent(cycleList()) + "&format=csv"; }
+    // The paper figures of the voltage profiles follow the chosen cycles too.
+    ["svg", "pdf"].forEach(function (fmt) {
+      var fig = document.getElementById("profiles-" + fmt);
+      if (fig) { fig.href = api + "figure/?plot=profiles&cycles=" + encodeURIComponent(cycleList()) + "&output=" + fmt; }
+    });
   }
 
   function plotAll() {

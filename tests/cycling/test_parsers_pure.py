@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_it_imports_the_parsers_and_writers_without_django():
     code = (
-        "import sys, cycling.parsers, cycling.testing; "
+        "import sys, cycling.parsers, cycling.parsers.bdf, cycling.figures, cycling.testing; "
         "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -24,7 +24,7 @@ def docx() -> bytes:
 
 
 def test_there_are_samples_of_every_instrument():
-    assert {p.parent.name for p in SAMPLES} == {"arbin", "biologic", "maccor", "neware"}
+    assert {p.parent.name for p in SAMPLES} == {"arbin", "bdf", "biologic", "maccor", "neware"}
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)

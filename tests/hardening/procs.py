@@ -80,15 +80,20 @@ class PrivatePostgres:
 
 
 class PrivateRedis:
-    def __init__(self):
+    """persist=True keeps every write in an append-only file (fsync always), as docker-compose.yml's Redis does:
+    a killed and restarted server comes back with its queue and its unacknowledged tasks."""
+
+    def __init__(self, persist: bool = False):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="assb-redis-"))
         self.proc = None
+        self.persist = persist
 
     def start(self):
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
         self.proc = subprocess.Popen(
             [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+             "--save", "", *durability, "--dir", str(self.dir)],
             stdout=(self.dir / "log").open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_port(self.port)

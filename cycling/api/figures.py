@@ -1,0 +1,91 @@
+"""Figures for papers over the API: the compare and cell plots as SVG or PDF (matplotlib, from the pages' data)."""
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, response, status
+
+from cells.selectors import cells_visible_to, groups_visible_to
+from cells.services import audit
+
+from .. import compare, figures, selectors
+from ..models import CycleSummary
+
+_OUTPUT = OpenApiParameter("output", str, enum=list(figures.FORMATS), description="svg (default) or pdf")
+_RESPONSES = {(200, "image/svg+xml"): OpenApiTypes.BINARY, (200, "application/pdf"): OpenApiTypes.BINARY,
+              400: OpenApiResponse(description="A bad metric, plot, output or an empty selection")}
+
+
+def _figure_response(data: bytes, fmt: str, stem: str) -> HttpResponse:
+    resp = HttpResponse(data, content_type=figures.FORMATS[fmt])
+    resp["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+    return resp
+
+
+class _FigureView(generics.GenericAPIView):
+    queryset = CycleSummary.objects.none()  # model permission: cycling.view_cyclesummary (devices: none)
+    filter_backends = []
+    pagination_class = None
+
+    def output(self):
+        fmt = self.request.query_params.get("output", "svg")
+        return fmt if fmt in figures.FORMATS else None
+
+    def bad(self, message):
+        return response.Response({"detail": message}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class CompareFigureView(_FigureView):
+    """The compare page's capacity, CE or retention plot: group means with their band, page colours."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("groups", str, description="Comma-separated cell-group ids, e.g. 1,2"),
+        OpenApiParameter("cells", str, description="Comma-separated cell ids"),
+        OpenApiParameter("metric", str, enum=list(figures.COMPARE_METRICS)),
+        OpenApiParameter("band", str, enum=["sd", "minmax"], description="Band around the mean (default sd)"),
+        OpenApiParameter("reference_cycle", int), _OUTPUT,
+    ], responses=_RESPONSES, operation_id="compare_figure")
+    def get(self, request):
+        fmt, metric = self.output(), request.query_params.get("metric", "discharge_mah_g")
+        if fmt is None:
+            return self.bad("output must be svg or pdf")
+        if metric not in figures.COMPARE_METRICS:
+            return self.bad(f"metric must be one of {', '.join(figures.COMPARE_METRICS)}")
+        payload = compare.compare(request.user, compare.selection_from(request.query_params))
+        if not payload["groups"]:
+            return self.bad("choose at least one cell group you may see (groups=1,2)")
+        data = figures.compare_figure(payload, metric=metric, band=request.query_params.get("band", "sd"), fmt=fmt)
+        first = groups_visible_to(request.user).get(pk=payload["groups"][0]["id"])
+        audit(actor=request.user, action="export.figure", obj=first, figure=f"compare-{metric}", output=fmt,
+              groups=[g["id"] for g in payload["groups"]])
+        return _figure_response(data, fmt, f"compare-{metric}")
+
+
+class CellFigureView(_FigureView):
+    """The cell page's voltage profiles of chosen cycles, or its capacity and CE against cycle."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("plot", str, enum=["profiles", "capacity"], description="Default profiles"),
+        OpenApiParameter("cycles", str, description="Profiles: cycle numbers or 'last' (default 1,2,10,100,last)"),
+        _OUTPUT,
+    ], responses=_RESPONSES, operation_id="cell_figure")
+    def get(self, request, pk):
+        cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
+        fmt, plot = self.output(), request.query_params.get("plot", "profiles")
+        if fmt is None:
+            return self.bad("output must be svg or pdf")
+        if plot == "profiles":
+            tokens = [t for t in request.query_params.get("cycles", "1,2,10,100,last").split(",") if t.strip()]
+            data = figures.cell_profiles_figure(selectors.cell_curves(cell, tokens, 2000), title=cell.name, fmt=fmt)
+        elif plot == "capacity":
+            rows, seen = [], set()
+            for row in selectors.cycles_of([cell.pk]).values("cycle", "discharge_mah", "discharge_mah_g", "ce_percent"):
+                if row["cycle"] not in seen:  # newest file first within a cycle
+                    seen.add(row["cycle"])
+                    rows.append(row)
+            data = figures.cell_capacity_figure(rows, color=cell.group.color or "#1f77b4", title=cell.name, fmt=fmt)
+        else:
+            return self.bad("plot must be profiles or capacity")
+        audit(actor=request.user, action="export.figure", obj=cell, figure=plot, output=fmt)
+        return _figure_response(data, fmt, f"{slugify(cell.name)}-{plot}")

@@ -1,0 +1,353 @@
+"""Dataset export for publication: one streamed zip of a selection's build sheets, cycles, records, EIS, provenance and figures.
+
+Layout of the zip (README.md inside says the same to the reader):
+    README.md, datacite.json, provenance.json, summary-cells.csv, summary-groups.csv, figures/*.svg,
+    cells/<cell>/build_sheet.json, cycles.csv, records/<file>.parquet and .bdf.parquet,
+    eis/spectrum-<id>.csv, eis/fits.json, figures/capacity.svg, figures/profiles.svg
+The zip is written member by member into the response (data descriptors, no seeking), so memory stays
+at one record batch whatever the selection's size.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from django.core.files.storage import default_storage
+from django.db.models import Q
+from django.utils.text import slugify
+
+from cells.models import Cell
+from cells.selectors import cells_visible_to
+
+from . import compare, figures, selectors
+from .parsers.bdf import READER_VERSION as BDF_VERSION
+from .parsers.bdf import BdfWriter
+
+RECORD_FORMATS = ("parquet", "bdf")
+_COPY_CHUNK = 1 << 20
+# Unit of a build-sheet field from its name's suffix (names carry units; the JSON says them in words too).
+_UNIT_SUFFIXES = [
+    ("_mg_cm2", "mg/cm²"), ("_mah_cm2", "mAh/cm²"), ("_mah_g", "mAh/g"), ("_cm2", "cm²"), ("_mm", "mm"),
+    ("_mpa", "MPa"), ("_mg", "mg"), ("_nm", "nm"), ("_ma", "mA"), ("_v", "V"), ("_c", "°C"), ("_h", "h"),
+    ("_s", "s"), ("_t", "t"), ("_percent", "%"), ("_fraction", "1 (mass fraction)"),
+]
+CYCLE_COLUMNS = [
+    "cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "charge_mah_cm2", "discharge_mah_cm2",
+    "ce_percent", "ce_convention", "charge_energy_mwh", "discharge_energy_mwh", "charge_wh_kg", "discharge_wh_kg",
+    "mean_charge_v", "mean_discharge_v", "median_charge_v", "median_discharge_v", "hysteresis_v",
+    "cc_charge_fraction", "c_rate", "c_rate_label", "segment", "is_partial", "start_time_s", "end_time_s",
+    "duration_s", "dqdv_peak_charge_v", "dqdv_peak_discharge_v", "datafile_id",
+]
+
+
+def dataset_cells(user, *, cell_ids=(), group_ids=(), project_ids=()) -> list[Cell]:
+    """The selection's cells among those `user` may see (a group or project brings all its cells)."""
+    cond = Q(pk__in=list(cell_ids)) | Q(group_id__in=list(group_ids)) | Q(project_id__in=list(project_ids))
+    if not (cell_ids or group_ids or project_ids):
+        return []
+    return list(cells_visible_to(user).filter(cond).select_related("group", "project").order_by(
+        "project__name", "group__name", "replicate_number", "name"))
+
+
+def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FORMATS) -> Iterator[bytes]:
+    """The zip as chunks of bytes; each member leaves as soon as it is written."""
+    sink = _Sink()
+    zf = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
+    now = datetime.now(UTC)
+    provenance = {"exported_at": now.isoformat(), "exported_by": getattr(user, "username", str(user)),
+                  "bdf_writer_version": BDF_VERSION, "cells": {}}
+    payload = compare.compare(user, compare.Selection(_whole_groups(user, cells), tuple(c.pk for c in cells), None))
+    for which in ("cells", "groups"):
+        columns, rows = compare.summary_table(payload, which)
+        zf.writestr(f"summary-{which}.csv", _csv_text([k for k, _ in columns], rows, [label for _, label in columns]))
+    if payload["groups"]:
+        for metric in figures.COMPARE_METRICS:
+            zf.writestr(f"figures/compare-{metric}.svg", figures.compare_figure(payload, metric=metric))
+            yield sink.take()
+    for cell in cells:
+        base = f"cells/{_safe(cell.name)}"
+        zf.writestr(f"{base}/build_sheet.json", _json(build_sheet(cell)))
+        rows = cell_cycle_rows(cell)
+        zf.writestr(f"{base}/cycles.csv", _csv_text(CYCLE_COLUMNS, rows))
+        files = selectors.cell_timeline_files(cell)
+        cell_prov = {"datafiles": [datafile_provenance(f) for f in files], "eis": []}
+        for datafile in files:
+            if "parquet" in records:
+                yield from _copy_member(zf, sink, datafile.records_file, f"{base}/records/{datafile.pk}.parquet")
+            if "bdf" in records:
+                yield from _bdf_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet")
+        cell_prov["eis"] = list(_eis_members(zf, cell, base))
+        if rows:
+            zf.writestr(f"{base}/figures/capacity.svg", figures.cell_capacity_figure(
+                rows, color=cell.group.color or "#1f77b4", title=cell.name))
+            curves = selectors.cell_curves(cell, ["1", "2", "10", "100", "last"], 2000)
+            zf.writestr(f"{base}/figures/profiles.svg", figures.cell_profiles_figure(curves, title=cell.name))
+        provenance["cells"][cell.name] = cell_prov
+        yield sink.take()
+    zf.writestr("provenance.json", _json(provenance))
+    zf.writestr("datacite.json", _json(datacite(cells, user, now)))
+    zf.writestr("README.md", readme(cells, records, now))
+    zf.close()
+    yield sink.take()
+
+
+def _whole_groups(user, cells: list[Cell]) -> tuple[int, ...]:
+    """The groups all of whose visible cells are in the selection: only those get group rows and group
+    plots (a group half chosen would bring its other cells into the summary)."""
+    chosen = {c.pk for c in cells}
+    ids = sorted({c.group_id for c in cells if c.group_id})
+    members: dict[int, set[int]] = {g: set() for g in ids}
+    for pk, group_id in cells_visible_to(user).filter(group_id__in=ids).values_list("pk", "group_id"):
+        members[group_id].add(pk)
+    return tuple(g for g in ids if members[g] <= chosen)
+
+
+# --- members ---------------------------------------------------------------------------------------
+
+def build_sheet(cell: Cell) -> dict:
+    """The cell's build sheet as the API gives it, plus the unit of every field that has one."""
+    from cells.api.serializers import CellSerializer
+
+    data = CellSerializer(cell).data
+    data = json.loads(json.dumps(data, default=str))
+    data["project_name"], data["group_name"] = cell.project.name, cell.group.name if cell.group_id else None
+    units = {}
+    for key in [*data, *(f"derived.{k}" for k in data.get("derived") or {})]:
+        unit = _unit_of(key.split(".")[-1])
+        if unit:
+            units[key] = unit
+    data["units"] = units
+    return data
+
+
+def _unit_of(name: str) -> str | None:
+    for suffix, unit in _UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return unit
+    return None
+
+
+def cell_cycle_rows(cell: Cell) -> list[dict]:
+    """One row per cycle of the cell (newest file first within a cycle), as the cell page's table."""
+    rows, seen = [], set()
+    for row in selectors.cycles_of([cell.pk]).values(*CYCLE_COLUMNS):
+        if row["cycle"] not in seen:
+            seen.add(row["cycle"])
+            rows.append(row)
+    return rows
+
+
+def datafile_provenance(datafile) -> dict:
+    """Where a file's numbers came from: its bytes, the reader and analysis versions, the parameters used."""
+    prov = dict(datafile.provenance or {})
+    prov.pop("land_cycle_table", None)  # the instrument's own table is in the original file
+    meta = datafile.metadata or {}
+    return {
+        "datafile_id": datafile.pk, "original_name": datafile.original_name, "sha256": datafile.sha256,
+        "size_bytes": datafile.size_bytes, "uploaded_at": datafile.created_at.isoformat(),
+        "imported_at": datafile.finished_at.isoformat() if datafile.finished_at else None,
+        "reader": meta.get("reader", "land"), "reader_version": meta.get("reader_version") or prov.get("parser_version"),
+        "file_format": meta.get("format"), "n_records": datafile.n_records, "n_cycles": datafile.n_cycles,
+        "warnings": datafile.warnings, **prov,
+    }
+
+
+def _copy_member(zf, sink, storage_name: str, member: str) -> Iterator[bytes]:
+    """A stored file copied into the zip as it is (Parquet is compressed already: stored, not deflated)."""
+    with default_storage.open(storage_name, "rb") as src, zf.open(
+        zipfile.ZipInfo(member, _stamp()), "w", force_zip64=True
+    ) as dst:
+        while chunk := src.read(_COPY_CHUNK):
+            dst.write(chunk)
+            yield sink.take()
+
+
+def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = BdfWriter()
+    info = zipfile.ZipInfo(member, _stamp())
+    with zf.open(info, "w", force_zip64=True) as dst:
+        out = _Tell(dst)
+        parquet = None
+        for batch in selectors.iter_records(datafile):
+            table = pa.Table.from_pandas(writer.frame(batch.to_pandas()), preserve_index=False)
+            if parquet is None:
+                parquet = pq.ParquetWriter(out, table.schema, compression="zstd")
+            parquet.write_table(table.cast(parquet.schema))
+            yield sink.take()
+        if parquet is not None:
+            parquet.close()
+    yield sink.take()
+
+
+def _eis_members(zf, cell: Cell, base: str) -> Iterator[dict]:
+    """Each EIS spectrum as CSV and the fits of all spectra in one JSON; yields the provenance per spectrum."""
+    from impedance.models import EisSpectrum
+    from impedance.selectors import fit_summary
+
+    fits = []
+    for spectrum in EisSpectrum.objects.filter(cell=cell).select_related("datafile").order_by("after_cycle", "pk"):
+        rows = [{"freq_hz": f, "z_real_ohm": re_, "z_imag_ohm": im}
+                for f, re_, im in zip(spectrum.freq_hz, spectrum.z_real_ohm, spectrum.z_imag_ohm, strict=True)]
+        zf.writestr(f"{base}/eis/spectrum-{spectrum.pk}.csv", _csv_text(["freq_hz", "z_real_ohm", "z_imag_ohm"], rows))
+        spectrum_fits = [fit_summary(f) for f in spectrum.fits.order_by("-is_current", "-created_at")]
+        fits.append({"spectrum_id": spectrum.pk, "after_cycle": spectrum.after_cycle,
+                     "temperature_c": spectrum.temperature_c, "kk_max_residual_pct": spectrum.kk_max_residual_pct,
+                     "kk_passes": spectrum.kk_passes, "fits": spectrum_fits})
+        yield {"spectrum_id": spectrum.pk, "datafile_id": spectrum.datafile_id,
+               "original_name": spectrum.datafile.original_name, "sha256": spectrum.datafile.sha256,
+               "fits": [{"id": f["id"], "circuit": f["circuit"], "weighting": f["weighting"],
+                         "library_versions": f["library_versions"], "r_int_elements": f["r_int_elements"]}
+                        for f in spectrum_fits]}
+    if fits:
+        zf.writestr(f"{base}/eis/fits.json", _json(fits))
+
+
+# --- metadata --------------------------------------------------------------------------------------
+
+def datacite(cells: list[Cell], user, now: datetime) -> dict:
+    """DataCite-style metadata (the fields a repository such as Zenodo asks for); authors fill the gaps."""
+    projects = sorted({c.project.name for c in cells})
+    groups = sorted({c.group.name for c in cells if c.group_id})
+    builders = sorted({c.builder for c in cells if getattr(c, "builder", "")})
+    creator = (user.get_full_name() or user.get_username()) if hasattr(user, "get_username") else str(user)
+    return {
+        "types": {"resourceTypeGeneral": "Dataset", "resourceType": "Battery cycling and impedance data"},
+        "titles": [{"title": f"{', '.join(projects)}: cycling and EIS data of {len(cells)} cell(s)"}],
+        "creators": [{"name": name, "nameType": "Personal"} for name in (builders or [creator])],
+        "contributors": [{"name": creator, "contributorType": "DataCurator"}],
+        "publisher": "assb-lab",
+        "publicationYear": str(now.year),
+        "dates": [{"date": now.date().isoformat(), "dateType": "Created"}],
+        "subjects": [{"subject": s} for s in ("solid-state battery", "galvanostatic cycling",
+                                              "electrochemical impedance spectroscopy", *groups)],
+        "descriptions": [{"descriptionType": "Abstract", "description": (
+            f"Build sheets, per-cycle results, full-resolution records (Parquet and Battery Data Format), EIS "
+            f"spectra and fits of the cells {', '.join(c.name for c in cells)} (groups: {', '.join(groups)}).")}],
+        "formats": ["application/json", "text/csv", "application/vnd.apache.parquet", "image/svg+xml"],
+        "version": "1",
+        "rightsList": [{"rights": "to be chosen by the authors before publication (e.g. CC-BY-4.0)"}],
+        "identifiers": [],
+    }
+
+
+def readme(cells: list[Cell], records: tuple[str, ...], now: datetime) -> str:
+    lines = [
+        "# Dataset exported from assb-lab", "",
+        f"Exported {now:%Y-%m-%d %H:%M} UTC; {len(cells)} cell(s). Metadata for a repository: `datacite.json`",
+        "(fill in the licence and the authors' ORCIDs before publishing).", "",
+        "## Contents", "",
+        "| path | what |", "|---|---|",
+        "| `summary-cells.csv`, `summary-groups.csv` | per cell / group: ICE, first charge and discharge, retention, "
+        "decay per cycle with its reference cycle, cycles to 80 %, R_int after formation |",
+        "| `figures/compare-*.svg` | the compare page's plots (group mean with ± sd band) |",
+        "| `cells/<cell>/build_sheet.json` | the build sheet; `units` names the unit of every field, `derived` the "
+        "values computed from it (active mass, area, 1C current) |",
+        "| `cells/<cell>/cycles.csv` | one row per cycle; units in the column names (mAh, mAh/g, mAh/cm², %, mWh, "
+        "Wh/kg, V, s); CE = discharge/charge for cells that charge first |",
+    ]
+    if "parquet" in records:
+        lines.append("| `cells/<cell>/records/<file>.parquet` | every record of each data file: test_time_s, "
+                     "step_time_s, current_ma (charge > 0), voltage_v, capacity_mah (running total per direction), "
+                     "energy_mwh, cycle, step, step_kind, step_mode, sys_time (UTC) |")
+    if "bdf" in records:
+        lines.append("| `cells/<cell>/records/<file>.bdf.parquet` | the same records in the Battery Data Format "
+                     "(test_time_second, voltage_volt, current_ampere, charging/discharging_capacity_ah ...) |")
+    lines += [
+        "| `cells/<cell>/eis/` | EIS spectra (freq_hz, z_real_ohm, z_imag_ohm; Z'' signed, capacitive < 0) and "
+        "every fit with its circuit, parameters and standard errors |",
+        "| `cells/<cell>/figures/` | capacity and CE against cycle; voltage profiles of cycles 1, 2, 10, 100, last |",
+        "| `provenance.json` | per data file: the original file's name and SHA-256, reader and analysis versions, "
+        "the build values and parameters used (active mass, area, dQ/dV smoothing), findings and warnings |",
+        "", "## Cells", "",
+    ]
+    lines += [f"- {c.name}: {c.group.name if c.group_id else 'no group'}, replicate {c.replicate_number}, "
+              f"project {c.project.name}" for c in cells]
+    return "\n".join(lines) + "\n"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or slugify(name) or "cell"
+
+
+def _stamp() -> tuple:
+    return datetime.now(UTC).timetuple()[:6]
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json(data) -> str:
+    return json.dumps(_finite(data), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _csv_text(keys: list[str], rows: list[dict], header: list[str] | None = None) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header or keys)
+    for row in rows:
+        writer.writerow(["" if row.get(k) is None else row.get(k) for k in keys])
+    return buf.getvalue()
+
+
+class _Sink:
+    """A write-only, unseekable file for zipfile: take() hands back what was written since the last call."""
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+        self._pos = 0
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self):
+        pass
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+class _Tell:
+    """A zip member opened for writing, with the tell()/closed that pyarrow's writer asks of a file."""
+
+    def __init__(self, raw):
+        self.raw, self.pos, self.closed = raw, 0, False
+
+    def write(self, data) -> int:
+        self.raw.write(data)
+        self.pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+

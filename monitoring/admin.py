@@ -1,0 +1,52 @@
+"""Admin of monitoring: lab admins edit rule limits and webhooks; alerts and deliveries are shown for audit."""
+from django.contrib import admin
+
+from .models import Alert, AlertRule, Delivery, RunState, Subscription, Webhook
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["kind", "threshold", "unit", "enabled", "scope_label", "updated_at"]
+    list_editable = ["threshold", "enabled"]
+    list_filter = ["kind", "enabled", "project"]
+    autocomplete_fields = ["cell"]
+    fieldsets = [(None, {"fields": ["kind", "threshold", "enabled", "notes"],
+                         "description": "Units: retention and CE in %, discharge in mAh/g, voltage tolerance in V, "
+                                        "no new data in hours, R_int in ohm, R_int growth in % per 100 cycles."}),
+                 ("Scope (leave all empty for the whole lab; the most specific rule wins)",
+                  {"fields": ["project", "group", "cell"]})]
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["cell", "kind", "cycle", "status", "opened_at", "closed_at", "muted_until"]
+    list_filter = ["status", "kind", "cell__project"]
+    search_fields = ["cell__name", "message"]
+    readonly_fields = ["cell", "kind", "rule", "cycle", "message", "values", "opened_at", "last_seen_at", "closed_at",
+                       "acknowledged_at", "acknowledged_by", "resolved_by"]
+
+
+@admin.register(RunState)
+class RunStateAdmin(admin.ModelAdmin):
+    list_display = ["cell", "state", "latest_cycle", "retention_percent", "last_record_at", "evaluated_at"]
+    list_filter = ["state"]
+    readonly_fields = [f.name for f in RunState._meta.fields if f.name != "finished_at"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "in_app", "email", "kinds"]
+    list_filter = ["project", "email"]
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "url", "is_active"]
+    list_filter = ["project", "is_active"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["alert", "channel", "user", "webhook", "status", "attempts", "next_attempt_at", "sent_at"]
+    list_filter = ["status", "channel"]
+    readonly_fields = [f.name for f in Delivery._meta.fields]

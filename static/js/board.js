@@ -1,0 +1,216 @@
+// The board: polls /api/v1/board/ (same filters as the address) and redraws the table without a reload;
+// alert buttons (board and inbox) acknowledge, mute or resolve through the API.
+(function () {
+  "use strict";
+
+  function csrf() {
+    var el = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return el ? el.value : "";
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function fmt(value, digits, unit) {
+    if (value === null || value === undefined) return "—";
+    return Number(value).toFixed(digits) + (unit ? " " + unit : "");
+  }
+
+  function ago(hours) {
+    if (hours === null || hours === undefined) return "";
+    if (hours < -0.1) return "in the future: check the cycler PC's clock";
+    if (hours < 1) return Math.round(hours * 60) + " min ago";
+    if (hours < 48) return hours.toFixed(1) + " h ago";
+    return (hours / 24).toFixed(1) + " days ago";
+  }
+
+  function sparkline(points) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("viewBox", "0 0 120 28");
+    svg.setAttribute("role", "img");
+    if (!points || points.length < 2) { svg.setAttribute("aria-label", "not enough cycles"); return svg; }
+    var xs = points.map(function (p) { return p[0]; }), ys = points.map(function (p) { return p[1]; });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    var line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", points.map(function (p) {
+      var x = x1 > x0 ? (p[0] - x0) / (x1 - x0) * 118 + 1 : 60;
+      var y = y1 > y0 ? 27 - (p[1] - y0) / (y1 - y0) * 26 : 14;
+      return x.toFixed(1) + "," + y.toFixed(1);
+    }).join(" "));
+    svg.appendChild(line);
+    svg.setAttribute("aria-label", "capacity from cycle " + x0 + " to " + x1);
+    return svg;
+  }
+
+  function act(action, id, hours) {
+    var body = action === "mute" ? JSON.stringify({ hours: Number(hours || 24) }) : "{}";
+    return fetch("/api/v1/alerts/" + id + "/" + action + "/", {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf() },
+    }).then(function (r) {
+      if (!r.ok) throw new Error("The server refused to " + action + " alert " + id + " (HTTP " + r.status + ").");
+      return r.json();
+    });
+  }
+
+  function alertButtons(alert) {
+    var span = el("span", { class: "alert-actions" });
+    if (alert.status === "open") {
+      span.appendChild(el("button", { type: "button", "data-alert-action": "acknowledge", "data-alert-id": alert.id }, "Acknowledge"));
+    }
+    span.appendChild(el("button", { type: "button", "data-alert-action": "mute", "data-alert-id": alert.id, "data-hours": "24" }, "Mute 24 h"));
+    span.appendChild(el("button", { type: "button", "data-alert-action": "resolve", "data-alert-id": alert.id }, "Resolve"));
+    return span;
+  }
+
+  function row(r, canAct) {
+    var tr = el("tr", { "data-cell": r.cell_name, "data-state": r.state });
+    var name = el("td");
+    name.appendChild(el("a", { href: r.cell_url }, r.cell_name));
+    tr.appendChild(name);
+    var group = el("td");
+    var dot = el("span", { class: "dot" });
+    dot.style.background = r.group_color || "#98a2b3";
+    group.appendChild(dot);
+    group.appendChild(document.createTextNode(r.group));
+    tr.appendChild(group);
+    tr.appendChild(el("td", {}, (r.device || "—") + (r.channel ? " · " + r.channel : "")));
+    tr.appendChild(el("td", {}, r.run_started_lab_time || "—"));
+    var last = el("td", { "data-key": "last_data", title: r.last_record_at || "" });
+    last.textContent = r.last_record_lab_time ? r.last_record_lab_time + " (" + ago(r.hours_since_last_record) + ")" : "—";
+    tr.appendChild(last);
+    tr.appendChild(el("td", { class: "num", "data-key": "latest_cycle" }, r.latest_cycle === null ? "—" : String(r.latest_cycle)));
+    tr.appendChild(el("td", { class: "num", "data-key": "latest_capacity" }, fmt(r.latest_capacity, 1, r.capacity_unit)));
+    var ret = el("td", { class: "num", "data-key": "retention_percent",
+                         title: r.reference_cycle ? "vs cycle " + r.reference_cycle : "" }, fmt(r.retention_percent, 1, "%"));
+    tr.appendChild(ret);
+    tr.appendChild(el("td", { class: "num", "data-key": "latest_ce_percent" }, fmt(r.latest_ce_percent, 2, "%")));
+    var spark = el("td");
+    spark.appendChild(sparkline(r.sparkline));
+    tr.appendChild(spark);
+    var state = el("td", { "data-key": "state" });
+    state.appendChild(el("span", { class: "badge state-" + r.state }, r.state_label));
+    if (canAct && (r.state === "running" || r.state === "stale")) {
+      state.appendChild(el("button", { type: "button", class: "finish", "data-finish-cell": r.cell,
+                                       title: "The test ended on purpose: it will not go stale" }, "Mark finished"));
+    }
+    tr.appendChild(state);
+    var alerts = el("td", { "data-key": "alerts" });
+    if (r.alerts.length) {
+      var ul = el("ul", { class: "board-alerts" });
+      r.alerts.forEach(function (a) {
+        var li = el("li", { "data-alert": a.id, "data-kind": a.kind, "data-status": a.status });
+        li.appendChild(el("a", { href: a.url, title: a.message }, a.rule_label + " · cycle " + (a.cycle === null ? "—" : a.cycle)));
+        if (a.status === "acknowledged") li.appendChild(el("span", { class: "badge alert-status acknowledged" }, "acknowledged"));
+        if (a.muted) li.appendChild(el("span", { class: "badge" }, "muted"));
+        if (canAct) li.appendChild(alertButtons(a));
+        ul.appendChild(li);
+      });
+      alerts.appendChild(ul);
+    } else {
+      alerts.textContent = "none";
+      alerts.className = "muted";
+    }
+    tr.appendChild(alerts);
+    return tr;
+  }
+
+  function initBoard(box) {
+    var api = box.dataset.api, refreshS = Number(box.dataset.refreshS || 15), canAct = box.dataset.canAct === "1";
+    var tbody = box.querySelector("tbody"), stamp = document.getElementById("board-updated");
+    var polls = 0, timer = null;
+
+    function query() {
+      var params = new URLSearchParams(window.location.search);
+      params.delete("refresh");
+      Array.from(params.keys()).forEach(function (k) { if (!params.get(k)) params.delete(k); });
+      return params.toString();
+    }
+
+    function markSort() {
+      var ordering = new URLSearchParams(window.location.search).get("ordering") || "";
+      box.querySelectorAll("th[data-sort]").forEach(function (th) {
+        var key = th.dataset.sort;
+        th.setAttribute("aria-sort", ordering === key ? "ascending" : ordering === "-" + key ? "descending" : "none");
+      });
+    }
+
+    function load() {
+      var q = query();
+      return fetch(api + (q ? "?" + q : ""), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          if (!r.ok) throw new Error("The board could not be loaded (HTTP " + r.status + ").");
+          return r.json();
+        })
+        .then(function (rows) {
+          tbody.replaceChildren.apply(tbody, rows.length ? rows.map(function (r) { return row(r, canAct); })
+            : [(function () { var tr = el("tr"); tr.appendChild(el("td", { colspan: "12", class: "empty" },
+              "No running or recently finished tests match. A cell appears here once an export of it is imported.")); return tr; })()]);
+          polls += 1;
+          document.body.dataset.boardPolls = String(polls);
+          document.body.dataset.boardReady = "1";
+          stamp.textContent = "Updated " + new Date().toLocaleTimeString() + " · " + rows.length + " cell" + (rows.length === 1 ? "" : "s");
+        })
+        .catch(function (err) { stamp.textContent = err.message; stamp.className = "error small"; });
+    }
+
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(function () { load().then(schedule); }, refreshS * 1000);
+    }
+
+    box.querySelectorAll("th[data-sort]").forEach(function (th) {
+      th.addEventListener("click", function () {
+        var params = new URLSearchParams(window.location.search);
+        var key = th.dataset.sort, current = params.get("ordering");
+        params.set("ordering", current === key ? "-" + key : key);
+        history.replaceState(null, "", "?" + params.toString());
+        markSort();
+        load();
+      });
+    });
+    markSort();
+    load().then(schedule);
+    return load;
+  }
+
+  function finish(cell) {
+    return fetch("/api/v1/board/" + cell + "/finish/", {
+      method: "POST", credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrf() },
+    }).then(function (r) {
+      if (!r.ok) throw new Error("The server refused to mark the run finished (HTTP " + r.status + ").");
+      return r.json();
+    });
+  }
+
+  function bindActions(root, reload) {
+    root.addEventListener("click", function (ev) {
+      var fin = ev.target.closest("button[data-finish-cell]");
+      if (fin) {
+        fin.disabled = true;
+        finish(fin.dataset.finishCell).then(function () { return reload(); })
+          .catch(function (err) { fin.disabled = false; window.alert(err.message); });
+        return;
+      }
+      var btn = ev.target.closest("button[data-alert-action]");
+      if (!btn) return;
+      btn.disabled = true;
+      act(btn.dataset.alertAction, btn.dataset.alertId, btn.dataset.hours)
+        .then(function () { return reload(); })
+        .catch(function (err) { btn.disabled = false; window.alert(err.message); });
+    });
+  }
+
+  var board = document.getElementById("board");
+  if (board) bindActions(board, initBoard(board));
+  var inbox = document.getElementById("inbox");
+  if (inbox) bindActions(inbox, function () { window.location.reload(); });
+})();

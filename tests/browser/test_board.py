@@ -1,0 +1,88 @@
+"""The board in chromium: it renders the running cell, an alert appears after an upload without a page reload,
+and acknowledging it from the board works; screenshots for a human look."""
+import pytest
+import requests
+
+from tests.factories import CellFactory, DeviceFactory, ProjectFactory, UserFactory
+from tests.monitoring.conftest import eager_celery, ending_at, land_bytes, recent  # noqa: F401 (fixture)
+from tests.monitoring.runs import fading_run
+from tests.web.helpers import ingest as ingest_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def lab(live_server):
+    from cells.roles import RESEARCHER, ensure_roles
+
+    ensure_roles()  # transactional tests flush the role groups made by migrate
+    project = ProjectFactory(name="LNTO coating study")
+    user = UserFactory(username="alice", roles=[RESEARCHER])
+    project.members.add(user)
+    cell = CellFactory(project=project, name="LNTO-07")
+    device = DeviceFactory(name="cycler-pc-7")
+    device.projects.add(project)
+    records, _ = fading_run(80)
+    full = ending_at(records, recent(1))  # the whole run's last record: an hour ago
+    in_run = full["cycle"] <= 50  # the first export stopped ~6 days earlier: the run went stale
+    return {"url": live_server.url, "cell": cell, "device": device, "early": full[in_run], "full": full}
+
+
+def login(page, base):
+    page.goto(f"{base}/accounts/login/?next=/board/%3Frefresh%3D1")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "pw-for-tests-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/board/?refresh=1")
+
+
+@pytest.mark.usefixtures("eager_celery")
+def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(page, lab, screenshots):
+    ingest_bytes(lab["cell"], land_bytes(lab["early"]), "LNTO-07_day1.xlsx")  # cycles 1-50, then silence
+    base = lab["url"]
+    login(page, base)
+    page.wait_for_selector("body[data-board-ready='1']", timeout=20_000)
+    row = page.locator("table.board tbody tr[data-cell='LNTO-07']")
+    assert row.locator("td[data-key=latest_cycle]").text_content() == "50"
+    assert row.locator("td[data-key=state] .badge").text_content() == "Stale"
+    assert row.locator("li[data-kind=no_new_data]").count() == 1
+    assert row.locator("li[data-kind=retention_below]").count() == 0
+    assert row.locator("svg.spark polyline").count() == 1
+    page.evaluate("() => { window.__sameDocument = true; }")
+    page.screenshot(path=str(screenshots / "board-running.png"), full_page=True)
+
+    # The cycler PC uploads the grown export through the API; the (eager) worker imports and evaluates it.
+    answer = requests.post(f"{base}/api/v1/datafiles/", headers={"Authorization": f"Token {lab['device'].key}"},
+                           data={"cell": "LNTO-07", "kind": "cycling"},
+                           files={"file": ("LNTO-07_day4.xlsx", land_bytes(lab["full"]))}, timeout=120)
+    assert answer.status_code == 202, answer.text
+
+    alert = row.locator("li[data-kind=retention_below]")
+    alert.wait_for(timeout=20_000)
+    assert page.evaluate("() => window.__sameDocument") is True  # no reload happened
+    assert row.locator("td[data-key=latest_cycle]").text_content() == "80"
+    assert row.locator("td[data-key=state] .badge").text_content() == "Running"
+    assert row.locator("li[data-kind=no_new_data]").count() == 0  # data came back: the stale alert cleared
+    assert "(1.0 h ago)" in row.locator("td[data-key=last_data]").text_content()
+    assert alert.locator("a").text_content() == "Retention below 80 % of the reference cycle · cycle 62"
+    assert alert.locator("a").get_attribute("href").endswith("?cycle=62#cycle-62")
+    assert "79.8 %" in alert.locator("a").get_attribute("title")
+    page.screenshot(path=str(screenshots / "board-alert.png"), full_page=True)
+
+    alert.locator("button[data-alert-action=acknowledge]").click()
+    page.wait_for_selector("li[data-kind=retention_below][data-status=acknowledged]", timeout=10_000)
+    from monitoring.models import Alert
+
+    assert Alert.objects.get(cell=lab["cell"], kind="retention_below").acknowledged_by.username == "alice"
+    page.screenshot(path=str(screenshots / "board-acknowledged.png"), full_page=True)
+
+    # The test ended: mark it finished from the board.
+    row.locator("button[data-finish-cell]").click()
+    page.wait_for_selector("tr[data-cell='LNTO-07'][data-state=finished]", timeout=10_000)
+    assert row.locator("button[data-finish-cell]").count() == 0
+
+    page.click("nav >> text=Alerts")
+    page.wait_for_selector("table.alerts tbody tr[data-alert]")
+    assert "retention fell below 80 % at cycle 62" in page.locator("table.alerts").text_content()
+    page.screenshot(path=str(screenshots / "alert-inbox.png"), full_page=True)
+    assert page.js_errors == []

@@ -1,0 +1,110 @@
+"""Dataset export for publication: one streamed zip with build sheets, cycles, records, EIS, provenance, figures."""
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+from django.core.files.storage import default_storage
+
+from cells.models import AuditEvent
+from cycling.analysis import CellSpec, summarize_cycles
+from cycling.models import DataFile
+from cycling.parsers.bdf import read_bdf
+from tests.conftest import client_for
+from tests.web.test_compare_eis import ingest_eis
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def coated(study):
+    lnto1 = next(c for c in study["cells"] if c.name == "LNTO-01")
+    ingest_eis(lnto1, "coated", "LNTO-01_c2.mpt", seed=1)
+    return study["coated"]
+
+
+def _zip(resp, min_chunks: int = 6) -> zipfile.ZipFile:
+    assert resp.status_code == 200, resp.content
+    assert resp["Content-Type"] == "application/zip"
+    assert 'filename="lnto-coating-study-dataset.zip"' in resp["Content-Disposition"]
+    chunks = list(resp.streaming_content)
+    assert len(chunks) >= min_chunks  # written member by member, not built whole
+    return zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+
+
+def test_it_exports_a_group_as_one_zip_a_repository_takes(viewer, coated):
+    zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?groups={coated.pk}"))
+    names = set(zf.namelist())
+    for cell in ("LNTO-01", "LNTO-02", "LNTO-03"):
+        for member in ("build_sheet.json", "cycles.csv", "figures/capacity.svg", "figures/profiles.svg"):
+            assert f"cells/{cell}/{member}" in names
+    assert {"README.md", "datacite.json", "provenance.json", "summary-cells.csv", "summary-groups.csv",
+            "figures/compare-discharge_mah_g.svg", "figures/compare-ce_percent.svg"} <= names
+    assert not any("BARE" in n for n in names)
+    summary = pd.read_csv(zf.open("summary-cells.csv")).set_index("Cell")
+    assert summary.loc["LNTO-01", "ICE (%)"] == pytest.approx(85.8, abs=0.05)
+    cycles = pd.read_csv(zf.open("cells/LNTO-01/cycles.csv"))
+    assert cycles["ce_percent"].iat[0] == pytest.approx(85.8, abs=0.05)
+    assert cycles["discharge_mah_g"].iat[0] == pytest.approx(161.4, abs=0.05)
+    sheet = json.loads(zf.read("cells/LNTO-01/build_sheet.json"))
+    assert sheet["composite_loading_mg_cm2"] == 12.0 and sheet["units"]["composite_loading_mg_cm2"] == "mg/cm²"
+    assert sheet["derived"]["active_loading_mg_cm2"] == pytest.approx(8.4)
+    assert sheet["units"]["derived.active_loading_mg_cm2"] == "mg/cm²"
+    meta = json.loads(zf.read("datacite.json"))
+    assert meta["types"]["resourceTypeGeneral"] == "Dataset" and "LNTO coating study" in meta["titles"][0]["title"]
+    readme = zf.read("README.md").decode()
+    assert "LNTO-01: LNTO-coated, replicate 1" in readme and "datacite.json" in readme
+
+
+def test_it_ships_full_records_in_parquet_and_bdf_with_their_provenance(viewer, coated):
+    zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?groups={coated.pk}"))
+    datafile = DataFile.objects.get(cell__name="LNTO-01", kind="cycling")
+    with default_storage.open(datafile.records_file, "rb") as fh:
+        stored = fh.read()
+    assert zf.read(f"cells/LNTO-01/records/{datafile.pk}.parquet") == stored
+    bdf = read_bdf(io.BytesIO(zf.read(f"cells/LNTO-01/records/{datafile.pk}.bdf.parquet")), name="x.bdf.parquet")
+    spec = CellSpec(active_mass_mg=datafile.provenance["active_mass_mg"], area_cm2=datafile.provenance["area_cm2"],
+                    theoretical_mah_g=160.0)
+    again = summarize_cycles(bdf.records, spec)
+    assert again["ce_percent"].iat[0] == pytest.approx(85.8, abs=0.05)
+    prov = json.loads(zf.read("provenance.json"))["cells"]["LNTO-01"]
+    first = prov["datafiles"][0]
+    assert first["sha256"] == datafile.sha256 and first["reader"] == "land"
+    assert first["parser_version"] == "1.0.0" and first["analysis_version"] == "1.0.0"
+    assert first["active_mass_mg"] == pytest.approx(datafile.provenance["active_mass_mg"])
+    assert "window" in json.dumps(first["dqdv_params"])
+    assert prov["eis"][0]["fits"][0]["circuit"] and prov["eis"][0]["fits"][0]["library_versions"]
+
+
+def test_it_ships_eis_spectra_and_fits(viewer, coated):
+    zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?groups={coated.pk}&records=none"))
+    assert not any("/records/" in n for n in zf.namelist())
+    spectrum = next(n for n in zf.namelist() if n.startswith("cells/LNTO-01/eis/spectrum-"))
+    table = pd.read_csv(zf.open(spectrum))
+    assert list(table.columns) == ["freq_hz", "z_real_ohm", "z_imag_ohm"]
+    assert table["freq_hz"].max() == pytest.approx(7e6, rel=0.01) and table["freq_hz"].min() == pytest.approx(0.1, rel=0.01)
+    fits = json.loads(zf.read("cells/LNTO-01/eis/fits.json"))
+    assert fits[0]["fits"][0]["r_int_ohm"] == pytest.approx(248, rel=0.05)  # the study's coated cell
+
+
+def test_it_exports_only_what_the_user_may_see_and_audits_it(client, viewer, outsider, device_api, coated, study):
+    url = f"/api/v1/datasets/?groups={coated.pk}"
+    assert client.get(url).status_code == 401
+    assert device_api.get(url).status_code == 403
+    resp = client_for(outsider).get(url)
+    assert resp.status_code == 400 and "holds no cell you may see" in resp.json()["detail"]
+    assert client_for(viewer).get("/api/v1/datasets/?records=all&cells=1").json()["detail"] == (
+        "records must be parquet, bdf, both or none")
+    _zip(client_for(viewer).get(url))
+    event = AuditEvent.objects.get(action="export.dataset")
+    assert event.user == viewer and len(event.detail["cells"]) == 3 and event.detail["records"] == "both"
+
+
+def test_it_summarises_exactly_the_chosen_cells(viewer, study):
+    lnto1 = next(c for c in study["cells"] if c.name == "LNTO-01")
+    zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?cells={lnto1.pk}&records=none"), min_chunks=2)
+    summary = pd.read_csv(zf.open("summary-cells.csv"))
+    assert list(summary["Cell"]) == ["LNTO-01"]
+    assert pd.read_csv(zf.open("summary-groups.csv")).empty  # a third of a group is not the group
+    assert {n.split("/")[1] for n in zf.namelist() if n.startswith("cells/")} == {"LNTO-01"}
