@@ -37,7 +37,7 @@ NDA_REPEAT = 50
 
 # format -> (file suffix, separator, header line index) for the plain pandas read.
 TEXT = {"arbin": (".csv", ",", 0), "maccor": (".001", "\t", 2), "biologic": (".mpt", "\t", 9),
-        "neware": (".csv", ",", 0)}
+        "neware": (".csv", ",", 0), "bdf": (".bdf.csv", ",", 0)}
 
 
 def records(n: int, seed: int):
@@ -51,7 +51,10 @@ def records(n: int, seed: int):
 
 def write_files(folder: Path, n: int, seed: int, wanted: list[str], reuse: bool = False) -> dict[str, Path]:
     """The seeded file of each wanted format; with ``reuse`` one already in ``folder`` is kept."""
+    from cycling.parsers.bdf import write_bdf
     from cycling.writers import WRITERS
+
+    writers = {**WRITERS, "bdf": write_bdf}
 
     frame = None
     paths = {}
@@ -65,7 +68,7 @@ def write_files(folder: Path, n: int, seed: int, wanted: list[str], reuse: bool 
         frame = records(n, seed) if frame is None else frame
         partial = path.with_name(path.name + ".partial")
         with partial.open("wb") as handle:
-            WRITERS[fmt](frame, handle)
+            writers[fmt](frame, handle)
         partial.replace(path)  # an interrupted write never passes for a cached file
     if "arbin-xlsx" in wanted:
         path = folder / f"bench_arbin_{n}_{seed}.xlsx"
@@ -150,7 +153,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the generated files in OUT/files")
     parser.add_argument("--limit", type=float, default=2.0, help="highest CPU ratio read_export/plain that passes")
-    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,arbin-xlsx,nda",
+    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,bdf,arbin-xlsx,nda",
                         help="comma-separated subset (arbin-xlsx is slow to write at 10^6 records)")
     parser.add_argument("--no-thp", action="store_true",
                         help="both sides with NUMPY_MADVISE_HUGEPAGE=0: numpy then asks for no transparent huge "

@@ -96,12 +96,12 @@ def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
     # pandas factorises an Arrow-backed text column in C: no Python string per cell.
     ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
                                 use_na_sentinel=True)
-    upper = pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().str.replace(r"\s+", "_", regex=True)
-    known = upper.isin(table.keys()).to_numpy()
-    # Looked up once per distinct code, then spread by the codes' ids: no per-record lookup or NaN test.
-    kinds = np.append(upper.map({k: v[0] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
-    modes = np.append(upper.map({k: v[1] for k, v in table.items()}).fillna("").to_numpy(dtype=object), "")[ids]
-    unknown = ~np.append(known, False)[ids]
+    # Looked up once per distinct code (a handful; plain Python beats pandas' set-up on so few), then spread
+    # by the codes' ids: no per-record lookup or NaN test.
+    found = [table.get(re.sub(r"\s+", "_", str(code).strip().upper())) for code in uniques]
+    kinds = np.array([hit[0] if hit else None for hit in found] + [None], dtype=object)[ids]
+    modes = np.array([hit[1] if hit else "" for hit in found] + [""], dtype=object)[ids]
+    unknown = ~np.array([hit is not None for hit in found] + [False])[ids]
     if unknown.any():
         kinds[unknown] = by_sign[unknown]
     return kinds, modes
@@ -318,8 +318,9 @@ def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarr
 
 def summarise(records: pd.DataFrame, metadata: dict) -> dict:
     """The metadata every reader fills in the same way from its records."""
-    non_rest = records["step_kind"][records["step_kind"] != "rest"]
-    first_kind = non_rest.iloc[0] if len(non_rest) else "rest"
+    kinds = records["step_kind"]
+    moving = np.flatnonzero((kinds != "rest").to_numpy())
+    first_kind = kinds.iat[int(moving[0])] if len(moving) else "rest"
     metadata["first_step_kind"] = first_kind
     metadata["n_records"] = len(records)
     metadata["n_cycles"] = int(records["cycle"].nunique())
@@ -327,8 +328,8 @@ def summarise(records: pd.DataFrame, metadata: dict) -> dict:
         metadata["start_time"] = records["sys_time"].dropna().iloc[0].isoformat()
     partial = False
     if first_kind != "rest":
-        last = records[records["cycle"] == records["cycle"].iat[-1]]
+        cycle = records["cycle"].to_numpy()
         second = "discharge" if first_kind == "charge" else "charge"
-        partial = not (last["step_kind"] == second).any()
+        partial = not (kinds[cycle == cycle[-1]] == second).any()
     metadata["partial_last_cycle"] = bool(partial)
     return metadata
