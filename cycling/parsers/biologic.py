@@ -20,6 +20,8 @@ _SOFTWARE = re.compile(r"^((?:EC|BT)-Lab\s+(?:for windows\s+)?v?[\d.]+[^\n]*)", 
 _CHANNEL = re.compile(r"Run on channel\s*:\s*(.+)", re.I)
 _DECIMAL_COMMA = re.compile(r"(?:^|\t)-?\d+,\d+(?:E[+-]?\d+)?(?:\t|$)", re.I)
 # 'mode' column of EC-Lab: 1 galvanostatic (CC), 2 potentiostatic (CV), 3 rest.
+_MODES = np.array(["", "CC", "CV"], dtype=object)
+_REST = np.array("rest", dtype=object)
 
 
 def _is_mpt(probe: Probe) -> bool:
@@ -90,8 +92,9 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
     kind, mode = kinds_from_sign(current)
     if mode_hit is not None:
         code = table.numbers(mode_hit)
-        mode = np.select([code == 1, code == 2], ["CC", "CV"], "").astype(object)
-        kind = np.where(code == 3, "rest", kind).astype(object)  # mode 3: rest, whatever the current reads
+        # Taken from small object arrays by index: no Python string made per record.
+        mode = _MODES[np.select([code == 1, code == 2], [1, 2], 0)]
+        kind = np.where(code == 3, _REST, kind)  # mode 3: rest, whatever the current reads
     step_label = table.find("Ns")
     step = table.numbers(step_label) if step_label else None
     if half_cycle is not None:

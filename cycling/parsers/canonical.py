@@ -18,6 +18,7 @@ from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import UNITS
 from .errors import ParseError
 from .land import RECORD_COLUMNS
+from .values import arrow_pool
 
 _TIME_JITTER_S = 1.0
 
@@ -95,12 +96,14 @@ def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
     # pandas factorises an Arrow-backed text column in C: no Python string per cell.
     ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
                                 use_na_sentinel=True)
-    upper = pd.Series(uniques, dtype=object).astype(str).str.strip().str.upper().str.replace(r"\s+", "_", regex=True)
-    kinds = np.append(upper.map({k: v[0] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
-    modes = np.append(upper.map({k: v[1] for k, v in table.items()}).to_numpy(dtype=object), None)[ids]
-    unknown = pd.isna(kinds)
-    kinds[unknown] = by_sign[unknown]
-    modes[pd.isna(modes)] = ""
+    # Looked up once per distinct code (a handful; plain Python beats pandas' set-up on so few), then spread
+    # by the codes' ids: no per-record lookup or NaN test.
+    found = [table.get(re.sub(r"\s+", "_", str(code).strip().upper())) for code in uniques]
+    kinds = np.array([hit[0] if hit else None for hit in found] + [None], dtype=object)[ids]
+    modes = np.array([hit[1] if hit else "" for hit in found] + [""], dtype=object)[ids]
+    unknown = ~np.array([hit is not None for hit in found] + [False])[ids]
+    if unknown.any():
+        kinds[unknown] = by_sign[unknown]
     return kinds, modes
 
 
@@ -127,8 +130,12 @@ def throughput(counters: list[Counter], n: int) -> np.ndarray:
         previous = np.concatenate([[0.0], values[:-1]])
         restarted = values < 0.5 * previous
         if counter.restart is not None:
-            group = pd.factorize(np.asarray(counter.restart))[0]
-            restarted[1:] |= group[1:] != group[:-1]
+            group = np.asarray(counter.restart)
+            if group.dtype.kind == "f":  # step or cycle numbers: compared as they are (a gap equals a gap)
+                restarted[1:] |= (group[1:] != group[:-1]) & ~(np.isnan(group[1:]) & np.isnan(group[:-1]))
+            else:
+                group = pd.factorize(group)[0]
+                restarted[1:] |= group[1:] != group[:-1]
         total += np.where(restarted, values, values - previous)
     return total
 
@@ -211,7 +218,8 @@ def build_records(
     kind = np.asarray(kind, dtype=object)
     mode = np.full(n, "", dtype=object) if mode is None else np.asarray(mode, dtype=object)
 
-    codes = kind_codes(kind, current)
+    kind_ids, kind_names = pd.factorize(kind)
+    codes = _kind_codes(kind, kind_ids, kind_names, current)
     record_no = np.arange(1, n + 1, dtype=np.int64) if record is None else _whole(record, sheet, rows, "record")
     if cycle is None:
         restart = channel_restarts(record_no, test_time)
@@ -243,28 +251,64 @@ def build_records(
     energy_mwh = running_totals(throughput(energy, n), codes) if energy else np.full(n, np.nan)
     stamps = (pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]") if sys_time is None
               else pd.Series(np.asarray(sys_time, dtype="datetime64[ns]")))
-    frame = pd.DataFrame({
+    columns = {
         "record": record_no,
         "test_time_s": test_time,
-        "step_time_s": step_time.astype(np.float64),
+        "step_time_s": step_time.astype(np.float64, copy=False),
         "current_ma": current,
         "voltage_v": voltage,
-        "capacity_mah": capacity_mah.astype(np.float64),
-        "energy_mwh": energy_mwh.astype(np.float64),
-        "cycle": cycle_no.astype(np.int64),
+        "capacity_mah": capacity_mah.astype(np.float64, copy=False),
+        "energy_mwh": energy_mwh.astype(np.float64, copy=False),
+        "cycle": cycle_no.astype(np.int64, copy=False),
         "step": step_no,
-        "step_kind": pd.Series(kind, dtype=object).astype("str"),
-        "step_mode": pd.Series(mode, dtype=object).astype("str"),
+        "step_kind": _words(kind, kind_ids, kind_names),
+        "step_mode": _words(mode, *pd.factorize(mode)),
         "sys_time": stamps.astype("datetime64[ns]"),
-    })[RECORD_COLUMNS]
+    }
+    # The arrays are this function's own (a read-only one, a view of the reader's table, is copied): the
+    # frame takes them as they are instead of copying every column into one block.
+    columns = {name: np.array(values) if isinstance(values, np.ndarray) and not values.flags.writeable else values
+               for name, values in columns.items()}
+    frame = pd.DataFrame({name: columns[name] for name in RECORD_COLUMNS}, copy=False)
     return frame  # in the file's order: test time, checked above, is what orders records
 
 
+def _kind_codes(kind: np.ndarray, ids: np.ndarray, names: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """cycling.cycles.kind_codes, judged once per distinct step kind and spread by the kinds' ids."""
+    names = np.asarray(names, dtype=object)
+    ones = np.ones(len(names))
+    charge_like, discharge_like = kind_codes(names, ones), kind_codes(names, -ones)
+    codes = np.append(charge_like, 0).astype(np.int8)[ids]
+    # A kind kind_codes does not know takes the current's sign: it answers differently for +1 and -1.
+    unknown = np.append(charge_like != discharge_like, True)[ids]
+    if unknown.any():
+        codes[unknown] = kind_codes(kind[unknown], current[unknown])
+    return codes
+
+
+def _words(values: np.ndarray, ids: np.ndarray, names) -> pd.Series:
+    """A text column of a few distinct words built in Arrow from their ids (astype('str') makes a Python
+    string per record)."""
+    if (ids < 0).any():
+        return pd.Series(values, dtype=object).astype("str")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    words = pc.take(pa.array([str(v) for v in names], pa.string()), pa.array(ids), memory_pool=arrow_pool())
+    return pd.Series(words.to_pandas())
+
+
 def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarray:
-    numbers = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(dtype=np.float64)
-    if np.isnan(numbers).all():
+    values = np.asarray(values)
+    if values.dtype.kind in "fiu":
+        numbers = values.astype(np.float64, copy=False)
+    else:
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    gaps = np.isnan(numbers)
+    if gaps.all():
         raise ParseError(f"the {column} column holds no numbers", sheet=sheet, column=column)
-    numbers = pd.Series(numbers).ffill().bfill().to_numpy()
+    if gaps.any():
+        numbers = pd.Series(numbers).ffill().bfill().to_numpy()
     bad = numbers != np.round(numbers)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -274,8 +318,9 @@ def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarr
 
 def summarise(records: pd.DataFrame, metadata: dict) -> dict:
     """The metadata every reader fills in the same way from its records."""
-    non_rest = records["step_kind"][records["step_kind"] != "rest"]
-    first_kind = non_rest.iloc[0] if len(non_rest) else "rest"
+    kinds = records["step_kind"]
+    moving = np.flatnonzero((kinds != "rest").to_numpy())
+    first_kind = kinds.iat[int(moving[0])] if len(moving) else "rest"
     metadata["first_step_kind"] = first_kind
     metadata["n_records"] = len(records)
     metadata["n_cycles"] = int(records["cycle"].nunique())
@@ -283,8 +328,8 @@ def summarise(records: pd.DataFrame, metadata: dict) -> dict:
         metadata["start_time"] = records["sys_time"].dropna().iloc[0].isoformat()
     partial = False
     if first_kind != "rest":
-        last = records[records["cycle"] == records["cycle"].iat[-1]]
+        cycle = records["cycle"].to_numpy()
         second = "discharge" if first_kind == "charge" else "charge"
-        partial = not (last["step_kind"] == second).any()
+        partial = not (kinds[cycle == cycle[-1]] == second).any()
     metadata["partial_last_cycle"] = bool(partial)
     return metadata

@@ -74,8 +74,8 @@ def _records(table: Table, meta: dict) -> pd.DataFrame:
     cycle_hit = table.find("Cyc#", "Cycle C", "Cycle P", "Cycle", "Cyc")
     state = table.find("State", "MD")
     if state is not None:
-        codes = state[0].astype(str).str.strip().to_numpy(dtype=object)
-        kind, mode = kinds_from_codes(codes, current)
+        # kinds_from_codes strips and upper-cases each distinct code, not each record
+        kind, mode = kinds_from_codes(state[0], current)
         # Amps is unsigned in Maccor's own exports: the State (C/D) gives the direction.
         current = np.where(kind == "discharge", -np.abs(current), np.where(kind == "charge", np.abs(current),
                                                                               current))

@@ -58,7 +58,7 @@ def read_export(
     display = name or _display_name(source)
     data = _read_bytes(source, display)
     probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
-    if not data.strip():
+    if not data or data.isspace():  # isspace stops at the first byte of content; strip copied the file
         raise ParseError("the file is empty", file=display)
     signature = probe.signature
     if signature is not None and signature.refusal:

@@ -12,7 +12,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from .canonical import norm, split_header, unit_factor
 from .errors import ParseError
-from .values import MISSING_TEXT, to_datetime, to_seconds, unwrap_days
+from .values import MISSING_TEXT, arrow_pool, to_datetime, to_seconds, unwrap_days
 
 
 @dataclass
@@ -134,6 +134,9 @@ def _clock_seconds(values: pd.Series) -> np.ndarray | None:
             array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return None
+    fast = _split_clock(array, pa, pc)
+    if fast is not None:
+        return fast
     first = next((v for v in array.slice(0, 64).to_pylist() if v), "")
     # The common 'H:MM:SS.fff' matches twice as fast without the optional day part.
     parts = pc.extract_regex(array, _CLOCK_PLAIN if re.match(_CLOCK_PLAIN, first) else _CLOCK)
@@ -148,6 +151,36 @@ def _clock_seconds(values: pd.Series) -> np.ndarray | None:
     days = pc.if_else(pc.equal(days, ""), pa.scalar(None, pa.string()), days)
     return np.nan_to_num(pc.cast(days, pa.float64()).to_numpy(zero_copy_only=False)) * 86400.0 + field_seconds(
         parts, pa, pc)
+
+
+_CLOCK_WEIGHTS = {3: np.array([3600.0, 60.0, 1.0]), 4: np.array([86400.0, 3600.0, 60.0, 1.0])}
+
+
+def _split_clock(array, pa, pc) -> np.ndarray | None:
+    """The clean case of _clock_seconds (no gaps, every cell 'H:MM:SS.f' or every cell '0d H:MM:SS.f' /
+    'D-HH:MM:SS') at a third of the regex's cost: split at the separators, cast the pieces to numbers in
+    one go. None for anything else (gaps, blanks, mixed layouts, junk), which the regex then judges."""
+    if array.null_count or not len(array):
+        return None
+    first = array[0].as_py()
+    days = "d " if "d " in first else "-" if "-" in first else None
+    pool = arrow_pool()
+    text = pc.replace_substring(array, days, ":", memory_pool=pool) if days else array
+    parts = pc.split_pattern(text, ":", memory_pool=pool)
+    width = 4 if days else 3
+    counts = pc.list_value_length(parts, memory_pool=pool)
+    if pc.min_max(counts).as_py() != {"min": width, "max": width}:
+        return None
+    try:
+        fields = pc.cast(pc.list_flatten(parts, memory_pool=pool), pa.float64(), memory_pool=pool).to_numpy(
+            zero_copy_only=False).reshape(-1, width)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    # What the regex would refuse: signs, fractions of whole fields, minutes or seconds of 3 digits.
+    whole = fields[:, :-1]
+    if (fields < 0).any() or (whole != np.floor(whole)).any() or (fields[:, -2:] >= 100).any():
+        return None
+    return fields @ _CLOCK_WEIGHTS[width]
 
 
 def field_seconds(parts, pa, pc) -> np.ndarray:
@@ -178,6 +211,10 @@ def read_delimited(text: str | None, *, header_line: int, sep: str, decimal: str
     """A delimited table whose header is on line ``header_line`` (0-based); pandas' C parser, fed the raw
     bytes when they are UTF-8 (it decodes faster, and no second copy of the file is made as a str)."""
     raw = data is not None and encoding in ("utf-8", "utf-8-sig")
+    if raw:
+        fast = _arrow_table(data, header_line=header_line, sep=sep, decimal=decimal, sheet=sheet)
+        if fast is not None:
+            return fast
     source = io.BytesIO(data) if raw else io.StringIO(text)
     try:
         # Blank lines are kept (and dropped below) so that row numbers stay those of a text editor.
@@ -195,6 +232,55 @@ def read_delimited(text: str | None, *, header_line: int, sep: str, decimal: str
     frame = frame.loc[:, [not str(c).startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
     rows = np.arange(len(frame)) + header_line + 2
     blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any():
+        frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
+    return Table(frame=frame, rows=rows, sheet=sheet)
+
+
+# pandas' default gap spellings (pandas.io.parsers STR_NA_VALUES), for Arrow to read the same gaps.
+_NA_TEXT = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+            "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+def _arrow_table(data: bytes, *, header_line: int, sep: str, decimal: str, sheet: str | None) -> Table | None:
+    """The same table through Arrow's CSV reader (about a third less CPU than pandas' C parser, and its
+    columns go to pandas without a copy of each text cell); None whenever the file is anything but plain
+    (blank lines, which must keep their row numbers; duplicate names; ragged rows; text in a number
+    column after the first block; bytes that are not UTF-8): pandas then reads it and reports exactly
+    what it reports today."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    for _ in range(header_line):
+        start = data.find(b"\n", start) + 1
+        if start == 0:
+            return None
+    if len(sep) != 1:
+        return None
+    try:
+        arrow = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data)[start:]),  # a view of the bytes: no copy of the file
+            memory_pool=arrow_pool(),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22),
+            # A blank line is then a one-cell row, a ragged-row error: pandas keeps the row numbers right.
+            parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=False),
+            # Like pandas: an empty cell is a gap in text columns too; ISO stamps stay text (Table.stamps).
+            convert_options=pacsv.ConvertOptions(decimal_point=decimal, strings_can_be_null=True,
+                                                 null_values=_NA_TEXT, timestamp_parsers=["%no-such-format"]))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    # pandas' names for what a trailing separator leaves (EC-Lab ends each line with a tab), dropped below
+    names = [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(arrow.column_names)]
+    if len(set(names)) != len(names):
+        return None  # pandas renames duplicates ('Current.1'); let it
+    # Column by column, each Arrow buffer freed once converted: the table is never held twice.
+    frame = arrow.rename_columns(names).to_pandas(split_blocks=True, self_destruct=True, use_threads=False,
+                                                 memory_pool=arrow_pool())
+    del arrow
+    frame = frame.loc[:, [not c.startswith("Unnamed:") or frame[c].notna().any() for c in frame.columns]]
+    rows = np.arange(len(frame)) + header_line + 2
+    blank = frame.isna().all(axis=1).to_numpy()  # a line of separators only: pandas drops it below too
     if blank.any():
         frame, rows = frame[~blank].reset_index(drop=True), rows[~blank]
     return Table(frame=frame, rows=rows, sheet=sheet)

@@ -167,3 +167,12 @@ def to_datetime(values: pd.Series) -> np.ndarray:
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_localize(None)
     return stamps.to_numpy(dtype="datetime64[ns]")
+
+
+def arrow_pool():
+    """The allocator of the readers' Arrow work: the C library's malloc. pyarrow's default (mimalloc) and
+    its jemalloc hand freed pages back to the kernel and fault them in again: on the lab's VM that made a
+    10^6-record csv read take 2-5x its CPU time, nearly all of it system time (bench/bench_readers.py)."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
