@@ -37,11 +37,12 @@ def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
     `capacity_mah` = the delivered (second) half-cycle. With voltages=True the per-cycle min/max voltage
     is read from the newest active file's Parquet records (two columns only). attrs: `datafile_id` of the
     newest active cycling file, `last_record_at` (its start time + the end of its last cycle).
-    Switch this one function when the cell timeline (cycling.selectors) lands.
     """
     from cycling.selectors import active_datafiles, cycles_of
 
-    rows = list(cycles_of([cell.pk]).values_list(*_CYCLE_FIELDS))
+    # Cell cycles on the cell's timeline; where two files overlap, the later file on the timeline wins.
+    rows = list(cycles_of([cell.pk]).order_by("cycle", "-datafile__timeline_position", "-datafile_id")
+                .values_list(*_CYCLE_FIELDS))
     frame = pd.DataFrame.from_records(rows, columns=_CYCLE_FIELDS).drop_duplicates("cycle", keep="first")
     for col in ("charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent", "end_time_s"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
@@ -50,7 +51,7 @@ def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
     frame["capacity_mah_g"] = frame[f"{second}_mah_g"]
     frame["capacity_mah"] = frame[f"{second}_mah"]
     frame = frame.sort_values("cycle", kind="stable").reset_index(drop=True)
-    newest = active_datafiles(cell).select_related("device").first()
+    newest = active_datafiles(cell).select_related("device").order_by("-timeline_position", "-created_at").first()
     if voltages and newest is not None and newest.records_file:
         frame = frame.merge(_cycle_voltages(newest), on="cycle", how="left")
     # attrs last: merge() does not carry them over.
@@ -77,6 +78,7 @@ def _cycle_voltages(datafile) -> pd.DataFrame:
     else:
         records = records_of(datafile, columns=["cycle", "voltage_v"])
     out = records.groupby("cycle", sort=True)["voltage_v"].agg(["min", "max"]).reset_index()
+    out["cycle"] += datafile.cycle_offset  # the file's own cycles -> the cell's (its place on the timeline)
     return out.rename(columns={"min": "min_voltage_v", "max": "max_voltage_v"})
 
 

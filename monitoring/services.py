@@ -280,7 +280,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
     """Try one delivery once; a failure schedules the next try with exponential backoff (or gives up)."""
     now = now or timezone.now()
     with transaction.atomic():
-        delivery = (Delivery.objects.select_for_update()
+        delivery = (Delivery.objects.select_for_update(of=("self",))
                     .select_related("alert__cell__group", "alert__cell__project", "alert__rule", "user", "webhook")
                     .filter(pk=delivery_id, status=Delivery.Status.PENDING).first())
         if delivery is None:

@@ -105,14 +105,19 @@ class CellSpec:
 
 
 def _kind_codes(records: pd.DataFrame) -> np.ndarray:
-    kind = records["step_kind"].to_numpy(dtype=object)
-    return np.where(kind == "charge", _CHARGE, np.where(kind == "discharge", _DISCHARGE, 0)).astype(np.int8)
+    # Compared as a column, not as an object array: no Python string per record.
+    kind = records["step_kind"]
+    charge = (kind == "charge").to_numpy(dtype=bool, na_value=False)
+    discharge = (kind == "discharge").to_numpy(dtype=bool, na_value=False)
+    return np.where(charge, _CHARGE, np.where(discharge, _DISCHARGE, 0)).astype(np.int8)
 
 
 def _mode_array(records: pd.DataFrame) -> np.ndarray:
     if "step_mode" not in records:
         return np.full(len(records), "", dtype=object)
-    return records["step_mode"].fillna("").to_numpy(dtype=object)
+    # A handful of distinct modes: factorize once, then index the few strings.
+    codes, uniques = pd.factorize(records["step_mode"].fillna(""))
+    return np.asarray(uniques, dtype=object)[codes]
 
 
 def _check(records: pd.DataFrame) -> pd.DataFrame:

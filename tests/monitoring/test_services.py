@@ -147,3 +147,25 @@ def test_it_acknowledges_mutes_and_resolves_with_an_audit_trail(
     assert Alert.objects.filter(cell=cell, kind=rules.RETENTION).count() == 1
     with pytest.raises(ValueError, match="at most 2160 hours"):
         services.alert_mute(alert=alert, actor=researcher, hours=10_000)
+
+
+def test_it_follows_the_cell_timeline_across_a_resumed_test(
+        bare_cell, bare_records, eager_celery, django_capture_on_commit_callbacks):
+    """A bare run stopped at cycle 100 and resumed: the second export counts from 1 again, the board and the
+    death alert count in cell cycles."""
+    records, info = bare_records
+    died_at = int(np.flatnonzero(info["discharge_mah_g"] < 10.0)[0]) + 1
+    assert died_at > 100
+    records = ending_at(records, recent(1))
+    first = records[records["cycle"] <= 100].copy()
+    second = records[records["cycle"] > 100].copy()
+    second["cycle"] -= 100
+    second["record"] = np.arange(1, len(second) + 1)
+    second["test_time_s"] -= second["test_time_s"].iloc[0]
+    second["step"] -= second["step"].iloc[0] - 1
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_bytes(bare_cell, land_bytes(first.reset_index(drop=True)), "BARE-01_part1.xlsx")
+        ingest_bytes(bare_cell, land_bytes(second.reset_index(drop=True)), "BARE-01_part2.xlsx")
+    run = RunState.objects.get(cell=bare_cell)
+    assert run.latest_cycle == 200
+    assert live(bare_cell)[rules.DIED].cycle == died_at

@@ -64,7 +64,6 @@ class Command(BaseCommand):
                         first_half=opts["first_half"], voltage_window_v=window)
 
     def handle(self, *args, **opts):
-        from cycling.analysis import analyse
         from cycling.parsers import PARSER_VERSION, ParseError
 
         spec = self.spec(opts)
@@ -74,6 +73,9 @@ class Command(BaseCommand):
             sys.stderr.write(f"{exc}\n")
             sys.stderr.flush()
             raise SystemExit(2) from None
+        # The analysis (scipy) is imported after the read: the reader's peak memory does not stack on it.
+        from cycling.analysis import analyse
+
         result = analyse(export, spec)
         cycles = result.cycles
         if opts["format"] == "csv":
