@@ -15,7 +15,7 @@ def datafile_upload_to(instance, filename):
 
 
 class DataFile(models.Model):
-    """One uploaded export (LAND cycling or EIS), kept byte for byte, and the state of its ingest.
+    """One uploaded export (a cycler's or EIS), kept byte for byte, and the state of its ingest.
 
     PENDING -> PARSING -> IMPORTED, or FAILED with a plain reason (traceback kept for staff).
     Identical bytes for the same cell are stored once (SHA-256).
@@ -23,7 +23,7 @@ class DataFile(models.Model):
 
     PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
     class Kind(models.TextChoices):
-        CYCLING = "cycling", "Cycling (LAND)"
+        CYCLING = "cycling", "Cycling"
         EIS = "eis", "Impedance (EIS)"
 
     class Status(models.TextChoices):

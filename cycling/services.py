@@ -131,15 +131,11 @@ def cell_spec(cell: Cell):
 
 
 def read_export(source, *, name: str | None = None, progress=None):
-    """The one place the cycling ingest reads an upload. Still LAND's reader: the ingest of other cyclers
-    (cycling.parsers.read_export, the registry) is one line here once uploads of them are accepted."""
-    from cycling.parsers import bdf, read_land
+    """The one place the cycling ingest reads an upload: the reader registry picks the cycler's reader by
+    content (LAND, Neware, Arbin, BioLogic, Maccor, LANHE, BDF); ParseError names the file otherwise."""
+    from cycling.parsers import read_export as read_any
 
-    # BDF tables go to their reader, everything else to LAND's (as on main before this module).
-    head = source.read(4096)
-    source.seek(0)
-    reader = bdf.read_bdf if bdf.sniff(head, name or "") else read_land
-    return reader(source, name=name, progress=progress)
+    return read_any(source, name=name, progress=progress)
 
 
 @dataclass

@@ -23,3 +23,7 @@ def upload_file(data: bytes, name: str = "export.xlsx"):
 # Samples copied into the repo (sources in tests/data/*/SOURCES.md); tests never read ../shared directly.
 DATA = Path(__file__).resolve().parent / "data"
 NEWARE = DATA / "negative" / "neware_custom_data_003.xls"
+# A file no cycler reader reads (a room logger's csv): the failing upload of ingest tests. Its refusal names
+# what is missing.
+NOT_A_CYCLER = b"timestamp,temperature_C,humidity_percent\n2024-01-01T00:00:00,21.5,40\n2024-01-01T00:01:00,21.6,41\n"
+NOT_A_CYCLER_REASON = "no record table"

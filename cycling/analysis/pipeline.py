@@ -11,6 +11,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+# The instrument-neutral cross-check lives beside the readers (numpy/pandas only: no import circle).
+from cycling.parsers.crosscheck import cross_check as instrument_cross_check
+
 from .checks import Finding, cycle_identity_checks, cycle_rule_first_half, resolve_cycles, sanity_checks
 from .common import ANALYSIS_VERSION, CellSpec
 from .crosscheck import cross_check
@@ -62,8 +65,8 @@ class Analysis:
 def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: DqdvParams | None = None,
             reference_cycle: int | None = None) -> Analysis:
     """Cycle identity (one rule, disagreements flagged), the per-cycle table, sanity findings, LAND's
-    Cycle-Tab cross-check (only when LAND's own index was used: derived cycles do not line up with it)
-    and the run metrics, for one export and the cell's build facts (`spec`, never a default mass)."""
+    Cycle-Tab cross-check (only when LAND's own index was used: derived cycles do not line up with it) or,
+    for other cyclers, the check against the instrument's own cycle summary, and the run metrics, for one export and the cell's build facts (`spec`, never a default mass)."""
     spec = spec or CellSpec()
     params = dqdv_params or DqdvParams()
     records = export.records
@@ -81,8 +84,14 @@ def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: Dq
     )
     warnings = list(export.warnings)
     cycle_table = export.cycle_table
-    if cycle_table is not None and len(cycle_table) and cycle_source == "land":
-        warnings += cross_check(cycles, cycle_table)
+    instrument = getattr(export, "instrument", "LAND")
+    if cycle_table is not None and len(cycle_table):
+        if instrument != "LAND":
+            # Other cyclers: compare by the file's own cycle numbers (the records as read), whatever rule we
+            # number the cycles by, since the instrument's summary is keyed by those.
+            warnings += instrument_cross_check(records, cycle_table, instrument=instrument)
+        elif cycle_source == "land":
+            warnings += cross_check(cycles, cycle_table)
     warnings += [f.message for f in findings]
     return Analysis(records=analysed, cycles=cycles, run=run_metrics(cycles, reference_cycle=reference_cycle),
                     findings=findings, warnings=warnings, cycle_source=cycle_source, spec=spec,

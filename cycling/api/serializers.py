@@ -11,6 +11,10 @@ class DataFileSerializer(serializers.ModelSerializer):
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True, default=None)
     device = serializers.CharField(source="device.name", read_only=True, default=None)
     traceback = serializers.SerializerMethodField()
+    # Which cycler wrote the file and which reader (and version) read it; null until a cycling file is read.
+    instrument = serializers.SerializerMethodField()
+    reader = serializers.SerializerMethodField()
+    reader_version = serializers.SerializerMethodField()
 
     class Meta:
         model = DataFile
@@ -18,7 +22,7 @@ class DataFileSerializer(serializers.ModelSerializer):
             "id", "cell", "cell_name", "kind", "original_name", "size_bytes", "sha256", "notes", "status",
             "progress_percent", "error", "warnings", "n_records", "n_cycles", "attempts", "superseded_by",
             "timeline_position", "timeline_relation", "timeline_mark", "cycle_offset", "timeline_warnings",
-            "metadata", "provenance", "uploaded_by", "device", "created_at", "started_at", "finished_at",
+            "instrument", "reader", "reader_version", "metadata", "provenance", "uploaded_by", "device", "created_at", "started_at", "finished_at",
             "status_url", "traceback",
         ]
         read_only_fields = fields
@@ -29,6 +33,15 @@ class DataFileSerializer(serializers.ModelSerializer):
     def get_traceback(self, obj) -> str | None:
         user = self.context["request"].user
         return obj.traceback if getattr(user, "is_staff", False) and obj.traceback else None
+
+    def get_instrument(self, obj) -> str | None:
+        return (obj.provenance or {}).get("instrument")
+
+    def get_reader(self, obj) -> str | None:
+        return (obj.provenance or {}).get("reader")
+
+    def get_reader_version(self, obj) -> str | None:
+        return (obj.provenance or {}).get("reader_version")
 
     def to_representation(self, obj):
         data = super().to_representation(obj)

@@ -12,6 +12,8 @@ MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 # A real xlsx compresses 5-30x; thousands-to-one is a zip bomb, not a cycler export.
 MAX_COMPRESSION_RATIO = 1000
 _RATIO_CHECK_ABOVE_BYTES = 16 * 1024**2
+# LAND's reader is the catch-all of the registry: what it refuses, no reader of this system reads.
+NOT_READ = "not an export of a cycler this system reads (LAND, Neware, Arbin, BioLogic .mpt, Maccor, LANHE, BDF)"
 
 
 
@@ -24,7 +26,7 @@ def sniff_binary(head: bytes) -> str:
         return "ole2"
     signature = identify(head)
     if signature is not None:
-        raise ParseError(f"it is {signature.what}, not a LAND export")
+        raise ParseError(f"it is {signature.what}, {NOT_READ}")
     return "text"
 
 
@@ -72,7 +74,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
         encoding = "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
         return _decode(data, encoding), encoding
     if b"\x00" in sample:
-        raise ParseError("it is binary data, not a LAND export")
+        raise ParseError(f"it is binary data of an unknown format, {NOT_READ}")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -90,12 +92,12 @@ def _decode(data: bytes, encoding: str) -> str:
 def refuse_other_instrument_text(text: str) -> None:
     head = text[:4096]
     if "\x00" in head:
-        raise ParseError("it is binary data, not a LAND export")
+        raise ParseError(f"it is binary data of an unknown format, {NOT_READ}")
     found = text_kind(head)
     if found is not None:
         instrument, fmt = found
         what = {"html": "an HTML page", "xml": "an XML document"}.get(fmt, f"a {instrument} export")
-        raise ParseError(f"it looks like {what}, not a LAND export")
+        raise ParseError(f"it looks like {what}, {NOT_READ}")
 
 
 def refuse_other_instrument_sheets(sheet_names: list[str]) -> None:

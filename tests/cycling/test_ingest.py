@@ -8,7 +8,7 @@ from cycling import ingest, services
 from cycling.models import CycleSummary, DataFile
 from tests.conftest import client_for
 from tests.helpers import post_datafile
-from tests.landfiles import NEWARE, study_export, upload_file
+from tests.landfiles import NEWARE, NOT_A_CYCLER, NOT_A_CYCLER_REASON, study_export, upload_file
 
 pytestmark = pytest.mark.django_db
 
@@ -74,15 +74,27 @@ def test_it_lets_exactly_one_of_two_workers_claim_a_file(device_api, cell, coate
         services.datafile_ingest(datafile_id=datafile_id)
 
 
-def test_it_fails_a_neware_file_with_a_plain_reason_and_no_rows(device_api, cell):
+def test_it_imports_a_neware_file_and_shows_its_reader(device_api, cell):
     data = open(NEWARE, "rb").read()
     datafile_id = _upload(device_api, cell, data, name="neware.xls").json()["id"]
+    assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    datafile = DataFile.objects.get(pk=datafile_id)
+    # The file's own Cycle sheet: 14 cycles, the first discharge 3.5241 mAh.
+    assert CycleSummary.objects.filter(datafile=datafile).count() == datafile.n_cycles == 14
+    assert CycleSummary.objects.get(datafile=datafile, file_cycle=1).discharge_mah == pytest.approx(3.5241456666666666)
+    shown = device_api.get(f"/api/v1/datafiles/{datafile_id}/").json()
+    assert shown["status"] == "imported" and shown["error"] == ""
+    assert (shown["instrument"], shown["reader"], shown["reader_version"]) == ("Neware", "assb-lab neware-bts", "1.0.0")
+
+
+def test_it_fails_a_file_no_cycler_wrote_with_a_plain_reason_and_no_rows(device_api, cell):
+    datafile_id = _upload(device_api, cell, NOT_A_CYCLER, name="room_logger.csv").json()["id"]
     assert services.datafile_ingest(datafile_id=datafile_id) == "failed"
     datafile = DataFile.objects.get(pk=datafile_id)
-    assert "neware.xls" in datafile.error and "Neware" in datafile.error
+    assert "room_logger.csv" in datafile.error and NOT_A_CYCLER_REASON in datafile.error
     assert CycleSummary.objects.filter(datafile=datafile).count() == 0
     shown = device_api.get(f"/api/v1/datafiles/{datafile_id}/").json()
-    assert shown["status"] == "failed" and "Neware" in shown["error"] and shown["traceback"] is None
+    assert shown["status"] == "failed" and NOT_A_CYCLER_REASON in shown["error"] and shown["traceback"] is None
 
 
 def test_it_recomputes_per_gram_values_after_a_mass_correction(device_api, cell, coated_export):

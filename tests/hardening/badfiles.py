@@ -8,7 +8,6 @@ import pandas as pd
 
 from cycling.simulate import study_cell
 from cycling.testing import write_land
-from tests.landfiles import NEWARE
 
 BAD_DIR = Path(__file__).resolve().parents[1] / "data" / "bad"
 
@@ -114,12 +113,15 @@ def garbled_units() -> bytes:
     return "\r\n".join(lines).encode()
 
 
+# An Arbin csv without its discharge capacity column; an EC-Lab .mpt whose header count is one line short.
 ARBIN = b"Data_Point,Test_Time(s),Step_Time(s),Current(A),Voltage(V),Charge_Capacity(Ah)\n1,0,0,0,3.1,0\n2,1,1,0.001,3.2,0\n"
 BIOLOGIC_MPT = (b"EC-Lab ASCII FILE\r\nNb header lines : 4\r\n\r\nGalvanostatic Cycling with Potential Limitation\r\n"
                 b"mode\tox/red\terror\tcontrol changes\ttime/s\tEwe/V\t<I>/mA\tcycle number\r\n"
                 b"1\t1\t0\t0\t0.0\t3.1\t0.1\t0\r\n")
 BIOLOGIC_MPR = b"BIO-LOGIC MODULAR FILE\x1a                         \x00\x00\x00\x00" + b"\x00\x01" * 200
-MACCOR = b"Today's Date 01/02/2021\nRec#\tCyc#\tStep\tTest (Min)\tAmp-hr\tAmps\tVolts\n1\t0\t1\t0\t0\t0\t3.1\n"
+# A Maccor text export with text where a voltage belongs (a good one imports).
+MACCOR = (b"Today's Date 01/02/2021\nRec#\tCyc#\tStep\tTest (Min)\tAmp-hr\tAmps\tVolts\n1\t0\t1\t0\t0\t0\t3.1\n"
+          b"2\t0\t1\t1\t0\t0\tabc\n")
 OTHER_CSV = b"timestamp,temperature_C,humidity_percent\n2024-01-01T00:00:00,21.5,40\n2024-01-01T00:01:00,21.6,41\n"
 HTML = b"<!DOCTYPE html>\n<html><head><title>Login</title></head><body>Session expired</body></html>"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -144,7 +146,6 @@ def cases() -> dict[str, tuple[bytes, str]]:
         "pdf": (PDF, "report.pdf"),
         "csv-of-something-else": (OTHER_CSV, "logger.csv"),
         "arbin": (ARBIN, "arbin.csv"),
-        "neware": (NEWARE.read_bytes(), "neware_custom_data_003.xls"),
         "biologic-mpt": (BIOLOGIC_MPT, "gcpl.mpt"),
         "biologic-mpr": (BIOLOGIC_MPR, "gcpl.mpr"),
         "maccor": (MACCOR, "maccor.txt"),

@@ -99,13 +99,13 @@ def test_it_goes_stale_when_the_run_stops_sending_and_clears_when_data_returns(
 
 def test_it_raises_import_failed_and_clears_it_with_the_next_good_file(
         cell, fading_records, eager_celery, django_capture_on_commit_callbacks):
-    from tests.landfiles import NEWARE
+    from tests.landfiles import NOT_A_CYCLER
 
     with django_capture_on_commit_callbacks(execute=True):
-        bad = ingest_bytes(cell, NEWARE.read_bytes(), "neware_export.xls")
+        bad = ingest_bytes(cell, NOT_A_CYCLER, "room_logger.csv")
     assert bad.status == DataFile.Status.FAILED
     alert = live(cell)[rules.IMPORT_FAILED]
-    assert "neware_export.xls" in alert.message
+    assert "room_logger.csv" in alert.message
     assert RunState.objects.get(cell=cell).state == RunState.State.FAILED
     with django_capture_on_commit_callbacks(execute=True):
         ingest_bytes(cell, land_bytes(ending_at(fading_records[0], recent(1))), "LNTO-01.xlsx")

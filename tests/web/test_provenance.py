@@ -107,6 +107,7 @@ def test_it_explains_how_the_numbers_were_made(viewer_web, plain_cell):
     assert dd["theoretical_mah_g"].startswith("160 mAh/g")
     assert dd["ce_convention"].startswith("discharge/charge × 100")
     assert dd["cycle_source"] == "LAND's cycle index"
+    assert dd["instrument"] == "LAND" and dd["reader"] == f"assb-lab land {PARSER_VERSION}"
     assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", dd["dqdv"])) == \
         "grid 5 mV, Savitzky-Golay window 21 points, order 3"  # as stored by the ingest, not assumed
     assert dd["parser_version"] == f"version {PARSER_VERSION}"
@@ -153,3 +154,15 @@ def test_it_marks_the_knee_of_a_cell_that_starts_to_fade_fast(viewer_web, projec
     html = viewer_web.get(f"/cells/{cell.pk}/").content.decode()
     assert marks(html)["knee_cycle"] == 41
     assert '<dd data-key="knee_cycle">cycle 41</dd>' in html
+
+
+def test_it_names_the_instrument_and_reader_of_another_cyclers_file(viewer_web, project):
+    from tests.landfiles import NEWARE
+
+    cell = CellFactory(project=project, name="LNTO-NEWARE")
+    ingest(cell, NEWARE.read_bytes(), "neware.xls")
+    html = viewer_web.get(f"/cells/{cell.pk}/").content.decode()
+    panel = html.split('<dl class="sheet provenance">')[1].split("</dl>")[0]
+    dd = dict(re.findall(r'<dd data-key="(\w+)">(.*?)</dd>', panel, re.S))
+    assert dd["instrument"] == "Neware" and dd["reader"] == "assb-lab neware-bts 1.0.0"
+    assert dd["cycle_source"] == "Neware's cycle index"
