@@ -128,6 +128,22 @@ def _r(value, decimals):
     return None if value is None else round(float(value), decimals)
 
 
+DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
+
+
+def _focus_cycle(value: str | None) -> int | None:
+    """The cell cycle a link points at (an alert's ?cycle=N), or None for anything that is not one."""
+    return int(value) if value and value.isdigit() and 0 < int(value) < 10**7 else None
+
+
+def _profile_cycles(focus: int | None) -> str:
+    """Cycles drawn as voltage profiles and dQ/dV: the default set, or the first, the cycle before, the linked
+    cycle and the last when a link names one."""
+    if focus is None:
+        return DEFAULT_PROFILE_CYCLES
+    return ",".join(str(c) for c in dict.fromkeys([1, max(focus - 1, 1), focus])) + ",last"
+
+
 @login_required
 def cell_detail(request, pk):
     cell = get_object_or_404(cells_visible_to(request.user).prefetch_related("pressing_steps"), pk=pk)
@@ -140,11 +156,13 @@ def cell_detail(request, pk):
         f.run_start = _run_start(f)
         f.eis_sweeps = eis.get(f.pk, [])  # EIS files show their circuit/fit/KK provenance, not cycling's
     shown = [f for f in datafiles if f.is_active]
+    focus = _focus_cycle(request.GET.get("cycle"))
     fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
     pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []
     timeline = cycling_selectors.cell_timeline(cell) if has_cycles else {"files": [], "conflicts": []}
     return render(request, "cells/cell_detail.html", {
         "cell": cell, "datafiles": datafiles, "active_files": shown, "timeline": timeline,
+        "focus_cycle": focus, "profile_cycles": _profile_cycles(focus),
         "can_mark_timeline": request.user.has_perm("cycling.change_datafile"),
         "can_upload": request.user.has_perm("cycling.add_datafile"),
         "has_cycles": has_cycles, "kinds": DataFile.Kind.choices,

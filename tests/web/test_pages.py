@@ -181,3 +181,14 @@ def test_it_logs_in_through_the_form(client, viewer):
     resp = client.post("/accounts/login/", {"username": "viewer", "password": "pw-for-tests-123"})
     assert resp.status_code == 302 and web_client(None).get("/").status_code == 302
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", "1,2,10,100,last"), ("?cycle=180", "1,179,180,last"), ("?cycle=1", "1,last"), ("?cycle=abc", "1,2,10,100,last"),
+])
+def test_it_opens_a_cell_page_at_the_cycle_an_alert_links_to(viewer_web, study, query, expected):
+    cell = study["cells"][0]
+    html = viewer_web.get(f"/cells/{cell.pk}/{query}").content.decode()
+    assert f'name="cycles" value="{expected}"' in html
+    assert f"dqdv/?cycles={expected}&amp;format=csv" in html
+    assert ('id="cycle-180"' in html) == (query == "?cycle=180")
