@@ -161,6 +161,7 @@ def test_an_unsupported_file_fails_at_ingest_naming_the_file_and_what_it_looked_
     assert services.datafile_ingest(datafile_id=datafile_id) == "failed"
     error = DataFile.objects.get(pk=datafile_id).error
     assert "logger.csv" in error and "no record table" in error, error
+    assert "Looked for: LAND (" in error and "Arbin (" in error and "Record-Tab" not in error, error
     assert not CycleSummary.objects.filter(datafile_id=datafile_id).exists()
     with pytest.raises(Exception, match="x.bin.*binary data of an unknown format, not an export of a cycler this system reads"):
         read_export(io.BytesIO(b"\x00\x01garbage" * 10), name="x.bin")
