@@ -1,4 +1,4 @@
-"""Plausibility checks on canonical LAND records: findings a person should look at before trusting the numbers.
+"""Plausibility checks on canonical records (any cycler): findings a person should look at before trusting the numbers.
 
 Pure (numpy/pandas only, no Django). Every finding names its code, the cycles and the record range it is
 about, so the web page can point at the data. Checks never change the data; they only report.
@@ -444,10 +444,10 @@ def resolve_cycles(records: pd.DataFrame, first_half: str | None = None) -> tupl
 
 
 def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: str, own: str,
-                        land_kept: bool) -> Finding:
+                        land_kept: bool, instrument: str = "LAND") -> Finding:
     ce = "discharge/charge" if registered == "charge" else "charge/discharge"
-    index = ("LAND's cycle index is self-consistent and is kept" if land_kept else
-             "LAND's cycle index is not usable either way, so cycles are derived from the step states")
+    index = (f"{instrument}'s cycle index is self-consistent and is kept" if land_kept else
+             f"{instrument}'s cycle index is not usable either way, so cycles are derived from the step states")
     return Finding(
         "first_half_mismatch", WARNING,
         f"The cell is registered {registered}-first, but this file starts with a {own} "
@@ -459,8 +459,10 @@ def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: s
         int(record[0]), int(record[-1]), [])
 
 
-def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None) -> list[Finding]:
-    """Compare LAND's Cycle-Index with the derived cycles; flag capacity counters and channel restarts.
+def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None, *,
+                          instrument: str = "LAND") -> list[Finding]:
+    """Compare the instrument's cycle index (LAND's Cycle-Index) with the derived cycles; flag capacity
+    counters and channel restarts. ``instrument`` names the cycler the export came from in the messages.
 
     - first_half_mismatch: the registered first half differs from the file's first charge/discharge
       record (one finding per file, naming the rule used and how to change the registration);
@@ -479,7 +481,8 @@ def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None) 
     rule, own = _cycle_rule(records, first_half)
     derived, kind, restart, frame = _identity(records, rule)
     if own is not None:
-        out.append(_first_half_finding(records, record, first_half, own, _land_consistent(frame, kind)))
+        out.append(_first_half_finding(records, record, first_half, own, _land_consistent(frame, kind),
+                                       instrument))
     moving = frame[kind > 0]
 
     g = moving.groupby(["seg", "land"], sort=False).agg(n=("derived", "nunique"), d0=("derived", "min"),
@@ -490,11 +493,12 @@ def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None) 
     for (_, lc), row in bad.iterrows():  # one row per offending LAND index (a few at most in a sane file)
         a, b = int(row["min"]), int(row["max"])
         spans.append((int(record[a]), int(record[b]), [int(lc)],
-                      f"LAND's cycle index {lc} covers {row['n']} charge/discharge pairs "
+                      f"{instrument}'s cycle index {lc} covers {row['n']} charge/discharge pairs "
                       f"({_fmt_records(int(record[a]), int(record[b]))}): the index did not advance. The analysis "
                       f"of this file uses cycles derived from the step states instead (derived cycles "
-                      f"{row['d0']}–{row['d1']} here); LAND's index is kept for display."))
-    out += _grouped("cycle_index_not_advancing", WARNING, spans, "LAND cycle indices covering several pairs")
+                      f"{row['d0']}–{row['d1']} here); {instrument}'s index is kept for display."))
+    out += _grouped("cycle_index_not_advancing", WARNING, spans,
+                    f"{instrument} cycle indices covering several pairs")
 
     split = moving.groupby("derived", sort=False).agg(n=("land", "nunique"))
     split = split[split["n"] > 1]
@@ -504,10 +508,11 @@ def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None) 
         a, b = dbounds.loc[dc]
         lands = [int(c) for c in pd.unique(moving.loc[moving["derived"] == dc, "land"])]
         spans.append((int(record[a]), int(record[b]), lands,
-                      f"LAND's cycle index changes inside one charge/discharge pair "
-                      f"({_fmt_records(int(record[a]), int(record[b]))}, LAND {_fmt_cycles(lands)}): LAND's "
-                      f"cycles there are not full cycles, so their CE and capacities compare different halves."))
-    out += _grouped("cycle_index_mismatch", WARNING, spans, "pairs split across LAND cycle indices")
+                      f"{instrument}'s cycle index changes inside one charge/discharge pair "
+                      f"({_fmt_records(int(record[a]), int(record[b]))}, {instrument} {_fmt_cycles(lands)}): "
+                      f"{instrument}'s cycles there are not full cycles, so their CE and capacities compare "
+                      f"different halves."))
+    out += _grouped("cycle_index_mismatch", WARNING, spans, f"pairs split across {instrument} cycle indices")
 
     out += _counter_findings(records, kind, record, land)
 

@@ -70,7 +70,8 @@ def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: Dq
     spec = spec or CellSpec()
     params = dqdv_params or DqdvParams()
     records = export.records
-    findings = cycle_identity_checks(records, spec.first_half)
+    instrument = getattr(export, "instrument", None) or "LAND"
+    findings = cycle_identity_checks(records, spec.first_half, instrument=instrument)
     cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half)
     analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)
     curves = dqdv_all(analysed, params)
@@ -84,7 +85,6 @@ def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: Dq
     )
     warnings = list(export.warnings)
     cycle_table = export.cycle_table
-    instrument = getattr(export, "instrument", "LAND")
     if cycle_table is not None and len(cycle_table):
         if instrument != "LAND":
             # Other cyclers: compare by the file's own cycle numbers (the records as read), whatever rule we

@@ -91,13 +91,14 @@ def _records(table: Table, meta: dict) -> pd.DataFrame:
     cycle = table.numbers(cycle_hit) if cycle_hit else None
     charge = table.require("charge capacity", "Charge Capacity", "Charge_Capacity")
     discharge = table.require("discharge capacity", "Discharge Capacity", "Discharge_Capacity")
-    # Arbin's counters run over a cycle and restart with the next one.
-    capacity = [Counter(table.numbers(charge, "capacity", default_unit="Ah"), cycle),
-                Counter(table.numbers(discharge, "capacity", default_unit="Ah"), cycle)]
+    # Arbin's counters run over a cycle and restart with the next one; each counts one direction (the
+    # discharge counter can tick at a charge's first record: that is not charge).
+    capacity = [Counter(table.numbers(charge, "capacity", default_unit="Ah"), cycle, direction="charge"),
+                Counter(table.numbers(discharge, "capacity", default_unit="Ah"), cycle, direction="discharge")]
     e_charge, e_discharge = table.find("Charge Energy", "Charge_Energy"), table.find("Discharge Energy",
                                                                                       "Discharge_Energy")
-    energy = ([Counter(table.numbers(e_charge, "energy", default_unit="Wh"), cycle),
-               Counter(table.numbers(e_discharge, "energy", default_unit="Wh"), cycle)]
+    energy = ([Counter(table.numbers(e_charge, "energy", default_unit="Wh"), cycle, direction="charge"),
+               Counter(table.numbers(e_discharge, "energy", default_unit="Wh"), cycle, direction="discharge")]
               if e_charge and e_discharge else None)
     stamp_hit = table.find("Date Time", "Date_Time", "DateTime")
     record_hit = table.find("Data Point", "Data_Point")

@@ -51,11 +51,15 @@ class Counter:
     Neware and Maccor, per cycle on Arbin, per half cycle on BioLogic: a drop to below half its previous
     value, or a change of ``restart`` (a per-record group label) when given, is a restart. A ``signed``
     counter (BioLogic's (Q-Qo)) runs over the whole test, up while charging, down while discharging.
+    A counter of one ``direction`` ('charge' or 'discharge': Arbin's Charge_Capacity beside its
+    Discharge_Capacity) counts only on records of that direction: the other counter's noise, or a tick
+    it takes at the first record of a step, is not charge that flowed.
     """
 
     values: np.ndarray
     restart: np.ndarray | None = None
     signed: bool = False
+    direction: str | None = None
 
 
 def unit_factor(unit: str | None, dimension: str, *, column: str, default: str | None = None) -> float:
@@ -116,11 +120,17 @@ def kinds_from_sign(current_ma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return kind, np.full(len(kind), "", dtype=object)  # the sign tells the direction, not CC from CV (as LAND)
 
 
-def throughput(counters: list[Counter], n: int) -> np.ndarray:
+_DIRECTION_CODE = {"charge": 1, "discharge": 2}  # cycling.analysis.cycles.kind_codes
+
+
+def throughput(counters: list[Counter], n: int, codes: np.ndarray | None = None) -> np.ndarray:
     """Per-record amount that flowed, summed over the instrument's counters (its running sum gives the
-    counter back between restarts, small noise included)."""
+    counter back between restarts, small noise included). With ``codes`` (1 charge, 2 discharge, 0 rest)
+    a counter of one direction counts only on records of that direction."""
     total = np.zeros(n)
     for counter in counters:
+        if counter.direction is not None and counter.direction not in _DIRECTION_CODE:
+            raise ValueError(f"a counter's direction is 'charge' or 'discharge', not {counter.direction!r}")
         values = np.nan_to_num(np.asarray(counter.values, dtype=np.float64))
         if counter.signed:
             step = np.diff(values, prepend=0.0)
@@ -136,7 +146,10 @@ def throughput(counters: list[Counter], n: int) -> np.ndarray:
             else:
                 group = pd.factorize(group)[0]
                 restarted[1:] |= group[1:] != group[:-1]
-        total += np.where(restarted, values, values - previous)
+        flow = np.where(restarted, values, values - previous)
+        if counter.direction is not None and codes is not None:
+            flow = np.where(np.asarray(codes) == _DIRECTION_CODE[counter.direction], flow, 0.0)
+        total += flow
     return total
 
 
@@ -247,8 +260,8 @@ def build_records(
             derived = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
             step_time = np.where(gaps, derived, step_time)
 
-    capacity_mah = running_totals(throughput(capacity, n), codes)
-    energy_mwh = running_totals(throughput(energy, n), codes) if energy else np.full(n, np.nan)
+    capacity_mah = running_totals(throughput(capacity, n, codes), codes)
+    energy_mwh = running_totals(throughput(energy, n, codes), codes) if energy else np.full(n, np.nan)
     stamps = (pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]") if sys_time is None
               else pd.Series(np.asarray(sys_time, dtype="datetime64[ns]")))
     columns = {

@@ -41,6 +41,7 @@ from .columns import (
 )
 from .errors import ParseError, display_name, reading
 from .export import Export
+from .signatures import text_tables_looked_for
 from .sniff import (
     check_ole2,
     check_zip,
@@ -140,9 +141,13 @@ def _parse(data: bytes, display: str, report: Callable[[float], None], *, path: 
 
     record_blocks = sorted((b for b in found.blocks if b.kind == "record"), key=lambda b: b.order)
     if not record_blocks:
-        where = "sheet" if kind != "text" else "section"
-        raise ParseError(f"no record table with data was found (a Record-Tab {where} with a header row "
-                         "naming at least voltage and current)")
+        if kind != "text" or found.blocks:  # a LAND file (it has LAND's other tables) without records
+            where = "section" if kind == "text" else "sheet"
+            raise ParseError(f"no record table with data was found (a Record-Tab {where} with a header row "
+                             "naming at least voltage and current)")
+        # Text reaches this reader when no other reader recognised it: it may be no cycler's export at all.
+        raise ParseError("no record table with data was found: the text is not an export of a cycler this "
+                         f"system reads. Looked for: {text_tables_looked_for()}")
     records = _records(record_blocks, warnings, file=display)
     report(0.85)
     cycle_table = _summary([b for b in found.blocks if b.kind == "cycle"], "cycle")

@@ -78,6 +78,22 @@ TEXT: list[tuple[str, str, re.Pattern]] = [
     ("BDF", "bdf-csv", re.compile(r"test_time_second.*(?:voltage_volt|current_ampere)|(?:Voltage|Current|Test Time) / \S+.*(?:Voltage|Current) / [mµu]?[AV]\b", re.I)),
 ]
 
+# What each cycler's text record table looks like, for the refusal of a text file no reader recognised
+# (LAND's reader is the catch-all, so its refusal must name every table it was looked for, not LAND's only).
+TEXT_TABLES: dict[str, str] = {
+    "LAND": "a record section whose header row names at least voltage and current",
+    "Arbin": "Data_Point / Test_Time / Cycle_Index columns",
+    "Maccor": "Rec# / Cyc# columns with Amp-hr",
+    "Neware": "DataPoint / Cycle Index or Record ID columns",
+    "BioLogic": "an EC-Lab or BT-Lab ASCII file with time/s and Ewe/V",
+    "BDF": "test_time_second with voltage_volt / current_ampere",
+}
+
+
+def text_tables_looked_for() -> str:
+    """'LAND (…), Arbin (…), …': the cyclers' text tables a text file was searched for."""
+    return "; ".join(f"{instrument} ({what})" for instrument, what in TEXT_TABLES.items())
+
 
 def identify(head: bytes) -> Signature | None:
     """The binary signature ``head`` starts with (at its offset), or None for text and unknown data."""

@@ -299,7 +299,7 @@ def test_it_flags_two_cycles_merged_under_one_index_and_uses_derived_cycles(coat
     last = int(coated60.loc[coated60["cycle"] == 11, "record"].max())
     assert (found[0].first_record, found[0].last_record) == (first, last) == (1285, 1568)
     assert found[0].cycles == [10]
-    assert "covers 2 charge/discharge pairs" in found[0].message
+    assert "LAND's cycle index 10 covers 2 charge/discharge pairs" in found[0].message
     cycles, source = resolve_cycles(records)
     assert source == "derived"
     np.testing.assert_array_equal(cycles, original)
@@ -399,3 +399,34 @@ def test_the_real_discharge_first_land_sample_on_a_charge_first_cell_gets_one_fi
     assert "registered charge-first, but this file starts with a discharge" in found[0].message
     cycles, source = resolve_cycles(records, "charge")
     assert source == "land" and sorted(set(cycles)) == list(range(1, 15))
+
+
+def test_cycle_identity_findings_name_the_instrument_the_export_came_from(coated60):
+    """An Arbin/Maccor file's findings speak of that cycler's cycle index, not LAND's (the pipeline passes
+    export.instrument down)."""
+    from cycling.analysis.pipeline import analyse
+    from cycling.parsers import Export
+
+    merged = coated60.copy()
+    merged.loc[merged["cycle"] >= 11, "cycle"] -= 1  # the index did not advance from 10 to 11
+    split = coated60.copy()
+    split.loc[split["record"].isin(records_of(split, 8, "discharge")), "cycle"] = 9  # changes mid pair
+    first_discharge = simulate_cell(simple_spec(15, first_half="discharge"))
+    found = (cycle_identity_checks(merged, instrument="Arbin")
+             + of(cycle_identity_checks(split, instrument="Arbin"), "cycle_index_mismatch")
+             + cycle_identity_checks(first_discharge, "charge", instrument="Arbin"))
+    assert [f.code for f in found] == ["cycle_index_not_advancing", "cycle_index_mismatch", "first_half_mismatch"]
+    assert "Arbin's cycle index 10 covers 2 charge/discharge pairs" in found[0].message
+    assert "Arbin's index is kept for display" in found[0].message
+    assert "Arbin's cycle index changes inside one charge/discharge pair" in found[1].message
+    assert "Arbin cycles 8–9): Arbin's cycles there are not full cycles" in found[1].message
+    assert "Arbin's cycle index is self-consistent and is kept" in found[2].message
+    assert not any("LAND" in f.message for f in found)
+    records = merged
+    spec = CellSpec(active_mass_mg=STUDY_ACTIVE_MASS_MG)
+    maccor = analyse(Export(records=records, cycle_table=None, step_table=None, instrument="Maccor"), spec)
+    merged = of(maccor.findings, "cycle_index_not_advancing")
+    assert len(merged) == 1 and "Maccor's cycle index 10 covers 2" in merged[0].message
+    assert not any("LAND" in f.message for f in maccor.findings)
+    land = analyse(Export(records=records, cycle_table=None, step_table=None), spec)
+    assert "LAND's cycle index 10 covers 2" in of(land.findings, "cycle_index_not_advancing")[0].message

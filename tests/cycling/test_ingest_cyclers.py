@@ -108,10 +108,11 @@ def test_an_arbin_csv_dump_imports(device_api, cell):
     assert datafile.n_records == len(raw) == 13
     ours = rows(datafile)
     assert len(ours) == datafile.n_cycles == 1 and np.isnan(ours["discharge_mah"].iat[0])
-    # Only a start of a charge here. The reader adds Arbin's discharge counter, which moved by 0.020 mAh
-    # at the charge's first record, to the charge (0.421 mAh against Arbin's Charge Capacity 0.401 mAh):
-    # a question for the Arbin reader, so only the lower bound is asserted.
-    assert ours["charge_mah"].iat[0] >= raw["Charge Capacity (Ah)"].max() * 1000
+    # Only a start of a charge here: its capacity is Arbin's own Charge Capacity (0.400839 mAh). Arbin's
+    # discharge counter ticks by 0.020 mAh at the charge's first record; that is not charge.
+    assert raw["Discharge Capacity (Ah)"].max() * 1000 == pytest.approx(0.0204379)
+    assert ours["charge_mah"].iat[0] == pytest.approx(raw["Charge Capacity (Ah)"].iat[-1] * 1000, rel=1e-9)
+    assert ours["charge_mah"].iat[0] == pytest.approx(0.400839, rel=1e-9)
 
 
 def test_a_biologic_mpt_imports_the_charge_of_its_discharge(device_api, cell):
@@ -160,6 +161,7 @@ def test_an_unsupported_file_fails_at_ingest_naming_the_file_and_what_it_looked_
     assert services.datafile_ingest(datafile_id=datafile_id) == "failed"
     error = DataFile.objects.get(pk=datafile_id).error
     assert "logger.csv" in error and "no record table" in error, error
+    assert "Looked for: LAND (" in error and "Arbin (" in error and "Record-Tab" not in error, error
     assert not CycleSummary.objects.filter(datafile_id=datafile_id).exists()
     with pytest.raises(Exception, match="x.bin.*binary data of an unknown format, not an export of a cycler this system reads"):
         read_export(io.BytesIO(b"\x00\x01garbage" * 10), name="x.bin")

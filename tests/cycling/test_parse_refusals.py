@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cycling.parsers import ParseError, read_land
-from cycling.simulate import study_cell
+from cycling.simulate import simple_spec, simulate_cell, study_cell
 from cycling.testing import write_land
 
 NEGATIVE = Path(__file__).resolve().parents[1] / "data" / "negative" / "neware_custom_data_003.xls"
@@ -64,7 +64,21 @@ def test_it_refuses_random_bytes():
 
 def test_it_refuses_a_csv_from_something_else():
     message = refuse(b"time,value\n0,1\n1,2\n", "logger.csv")
-    assert "no record table" in message
+    assert "no record table" in message and "not an export of a cycler this system reads" in message
+    # Not recognised as any cycler: the refusal names every cycler's table it looked for, not LAND's only.
+    assert "Record-Tab" not in message
+    for cycler in ("LAND (", "Arbin (", "Maccor (", "Neware (", "BioLogic (", "BDF ("):
+        assert cycler in message, (cycler, message)
+
+
+def test_a_land_text_export_without_its_record_section_is_refused_in_lands_words():
+    buffer = io.BytesIO()
+    write_land(simulate_cell(simple_spec(2)), buffer, variant="csv")
+    text = buffer.getvalue().decode("utf-8")
+    cycle_tab_only = text[:text.index("Record-Tab")]  # LAND's Cycle-Tab section, the records cut off
+    message = refuse(cycle_tab_only.encode(), "cut.csv")
+    assert "no record table with data was found (a Record-Tab section with a header row" in message
+    assert "Looked for" not in message
 
 
 def test_it_refuses_an_empty_file():

@@ -120,8 +120,14 @@ def test_it_reads_the_arbin_workbook_with_global_info():
     # charge of that step alone, which is our running total there.
     end_of_charge = int(records.index[records["step"] == 3][-1])
     assert records["capacity_mah"].iat[end_of_charge] == pytest.approx(sheet[end_of_charge + 1][7] * 1000)
+    # The second charge of cycle 1 is the charge counter's increase over its own records: the counter's
+    # tick at the discharge's first record (2e-6 mAh, record 3191, the tail of the first charge) is
+    # neither discharge nor part of the second charge.
+    kind = records["step_kind"].to_numpy()
+    start = int(np.flatnonzero(kind != "charge")[-1]) + 1  # first record of the last charge
+    assert start > end_of_charge + 1 and (kind[start:] == "charge").all()
     assert records["capacity_mah"].iat[-1] == pytest.approx(
-        (sheet[-1][7] - sheet[end_of_charge + 1][7]) * 1000, rel=1e-6)  # the second charge of cycle 1
+        (sheet[-1][7] - sheet[start][7]) * 1000, rel=1e-9)  # sheet row start = record start - 1 (header)
 
 
 def test_it_reads_arbin_csv_dumps_with_and_without_units():
@@ -129,6 +135,15 @@ def test_it_reads_arbin_csv_dumps_with_and_without_units():
     lines = (DATA / "arbin/PyProBE__sample_data_arbin.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(export.records) == len(lines) - 1
     assert export.records["current_ma"].iat[-1] == pytest.approx(float(lines[-1].split(",")[9]) * 1000)
+    # The charge counts Arbin's Charge Capacity only (its Discharge Capacity ticks 0.020 mAh at the charge's
+    # first record): the running capacity and energy are Arbin's own counters, record by record.
+    last = lines[-1].split(",")
+    assert export.records["capacity_mah"].iat[-1] == pytest.approx(float(last[12]) * 1000, rel=1e-9)
+    assert export.records["capacity_mah"].iat[-1] == pytest.approx(0.400839, rel=1e-9)
+    assert export.records["energy_mwh"].iat[-1] == pytest.approx(float(last[14]) * 1000, rel=1e-9)
+    charging = export.records["step_kind"].to_numpy() == "charge"
+    counters = np.array([[float(v) for v in line.split(",")[12:14]] for line in lines[1:]]) * 1000
+    assert export.records["capacity_mah"].to_numpy()[charging] == pytest.approx(counters[charging, 0], rel=1e-9)
     tri = read("arbin/beep__FastCharge_000025_CH8.csv")
     assert len(tri.records) == 248 and tri.metadata["units"]["Current"] == "A (instrument default)"
 
