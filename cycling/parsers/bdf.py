@@ -22,7 +22,6 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -30,7 +29,7 @@ import pandas as pd
 
 from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import UNITS
-from .errors import ParseError
+from .errors import ParseError, display_name, reading
 from .land import PARSER_VERSION, RECORD_COLUMNS, LandExport
 from .probe import Reader
 
@@ -146,27 +145,14 @@ def read_bdf(
     progress: Callable[[float], None] | None = None,
 ) -> BdfExport:
     """Read a BDF csv or parquet file (path or binary file object); raise ParseError for anything else."""
-    display = name or _display_name(source)
+    display = name or display_name(source)
     report = progress or (lambda fraction: None)
-    try:
+    with reading(display, what=" as a BDF table", also=(OSError,)):
         data = _read_bytes(source)
         report(0.05)
         export = _parse(data, display, report)
-    except ParseError as exc:
-        raise exc.located(file=display) from None
-    except MemoryError:
-        raise ParseError("the file is too large to read in memory", file=display) from None
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError, UnicodeError, OSError) as exc:
-        raise ParseError(f"the file's content could not be understood as a BDF table ({type(exc).__name__}: "
-                         f"{exc})", file=display) from None
     report(1.0)
     return export
-
-
-def _display_name(source) -> str:
-    if isinstance(source, str | os.PathLike):
-        return Path(source).name
-    return Path(getattr(source, "name", "") or "upload").name
 
 
 def _read_bytes(source) -> bytes:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
+
 
 class ParseError(ValueError):
     """A file that is not a readable LAND export. The message is meant for the person who uploaded it."""
@@ -31,3 +35,32 @@ class ParseError(ValueError):
         """The same error with the file (and sheet) filled in where the raiser did not know them."""
         return ParseError(self.reason, file=self.file or file, sheet=self.sheet or sheet,
                           row=self.row, column=self.column)
+
+
+# What a reader's bug on odd input looks like; never shown to the uploader as a bare traceback.
+_UNEXPECTED = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError)
+
+
+@contextlib.contextmanager
+def reading(display: str, *, subject: str = "file", what: str = "",
+            also: tuple[type[BaseException], ...] = ()):
+    """Every failure inside becomes a ParseError naming the file `display` (a reader's last line of defence).
+
+    `what` says what the content was read as (" as a BDF table"); `also` adds exception types to turn into
+    ParseError (e.g. OSError from a library that reads the bytes itself)."""
+    try:
+        yield
+    except ParseError as exc:
+        raise exc.located(file=display) from None
+    except MemoryError:
+        raise ParseError("the file is too large to read in memory", file=display) from None
+    except (*_UNEXPECTED, *also) as exc:
+        raise ParseError(f"the {subject}'s content could not be understood{what} ({type(exc).__name__}: {exc})",
+                         file=display) from None
+
+
+def display_name(source) -> str:
+    """The file name an error shows for a path or a file object (never a directory the caller passed)."""
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name
+    return Path(getattr(source, "name", "") or "upload").name

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -40,7 +39,7 @@ from .columns import (
     Header,
     snake_name,
 )
-from .errors import ParseError
+from .errors import ParseError, display_name, reading
 from .export import Export
 from .sniff import (
     check_ole2,
@@ -78,27 +77,13 @@ def read_land(
     progress: Callable[[float], None] | None = None,
 ) -> LandExport:
     """Parse a LAND export from a path or a binary file object; raise ParseError for anything else."""
-    display = name or _display_name(source)
+    display = name or display_name(source)
     report = progress or (lambda fraction: None)
-    try:
+    with reading(display):
         # No name bound to the bytes here: _parse may drop them (see there).
         export = _parse(_read_bytes(source), display, report, path=_regular_file(source))
-    except ParseError as exc:
-        raise exc.located(file=display) from None
-    except MemoryError:
-        raise ParseError("the file is too large to read in memory", file=display) from None
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError) as exc:
-        # Last line of defence: bad input must never surface as a bare traceback to the uploader.
-        raise ParseError(f"the file's content could not be understood ({type(exc).__name__}: {exc})",
-                         file=display) from None
     report(1.0)
     return export
-
-
-def _display_name(source) -> str:
-    if isinstance(source, str | os.PathLike):
-        return Path(source).name
-    return Path(getattr(source, "name", "") or "upload").name
 
 
 def _regular_file(source) -> str | None:

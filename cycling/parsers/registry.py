@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ParseError
+from .errors import ParseError, display_name, reading
 from .export import Export
 from .probe import Probe, Reader
 
@@ -55,7 +54,7 @@ def read_export(
     progress: Callable[[float], None] | None = None,
 ) -> Export:
     """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise."""
-    display = name or _display_name(source)
+    display = name or display_name(source)
     data = _read_bytes(source, display)
     probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
     if not data or data.isspace():  # isspace stops at the first byte of content; strip copied the file
@@ -66,15 +65,8 @@ def read_export(
     for reader in _load():
         if not reader.sniff(probe):
             continue
-        try:
+        with reading(display, subject=f"{reader.instrument} file"):
             export = reader.read(probe)
-        except ParseError as exc:
-            raise exc.located(file=display) from None
-        except MemoryError:
-            raise ParseError("the file is too large to read in memory", file=display) from None
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, UnicodeError) as exc:
-            raise ParseError(f"the {reader.instrument} file's content could not be understood "
-                             f"({type(exc).__name__}: {exc})", file=display) from None
         export.reader_version = export.reader_version or reader.version
         export.source_name = display
         export.metadata.setdefault("instrument", export.instrument)
@@ -83,12 +75,6 @@ def read_export(
         return export
     what = signature.what if signature else "a file of an unknown format"
     raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
-
-
-def _display_name(source) -> str:
-    if isinstance(source, str | os.PathLike):
-        return Path(source).name
-    return Path(getattr(source, "name", "") or "upload").name
 
 
 def _read_bytes(source, display: str) -> bytes:
