@@ -1,8 +1,9 @@
-"""Small shared helpers: JSON-safe copies of values and frames, file digests, id lists from a querystring."""
+"""Small shared helpers: JSON-safe copies of values and frames, file digests, id lists, resumable file downloads."""
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,54 @@ def parse_ids(value: str | None) -> tuple[int, ...]:
         if token.isdigit() and int(token) not in out:
             out.append(int(token))
     return tuple(out)
+
+
+RANGE_CHUNK_BYTES = 1 << 20
+
+
+def ranged_file_response(request, storage_name: str, *, etag: str, content_type: str, filename: str):
+    """A stored file as a download that a broken transfer can resume (HTTP Range, RFC 9110).
+
+    `Range: bytes=N-`, `bytes=N-M` or `bytes=-N` gives 206 with Content-Range; `If-Range` with another
+    ETag (the data changed since the first part) gives the whole file again as 200; a range past the end
+    416; a multi-range or malformed header is ignored (200, allowed by the RFC). Read in 1 MiB chunks."""
+    from django.core.files.storage import default_storage
+    from django.http import HttpResponse, StreamingHttpResponse
+
+    size = default_storage.size(storage_name)
+    quoted = f'"{etag}"'
+    start, end, partial = 0, size - 1, False
+    asked = request.headers.get("Range", "").strip()
+    if_range = request.headers.get("If-Range", "").strip()
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", asked)
+    if match and (match[1] or match[2]) and (not if_range or if_range == quoted):
+        if match[1]:
+            start = int(match[1])
+            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        else:
+            start = max(size - int(match[2]), 0)
+        if start >= size or start > end:
+            resp = HttpResponse(status=416)
+            resp["Content-Range"] = f"bytes */{size}"
+            resp["Accept-Ranges"], resp["ETag"] = "bytes", quoted
+            return resp
+        partial = True
+    resp = StreamingHttpResponse(_file_bytes(storage_name, start, end + 1), content_type=content_type,
+                                 status=206 if partial else 200)
+    resp["Content-Length"] = str(end + 1 - start)
+    if partial:
+        resp["Content-Range"] = f"bytes {start}-{end}/{size}"
+    resp["Accept-Ranges"], resp["ETag"] = "bytes", quoted
+    resp["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
+
+
+def _file_bytes(storage_name: str, start: int, stop: int):
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(storage_name, "rb") as fh:
+        fh.seek(start)
+        left = stop - start
+        while left > 0 and (chunk := fh.read(min(RANGE_CHUNK_BYTES, left))):
+            left -= len(chunk)
+            yield chunk

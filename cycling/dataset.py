@@ -4,20 +4,27 @@ Layout of the zip (README.md inside says the same to the reader):
     README.md, datacite.json, provenance.json, summary-cells.csv, summary-groups.csv, figures/*.svg,
     cells/<cell>/build_sheet.json, cycles.csv, records/<file>.parquet and .bdf.parquet,
     eis/spectrum-<id>.csv, eis/fits.json, figures/capacity.svg, figures/profiles.svg
-The zip is written member by member into the response (data descriptors, no seeking), so memory stays
-at one record batch whatever the selection's size.
+The zip is written member by member (data descriptors, no seeking), so memory stays at one record batch
+whatever the selection's size. It is reproducible: the same selection of the same data gives the same bytes
+(fixed member order, every member stamped with the data's own time, no "exported now" inside), so
+`dataset_file` builds it once into storage as `datasets/<etag>.zip` and a broken download resumes with an
+HTTP Range request against that file. `manage.py prune_datasets --days N` removes old builds.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
+import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils.text import slugify
@@ -30,6 +37,9 @@ from .parsers.bdf import READER_VERSION as BDF_VERSION
 from .parsers.bdf import BdfWriter
 
 RECORD_FORMATS = ("parquet", "bdf")
+# Bumped whenever the zip's layout or any member's writer changes, so an ETag never names an older build.
+DATASET_LAYOUT_VERSION = "2"
+STORAGE_DIR = "datasets"
 _COPY_CHUNK = 1 << 20
 # Unit of a build-sheet field from its name's suffix (names carry units; the JSON says them in words too).
 _UNIT_SUFFIXES = [
@@ -55,12 +65,79 @@ def dataset_cells(user, *, cell_ids=(), group_ids=(), project_ids=()) -> list[Ce
         "project__name", "group__name", "replicate_number", "name"))
 
 
-def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FORMATS) -> Iterator[bytes]:
-    """The zip as chunks of bytes; each member leaves as soon as it is written."""
+def dataset_inputs(user, cells: list[Cell], records: tuple[str, ...]) -> tuple[str, datetime]:
+    """(ETag, data time) of a selection: the ETag hashes everything the zip is made from (cells and their
+    build, groups, data files with their SHA-256 and import time, EIS spectra and fits, the records choice,
+    the user, whose visibility decides the group rows); the data time is the newest of those changes."""
+    from impedance.models import EisFit, EisSpectrum
+
+    cell_ids = [c.pk for c in cells]
+    files = {c.pk: selectors.cell_timeline_files(c) for c in cells}
+    spectra = list(EisSpectrum.objects.filter(cell_id__in=cell_ids).order_by("pk").values_list(
+        "pk", "cell_id", "datafile_id", "datafile__sha256", "after_cycle", "created_at", "datafile__finished_at"))
+    fits = list(EisFit.objects.filter(spectrum__cell_id__in=cell_ids).order_by("pk").values_list(
+        "pk", "spectrum_id", "is_current", "r_int_ohm", "created_at"))
+    facts = {
+        "layout": DATASET_LAYOUT_VERSION, "records": list(records), "user": getattr(user, "pk", None),
+        "whole_groups": list(_whole_groups(user, cells)),
+        "cells": [[c.pk, c.name, c.updated_at, c.group_id, c.group.name if c.group_id else None,
+                   c.group.color if c.group_id else None, c.project.name] for c in cells],
+        "datafiles": [[cell_pk, f.pk, f.sha256, f.records_file, f.finished_at, f.timeline_position,
+                       (f.provenance or {}).get("analysis_version")] for cell_pk, fs in files.items() for f in fs],
+        "spectra": spectra, "fits": fits,
+    }
+    etag = hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:32]
+    times = [c.updated_at for c in cells] + [f.finished_at for fs in files.values() for f in fs if f.finished_at]
+    times += [t for row in spectra for t in row[-2:] if t] + [row[-1] for row in fits]
+    # zip stamps start in 1980; a selection without any time (never the case for saved rows) gets that.
+    return etag, max(times, default=datetime(1980, 1, 1, tzinfo=UTC)).astimezone(UTC)
+
+
+def dataset_file(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FORMATS) -> tuple[str, str]:
+    """(storage name, ETag) of the selection's zip, built once and reused while its inputs are unchanged.
+
+    The zip is written under a temporary name and moved into place (an object store's upload is atomic),
+    so a reader never gets a half-written file; two requests building at once write the same bytes."""
+    etag, at = dataset_inputs(user, cells, records)
+    name = f"{STORAGE_DIR}/{etag}.zip"
+    if default_storage.exists(name):
+        return name, etag
+    try:
+        final = default_storage.path(name)
+    except NotImplementedError:
+        final = None
+    if final:
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=os.path.dirname(final), suffix=".part", delete=False) as tmp:
+            try:
+                for chunk in dataset_zip(user, cells, records=records, at=at):
+                    tmp.write(chunk)
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
+        os.replace(tmp.name, final)
+    else:
+        with tempfile.TemporaryFile() as tmp:
+            for chunk in dataset_zip(user, cells, records=records, at=at):
+                tmp.write(chunk)
+            tmp.seek(0)
+            saved = default_storage.save(name, File(tmp, name=name))
+        if saved != name:  # a concurrent build saved the same bytes first
+            default_storage.delete(saved)
+    return name, etag
+
+
+def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FORMATS,
+                at: datetime | None = None) -> Iterator[bytes]:
+    """The zip as chunks of bytes; each member leaves as soon as it is written. `at` is the data's time
+    (dataset_inputs): it stamps every member and the metadata, so the same data gives the same bytes."""
+    if at is None:
+        at = dataset_inputs(user, cells, records)[1]
     sink = _Sink()
-    zf = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
-    now = datetime.now(UTC)
-    provenance = {"exported_at": now.isoformat(), "exported_by": getattr(user, "username", str(user)),
+    zf = _ReproducibleZip(sink, at)
+    now = at
+    provenance = {"data_as_of": now.isoformat(), "exported_by": getattr(user, "username", str(user)),
                   "bdf_writer_version": BDF_VERSION, "cells": {}}
     payload = compare.compare(user, compare.Selection(_whole_groups(user, cells), tuple(c.pk for c in cells), None))
     for which in ("cells", "groups"):
@@ -161,7 +238,7 @@ def datafile_provenance(datafile) -> dict:
 def _copy_member(zf, sink, storage_name: str, member: str) -> Iterator[bytes]:
     """A stored file copied into the zip as it is (Parquet is compressed already: stored, not deflated)."""
     with default_storage.open(storage_name, "rb") as src, zf.open(
-        zipfile.ZipInfo(member, _stamp()), "w", force_zip64=True
+        zf.info(member, zipfile.ZIP_STORED), "w", force_zip64=True
     ) as dst:
         while chunk := src.read(_COPY_CHUNK):
             dst.write(chunk)
@@ -173,7 +250,7 @@ def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
     import pyarrow.parquet as pq
 
     writer = BdfWriter()
-    info = zipfile.ZipInfo(member, _stamp())
+    info = zf.info(member, zipfile.ZIP_STORED)
     with zf.open(info, "w", force_zip64=True) as dst:
         out = _Tell(dst)
         parquet = None
@@ -242,7 +319,8 @@ def datacite(cells: list[Cell], user, now: datetime) -> dict:
 def readme(cells: list[Cell], records: tuple[str, ...], now: datetime) -> str:
     lines = [
         "# Dataset exported from assb-lab", "",
-        f"Exported {now:%Y-%m-%d %H:%M} UTC; {len(cells)} cell(s). Metadata for a repository: `datacite.json`",
+        f"Data as of {now:%Y-%m-%d %H:%M} UTC (the latest import, fit or build-sheet change); {len(cells)} cell(s).",
+        "Metadata for a repository: `datacite.json`",
         "(fill in the licence and the authors' ORCIDs before publishing).", "",
         "## Contents", "",
         "| path | what |", "|---|---|",
@@ -280,8 +358,24 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or slugify(name) or "cell"
 
 
-def _stamp() -> tuple:
-    return datetime.now(UTC).timetuple()[:6]
+class _ReproducibleZip(zipfile.ZipFile):
+    """A deflating ZipFile whose members all carry one fixed time (zipfile would stamp writestr'd names
+    with the clock), so the same data gives a byte-identical zip."""
+
+    def __init__(self, sink, at: datetime):
+        super().__init__(sink, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._stamp = max(at.astimezone(UTC), datetime(1980, 1, 1, tzinfo=UTC)).timetuple()[:6]
+
+    def info(self, member: str, compress_type: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(member, self._stamp)
+        info.compress_type = compress_type
+        info.external_attr = 0o600 << 16  # what writestr gives a plain name
+        return info
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        if isinstance(zinfo_or_arcname, str):
+            zinfo_or_arcname = self.info(zinfo_or_arcname)
+        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
 
 
 def _finite(value):

@@ -19,6 +19,7 @@ STYLE = {
     "ytick.labelsize": 8, "axes.linewidth": 0.8, "lines.linewidth": 1.2, "axes.spines.top": False,
     "axes.spines.right": False, "legend.frameon": False, "svg.fonttype": "none", "pdf.fonttype": 42,
     "font.family": "DejaVu Sans", "savefig.bbox": "tight", "savefig.pad_inches": 0.02,
+    "svg.hashsalt": "assb-lab",  # fixed clip-path ids: the same figure gives the same bytes (reproducible zips)
 }
 SIZE_IN = (3.5, 2.6)
 

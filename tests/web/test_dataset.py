@@ -1,13 +1,17 @@
-"""Dataset export for publication: one streamed zip with build sheets, cycles, records, EIS, provenance, figures."""
+"""Dataset export for publication: one resumable zip with build sheets, cycles, records, EIS, provenance, figures."""
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 
+from assb_lab.lib import RANGE_CHUNK_BYTES
 from cells.models import AuditEvent
+from cycling import dataset
 from cycling.analysis import CellSpec, summarize_cycles
 from cycling.models import DataFile
 from cycling.parsers.bdf import read_bdf
@@ -24,13 +28,20 @@ def coated(study):
     return study["coated"]
 
 
-def _zip(resp, min_chunks: int = 6) -> zipfile.ZipFile:
+def _body(resp) -> bytes:
+    chunks = list(resp.streaming_content)
+    assert max(len(c) for c in chunks) <= RANGE_CHUNK_BYTES  # served from storage in bounded chunks
+    body = b"".join(chunks)
+    assert len(body) == int(resp["Content-Length"])
+    return body
+
+
+def _zip(resp) -> zipfile.ZipFile:
     assert resp.status_code == 200, resp.content
     assert resp["Content-Type"] == "application/zip"
     assert 'filename="lnto-coating-study-dataset.zip"' in resp["Content-Disposition"]
-    chunks = list(resp.streaming_content)
-    assert len(chunks) >= min_chunks  # written member by member, not built whole
-    return zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert resp["Accept-Ranges"] == "bytes" and len(resp["ETag"]) == 34
+    return zipfile.ZipFile(io.BytesIO(_body(resp)))
 
 
 def test_it_exports_a_group_as_one_zip_a_repository_takes(viewer, coated):
@@ -103,8 +114,90 @@ def test_it_exports_only_what_the_user_may_see_and_audits_it(client, viewer, out
 
 def test_it_summarises_exactly_the_chosen_cells(viewer, study):
     lnto1 = next(c for c in study["cells"] if c.name == "LNTO-01")
-    zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?cells={lnto1.pk}&records=none"), min_chunks=2)
+    zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?cells={lnto1.pk}&records=none"))
     summary = pd.read_csv(zf.open("summary-cells.csv"))
     assert list(summary["Cell"]) == ["LNTO-01"]
     assert pd.read_csv(zf.open("summary-groups.csv")).empty  # a third of a group is not the group
     assert {n.split("/")[1] for n in zf.namelist() if n.startswith("cells/")} == {"LNTO-01"}
+
+
+# --- resumable download (HTTP Range) ------------------------------------------------------------------
+
+def test_the_same_selection_gives_a_byte_identical_zip(viewer, coated):
+    cells = dataset.dataset_cells(viewer, group_ids=[coated.pk])
+    # Built twice from scratch (not the cached file): fixed order, fixed stamps, reproducible figures.
+    first = b"".join(dataset.dataset_zip(viewer, cells, records=("parquet",)))
+    second = b"".join(dataset.dataset_zip(viewer, cells, records=("parquet",)))
+    assert first == second
+    etag, at = dataset.dataset_inputs(viewer, cells, ("parquet",))
+    stamps = {info.date_time for info in zipfile.ZipFile(io.BytesIO(first)).infolist()}
+    assert stamps == {(*at.timetuple()[:5], at.second // 2 * 2)}  # the data's own time (zip: 2 s steps)
+    latest = DataFile.objects.filter(cell__group=coated, finished_at__isnull=False).latest("finished_at")
+    assert at >= latest.finished_at
+    assert json.loads(zipfile.ZipFile(io.BytesIO(first)).read("provenance.json"))["data_as_of"] == at.isoformat()
+
+
+def test_a_broken_download_resumes_with_range_into_the_same_zip(viewer, coated, monkeypatch):
+    monkeypatch.setattr("assb_lab.lib.RANGE_CHUNK_BYTES", 64 * 1024)  # so the small study spans many chunks
+    client = client_for(viewer)
+    url = f"/api/v1/datasets/?groups={coated.pk}"
+    full_resp = client.get(url)
+    assert full_resp.status_code == 200
+    full, etag = _body(full_resp), full_resp["ETag"]
+    assert len(full) > 4 * 64 * 1024  # records included: a resumed part spans several chunks
+    half = len(full) // 2
+    cut = full[:half]  # what arrived before the connection broke
+    resumed = client.get(url, HTTP_RANGE=f"bytes={half}-", HTTP_IF_RANGE=etag)
+    assert resumed.status_code == 206
+    assert resumed["Content-Range"] == f"bytes {half}-{len(full) - 1}/{len(full)}"
+    assert resumed["ETag"] == etag
+    parts = list(resumed.streaming_content)
+    assert len(parts) >= 2 and max(len(p) for p in parts) <= 64 * 1024
+    whole = cut + b"".join(parts)
+    assert whole == full
+    zf = zipfile.ZipFile(io.BytesIO(whole))
+    assert zf.testzip() is None and "cells/LNTO-01/cycles.csv" in zf.namelist()
+    # a bounded range and a suffix range too
+    assert _body(client.get(url, HTTP_RANGE="bytes=10-19")) == full[10:20]
+    assert _body(client.get(url, HTTP_RANGE="bytes=-100")) == full[-100:]
+    past = client.get(url, HTTP_RANGE=f"bytes={len(full)}-")
+    assert past.status_code == 416 and past["Content-Range"] == f"bytes */{len(full)}"
+    # one audit line for the download; the resumed and partial parts are not audited again
+    assert AuditEvent.objects.filter(action="export.dataset").count() == 1
+
+
+def test_if_range_with_a_stale_etag_gives_the_whole_new_zip(viewer, coated):
+    client = client_for(viewer)
+    url = f"/api/v1/datasets/?groups={coated.pk}&records=none"
+    old = client.get(url)
+    old_body, old_etag = _body(old), old["ETag"]
+    cell = coated.cells.order_by("pk").first()
+    cell.updated_at = cell.updated_at + timedelta(seconds=5)
+    cell.save()  # the build sheet changed after the first part was fetched
+    resp = client.get(url, HTTP_RANGE=f"bytes={len(old_body) // 2}-", HTTP_IF_RANGE=old_etag)
+    assert resp.status_code == 200 and resp["ETag"] != old_etag
+    assert "Content-Range" not in resp
+    new = zipfile.ZipFile(io.BytesIO(_body(resp)))
+    assert new.testzip() is None and "README.md" in new.namelist()
+    # the same stale ETag over a Range without If-Range still is a range of the new file (RFC 9110)
+    assert client.get(url, HTTP_RANGE="bytes=0-9").status_code == 206
+
+
+def test_an_outsider_gets_nothing_even_with_a_range(outsider, coated):
+    resp = client_for(outsider).get(f"/api/v1/datasets/?groups={coated.pk}", HTTP_RANGE="bytes=0-")
+    assert resp.status_code == 400 and "holds no cell you may see" in resp.json()["detail"]
+
+
+def test_old_built_zips_are_pruned(viewer, coated):
+    import os
+    import time
+
+    name, _etag = dataset.dataset_file(viewer, dataset.dataset_cells(viewer, group_ids=[coated.pk]), records=())
+    assert default_storage.exists(name)
+    call_command("prune_datasets", days=1, stdout=io.StringIO())
+    assert default_storage.exists(name)  # built just now: kept
+    old = time.time() - 2 * 86400
+    os.utime(default_storage.path(name), (old, old))
+    out = io.StringIO()
+    call_command("prune_datasets", days=1, stdout=out)
+    assert not default_storage.exists(name) and "Removed" in out.getvalue()
