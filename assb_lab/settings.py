@@ -284,11 +284,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.evaluate_due_task",
         "schedule": float(env_int("ASSB_ALERT_EVALUATE_EVERY_S", 300)),
     },
+    "prune-dataset-zips": {
+        "task": "cycling.tasks.prune_dataset_zips",
+        "schedule": 24 * 3600.0,
+    },
     "retry-alert-deliveries": {
         "task": "monitoring.tasks.retry_deliveries_task",
         "schedule": float(env_int("ASSB_ALERT_RETRY_EVERY_S", 60)),
     },
 }
+# Built dataset-export zips are caches kept this long (cycling.tasks.prune_dataset_zips).
+ASSB_DATASET_KEEP_DAYS = float(env_int("ASSB_DATASET_KEEP_DAYS", 7))
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Alerts: e-mail and links ---------------------------------------------------------------

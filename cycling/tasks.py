@@ -29,3 +29,14 @@ def sweep_stale_datafiles() -> list[int]:
     from cycling.ingest import sweep_stale
 
     return sweep_stale(ingest_datafile)
+
+
+@shared_task(ignore_result=True)
+def prune_dataset_zips() -> int:
+    """Periodic: drop dataset-export zips older than ASSB_DATASET_KEEP_DAYS (they are rebuilt on demand)."""
+    from django.conf import settings
+
+    from cycling.dataset import prune_built
+
+    removed, _kept = prune_built(days=settings.ASSB_DATASET_KEEP_DAYS)
+    return removed

@@ -201,3 +201,18 @@ def test_old_built_zips_are_pruned(viewer, coated):
     out = io.StringIO()
     call_command("prune_datasets", days=1, stdout=out)
     assert not default_storage.exists(name) and "Removed" in out.getvalue()
+
+
+def test_the_beat_prunes_old_zips_daily(viewer, coated, settings):
+    import os
+    import time
+
+    from cycling.tasks import prune_dataset_zips
+
+    assert settings.CELERY_BEAT_SCHEDULE["prune-dataset-zips"]["task"] == "cycling.tasks.prune_dataset_zips"
+    name, _etag = dataset.dataset_file(viewer, dataset.dataset_cells(viewer, group_ids=[coated.pk]), records=())
+    settings.ASSB_DATASET_KEEP_DAYS = 1
+    assert prune_dataset_zips() == 0 and default_storage.exists(name)
+    old = time.time() - 2 * 86400
+    os.utime(default_storage.path(name), (old, old))
+    assert prune_dataset_zips() == 1 and not default_storage.exists(name)
