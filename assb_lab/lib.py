@@ -112,3 +112,33 @@ def _file_bytes(storage_name: str, start: int, stop: int):
         while left > 0 and (chunk := fh.read(min(RANGE_CHUNK_BYTES, left))):
             left -= len(chunk)
             yield chunk
+
+
+class ChunkSink:
+    """A write-only, unseekable file (for zipfile and pyarrow writers) whose take() hands back what was written
+    since the last call, so a streaming response can send each piece as soon as it is made."""
+
+    closed = False
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+        self._pos = 0
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out

@@ -29,6 +29,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils.text import slugify
 
+from assb_lab.lib import ChunkSink
 from cells.models import Cell
 from cells.selectors import cells_visible_to
 
@@ -134,7 +135,7 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
     (dataset_inputs): it stamps every member and the metadata, so the same data gives the same bytes."""
     if at is None:
         at = dataset_inputs(user, cells, records)[1]
-    sink = _Sink()
+    sink = ChunkSink()
     zf = _ReproducibleZip(sink, at)
     now = at
     provenance = {"data_as_of": now.isoformat(), "exported_by": getattr(user, "username", str(user)),
@@ -399,30 +400,6 @@ def _csv_text(keys: list[str], rows: list[dict], header: list[str] | None = None
     for row in rows:
         writer.writerow(["" if row.get(k) is None else row.get(k) for k in keys])
     return buf.getvalue()
-
-
-class _Sink:
-    """A write-only, unseekable file for zipfile: take() hands back what was written since the last call."""
-
-    def __init__(self):
-        self._parts: list[bytes] = []
-        self._pos = 0
-
-    def write(self, data) -> int:
-        self._parts.append(bytes(data))
-        self._pos += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._pos
-
-    def flush(self):
-        pass
-
-    def take(self) -> bytes:
-        out = b"".join(self._parts)
-        self._parts.clear()
-        return out
 
 
 class _Tell:

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, response, status
 
-from assb_lab.lib import ranged_file_response
+from assb_lab.lib import ChunkSink, ranged_file_response
 from cells.selectors import cells_visible_to
 from cells.services import audit
 
@@ -99,7 +99,7 @@ def stream_response(batches: Iterable, options: _Options, stem: str) -> Streamin
 
 def _csv_chunks(tables: Iterator[pa.Table]) -> Iterator[bytes]:
     """CSV written by Arrow's C++ writer (5x faster than pandas'), one chunk per batch."""
-    sink, writer, schema = _Sink(), None, None
+    sink, writer, schema = ChunkSink(), None, None
     for table in tables:
         if writer is None:
             schema = table.schema
@@ -115,38 +115,9 @@ def _csv_chunks(tables: Iterator[pa.Table]) -> Iterator[bytes]:
         yield tail
 
 
-class _Sink:
-    """A write-only file for pyarrow that hands back, on each take(), what was written since the last one."""
-
-    closed = False
-
-    def __init__(self):
-        self._parts: list[bytes] = []
-        self._pos = 0
-
-    def write(self, data) -> int:
-        self._parts.append(bytes(data))
-        self._pos += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._pos
-
-    def flush(self):
-        pass
-
-    def close(self):
-        self.closed = True
-
-    def take(self) -> bytes:
-        out = b"".join(self._parts)
-        self._parts.clear()
-        return out
-
-
 def _parquet_chunks(tables: Iterator[pa.Table]) -> Iterator[bytes]:
     """Parquet written one row group per batch; each group's bytes leave before the next batch is read."""
-    sink, writer = _Sink(), None
+    sink, writer = ChunkSink(), None
     for table in tables:
         if writer is None:
             writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
