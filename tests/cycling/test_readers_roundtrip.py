@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cycling.parsers import ParseError, read_export
 from cycling.simulate import study_cell
 from cycling.writers import WRITERS, write_biologic_mpt, write_maccor_text
+from tests.fuzz import BYTE_EDITS, mutate
 
 ROOT = Path(__file__).resolve().parents[2]
 EXACT = ["record", "cycle", "step"]
@@ -95,33 +96,12 @@ def seeds() -> list[tuple[bytes, str]]:
     return out
 
 
-def _mutate(data: bytes, edits) -> bytes:
-    buf = bytearray(data)
-    for kind, position, value in edits:
-        if not buf:
-            break
-        i = position % len(buf)
-        if kind == "flip":
-            buf[i] = value
-        elif kind == "cut":
-            del buf[i:]
-        elif kind == "insert":
-            buf[i:i] = bytes([value]) * 3
-        else:
-            del buf[i:i + value + 1]
-    return bytes(buf)
-
-
-_EDITS = st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert", "delete"]), st.integers(0, 10**7),
-                            st.integers(0, 255)), min_size=1, max_size=6)
-
-
 @fuzz_settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
-@given(which=st.integers(0, 5), edits=_EDITS)
+@given(which=st.integers(0, 5), edits=BYTE_EDITS)
 def test_every_reader_gives_a_frame_or_a_parse_error_for_mutated_files(which, edits):
     data, name = seeds()[which]
     try:
-        export = read_export(io.BytesIO(_mutate(data, edits)), name=name)
+        export = read_export(io.BytesIO(mutate(data, edits)), name=name)
     except ParseError as exc:
         assert name in str(exc)
         return

@@ -16,6 +16,7 @@ from cycling import services
 from cycling.models import CycleSummary, DataFile
 from cycling.parsers import ParseError, read_land
 from tests.factories import CellFactory, ProjectFactory
+from tests.fuzz import BYTE_EDITS, mutate
 from tests.hardening import badfiles
 from tests.helpers import post_datafile
 from tests.landfiles import study_export
@@ -278,33 +279,12 @@ def _seed_exports() -> list[tuple[bytes, str]]:
     return [(csv, "seed.csv"), (badfiles.xlsx(badfiles.records().iloc[:40], cycle_table=False), "seed.xlsx")]
 
 
-def _mutate(data: bytes, edits) -> bytes:
-    buf = bytearray(data)
-    for kind, pos, value in edits:
-        if not buf:
-            break
-        i = pos % len(buf)
-        if kind == "flip":
-            buf[i] ^= value or 1
-        elif kind == "cut":
-            del buf[i:]
-        elif kind == "insert":
-            buf[i:i] = bytes([value]) * 3
-        else:
-            del buf[i : i + value + 1]
-    return bytes(buf)
-
-
-_EDITS = st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert", "delete"]), st.integers(0, 10**7),
-                            st.integers(0, 255)), min_size=1, max_size=6)
-
-
 @fuzz_settings(max_examples=120, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
-@given(which=st.integers(0, 1), edits=_EDITS)
+@given(which=st.integers(0, 1), edits=BYTE_EDITS)
 def test_read_land_gives_a_frame_or_a_parse_error_for_mutated_exports(which, edits):
     data, name = _seed_exports()[which]
     try:
-        export = read_land(io.BytesIO(_mutate(data, edits)), name=name)
+        export = read_land(io.BytesIO(mutate(data, edits)), name=name)
     except ParseError as exc:
         assert name in str(exc)
         return
@@ -329,14 +309,14 @@ def _eis_seeds() -> list[tuple[bytes, str]]:
 
 
 @fuzz_settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
-@given(which=st.integers(0, 5), edits=_EDITS)
+@given(which=st.integers(0, 5), edits=BYTE_EDITS)
 def test_read_eis_gives_a_spectrum_or_a_parse_error_for_mutated_files(which, edits):
     from impedance.parsers import read_eis
     from impedance.parsers._core import ParseError as EisParseError
 
     data, name = _eis_seeds()[which % len(_eis_seeds())]
     try:
-        spectrum = read_eis(io.BytesIO(_mutate(data, edits)), name=name)
+        spectrum = read_eis(io.BytesIO(mutate(data, edits)), name=name)
     except EisParseError:
         return
     assert len(spectrum.freq_hz) > 0
