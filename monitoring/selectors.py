@@ -35,7 +35,8 @@ def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
 
     One row per cycle of the cell's active files (the newest file wins a cycle), with `capacity_mah_g`/
     `capacity_mah` = the delivered (second) half-cycle. With voltages=True the per-cycle min/max voltage
-    is read from the newest active file's Parquet records (two columns only). attrs: `datafile_id` of the
+    is read from the newest active file's Parquet records (two columns only). attrs: `datafile_id`, `device_id`,
+    `channel` and `start_time_utc` of the
     newest active cycling file, `last_record_at` (its start time + the end of its last cycle).
     """
     from cycling.selectors import active_datafiles, cycles_of
@@ -54,9 +55,16 @@ def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
     newest = active_datafiles(cell).select_related("device").order_by("-timeline_position", "-created_at").first()
     if voltages and newest is not None and newest.records_file:
         frame = frame.merge(_cycle_voltages(newest), on="cycle", how="left")
-    # attrs last: merge() does not carry them over.
+    # attrs last: merge() does not carry them over. Plain values only: pandas deep-copies attrs on every
+    # column access, and a model instance (with its metadata and provenance JSON) made that most of the
+    # evaluation's CPU time.
+    metadata = (newest.metadata or {}) if newest is not None else {}
     frame.attrs.update(ce_convention=convention, first_half="charge" if second == "discharge" else "discharge",
-                       datafile=newest, last_record_at=_last_record_at(newest, frame))
+                       datafile_id=newest.pk if newest is not None else None,
+                       device_id=newest.device_id if newest is not None else None,
+                       channel=str(metadata.get("channel") or metadata.get("barcode") or "")[:80],
+                       start_time_utc=metadata.get("start_time_utc"),
+                       last_record_at=_last_record_at(newest, frame))
     return frame
 
 

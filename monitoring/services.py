@@ -101,7 +101,6 @@ def _saved(rule):
 
 def _save_run_state(cell, frame, facts, conditions, active_rules, now) -> RunState:
     kinds = {c.kind for c in conditions}
-    datafile = frame.attrs.get("datafile")
     complete = frame[~frame["is_partial"].fillna(False).astype(bool)] if len(frame) else frame
     cap, unit = rules._capacity(complete) if len(complete) else (np.array([]), "")
     latest = complete.iloc[-1] if len(complete) else None
@@ -119,11 +118,10 @@ def _save_run_state(cell, frame, facts, conditions, active_rules, now) -> RunSta
         state = RunState.State.DIED
     elif facts.finished:
         state = RunState.State.FINISHED
-    metadata = (datafile.metadata or {}) if datafile is not None else {}
-    start = metadata.get("start_time_utc")
+    start = frame.attrs.get("start_time_utc")
     values = dict(
-        datafile=datafile, device=datafile.device if datafile is not None else None,
-        channel=str(metadata.get("channel") or metadata.get("barcode") or "")[:80],
+        datafile_id=frame.attrs.get("datafile_id"), device_id=frame.attrs.get("device_id"),
+        channel=frame.attrs.get("channel", ""),
         run_started_at=datetime.fromisoformat(start) if start else None, last_record_at=last,
         stale_at=(last + timedelta(hours=stale_rule.threshold)) if last and stale_rule and stale_rule.threshold else None,
         latest_cycle=int(latest["cycle"]) if latest is not None else None,
