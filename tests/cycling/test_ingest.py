@@ -74,6 +74,31 @@ def test_it_lets_exactly_one_of_two_workers_claim_a_file(device_api, cell, coate
         services.datafile_ingest(datafile_id=datafile_id)
 
 
+def test_it_writes_progress_at_most_once_a_second(device_api, cell, coated_export, monkeypatch):
+    datafile_id = _upload(device_api, cell, coated_export[0]).json()["id"]
+    token = ingest.claim(datafile_id)
+    clock = [1000.0]
+    monkeypatch.setattr(ingest.time, "monotonic", lambda: clock[0])
+    progress = ingest.Progress(datafile_id, token)
+    report = progress.stage(0, 70)
+
+    def percent():
+        return DataFile.objects.get(pk=datafile_id).progress_percent
+
+    clock[0] += 0.5
+    report(0.5)  # 35 % half a second after the claim: a one-second import writes no progress at all
+    assert percent() == 0
+    clock[0] += 0.6
+    report(0.6)
+    assert percent() == 42
+    clock[0] += 0.2
+    report(1.0)  # the stage's end, but only 0.2 s later
+    assert percent() == 42
+    clock[0] += 1.0
+    report(1.0)
+    assert percent() == 70
+
+
 def test_it_imports_a_neware_file_and_shows_its_reader(device_api, cell):
     data = open(NEWARE, "rb").read()
     datafile_id = _upload(device_api, cell, data, name="neware.xls").json()["id"]
