@@ -1,18 +1,23 @@
 """Do more workers import more files? Ingest throughput with 1 vs 2 worker processes on the production stack.
 
-    python bench/bench_workers.py [--files 12] [--cycles 100] [--points 60] [--footprint-records 250000]
+    python bench/bench_workers.py [--files 24] [--cycles 100] [--points 60] [--footprint-records 250000]
+        [--db-name assb_workers] [--redis-db 6]
 
-One run, one PostgreSQL database (`assb_workers`, made anew and dropped after) and one Redis db (6, flushed):
+One run, one PostgreSQL database (`--db-name`, made anew and dropped after) and one Redis db (`--redis-db`, flushed):
 1. `--files` x 2 different LAND exports (one cell each) are stored as pending data files.
-2. One worker process (`celery worker -c 1`) is started; the first batch is sent to the queue at once and
-   the time until the last file is imported gives files/min (and records/min) for one process.
+2. One worker process (`celery worker -c 1`) is started; the harness queues the first batch at once. Timed,
+   from the database's timestamps: the first claim -> the last file imported and its cell's alert rules
+   evaluated (the task every ingest sends). Worker start-up and queueing are outside the window.
 3. Footprint: that worker then imports one bigger export (`--footprint-records`); the database rows it
    added (every table) and the Parquet bytes it wrote are reported, scaled to 10^6 records.
 4. The worker is stopped; two worker nodes of one process each are started (what `--scale worker=2` adds)
    and the second batch is timed the same way. The ratio of the two rates is the scaling (target >= 1.7x
    on a machine with at least 2 free cores).
+During each batch, CPU per file is read from /proc for every kind of process (worker pool, worker main,
+PostgreSQL backends of the bench database, Redis, the harness), with where the pool processes' wall time
+went and PostgreSQL transactions / rows per file: on a loaded machine these say what the ratio cannot.
 
-Needs only the runtime requirements (requirements.txt). Prints a table; --json writes the figures.
+Needs only the runtime requirements (requirements.txt) and Linux /proc. Prints a table; --json writes the figures.
 """
 
 from __future__ import annotations
@@ -201,6 +206,24 @@ WHERE d.id = ANY(%s)
 """
 
 
+DB_COUNTERS = ("xact_commit", "tup_inserted", "tup_updated", "tup_deleted")
+
+
+def db_counters(conn, settle_s: float = 12.0) -> tuple[dict[str, int], int]:
+    """The bench database's transaction and row counters (pg_stat_database), once they stopped moving:
+    PostgreSQL backends report them at most once a second, an idle one within 10 s. Also returns how many
+    reads that took (each is a transaction of its own)."""
+    sql = f"SELECT {', '.join(DB_COUNTERS)} FROM pg_stat_database WHERE datname = current_database()"
+    deadline, before, reads = time.monotonic() + settle_s, None, 0
+    while True:
+        now, reads = conn.execute(sql).fetchone(), reads + 1
+        # Our own two statements per read are transactions too: stable means "moved by only those".
+        if before is not None and (now[0] - before[0] <= 2 and now[1:] == before[1:] or time.monotonic() > deadline):
+            return dict(zip(DB_COUNTERS, now, strict=True)), reads
+        before = now
+        time.sleep(1.1)
+
+
 def timed_batch(stack, ids: list[int], timeout_s: float, poll_s: float) -> dict:
     """Queue all ids at once and time the batch with the database's own timestamps (polling adds no error):
     from the first claim (a worker took the batch's first file: `started_at`) until the last file is
@@ -209,6 +232,7 @@ def timed_batch(stack, ids: list[int], timeout_s: float, poll_s: float) -> dict:
     tens of ms are not counted). Worker start-up and queueing are outside the window."""
     client = task_sender(stack)
     with connect(stack) as conn:
+        (counters, _), polls = db_counters(conn), 0
         meter = CpuMeter(stack, conn)
         sent = time.time()
         for pk in ids:
@@ -217,11 +241,15 @@ def timed_batch(stack, ids: list[int], timeout_s: float, poll_s: float) -> dict:
             time.sleep(poll_s)
             rows = conn.execute(DONE_SQL, (ids,)).fetchall()
             meter.sample()
+            polls += 1
             done = [r for r in rows if r[1] == "failed" or (r[1] == "imported" and r[5] is not None and r[5] >= r[4])]
             if len(done) == len(ids) or time.time() - sent > timeout_s:
                 break
         cpu, pool = meter.totals(), meter.pool_time()
+        after, reads = db_counters(conn)
     client.close()
+    db = {k: after[k] - counters[k] for k in DB_COUNTERS}
+    db["xact_commit"] -= 2 * polls + reads  # the harness's own polls (two statements each) and reads
     imported = [r for r in rows if r[1] == "imported"]
     first_claim = min((float(r[3]) for r in rows if r[3] is not None), default=sent)
     last_import = max((float(r[4]) for r in imported), default=time.time())
@@ -237,7 +265,7 @@ def timed_batch(stack, ids: list[int], timeout_s: float, poll_s: float) -> dict:
             "records_per_file": round(sum(r[2] or 0 for r in imported) / n),
             "cpu_s": cpu, "cpu_ms_per_file": {k: round(1000 * v / n) for k, v in cpu.items()},
             "busy_cores": round(sum(v for k, v in cpu.items() if k != "redis (whole server)") / elapsed, 2),
-            "pool_time": pool}
+            "pool_time": pool, "db_per_file": {k: round(v / n, 1) for k, v in db.items()}}
 
 
 def table_bytes(stack) -> int:
@@ -274,6 +302,9 @@ def cpu_table(one: dict, two: dict) -> str:
         lines.append(f"| {kind} | {one['cpu_ms_per_file'][kind]} | {two['cpu_ms_per_file'][kind]} |")
     total = [sum(v for k, v in b["cpu_ms_per_file"].items() if k != "redis (whole server)") for b in (one, two)]
     lines.append(f"| all of the above but Redis | {total[0]} | {total[1]} |")
+    for key, label in (("xact_commit", "PostgreSQL transactions"), ("tup_inserted", "rows inserted"),
+                       ("tup_updated", "rows updated"), ("tup_deleted", "rows deleted")):
+        lines.append(f"| {label} per file (ingest + evaluation) | {one['db_per_file'][key]} | {two['db_per_file'][key]} |")
     lines.append(f"| busy cores (CPU s / wall s, Redis excluded) | {one['busy_cores']} | {two['busy_cores']} |")
     for key, label in (("on_cpu", "on a CPU"), ("waiting_for_cpu", "runnable, waiting for a CPU"),
                        ("blocked_or_idle", "blocked (PostgreSQL, disk, broker) or idle")):

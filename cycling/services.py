@@ -343,8 +343,11 @@ def cell_timeline_apply(*, cell_id: int) -> list[str]:
     placements, cell_warnings = place(spans)
     by_id = {f.pk: f for f in files}
     for p in placements:  # one UPDATE per file, never per cycle
-        # Always rewrite: a re-ingest has just stored its rows with the file's own numbers.
-        CycleSummary.objects.filter(datafile_id=p.id).update(cycle=F("file_cycle") + p.cycle_offset)
+        # Only the rows whose number is wrong (a re-ingest has just stored its rows with the file's own
+        # numbers, a mark or a delete moved the offset): a file that starts its cell's timeline keeps
+        # cycle = file_cycle, and rewriting its rows doubled what PostgreSQL wrote per import.
+        shifted = F("file_cycle") + p.cycle_offset
+        CycleSummary.objects.filter(datafile_id=p.id).exclude(cycle=shifted).update(cycle=shifted)
         DataFile.objects.filter(pk=p.id).update(timeline_relation=p.relation, timeline_position=p.position,
                                                 cycle_offset=p.cycle_offset, timeline_warnings=p.warnings)
     # Files off the timeline (superseded, failed) keep no stale placement.
