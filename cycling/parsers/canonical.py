@@ -94,30 +94,39 @@ def norm(name: str) -> str:
 
 
 def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
-                     table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[np.ndarray, np.ndarray]:
-    """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign."""
-    by_sign = kinds_from_sign(current_ma)[0]
+                     table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[pd.Categorical, pd.Categorical]:
+    """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign. Both
+    come as categoricals (small integer codes over a few words): no Python string per record."""
     # pandas factorises an Arrow-backed text column in C: no Python string per cell.
     ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
                                 use_na_sentinel=True)
     # Looked up once per distinct code (a handful; plain Python beats pandas' set-up on so few), then spread
     # by the codes' ids: no per-record lookup or NaN test.
     found = [table.get(re.sub(r"\s+", "_", str(code).strip().upper())) for code in uniques]
-    kinds = np.array([hit[0] if hit else None for hit in found] + [None], dtype=object)[ids]
-    modes = np.array([hit[1] if hit else "" for hit in found] + [""], dtype=object)[ids]
-    unknown = ~np.array([hit is not None for hit in found] + [False])[ids]
+    modes = list(dict.fromkeys([""] + [hit[1] for hit in found if hit]))
+    kind_of_code = np.array([_KIND_WORDS.index(hit[0]) if hit else -1 for hit in found] + [-1], dtype=np.int8)
+    mode_of_code = np.array([modes.index(hit[1]) if hit else 0 for hit in found] + [0], dtype=np.int8)
+    kinds = kind_of_code[ids]
+    unknown = kinds < 0
     if unknown.any():
-        kinds[unknown] = by_sign[unknown]
-    return kinds, modes
+        kinds[unknown] = _sign_codes(np.asarray(current_ma, dtype=np.float64)[unknown])
+    return (pd.Categorical.from_codes(kinds, categories=_KIND_WORDS, validate=False),
+            pd.Categorical.from_codes(mode_of_code[ids], categories=modes, validate=False))
 
 
-_KIND_WORDS = np.array(["discharge", "rest", "charge"], dtype=object)  # by sign of the current + 1
+_KIND_WORDS = ["discharge", "rest", "charge"]  # by sign of the current + 1
 
 
-def kinds_from_sign(current_ma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    current = np.asarray(current_ma, dtype=np.float64)
-    kind = _KIND_WORDS[np.sign(current).astype(np.int8) + 1]
-    return kind, np.full(len(kind), "", dtype=object)  # the sign tells the direction, not CC from CV (as LAND)
+def _sign_codes(current: np.ndarray) -> np.ndarray:
+    return (np.sign(current).astype(np.int8) + 1).astype(np.int8)
+
+
+def kinds_from_sign(current_ma: np.ndarray) -> tuple[pd.Categorical, pd.Categorical]:
+    """(step_kind, step_mode) from the current's sign alone, as categoricals like kinds_from_codes'."""
+    kind = _sign_codes(np.asarray(current_ma, dtype=np.float64))
+    # the sign tells the direction, not CC from CV (as LAND)
+    return (pd.Categorical.from_codes(kind, categories=_KIND_WORDS, validate=False),
+            pd.Categorical.from_codes(np.zeros(len(kind), dtype=np.int8), categories=[""], validate=False))
 
 
 _DIRECTION_CODE = {"charge": 1, "discharge": 2}  # cycling.analysis.cycles.kind_codes
@@ -164,15 +173,33 @@ def running_totals(flow: np.ndarray, code: np.ndarray) -> np.ndarray:
     return pd.Series(flow).groupby(segment).cumsum().to_numpy()
 
 
-def split_cccv(mode: np.ndarray, current_ma: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """A combined CCCV step: CC while the current holds its starting value, CV once it tapers (as LAND)."""
-    mode = np.asarray(mode, dtype=object).copy()
-    cccv = mode == "CCCV"
-    if cccv.any():
-        current = pd.Series(np.abs(current_ma))
-        start = current.groupby(step).transform("first").to_numpy()
-        mode[cccv] = np.where(current.to_numpy()[cccv] < 0.99 * start[cccv], "CV", "CC")
-    return mode
+def split_cccv(ids: np.ndarray, names: list, current_ma: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, list]:
+    """A combined CCCV step: CC while the current holds its starting value, CV once it tapers (as LAND).
+    ``ids``/``names`` are the step modes' codes and words; returns them with CCCV split."""
+    if "CCCV" not in names:
+        return ids, names
+    cccv = ids == names.index("CCCV")
+    if not cccv.any():
+        return ids, names
+    names = names + [word for word in ("CC", "CV") if word not in names]
+    current = pd.Series(np.abs(current_ma))
+    start = current.groupby(step).transform("first").to_numpy()
+    ids = ids.astype(np.int64, copy=True)
+    ids[cccv] = np.where(current.to_numpy()[cccv] < 0.99 * start[cccv], names.index("CV"), names.index("CC"))
+    return ids, names
+
+
+def _coded(values) -> tuple[np.ndarray, list]:
+    """(codes, words) of a text column: a categorical's own, else pandas' factorisation (-1 for a gap)."""
+    if isinstance(values, pd.Categorical):
+        return values.codes, list(values.categories)
+    ids, names = pd.factorize(np.asarray(values, dtype=object))
+    return ids, list(names)
+
+
+def _decoded(ids: np.ndarray, names: list) -> np.ndarray:
+    """The object array of words that ``ids`` stand for (None for a gap): only for the rare odd record."""
+    return np.array(list(names) + [None], dtype=object)[ids]
 
 
 def _labels(values: np.ndarray | None) -> np.ndarray | None:
@@ -228,11 +255,10 @@ def build_records(
     if kind is None:
         kind, default_mode = kinds_from_sign(current)
         mode = default_mode if mode is None else mode
-    kind = np.asarray(kind, dtype=object)
-    mode = np.full(n, "", dtype=object) if mode is None else np.asarray(mode, dtype=object)
+    kind_ids, kind_names = _coded(kind)
+    mode_ids, mode_names = (np.zeros(n, dtype=np.int8), [""]) if mode is None else _coded(mode)
 
-    kind_ids, kind_names = pd.factorize(kind)
-    codes = _kind_codes(kind, kind_ids, kind_names, current)
+    codes = _kind_codes(kind_ids, kind_names, current)
     record_no = np.arange(1, n + 1, dtype=np.int64) if record is None else _whole(record, sheet, rows, "record")
     if cycle is None:
         restart = channel_restarts(record_no, test_time)
@@ -250,7 +276,7 @@ def build_records(
     if label is not None:
         change[1:] |= label[1:] != label[:-1]
     step_no = np.cumsum(change).astype(np.int64)
-    mode = split_cccv(mode, current, step_no)
+    mode_ids, mode_names = split_cccv(mode_ids, mode_names, current, step_no)
     if step_time_s is None or np.isnan(np.asarray(step_time_s, dtype=np.float64)).all():
         step_time = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
     else:
@@ -274,8 +300,8 @@ def build_records(
         "energy_mwh": energy_mwh.astype(np.float64, copy=False),
         "cycle": cycle_no.astype(np.int64, copy=False),
         "step": step_no,
-        "step_kind": _words(kind, kind_ids, kind_names),
-        "step_mode": _words(mode, *pd.factorize(mode)),
+        "step_kind": _words(kind_ids, kind_names),
+        "step_mode": _words(mode_ids, mode_names),
         "sys_time": stamps.astype("datetime64[ns]"),
     }
     # The arrays are this function's own (a read-only one, a view of the reader's table, is copied): the
@@ -286,8 +312,9 @@ def build_records(
     return frame  # in the file's order: test time, checked above, is what orders records
 
 
-def _kind_codes(kind: np.ndarray, ids: np.ndarray, names: np.ndarray, current: np.ndarray) -> np.ndarray:
+def _kind_codes(ids: np.ndarray, names: list, current: np.ndarray) -> np.ndarray:
     """cycling.cycles.kind_codes, judged once per distinct step kind and spread by the kinds' ids."""
+    words = names
     names = np.asarray(names, dtype=object)
     ones = np.ones(len(names))
     charge_like, discharge_like = kind_codes(names, ones), kind_codes(names, -ones)
@@ -295,15 +322,15 @@ def _kind_codes(kind: np.ndarray, ids: np.ndarray, names: np.ndarray, current: n
     # A kind kind_codes does not know takes the current's sign: it answers differently for +1 and -1.
     unknown = np.append(charge_like != discharge_like, True)[ids]
     if unknown.any():
-        codes[unknown] = kind_codes(kind[unknown], current[unknown])
+        codes[unknown] = kind_codes(_decoded(ids, words)[unknown], current[unknown])
     return codes
 
 
-def _words(values: np.ndarray, ids: np.ndarray, names) -> pd.Series:
+def _words(ids: np.ndarray, names: list) -> pd.Series:
     """A text column of a few distinct words built in Arrow from their ids (astype('str') makes a Python
     string per record)."""
     if (ids < 0).any():
-        return pd.Series(values, dtype=object).astype("str")
+        return pd.Series(_decoded(ids, names), dtype=object).astype("str")
     import pyarrow as pa
     import pyarrow.compute as pc
 
