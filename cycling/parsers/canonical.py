@@ -8,6 +8,7 @@ which restart only when the current changes direction (rests in between keep the
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -110,11 +111,18 @@ def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
     unknown = kinds < 0
     if unknown.any():
         kinds[unknown] = _sign_codes(np.asarray(current_ma, dtype=np.float64)[unknown])
-    return (pd.Categorical.from_codes(kinds, categories=_KIND_WORDS, validate=False),
-            pd.Categorical.from_codes(mode_of_code[ids], categories=modes, validate=False))
+    return (pd.Categorical.from_codes(kinds, dtype=_KIND_DTYPE, validate=False),
+            pd.Categorical.from_codes(mode_of_code[ids], dtype=_words_dtype(tuple(modes)), validate=False))
 
 
 _KIND_WORDS = ["discharge", "rest", "charge"]  # by sign of the current + 1
+# Made once: checking a categorical's words costs more than the rest of a small file's kinds.
+_KIND_DTYPE = pd.CategoricalDtype(_KIND_WORDS)
+
+
+@functools.lru_cache(maxsize=64)
+def _words_dtype(words: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(words))
 
 
 def _sign_codes(current: np.ndarray) -> np.ndarray:
@@ -125,8 +133,8 @@ def kinds_from_sign(current_ma: np.ndarray) -> tuple[pd.Categorical, pd.Categori
     """(step_kind, step_mode) from the current's sign alone, as categoricals like kinds_from_codes'."""
     kind = _sign_codes(np.asarray(current_ma, dtype=np.float64))
     # the sign tells the direction, not CC from CV (as LAND)
-    return (pd.Categorical.from_codes(kind, categories=_KIND_WORDS, validate=False),
-            pd.Categorical.from_codes(np.zeros(len(kind), dtype=np.int8), categories=[""], validate=False))
+    return (pd.Categorical.from_codes(kind, dtype=_KIND_DTYPE, validate=False),
+            pd.Categorical.from_codes(np.zeros(len(kind), dtype=np.int8), dtype=_words_dtype(("",)), validate=False))
 
 
 _DIRECTION_CODE = {"charge": 1, "discharge": 2}  # cycling.analysis.cycles.kind_codes
@@ -149,12 +157,7 @@ def throughput(counters: list[Counter], n: int, codes: np.ndarray | None = None)
         previous = np.concatenate([[0.0], values[:-1]])
         restarted = values < 0.5 * previous
         if counter.restart is not None:
-            group = np.asarray(counter.restart)
-            if group.dtype.kind == "f":  # step or cycle numbers: compared as they are (a gap equals a gap)
-                restarted[1:] |= (group[1:] != group[:-1]) & ~(np.isnan(group[1:]) & np.isnan(group[:-1]))
-            else:
-                group = pd.factorize(group)[0]
-                restarted[1:] |= group[1:] != group[:-1]
+            restarted[1:] |= _changes(counter.restart)
         flow = np.where(restarted, values, values - previous)
         if counter.direction is not None and codes is not None:
             flow = np.where(np.asarray(codes) == _DIRECTION_CODE[counter.direction], flow, 0.0)
@@ -162,10 +165,31 @@ def throughput(counters: list[Counter], n: int, codes: np.ndarray | None = None)
     return total
 
 
+def _changes(labels) -> np.ndarray:
+    """Per record after the first: does the group label differ from the record before's? Numbers are compared
+    as they are (a gap equals a gap), anything else by pandas' factorisation."""
+    group = np.asarray(labels)
+    if group.dtype.kind in "iub":
+        return group[1:] != group[:-1]
+    if group.dtype.kind == "f":  # step or cycle numbers
+        return (group[1:] != group[:-1]) & ~(np.isnan(group[1:]) & np.isnan(group[:-1]))
+    group = pd.factorize(group)[0]
+    return group[1:] != group[:-1]
+
+
+def _run_firsts(values: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """Per record the value at the start of its run (``change`` marks each run's first record, the first
+    included): what groupby(...).transform("first") gives for runs of a counter, without pandas' set-up."""
+    return values[np.maximum.accumulate(np.where(change, np.arange(len(change)), 0))]
+
+
 def running_totals(flow: np.ndarray, code: np.ndarray) -> np.ndarray:
     """LAND's running total: adds up over records of one direction, rests keep it, a reversal restarts it.
     ``code`` is cycling.analysis.cycles.kind_codes of the records (1 charge, 2 discharge, 0 rest)."""
-    held = pd.Series(np.where(code > 0, code, np.nan)).ffill().fillna(0).to_numpy()
+    moving = code > 0
+    # the direction last moved in (0 before the first move): the moving records' codes carried forward
+    last = np.maximum.accumulate(np.where(moving, np.arange(len(code)), 0))
+    held = np.where(moving[last], code[last], 0)
     change = np.ones(len(held), dtype=bool)
     change[1:] = held[1:] != held[:-1]
     segment = np.cumsum(change)
@@ -175,17 +199,18 @@ def running_totals(flow: np.ndarray, code: np.ndarray) -> np.ndarray:
 
 def split_cccv(ids: np.ndarray, names: list, current_ma: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, list]:
     """A combined CCCV step: CC while the current holds its starting value, CV once it tapers (as LAND).
-    ``ids``/``names`` are the step modes' codes and words; returns them with CCCV split."""
+    ``ids``/``names`` are the step modes' codes and words; returns them with CCCV split. ``step`` numbers
+    the steps in runs (each step one run of records, as build_records numbers them)."""
     if "CCCV" not in names:
         return ids, names
     cccv = ids == names.index("CCCV")
     if not cccv.any():
         return ids, names
     names = names + [word for word in ("CC", "CV") if word not in names]
-    current = pd.Series(np.abs(current_ma))
-    start = current.groupby(step).transform("first").to_numpy()
+    current = np.abs(current_ma)
+    start = _run_firsts(current, np.r_[True, step[1:] != step[:-1]])
     ids = ids.astype(np.int64, copy=True)
-    ids[cccv] = np.where(current.to_numpy()[cccv] < 0.99 * start[cccv], names.index("CV"), names.index("CC"))
+    ids[cccv] = np.where(current[cccv] < 0.99 * start[cccv], names.index("CV"), names.index("CC"))
     return ids, names
 
 
@@ -200,10 +225,6 @@ def _coded(values) -> tuple[np.ndarray, list]:
 def _decoded(ids: np.ndarray, names: list) -> np.ndarray:
     """The object array of words that ``ids`` stand for (None for a gap): only for the rare odd record."""
     return np.array(list(names) + [None], dtype=object)[ids]
-
-
-def _labels(values: np.ndarray | None) -> np.ndarray | None:
-    return None if values is None else pd.factorize(np.asarray(values))[0]
 
 
 def build_records(
@@ -271,19 +292,18 @@ def build_records(
             cycle_no = cycle_no + meta["cycle_offset"]
         meta.setdefault("cycle_source", "instrument")
     change = np.ones(n, dtype=bool)
-    label = _labels(step)
     change[1:] = (cycle_no[1:] != cycle_no[:-1]) | (codes[1:] != codes[:-1])
-    if label is not None:
-        change[1:] |= label[1:] != label[:-1]
+    if step is not None:
+        change[1:] |= _changes(step)
     step_no = np.cumsum(change).astype(np.int64)
     mode_ids, mode_names = split_cccv(mode_ids, mode_names, current, step_no)
     if step_time_s is None or np.isnan(np.asarray(step_time_s, dtype=np.float64)).all():
-        step_time = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
+        step_time = test_time - _run_firsts(test_time, change)
     else:
         step_time = np.asarray(step_time_s, dtype=np.float64)
         gaps = np.isnan(step_time)
         if gaps.any():
-            derived = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
+            derived = test_time - _run_firsts(test_time, change)
             step_time = np.where(gaps, derived, step_time)
 
     capacity_mah = running_totals(throughput(capacity, n, codes), codes)
