@@ -98,9 +98,12 @@ def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
                      table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[pd.Categorical, pd.Categorical]:
     """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign. Both
     come as categoricals (small integer codes over a few words): no Python string per record."""
-    # pandas factorises an Arrow-backed text column in C: no Python string per cell.
-    ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
-                                use_na_sentinel=True)
+    if isinstance(codes, tuple):  # already factorised: (per-record ids from 0, their words)
+        ids, uniques = codes
+    else:
+        # pandas factorises an Arrow-backed text column in C: no Python string per cell.
+        ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
+                                    use_na_sentinel=True)
     # Looked up once per distinct code (a handful; plain Python beats pandas' set-up on so few), then spread
     # by the codes' ids: no per-record lookup or NaN test.
     found = [table.get(re.sub(r"\s+", "_", str(code).strip().upper())) for code in uniques]
@@ -308,8 +311,9 @@ def build_records(
 
     capacity_mah = running_totals(throughput(capacity, n, codes), codes)
     energy_mwh = running_totals(throughput(energy, n, codes), codes) if energy else np.full(n, np.nan)
-    stamps = (pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]") if sys_time is None
-              else pd.Series(np.asarray(sys_time, dtype="datetime64[ns]")))
+    # Plain arrays, no Series: the frame then aligns no index (pandas' set-up is most of a small file's cost).
+    stamps = (np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]") if sys_time is None
+              else np.asarray(sys_time, dtype="datetime64[ns]"))
     columns = {
         "record": record_no,
         "test_time_s": test_time,
@@ -322,7 +326,7 @@ def build_records(
         "step": step_no,
         "step_kind": _words(kind_ids, kind_names),
         "step_mode": _words(mode_ids, mode_names),
-        "sys_time": stamps.astype("datetime64[ns]"),
+        "sys_time": stamps,
     }
     # The arrays are this function's own (a read-only one, a view of the reader's table, is copied): the
     # frame takes them as they are instead of copying every column into one block.
@@ -346,16 +350,20 @@ def _kind_codes(ids: np.ndarray, names: list, current: np.ndarray) -> np.ndarray
     return codes
 
 
-def _words(ids: np.ndarray, names: list) -> pd.Series:
-    """A text column of a few distinct words built in Arrow from their ids (astype('str') makes a Python
-    string per record)."""
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+
+
+def _words(ids: np.ndarray, names: list):
+    """A text column (pandas' str) of a few distinct words built in Arrow from their ids (astype('str') makes
+    a Python string per record)."""
     if (ids < 0).any():
-        return pd.Series(_decoded(ids, names), dtype=object).astype("str")
+        return pd.Series(_decoded(ids, names), dtype=object).astype("str").array
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    words = pc.take(pa.array([str(v) for v in names], pa.string()), pa.array(ids), memory_pool=arrow_pool())
-    return pd.Series(words.to_pandas())
+    # large_string, as pandas keeps its str columns
+    words = pc.take(pa.array([str(v) for v in names], pa.large_string()), pa.array(ids), memory_pool=arrow_pool())
+    return pd.arrays.ArrowStringArray(words, dtype=_STR)
 
 
 def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarray:
@@ -378,18 +386,21 @@ def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarr
 
 def summarise(records: pd.DataFrame, metadata: dict) -> dict:
     """The metadata every reader fills in the same way from its records."""
+    # On numpy arrays and one Arrow comparison each: pandas' per-call set-up is most of a small file's cost.
     kinds = records["step_kind"]
     moving = np.flatnonzero((kinds != "rest").to_numpy())
     first_kind = kinds.iat[int(moving[0])] if len(moving) else "rest"
+    cycle = records["cycle"].to_numpy()
     metadata["first_step_kind"] = first_kind
     metadata["n_records"] = len(records)
-    metadata["n_cycles"] = int(records["cycle"].nunique())
-    if "start_time" not in metadata and records["sys_time"].notna().any():
-        metadata["start_time"] = records["sys_time"].dropna().iloc[0].isoformat()
+    metadata["n_cycles"] = len(pd.unique(cycle))
+    if "start_time" not in metadata:
+        stamped = np.flatnonzero(records["sys_time"].notna().to_numpy())
+        if len(stamped):
+            metadata["start_time"] = records["sys_time"].iat[int(stamped[0])].isoformat()
     partial = False
     if first_kind != "rest":
-        cycle = records["cycle"].to_numpy()
         second = "discharge" if first_kind == "charge" else "charge"
-        partial = not (kinds[cycle == cycle[-1]] == second).any()
+        partial = not (kinds == second).to_numpy()[cycle == cycle[-1]].any()
     metadata["partial_last_cycle"] = bool(partial)
     return metadata

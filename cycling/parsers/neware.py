@@ -76,7 +76,7 @@ def _fastnda(path: str):
     # Column by column from polars to numpy (no pandas frame of the whole table).
     frame = {ours: raw[theirs].to_numpy() for ours, theirs in _FASTNDA.items()}
     frame.update({name: frame[name].astype(np.float64) for name in _FLOATS})
-    frame["step_type"] = raw["step_type"].to_pandas()  # a categorical: its few words are looked up once each
+    frame["step_type"] = _polars_codes(raw["step_type"])
     meta = {}
     try:
         info = _ndax_metadata(path) if path.endswith(".ndax") else fastnda.read_metadata(path) or {}
@@ -87,6 +87,21 @@ def _fastnda(path: str):
     except Exception:  # noqa: BLE001 - the metadata is a nicety; the records are what counts
         meta = {}
     return frame, "fastnda", fastnda.version if isinstance(fastnda.version, str) else "1.3.1", meta
+
+
+def _polars_codes(column):
+    """A polars categorical as (codes from 0, words) for kinds_from_codes: its physical codes mapped through a
+    small table (converting the column to pandas costs more than the rest of a small file's kinds)."""
+    import polars as pl
+
+    if column.dtype != pl.Categorical or column.null_count():
+        return column.to_pandas()
+    physical = column.to_physical().to_numpy()
+    distinct = column.unique(maintain_order=True)
+    codes = distinct.to_physical().to_numpy()
+    table = np.zeros(int(codes.max()) + 1 if len(codes) else 1, dtype=np.int64)
+    table[codes] = np.arange(len(codes))
+    return table[physical], distinct.cast(pl.String).to_list()
 
 
 def _ndax_metadata(path: str) -> dict:
