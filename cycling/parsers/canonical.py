@@ -386,21 +386,28 @@ def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarr
 
 def summarise(records: pd.DataFrame, metadata: dict) -> dict:
     """The metadata every reader fills in the same way from its records."""
-    # On numpy arrays and one Arrow comparison each: pandas' per-call set-up is most of a small file's cost.
-    kinds = records["step_kind"]
-    moving = np.flatnonzero((kinds != "rest").to_numpy())
-    first_kind = kinds.iat[int(moving[0])] if len(moving) else "rest"
+    # On numpy arrays and Arrow comparisons: pandas' per-call set-up is most of a small file's cost.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kinds = pa.array(records["step_kind"].array, pa.large_string())  # the column's own Arrow data, no copy
+
+    def where(word: str) -> np.ndarray:
+        return pc.fill_null(pc.equal(kinds, word), False).to_numpy(zero_copy_only=False)
+
+    moving = np.flatnonzero(~where("rest"))
+    first_kind = records["step_kind"].iat[int(moving[0])] if len(moving) else "rest"
     cycle = records["cycle"].to_numpy()
     metadata["first_step_kind"] = first_kind
     metadata["n_records"] = len(records)
     metadata["n_cycles"] = len(pd.unique(cycle))
     if "start_time" not in metadata:
-        stamped = np.flatnonzero(records["sys_time"].notna().to_numpy())
+        stamped = np.flatnonzero(~np.isnat(records["sys_time"].to_numpy(dtype="datetime64[ns]")))
         if len(stamped):
             metadata["start_time"] = records["sys_time"].iat[int(stamped[0])].isoformat()
     partial = False
     if first_kind != "rest":
         second = "discharge" if first_kind == "charge" else "charge"
-        partial = not (kinds == second).to_numpy()[cycle == cycle[-1]].any()
+        partial = not where(second)[cycle == cycle[-1]].any()
     metadata["partial_last_cycle"] = bool(partial)
     return metadata
