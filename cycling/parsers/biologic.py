@@ -13,7 +13,9 @@ from .export import Export
 from .probe import Probe, Reader
 from .tables import Table, read_delimited, text_head
 
-VERSION = "1.0.0"
+# 1.1.0: 'Q charge'/'Q discharge' and 'Energy charge'/'Energy discharge' each count only on records of their
+# direction: a stray tick of the idle counter at a half cycle's start is not charge that flowed.
+VERSION = "1.1.0"
 _HEADER_LINES = re.compile(r"Nb header lines\s*:\s*(\d+)", re.I)
 _STARTED = re.compile(r"Acquisition started on\s*:\s*(.+)", re.I)
 _SOFTWARE = re.compile(r"^((?:EC|BT)-Lab\s+(?:for windows\s+)?v?[\d.]+[^\n]*)", re.I | re.M)
@@ -86,8 +88,8 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
     e_charge, e_discharge = table.find("Energy charge"), table.find("Energy discharge")
     energy = None
     if e_charge and e_discharge:
-        energy = [Counter(table.numbers(e_charge, "energy"), half_cycle),
-                  Counter(table.numbers(e_discharge, "energy"), half_cycle)]
+        energy = [Counter(table.numbers(e_charge, "energy"), half_cycle, direction="charge"),
+                  Counter(table.numbers(e_discharge, "energy"), half_cycle, direction="discharge")]
     mode_hit = table.find("mode")
     kind, mode = kinds_from_sign(current)
     if mode_hit is not None:
@@ -124,8 +126,8 @@ def _capacity(table: Table, half_cycle) -> list[Counter] | None:
         return [Counter(table.numbers(both, "capacity"), half_cycle)]
     q_charge, q_discharge = table.find("Q charge"), table.find("Q discharge")
     if q_charge and q_discharge:
-        return [Counter(table.numbers(q_charge, "capacity"), half_cycle),
-                Counter(table.numbers(q_discharge, "capacity"), half_cycle)]
+        return [Counter(table.numbers(q_charge, "capacity"), half_cycle, direction="charge"),
+                Counter(table.numbers(q_discharge, "capacity"), half_cycle, direction="discharge")]
     return None
 
 

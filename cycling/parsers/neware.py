@@ -16,7 +16,9 @@ from .probe import Probe, Reader
 from .sniff import check_ole2, check_zip
 from .tables import Table, read_delimited, sheet_table, text_head
 
-VERSION = "1.0.0"
+# 1.1.0: each of two direction counters (Chg./DChg. Cap., NewareNDA's charge/discharge) counts only on
+# records of its direction: a stray tick of the idle counter at a step's start is not charge that flowed.
+VERSION = "1.1.0"
 
 
 # --- .nda / .ndax --------------------------------------------------------------------------------
@@ -54,12 +56,21 @@ def read_binary(probe: Probe) -> Export:
     records = build_records(
         sheet=None, rows=rows, test_time_s=frame["total_time_s"], step_time_s=frame["step_time_s"],
         current_ma=frame["current_ma"], voltage_v=frame["voltage_v"],
-        capacity=[Counter(frame["capacity_mah"], frame["step"])], energy=[Counter(frame["energy_mwh"], frame["step"])],
+        capacity=_counters(frame, "capacity_mah"), energy=_counters(frame, "energy_mwh"),
         kind=kind, mode=mode, record=frame["record"], cycle=frame["cycle"], step=frame["step"],
         sys_time=stamps.to_numpy(dtype="datetime64[ns]"), metadata=meta)
     summarise(records, meta)
     return Export(records=records, cycle_table=None, step_table=None, metadata=meta, instrument="Neware",
                   reader=reader, reader_version=version)
+
+
+def _counters(frame: dict, name: str) -> list[Counter]:
+    """fastnda's one counter per step, or NewareNDA's two (charge, discharge), each counting on its own
+    direction's records only."""
+    if name in frame:
+        return [Counter(frame[name], frame["step"])]
+    return [Counter(frame[f"charge_{name}"], frame["step"], direction="charge"),
+            Counter(frame[f"discharge_{name}"], frame["step"], direction="discharge")]
 
 
 # fastnda's column -> ours (numbers as float64; counters as they come)
@@ -129,11 +140,10 @@ def _newarenda(path: str):
     import NewareNDA
 
     raw = NewareNDA.read(path, cycle_mode="auto", log_level="ERROR")
-    # NewareNDA splits the capacity into charge and discharge counters (each per step).
-    capacity = raw["Charge_Capacity(mAh)"].to_numpy(dtype=np.float64) + raw["Discharge_Capacity(mAh)"].to_numpy(
-        dtype=np.float64)
-    energy = raw["Charge_Energy(mWh)"].to_numpy(dtype=np.float64) + raw["Discharge_Energy(mWh)"].to_numpy(
-        dtype=np.float64)
+    # NewareNDA splits the capacity into charge and discharge counters (each per step): kept apart (_counters).
+    counters = {f"{direction}_{ours}": raw[f"{direction.title()}_{theirs}"].to_numpy(dtype=np.float64)
+                for direction in ("charge", "discharge")
+                for ours, theirs in (("capacity_mah", "Capacity(mAh)"), ("energy_mwh", "Energy(mWh)"))}
     stamps = pd.to_datetime(raw["Timestamp"]).to_numpy(dtype="datetime64[ns]")
     unix = (stamps - np.datetime64("1970-01-01T00:00:00")) / np.timedelta64(1, "s")
     step = raw["Step"].to_numpy()
@@ -147,7 +157,7 @@ def _newarenda(path: str):
         "current_ma": raw["Current(mA)"].to_numpy(dtype=np.float64), "unix_time_s": unix,
         "step_time_s": step_time, "total_time_s": offset + step_time, "cycle": raw["Cycle"].to_numpy(),
         "step": step, "step_type": raw["Status"].astype(str).to_numpy(dtype=object),
-        "capacity_mah": capacity, "energy_mwh": energy,
+        **counters,
     }
     return frame, "NewareNDA", getattr(NewareNDA, "__version__", "2026.6.11"), {}
 
@@ -235,14 +245,14 @@ def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
     groups = step if step is not None else None
     charge, discharge = table.find("Chg. Cap.", "Charge Capacity"), table.find("DChg. Cap.", "Discharge Capacity")
     if charge and discharge:
-        capacity = [Counter(table.numbers(charge, "capacity"), groups),
-                    Counter(table.numbers(discharge, "capacity"), groups)]
+        capacity = [Counter(table.numbers(charge, "capacity"), groups, direction="charge"),
+                    Counter(table.numbers(discharge, "capacity"), groups, direction="discharge")]
     else:
         capacity = [Counter(table.numbers(table.require("capacity", "Capacity", "CapaCity"), "capacity"), groups)]
     e_charge, e_discharge = table.find("Chg. Energy", "Charge Energy"), table.find("DChg. Energy", "Discharge Energy")
     if e_charge and e_discharge:
-        energy = [Counter(table.numbers(e_charge, "energy"), groups),
-                  Counter(table.numbers(e_discharge, "energy"), groups)]
+        energy = [Counter(table.numbers(e_charge, "energy"), groups, direction="charge"),
+                  Counter(table.numbers(e_discharge, "energy"), groups, direction="discharge")]
     else:
         hit = table.find("Energy")
         energy = [Counter(table.numbers(hit, "energy"), groups)] if hit else None
