@@ -5,7 +5,8 @@
 Seeded records (cycling.simulate) are written in each text format by cycling.writers (Arbin csv, Maccor
 text, BioLogic .mpt, Neware csv) and as an Arbin xlsx workbook. Each file is read (a) by read_export and
 (b) by the library call it rests on: pandas.read_csv with the right separator and header line for text,
-python-calamine's to_python for the workbook, fastnda.read for the Neware .nda and .ndax samples (the only
+python-calamine's to_python for the workbook, pyarrow.csv.read_csv for the BDF file once more as
+'bdf-arrow' (the library the BDF reader wraps), fastnda.read for the Neware .nda and .ndax samples (the only
 binaries we have, 439 and 1,464 records: each is read 200 times in one process, so the ratio is our fixed
 per-call cost over fastnda's; no bigger valid file can be made without a Neware writer). Each read runs in
 its own subprocess, so its peak RSS
@@ -64,7 +65,8 @@ def write_files(folder: Path, n: int, seed: int, wanted: list[str], reuse: bool 
     for fmt, (suffix, _, _) in TEXT.items():
         path = folder / f"bench_{fmt}_{n}_{seed}{suffix}"
         paths[fmt] = path
-        if fmt not in wanted and not (fmt == "arbin" and "arbin-xlsx" in wanted):
+        if fmt not in wanted and not (fmt == "arbin" and "arbin-xlsx" in wanted) and not (
+                fmt == "bdf" and "bdf-arrow" in wanted):
             continue
         if reuse and path.exists():
             continue
@@ -73,6 +75,8 @@ def write_files(folder: Path, n: int, seed: int, wanted: list[str], reuse: bool 
         with partial.open("wb") as handle:
             writers[fmt](frame, handle)
         partial.replace(path)  # an interrupted write never passes for a cached file
+    if "bdf-arrow" in wanted:
+        paths["bdf-arrow"] = paths["bdf"]  # the same BDF file against the library the reader wraps
     if "arbin-xlsx" in wanted:
         path = folder / f"bench_arbin_{n}_{seed}.xlsx"
         if not (reuse and path.exists()):
@@ -104,6 +108,7 @@ def child(which: str, fmt: str, path: str) -> dict:
     # Libraries are imported before the clock starts: the bench compares reads, not interpreter start-up.
     import fastnda
     import pandas as pd
+    import pyarrow.csv as pacsv
     import python_calamine
 
     from cycling.parsers import read_export
@@ -120,6 +125,8 @@ def child(which: str, fmt: str, path: str) -> dict:
     elif fmt in BINARY:
         for _ in range(NDA_REPEAT):
             n = len(fastnda.read(path, cycle_mode="auto"))
+    elif fmt == "bdf-arrow":
+        n = pacsv.read_csv(path).num_rows  # pyarrow's defaults (threads, its own allocator), as a user calls it
     elif fmt == "arbin-xlsx":
         rows = python_calamine.CalamineWorkbook.from_path(path).get_sheet_by_name("Channel_1_1").to_python()
         n = len(rows) - 1
@@ -156,7 +163,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the generated files in OUT/files")
     parser.add_argument("--limit", type=float, default=2.0, help="highest CPU ratio read_export/plain that passes")
-    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,bdf,arbin-xlsx,nda,ndax",
+    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,bdf,bdf-arrow,arbin-xlsx,nda,ndax",
                         help="comma-separated subset (arbin-xlsx is slow to write at 10^6 records)")
     parser.add_argument("--no-thp", action="store_true",
                         help="both sides with NUMPY_MADVISE_HUGEPAGE=0: numpy then asks for no transparent huge "
