@@ -12,6 +12,10 @@ import pytest
 from impedance import _impedancepy
 from impedance.analysis import (
     DEFAULT_CIRCUIT,
+    KK_AMPLITUDE_LIMIT,
+    KK_RULE,
+    KK_STRUCTURE_LIMIT,
+    KK_VERSION,
     fit_circuit,
     fit_spectrum,
     inductive_tail,
@@ -148,16 +152,40 @@ def test_it_fits_the_circuit_it_is_given_and_records_where_it_came_from():
 
 
 # --- lin-KK -------------------------------------------------------------------------------------------------
+KK_SEEDS = range(12)
+
+
+def _valid(kind, seed, **kwargs):
+    return study_spectrum(kind, 4000 + seed, cycle=(40 * seed) % 520, **kwargs)
+
+
+def _drifted(kind, seed, ramp, **kwargs):
+    """R2 ramped by ``ramp`` (0.1 = 10 %) over the sweep's clock, high to low frequency (each point lasts two
+    periods, at least 0.5 s: 127 s in all, 69 % of it below 1 Hz)."""
+    return study_spectrum(kind, 4000 + seed, inductance_h=STUDY_INDUCTANCE_H, drift={"R2": ramp}, **kwargs)
+
+
 def test_it_passes_lin_kk_on_every_valid_spectrum_of_both_series():
-    worst = []
+    worst_structure = worst_amplitude = 0.0
     for kind in ("bare", "coated"):
         for spectrum in study_series(kind, cycles=range(0, 501, EVERY)):
             kk = kramers_kronig(spectrum)
-            worst.append(kk.max_abs_residual_pct)
-            assert kk.passes, (spectrum.source_name, kk.max_abs_residual_pct, kk.n_rc)
+            assert kk.passes, (spectrum.source_name, kk.finding)
             assert kk.n_rc >= 8  # at least one RC element per measured decade (7.8 decades)
             assert kk.mu < kk.c
-    assert max(worst) < 2.0 and np.median(worst) < 1.5  # 0.5 % noise: the residuals are the noise
+            assert 0.3 < kk.noise_pct < 0.75  # the generator's 0.5 % of |Z|, estimated from the residuals
+            worst_structure, worst_amplitude = max(worst_structure, kk.structure), max(worst_amplitude, kk.amplitude)
+    # margins: the worst of the 102 against the limits (over 2000 generated valid spectra: 3.74 and 5.18)
+    assert worst_structure < KK_STRUCTURE_LIMIT - 0.5 and worst_amplitude < KK_AMPLITUDE_LIMIT - 0.5
+
+
+@pytest.mark.parametrize("kind", ["bare", "coated"])
+@pytest.mark.parametrize("inductance_h", [None, STUDY_INDUCTANCE_H, 1e-6])
+def test_it_passes_lin_kk_on_every_valid_spectrum_of_each_seed(kind, inductance_h):
+    results = [kramers_kronig(_valid(kind, seed, inductance_h=inductance_h)) for seed in KK_SEEDS]
+    assert all(kk.passes for kk in results), [kk.finding for kk in results if not kk.passes]
+    assert max(kk.structure for kk in results) < KK_STRUCTURE_LIMIT - 0.5
+    assert max(kk.amplitude for kk in results) < KK_AMPLITUDE_LIMIT - 0.5
 
 
 def test_it_passes_the_bare_spectra_impedancepy_failed_with_five_rc_elements():
@@ -168,20 +196,67 @@ def test_it_passes_the_bare_spectra_impedancepy_failed_with_five_rc_elements():
         assert kk.passes and kk.max_abs_residual_pct < 2.0 and kk.n_rc > 15
 
 
+def test_it_does_not_cry_wolf_on_a_noisier_instrument():
+    """1 % noise: every residual is noise, the old 2 %-of-|Z| limit failed all of these, the rule passes them."""
+    for kind in ("bare", "coated"):
+        for seed in KK_SEEDS:
+            kk = kramers_kronig(_valid(kind, seed, noise=0.01, inductance_h=STUDY_INDUCTANCE_H))
+            assert kk.passes and kk.max_abs_residual_pct > 2.0 and kk.noise_pct == pytest.approx(1.0, rel=0.35)
+
+
+@pytest.mark.parametrize(("kind", "ramp"), [("bare", 0.2), ("bare", 0.3), ("bare", 0.5), ("coated", 0.3),
+                                            ("coated", 0.5)])
+def test_it_fails_lin_kk_on_every_drifted_sweep(kind, ramp):
+    """Every seed fails, each for structured residuals at the low-frequency end where the sweep spends its time
+    (weakest over 100 seeds: bare 20 % 4.95, coated 30 % 4.81, against the limit of 4.5)."""
+    for seed in KK_SEEDS:
+        kk = kramers_kronig(_drifted(kind, seed, ramp))
+        assert not kk.passes and kk.structure >= KK_STRUCTURE_LIMIT, (seed, kk.structure)
+        assert kk.structure_window["to_hz"] < 30 and "drifts during the sweep" in kk.finding
+
+
 @pytest.mark.parametrize("kind", ["bare", "coated"])
-def test_it_fails_lin_kk_on_every_drifted_sweep(kind):
-    """R2 ramped by 50 % over the sweep's clock (each point lasts two periods, at least 0.5 s)."""
-    for seed in range(12):
-        drifted = study_spectrum(kind, 100 + seed, inductance_h=STUDY_INDUCTANCE_H, drift={"R2": 0.5})
-        kk = kramers_kronig(drifted)
-        assert not kk.passes, (seed, kk.max_abs_residual_pct)
+def test_it_fails_every_10pct_ramp_on_a_quiet_instrument(kind):
+    """0.1 % noise (a good potentiostat on a stable cell): R2 ramped 10 % fails on every seed."""
+    for seed in KK_SEEDS:
+        kk = kramers_kronig(_drifted(kind, seed, 0.1, noise=0.001))
+        assert not kk.passes and kk.structure > 2 * KK_STRUCTURE_LIMIT - 1, (seed, kk.structure)
+
+
+def test_it_states_how_much_of_a_10pct_ramp_any_kk_test_can_see_at_half_a_percent_noise():
+    """The limit of the data, not of the rule: lin-KK absorbs what a KK-consistent spectrum can explain, and
+    what is left of a noise-free 10 % ramp is only ~3.5 (coated) and ~5.4 (bare) noise standard deviations in
+    all 160 residuals together. Even a test that knew the drift's exact shape would miss a third of the
+    coated ones at a 3-sigma limit; the rule catches a quarter of the bare ones and almost no coated ones."""
+    seen = {}
+    for kind in ("bare", "coated"):
+        kk = kramers_kronig(_drifted(kind, 0, 0.1, noise=0.0), max_m=24)
+        seen[kind] = math.hypot(*map(np.linalg.norm, (kk.residuals_real_pct, kk.residuals_imag_pct))) / (100 * NOISE)
+    assert seen["coated"] == pytest.approx(3.5, abs=0.3) and seen["bare"] == pytest.approx(5.4, abs=0.4)
+    caught = sum(not kramers_kronig(_drifted("bare", seed, 0.1)).passes for seed in range(20))
+    assert 2 <= caught <= 10
+
+
+def test_it_fails_lin_kk_on_a_single_bad_point():
+    spectrum = _valid("coated", 1, inductance_h=STUDY_INDUCTANCE_H)
+    spectrum.data.loc[40, "z_real_ohm"] *= 1.05  # one point 5 % off (a range switch, a loose contact)
+    kk = kramers_kronig(spectrum)
+    assert not kk.passes and kk.amplitude > KK_AMPLITUDE_LIMIT and "times the noise" in kk.finding
 
 
 def test_it_needs_the_inductance_term_of_lin_kk_for_inductive_spectra():
     spectrum = study_spectrum("coated", 5, inductance_h=1e-6)
     with_l, without_l = kramers_kronig(spectrum), kramers_kronig(spectrum, add_inductance=False)
     assert with_l.passes and with_l.inductance_h == pytest.approx(1e-6, rel=0.05)
-    assert without_l.max_abs_residual_pct > with_l.max_abs_residual_pct
+    assert without_l.max_abs_residual_pct > with_l.max_abs_residual_pct and not without_l.passes
+
+
+def test_it_needs_the_capacitance_term_of_lin_kk_for_a_blocking_tail():
+    spectrum = simulate_spectrum("R0-p(R1,CPE1)-C2", {"R0": 45.0, "R1": 1400.0, "CPE1_0": 4.93e-6, "CPE1_1": 0.8,
+                                                       "C2": 1e-3}, seed=3)
+    with_c, without_c = kramers_kronig(spectrum), kramers_kronig(spectrum, add_cap=False)
+    assert with_c.passes and with_c.capacitance_f == pytest.approx(1e-3, rel=0.1)
+    assert not without_c.passes
 
 
 def test_it_reports_residuals_on_both_parts_per_frequency():
@@ -191,6 +266,8 @@ def test_it_reports_residuals_on_both_parts_per_frequency():
     assert d["max_abs_residual_pct"] == pytest.approx(
         max(np.max(np.abs(d["residuals_real_pct"])), np.max(np.abs(d["residuals_imag_pct"]))))
     assert d["c"] == 0.85 and d["add_cap"] and d["add_inductance"] and "Schönleber" in d["method"]
+    assert d["version"] == KK_VERSION and d["rule"] == KK_RULE and d["finding"] == ""
+    assert d["threshold_pct"] == pytest.approx(KK_AMPLITUDE_LIMIT * d["noise_pct"])
 
 
 # --- refusal ------------------------------------------------------------------------------------------------
