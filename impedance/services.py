@@ -171,6 +171,44 @@ def kk_warnings(kk) -> list[str]:
     ]
 
 
+def _is_kk_warning(text: str) -> bool:
+    return KK_WARNING_PREFIX in text  # the KK lines of every version name the test; no other line does
+
+
+def kk_recheck(*, spectrum_model=EisSpectrum, datafile_model=DataFile, only_outdated: bool = True) -> int:
+    """Recompute stored lin-KK results from the stored points with the current rule (``KK_VERSION``).
+
+    The KK check reads only a sweep's points and feeds nothing else (the fits do not use it), so a new rule
+    needs no re-ingest: each spectrum's ``kk`` fields and KK warning are replaced, and so are its file's KK
+    warning lines and the rule named in its provenance; fits, refits and everything else stay. Used by
+    migration 0004 (with its historical models) and ``manage.py recheck_kk``. Returns the spectra changed.
+    """
+    changed_files: dict[int, list] = {}
+    n = 0
+    for spectrum in spectrum_model.objects.order_by("datafile_id", "sweep").iterator(chunk_size=200):
+        if only_outdated and (spectrum.kk or {}).get("version") == KK_VERSION:
+            continue
+        kk = _kk(as_parsed(spectrum))
+        fields = kk_fields(kk)
+        for name, value in fields.items():
+            setattr(spectrum, name, value)
+        spectrum.warnings = [w for w in (spectrum.warnings or []) if not _is_kk_warning(w)]
+        spectrum.warnings += kk_warnings(kk)
+        spectrum.save(update_fields=[*fields, "warnings"])
+        changed_files.setdefault(spectrum.datafile_id, [])
+        n += 1
+    for datafile in datafile_model.objects.filter(pk__in=list(changed_files)):
+        sweeps = list(spectrum_model.objects.filter(datafile_id=datafile.pk).order_by("sweep"))
+        lines = [w for w in (datafile.warnings or []) if not _is_kk_warning(w)]
+        for spectrum in sweeps:
+            prefix = f"Sweep {spectrum.sweep}: " if len(sweeps) > 1 else ""
+            lines += [prefix + w[0].upper() + w[1:] for w in spectrum.warnings if _is_kk_warning(w)]
+        provenance = {k: v for k, v in (datafile.provenance or {}).items() if k != "kk_threshold_pct"}
+        provenance.update(kk_version=KK_VERSION, kk_rule=KK_RULE)
+        datafile_model.objects.filter(pk=datafile.pk).update(warnings=lines, provenance=provenance)
+    return n
+
+
 def _kk(sweep: parsers.EisSpectrum):
     try:
         return kramers_kronig(sweep)
