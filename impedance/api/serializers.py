@@ -93,7 +93,7 @@ class KKSerializer(serializers.Serializer):
     max_abs_residual_pct = serializers.FloatField(allow_null=True)
     passes = serializers.BooleanField(allow_null=True)
     noise_pct = serializers.FloatField(allow_null=True, help_text="Noise of the data in % of |Z|, estimated from "
-                                       "the residuals' point-to-point differences (at least 0.1 %).")
+                                       "the residuals' point-to-point differences (at least 0.2 %, an analyser's accuracy).")
     amplitude = serializers.FloatField(allow_null=True, help_text="Largest |residual| in noise standard deviations.")
     amplitude_limit = serializers.FloatField(allow_null=True)
     structure = serializers.FloatField(allow_null=True, help_text="Largest |mean| of 5, 10 or 20 consecutive "

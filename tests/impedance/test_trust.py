@@ -215,12 +215,14 @@ def test_it_fails_lin_kk_on_every_drifted_sweep(kind, ramp):
         assert kk.structure_window["to_hz"] < 30 and "drifts during the sweep" in kk.finding
 
 
-@pytest.mark.parametrize("kind", ["bare", "coated"])
-def test_it_fails_every_10pct_ramp_on_a_quiet_instrument(kind):
-    """0.1 % noise (a good potentiostat on a stable cell): R2 ramped 10 % fails on every seed."""
+@pytest.mark.parametrize(("kind", "ramp"), [("bare", 0.1), ("coated", 0.2)])
+def test_it_fails_smaller_ramps_on_a_quieter_instrument(kind, ramp):
+    """0.2 % noise (the accuracy of a good analyser, the rule's noise floor): R2 ramped 10 % on bare cells and
+    20 % on coated ones fails on every seed; the valid spectra of the same seeds pass."""
     for seed in KK_SEEDS:
-        kk = kramers_kronig(_drifted(kind, seed, 0.1, noise=0.001))
-        assert not kk.passes and kk.structure > 2 * KK_STRUCTURE_LIMIT - 1, (seed, kk.structure)
+        kk = kramers_kronig(_drifted(kind, seed, ramp, noise=0.002))
+        assert not kk.passes and kk.structure > KK_STRUCTURE_LIMIT + 1, (seed, kk.structure)
+        assert kramers_kronig(_valid(kind, seed, noise=0.002, inductance_h=STUDY_INDUCTANCE_H)).passes
 
 
 def test_it_states_how_much_of_a_10pct_ramp_any_kk_test_can_see_at_half_a_percent_noise():
