@@ -65,9 +65,11 @@ MIN_FIT_POINTS = 10
 MIN_ARC_FRACTION = 0.05  # of the Z' span: below it there is no arc to fit
 MIN_ARC_OF_MODULUS = 0.01  # of the median |Z|: an "arc" that low is noise on a resistor
 MIN_DECADES_PER_TIME_CONSTANT = 1.0
+MIN_DECADES_BELOW_ARC = 0.5  # the sweep must reach this far below the interface arc's apex (its closing half)
 INDUCTIVE_MIN_POINTS = 2
 AIC_MARGIN = 2.0  # the usual threshold of "substantial support" for the larger model (Burnham & Anderson)
 R_INT_MARK_RELATIVE_ERROR = RELATIVE_ERROR_WARN  # R_int with a larger standard error is marked on plots
+R_INT_REFUSE_RELATIVE_ERROR = 1.0  # a standard error as large as R_int itself: the data say nothing about it
 _TIME_CONSTANT_KINDS = {"W", "Wo", "Ws", "G", "Gs", "Zarc", "TLMQ"}
 
 _Z_SCALED = {"R", "W", "Wo_0", "Ws_0", "G_0", "Gs_0", "Zarc_0", "TLMQ_0"}
@@ -416,6 +418,7 @@ def fit_circuit(
             second.n_evaluations += result.n_evaluations
             result = second
     _refuse_unmeasured_arc(result, circ, f)
+    _refuse_undetermined_r_int(result)
     result.elapsed_s = time.monotonic() - t0
     return result
 
@@ -472,8 +475,9 @@ def _refused_result(circ, f, weighting, r_int_elements, area, reason, elapsed_s)
 
 
 def _refuse_unmeasured_arc(result: FitResult, circ: Circuit, f: np.ndarray) -> None:
-    """No R_int when the fitted interface arc peaks outside the measured frequencies: its diameter then
-    comes from extrapolation, not from the data (the sweep stopped before the arc, or the arc is a ghost)."""
+    """No R_int when the fitted interface arc peaks outside the measured frequencies, or when the sweep stops
+    less than ``MIN_DECADES_BELOW_ARC`` below its apex: its diameter then comes from extrapolation, not from
+    the data (the sweep stopped before or inside the arc, or the arc is a ghost)."""
     x = np.asarray(result.values)
     for node in _top_level(circ):
         if node.op != "p":
@@ -488,11 +492,42 @@ def _refuse_unmeasured_arc(result: FitResult, circ: Circuit, f: np.ndarray) -> N
                 f"the interface arc ({', '.join(hit)}) of the fit peaks at {apex:.3g} Hz, outside the measured "
                 f"{f.min():.3g} to {f.max():.3g} Hz: the data do not determine it; no R_int is given"
             )
-            result.refused = reason
-            result.warnings.append(reason[0].upper() + reason[1:])
-            result.r_int_ohm = result.r_int_stderr_ohm = float("nan")
-            result.r_int_area_ohm_cm2 = result.r_int_area_stderr_ohm_cm2 = None
-            return
+        elif math.isfinite(apex) and f.min() > apex / 10**MIN_DECADES_BELOW_ARC:
+            # The arc's low-frequency half is where it returns to the real axis: without it the diameter is
+            # an extrapolation, and the standard error (with the tail's parameters on their bounds) is too
+            # small (a bare sweep stopped at 30 Hz: +2.2 % with a standard error of 0.5 %).
+            reason = (
+                f"the sweep stops at {f.min():.3g} Hz, less than {MIN_DECADES_BELOW_ARC:g} decade below the "
+                f"interface arc ({', '.join(hit)}) peaking at {apex:.3g} Hz: the arc does not close within the "
+                "data, so its diameter is extrapolated (an aborted sweep?); no R_int is given"
+            )
+        else:
+            continue
+        result.refused = reason
+        result.warnings.append(reason[0].upper() + reason[1:])
+        result.r_int_ohm = result.r_int_stderr_ohm = float("nan")
+        result.r_int_area_ohm_cm2 = result.r_int_area_stderr_ohm_cm2 = None
+        return
+
+
+def _refuse_undetermined_r_int(result: FitResult) -> None:
+    """No R_int when its standard error is as large as the value: one standard error either side then spans
+    zero, so the data do not determine it. A sweep aborted above the interface arc (e.g. stopped at 3 kHz on
+    the study's cells) still fits, with a ghost arc of a few percent of the true R_int and a standard error
+    twice its size; marking it (> 20 %) would still put a number on the plot."""
+    if not result.has_r_int:
+        return
+    relative = result.r_int_stderr_ohm / abs(result.r_int_ohm) if result.r_int_ohm else math.inf
+    if not (relative < R_INT_REFUSE_RELATIVE_ERROR):  # NaN standard error too
+        reason = (
+            f"R_int = {result.r_int_ohm:.4g} ohm has a standard error of {result.r_int_stderr_ohm:.4g} ohm "
+            f"({100 * relative:.0f} % of the value): the data do not determine the interface arc (a sweep "
+            "stopped before it?); no R_int is given"
+        )
+        result.refused = reason
+        result.warnings.append(reason[0].upper() + reason[1:])
+        result.r_int_ohm = result.r_int_stderr_ohm = float("nan")
+        result.r_int_area_ohm_cm2 = result.r_int_area_stderr_ohm_cm2 = None
 
 
 def inductive_tail(spectrum: EisSpectrum) -> dict:

@@ -205,6 +205,8 @@ def test_it_imports_the_demo_spectra_without_a_single_warning(api, db):
         assert datafile.status == "imported" and datafile.warnings == [], (name, datafile.warnings)
         fit = EisFit.objects.get(spectrum__datafile=datafile)
         assert fit.warnings == [] and fit.spectrum.kk_passes, (name, fit.warnings, fit.spectrum.kk_max_residual_pct)
+        kk = fit.spectrum.kk  # with margin: the run statistic well below its limit, no residual near 6 sigma
+        assert kk["structure"] < kk["structure_limit"] - 0.5 and kk["amplitude"] < kk["amplitude_limit"] - 0.5
         assert fit.circuit == STUDY_CIRCUIT_WITH_L and fit.r_int_ohm is not None
 
 

@@ -109,6 +109,18 @@ def test_it_gets_r_int_within_max_1pct_3x_noise_for_98pct_of_both_series_in_ever
     assert 0.67 < np.std(z) < 1.5
 
 
+def test_it_gets_the_same_r_int_from_every_format_of_the_same_spectrum():
+    """Each series above sends each spectrum through one format; here the same spectra go through all six
+    (written to 7 digits): the R_int of each format is the in-memory one, so the 98 % holds per format.
+    Measured over all 612 (102 spectra x 6 formats): bare 51/51 and coated 49/51 within 1.5 % in every
+    format; coated's own standard error is 0.7 %, so 1.5 % is 2.1 standard errors (96.6 % expected)."""
+    for kind in ("bare", "coated"):
+        for spectrum in study_series(kind, cycles=(0, 250, 500)):
+            reference = fit_spectrum(spectrum).r_int_ohm
+            for fmt in FORMATS:
+                assert fit_spectrum(_through_file(spectrum, fmt)).r_int_ohm == pytest.approx(reference, rel=2e-4)
+
+
 def test_it_was_biased_by_the_inductance_without_the_inductor():
     """The old default: R0-p(R1,CPE1)-p(R2,CPE2)-Wo1 on coated spectra with L0 comes out ~2 % high."""
     errors = [
@@ -305,6 +317,22 @@ def test_it_gives_no_r_int_for_an_aborted_five_point_sweep(fmt):
     assert result.warnings and "aborted" in result.warnings[0]
 
 
+@pytest.mark.parametrize(("kind", "truth", "stopped_at", "given_from"), [("bare", 1400.0, (35, 55), 60),
+                                                                     ("coated", 248.0, (35, 45), 50)])
+def test_it_gives_no_r_int_for_a_sweep_aborted_before_the_interface_arc_closes(kind, truth, stopped_at, given_from):
+    """Stopped at 3 kHz (35 points) the fit finds a ghost arc (~5 % of R_int, standard error twice that): no
+    R_int. Stopped inside the arc (bare 30 Hz, coated 300 Hz: less than half a decade below its apex): no R_int
+    either (it came out +2.2 % with a standard error of 0.5 %). Once the arc closes within the data R_int is
+    given, within its standard error of the truth."""
+    spectrum = study_spectrum(kind, 701, inductance_h=STUDY_INDUCTANCE_H)
+    for n in stopped_at:
+        result = fit_spectrum(aborted_sweep(spectrum, n), time_limit_s=3)
+        assert not result.has_r_int and result.refused.endswith("no R_int is given"), (n, result.r_int_ohm)
+        assert "standard error" in result.refused or "does not close within the data" in result.refused
+    result = fit_spectrum(aborted_sweep(spectrum, given_from))
+    assert result.has_r_int and abs(result.r_int_ohm - truth) < 2 * result.r_int_stderr_ohm
+
+
 def test_it_refuses_a_sweep_without_an_arc():
     spectrum = simulate_spectrum("L0-R0", {"L0": 2e-7, "R0": 45.0}, noise=0.001)
     result = fit_spectrum(spectrum)
@@ -345,3 +373,34 @@ def test_it_says_so_when_a_column_is_zero_or_empty_everywhere():
         read_eis(_csv([f"0,{1 + k},-1" for k in range(20)]), name="t.csv")
     with pytest.raises(ParseError, match=r"column \"Z'\" is empty in every data row \(lines 2-21\)"):
         read_eis(_csv([f"{k + 1},,-1" for k in range(20)]), name="t.csv")
+
+
+def _rows_of(spectrum, raw: str):
+    """Line index of each point in a written file (found by its frequency and Z' as written, 7 digits)."""
+    lines = raw.split("\n")
+    f, z = spectrum.freq_hz, spectrum.z_ohm
+    found = [next(i for i, line in enumerate(lines) if f"{f[k]:.7E}" in line and f"{z.real[k]:.7E}" in line)
+             for k in range(len(f))]
+    return lines, found
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_it_names_the_first_bad_cell_and_an_all_zero_column_in_every_format(fmt):
+    spectrum = study_spectrum("coated", 3, inductance_h=STUDY_INDUCTANCE_H)
+    f, z = spectrum.freq_hz, spectrum.z_ohm
+    lines, rows = _rows_of(spectrum, write_spectrum(spectrum, fmt).decode("latin-1"))
+
+    def read(edited):
+        return read_eis(io.BytesIO("\n".join(edited).encode("latin-1")), name=f"t.{fmt}")
+
+    bad = list(lines)
+    bad[rows[47]] = bad[rows[47]].replace(f"{f[47]:.7E}", "q1", 1)  # a later row, the first column
+    bad[rows[12]] = bad[rows[12]].replace(f"{z.real[12]:.7E}", "abc", 1)  # an earlier row, a later column
+    with pytest.raises(ParseError, match=rf"^t\.{fmt}: line {rows[12] + 1}, column .*Z.*: value 'abc' is not a number$"):
+        read(bad)
+    for value_of in (lambda k: f[k], lambda k: z.real[k]):  # the frequency, then Z'
+        zero = list(lines)
+        for k, i in enumerate(rows):
+            zero[i] = zero[i].replace(f"{value_of(k):.7E}", f"{0.0:.7E}", 1)
+        with pytest.raises(ParseError, match=rf"column .* is 0 in every data row \(lines {rows[0] + 1}-{rows[-1] + 1}\)"):
+            read(zero)
