@@ -22,8 +22,7 @@ _SOFTWARE = re.compile(r"^((?:EC|BT)-Lab\s+(?:for windows\s+)?v?[\d.]+[^\n]*)", 
 _CHANNEL = re.compile(r"Run on channel\s*:\s*(.+)", re.I)
 _DECIMAL_COMMA = re.compile(r"(?:^|\t)-?\d+,\d+(?:E[+-]?\d+)?(?:\t|$)", re.I)
 # 'mode' column of EC-Lab: 1 galvanostatic (CC), 2 potentiostatic (CV), 3 rest.
-_MODES = np.array(["", "CC", "CV"], dtype=object)
-_REST = np.array("rest", dtype=object)
+_MODE_DTYPE = pd.CategoricalDtype(["", "CC", "CV"])
 
 
 def _is_mpt(probe: Probe) -> bool:
@@ -95,8 +94,11 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
     if mode_hit is not None:
         code = table.numbers(mode_hit)
         # Taken from small object arrays by index: no Python string made per record.
-        mode = _MODES[np.select([code == 1, code == 2], [1, 2], 0)]
-        kind = np.where(code == 3, _REST, kind)  # mode 3: rest, whatever the current reads
+        mode = pd.Categorical.from_codes(np.select([code == 1, code == 2], [1, 2], 0).astype(np.int8),
+                                         dtype=_MODE_DTYPE, validate=False)
+        # mode 3: rest, whatever the current reads (on the kinds' codes: no Python string per record)
+        kind = pd.Categorical.from_codes(np.where(code == 3, kind.categories.get_loc("rest"), kind.codes).astype(
+            np.int8), dtype=kind.dtype, validate=False)
     step_label = table.find("Ns")
     step = table.numbers(step_label) if step_label else None
     if half_cycle is not None:
