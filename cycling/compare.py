@@ -196,9 +196,15 @@ def _segments(frame: pd.DataFrame) -> list[dict]:
             for s, e in zip(starts, ends, strict=True)]
 
 
-def compare(user, selection: Selection) -> dict:
-    """Everything the compare page plots and tabulates, for the groups/cells the user may see."""
-    groups, cells, single = _resolve(user, selection)
+def resolve(user, selection: Selection) -> tuple[list[CellGroup], list[Cell], set[int]]:
+    """(groups, cells, singly chosen cell ids) of the selection that the user may see: compare()'s inputs."""
+    return _resolve(user, selection)
+
+
+def compare(user, selection: Selection, resolved=None) -> dict:
+    """Everything the compare page plots and tabulates, for the groups/cells the user may see
+    (`resolved`: what resolve(user, selection) returned, when the caller has it already)."""
+    groups, cells, single = resolved or _resolve(user, selection)
     df = cycles_frame(cells)
     complete = df[~df["is_partial"].astype(bool)] if len(df) else df
     by_cell = {cid: part for cid, part in complete.groupby("cell_id", sort=False)} if len(complete) else {}
