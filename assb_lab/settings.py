@@ -178,7 +178,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Caches -------------------------------------------------------------------------------
-# "dashboard": the dashboard API's JSON answers (cycling/api/cache.py), keyed by the cells' data versions, so
+# "dashboard": the dashboard API's JSON answers (cycling/cache.py), keyed by the cells' data versions, so
 # an entry is never stale and any backend is correct. With ASSB_CACHE_URL (redis://...; compose sets it) all
 # web processes share one cache; without (embedded) each process keeps its own in memory. "default" stays
 # per process (dQ/dV peak tracks).

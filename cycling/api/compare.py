@@ -2,9 +2,8 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
-from .. import compare
+from .. import cache, compare
 from ..models import CycleSummary
-from . import cache
 
 _PARAMS = [
     OpenApiParameter("groups", str, description="Comma-separated cell-group ids, e.g. 1,2"),

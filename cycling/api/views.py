@@ -12,12 +12,12 @@ from rest_framework import decorators, generics, mixins, parsers, response, stat
 from cells.models import Cell
 from cells.selectors import cells_visible_to
 
-from .. import selectors, services
+from .. import cache, selectors, services
 from ..filtersets import DataFileFilterSet
 from ..models import CYCLE_FIELDS, CycleSummary
 from ..sniff import refuse_reason
 from ..uploads import HashingUploadHandler
-from . import cache, serializers
+from . import serializers
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class _CellDataView(generics.GenericAPIView):
         return get_object_or_404(cells_visible_to(self.request.user), pk=self.kwargs["pk"])
 
     def cell_stamp(self) -> str:
-        """The visible cell's cache stamp (cycling/api/cache.py) from one narrow query; 404 when hidden."""
+        """The visible cell's cache stamp (cycling/cache.py) from one narrow query; 404 when hidden."""
         row = (Cell.objects.restrict(self.request.user).filter(pk=self.kwargs["pk"])
                .values_list(*cache.STAMP_FIELDS).first())
         if row is None:

@@ -1,4 +1,4 @@
-"""The dashboard API's cache (cycling/api/cache.py): a hit answers what a fresh computation would, and every
+"""The dashboard API's cache (cycling/cache.py): a hit answers what a fresh computation would, and every
 change of a cell's data (import, delete, timeline mark, failed reprocess, build sheet) gives a new answer."""
 import io
 from unittest import mock

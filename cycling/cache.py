@@ -1,4 +1,4 @@
-"""The dashboard API's answers cached as rendered JSON, keyed by what they are computed from.
+"""The dashboard API's answers (and the compare page's per-cell parts) cached, keyed by what they come from.
 
 A key holds the endpoint, its parameters and the *stamp* of every cell in the answer: its id,
 `Cell.data_version` (bumped in the transaction of every swap-in, delete, timeline mark, failed ingest and EIS
@@ -40,6 +40,25 @@ def cell_stamp(cell) -> str:
 def key_for(endpoint: str, parts: Iterable) -> str:
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=20).hexdigest()
     return f"dash:{FORMAT}:{endpoint}:{digest}"
+
+
+def get_many(names: list[tuple[str, Iterable]]) -> dict:
+    """{(kind, parts): value} of the entries found (one round trip); {} when the cache does not answer."""
+    keys = {key_for(kind, parts): (kind, parts) for kind, parts in names}
+    try:
+        found = caches["dashboard"].get_many(list(keys))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("dashboard cache unreadable (%s)", exc)
+        return {}
+    return {keys[k]: v for k, v in found.items()}
+
+
+def set_many(values: dict) -> None:
+    """Store {(kind, parts): value}; a cache that does not answer is skipped."""
+    try:
+        caches["dashboard"].set_many({key_for(kind, parts): v for (kind, parts), v in values.items()}, TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("dashboard cache unwritable (%s)", exc)
 
 
 def json_response(endpoint: str, parts: Iterable, compute: Callable[[], object]) -> HttpResponse:
