@@ -208,8 +208,10 @@ def compare(user, selection: Selection, resolved=None) -> dict:
     groups, cells, single = resolved or _resolve(user, selection)
     parts = cell_parts(cells, selection.reference_cycle)
     frames = [parts[pk]["frame"] for pk in sorted(parts) if len(parts[pk]["frame"])]
-    # Rows of every cell, in cell order (as cycles_frame gives them), each with its retention.
-    complete = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CELL_FRAME_FIELDS)
+    # Rows of every cell, in cell order (as cycles_frame gives them), each with its retention: only groups
+    # need them together (their per-cycle statistics); cells alone are assembled from their parts.
+    complete = (pd.concat(frames, ignore_index=True) if frames and groups
+                else pd.DataFrame(columns=CELL_FRAME_FIELDS))
 
     colors = {}
     for i, g in enumerate(groups):
@@ -226,7 +228,7 @@ def compare(user, selection: Selection, resolved=None) -> dict:
         cell_rows.append({"cell_id": cell.pk, "cell": cell.name, "group_id": cell.group_id, "group": cell.group.name,
                           **part["row"]})
     group_series, group_rows = [], []
-    summary_df = pd.DataFrame(cell_rows)
+    summary_df = pd.DataFrame(cell_rows) if groups else None
     for g in groups:
         member_ids = [c.pk for c in cells if c.group_id == g.pk]
         part = complete[complete["cell_id"].isin(member_ids)] if len(complete) else complete
@@ -251,7 +253,8 @@ def compare(user, selection: Selection, resolved=None) -> dict:
         "capacity_unit": "mAh/g",
         "groups": group_series,
         "cells": cell_series,
-        "rate_capability": _rate_capability(complete, groups, cells),
+        "rate_capability": _rate_capability(parts, groups, cells) if frames else {"labels": [], "groups": [],
+                                                                                   "cells": []},
         "summary": {"columns": summary_columns(), "groups": group_rows, "cells": cell_rows},
     }
 
@@ -295,6 +298,7 @@ def _cell_part(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None, eis
         },
         "row": {**{k: _num(metrics.get(k), d) for k, _, d in SUMMARY_METRICS},
                 "r_int_spectrum_id": metrics.get("r_int_spectrum_id")},
+        "rate": _rate_means(frame),
     }
 
 
@@ -316,17 +320,21 @@ def _group_row(group: CellGroup, summary_df: pd.DataFrame, member_ids: list[int]
     return row
 
 
-def _rate_capability(complete: pd.DataFrame, groups: list[CellGroup], cells: list[Cell]) -> dict:
-    """Mean discharge capacity per C-rate label: per cell, then mean/sd across a group's cells."""
-    if not len(complete):
-        return {"labels": [], "groups": [], "cells": []}
-    part = complete[complete["c_rate_label"].fillna("") != ""]
-    # pivot_table(aggfunc="mean")'s table, from a plain groupby (a third of pivot_table's time): labels x cells,
-    # without the (label, cell) pairs that have no capacity, so a cell without any is no column.
-    means = part.groupby(["c_rate_label", "cell_id"], sort=True)["discharge_mah_g"].mean().dropna()
-    per_cell = means.unstack("cell_id") if len(means) else pd.DataFrame(dtype=float)
-    labels = sorted(per_cell.index, key=lambda name: _RATE_ORDER.get(name, np.inf))
-    per_cell = per_cell.reindex(labels)
+def _rate_means(frame: pd.DataFrame) -> dict[str, float]:
+    """{C-rate label: mean discharge capacity} of one cell's complete cycles (labels without one left out)."""
+    part = frame[frame["c_rate_label"].fillna("") != ""]
+    means = part.groupby("c_rate_label", sort=True)["discharge_mah_g"].mean().dropna()
+    return {str(label): float(value) for label, value in means.items()}
+
+
+def _rate_capability(parts: dict[int, dict], groups: list[CellGroup], cells: list[Cell]) -> dict:
+    """Mean discharge capacity per C-rate label: per cell (its part's rate means), then mean/sd across a
+    group's cells. The labels x cells table of pivot_table(aggfunc="mean"): a cell without any mean is no column."""
+    rated = sorted(pk for pk, part in parts.items() if part["rate"])
+    labels = sorted(sorted({label for pk in rated for label in parts[pk]["rate"]}),
+                    key=lambda name: _RATE_ORDER.get(name, np.inf))
+    per_cell = pd.DataFrame({pk: [parts[pk]["rate"].get(label, np.nan) for label in labels] for pk in rated},
+                            index=labels, dtype=float)
     out_groups = []
     for g in groups:
         ids = [c.pk for c in cells if c.group_id == g.pk and c.pk in per_cell.columns]
