@@ -138,20 +138,20 @@ def test_it_keeps_answering_when_the_cache_is_away(viewer, cell, run_in_two_part
 
 
 @pytest.mark.django_db
-def test_it_answers_a_cell_in_four_queries_from_the_cache(
+def test_it_answers_a_cell_in_three_queries_from_the_cache(
         viewer, cell, run_in_two_parts, django_assert_num_queries):
     ingest(cell, run_in_two_parts[0], "part1.xlsx")
     client = token_client(viewer)
     url = f"/api/v1/cells/{cell.pk}/cycles/"
-    # device key, user token, permission set, the visible cell's stamp (+ the rows on a miss)
-    with django_assert_num_queries(5):
-        assert client.get(url)["X-Cache"] == "miss"
+    # user token (with the user), permission set, the visible cell's stamp (+ the rows on a miss)
     with django_assert_num_queries(4):
+        assert client.get(url)["X-Cache"] == "miss"
+    with django_assert_num_queries(3):
         assert client.get(url)["X-Cache"] == "hit"
     curves = f"/api/v1/cells/{cell.pk}/curves/?cycles=1"
-    with django_assert_num_queries(7):  # + the cell, its files, their cycles' owners
+    with django_assert_num_queries(6):  # + the cell, its files, their cycles' owners
         assert client.get(curves)["X-Cache"] == "miss"
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         assert client.get(curves)["X-Cache"] == "hit"
 
 
