@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cells.backends import RoleBackend
-from cycling import services
+from cycling import selectors, services
 from cycling.models import DataFile
 from cycling.simulate import study_cell
 from cycling.testing import write_land
@@ -177,3 +177,24 @@ def test_role_backend_gives_model_backends_permission_set(viewer, researcher, ou
     inactive = type(viewer).objects.get(pk=viewer.pk)
     inactive.is_active = False
     assert RoleBackend().get_all_permissions(inactive) == set()
+
+
+@pytest.mark.django_db
+def test_it_keeps_a_files_curve_halves_while_its_records_file_stays(viewer, cell, run_in_two_parts):
+    """A reprocess re-analyses the stored Parquet without rewriting it (same name, same records): the cell's
+    answer is new (its data version moved) but the file's downsampled halves are reused, and equal a fresh read."""
+    client = token_client(viewer)
+    datafile = ingest(cell, run_in_two_parts[0], "part1.xlsx")
+    url = f"/api/v1/cells/{cell.pk}/curves/?cycles=1,2,last"
+    first = get(client, url)[1]
+    with mock.patch.object(services, "datafile_enqueue"):
+        services.datafile_reprocess(datafile=datafile, reason="test")
+    assert services.datafile_ingest(datafile_id=datafile.pk) == DataFile.Status.IMPORTED
+    assert DataFile.objects.get(pk=datafile.pk).records_file == datafile.records_file
+    with mock.patch.object(selectors, "records_of", wraps=selectors.records_of) as read:
+        state, again = get(client, url)
+    assert state == "miss" and read.call_count == 0
+    caches["dashboard"].clear()
+    with mock.patch.object(selectors, "records_of", wraps=selectors.records_of) as read:
+        fresh = get(client, url)[1]
+    assert read.call_count == 1 and fresh == again == first
