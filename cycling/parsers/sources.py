@@ -342,11 +342,24 @@ _FIRST_REAL_DATE = np.datetime64("1900-03-01")
 def _fast_record_block(reader, name: str, order: int) -> Block | None:
     """A record sheet in the plain modern layout as one Block of typed columns, or None to let
     python-calamine read it (mixed cell types, text in a numeric column, time-of-day or duration cells,
-    a header anywhere but row 1, unit rows, info lines, stacked blocks, blank rows, no data)."""
+    a header anywhere but row 1, unit rows, info lines, stacked blocks, blank rows, no data).
+
+    Only the columns a record field can come from (a canonical header), the first three (split_blocks
+    looks for titles and headers down the whole of them) and header-less ones are typed: every cell of
+    those is checked (a full-column strict type scan), the others are never turned into Arrow. Their cells
+    cannot change the records (the calamine path skips a column without a canonical header too); what
+    the fast path no longer sees is a second table whose header sits only in such columns among the
+    first rows."""
+    seen: list = []
+
+    def wanted(info) -> bool:  # called by fastexcel once per column, left to right, before it types any
+        seen.append(info)
+        return info.index < 3 or info.name.startswith("__UNNAMED__") or parse_header(info.name).canonical is not None
+
     try:
         sheet = reader.load_sheet(name, header_row=0, skip_rows=0, schema_sample_rows=None,
-                                  dtype_coercion="strict")
-        block = _fast_block(sheet, name, order)
+                                  dtype_coercion="strict", use_columns=wanted)
+        block = _fast_block(sheet, seen, name, order)
         del sheet
         return block
     except BaseException as exc:  # strict typing refuses mixed columns; panics and odd input: fall back
@@ -355,11 +368,13 @@ def _fast_record_block(reader, name: str, order: int) -> Block | None:
         return None
 
 
-def _fast_block(sheet, name: str, order: int) -> Block | None:
-    infos = list(sheet.selected_columns)
-    if not infos or any(info.absolute_index != i for i, info in enumerate(infos)):
+def _fast_block(sheet, columns: list, name: str, order: int) -> Block | None:
+    """``columns``: fastexcel's (name, index, absolute_index) of every column of the sheet, typed or not."""
+    typed = {info.index: info for info in sheet.selected_columns}
+    if not columns or any(info.absolute_index != i for i, info in enumerate(columns)):
         return None  # column A empty: let calamine keep its column positions
-    raw = ["" if info.column_name_from == "generated" else info.name for info in infos]
+    raw = ["" if j in typed and typed[j].column_name_from == "generated" else info.name
+           for j, info in enumerate(columns)]
     if any(re.search(r"_\d+$", r) and r.rsplit("_", 1)[0] in raw for r in raw):
         return None  # fastexcel renames a repeated header 'X' to 'X_1': the raw header is not known
     if sum(_key(r) in ALIASES for r in raw) < 2:
@@ -374,9 +389,13 @@ def _fast_block(sheet, name: str, order: int) -> Block | None:
     canonical = {h.canonical for h in headers}
     if not {"voltage_v", "current_ma", "test_time_s", "capacity_mah"} <= canonical:
         return None  # the calamine path words the error
+    position = {j: k for k, j in enumerate(typed)}  # sheet column -> column of the Arrow batch
     data: dict[int, pd.Series] = {}
     for j, header in enumerate(headers):
-        column = batch.column(j)
+        if j not in position:  # not read (see _fast_record_block): blank, so the Block keeps columns 0..width-1
+            data[j] = pd.Series(np.full(n, "", dtype=object), dtype=object, copy=False)
+            continue
+        column = batch.column(position[j])
         type_name = str(column.type)
         all_empty = column.null_count == n
         if header.canonical is not None and not all_empty:
