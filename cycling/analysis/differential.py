@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import savgol_filter
 
-from .common import _CHARGE, _check, _kind_codes, _mode_array
+from .common import _CHARGE, _check, _kind_codes, _mode_flags
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ class DqdvCurves:
 
 
 def _cc_mask(records: pd.DataFrame, kind: np.ndarray) -> np.ndarray:
-    mode = _mode_array(records)
+    cc, cv = _mode_flags(records)
     moving = kind > 0
-    if np.isin(mode, ("CC", "CV")).any():
-        return moving & (mode == "CC")
+    if cc.any() or cv.any():
+        return moving & cc
     # No step modes: CV-like records are those whose current fell well below the half's CC level.
     cur = np.abs(records["current_ma"].to_numpy(dtype=float))
     key = records["cycle"].to_numpy() * 4 + kind

@@ -14,7 +14,7 @@ from .common import (
     _c_rate_labels,
     _check,
     _kind_codes,
-    _mode_array,
+    _mode_flags,
     detect_first_half,
 )
 from .differential import DqdvCurves, DqdvParams, dqdv_all
@@ -44,7 +44,7 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     cur = np.abs(records["current_ma"].to_numpy(dtype=float))
     energy = (records["energy_mwh"].to_numpy(dtype=float) if "energy_mwh" in records
               else np.full(len(records), np.nan))
-    mode = _mode_array(records)
+    cc, cv = _mode_flags(records)
     rec = records["record"].to_numpy()
     t = records["test_time_s"].to_numpy(dtype=float)
 
@@ -67,8 +67,7 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     v_e = pd.Series(volt).interpolate(limit_area="inside").to_numpy() if np.isnan(volt).any() else volt
     v_mid = 0.5 * (v_e + np.concatenate([[np.nan], v_e[:-1]]))
     own_e = np.where(d_q > 0, v_mid * d_q, 0.0)
-    cc = mode == "CC"
-    has_modes = np.isin(mode, ("CC", "CV"))
+    has_modes = cc | cv
     frame = pd.DataFrame({
         "cycle": cyc[moving], "kind": kind[moving], "cap": cap[moving], "energy": energy[moving],
         "own_e": own_e[moving], "volt": volt[moving],
