@@ -49,13 +49,11 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     t = records["test_time_s"].to_numpy(dtype=float)
 
     base = pd.DataFrame({"cycle": cyc, "record": rec, "t": t}).groupby("cycle", sort=True)
-    out = pd.DataFrame({
-        "first_record": base["record"].min(),
-        "last_record": base["record"].max(),
-        "start_time_s": base["t"].min(),
-        "end_time_s": base["t"].max(),
-    })
-    cycles = out.index.to_numpy()
+    first_record = base["record"].min()
+    cycles = first_record.index.to_numpy()
+    # The table's columns gather as arrays and become one frame at the end: no column insert per name.
+    out = {"cycle": cycles, "first_record": first_record.to_numpy(), "last_record": base["record"].max().to_numpy(),
+           "start_time_s": base["t"].min().to_numpy(), "end_time_s": base["t"].max().to_numpy()}
     out["duration_s"] = out["end_time_s"] - out["start_time_s"]
 
     moving = kind > 0
@@ -77,17 +75,21 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     gb = frame.groupby(["cycle", "kind"], sort=True)
     half = gb.agg(cap=("cap", "max"), energy=("energy", "max"), own_e=("own_e", "sum"),
                   cc_cap=("cc_cap", "max"), has_mode=("has_mode", "any"), cc_cur=("cc_cur", "mean"))
-    # Capacity-median voltage: where the half first reaches 50 % of its capacity.
-    frame["thr"] = gb["cap"].transform("max") * 0.5
-    med = frame[frame["cap"] >= frame["thr"]].groupby(["cycle", "kind"], sort=True)["volt"].first()
+    # Capacity-median voltage: where the half first reaches 50 % of its capacity (only the three columns
+    # that needs are cut down to those records, not the whole frame).
+    reached = frame["cap"].to_numpy() >= gb["cap"].transform("max").to_numpy() * 0.5
+    med = frame.loc[reached, ["cycle", "kind", "volt"]].groupby(["cycle", "kind"], sort=True)["volt"].first()
     half["median_v"] = med
+    half_cycle = half.index.get_level_values("cycle").to_numpy()
+    half_kind = half.index.get_level_values("kind").to_numpy()
+    # Where each half's row goes in the per-cycle arrays (every half's cycle is one of `cycles`).
+    slots = {k: (half_kind == k, np.searchsorted(cycles, half_cycle[half_kind == k])) for k in (_CHARGE, _DISCHARGE)}
 
     def col(name: str, k: int) -> np.ndarray:
-        try:
-            s = half[name].xs(k, level="kind")
-        except KeyError:
-            return np.full(len(cycles), np.nan)
-        return s.reindex(cycles).to_numpy(dtype=float)
+        rows, where = slots[k]
+        values = np.full(len(cycles), np.nan)
+        values[where] = half[name].to_numpy(dtype=float)[rows]
+        return values
 
     q_c, q_d = col("cap", _CHARGE), col("cap", _DISCHARGE)
     e_c = np.where(np.isfinite(col("energy", _CHARGE)), col("energy", _CHARGE), col("own_e", _CHARGE))
@@ -153,11 +155,9 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
         s = mp[mp["half"] == name].set_index("cycle")["voltage_v"]
         out[col_name] = s.reindex(cycles).to_numpy(dtype=float)
 
-    out = out.reset_index().rename(columns={"index": "cycle"})
-    out["cycle"] = out["cycle"].astype(np.int64)
-    out["first_record"] = out["first_record"].astype(np.int64)
-    out["last_record"] = out["last_record"].astype(np.int64)
-    out = out[CYCLE_COLUMNS]
+    for name in ("cycle", "first_record", "last_record"):
+        out[name] = out[name].astype(np.int64)
+    out = pd.DataFrame({name: out[name] for name in CYCLE_COLUMNS})
     out.attrs.update(
         analysis_version=ANALYSIS_VERSION,
         first_half=first_half,
