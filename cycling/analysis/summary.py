@@ -48,7 +48,7 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     rec = records["record"].to_numpy()
     t = records["test_time_s"].to_numpy(dtype=float)
 
-    base = pd.DataFrame({"cycle": cyc, "record": rec, "t": t}).groupby("cycle", sort=True)
+    base = pd.DataFrame({"cycle": cyc, "record": rec, "t": t}, copy=False).groupby("cycle", sort=True)
     first_record = base["record"].min()
     cycles = first_record.index.to_numpy()
     # The table's columns gather as arrays and become one frame at the end: no column insert per name.
@@ -71,7 +71,7 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
         "own_e": own_e[moving], "volt": volt[moving],
         "cc_cap": np.where(cc, cap, np.nan)[moving], "has_mode": has_modes[moving],
         "cc_cur": np.where(cc | ~has_modes, cur, np.nan)[moving],
-    })
+    }, copy=False)  # fresh arrays: no 2-D block copy of them
     gb = frame.groupby(["cycle", "kind"], sort=True)
     half = gb.agg(cap=("cap", "max"), energy=("energy", "max"), own_e=("own_e", "sum"),
                   cc_cap=("cc_cap", "max"), has_mode=("has_mode", "any"), cc_cur=("cc_cur", "mean"))

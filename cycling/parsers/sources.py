@@ -408,9 +408,10 @@ def _fast_block(sheet, columns: list, name: str, order: int) -> Block | None:
         return None  # the calamine path words the error
     position = {j: k for k, j in enumerate(typed)}  # sheet column -> column of the Arrow batch
     data: dict[int, pd.Series] = {}
+    blank = np.full(n, "", dtype=object)  # shared by the unread columns; nothing writes into Block data
     for j, header in enumerate(headers):
         if j not in position:  # not read (see _fast_record_block): blank, so the Block keeps columns 0..width-1
-            data[j] = pd.Series(np.full(n, "", dtype=object), dtype=object, copy=False)
+            data[j] = pd.Series(blank, dtype=object, copy=False)
             continue
         column = batch.column(position[j])
         type_name = str(column.type)
