@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assb_lab.lib import jsonable
-from cells.services import audit
+from cells.services import audit, cell_data_changed
 from cycling.ingest import IngestFailed
 from cycling.models import DataFile
 
@@ -287,6 +287,7 @@ def fit_create(spectrum: EisSpectrum, result: FitResult, *, seeded_from=None, cr
         for name, value, err, unit in zip(d["parameter_names"], d["values"], d["stderr"], d["units"], strict=True)
     }
     EisFit.objects.filter(spectrum=spectrum, is_current=True).update(is_current=False)
+    cell_data_changed(cell_id=spectrum.cell_id)  # R_int of the compare page
     return EisFit.objects.create(
         spectrum=spectrum, circuit=result.circuit, r_int_elements=list(result.r_int_elements),
         r_int_definition=result.r_int_definition, parameters=parameters, chi_square=d["chi_square"],

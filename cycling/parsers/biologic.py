@@ -93,7 +93,7 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
     kind, mode = kinds_from_sign(current)
     if mode_hit is not None:
         code = table.numbers(mode_hit)
-        # Taken from small object arrays by index: no Python string made per record.
+        # Categorical codes over three words: no Python string made per record.
         mode = pd.Categorical.from_codes(np.select([code == 1, code == 2], [1, 2], 0).astype(np.int8),
                                          dtype=_MODE_DTYPE, validate=False)
         # mode 3: rest, whatever the current reads (on the kinds' codes: no Python string per record)
