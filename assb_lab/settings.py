@@ -94,7 +94,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "cells.backends.RoleBackend",  # ModelBackend, its permission set in one query
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -176,6 +176,24 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Caches -------------------------------------------------------------------------------
+# "dashboard": the dashboard API's JSON answers (cycling/cache.py), keyed by the cells' data versions, so
+# an entry is never stale and any backend is correct. With ASSB_CACHE_URL (redis://...; compose sets it) all
+# web processes share one cache; without (embedded) each process keeps its own in memory. "default" stays
+# per process (dQ/dV peak tracks).
+_CACHE_URL = env_str("ASSB_CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "dashboard": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL, "KEY_PREFIX": "assb",
+        # A cache that does not answer within a second is skipped (the answer is computed), never waited on.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    } if _CACHE_URL.startswith(("redis://", "rediss://", "unix://")) else {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dashboard",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
+}
 
 # --- Celery ---------------------------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"

@@ -6,7 +6,9 @@ is the ``impedance`` package of the git ref, exported to a temporary directory a
 (its pure modules need no Django): its ``fit_circuit`` with the then default circuit and its
 ``kramers_kronig``. This tree runs ``fit_spectrum`` (circuit chosen from the data) and its own lin-KK.
 
-Reports per fit: wall and CPU time (median, p95; CPU time is less disturbed by other load on the machine), R_int within max(1 %, 3 x noise) of the truth, lin-KK passes.
+Reports per fit: wall and CPU time (median, p95; CPU time is less disturbed by other load on the machine), R_int
+within max(1 %, 3 x noise) of the truth, lin-KK passes on the valid spectra, and how many of the same spectra
+with R2 ramped over the sweep (``--kk-drift``, default 10/20/30 %) each lin-KK rule fails.
 Run from the repository root: ``python bench/bench_eis_fit.py [--n 60] [--baseline main]``.
 Writes bench/out/eis_fit.json (bench/out/ is git-ignored).
 """
@@ -54,7 +56,11 @@ for k in range(len(f)):
     t_kk, c_kk = time.perf_counter() - t0, time.process_time() - c0
     out.append({"fit_s": t_fit, "kk_s": t_kk, "fit_cpu_s": c_fit, "kk_cpu_s": c_kk, "r_int_ohm": r.r_int_ohm, "circuit": r.circuit,
                 "kk_passes": bool(kk.passes), "kk_max_pct": kk.max_abs_residual_pct, "n_rc": int(kk.n_rc)})
-print(json.dumps(out))
+drifted = np.load(sys.argv[3])
+drift_passes = [bool(kramers_kronig(EisSpectrum(data=pd.DataFrame({"freq_hz": drifted["freq_hz"][k],
+    "z_real_ohm": drifted["z_ohm"][k].real, "z_imag_ohm": drifted["z_ohm"][k].imag}))).passes)
+    for k in range(len(drifted["freq_hz"]))]
+print(json.dumps({"rows": out, "drifted_kk_passes": drift_passes}))
 """
 
 
@@ -92,6 +98,8 @@ def main() -> None:
     parser.add_argument("--baseline", default="main", help="git ref of the baseline code")
     parser.add_argument("--no-inductance", action="store_true", help="spectra without the leads' inductance")
     parser.add_argument("--cycle", type=int, default=0, help="cycles of R_int growth (100: the demo's bare cells)")
+    parser.add_argument("--kk-drift", type=float, nargs="*", default=[0.1, 0.2, 0.3],
+                        help="R2 ramps over the sweep (0.1 = 10 %%) whose lin-KK failures are counted")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "eis_fit.json")
     args = parser.parse_args()
     inductance = None if args.no_inductance else STUDY_INDUCTANCE_H
@@ -103,15 +111,24 @@ def main() -> None:
         for k in range(args.n)
     ]
     truth = np.array([s.metadata["true_params"]["R2"] for s in spectra])
+    # the same spectra with R2 ramped over the sweep's clock: how many lin-KK catches, before and after
+    drifted = [
+        study_spectrum("bare" if k % 2 == 0 else "coated", seed=k, noise=args.noise, inductance_h=inductance,
+                       cycle=args.cycle, drift={"R2": ramp})
+        for ramp in args.kk_drift for k in range(args.n)
+    ]
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         _export(args.baseline, tmp_path / "code")
         np.savez(tmp_path / "spectra.npz", freq_hz=np.array([s.freq_hz for s in spectra]),
                  z_ohm=np.array([s.z_ohm for s in spectra]))
-        child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "code"), str(tmp_path / "spectra.npz")],
-                               cwd=tmp, check=True, capture_output=True, text=True)
-        before = json.loads(child.stdout.strip().splitlines()[-1])
+        np.savez(tmp_path / "drifted.npz", freq_hz=np.array([s.freq_hz for s in drifted]),
+                 z_ohm=np.array([s.z_ohm for s in drifted]))
+        child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "code"), str(tmp_path / "spectra.npz"),
+                                str(tmp_path / "drifted.npz")], cwd=tmp, check=True, capture_output=True, text=True)
+        answer = json.loads(child.stdout.strip().splitlines()[-1])
+        before, drifted_before = answer["rows"], answer["drifted_kk_passes"]
 
     fit_spectrum(spectra[0])  # warm-up
     after = []
@@ -127,11 +144,23 @@ def main() -> None:
                       "circuit": result.circuit, "kk_passes": kk.passes, "kk_max_pct": kk.max_abs_residual_pct,
                       "n_rc": kk.n_rc})
 
+    drifted_after = [bool(kramers_kronig(EisSpectrum(data=d.data[["freq_hz", "z_real_ohm", "z_imag_ohm"]].copy())).passes)
+                     for d in drifted]
+
+    def caught(passes: list[bool]) -> dict:
+        # failures per ramp and cell: the drifted spectra a lin-KK check flags (the more the better)
+        out = {}
+        for i, ramp in enumerate(args.kk_drift):
+            block = passes[i * args.n:(i + 1) * args.n]
+            out[f"{100 * ramp:g} %"] = {"bare": sum(not p for p in block[0::2]), "coated": sum(not p for p in block[1::2]),
+                                        "of_each": len(block[0::2])}
+        return out
+
     summary = {
         "spectra": {"n": args.n, "points": 80, "noise": args.noise, "inductance_h": inductance, "cycle": args.cycle,
                     "tolerance_pct": 100 * tolerance},
-        "before": {"ref": args.baseline, **_summary(before, truth, tolerance)},
-        "after": {"ref": "working tree", **_summary(after, truth, tolerance)},
+        "before": {"ref": args.baseline, **_summary(before, truth, tolerance), "kk_drift_failed": caught(drifted_before)},
+        "after": {"ref": "working tree", **_summary(after, truth, tolerance), "kk_drift_failed": caught(drifted_after)},
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "library_versions": library_versions(),
     }

@@ -5,8 +5,11 @@
 Seeded records (cycling.simulate) are written in each text format by cycling.writers (Arbin csv, Maccor
 text, BioLogic .mpt, Neware csv) and as an Arbin xlsx workbook. Each file is read (a) by read_export and
 (b) by the library call it rests on: pandas.read_csv with the right separator and header line for text,
-python-calamine's to_python for the workbook, fastnda.read for the Neware .nda sample (the only .nda we
-have: small, so it is read 50 times a run). Each read runs in its own subprocess, so its peak RSS
+python-calamine's to_python for the workbook, pyarrow.csv.read_csv for the BDF file once more as
+'bdf-arrow' (the library the BDF reader wraps), fastnda.read for the Neware .nda and .ndax samples (the only
+binaries we have, 439 and 1,464 records: each is read 200 times in one process, so the ratio is our fixed
+per-call cost over fastnda's; no bigger valid file can be made without a Neware writer). Each read runs in
+its own subprocess, so its peak RSS
 (VmHWM) is its own. read_export must return every record (checked). Prints a table and writes
 bench/out/bench_readers.json; the target is read_export no slower than 2x the plain read (median CPU
 seconds over --repeat runs, ours and plain alternating: steadier than wall time on a shared machine), and
@@ -32,8 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-NDA = ROOT / "tests" / "data" / "cyclers" / "neware" / "navani__test.nda"
-NDA_REPEAT = 50
+NEWARE = ROOT / "tests" / "data" / "cyclers" / "neware"
+BINARY = {"nda": NEWARE / "navani__test.nda", "ndax": NEWARE / "navani__test.ndax"}
+NDA_REPEAT = 200
 
 # format -> (file suffix, separator, header line index) for the plain pandas read.
 TEXT = {"arbin": (".csv", ",", 0), "maccor": (".001", "\t", 2), "biologic": (".mpt", "\t", 9),
@@ -61,7 +65,8 @@ def write_files(folder: Path, n: int, seed: int, wanted: list[str], reuse: bool 
     for fmt, (suffix, _, _) in TEXT.items():
         path = folder / f"bench_{fmt}_{n}_{seed}{suffix}"
         paths[fmt] = path
-        if fmt not in wanted and not (fmt == "arbin" and "arbin-xlsx" in wanted):
+        if fmt not in wanted and not (fmt == "arbin" and "arbin-xlsx" in wanted) and not (
+                fmt == "bdf" and "bdf-arrow" in wanted):
             continue
         if reuse and path.exists():
             continue
@@ -70,6 +75,8 @@ def write_files(folder: Path, n: int, seed: int, wanted: list[str], reuse: bool 
         with partial.open("wb") as handle:
             writers[fmt](frame, handle)
         partial.replace(path)  # an interrupted write never passes for a cached file
+    if "bdf-arrow" in wanted:
+        paths["bdf-arrow"] = paths["bdf"]  # the same BDF file against the library the reader wraps
     if "arbin-xlsx" in wanted:
         path = folder / f"bench_arbin_{n}_{seed}.xlsx"
         if not (reuse and path.exists()):
@@ -101,6 +108,7 @@ def child(which: str, fmt: str, path: str) -> dict:
     # Libraries are imported before the clock starts: the bench compares reads, not interpreter start-up.
     import fastnda
     import pandas as pd
+    import pyarrow.csv as pacsv
     import python_calamine
 
     from cycling.parsers import read_export
@@ -111,12 +119,14 @@ def child(which: str, fmt: str, path: str) -> dict:
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     start_use = resource.getrusage(resource.RUSAGE_SELF)
     if which == "read_export":
-        repeat = NDA_REPEAT if fmt == "nda" else 1
+        repeat = NDA_REPEAT if fmt in BINARY else 1
         for _ in range(repeat):
             n = len(read_export(path).records)
-    elif fmt == "nda":
+    elif fmt in BINARY:
         for _ in range(NDA_REPEAT):
             n = len(fastnda.read(path, cycle_mode="auto"))
+    elif fmt == "bdf-arrow":
+        n = pacsv.read_csv(path).num_rows  # pyarrow's defaults (threads, its own allocator), as a user calls it
     elif fmt == "arbin-xlsx":
         rows = python_calamine.CalamineWorkbook.from_path(path).get_sheet_by_name("Channel_1_1").to_python()
         n = len(rows) - 1
@@ -153,7 +163,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the generated files in OUT/files")
     parser.add_argument("--limit", type=float, default=2.0, help="highest CPU ratio read_export/plain that passes")
-    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,bdf,arbin-xlsx,nda",
+    parser.add_argument("--formats", default="arbin,maccor,biologic,neware,bdf,bdf-arrow,arbin-xlsx,nda,ndax",
                         help="comma-separated subset (arbin-xlsx is slow to write at 10^6 records)")
     parser.add_argument("--no-thp", action="store_true",
                         help="both sides with NUMPY_MADVISE_HUGEPAGE=0: numpy then asks for no transparent huge "
@@ -170,8 +180,7 @@ def main() -> int:
         folder = out / "files" if args.reuse else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         paths = write_files(folder, args.records, args.seed, wanted, reuse=args.reuse)
-        if "nda" in wanted:
-            paths["nda"] = NDA
+        paths.update({fmt: path for fmt, path in BINARY.items() if fmt in wanted})
         env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "0"} if args.no_thp else None
         results = [_compare(fmt, path, args.repeat, env) for fmt, path in paths.items()]
     load_after = os.getloadavg()

@@ -15,7 +15,8 @@ Each cycler PC (device token) uploads a new small LAND export every `--upload-ev
 time. Bounded by --duration and --max-requests; localhost only. Afterwards it waits for the ingests and
 prints a summary table (latency percentiles, errors, failed ingests, upload -> imported) and whether the
 targets are met: zero errors, no failed or unfinished ingest, dashboard p95 < 250 ms and p99 < 1 s,
-upload -> imported p95 < 30 s. Exit status 1 when a target is missed.
+upload -> imported p95 < 30 s. Exit status 1 when a target is missed. The share of dashboard answers served from the cache (the `X-Cache`
+response header, cycling/cache.py) is reported per endpoint; the load itself does not depend on it.
 
 Needs only the runtime requirements (requirements.txt), e.g. the venv quickstart.py makes.
 """
@@ -106,12 +107,14 @@ class Stats:
         self.lock = threading.Lock()
         self.latency = defaultdict(list)
         self.errors = defaultdict(list)
+        self.hits = defaultdict(int)
         self.count = 0
 
-    def add(self, kind, seconds, ok, detail=""):
+    def add(self, kind, seconds, ok, detail="", hit=False):
         with self.lock:
             self.count += 1
             self.latency[kind].append(seconds)
+            self.hits[kind] += bool(hit)
             if not ok:
                 self.errors[kind].append(detail)
 
@@ -178,7 +181,7 @@ def drive(base: str, world: dict, exports: list[bytes], args) -> tuple[Stats, li
                 try:
                     resp = session.get(f"{base}{url}", timeout=30)
                     stats.add(kind, time.perf_counter() - t0, resp.status_code == 200,
-                              f"{resp.status_code} {resp.text[:100]}")
+                              f"{resp.status_code} {resp.text[:100]}", hit=resp.headers.get("X-Cache") == "hit")
                 except requests.RequestException as exc:
                     stats.add(kind, time.perf_counter() - t0, False, repr(exc))
                 time.sleep(local.uniform(0.2, 1.0))  # think time
@@ -246,7 +249,9 @@ def summarize(kind, layout, args, stats, uploaded, elapsed, ingest) -> dict:
     for name, values in stats.latency.items():
         if name != "upload":
             dashboard += values
-        report["endpoints"][name] = {"n": len(values), "errors": len(stats.errors[name]), "p50_ms": ms(values, 0.5),
+        report["endpoints"][name] = {"n": len(values), "errors": len(stats.errors[name]),
+                                     "cache_hit_percent": round(100 * stats.hits[name] / len(values), 1),
+                                     "p50_ms": ms(values, 0.5),
                                      "p95_ms": ms(values, 0.95), "p99_ms": ms(values, 0.99),
                                      "max_ms": round(1000 * max(values), 1)}
     report["dashboard"] = {"n": len(dashboard), "p50_ms": ms(dashboard, 0.5), "p95_ms": ms(dashboard, 0.95),
@@ -289,6 +294,8 @@ def table(reports: list[dict]) -> str:
         ("  cycles p95 ms", endpoint("cycles", "p95_ms")),
         ("  curves p95 ms", endpoint("curves", "p95_ms")),
         ("  compare p95 ms", endpoint("compare", "p95_ms")),
+        ("  cache hits % (cycles/curves/compare)", lambda r: "/".join(
+            str(r["endpoints"].get(k, {}).get("cache_hit_percent", "-")) for k in ("cycles", "curves", "compare"))),
         ("upload p95 ms", endpoint("upload", "p95_ms")),
         ("uploaded / imported", lambda r: f"{r['ingest']['uploaded']} / {r['ingest']['imported']}"),
         ("failed / unfinished", lambda r: f"{r['ingest']['failed']} / {r['ingest']['unfinished']}"),

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
+WORKER_NICE = 10  # docker-compose.yml's worker command: `nice -n 10 celery ... worker`
 
 
 def require(*modules: str, extra: str = "requirements.txt") -> None:
@@ -190,8 +191,14 @@ class ProductionStack(Stack):
             # What docker-compose.yml sets: persistent connections, the default lease and visibility timeout.
             "DB_CONN_MAX_AGE": "60", "CELERY_VISIBILITY_TIMEOUT": "3600", "ASSB_INGEST_LEASE_S": "60",
             "ASSB_SWEEP_EVERY_S": "30",
+            # The dashboard cache on Redis as compose has it (there db 1; here the run's own db, flushed with it).
+            "ASSB_CACHE_URL": self.redis,
         })
         self.created = False
+
+    def worker_argv(self, node, concurrency):
+        # As compose runs them: ingest at nice 10, so the web on the same cores answers first.
+        return ["nice", "-n", str(WORKER_NICE), *super().worker_argv(node, concurrency)]
 
     def _admin(self, sql: str) -> None:
         import psycopg

@@ -187,6 +187,10 @@ class Cell(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped (one UPDATE, in the writer's transaction) whenever what the dashboards show of the cell's data
+    # changes: a swap-in, delete or timeline mark of a file, an EIS fit. With updated_at (the build sheet) it
+    # keys the dashboard API's cache (cycling/cache.py), so a new import is never answered from a stale entry.
+    data_version = models.PositiveBigIntegerField(default=0, editable=False)
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:

@@ -1,5 +1,6 @@
 """Writes of the cell registry: the only code that creates or changes cells outside the admin forms."""
 from django.db import transaction
+from django.db.models import F
 
 from .auth import DevicePrincipal
 from .models import AuditEvent, Cell
@@ -16,6 +17,12 @@ def audit(*, actor, action: str, obj, **detail) -> AuditEvent:
         user=user, device=device, action=action, object_type=obj._meta.label_lower,
         object_id=str(obj.pk), object_repr=str(obj)[:200], detail=detail,
     )
+
+
+def cell_data_changed(*, cell_id: int) -> None:
+    """What the dashboards show of the cell's data changed: bump its data_version (one UPDATE, inside the
+    caller's transaction, so the new version becomes visible together with the new rows)."""
+    Cell.objects.filter(pk=cell_id).update(data_version=F("data_version") + 1)
 
 
 def _next_free_name(base: str) -> str:

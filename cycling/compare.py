@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from assb_lab.lib import parse_ids
 from cells.models import Cell, CellGroup
-from cells.selectors import cells_visible_to, groups_visible_to
+from cells.selectors import groups_visible_to
 from impedance.selectors import rint_frame
 
 from .analysis import C_RATE_LABELS, cell_metrics
@@ -107,7 +107,8 @@ def _resolve(user, selection: Selection) -> tuple[list[CellGroup], list[Cell], s
     groups = list(groups_visible_to(user).filter(pk__in=selection.group_ids)) if selection.group_ids else []
     order = {gid: i for i, gid in enumerate(selection.group_ids)}
     groups.sort(key=lambda g: order[g.pk])
-    cells_qs = cells_visible_to(user)
+    # Only the group is read from the cells here: no join of the build sheet's materials.
+    cells_qs = Cell.objects.restrict(user).select_related("group")
     from django.db.models import Q
 
     cond = Q(pk__in=selection.cell_ids) | Q(group__in=[g.pk for g in groups])
@@ -196,44 +197,38 @@ def _segments(frame: pd.DataFrame) -> list[dict]:
             for s, e in zip(starts, ends, strict=True)]
 
 
-def compare(user, selection: Selection) -> dict:
-    """Everything the compare page plots and tabulates, for the groups/cells the user may see."""
-    groups, cells, single = _resolve(user, selection)
-    df = cycles_frame(cells)
-    complete = df[~df["is_partial"].astype(bool)] if len(df) else df
-    by_cell = {cid: part for cid, part in complete.groupby("cell_id", sort=False)} if len(complete) else {}
-    eis = eis_after_formation(cells)
+def resolve(user, selection: Selection) -> tuple[list[CellGroup], list[Cell], set[int]]:
+    """(groups, cells, singly chosen cell ids) of the selection that the user may see: compare()'s inputs."""
+    return _resolve(user, selection)
+
+
+def compare(user, selection: Selection, resolved=None) -> dict:
+    """Everything the compare page plots and tabulates, for the groups/cells the user may see
+    (`resolved`: what resolve(user, selection) returned, when the caller has it already)."""
+    groups, cells, single = resolved or _resolve(user, selection)
+    parts = cell_parts(cells, selection.reference_cycle)
+    frames = [parts[pk]["frame"] for pk in sorted(parts) if len(parts[pk]["frame"])]
+    # Rows of every cell, in cell order (as cycles_frame gives them), each with its retention: only groups
+    # need them together (their per-cycle statistics); cells alone are assembled from their parts.
+    complete = (pd.concat(frames, ignore_index=True) if frames and groups
+                else pd.DataFrame(columns=CELL_FRAME_FIELDS))
 
     colors = {}
     for i, g in enumerate(groups):
         colors[g.pk] = g.color or PALETTE[i % len(PALETTE)]
-    cell_rows, cell_series, retention_parts = [], [], []
+    cell_rows, cell_series = [], []
     for i, cell in enumerate(cells):
-        frame = by_cell.get(cell.pk, complete.iloc[0:0])
-        metrics = _cell_metrics(cell, frame, selection.reference_cycle) | eis.get(cell.pk, {})
-        ref_cap = metrics["reference_capacity_mah_g"]
-        cap = frame["discharge_mah_g"].to_numpy(dtype=float)
-        retention = cap / ref_cap * 100.0 if ref_cap else np.full(len(cap), np.nan)
-        retention_parts.append(pd.Series(retention, index=frame.index))
+        part = parts[cell.pk]
         color = colors.get(cell.group_id) or cell.group.color or PALETTE[(len(groups) + i) % len(PALETTE)]
         cell_series.append({
             "id": cell.pk, "name": cell.name, "group_id": cell.group_id, "group": cell.group.name,
             "color": color, "selected": cell.pk in single, "url": reverse("cell-page", args=[cell.pk]),
-            "cycle": frame["cycle"].astype(int).tolist(),
-            "discharge_mah_g": _round(cap, 2),
-            "ce_percent": _round(frame["ce_percent"], 3),
-            "retention_percent": _round(retention, 2),
-            "retention_reference_cycle": metrics["retention_reference_cycle"],
-            "segments": _segments(frame),
+            **part["series"],
         })
         cell_rows.append({"cell_id": cell.pk, "cell": cell.name, "group_id": cell.group_id, "group": cell.group.name,
-                          **{k: _num(metrics.get(k), d) for k, _, d in SUMMARY_METRICS},
-                          "r_int_spectrum_id": metrics.get("r_int_spectrum_id")})
-
-    if len(complete):
-        complete = complete.assign(retention_percent=pd.concat(retention_parts) if retention_parts else np.nan)
+                          **part["row"]})
     group_series, group_rows = [], []
-    summary_df = pd.DataFrame(cell_rows)
+    summary_df = pd.DataFrame(cell_rows) if groups else None
     for g in groups:
         member_ids = [c.pk for c in cells if c.group_id == g.pk]
         part = complete[complete["cell_id"].isin(member_ids)] if len(complete) else complete
@@ -258,8 +253,52 @@ def compare(user, selection: Selection) -> dict:
         "capacity_unit": "mAh/g",
         "groups": group_series,
         "cells": cell_series,
-        "rate_capability": _rate_capability(complete, groups, cells),
+        "rate_capability": _rate_capability(parts, groups, cells) if frames else {"labels": [], "groups": [],
+                                                                                   "cells": []},
         "summary": {"columns": summary_columns(), "groups": group_rows, "cells": cell_rows},
+    }
+
+
+def cell_parts(cells: list[Cell], reference_cycle: int | None) -> dict[int, dict]:
+    """{cell id: what compare() shows of the cell on its own}: its complete cycles (with retention), its
+    series and its summary row. Kept in the dashboard cache under the cell's stamp (cycling/cache.py), so a
+    comparison of cells whose data did not change reads no cycle rows; the cells not found there are read
+    together (ONE cycles query, ONE EIS query)."""
+    from . import cache
+
+    keys = {c.pk: ("compare-cell", (cache.cell_stamp(c), reference_cycle)) for c in cells}
+    found = cache.get_many(list(keys.values()))
+    missing = [c for c in cells if found.get(keys[c.pk]) is None]
+    if missing:
+        df = cycles_frame(missing)
+        complete = df[~df["is_partial"].astype(bool)] if len(df) else df
+        by_cell = {cid: part for cid, part in complete.groupby("cell_id", sort=False)} if len(complete) else {}
+        eis = eis_after_formation(missing)
+        fresh = {keys[c.pk]: _cell_part(c, by_cell.get(c.pk, complete.iloc[0:0]), reference_cycle,
+                                        eis.get(c.pk, {})) for c in missing}
+        cache.set_many(fresh)
+        found.update(fresh)
+    return {pk: found[key] for pk, key in keys.items()}
+
+
+def _cell_part(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None, eis: dict) -> dict:
+    metrics = _cell_metrics(cell, frame, reference_cycle) | eis
+    ref_cap = metrics["reference_capacity_mah_g"]
+    cap = frame["discharge_mah_g"].to_numpy(dtype=float)
+    retention = cap / ref_cap * 100.0 if ref_cap else np.full(len(cap), np.nan)
+    return {
+        "frame": frame.assign(retention_percent=retention).reset_index(drop=True),
+        "series": {
+            "cycle": frame["cycle"].astype(int).tolist(),
+            "discharge_mah_g": _round(cap, 2),
+            "ce_percent": _round(frame["ce_percent"], 3),
+            "retention_percent": _round(retention, 2),
+            "retention_reference_cycle": metrics["retention_reference_cycle"],
+            "segments": _segments(frame),
+        },
+        "row": {**{k: _num(metrics.get(k), d) for k, _, d in SUMMARY_METRICS},
+                "r_int_spectrum_id": metrics.get("r_int_spectrum_id")},
+        "rate": _rate_means(frame),
     }
 
 
@@ -281,14 +320,21 @@ def _group_row(group: CellGroup, summary_df: pd.DataFrame, member_ids: list[int]
     return row
 
 
-def _rate_capability(complete: pd.DataFrame, groups: list[CellGroup], cells: list[Cell]) -> dict:
-    """Mean discharge capacity per C-rate label: per cell, then mean/sd across a group's cells."""
-    if not len(complete):
-        return {"labels": [], "groups": [], "cells": []}
-    part = complete[complete["c_rate_label"].fillna("") != ""]
-    per_cell = part.pivot_table(index="c_rate_label", columns="cell_id", values="discharge_mah_g", aggfunc="mean")
-    labels = sorted(per_cell.index, key=lambda name: _RATE_ORDER.get(name, np.inf))
-    per_cell = per_cell.reindex(labels)
+def _rate_means(frame: pd.DataFrame) -> dict[str, float]:
+    """{C-rate label: mean discharge capacity} of one cell's complete cycles (labels without one left out)."""
+    part = frame[frame["c_rate_label"].fillna("") != ""]
+    means = part.groupby("c_rate_label", sort=True)["discharge_mah_g"].mean().dropna()
+    return {str(label): float(value) for label, value in means.items()}
+
+
+def _rate_capability(parts: dict[int, dict], groups: list[CellGroup], cells: list[Cell]) -> dict:
+    """Mean discharge capacity per C-rate label: per cell (its part's rate means), then mean/sd across a
+    group's cells. The labels x cells table of pivot_table(aggfunc="mean"): a cell without any mean is no column."""
+    rated = sorted(pk for pk, part in parts.items() if part["rate"])
+    labels = sorted(sorted({label for pk in rated for label in parts[pk]["rate"]}),
+                    key=lambda name: _RATE_ORDER.get(name, np.inf))
+    per_cell = pd.DataFrame({pk: [parts[pk]["rate"].get(label, np.nan) for label in labels] for pk in rated},
+                            index=labels, dtype=float)
     out_groups = []
     for g in groups:
         ids = [c.pk for c in cells if c.group_id == g.pk and c.pk in per_cell.columns]

@@ -24,6 +24,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from cells.services import cell_data_changed
+
 from .models import DataFile
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,8 @@ def datafile_ingest(*, datafile_id: int) -> str:
         _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
         result = DataFile.Status.FAILED
     if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
+        # Either changes what the dashboards show (a failed reprocess hides the file's old rows).
+        cell_data_changed(cell_id=datafile.cell_id)
         # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
         from monitoring.tasks import after_ingest
 

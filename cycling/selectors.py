@@ -58,12 +58,9 @@ def _downsample(n_points: int, y: np.ndarray) -> np.ndarray:
     return np.sort(MinMaxLTTBDownsampler().downsample(np.ascontiguousarray(y, dtype=np.float64), n_out=n_points))
 
 
-def _records_of_cycles(cell: Cell, cycle_tokens: list[str]):
-    """(cell cycles, records, datafile) per active file for the requested cell cycles ('last' = the cell's last).
-
-    The records carry the cell's cycle numbers (the file's own + its timeline offset); where two files
-    overlap (a conflict the page shows) a cycle comes from the later file on the timeline.
-    """
+def _cycles_by_file(cell: Cell, cycle_tokens: list[str]):
+    """[(datafile, cell cycles)] of the active files holding the requested cell cycles ('last' = the cell's
+    last); where two files overlap (a conflict the page shows) a cycle comes from the later file on the timeline."""
     files = {f.pk: f for f in active_datafiles(cell)}
     rows = (CycleSummary.objects.filter(datafile_id__in=files).order_by("cycle", "-datafile__timeline_position")
             .values_list("cycle", "datafile_id"))
@@ -74,11 +71,45 @@ def _records_of_cycles(cell: Cell, cycle_tokens: list[str]):
     by_file: dict[int, list[int]] = {}
     for cycle in wanted:
         by_file.setdefault(owner[cycle], []).append(cycle)
-    for datafile_id, cycles in by_file.items():
-        datafile = files[datafile_id]
+    return [(files[datafile_id], cycles) for datafile_id, cycles in by_file.items()]
+
+
+def _records_of_cycles(cell: Cell, cycle_tokens: list[str]):
+    """(cell cycles, records, datafile) per active file for the requested cell cycles ('last' = the cell's last).
+
+    The records carry the cell's cycle numbers (the file's own + its timeline offset).
+    """
+    for datafile, cycles in _cycles_by_file(cell, cycle_tokens):
         offset = datafile.cycle_offset
         recs = records_of(datafile, [c - offset for c in cycles])
         yield cycles, recs.assign(cycle=recs["cycle"] + offset), datafile
+
+
+def _file_halves(datafile: DataFile, file_cycles: list[int], points_per_half: int) -> list[tuple]:
+    """[(file cycle, half, capacity mAh from the half's start, voltage)] of one file's cycles, downsampled.
+
+    Depends only on the file's records (its records file is named anew by every ingest), so it is kept in the
+    dashboard cache under that name: a cell's curves after a new import read only the new file's records.
+    """
+    from . import cache
+
+    key = ("curve-halves", (datafile.pk, datafile.records_file, tuple(file_cycles), points_per_half))
+    found = cache.get_many([key]).get(key)
+    if found is not None:
+        return found
+    recs = records_of(datafile, file_cycles)
+    # Records without a voltage (kept for capacity by the parser) are no point of a voltage curve.
+    drawn = recs[(recs["step_kind"] != "rest") & recs["voltage_v"].notna()]
+    halves = []
+    for (cycle, kind), part in drawn.groupby(["cycle", "step_kind"], sort=True):
+        capacity = part["capacity_mah"].to_numpy()
+        voltage = part["voltage_v"].to_numpy()
+        # Capacity keeps running through CC and CV of one direction; start each half at 0.
+        capacity = capacity - capacity[0] if capacity.size else capacity
+        idx = _downsample(points_per_half, voltage)
+        halves.append((int(cycle), kind, capacity[idx], voltage[idx]))
+    cache.set_many({key: halves})
+    return halves
 
 
 def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400) -> dict:
@@ -86,19 +117,14 @@ def cell_curves(cell: Cell, cycle_tokens: list[str], points_per_half: int = 400)
     mass_g = (cell.active_mass_mg or 0) / 1000.0
     unit = "mAh/g" if mass_g else "mAh"
     traces = []
-    for _wanted, recs, datafile in _records_of_cycles(cell, cycle_tokens):
-        # Records without a voltage (kept for capacity by the parser) are no point of a voltage curve.
-        drawn = recs[(recs["step_kind"] != "rest") & recs["voltage_v"].notna()]
-        for (cycle, kind), part in drawn.groupby(["cycle", "step_kind"], sort=True):
-            capacity = part["capacity_mah"].to_numpy()
-            voltage = part["voltage_v"].to_numpy()
-            # Capacity keeps running through CC and CV of one direction; start each half at 0.
-            capacity = capacity - capacity[0] if capacity.size else capacity
-            idx = _downsample(points_per_half, voltage)
-            x = capacity[idx] / mass_g if mass_g else capacity[idx]
-            traces.append({"cycle": int(cycle), "half": kind, "capacity": np.round(x, 4).tolist(),
-                           "voltage_v": np.round(voltage[idx], 4).tolist(), "datafile": datafile.pk,
-                           "file_cycle": int(cycle) - datafile.cycle_offset})
+    for datafile, cycles in _cycles_by_file(cell, cycle_tokens):
+        offset = datafile.cycle_offset
+        for file_cycle, kind, capacity, voltage in _file_halves(datafile, [c - offset for c in cycles],
+                                                                points_per_half):
+            x = capacity / mass_g if mass_g else capacity
+            traces.append({"cycle": file_cycle + offset, "half": kind, "capacity": np.round(x, 4).tolist(),
+                           "voltage_v": np.round(voltage, 4).tolist(), "datafile": datafile.pk,
+                           "file_cycle": file_cycle})
     return {"cell": cell.pk, "capacity_unit": unit, "traces": traces}
 
 

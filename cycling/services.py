@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from assb_lab.lib import file_sha256, jsonable, jsonable_columns
 from cells.models import Cell
-from cells.services import audit
+from cells.services import audit, cell_data_changed
 
 from . import ingest
 from .ingest import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
@@ -353,6 +353,7 @@ def cell_timeline_apply(*, cell_id: int) -> list[str]:
     # Files off the timeline (superseded, failed) keep no stale placement.
     DataFile.objects.filter(cell_id=cell_id, kind=DataFile.Kind.CYCLING).exclude(pk__in=by_id).update(
         timeline_relation="", timeline_position=None, timeline_warnings=[])
+    cell_data_changed(cell_id=cell_id)
     return cell_warnings
 
 

@@ -31,8 +31,11 @@ class EisSpectrum(models.Model):
     z_real_ohm = models.JSONField(help_text="Z' in ohm.")
     z_imag_ohm = models.JSONField(help_text="Z'' in ohm, signed (capacitive < 0).")
     kk_max_residual_pct = models.FloatField("Kramers-Kronig max residual (%)", null=True, blank=True, help_text="Lin-KK: max |residual| in % of |Z|.")
-    kk_passes = models.BooleanField(null=True, help_text="Lin-KK residuals all below the threshold (2 %).")
-    kk = models.JSONField(default=dict, blank=True, help_text="Lin-KK residuals per frequency, n_rc, mu.")
+    kk_passes = models.BooleanField(
+        null=True, help_text="Lin-KK residuals are noise: no residual above 6 noise sigmas and no run of 5, 10 or 20 "
+        "points whose mean is above 4.5 standard errors (noise estimated from the residuals).")
+    kk = models.JSONField(default=dict, blank=True, help_text="Lin-KK residuals per frequency, n_rc, mu, the noise, "
+                          "the amplitude and structure statistics, the finding and the rule's version.")
     metadata = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

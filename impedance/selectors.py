@@ -138,6 +138,10 @@ def spectrum_detail(spectrum: EisSpectrum, fits: list[EisFit] | None = None) -> 
         "n_rc": kk.get("n_rc"), "mu": kk.get("mu"), "c": kk.get("c"), "fit_type": kk.get("fit_type"),
         "add_cap": kk.get("add_cap"), "add_inductance": kk.get("add_inductance"),
         "max_abs_residual_pct": kk.get("max_abs_residual_pct"), "passes": kk.get("passes"),
+        "noise_pct": kk.get("noise_pct"), "amplitude": kk.get("amplitude"), "amplitude_limit": kk.get("amplitude_limit"),
+        "structure": kk.get("structure"), "structure_limit": kk.get("structure_limit"),
+        "structure_window": kk.get("structure_window") or {}, "finding": kk.get("finding", ""),
+        "version": kk.get("version", 1), "rule": kk.get("rule", ""),
     }
     detail["fits"] = [
         fit_summary(fit) | {"curve": fit_curve(fit, spectrum.freq_min_hz, spectrum.freq_max_hz)} for fit in fits

@@ -18,14 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from assb_lab.lib import jsonable
-from cells.services import audit
+from cells.services import audit, cell_data_changed
 from cycling.ingest import IngestFailed
 from cycling.models import DataFile
 
 from . import parsers
 from .analysis import (
     DEFAULT_CIRCUIT,
-    KK_THRESHOLD_PCT,
+    KK_RULE,
+    KK_VERSION,
     R_INT_ELEMENTS,
     FitResult,
     _suspicious,
@@ -36,7 +37,7 @@ from .analysis import (
 from .circuits import compile_circuit, validate_circuit
 from .models import EisFit, EisSpectrum
 
-INGEST_VERSION = 2  # 2: circuit chosen from the data (inductor), own lin-KK, refused sweeps
+INGEST_VERSION = 3  # 2: circuit chosen from the data (inductor), own lin-KK, refused sweeps; 3: KK_VERSION 2
 FIT_TIME_LIMIT_S = 20.0  # per circuit fitted; a sweep fits at most two circuits, each with at most two starts
 REFIT_TIME_LIMIT_S = 10.0  # a refit runs inside the web request
 
@@ -104,14 +105,7 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     for sweep, kk in zip(sweeps, kk_results, strict=True):
         number = int(sweep.metadata.get("sweep", 1))
         prefix = f"Sweep {number}: " if len(sweeps) > 1 else ""
-        sweep_warnings = []
-        if kk is None:
-            sweep_warnings.append("the Kramers-Kronig test could not be computed")
-        elif not kk.passes:
-            sweep_warnings.append(
-                f"Kramers-Kronig residuals up to {kk.max_abs_residual_pct:.1f} % (> {kk.threshold_pct:g} %): "
-                "the cell may have drifted during the sweep or the data are noisy; treat the fit with care"
-            )
+        sweep_warnings = kk_warnings(kk)
         warnings += [prefix + w[0].upper() + w[1:] for w in sweep_warnings]
         f = sweep.freq_hz
         z = sweep.z_ohm
@@ -120,8 +114,7 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             dc_potential_v=_float(sweep.metadata.get("dc_potential_v")), n_points=len(f),
             freq_min_hz=float(f.min()), freq_max_hz=float(f.max()),
             freq_hz=_floats(f), z_real_ohm=_floats(z.real), z_imag_ohm=_floats(z.imag),
-            kk_max_residual_pct=None if kk is None else kk.max_abs_residual_pct,
-            kk_passes=None if kk is None else kk.passes, kk={} if kk is None else jsonable(kk.to_dict()),
+            **kk_fields(kk),
             metadata=jsonable({k: v for k, v in sweep.metadata.items() if k != "columns"}),
             warnings=sweep_warnings,
         ))
@@ -133,7 +126,7 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     provenance = {
         "ingest_version": INGEST_VERSION, "circuit": results[0].circuit if results else DEFAULT_CIRCUIT,
         "circuit_choice": jsonable(results[0].provenance) if results else {}, "r_int_elements": list(R_INT_ELEMENTS),
-        "library_versions": library_versions(), "area_cm2": area, "kk_threshold_pct": KK_THRESHOLD_PCT,
+        "library_versions": library_versions(), "area_cm2": area, "kk_version": KK_VERSION, "kk_rule": KK_RULE,
         "fit_time_limit_s": FIT_TIME_LIMIT_S, "seeded_from_fit": seed_fit.pk if seed_fit else None,
         "computed_at": timezone.now().isoformat(),
     }
@@ -154,6 +147,66 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             claim_token=None, finished_at=timezone.now(),
         )
     return DataFile.Status.IMPORTED
+
+
+def kk_fields(kk) -> dict:
+    """The EisSpectrum fields that hold a lin-KK result (``kk`` None: it could not be computed)."""
+    if kk is None:
+        return {"kk_max_residual_pct": None, "kk_passes": None, "kk": {}}
+    return {"kk_max_residual_pct": kk.max_abs_residual_pct, "kk_passes": kk.passes, "kk": jsonable(kk.to_dict())}
+
+
+KK_WARNING_PREFIX = "Kramers-Kronig"
+
+
+def kk_warnings(kk) -> list[str]:
+    """The sweep's warnings of a lin-KK result; each starts with ``KK_WARNING_PREFIX`` (a recheck replaces them)."""
+    if kk is None:
+        return [f"{KK_WARNING_PREFIX} test could not be computed"]
+    if kk.passes:
+        return []
+    return [
+        f"{KK_WARNING_PREFIX} residuals are not noise: {kk.finding}. The cell may have drifted during the sweep "
+        "(or a point is bad); treat the fit with care"
+    ]
+
+
+def _is_kk_warning(text: str) -> bool:
+    return KK_WARNING_PREFIX in text  # the KK lines of every version name the test; no other line does
+
+
+def kk_recheck(*, spectrum_model=EisSpectrum, datafile_model=DataFile, only_outdated: bool = True) -> int:
+    """Recompute stored lin-KK results from the stored points with the current rule (``KK_VERSION``).
+
+    The KK check reads only a sweep's points and feeds nothing else (the fits do not use it), so a new rule
+    needs no re-ingest: each spectrum's ``kk`` fields and KK warning are replaced, and so are its file's KK
+    warning lines and the rule named in its provenance; fits, refits and everything else stay. Used by
+    migration 0004 (with its historical models) and ``manage.py recheck_kk``. Returns the spectra changed.
+    """
+    changed_files: dict[int, list] = {}
+    n = 0
+    for spectrum in spectrum_model.objects.order_by("datafile_id", "sweep").iterator(chunk_size=200):
+        if only_outdated and (spectrum.kk or {}).get("version") == KK_VERSION:
+            continue
+        kk = _kk(as_parsed(spectrum))
+        fields = kk_fields(kk)
+        for name, value in fields.items():
+            setattr(spectrum, name, value)
+        spectrum.warnings = [w for w in (spectrum.warnings or []) if not _is_kk_warning(w)]
+        spectrum.warnings += kk_warnings(kk)
+        spectrum.save(update_fields=[*fields, "warnings"])
+        changed_files.setdefault(spectrum.datafile_id, [])
+        n += 1
+    for datafile in datafile_model.objects.filter(pk__in=list(changed_files)):
+        sweeps = list(spectrum_model.objects.filter(datafile_id=datafile.pk).order_by("sweep"))
+        lines = [w for w in (datafile.warnings or []) if not _is_kk_warning(w)]
+        for spectrum in sweeps:
+            prefix = f"Sweep {spectrum.sweep}: " if len(sweeps) > 1 else ""
+            lines += [prefix + w[0].upper() + w[1:] for w in spectrum.warnings if _is_kk_warning(w)]
+        provenance = {k: v for k, v in (datafile.provenance or {}).items() if k != "kk_threshold_pct"}
+        provenance.update(kk_version=KK_VERSION, kk_rule=KK_RULE)
+        datafile_model.objects.filter(pk=datafile.pk).update(warnings=lines, provenance=provenance)
+    return n
 
 
 def _kk(sweep: parsers.EisSpectrum):
@@ -234,6 +287,7 @@ def fit_create(spectrum: EisSpectrum, result: FitResult, *, seeded_from=None, cr
         for name, value, err, unit in zip(d["parameter_names"], d["values"], d["stderr"], d["units"], strict=True)
     }
     EisFit.objects.filter(spectrum=spectrum, is_current=True).update(is_current=False)
+    cell_data_changed(cell_id=spectrum.cell_id)  # R_int of the compare page
     return EisFit.objects.create(
         spectrum=spectrum, circuit=result.circuit, r_int_elements=list(result.r_int_elements),
         r_int_definition=result.r_int_definition, parameters=parameters, chi_square=d["chi_square"],

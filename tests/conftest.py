@@ -9,6 +9,16 @@ from cells.roles import LAB_ADMIN, RESEARCHER, VIEWER
 from tests.factories import CellFactory, DeviceFactory, ProjectFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dashboard_cache(settings):
+    """Each test starts with an empty in-memory dashboard cache: rolled-back tests may reuse a cell's id.
+    Only a per-process cache is cleared, never a shared Redis one (flushing a db also flushes its queue)."""
+    from django.core.cache import caches
+
+    if "locmem" in settings.CACHES["dashboard"]["BACKEND"]:
+        caches["dashboard"].clear()
+
+
 @pytest.fixture
 def project(db):
     return ProjectFactory(name="LNTO coating study")

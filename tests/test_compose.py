@@ -68,8 +68,20 @@ def test_it_lets_the_worker_scale(services):
     assert "container_name" not in worker  # a fixed name makes `--scale worker=4` refuse
     assert "ports" not in worker  # a fixed host port would clash between replicas
     argv = _argv(worker)
+    argv = argv[argv.index("celery"):]  # after the `nice -n 10` wrapper
     # Each replica needs its own node name (hostname-based) so a ping reaches exactly that one.
     assert "-n" in argv and "%h" in argv[argv.index("-n") + 1]
+
+
+def test_it_runs_ingest_below_the_webs_cpu_priority_as_the_load_stack_does(services):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from stack import WORKER_NICE, ProductionStack
+
+    argv = _argv(services["worker"])
+    assert argv[:3] == ["nice", "-n", str(WORKER_NICE)] and WORKER_NICE == 10
+    assert "nice" not in _argv(services["web"])
+    stack_argv = ProductionStack.worker_argv(object.__new__(ProductionStack), "w0", 1)
+    assert stack_argv[:3] == argv[:3] and "celery" in stack_argv
 
 
 @pytest.mark.parametrize("name", ["web", "worker", "beat", "db", "redis"])
@@ -125,8 +137,11 @@ def test_it_reads_the_settings_names_that_the_test_checks_against():
 # --- the health checks' commands, run for real against a private Redis (no docker needed) ----------------
 
 def _local(argv: list[str]) -> list[str]:
-    """A compose command with `celery` run from this venv."""
-    return [sys.executable, "-m", "celery", *argv[1:]] if argv[0] == "celery" else argv
+    """A compose command with `celery` run from this venv (behind its `nice -n N` wrapper, if any)."""
+    if "celery" not in argv:
+        return argv
+    at = argv.index("celery")
+    return [*argv[:at], sys.executable, "-m", "celery", *argv[at + 1:]]
 
 
 def _shell(check: list[str]) -> str:

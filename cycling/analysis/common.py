@@ -112,12 +112,13 @@ def _kind_codes(records: pd.DataFrame) -> np.ndarray:
     return np.where(charge, _CHARGE, np.where(discharge, _DISCHARGE, 0)).astype(np.int8)
 
 
-def _mode_array(records: pd.DataFrame) -> np.ndarray:
+def _mode_flags(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(CC, CV) per record as booleans; a missing mode is neither. Compared as a column (one Arrow compare
+    on the parsers' str column), not through an object array of a Python string per record."""
     if "step_mode" not in records:
-        return np.full(len(records), "", dtype=object)
-    # A handful of distinct modes: factorize once, then index the few strings.
-    codes, uniques = pd.factorize(records["step_mode"].fillna(""))
-    return np.asarray(uniques, dtype=object)[codes]
+        return np.zeros(len(records), dtype=bool), np.zeros(len(records), dtype=bool)
+    mode = records["step_mode"]
+    return (mode == "CC").to_numpy(dtype=bool, na_value=False), (mode == "CV").to_numpy(dtype=bool, na_value=False)
 
 
 def _check(records: pd.DataFrame) -> pd.DataFrame:

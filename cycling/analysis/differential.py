@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import savgol_filter
 
-from .common import _CHARGE, _check, _kind_codes, _mode_array
+from .common import _CHARGE, _check, _kind_codes, _mode_flags
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ class DqdvCurves:
 
 
 def _cc_mask(records: pd.DataFrame, kind: np.ndarray) -> np.ndarray:
-    mode = _mode_array(records)
+    cc, cv = _mode_flags(records)
     moving = kind > 0
-    if np.isin(mode, ("CC", "CV")).any():
-        return moving & (mode == "CC")
+    if cc.any() or cv.any():
+        return moving & cc
     # No step modes: CV-like records are those whose current fell well below the half's CC level.
     cur = np.abs(records["current_ma"].to_numpy(dtype=float))
     key = records["cycle"].to_numpy() * 4 + kind
@@ -118,9 +118,16 @@ def dqdv_all(records: pd.DataFrame, params: DqdvParams | None = None, *, cycles:
     if len(volt) == 0:
         return empty
 
-    keys, g = np.unique(cyc.astype(np.int64) * 4 + kind, return_inverse=True)
-    order = np.argsort(g, kind="stable")
-    g, volt, cap = g[order], volt[order], cap[order]
+    key = cyc.astype(np.int64) * 4 + kind
+    if len(key) < 2 or (key[1:] >= key[:-1]).all():
+        # Records in cycle order with each half in one run (the usual file): the halves are already
+        # grouped, so no sort is needed; the same keys and group numbers as np.unique's.
+        starts = np.concatenate([[True], key[1:] != key[:-1]])
+        keys, g = key[starts], np.cumsum(starts) - 1
+    else:
+        keys, g = np.unique(key, return_inverse=True)
+        order = np.argsort(g, kind="stable")
+        g, volt, cap = g[order], volt[order], cap[order]
     row_kind = (keys % 4).astype(np.int8)
     sign = np.where(row_kind == _CHARGE, 1.0, -1.0)
     # Offsetting each half by 10 V lets one running max build every half's monotonic envelope.

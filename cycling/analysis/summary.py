@@ -14,7 +14,7 @@ from .common import (
     _c_rate_labels,
     _check,
     _kind_codes,
-    _mode_array,
+    _mode_flags,
     detect_first_half,
 )
 from .differential import DqdvCurves, DqdvParams, dqdv_all
@@ -44,18 +44,16 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     cur = np.abs(records["current_ma"].to_numpy(dtype=float))
     energy = (records["energy_mwh"].to_numpy(dtype=float) if "energy_mwh" in records
               else np.full(len(records), np.nan))
-    mode = _mode_array(records)
+    cc, cv = _mode_flags(records)
     rec = records["record"].to_numpy()
     t = records["test_time_s"].to_numpy(dtype=float)
 
-    base = pd.DataFrame({"cycle": cyc, "record": rec, "t": t}).groupby("cycle", sort=True)
-    out = pd.DataFrame({
-        "first_record": base["record"].min(),
-        "last_record": base["record"].max(),
-        "start_time_s": base["t"].min(),
-        "end_time_s": base["t"].max(),
-    })
-    cycles = out.index.to_numpy()
+    base = pd.DataFrame({"cycle": cyc, "record": rec, "t": t}, copy=False).groupby("cycle", sort=True)
+    first_record = base["record"].min()
+    cycles = first_record.index.to_numpy()
+    # The table's columns gather as arrays and become one frame at the end: no column insert per name.
+    out = {"cycle": cycles, "first_record": first_record.to_numpy(), "last_record": base["record"].max().to_numpy(),
+           "start_time_s": base["t"].min().to_numpy(), "end_time_s": base["t"].max().to_numpy()}
     out["duration_s"] = out["end_time_s"] - out["start_time_s"]
 
     moving = kind > 0
@@ -67,28 +65,31 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     v_e = pd.Series(volt).interpolate(limit_area="inside").to_numpy() if np.isnan(volt).any() else volt
     v_mid = 0.5 * (v_e + np.concatenate([[np.nan], v_e[:-1]]))
     own_e = np.where(d_q > 0, v_mid * d_q, 0.0)
-    cc = mode == "CC"
-    has_modes = np.isin(mode, ("CC", "CV"))
+    has_modes = cc | cv
     frame = pd.DataFrame({
         "cycle": cyc[moving], "kind": kind[moving], "cap": cap[moving], "energy": energy[moving],
         "own_e": own_e[moving], "volt": volt[moving],
         "cc_cap": np.where(cc, cap, np.nan)[moving], "has_mode": has_modes[moving],
         "cc_cur": np.where(cc | ~has_modes, cur, np.nan)[moving],
-    })
+    }, copy=False)  # fresh arrays: no 2-D block copy of them
     gb = frame.groupby(["cycle", "kind"], sort=True)
     half = gb.agg(cap=("cap", "max"), energy=("energy", "max"), own_e=("own_e", "sum"),
                   cc_cap=("cc_cap", "max"), has_mode=("has_mode", "any"), cc_cur=("cc_cur", "mean"))
-    # Capacity-median voltage: where the half first reaches 50 % of its capacity.
-    frame["thr"] = gb["cap"].transform("max") * 0.5
-    med = frame[frame["cap"] >= frame["thr"]].groupby(["cycle", "kind"], sort=True)["volt"].first()
+    # Capacity-median voltage: where the half first reaches 50 % of its capacity (only the three columns
+    # that needs are cut down to those records, not the whole frame).
+    reached = frame["cap"].to_numpy() >= gb["cap"].transform("max").to_numpy() * 0.5
+    med = frame.loc[reached, ["cycle", "kind", "volt"]].groupby(["cycle", "kind"], sort=True)["volt"].first()
     half["median_v"] = med
+    half_cycle = half.index.get_level_values("cycle").to_numpy()
+    half_kind = half.index.get_level_values("kind").to_numpy()
+    # Where each half's row goes in the per-cycle arrays (every half's cycle is one of `cycles`).
+    slots = {k: (half_kind == k, np.searchsorted(cycles, half_cycle[half_kind == k])) for k in (_CHARGE, _DISCHARGE)}
 
     def col(name: str, k: int) -> np.ndarray:
-        try:
-            s = half[name].xs(k, level="kind")
-        except KeyError:
-            return np.full(len(cycles), np.nan)
-        return s.reindex(cycles).to_numpy(dtype=float)
+        rows, where = slots[k]
+        values = np.full(len(cycles), np.nan)
+        values[where] = half[name].to_numpy(dtype=float)[rows]
+        return values
 
     q_c, q_d = col("cap", _CHARGE), col("cap", _DISCHARGE)
     e_c = np.where(np.isfinite(col("energy", _CHARGE)), col("energy", _CHARGE), col("own_e", _CHARGE))
@@ -154,11 +155,9 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
         s = mp[mp["half"] == name].set_index("cycle")["voltage_v"]
         out[col_name] = s.reindex(cycles).to_numpy(dtype=float)
 
-    out = out.reset_index().rename(columns={"index": "cycle"})
-    out["cycle"] = out["cycle"].astype(np.int64)
-    out["first_record"] = out["first_record"].astype(np.int64)
-    out["last_record"] = out["last_record"].astype(np.int64)
-    out = out[CYCLE_COLUMNS]
+    for name in ("cycle", "first_record", "last_record"):
+        out[name] = out[name].astype(np.int64)
+    out = pd.DataFrame({name: out[name] for name in CYCLE_COLUMNS})
     out.attrs.update(
         analysis_version=ANALYSIS_VERSION,
         first_half=first_half,

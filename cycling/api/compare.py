@@ -1,8 +1,8 @@
 """Compare API: groups and cells side by side (mean/sd/min/max per cycle, rate capability, summary rows)."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, response, serializers
+from rest_framework import generics, serializers
 
-from .. import compare
+from .. import cache, compare
 from ..models import CycleSummary
 
 _PARAMS = [
@@ -122,8 +122,17 @@ class _CompareBase(generics.GenericAPIView):
     filter_backends = []
     pagination_class = None
 
-    def payload(self):
-        return compare.compare(self.request.user, compare.selection_from(self.request.query_params))
+    def cached(self, endpoint: str, pick=lambda payload: payload):
+        """The answer from the dashboard cache: keyed by the visible groups and cells as resolved for this
+        user (their names, colours and data stamps) and the reference cycle, so hidden ids never count."""
+        selection = compare.selection_from(self.request.query_params)
+        resolved = compare.resolve(self.request.user, selection)
+        groups, cells, single = resolved
+        parts = [selection.reference_cycle, sorted(single),
+                 *(f"g{g.pk}:{g.name}:{g.color}" for g in groups),
+                 *(f"{cache.cell_stamp(c)}:{c.group_id}:{c.group.name}:{c.group.color}" for c in cells)]
+        return cache.json_response(endpoint, parts,
+                                   lambda: pick(compare.compare(self.request.user, selection, resolved)))
 
 
 class CompareView(_CompareBase):
@@ -135,7 +144,7 @@ class CompareView(_CompareBase):
 
     @extend_schema(parameters=_PARAMS, responses=CompareSerializer)
     def get(self, request):
-        return response.Response(self.payload())
+        return self.cached("compare")
 
 
 class CompareSummaryView(_CompareBase):
@@ -146,4 +155,4 @@ class CompareSummaryView(_CompareBase):
 
     @extend_schema(parameters=_PARAMS, responses=CompareSummarySerializer)
     def get(self, request):
-        return response.Response(self.payload()["summary"])
+        return self.cached("compare-summary", lambda payload: payload["summary"])

@@ -3,17 +3,18 @@ import errno
 import logging
 
 from django.conf import settings
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import decorators, generics, mixins, parsers, response, status, viewsets
 
+from cells.models import Cell
 from cells.selectors import cells_visible_to
 
-from .. import selectors, services
+from .. import cache, selectors, services
 from ..filtersets import DataFileFilterSet
-from ..models import CycleSummary
+from ..models import CYCLE_FIELDS, CycleSummary
 from ..sniff import refuse_reason
 from ..uploads import HashingUploadHandler
 from . import serializers
@@ -133,27 +134,45 @@ class _CellDataView(generics.GenericAPIView):
     def get_cell(self):
         return get_object_or_404(cells_visible_to(self.request.user), pk=self.kwargs["pk"])
 
+    def cell_stamp(self) -> str:
+        """The visible cell's cache stamp (cycling/cache.py) from one narrow query; 404 when hidden."""
+        row = (Cell.objects.restrict(self.request.user).filter(pk=self.kwargs["pk"])
+               .values_list(*cache.STAMP_FIELDS).first())
+        if row is None:
+            raise Http404("No cell matches the given query.")
+        return cache.stamp(*row)
+
+    def params_part(self) -> str:
+        return self.request.query_params.urlencode()
+
     def cycle_tokens(self, default="1,2,10,100,last"):
         return [t for t in self.request.query_params.get("cycles", default).split(",") if t.strip()]
 
 
-class CellCyclesView(_CellDataView, generics.ListAPIView):
+class CellCyclesView(_CellDataView):
     """Per-cycle summary of a cell's active files; filter by cycle range, C-rate label or segment."""
 
     serializer_class = serializers.CycleSummarySerializer
     pagination_class = None
     filter_backends = []
+    # The serializer's fields in its order (the model's columns, then the file): rows are read as tuples and
+    # zipped with these names, not built as model instances and serialized one by one.
+    fields = [*CYCLE_FIELDS, "datafile"]
 
     @extend_schema(parameters=[
         OpenApiParameter("cycle_min", int), OpenApiParameter("cycle_max", int),
         OpenApiParameter("c_rate", str, description="C-rate label, e.g. C/3 or 0.1C"),
         OpenApiParameter("segment", str, description="formation, long-term or rate-test"),
-    ])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    ], responses=serializers.CycleSummarySerializer(many=True))
+    def get(self, request, pk):
+        return cache.json_response("cycles", (self.cell_stamp(), self.params_part()), self.rows)
 
-    def get_queryset(self):
-        qs = selectors.cycles_of([self.get_cell()])
+    def rows(self) -> list[dict]:
+        names = self.fields
+        return [dict(zip(names, row, strict=True)) for row in self.cycles().values_list(*CYCLE_FIELDS, "datafile_id")]
+
+    def cycles(self):
+        qs = selectors.cycles_of([self.kwargs["pk"]])
         params = self.request.query_params
         if params.get("cycle_min", "").isdigit():
             qs = qs.filter(cycle__gte=int(params["cycle_min"]))
@@ -174,4 +193,6 @@ class CellCurvesView(_CellDataView):
     @extend_schema(parameters=[_CYCLES_PARAM, OpenApiParameter("points", int, description="Max points per half-cycle (50-5000)")])
     def get(self, request, pk):
         points = min(max(int(request.query_params.get("points", 400) or 400), 50), 5000)
-        return response.Response(selectors.cell_curves(self.get_cell(), self.cycle_tokens(), points))
+        tokens = self.cycle_tokens()
+        return cache.json_response("curves", (self.cell_stamp(), ",".join(tokens), points),
+                                   lambda: selectors.cell_curves(self.get_cell(), tokens, points))

@@ -168,7 +168,7 @@ def _read_bytes(source) -> bytes:
 
 
 def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExport:
-    if not data.strip():
+    if not data or data.isspace():  # isspace stops at the first byte of content; strip copied the file
         raise ParseError("the file is empty")
     if data.startswith(PARQUET_MAGIC):
         import pyarrow.parquet as pq
@@ -186,10 +186,13 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExp
         if column is None or column.ours is None or column.ours in columns:
             continue
         values = raw[header]
-        if column.ours in ("_step_type", "step_mode"):
-            columns[column.ours] = values.astype(str).str.strip().to_numpy(dtype=object)
+        if column.ours == "_step_type":
+            columns[column.ours] = _word_codes(values, lambda word: _KIND_CODE.get(_STEP_TYPES.get(word.lower()), -1))
+        elif column.ours == "step_mode":
+            columns[column.ours] = _word_codes(values, lambda word: _MODE_CODE.get(word, 0))
         else:
-            columns[column.ours] = _numbers(values, str(header), section, first_row) * factor
+            numbers = _numbers(values, str(header), section, first_row)
+            columns[column.ours] = numbers * factor if factor != 1.0 else numbers
     missing = [q for q in _REQUIRED if _BY_NAME[q].ours not in columns]
     if missing:
         raise ParseError(f"the table has no {', '.join(missing)} column, which the BDF requires "
@@ -212,20 +215,54 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExp
                      source_name=display)
 
 
+# Step kinds as small codes (the sign of the current + 1) and the modes kept: the per-record work is done on
+# integers, and the words are made once per distinct value (_words).
+_KINDS = ("discharge", "rest", "charge")
+_KIND_CODE = {word: code for code, word in enumerate(_KINDS)}
+_MODES = ("", "CC", "CV")
+_MODE_CODE = {word: code for code, word in enumerate(_MODES) if word}
+_DISCHARGE, _REST, _CHARGE = 0, 1, 2
+
+
+def _word_codes(values: pd.Series, code: Callable[[str], int]) -> np.ndarray:
+    """Per record the code of a text column's stripped word (a gap: code of 'nan'), judged once per distinct
+    value: pandas factorises the Arrow-backed column in C."""
+    ids, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = [code(str(word).strip()) for word in uniques] + [code("nan")]
+    return np.array(table, dtype=np.int8)[ids]
+
+
+def _words(codes: np.ndarray, words: tuple[str, ...]) -> pd.Series:
+    """A text column (pandas' str) of a few words from their codes, built in Arrow: no Python string per record."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .values import arrow_pool
+
+    return pd.Series(pc.take(pa.array(list(words), pa.string()), pa.array(codes), memory_pool=arrow_pool()).to_pandas())
+
+
 def _read_csv(data: bytes) -> pd.DataFrame:
     """Arrow's typed CSV reader (fast); a column with text among numbers comes back as text and is then
     located cell by cell in _numbers."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from .values import arrow_pool
+
     first = data[:4096].split(b"\n", 1)[0]
     delimiter = "\t" if first.count(b"\t") > first.count(b",") else ","
     try:
-        table = pacsv.read_csv(io.BytesIO(data), parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        # One thread and the C allocator (values.arrow_pool): the threads' arenas and mimalloc's returned
+        # pages cost more system time than the parse on a shared VM; the bytes are viewed, not copied.
+        table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), memory_pool=arrow_pool(),
+                               read_options=pacsv.ReadOptions(use_threads=False),  # Arrow's default blocks: same types
+                               parse_options=pacsv.ParseOptions(delimiter=delimiter),
                                convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     except pa.ArrowInvalid as exc:
         raise ParseError(f"the file is not a readable CSV table ({exc})") from None
-    return table.to_pandas()
+    # Column by column, each Arrow buffer freed once converted: the table is never held twice.
+    return table.to_pandas(split_blocks=True, self_destruct=True, use_threads=False, memory_pool=arrow_pool())
 
 
 def _numbers(values: pd.Series, header: str, section: str | None, first_row: int) -> np.ndarray:
@@ -257,15 +294,14 @@ def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | No
                          "records are out of order or two tests were merged", sheet=section, row=i + first_row,
                          column=_column_of("test_time_s"))
     current = cols["current_ma"]
-    by_sign = np.where(current > 0, "charge", np.where(current < 0, "discharge", "rest")).astype(object)
+    by_sign = (np.sign(current) + 1).astype(np.int8)  # _KINDS codes; the current is finite (checked above)
     kind = by_sign
     if "_step_type" in cols:
-        given = pd.Series(cols["_step_type"]).str.lower().map(_STEP_TYPES).to_numpy(dtype=object)
-        known = pd.notna(given)
-        kind = np.where(known, given, by_sign).astype(object)
+        given = cols["_step_type"]
+        kind = np.where(given >= 0, given, by_sign).astype(np.int8)
         current = _signed_current(current, kind, warnings)
     mode = cols.get("step_mode")
-    mode = np.full(n, "", dtype=object) if mode is None else np.where(pd.Series(mode).isin(["CC", "CV"]), mode, "")
+    mode = np.zeros(n, dtype=np.int8) if mode is None else mode
     record = _whole(cols.get("record"), lambda: np.arange(1, n + 1), "record", section, first_row)
     step = _whole(cols.get("step"), lambda: _derive_steps(kind, cols.get("_step_index")), "step", section,
                   first_row)
@@ -280,35 +316,35 @@ def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | No
     energy = _running_total(direction, cols.get("_charge_mwh"), cols.get("_discharge_mwh"), cols.get("_step_mwh"))
     if energy is None:
         energy = np.full(n, np.nan)
-    frame = pd.DataFrame({
-        "record": record, "test_time_s": np.maximum.accumulate(test_time), "step_time_s": step_time,
-        "current_ma": current, "voltage_v": cols["voltage_v"], "capacity_mah": capacity, "energy_mwh": energy,
-    })
-    frame["step"] = step
-    frame["step_kind"] = pd.Series(kind, dtype="str")
-    frame["step_mode"] = pd.Series(mode, dtype="str")
-    frame["cycle"] = _whole(cols.get("cycle"), lambda: _derived_cycles(frame), "cycle", section, first_row)
+    test_time = np.maximum.accumulate(test_time)
+    cycle = _whole(cols.get("cycle"), lambda: _derived_cycles(kind, current, record, test_time), "cycle", section,
+                   first_row)
     unix = cols.get("sys_time")
     # Unix time is an instant: keep it as UTC (the ingest converts only naive wall-clock times).
-    frame["sys_time"] = (pd.to_datetime(unix, unit="s", utc=True) if unix is not None
-                         else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]"))
-    out = frame[RECORD_COLUMNS]
-    for name in ("test_time_s", "step_time_s", "current_ma", "voltage_v", "capacity_mah", "energy_mwh"):
-        out[name] = out[name].astype(np.float64)
-    return out.reset_index(drop=True)
+    sys_time = (pd.Series(pd.to_datetime(unix, unit="s", utc=True)) if unix is not None
+                else pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]"))
+    columns = {
+        "record": record, "test_time_s": test_time, "step_time_s": step_time, "current_ma": current,
+        "voltage_v": cols["voltage_v"], "capacity_mah": capacity, "energy_mwh": energy, "cycle": cycle,
+        "step": step, "step_kind": _words(kind, _KINDS), "step_mode": _words(mode, _MODES), "sys_time": sys_time,
+    }
+    floats = ("test_time_s", "step_time_s", "current_ma", "voltage_v", "capacity_mah", "energy_mwh")
+    # Each column once, in its final type and place (no frame of everything and then a copy of it).
+    return pd.DataFrame({name: np.asarray(columns[name], dtype=np.float64) if name in floats else columns[name]
+                         for name in RECORD_COLUMNS})
 
 
 def _signed_current(current: np.ndarray, kind: np.ndarray, warnings: list[str]) -> np.ndarray:
     """Current positive while charging. Files that state the step type but use the other sign convention
-    (discharge positive) or write |I| are brought to it, and say so."""
-    expected = np.where(kind == "charge", 1.0, np.where(kind == "discharge", -1.0, 0.0))
+    (discharge positive) or write |I| are brought to it, and say so. ``kind``: _KINDS codes."""
+    expected = (kind.astype(np.float64) - 1.0)  # the sign the kind calls for: -1 discharge, 0 rest, +1 charge
     moving = (expected != 0) & (current != 0)
     if not moving.any():
         return current
-    if not (current < 0).any() and (kind == "discharge").any():
+    if not (current < 0).any() and (kind == _DISCHARGE).any():
         warnings.append("the step type marks discharge steps but every current is positive: discharge "
                         "currents were taken as negative (charge positive, as the BDF has it)")
-        return np.where(kind == "discharge", -np.abs(current), current)
+        return np.where(kind == _DISCHARGE, -np.abs(current), current)
     agree = float(np.mean(np.sign(current[moving]) == expected[moving]))
     if agree < 0.5:
         warnings.append(f"the current's sign is opposite to the step type in {100 * (1 - agree):.0f} % of the "
@@ -336,9 +372,8 @@ def _whole(values, fallback, name, section, first_row) -> np.ndarray:
 def _derive_steps(kind: np.ndarray, step_index) -> np.ndarray:
     """A new step wherever the step kind or the program's step index changes (that index repeats every
     cycle, our step number counts on)."""
-    kind_id = pd.factorize(np.asarray(kind, dtype=object))[0]
-    change = np.ones(len(kind_id), dtype=bool)
-    change[1:] = kind_id[1:] != kind_id[:-1]
+    change = np.ones(len(kind), dtype=bool)
+    change[1:] = kind[1:] != kind[:-1]
     if step_index is not None:
         change[1:] |= step_index[1:] != step_index[:-1]
     return np.cumsum(change).astype(np.int64)
@@ -346,16 +381,18 @@ def _derive_steps(kind: np.ndarray, step_index) -> np.ndarray:
 
 def _direction(kind: np.ndarray) -> np.ndarray:
     """Per record the direction the cell last moved in (rests take the one before them, leading rests the
-    first one): the direction whose running total a record carries."""
-    moving = pd.Series(np.where(kind == "rest", None, kind), dtype=object)
-    return moving.ffill().bfill().fillna("charge").to_numpy(dtype=object)
+    first one; a file of rests only, charge): the direction whose running total a record carries, as
+    _KINDS codes."""
+    moving = pd.Series(np.where(kind == _REST, np.nan, kind))
+    return moving.ffill().bfill().fillna(_CHARGE).to_numpy().astype(np.int8)
 
 
 def _running_total(direction: np.ndarray, charge, discharge, step) -> np.ndarray | None:
     """LAND's running total from BDF's per-direction (or per-step) counters, in our unit."""
     if charge is not None and discharge is not None:
-        value = np.where(direction == "charge", charge, discharge)
-        other_prev = np.where(direction == "charge", np.roll(charge, 1), np.roll(discharge, 1))
+        charging = direction == _CHARGE
+        value = np.where(charging, charge, discharge)
+        other_prev = np.where(charging, np.roll(charge, 1), np.roll(discharge, 1))
     elif step is not None:
         value = np.abs(step)
         other_prev = np.roll(value, 1)
@@ -377,10 +414,9 @@ def _running_total(direction: np.ndarray, charge, discharge, step) -> np.ndarray
     return np.maximum(value + offset - baseline, 0.0)
 
 
-def _derived_cycles(frame: pd.DataFrame) -> np.ndarray:
-    kind = kind_codes(frame["step_kind"].to_numpy(dtype=object), frame["current_ma"].to_numpy(dtype=np.float64))
-    restart = channel_restarts(frame["record"].to_numpy(), frame["test_time_s"].to_numpy(dtype=np.float64))
-    return derive_cycles(kind, restart)
+def _derived_cycles(kind: np.ndarray, current: np.ndarray, record: np.ndarray, test_time: np.ndarray) -> np.ndarray:
+    codes = kind_codes(np.array(_KINDS, dtype=object)[kind], np.asarray(current, dtype=np.float64))
+    return derive_cycles(codes, channel_restarts(record, np.asarray(test_time, dtype=np.float64)))
 
 
 def _partial_last_cycle(records: pd.DataFrame, first_kind: str) -> bool:

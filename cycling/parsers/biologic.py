@@ -13,15 +13,16 @@ from .export import Export
 from .probe import Probe, Reader
 from .tables import Table, read_delimited, text_head
 
-VERSION = "1.0.0"
+# 1.1.0: 'Q charge'/'Q discharge' and 'Energy charge'/'Energy discharge' each count only on records of their
+# direction: a stray tick of the idle counter at a half cycle's start is not charge that flowed.
+VERSION = "1.1.0"
 _HEADER_LINES = re.compile(r"Nb header lines\s*:\s*(\d+)", re.I)
 _STARTED = re.compile(r"Acquisition started on\s*:\s*(.+)", re.I)
 _SOFTWARE = re.compile(r"^((?:EC|BT)-Lab\s+(?:for windows\s+)?v?[\d.]+[^\n]*)", re.I | re.M)
 _CHANNEL = re.compile(r"Run on channel\s*:\s*(.+)", re.I)
 _DECIMAL_COMMA = re.compile(r"(?:^|\t)-?\d+,\d+(?:E[+-]?\d+)?(?:\t|$)", re.I)
 # 'mode' column of EC-Lab: 1 galvanostatic (CC), 2 potentiostatic (CV), 3 rest.
-_MODES = np.array(["", "CC", "CV"], dtype=object)
-_REST = np.array("rest", dtype=object)
+_MODE_DTYPE = pd.CategoricalDtype(["", "CC", "CV"])
 
 
 def _is_mpt(probe: Probe) -> bool:
@@ -86,15 +87,18 @@ def _records(table: Table, meta: dict, start) -> pd.DataFrame:
     e_charge, e_discharge = table.find("Energy charge"), table.find("Energy discharge")
     energy = None
     if e_charge and e_discharge:
-        energy = [Counter(table.numbers(e_charge, "energy"), half_cycle),
-                  Counter(table.numbers(e_discharge, "energy"), half_cycle)]
+        energy = [Counter(table.numbers(e_charge, "energy"), half_cycle, direction="charge"),
+                  Counter(table.numbers(e_discharge, "energy"), half_cycle, direction="discharge")]
     mode_hit = table.find("mode")
     kind, mode = kinds_from_sign(current)
     if mode_hit is not None:
         code = table.numbers(mode_hit)
-        # Taken from small object arrays by index: no Python string made per record.
-        mode = _MODES[np.select([code == 1, code == 2], [1, 2], 0)]
-        kind = np.where(code == 3, _REST, kind)  # mode 3: rest, whatever the current reads
+        # Categorical codes over three words: no Python string made per record.
+        mode = pd.Categorical.from_codes(np.select([code == 1, code == 2], [1, 2], 0).astype(np.int8),
+                                         dtype=_MODE_DTYPE, validate=False)
+        # mode 3: rest, whatever the current reads (on the kinds' codes: no Python string per record)
+        kind = pd.Categorical.from_codes(np.where(code == 3, kind.categories.get_loc("rest"), kind.codes).astype(
+            np.int8), dtype=kind.dtype, validate=False)
     step_label = table.find("Ns")
     step = table.numbers(step_label) if step_label else None
     if half_cycle is not None:
@@ -124,8 +128,8 @@ def _capacity(table: Table, half_cycle) -> list[Counter] | None:
         return [Counter(table.numbers(both, "capacity"), half_cycle)]
     q_charge, q_discharge = table.find("Q charge"), table.find("Q discharge")
     if q_charge and q_discharge:
-        return [Counter(table.numbers(q_charge, "capacity"), half_cycle),
-                Counter(table.numbers(q_discharge, "capacity"), half_cycle)]
+        return [Counter(table.numbers(q_charge, "capacity"), half_cycle, direction="charge"),
+                Counter(table.numbers(q_discharge, "capacity"), half_cycle, direction="discharge")]
     return None
 
 

@@ -8,6 +8,7 @@ which restart only when the current changes direction (rests in between keep the
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -94,30 +95,49 @@ def norm(name: str) -> str:
 
 
 def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
-                     table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[np.ndarray, np.ndarray]:
-    """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign."""
-    by_sign = kinds_from_sign(current_ma)[0]
-    # pandas factorises an Arrow-backed text column in C: no Python string per cell.
-    ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
-                                use_na_sentinel=True)
+                     table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[pd.Categorical, pd.Categorical]:
+    """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign. Both
+    come as categoricals (small integer codes over a few words): no Python string per record."""
+    if isinstance(codes, tuple):  # already factorised: (per-record ids from 0, their words)
+        ids, uniques = codes
+    else:
+        # pandas factorises an Arrow-backed text column in C: no Python string per cell.
+        ids, uniques = pd.factorize(codes if isinstance(codes, pd.Series) else np.asarray(codes, dtype=object),
+                                    use_na_sentinel=True)
     # Looked up once per distinct code (a handful; plain Python beats pandas' set-up on so few), then spread
     # by the codes' ids: no per-record lookup or NaN test.
     found = [table.get(re.sub(r"\s+", "_", str(code).strip().upper())) for code in uniques]
-    kinds = np.array([hit[0] if hit else None for hit in found] + [None], dtype=object)[ids]
-    modes = np.array([hit[1] if hit else "" for hit in found] + [""], dtype=object)[ids]
-    unknown = ~np.array([hit is not None for hit in found] + [False])[ids]
+    modes = list(dict.fromkeys([""] + [hit[1] for hit in found if hit]))
+    kind_of_code = np.array([_KIND_WORDS.index(hit[0]) if hit else -1 for hit in found] + [-1], dtype=np.int8)
+    mode_of_code = np.array([modes.index(hit[1]) if hit else 0 for hit in found] + [0], dtype=np.int8)
+    kinds = kind_of_code[ids]
+    unknown = kinds < 0
     if unknown.any():
-        kinds[unknown] = by_sign[unknown]
-    return kinds, modes
+        kinds[unknown] = _sign_codes(np.asarray(current_ma, dtype=np.float64)[unknown])
+    return (pd.Categorical.from_codes(kinds, dtype=_KIND_DTYPE, validate=False),
+            pd.Categorical.from_codes(mode_of_code[ids], dtype=_words_dtype(tuple(modes)), validate=False))
 
 
-_KIND_WORDS = np.array(["discharge", "rest", "charge"], dtype=object)  # by sign of the current + 1
+_KIND_WORDS = ["discharge", "rest", "charge"]  # by sign of the current + 1
+# Made once: checking a categorical's words costs more than the rest of a small file's kinds.
+_KIND_DTYPE = pd.CategoricalDtype(_KIND_WORDS)
 
 
-def kinds_from_sign(current_ma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    current = np.asarray(current_ma, dtype=np.float64)
-    kind = _KIND_WORDS[np.sign(current).astype(np.int8) + 1]
-    return kind, np.full(len(kind), "", dtype=object)  # the sign tells the direction, not CC from CV (as LAND)
+@functools.lru_cache(maxsize=64)
+def _words_dtype(words: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(words))
+
+
+def _sign_codes(current: np.ndarray) -> np.ndarray:
+    return (np.sign(current).astype(np.int8) + 1).astype(np.int8)
+
+
+def kinds_from_sign(current_ma: np.ndarray) -> tuple[pd.Categorical, pd.Categorical]:
+    """(step_kind, step_mode) from the current's sign alone, as categoricals like kinds_from_codes'."""
+    kind = _sign_codes(np.asarray(current_ma, dtype=np.float64))
+    # the sign tells the direction, not CC from CV (as LAND)
+    return (pd.Categorical.from_codes(kind, dtype=_KIND_DTYPE, validate=False),
+            pd.Categorical.from_codes(np.zeros(len(kind), dtype=np.int8), dtype=_words_dtype(("",)), validate=False))
 
 
 _DIRECTION_CODE = {"charge": 1, "discharge": 2}  # cycling.analysis.cycles.kind_codes
@@ -140,12 +160,7 @@ def throughput(counters: list[Counter], n: int, codes: np.ndarray | None = None)
         previous = np.concatenate([[0.0], values[:-1]])
         restarted = values < 0.5 * previous
         if counter.restart is not None:
-            group = np.asarray(counter.restart)
-            if group.dtype.kind == "f":  # step or cycle numbers: compared as they are (a gap equals a gap)
-                restarted[1:] |= (group[1:] != group[:-1]) & ~(np.isnan(group[1:]) & np.isnan(group[:-1]))
-            else:
-                group = pd.factorize(group)[0]
-                restarted[1:] |= group[1:] != group[:-1]
+            restarted[1:] |= _changes(counter.restart)
         flow = np.where(restarted, values, values - previous)
         if counter.direction is not None and codes is not None:
             flow = np.where(np.asarray(codes) == _DIRECTION_CODE[counter.direction], flow, 0.0)
@@ -153,10 +168,31 @@ def throughput(counters: list[Counter], n: int, codes: np.ndarray | None = None)
     return total
 
 
+def _changes(labels) -> np.ndarray:
+    """Per record after the first: does the group label differ from the record before's? Numbers are compared
+    as they are (a gap equals a gap), anything else by pandas' factorisation."""
+    group = np.asarray(labels)
+    if group.dtype.kind in "iub":
+        return group[1:] != group[:-1]
+    if group.dtype.kind == "f":  # step or cycle numbers
+        return (group[1:] != group[:-1]) & ~(np.isnan(group[1:]) & np.isnan(group[:-1]))
+    group = pd.factorize(group)[0]
+    return group[1:] != group[:-1]
+
+
+def _run_firsts(values: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """Per record the value at the start of its run (``change`` marks each run's first record, the first
+    included): what groupby(...).transform("first") gives for runs of a counter, without pandas' set-up."""
+    return values[np.maximum.accumulate(np.where(change, np.arange(len(change)), 0))]
+
+
 def running_totals(flow: np.ndarray, code: np.ndarray) -> np.ndarray:
     """LAND's running total: adds up over records of one direction, rests keep it, a reversal restarts it.
     ``code`` is cycling.analysis.cycles.kind_codes of the records (1 charge, 2 discharge, 0 rest)."""
-    held = pd.Series(np.where(code > 0, code, np.nan)).ffill().fillna(0).to_numpy()
+    moving = code > 0
+    # the direction last moved in (0 before the first move): the moving records' codes carried forward
+    last = np.maximum.accumulate(np.where(moving, np.arange(len(code)), 0))
+    held = np.where(moving[last], code[last], 0)
     change = np.ones(len(held), dtype=bool)
     change[1:] = held[1:] != held[:-1]
     segment = np.cumsum(change)
@@ -164,19 +200,34 @@ def running_totals(flow: np.ndarray, code: np.ndarray) -> np.ndarray:
     return pd.Series(flow).groupby(segment).cumsum().to_numpy()
 
 
-def split_cccv(mode: np.ndarray, current_ma: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """A combined CCCV step: CC while the current holds its starting value, CV once it tapers (as LAND)."""
-    mode = np.asarray(mode, dtype=object).copy()
-    cccv = mode == "CCCV"
-    if cccv.any():
-        current = pd.Series(np.abs(current_ma))
-        start = current.groupby(step).transform("first").to_numpy()
-        mode[cccv] = np.where(current.to_numpy()[cccv] < 0.99 * start[cccv], "CV", "CC")
-    return mode
+def split_cccv(ids: np.ndarray, names: list, current_ma: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, list]:
+    """A combined CCCV step: CC while the current holds its starting value, CV once it tapers (as LAND).
+    ``ids``/``names`` are the step modes' codes and words; returns them with CCCV split. ``step`` numbers
+    the steps in runs (each step one run of records, as build_records numbers them)."""
+    if "CCCV" not in names:
+        return ids, names
+    cccv = ids == names.index("CCCV")
+    if not cccv.any():
+        return ids, names
+    names = names + [word for word in ("CC", "CV") if word not in names]
+    current = np.abs(current_ma)
+    start = _run_firsts(current, np.r_[True, step[1:] != step[:-1]])
+    ids = ids.astype(np.int64, copy=True)
+    ids[cccv] = np.where(current[cccv] < 0.99 * start[cccv], names.index("CV"), names.index("CC"))
+    return ids, names
 
 
-def _labels(values: np.ndarray | None) -> np.ndarray | None:
-    return None if values is None else pd.factorize(np.asarray(values))[0]
+def _coded(values) -> tuple[np.ndarray, list]:
+    """(codes, words) of a text column: a categorical's own, else pandas' factorisation (-1 for a gap)."""
+    if isinstance(values, pd.Categorical):
+        return values.codes, list(values.categories)
+    ids, names = pd.factorize(np.asarray(values, dtype=object))
+    return ids, list(names)
+
+
+def _decoded(ids: np.ndarray, names: list) -> np.ndarray:
+    """The object array of words that ``ids`` stand for (None for a gap): only for the rare odd record."""
+    return np.array(list(names) + [None], dtype=object)[ids]
 
 
 def build_records(
@@ -228,11 +279,10 @@ def build_records(
     if kind is None:
         kind, default_mode = kinds_from_sign(current)
         mode = default_mode if mode is None else mode
-    kind = np.asarray(kind, dtype=object)
-    mode = np.full(n, "", dtype=object) if mode is None else np.asarray(mode, dtype=object)
+    kind_ids, kind_names = _coded(kind)
+    mode_ids, mode_names = (np.zeros(n, dtype=np.int8), [""]) if mode is None else _coded(mode)
 
-    kind_ids, kind_names = pd.factorize(kind)
-    codes = _kind_codes(kind, kind_ids, kind_names, current)
+    codes = _kind_codes(kind_ids, kind_names, current)
     record_no = np.arange(1, n + 1, dtype=np.int64) if record is None else _whole(record, sheet, rows, "record")
     if cycle is None:
         restart = channel_restarts(record_no, test_time)
@@ -245,25 +295,25 @@ def build_records(
             cycle_no = cycle_no + meta["cycle_offset"]
         meta.setdefault("cycle_source", "instrument")
     change = np.ones(n, dtype=bool)
-    label = _labels(step)
     change[1:] = (cycle_no[1:] != cycle_no[:-1]) | (codes[1:] != codes[:-1])
-    if label is not None:
-        change[1:] |= label[1:] != label[:-1]
+    if step is not None:
+        change[1:] |= _changes(step)
     step_no = np.cumsum(change).astype(np.int64)
-    mode = split_cccv(mode, current, step_no)
+    mode_ids, mode_names = split_cccv(mode_ids, mode_names, current, step_no)
     if step_time_s is None or np.isnan(np.asarray(step_time_s, dtype=np.float64)).all():
-        step_time = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
+        step_time = test_time - _run_firsts(test_time, change)
     else:
         step_time = np.asarray(step_time_s, dtype=np.float64)
         gaps = np.isnan(step_time)
         if gaps.any():
-            derived = test_time - pd.Series(test_time).groupby(step_no).transform("first").to_numpy()
+            derived = test_time - _run_firsts(test_time, change)
             step_time = np.where(gaps, derived, step_time)
 
     capacity_mah = running_totals(throughput(capacity, n, codes), codes)
     energy_mwh = running_totals(throughput(energy, n, codes), codes) if energy else np.full(n, np.nan)
-    stamps = (pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]") if sys_time is None
-              else pd.Series(np.asarray(sys_time, dtype="datetime64[ns]")))
+    # Plain arrays, no Series: the frame then aligns no index (pandas' set-up is most of a small file's cost).
+    stamps = (np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]") if sys_time is None
+              else np.asarray(sys_time, dtype="datetime64[ns]"))
     columns = {
         "record": record_no,
         "test_time_s": test_time,
@@ -274,9 +324,9 @@ def build_records(
         "energy_mwh": energy_mwh.astype(np.float64, copy=False),
         "cycle": cycle_no.astype(np.int64, copy=False),
         "step": step_no,
-        "step_kind": _words(kind, kind_ids, kind_names),
-        "step_mode": _words(mode, *pd.factorize(mode)),
-        "sys_time": stamps.astype("datetime64[ns]"),
+        "step_kind": _words(kind_ids, kind_names),
+        "step_mode": _words(mode_ids, mode_names),
+        "sys_time": stamps,
     }
     # The arrays are this function's own (a read-only one, a view of the reader's table, is copied): the
     # frame takes them as they are instead of copying every column into one block.
@@ -286,8 +336,9 @@ def build_records(
     return frame  # in the file's order: test time, checked above, is what orders records
 
 
-def _kind_codes(kind: np.ndarray, ids: np.ndarray, names: np.ndarray, current: np.ndarray) -> np.ndarray:
+def _kind_codes(ids: np.ndarray, names: list, current: np.ndarray) -> np.ndarray:
     """cycling.cycles.kind_codes, judged once per distinct step kind and spread by the kinds' ids."""
+    words = names
     names = np.asarray(names, dtype=object)
     ones = np.ones(len(names))
     charge_like, discharge_like = kind_codes(names, ones), kind_codes(names, -ones)
@@ -295,20 +346,24 @@ def _kind_codes(kind: np.ndarray, ids: np.ndarray, names: np.ndarray, current: n
     # A kind kind_codes does not know takes the current's sign: it answers differently for +1 and -1.
     unknown = np.append(charge_like != discharge_like, True)[ids]
     if unknown.any():
-        codes[unknown] = kind_codes(kind[unknown], current[unknown])
+        codes[unknown] = kind_codes(_decoded(ids, words)[unknown], current[unknown])
     return codes
 
 
-def _words(values: np.ndarray, ids: np.ndarray, names) -> pd.Series:
-    """A text column of a few distinct words built in Arrow from their ids (astype('str') makes a Python
-    string per record)."""
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+
+
+def _words(ids: np.ndarray, names: list):
+    """A text column (pandas' str) of a few distinct words built in Arrow from their ids (astype('str') makes
+    a Python string per record)."""
     if (ids < 0).any():
-        return pd.Series(values, dtype=object).astype("str")
+        return pd.Series(_decoded(ids, names), dtype=object).astype("str").array
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    words = pc.take(pa.array([str(v) for v in names], pa.string()), pa.array(ids), memory_pool=arrow_pool())
-    return pd.Series(words.to_pandas())
+    # large_string, as pandas keeps its str columns
+    words = pc.take(pa.array([str(v) for v in names], pa.large_string()), pa.array(ids), memory_pool=arrow_pool())
+    return pd.arrays.ArrowStringArray(words, dtype=_STR)
 
 
 def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarray:
@@ -331,18 +386,28 @@ def _whole(values, sheet: str | None, rows: np.ndarray, column: str) -> np.ndarr
 
 def summarise(records: pd.DataFrame, metadata: dict) -> dict:
     """The metadata every reader fills in the same way from its records."""
-    kinds = records["step_kind"]
-    moving = np.flatnonzero((kinds != "rest").to_numpy())
-    first_kind = kinds.iat[int(moving[0])] if len(moving) else "rest"
+    # On numpy arrays and Arrow comparisons: pandas' per-call set-up is most of a small file's cost.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kinds = pa.array(records["step_kind"].array, pa.large_string())  # the column's own Arrow data, no copy
+
+    def where(word: str) -> np.ndarray:
+        return pc.fill_null(pc.equal(kinds, word), False).to_numpy(zero_copy_only=False)
+
+    moving = np.flatnonzero(~where("rest"))
+    first_kind = records["step_kind"].iat[int(moving[0])] if len(moving) else "rest"
+    cycle = records["cycle"].to_numpy()
     metadata["first_step_kind"] = first_kind
     metadata["n_records"] = len(records)
-    metadata["n_cycles"] = int(records["cycle"].nunique())
-    if "start_time" not in metadata and records["sys_time"].notna().any():
-        metadata["start_time"] = records["sys_time"].dropna().iloc[0].isoformat()
+    metadata["n_cycles"] = len(pd.unique(cycle))
+    if "start_time" not in metadata:
+        stamped = np.flatnonzero(~np.isnat(records["sys_time"].to_numpy(dtype="datetime64[ns]")))
+        if len(stamped):
+            metadata["start_time"] = records["sys_time"].iat[int(stamped[0])].isoformat()
     partial = False
     if first_kind != "rest":
-        cycle = records["cycle"].to_numpy()
         second = "discharge" if first_kind == "charge" else "charge"
-        partial = not (kinds[cycle == cycle[-1]] == second).any()
+        partial = not where(second)[cycle == cycle[-1]].any()
     metadata["partial_last_cycle"] = bool(partial)
     return metadata

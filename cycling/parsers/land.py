@@ -82,7 +82,8 @@ def read_land(
     report = progress or (lambda fraction: None)
     with reading(display):
         # No name bound to the bytes here: _parse may drop them (see there).
-        export = _parse(_read_bytes(source), display, report, path=_regular_file(source))
+        path = _regular_file(source)
+        export = _parse(_read_bytes(source, xlsx_path=path), display, report, path=path)
     report(1.0)
     return export
 
@@ -94,12 +95,18 @@ def _regular_file(source) -> str | None:
     return None
 
 
-def _read_bytes(source) -> bytes:
+def _read_bytes(source, *, xlsx_path: str | None = None) -> bytes | None:
+    """The file's bytes; None when ``xlsx_path`` (the source's own path) holds an xlsx workbook: the
+    readers open that themselves and take only the parts they need, so the whole file is never read."""
     try:
         if isinstance(source, str | os.PathLike):
             if os.path.getsize(source) > _MAX_FILE_BYTES:
                 raise ParseError("the file is larger than 4 GiB")
             with open(source, "rb") as handle:
+                head = handle.read(64)
+                if xlsx_path is not None and sniff_binary(head) == "xlsx":
+                    return None
+                handle.seek(0)  # one read of the whole file, not the head joined to the rest (a copy)
                 return handle.read()
         data = source.read()
     except OSError as exc:
@@ -109,16 +116,17 @@ def _read_bytes(source) -> bytes:
     return bytes(data)
 
 
-def _parse(data: bytes, display: str, report: Callable[[float], None], *, path: str | None = None) -> LandExport:
+def _parse(data: bytes | None, display: str, report: Callable[[float], None], *, path: str | None = None) -> LandExport:
+    """``data`` None: the xlsx workbook at ``path``, opened by the readers themselves."""
     report(0.05)
-    if not data or data.isspace():  # what data.strip() == b"" means, without a copy of the file
+    if data is not None and (not data or data.isspace()):  # data.strip() == b"", without a copy of the file
         raise ParseError("the file is empty")
     found = Found()
     warnings: list[str] = []
     meta: dict = {}
-    kind = sniff_binary(data[:64])
+    kind = "xlsx" if data is None else sniff_binary(data[:64])
     if kind == "xlsx":
-        check_zip(data)
+        check_zip(data if data is not None else path)
         if path is not None:
             # The readers open the file themselves: the bytes would only add to the memory peak of a big
             # record sheet (bench_parse --near-limit).

@@ -16,7 +16,9 @@ from .probe import Probe, Reader
 from .sniff import check_ole2, check_zip
 from .tables import Table, read_delimited, sheet_table, text_head
 
-VERSION = "1.0.0"
+# 1.1.0: each of two direction counters (Chg./DChg. Cap., NewareNDA's charge/discharge) counts only on
+# records of its direction: a stray tick of the idle counter at a step's start is not charge that flowed.
+VERSION = "1.1.0"
 
 
 # --- .nda / .ndax --------------------------------------------------------------------------------
@@ -43,44 +45,52 @@ def read_binary(probe: Probe) -> Export:
                 raise ParseError(f"this Neware {suffix} file cannot be read (fastnda: {_short(first)}; "
                                  f"NewareNDA: {_short(second)})") from None
     probe.progress(0.7)
-    rows = np.arange(1, len(frame) + 1)
-    table = Table(frame=frame, rows=rows, sheet=None)
-    kind, mode = kinds_from_codes(frame["step_type"].to_numpy(dtype=object), frame["current_ma"].to_numpy())
-    stamps = pd.to_datetime(frame["unix_time_s"].to_numpy(dtype=np.float64), unit="s", errors="coerce")
+    # ``frame``: the library's columns as numpy arrays (no pandas frame in between: on a file of a few
+    # thousand records its set-up cost more than the read).
+    rows = np.arange(1, len(frame["record"]) + 1)
+    kind, mode = kinds_from_codes(frame["step_type"], frame["current_ma"])
+    stamps = pd.to_datetime(frame["unix_time_s"], unit="s", errors="coerce")
     if meta.get("start_time") is None and len(stamps):
         meta["start_time"] = stamps[0].isoformat()
     meta.update(format=suffix.lstrip("."), units={"current": "mA", "capacity": "mAh", "energy": "mWh"})
     records = build_records(
-        sheet=None, rows=rows, test_time_s=frame["total_time_s"].to_numpy(dtype=np.float64),
-        step_time_s=frame["step_time_s"].to_numpy(dtype=np.float64),
-        current_ma=frame["current_ma"].to_numpy(dtype=np.float64), voltage_v=frame["voltage_v"].to_numpy(),
-        capacity=[Counter(table.numbers(table.require("capacity", "capacity_mah")), frame["step"].to_numpy())],
-        energy=[Counter(table.numbers(table.require("energy", "energy_mwh")), frame["step"].to_numpy())],
-        kind=kind, mode=mode, record=frame["record"].to_numpy(), cycle=frame["cycle"].to_numpy(),
-        step=frame["step"].to_numpy(), sys_time=stamps.to_numpy(dtype="datetime64[ns]"), metadata=meta)
+        sheet=None, rows=rows, test_time_s=frame["total_time_s"], step_time_s=frame["step_time_s"],
+        current_ma=frame["current_ma"], voltage_v=frame["voltage_v"],
+        capacity=_counters(frame, "capacity_mah"), energy=_counters(frame, "energy_mwh"),
+        kind=kind, mode=mode, record=frame["record"], cycle=frame["cycle"], step=frame["step"],
+        sys_time=stamps.to_numpy(dtype="datetime64[ns]"), metadata=meta)
     summarise(records, meta)
     return Export(records=records, cycle_table=None, step_table=None, metadata=meta, instrument="Neware",
                   reader=reader, reader_version=version)
 
 
+def _counters(frame: dict, name: str) -> list[Counter]:
+    """fastnda's one counter per step, or NewareNDA's two (charge, discharge), each counting on its own
+    direction's records only."""
+    if name in frame:
+        return [Counter(frame[name], frame["step"])]
+    return [Counter(frame[f"charge_{name}"], frame["step"], direction="charge"),
+            Counter(frame[f"discharge_{name}"], frame["step"], direction="discharge")]
+
+
+# fastnda's column -> ours (numbers as float64; counters as they come)
+_FASTNDA = {"record": "index", "voltage_v": "voltage_V", "current_ma": "current_mA", "unix_time_s": "unix_time_s",
+            "step_time_s": "step_time_s", "total_time_s": "total_time_s", "cycle": "cycle_count",
+            "step": "step_count", "capacity_mah": "capacity_mAh", "energy_mwh": "energy_mWh"}
+_FLOATS = ("voltage_v", "current_ma", "unix_time_s", "step_time_s", "total_time_s", "capacity_mah", "energy_mwh")
+
+
 def _fastnda(path: str):
     import fastnda
 
-    raw = fastnda.read(path, cycle_mode="auto").to_pandas()
-    frame = pd.DataFrame({
-        "record": raw["index"].to_numpy(), "voltage_v": raw["voltage_V"].to_numpy(dtype=np.float64),
-        "current_ma": raw["current_mA"].to_numpy(dtype=np.float64),
-        "unix_time_s": raw["unix_time_s"].to_numpy(dtype=np.float64),
-        "step_time_s": raw["step_time_s"].to_numpy(dtype=np.float64),
-        "total_time_s": raw["total_time_s"].to_numpy(dtype=np.float64),
-        "cycle": raw["cycle_count"].to_numpy(), "step": raw["step_count"].to_numpy(),
-        "step_type": raw["step_type"].astype(str).to_numpy(dtype=object),
-        "capacity_mah": raw["capacity_mAh"].to_numpy(dtype=np.float64),
-        "energy_mwh": raw["energy_mWh"].to_numpy(dtype=np.float64),
-    })
+    raw = fastnda.read(path, cycle_mode="auto")
+    # Column by column from polars to numpy (no pandas frame of the whole table).
+    frame = {ours: raw[theirs].to_numpy() for ours, theirs in _FASTNDA.items()}
+    frame.update({name: frame[name].astype(np.float64) for name in _FLOATS})
+    frame["step_type"] = _polars_codes(raw["step_type"])
     meta = {}
     try:
-        info = fastnda.read_metadata(path) or {}
+        info = _ndax_metadata(path) if path.endswith(".ndax") else fastnda.read_metadata(path) or {}
         test = (info.get("TestInfo") or {}).get("TestInfo") or {}
         meta = {"software": (info.get("VersionInfo") or {}).get("SortVersion"),
                 "channel": "-".join(str(test[k]) for k in ("DevID", "UnitID", "ChlID") if k in test) or None,
@@ -90,15 +100,50 @@ def _fastnda(path: str):
     return frame, "fastnda", fastnda.version if isinstance(fastnda.version, str) else "1.3.1", meta
 
 
+def _polars_codes(column):
+    """A polars categorical as (codes from 0, words) for kinds_from_codes: its physical codes mapped through a
+    small table (converting the column to pandas costs more than the rest of a small file's kinds)."""
+    import polars as pl
+
+    if column.dtype != pl.Categorical or column.null_count():
+        return column.to_pandas()
+    physical = column.to_physical().to_numpy()
+    distinct = column.unique(maintain_order=True)
+    codes = distinct.to_physical().to_numpy()
+    table = np.zeros(int(codes.max()) + 1 if len(codes) else 1, dtype=np.int64)
+    table[codes] = np.arange(len(codes))
+    return table[physical], distinct.cast(pl.String).to_list()
+
+
+def _ndax_metadata(path: str) -> dict:
+    """What fastnda.read_metadata gives of an .ndax that this reader uses: the attributes of VersionInfo.xml's
+    and TestInfo.xml's config (and of its TestInfo element), read with ElementTree alone. fastnda turns
+    every XML file of the archive into a dict through xmltodict, which cost more than reading the records."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    info = {}
+    with zipfile.ZipFile(path) as archive:
+        names = {name.rsplit("/", 1)[-1]: name for name in archive.namelist()}
+        for part in ("VersionInfo", "TestInfo"):
+            if f"{part}.xml" not in names:
+                continue
+            config = ElementTree.fromstring(archive.read(names[f"{part}.xml"]).decode(errors="ignore")).find("config")
+            if config is None:
+                continue
+            info[part] = dict(config.attrib)
+            info[part].update({child.tag: dict(child.attrib) for child in config if child.tag == "TestInfo"})
+    return info
+
+
 def _newarenda(path: str):
     import NewareNDA
 
     raw = NewareNDA.read(path, cycle_mode="auto", log_level="ERROR")
-    # NewareNDA splits the capacity into charge and discharge counters (each per step).
-    capacity = raw["Charge_Capacity(mAh)"].to_numpy(dtype=np.float64) + raw["Discharge_Capacity(mAh)"].to_numpy(
-        dtype=np.float64)
-    energy = raw["Charge_Energy(mWh)"].to_numpy(dtype=np.float64) + raw["Discharge_Energy(mWh)"].to_numpy(
-        dtype=np.float64)
+    # NewareNDA splits the capacity into charge and discharge counters (each per step): kept apart (_counters).
+    counters = {f"{direction}_{ours}": raw[f"{direction.title()}_{theirs}"].to_numpy(dtype=np.float64)
+                for direction in ("charge", "discharge")
+                for ours, theirs in (("capacity_mah", "Capacity(mAh)"), ("energy_mwh", "Energy(mWh)"))}
     stamps = pd.to_datetime(raw["Timestamp"]).to_numpy(dtype="datetime64[ns]")
     unix = (stamps - np.datetime64("1970-01-01T00:00:00")) / np.timedelta64(1, "s")
     step = raw["Step"].to_numpy()
@@ -107,13 +152,13 @@ def _newarenda(path: str):
     last = pd.Series(step_time).groupby(step).transform("max").to_numpy()
     first_of_step = np.r_[True, step[1:] != step[:-1]]
     offset = np.cumsum(np.where(first_of_step, np.r_[0.0, last[:-1]], 0.0))
-    frame = pd.DataFrame({
+    frame = {
         "record": raw["Index"].to_numpy(), "voltage_v": raw["Voltage"].to_numpy(dtype=np.float64),
         "current_ma": raw["Current(mA)"].to_numpy(dtype=np.float64), "unix_time_s": unix,
         "step_time_s": step_time, "total_time_s": offset + step_time, "cycle": raw["Cycle"].to_numpy(),
         "step": step, "step_type": raw["Status"].astype(str).to_numpy(dtype=object),
-        "capacity_mah": capacity, "energy_mwh": energy,
-    })
+        **counters,
+    }
     return frame, "NewareNDA", getattr(NewareNDA, "__version__", "2026.6.11"), {}
 
 
@@ -200,14 +245,14 @@ def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
     groups = step if step is not None else None
     charge, discharge = table.find("Chg. Cap.", "Charge Capacity"), table.find("DChg. Cap.", "Discharge Capacity")
     if charge and discharge:
-        capacity = [Counter(table.numbers(charge, "capacity"), groups),
-                    Counter(table.numbers(discharge, "capacity"), groups)]
+        capacity = [Counter(table.numbers(charge, "capacity"), groups, direction="charge"),
+                    Counter(table.numbers(discharge, "capacity"), groups, direction="discharge")]
     else:
         capacity = [Counter(table.numbers(table.require("capacity", "Capacity", "CapaCity"), "capacity"), groups)]
     e_charge, e_discharge = table.find("Chg. Energy", "Charge Energy"), table.find("DChg. Energy", "Discharge Energy")
     if e_charge and e_discharge:
-        energy = [Counter(table.numbers(e_charge, "energy"), groups),
-                  Counter(table.numbers(e_discharge, "energy"), groups)]
+        energy = [Counter(table.numbers(e_charge, "energy"), groups, direction="charge"),
+                  Counter(table.numbers(e_discharge, "energy"), groups, direction="discharge")]
     else:
         hit = table.find("Energy")
         energy = [Counter(table.numbers(hit, "energy"), groups)] if hit else None

@@ -30,10 +30,11 @@ def sniff_binary(head: bytes) -> str:
     return "text"
 
 
-def check_zip(data: bytes) -> None:
-    """Refuse corrupt, non-workbook and zip-bomb archives before calamine sees them."""
+def check_zip(data: bytes | str) -> None:
+    """Refuse corrupt, non-workbook and zip-bomb archives before calamine sees them (the archive's bytes, or
+    the path of the file: zipfile then reads only its directory)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(data if isinstance(data, str) else io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
         raise ParseError(f"it is a damaged or truncated Excel/zip file ({exc})") from None

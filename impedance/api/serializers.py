@@ -92,6 +92,18 @@ class KKSerializer(serializers.Serializer):
     add_inductance = serializers.BooleanField(allow_null=True)
     max_abs_residual_pct = serializers.FloatField(allow_null=True)
     passes = serializers.BooleanField(allow_null=True)
+    noise_pct = serializers.FloatField(allow_null=True, help_text="Noise of the data in % of |Z|, estimated from "
+                                       "the residuals' point-to-point differences (at least 0.2 %, an analyser's accuracy).")
+    amplitude = serializers.FloatField(allow_null=True, help_text="Largest |residual| in noise standard deviations.")
+    amplitude_limit = serializers.FloatField(allow_null=True)
+    structure = serializers.FloatField(allow_null=True, help_text="Largest |mean| of 5, 10 or 20 consecutive "
+                                       "residuals in standard errors (noise / sqrt(run)): drift leaves runs.")
+    structure_limit = serializers.FloatField(allow_null=True)
+    structure_window = serializers.DictField(help_text="Where the structure statistic peaks: part, n_points, "
+                                             "from_hz, to_hz, mean_residual_pct.")
+    finding = serializers.CharField(allow_blank=True, help_text="Why the spectrum fails, in words (empty: passes).")
+    version = serializers.IntegerField(help_text="Version of the decision rule (1: max residual < 2 % of |Z|).")
+    rule = serializers.CharField(allow_blank=True)
 
 
 class SpectrumDetailSerializer(SpectrumSerializer):

@@ -46,7 +46,7 @@ def provenance(datafile) -> tuple:
 def test_a_neware_workbook_imports_with_the_capacities_of_its_own_cycle_sheet(device_api, cell):
     path = "neware/cellpy__custom_data_003.xls"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("Neware", "assb-lab neware-bts", "1.0.0")
+    assert provenance(datafile) == ("Neware", "assb-lab neware-bts", "1.1.0")
     assert datafile.n_records == len(sheet(path, "Detail_14_1_3")) == 2943
     ours, theirs = rows(datafile), sheet(path, "Cycle_14_1_3").set_index("ToTal of Cycle")
     assert len(ours) == len(theirs) == datafile.n_cycles == 14
@@ -77,7 +77,7 @@ def test_neware_nda_and_ndax_import_with_the_capacities_newarenda_reads(device_a
 def test_a_neware_csv_in_amperes_imports_its_discharge_in_mah(device_api, cell):
     path = "neware/cellpy__neware_uio_first2000.csv"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("Neware", "assb-lab neware-csv", "1.0.0")
+    assert provenance(datafile) == ("Neware", "assb-lab neware-csv", "1.1.0")
     raw = pd.read_csv(DATA / path)
     assert datafile.n_records == len(raw) == 2000
     assert rows(datafile)["discharge_mah"].tolist() == pytest.approx([raw["DChg. Cap.(Ah)"].max() * 1000])
@@ -118,7 +118,7 @@ def test_an_arbin_csv_dump_imports(device_api, cell):
 def test_a_biologic_mpt_imports_the_charge_of_its_discharge(device_api, cell):
     path = "biologic/PyProBE__Sample_data_biologic_01_MB_CA1.txt"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("BioLogic", "assb-lab biologic-mpt", "1.0.0")
+    assert provenance(datafile) == ("BioLogic", "assb-lab biologic-mpt", "1.1.0")
     assert datafile.n_records == 1397
     last = (DATA / path).read_text(encoding="latin-1").splitlines()[-1].split("\t")
     assert rows(datafile)["discharge_mah"].tolist() == pytest.approx([abs(float(last[5]))], rel=1e-6)  # (Q-Qo)

@@ -235,3 +235,12 @@ def test_without_fastexcel_python_calamine_reads_it(records, monkeypatch):
     assert sources._fast_reader(buffer.getvalue()) is None
     pd.testing.assert_frame_equal(read_land(io.BytesIO(buffer.getvalue()), name="cell.xlsx").records,
                                   expected.records, check_exact=True)
+
+
+def test_a_mixed_column_no_record_field_comes_from_keeps_the_fast_path(monkeypatch, paths):
+    rows = plain_rows()
+    for i, row in enumerate(rows):
+        row[7] = 25.0 + i if i % 2 else "-"  # AuxTemp: numbers and '-' (mixed types), read by neither path
+    fast, slow = read_both(workbook(rows), monkeypatch)
+    assert_same(fast, slow)
+    assert paths == {"fast": 1, "calamine": 0}  # only the columns records come from are typed and checked

@@ -286,3 +286,50 @@ def test_it_takes_the_arbin_statistics_sheet_as_the_cycle_table():
     assert export.cycle_table.to_dict("records") == [{"cycle": 1, "charge_mah": 1.0, "discharge_mah": 0.95}]
     assert cross_check(export.records, export.cycle_table, instrument="Arbin") == []
     assert export.records["capacity_mah"].tolist() == pytest.approx([0.0, 1.0, 0.0, 0.95])
+
+
+NEWARE_TICKS = """DataPoint,Cycle Index,Step Index,Step Type,Time,Total Time,Current(A),Voltage(V),Chg. Cap.(Ah),DChg. Cap.(Ah),Chg. Energy(Wh),DChg. Energy(Wh),Date
+1,1,1,CC_Chg,0:00:00,0:00:00,0.001,3.0,0,0.00002,0,0.00006,2021-03-01 09:00:00
+2,1,1,CC_Chg,0:10:00,0:10:00,0.001,3.5,0.000166,0,0.0005,0,2021-03-01 09:10:00
+3,1,1,CC_Chg,0:20:00,0:20:00,0.001,3.8,0.000333,0,0.0011,0,2021-03-01 09:20:00
+4,1,2,CC_DChg,0:00:00,0:30:00,-0.001,3.4,0.00001,0,0.00003,0,2021-03-01 09:30:00
+5,1,2,CC_DChg,0:10:00,0:40:00,-0.001,3.0,0,0.000166,0,0.0005,2021-03-01 09:40:00
+6,1,2,CC_DChg,0:20:00,0:50:00,-0.001,2.8,0,0.000333,0,0.0009,2021-03-01 09:50:00
+"""
+
+
+def test_a_stray_tick_of_the_other_neware_counter_at_a_step_start_is_not_counted():
+    # At each step's first record the idle counter still shows a tick (DChg. Cap. 0.02 mAh as the charge
+    # starts, Chg. Cap. 0.01 mAh as the discharge starts): no charge flowed that way, so each half is its
+    # own counter alone.
+    export = read_export(io.BytesIO(NEWARE_TICKS.encode()), name="ticks.csv")
+    assert export.instrument == "Neware"
+    records = export.records
+    charge, discharge = records["step_kind"] == "charge", records["step_kind"] == "discharge"
+    assert records["capacity_mah"][charge].tolist() == pytest.approx([0.0, 0.166, 0.333], rel=1e-12)
+    assert records["capacity_mah"][discharge].tolist() == pytest.approx([0.0, 0.166, 0.333], rel=1e-12)
+    assert records["energy_mwh"][charge].iat[-1] == pytest.approx(1.1, rel=1e-12)
+    assert records["energy_mwh"][discharge].iat[-1] == pytest.approx(0.9, rel=1e-12)
+
+
+BIOLOGIC_TICKS = "\n".join("\t".join(row) for row in [
+    ["mode", "ox/red", "time/s", "Ecell/V", "I/mA", "Q discharge/mA.h", "Q charge/mA.h", "half cycle",
+     "Energy charge/W.h", "Energy discharge/W.h", "cycle number"],
+    ["1", "1", "0", "3.0", "1.0", "0.02", "0", "0", "0", "0.00006", "0"],
+    ["1", "1", "600", "3.5", "1.0", "0", "0.166", "0", "0.0005", "0", "0"],
+    ["1", "1", "1200", "3.8", "1.0", "0", "0.333", "0", "0.0011", "0", "0"],
+    ["1", "0", "1800", "3.4", "-1.0", "0", "0.01", "1", "0.00003", "0", "0"],
+    ["1", "0", "2400", "3.0", "-1.0", "0.166", "0", "1", "0", "0.0005", "0"],
+    ["1", "0", "3000", "2.8", "-1.0", "0.333", "0", "1", "0", "0.0009", "0"],
+]) + "\n"
+
+
+def test_a_stray_tick_of_the_other_biologic_counter_at_a_half_cycle_start_is_not_counted():
+    export = read_export(io.BytesIO(BIOLOGIC_TICKS.encode()), name="ticks.mpt")
+    assert export.instrument == "BioLogic"
+    records = export.records
+    charge, discharge = records["step_kind"] == "charge", records["step_kind"] == "discharge"
+    assert records["capacity_mah"][charge].tolist() == pytest.approx([0.0, 0.166, 0.333], rel=1e-12)
+    assert records["capacity_mah"][discharge].tolist() == pytest.approx([0.0, 0.166, 0.333], rel=1e-12)
+    assert records["energy_mwh"][charge].iat[-1] == pytest.approx(1.1, rel=1e-12)
+    assert records["energy_mwh"][discharge].iat[-1] == pytest.approx(0.9, rel=1e-12)

@@ -64,7 +64,9 @@ def test_it_gives_nyquist_bode_fit_curve_and_kk_residuals(viewer, study):
     zf = np.interp(np.log(data["freq_hz"][::-1]), np.log(curve["freq_hz"][::-1]), curve["z_real_ohm"][::-1])
     assert np.max(np.abs(zf - z.real[::-1]) / np.abs(z[::-1])) < 0.03
     kk = body["kk"]
-    assert len(kk["residuals_real_pct"]) == 80 and kk["threshold_pct"] == 2.0
+    assert len(kk["residuals_real_pct"]) == 80 and kk["passes"] and kk["finding"] == "" and kk["version"] == 2
+    assert 0.3 < kk["noise_pct"] < 0.75 and kk["threshold_pct"] == pytest.approx(6.0 * kk["noise_pct"])
+    assert kk["structure"] < kk["structure_limit"] == 4.5 and kk["amplitude"] < kk["amplitude_limit"] == 6.0
     assert max(map(abs, kk["residuals_real_pct"] + kk["residuals_imag_pct"])) == pytest.approx(
         body["kk_max_residual_pct"])
 

@@ -1,4 +1,5 @@
 """EIS ingest through the upload API, in process: study spectra, real samples, refusals, idempotence, refits."""
+import io
 from pathlib import Path
 
 import pytest
@@ -204,4 +205,39 @@ def test_it_imports_the_demo_spectra_without_a_single_warning(api, db):
         assert datafile.status == "imported" and datafile.warnings == [], (name, datafile.warnings)
         fit = EisFit.objects.get(spectrum__datafile=datafile)
         assert fit.warnings == [] and fit.spectrum.kk_passes, (name, fit.warnings, fit.spectrum.kk_max_residual_pct)
+        kk = fit.spectrum.kk  # with margin: the run statistic well below its limit, no residual near 6 sigma
+        assert kk["structure"] < kk["structure_limit"] - 0.5 and kk["amplitude"] < kk["amplitude_limit"] - 0.5
         assert fit.circuit == STUDY_CIRCUIT_WITH_L and fit.r_int_ohm is not None
+
+
+def test_it_rechecks_stored_kk_results_of_the_old_rule_without_touching_the_fits(api, cell):
+    """Migration 0004 / `manage.py recheck_kk`: results stored by the 2 %-of-|Z| rule are recomputed from the
+    stored points; a drifted sweep gets the new finding, the file's KK lines follow, the fits stay."""
+    from django.core.management import call_command
+
+    from impedance.analysis import KK_RULE, KK_VERSION
+
+    drifted = study_spectrum("bare", 4003, inductance_h=STUDY_INDUCTANCE_H, drift={"R2": 0.3})
+    datafile = upload_and_ingest(api, cell, write_mpt([study_spectrum("bare", 3), drifted]), "loop_c10.mpt")
+    first, second = EisSpectrum.objects.filter(datafile=datafile).order_by("sweep")
+    assert first.kk_passes is True and second.kk_passes is False
+    fits = sorted(EisFit.objects.filter(spectrum__datafile=datafile).values_list("pk", "r_int_ohm"))
+    # what the old rule stored: no version, a fixed 2 % limit, its own wording
+    old_line = "Kramers-Kronig residuals up to 1.9 % (> 2 %): the cell may have drifted during the sweep"
+    for spectrum, passes in ((first, False), (second, True)):
+        EisSpectrum.objects.filter(pk=spectrum.pk).update(
+            kk={**{k: v for k, v in spectrum.kk.items() if k != "version"}, "threshold_pct": 2.0},
+            kk_passes=passes, warnings=[old_line] if not passes else [])
+    datafile.warnings = ["Sweep 1: " + old_line, "Cell BARE has no electrode area"]
+    datafile.provenance = {**datafile.provenance, "kk_threshold_pct": 2.0}
+    datafile.save(update_fields=["warnings", "provenance"])
+
+    call_command("recheck_kk", stdout=io.StringIO())
+    first.refresh_from_db(), second.refresh_from_db(), datafile.refresh_from_db()
+    assert first.kk_passes is True and first.warnings == [] and first.kk["version"] == KK_VERSION
+    assert second.kk_passes is False and second.kk["structure"] >= second.kk["structure_limit"]
+    assert second.warnings == [services.kk_warnings(services._kk(services.as_parsed(second)))[0]]
+    assert datafile.warnings == ["Cell BARE has no electrode area", "Sweep 2: " + second.warnings[0]]
+    assert "kk_threshold_pct" not in datafile.provenance and datafile.provenance["kk_rule"] == KK_RULE
+    assert sorted(EisFit.objects.filter(spectrum__datafile=datafile).values_list("pk", "r_int_ohm")) == fits
+    assert services.kk_recheck() == 0  # nothing is outdated any more

@@ -12,6 +12,10 @@ import pytest
 from impedance import _impedancepy
 from impedance.analysis import (
     DEFAULT_CIRCUIT,
+    KK_AMPLITUDE_LIMIT,
+    KK_RULE,
+    KK_STRUCTURE_LIMIT,
+    KK_VERSION,
     fit_circuit,
     fit_spectrum,
     inductive_tail,
@@ -105,6 +109,18 @@ def test_it_gets_r_int_within_max_1pct_3x_noise_for_98pct_of_both_series_in_ever
     assert 0.67 < np.std(z) < 1.5
 
 
+def test_it_gets_the_same_r_int_from_every_format_of_the_same_spectrum():
+    """Each series above sends each spectrum through one format; here the same spectra go through all six
+    (written to 7 digits): the R_int of each format is the in-memory one, so the 98 % holds per format.
+    Measured over all 612 (102 spectra x 6 formats): bare 51/51 and coated 49/51 within 1.5 % in every
+    format; coated's own standard error is 0.7 %, so 1.5 % is 2.1 standard errors (96.6 % expected)."""
+    for kind in ("bare", "coated"):
+        for spectrum in study_series(kind, cycles=(0, 250, 500)):
+            reference = fit_spectrum(spectrum).r_int_ohm
+            for fmt in FORMATS:
+                assert fit_spectrum(_through_file(spectrum, fmt)).r_int_ohm == pytest.approx(reference, rel=2e-4)
+
+
 def test_it_was_biased_by_the_inductance_without_the_inductor():
     """The old default: R0-p(R1,CPE1)-p(R2,CPE2)-Wo1 on coated spectra with L0 comes out ~2 % high."""
     errors = [
@@ -140,6 +156,26 @@ def test_it_keeps_the_plain_circuit_without_an_inductive_tail():
     assert result.r_int_ohm == pytest.approx(248, rel=TOLERANCE)
 
 
+def test_it_fits_only_the_capacitive_points_when_asked_and_that_is_biased_so_it_is_not_the_default():
+    """The issue's alternative to the inductor: crop Z'' >= 0 and fit the plain circuit. The inductance still
+    has a share in the capacitive points next to the crossing, so coated R_int comes out ~2 % high."""
+    rows = []
+    for kind, truth in (("coated", 248.0), ("bare", 1400.0)):
+        for seed in range(8):
+            spectrum = study_spectrum(kind, 600 + seed, inductance_h=STUDY_INDUCTANCE_H)
+            cropped = fit_spectrum(spectrum, capacitive_only=True)
+            default = fit_spectrum(spectrum)
+            assert cropped.circuit == DEFAULT_CIRCUIT and cropped.n_points == 75 and cropped.has_r_int
+            prov = cropped.provenance
+            assert prov["capacitive_only"] and prov["n_points_dropped"] == 5 and "capacitive points only" in prov["reason"]
+            rows.append((kind, cropped.r_int_ohm / truth - 1, default.r_int_ohm / truth - 1))
+    # paired on the same spectra, so the noise cancels: the cropped fit's excess over the inductor fit
+    excess = {k: np.array([r[1] - r[2] for r in rows if r[0] == k]) for k in ("coated", "bare")}
+    assert excess["coated"].mean() == pytest.approx(0.022, abs=0.004) and excess["coated"].min() > 0.015
+    assert 0.001 < excess["bare"].mean() < 0.005
+    assert abs(np.mean([r[2] for r in rows])) < 0.004  # the default (with L0) is the unbiased one
+
+
 def test_it_fits_the_circuit_it_is_given_and_records_where_it_came_from():
     spectrum = study_spectrum("coated", 4, inductance_h=STUDY_INDUCTANCE_H)
     result = fit_spectrum(spectrum, circuit=DEFAULT_CIRCUIT, circuit_source="kept from the series")
@@ -148,16 +184,40 @@ def test_it_fits_the_circuit_it_is_given_and_records_where_it_came_from():
 
 
 # --- lin-KK -------------------------------------------------------------------------------------------------
+KK_SEEDS = range(12)
+
+
+def _valid(kind, seed, **kwargs):
+    return study_spectrum(kind, 4000 + seed, cycle=(40 * seed) % 520, **kwargs)
+
+
+def _drifted(kind, seed, ramp, **kwargs):
+    """R2 ramped by ``ramp`` (0.1 = 10 %) over the sweep's clock, high to low frequency (each point lasts two
+    periods, at least 0.5 s: 127 s in all, 69 % of it below 1 Hz)."""
+    return study_spectrum(kind, 4000 + seed, inductance_h=STUDY_INDUCTANCE_H, drift={"R2": ramp}, **kwargs)
+
+
 def test_it_passes_lin_kk_on_every_valid_spectrum_of_both_series():
-    worst = []
+    worst_structure = worst_amplitude = 0.0
     for kind in ("bare", "coated"):
         for spectrum in study_series(kind, cycles=range(0, 501, EVERY)):
             kk = kramers_kronig(spectrum)
-            worst.append(kk.max_abs_residual_pct)
-            assert kk.passes, (spectrum.source_name, kk.max_abs_residual_pct, kk.n_rc)
+            assert kk.passes, (spectrum.source_name, kk.finding)
             assert kk.n_rc >= 8  # at least one RC element per measured decade (7.8 decades)
             assert kk.mu < kk.c
-    assert max(worst) < 2.0 and np.median(worst) < 1.5  # 0.5 % noise: the residuals are the noise
+            assert 0.3 < kk.noise_pct < 0.75  # the generator's 0.5 % of |Z|, estimated from the residuals
+            worst_structure, worst_amplitude = max(worst_structure, kk.structure), max(worst_amplitude, kk.amplitude)
+    # margins: the worst of the 102 against the limits (over 2000 generated valid spectra: 3.74 and 5.18)
+    assert worst_structure < KK_STRUCTURE_LIMIT - 0.5 and worst_amplitude < KK_AMPLITUDE_LIMIT - 0.5
+
+
+@pytest.mark.parametrize("kind", ["bare", "coated"])
+@pytest.mark.parametrize("inductance_h", [None, STUDY_INDUCTANCE_H, 1e-6])
+def test_it_passes_lin_kk_on_every_valid_spectrum_of_each_seed(kind, inductance_h):
+    results = [kramers_kronig(_valid(kind, seed, inductance_h=inductance_h)) for seed in KK_SEEDS]
+    assert all(kk.passes for kk in results), [kk.finding for kk in results if not kk.passes]
+    assert max(kk.structure for kk in results) < KK_STRUCTURE_LIMIT - 0.5
+    assert max(kk.amplitude for kk in results) < KK_AMPLITUDE_LIMIT - 0.5
 
 
 def test_it_passes_the_bare_spectra_impedancepy_failed_with_five_rc_elements():
@@ -168,20 +228,69 @@ def test_it_passes_the_bare_spectra_impedancepy_failed_with_five_rc_elements():
         assert kk.passes and kk.max_abs_residual_pct < 2.0 and kk.n_rc > 15
 
 
-@pytest.mark.parametrize("kind", ["bare", "coated"])
-def test_it_fails_lin_kk_on_every_drifted_sweep(kind):
-    """R2 ramped by 50 % over the sweep's clock (each point lasts two periods, at least 0.5 s)."""
-    for seed in range(12):
-        drifted = study_spectrum(kind, 100 + seed, inductance_h=STUDY_INDUCTANCE_H, drift={"R2": 0.5})
-        kk = kramers_kronig(drifted)
-        assert not kk.passes, (seed, kk.max_abs_residual_pct)
+def test_it_does_not_cry_wolf_on_a_noisier_instrument():
+    """1 % noise: every residual is noise, the old 2 %-of-|Z| limit failed all of these, the rule passes them."""
+    for kind in ("bare", "coated"):
+        for seed in KK_SEEDS:
+            kk = kramers_kronig(_valid(kind, seed, noise=0.01, inductance_h=STUDY_INDUCTANCE_H))
+            assert kk.passes and kk.max_abs_residual_pct > 2.0 and kk.noise_pct == pytest.approx(1.0, rel=0.35)
+
+
+@pytest.mark.parametrize(("kind", "ramp"), [("bare", 0.2), ("bare", 0.3), ("bare", 0.5), ("coated", 0.3),
+                                            ("coated", 0.5)])
+def test_it_fails_lin_kk_on_every_drifted_sweep(kind, ramp):
+    """Every seed fails, each for structured residuals at the low-frequency end where the sweep spends its time
+    (weakest over 100 seeds: bare 20 % 4.95, coated 30 % 4.81, against the limit of 4.5)."""
+    for seed in KK_SEEDS:
+        kk = kramers_kronig(_drifted(kind, seed, ramp))
+        assert not kk.passes and kk.structure >= KK_STRUCTURE_LIMIT, (seed, kk.structure)
+        assert kk.structure_window["to_hz"] < 30 and "drifts during the sweep" in kk.finding
+
+
+@pytest.mark.parametrize(("kind", "ramp"), [("bare", 0.1), ("coated", 0.2)])
+def test_it_fails_smaller_ramps_on_a_quieter_instrument(kind, ramp):
+    """0.2 % noise (the accuracy of a good analyser, the rule's noise floor): R2 ramped 10 % on bare cells and
+    20 % on coated ones fails on every seed; the valid spectra of the same seeds pass."""
+    for seed in KK_SEEDS:
+        kk = kramers_kronig(_drifted(kind, seed, ramp, noise=0.002))
+        assert not kk.passes and kk.structure > KK_STRUCTURE_LIMIT + 1, (seed, kk.structure)
+        assert kramers_kronig(_valid(kind, seed, noise=0.002, inductance_h=STUDY_INDUCTANCE_H)).passes
+
+
+def test_it_states_how_much_of_a_10pct_ramp_any_kk_test_can_see_at_half_a_percent_noise():
+    """The limit of the data, not of the rule: lin-KK absorbs what a KK-consistent spectrum can explain, and
+    what is left of a noise-free 10 % ramp is only ~3.5 (coated) and ~5.4 (bare) noise standard deviations in
+    all 160 residuals together. Even a test that knew the drift's exact shape would miss a third of the
+    coated ones at a 3-sigma limit; the rule catches a quarter of the bare ones and almost no coated ones."""
+    seen = {}
+    for kind in ("bare", "coated"):
+        kk = kramers_kronig(_drifted(kind, 0, 0.1, noise=0.0), max_m=24)
+        seen[kind] = math.hypot(*map(np.linalg.norm, (kk.residuals_real_pct, kk.residuals_imag_pct))) / (100 * NOISE)
+    assert seen["coated"] == pytest.approx(3.5, abs=0.3) and seen["bare"] == pytest.approx(5.4, abs=0.4)
+    caught = sum(not kramers_kronig(_drifted("bare", seed, 0.1)).passes for seed in range(20))
+    assert 2 <= caught <= 10
+
+
+def test_it_fails_lin_kk_on_a_single_bad_point():
+    spectrum = _valid("coated", 1, inductance_h=STUDY_INDUCTANCE_H)
+    spectrum.data.loc[40, "z_real_ohm"] *= 1.05  # one point 5 % off (a range switch, a loose contact)
+    kk = kramers_kronig(spectrum)
+    assert not kk.passes and kk.amplitude > KK_AMPLITUDE_LIMIT and "times the noise" in kk.finding
 
 
 def test_it_needs_the_inductance_term_of_lin_kk_for_inductive_spectra():
     spectrum = study_spectrum("coated", 5, inductance_h=1e-6)
     with_l, without_l = kramers_kronig(spectrum), kramers_kronig(spectrum, add_inductance=False)
     assert with_l.passes and with_l.inductance_h == pytest.approx(1e-6, rel=0.05)
-    assert without_l.max_abs_residual_pct > with_l.max_abs_residual_pct
+    assert without_l.max_abs_residual_pct > with_l.max_abs_residual_pct and not without_l.passes
+
+
+def test_it_needs_the_capacitance_term_of_lin_kk_for_a_blocking_tail():
+    spectrum = simulate_spectrum("R0-p(R1,CPE1)-C2", {"R0": 45.0, "R1": 1400.0, "CPE1_0": 4.93e-6, "CPE1_1": 0.8,
+                                                       "C2": 1e-3}, seed=3)
+    with_c, without_c = kramers_kronig(spectrum), kramers_kronig(spectrum, add_cap=False)
+    assert with_c.passes and with_c.capacitance_f == pytest.approx(1e-3, rel=0.1)
+    assert not without_c.passes
 
 
 def test_it_reports_residuals_on_both_parts_per_frequency():
@@ -191,6 +300,8 @@ def test_it_reports_residuals_on_both_parts_per_frequency():
     assert d["max_abs_residual_pct"] == pytest.approx(
         max(np.max(np.abs(d["residuals_real_pct"])), np.max(np.abs(d["residuals_imag_pct"]))))
     assert d["c"] == 0.85 and d["add_cap"] and d["add_inductance"] and "Schönleber" in d["method"]
+    assert d["version"] == KK_VERSION and d["rule"] == KK_RULE and d["finding"] == ""
+    assert d["threshold_pct"] == pytest.approx(KK_AMPLITUDE_LIMIT * d["noise_pct"])
 
 
 # --- refusal ------------------------------------------------------------------------------------------------
@@ -204,6 +315,22 @@ def test_it_gives_no_r_int_for_an_aborted_five_point_sweep(fmt):
     assert result.refused.startswith("only 5 points for the 9 free parameters")
     assert result.to_dict()["r_int_ohm"] is None
     assert result.warnings and "aborted" in result.warnings[0]
+
+
+@pytest.mark.parametrize(("kind", "truth", "stopped_at", "given_from"), [("bare", 1400.0, (35, 55), 60),
+                                                                     ("coated", 248.0, (35, 45), 50)])
+def test_it_gives_no_r_int_for_a_sweep_aborted_before_the_interface_arc_closes(kind, truth, stopped_at, given_from):
+    """Stopped at 3 kHz (35 points) the fit finds a ghost arc (~5 % of R_int, standard error twice that): no
+    R_int. Stopped inside the arc (bare 30 Hz, coated 300 Hz: less than half a decade below its apex): no R_int
+    either (it came out +2.2 % with a standard error of 0.5 %). Once the arc closes within the data R_int is
+    given, within its standard error of the truth."""
+    spectrum = study_spectrum(kind, 701, inductance_h=STUDY_INDUCTANCE_H)
+    for n in stopped_at:
+        result = fit_spectrum(aborted_sweep(spectrum, n), time_limit_s=3)
+        assert not result.has_r_int and result.refused.endswith("no R_int is given"), (n, result.r_int_ohm)
+        assert "standard error" in result.refused or "does not close within the data" in result.refused
+    result = fit_spectrum(aborted_sweep(spectrum, given_from))
+    assert result.has_r_int and abs(result.r_int_ohm - truth) < 2 * result.r_int_stderr_ohm
 
 
 def test_it_refuses_a_sweep_without_an_arc():
@@ -246,3 +373,34 @@ def test_it_says_so_when_a_column_is_zero_or_empty_everywhere():
         read_eis(_csv([f"0,{1 + k},-1" for k in range(20)]), name="t.csv")
     with pytest.raises(ParseError, match=r"column \"Z'\" is empty in every data row \(lines 2-21\)"):
         read_eis(_csv([f"{k + 1},,-1" for k in range(20)]), name="t.csv")
+
+
+def _rows_of(spectrum, raw: str):
+    """Line index of each point in a written file (found by its frequency and Z' as written, 7 digits)."""
+    lines = raw.split("\n")
+    f, z = spectrum.freq_hz, spectrum.z_ohm
+    found = [next(i for i, line in enumerate(lines) if f"{f[k]:.7E}" in line and f"{z.real[k]:.7E}" in line)
+             for k in range(len(f))]
+    return lines, found
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_it_names_the_first_bad_cell_and_an_all_zero_column_in_every_format(fmt):
+    spectrum = study_spectrum("coated", 3, inductance_h=STUDY_INDUCTANCE_H)
+    f, z = spectrum.freq_hz, spectrum.z_ohm
+    lines, rows = _rows_of(spectrum, write_spectrum(spectrum, fmt).decode("latin-1"))
+
+    def read(edited):
+        return read_eis(io.BytesIO("\n".join(edited).encode("latin-1")), name=f"t.{fmt}")
+
+    bad = list(lines)
+    bad[rows[47]] = bad[rows[47]].replace(f"{f[47]:.7E}", "q1", 1)  # a later row, the first column
+    bad[rows[12]] = bad[rows[12]].replace(f"{z.real[12]:.7E}", "abc", 1)  # an earlier row, a later column
+    with pytest.raises(ParseError, match=rf"^t\.{fmt}: line {rows[12] + 1}, column .*Z.*: value 'abc' is not a number$"):
+        read(bad)
+    for value_of in (lambda k: f[k], lambda k: z.real[k]):  # the frequency, then Z'
+        zero = list(lines)
+        for k, i in enumerate(rows):
+            zero[i] = zero[i].replace(f"{value_of(k):.7E}", f"{0.0:.7E}", 1)
+        with pytest.raises(ParseError, match=rf"column .* is 0 in every data row \(lines {rows[0] + 1}-{rows[-1] + 1}\)"):
+            read(zero)

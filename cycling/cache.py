@@ -1,0 +1,82 @@
+"""The dashboard API's answers (and the compare page's per-cell parts) cached, keyed by what they come from.
+
+A key holds the endpoint, its parameters and the *stamp* of every cell in the answer: its id,
+`Cell.data_version` (bumped in the transaction of every swap-in, delete, timeline mark, failed ingest and EIS
+fit: cells.services.cell_data_changed) and `Cell.updated_at` (the build sheet: masses, name, group). A new
+import therefore changes the key and the answer is recomputed; an old entry is never read again and ages out.
+Who may see a cell is checked on every request before the key is made, so entries are shared between users.
+A cache that fails (Redis away) only costs the recomputation: the API keeps answering.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+
+from django.core.cache import caches
+from django.http import HttpResponse
+from rest_framework.renderers import JSONRenderer
+
+log = logging.getLogger(__name__)
+
+# Bump when an endpoint's output changes: entries written by older code are then never read.
+FORMAT = 1
+TIMEOUT_S = 3600
+_renderer = JSONRenderer()
+
+
+STAMP_FIELDS = ("pk", "data_version", "updated_at")
+
+
+def stamp(pk: int, data_version: int, updated_at) -> str:
+    """A cell's id, data version and build-sheet time (STAMP_FIELDS) as one key part."""
+    return f"{pk}.{data_version}.{updated_at.timestamp():.6f}"
+
+
+def cell_stamp(cell) -> str:
+    return stamp(cell.pk, cell.data_version, cell.updated_at)
+
+
+def key_for(endpoint: str, parts: Iterable) -> str:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=20).hexdigest()
+    return f"dash:{FORMAT}:{endpoint}:{digest}"
+
+
+def get_many(names: list[tuple[str, Iterable]]) -> dict:
+    """{(kind, parts): value} of the entries found (one round trip); {} when the cache does not answer."""
+    keys = {key_for(kind, parts): (kind, parts) for kind, parts in names}
+    try:
+        found = caches["dashboard"].get_many(list(keys))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("dashboard cache unreadable (%s)", exc)
+        return {}
+    return {keys[k]: v for k, v in found.items()}
+
+
+def set_many(values: dict) -> None:
+    """Store {(kind, parts): value}; a cache that does not answer is skipped."""
+    try:
+        caches["dashboard"].set_many({key_for(kind, parts): v for (kind, parts), v in values.items()}, TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("dashboard cache unwritable (%s)", exc)
+
+
+def json_response(endpoint: str, parts: Iterable, compute: Callable[[], object]) -> HttpResponse:
+    """The cached JSON body for (endpoint, parts), else compute() rendered as DRF renders it, stored."""
+    cache = caches["dashboard"]
+    key = key_for(endpoint, parts)
+    body = None
+    try:
+        body = cache.get(key)
+    except Exception as exc:  # noqa: BLE001 (a cache outage must not fail the request)
+        log.warning("dashboard cache unreadable (%s): computing %s", exc, endpoint)
+    hit = body is not None
+    if not hit:
+        body = _renderer.render(compute())
+        try:
+            cache.set(key, body, TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("dashboard cache unwritable (%s)", exc)
+    response = HttpResponse(body, content_type="application/json")
+    response["X-Cache"] = "hit" if hit else "miss"  # for load tests and operators; says nothing about data
+    return response
