@@ -121,6 +121,7 @@ def main():
         q = f"{r['queries_computed']} / {r['queries_cached']}" if r["queries_cached"] is not None else "-"
         print(f"| {r['endpoint']} | {r['computed_cpu_ms']} | {r['cached_cpu_ms'] or '-'} | {r['ratio'] or '-'} | {q} |")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2))
     import shutil
 

@@ -352,6 +352,7 @@ def main():
               "one_process": one, "two_processes": two, "ratio": ratio("files_per_min"),
               "ratio_ingest_only": ratio("ingest_files_per_min"), "target_ratio": 1.7, "footprint": fp}
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))
     print(f"""
 Timed: from the first claim (a worker took the batch's first file) until every file is imported and its

@@ -337,12 +337,13 @@ def main():
 
     kinds = ["embedded", "production"] if args.stack == "both" else [args.stack]
     reports = [run_stack(kind, args) for kind in kinds]
+    print(table(reports))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(reports, indent=2))
     for report in reports:
         if report["errors"] or report["ingest"]["errors"]:
             print(f"[{report['stack']}] first errors: {json.dumps(report['errors'])} {report['ingest']['errors']}")
-    print(table(reports))
     sys.exit(0 if all(all(r["targets_met"].values()) for r in reports) else 1)
 
 
