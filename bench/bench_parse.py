@@ -8,8 +8,9 @@
 and run_metrics, as the command does them) comes to the floor: fastexcel's bare read of the same Record-Tab
 to Arrow. The two alternate in fresh subprocesses (bare, ours, bare, ours, ...) so machine load hits both
 alike; the ratio of the medians is the figure (target <= 1.5x), with the median per-pair ratio and the load
-average beside it. Both children import the same modules before the clock (cycling.analysis too, as
-land_summary does; with --analysis-after-parse both load it only after the read). Writes
+average beside it. Both children import the same modules before the clock; the analysis's scipy, which
+cycling.analysis loads lazily on first use, falls inside land_summary's clock and its measured import time is
+taken out of that run (with --analysis-after-parse both load it only after the read). Writes
 bench_parse_limit.json (bench_parse_limit_late.json).
 
 The workbook carries LAND's own precision (write_land's default, like the real export in tests/data/land);
