@@ -1,6 +1,8 @@
 """Shared test helpers: send a file through the upload API as a cycler PC would, or store and import it here."""
 from unittest import mock
 
+import pandas as pd
+
 from cycling import services
 from cycling.models import DataFile
 from tests.landfiles import upload_file
@@ -36,3 +38,16 @@ def ingest(cell, data: bytes, name: str = "export.xlsx", kind: str = "cycling") 
     services.datafile_ingest(datafile_id=datafile.pk)
     datafile.refresh_from_db()
     return datafile
+
+
+def resumed_run(records: pd.DataFrame, after_cycle: int, gap: pd.Timedelta) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A run's records as two LAND exports: stopped after `after_cycle`, resumed `gap` later, the second
+    file numbering its records, test time, steps and cycles from 1 again as LAND does."""
+    first = records[records["cycle"] <= after_cycle].copy()
+    second = records[records["cycle"] > after_cycle].copy()
+    second["cycle"] -= after_cycle
+    second["record"] = range(1, len(second) + 1)
+    second["test_time_s"] -= second["test_time_s"].iloc[0]
+    second["step"] -= second["step"].iloc[0] - 1
+    second["sys_time"] += gap
+    return first, second

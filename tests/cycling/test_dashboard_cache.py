@@ -17,20 +17,14 @@ from cycling.models import DataFile
 from cycling.simulate import study_cell
 from cycling.testing import write_land
 from tests.conftest import client_for
-from tests.helpers import ingest
+from tests.helpers import ingest, resumed_run
 
 
 @pytest.fixture(scope="module")
 def run_in_two_parts():
     """A 12-cycle run exported after cycle 8 and resumed a day later (LAND numbers the second file from 1)."""
     records, _ = study_cell("coated", n_cycles=12, points_per_half_cycle=20)
-    first = records[records["cycle"] <= 8].copy()
-    second = records[records["cycle"] > 8].copy()
-    second["cycle"] -= 8
-    second["record"] = range(1, len(second) + 1)
-    second["test_time_s"] -= second["test_time_s"].iloc[0]
-    second["step"] -= second["step"].iloc[0] - 1
-    second["sys_time"] += pd.Timedelta(days=1)
+    first, second = resumed_run(records, 8, pd.Timedelta(days=1))
     out = []
     for part in (first, second, first.iloc[::2]):  # the last: the first part exported again, thinned
         buf = io.BytesIO()

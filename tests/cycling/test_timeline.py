@@ -14,6 +14,7 @@ from cycling.models import CycleSummary, DataFile
 from cycling.simulate import study_cell
 from cycling.testing import write_land
 from tests.conftest import client_for
+from tests.helpers import resumed_run
 from tests.landfiles import upload_file
 
 T0 = datetime(2021, 3, 1, 9, 0)
@@ -71,13 +72,7 @@ def two_part_run():
     """One 34-cycle run stopped after cycle 22 and resumed three days later: LAND numbers the second
     export's records, test time and cycles from 1 again."""
     records, info = study_cell("coated", n_cycles=34, points_per_half_cycle=30)
-    first = records[records["cycle"] <= 22].copy()
-    second = records[records["cycle"] > 22].copy()
-    second["cycle"] -= 22
-    second["record"] = range(1, len(second) + 1)
-    second["test_time_s"] -= second["test_time_s"].iloc[0]
-    second["step"] -= second["step"].iloc[0] - 1
-    second["sys_time"] += pd.Timedelta(days=3)
+    first, second = resumed_run(records, 22, pd.Timedelta(days=3))
     files = []
     for name, part in (("LNTO-01_part1.xlsx", first), ("LNTO-01_part2.xlsx", second)):
         buf = io.BytesIO()
