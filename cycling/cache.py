@@ -42,41 +42,42 @@ def key_for(endpoint: str, parts: Iterable) -> str:
     return f"dash:{FORMAT}:{endpoint}:{digest}"
 
 
-def get_many(names: list[tuple[str, Iterable]]) -> dict:
-    """{(kind, parts): value} of the entries found (one round trip); {} when the cache does not answer."""
-    keys = {key_for(kind, parts): (kind, parts) for kind, parts in names}
+def _read(keys: list[str]) -> dict:
+    """{key: value} of the entries found (one round trip); {} when the cache does not answer."""
     try:
-        found = caches["dashboard"].get_many(list(keys))
-    except Exception as exc:  # noqa: BLE001
+        return caches["dashboard"].get_many(keys)
+    except Exception as exc:  # noqa: BLE001 (a cache outage must not fail the request)
         log.warning("dashboard cache unreadable (%s)", exc)
         return {}
-    return {keys[k]: v for k, v in found.items()}
 
 
-def set_many(values: dict) -> None:
-    """Store {(kind, parts): value}; a cache that does not answer is skipped."""
+def _write(values: dict) -> None:
+    """Store {key: value}; a cache that does not answer is skipped."""
     try:
-        caches["dashboard"].set_many({key_for(kind, parts): v for (kind, parts), v in values.items()}, TIMEOUT_S)
+        caches["dashboard"].set_many(values, TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001
         log.warning("dashboard cache unwritable (%s)", exc)
 
 
+def get_many(names: list[tuple[str, Iterable]]) -> dict:
+    """{(kind, parts): value} of the entries found (one round trip); {} when the cache does not answer."""
+    keys = {key_for(kind, parts): (kind, parts) for kind, parts in names}
+    return {keys[k]: v for k, v in _read(list(keys)).items()}
+
+
+def set_many(values: dict) -> None:
+    """Store {(kind, parts): value}; a cache that does not answer is skipped."""
+    _write({key_for(kind, parts): v for (kind, parts), v in values.items()})
+
+
 def json_response(endpoint: str, parts: Iterable, compute: Callable[[], object]) -> HttpResponse:
     """The cached JSON body for (endpoint, parts), else compute() rendered as DRF renders it, stored."""
-    cache = caches["dashboard"]
     key = key_for(endpoint, parts)
-    body = None
-    try:
-        body = cache.get(key)
-    except Exception as exc:  # noqa: BLE001 (a cache outage must not fail the request)
-        log.warning("dashboard cache unreadable (%s): computing %s", exc, endpoint)
+    body = _read([key]).get(key)
     hit = body is not None
     if not hit:
         body = _renderer.render(compute())
-        try:
-            cache.set(key, body, TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("dashboard cache unwritable (%s)", exc)
+        _write({key: body})
     response = HttpResponse(body, content_type="application/json")
     response["X-Cache"] = "hit" if hit else "miss"  # for load tests and operators; says nothing about data
     return response
