@@ -84,6 +84,19 @@ def test_it_runs_ingest_below_the_webs_cpu_priority_as_the_load_stack_does(servi
     assert stack_argv[:3] == argv[:3] and "celery" in stack_argv
 
 
+# The kernel's CPU weight of nice 0 and nice 10 (sched_prio_to_weight in kernel/sched/core.c).
+NICE_WEIGHT = {0: 1024, 10: 110}
+
+
+def test_it_gives_the_worker_container_the_cpu_weight_of_its_nice_value(services):
+    """Between containers the kernel weighs cgroups, not nice values: without cpu_shares the worker container
+    would get as much CPU as the web's under contention, whatever its `nice -n 10` says."""
+    from stack import WORKER_NICE
+
+    assert services["worker"]["cpu_shares"] == NICE_WEIGHT[WORKER_NICE]
+    assert services["web"].get("cpu_shares", NICE_WEIGHT[0]) == NICE_WEIGHT[0]
+
+
 @pytest.mark.parametrize("name", ["web", "worker", "beat", "db", "redis"])
 def test_it_has_a_health_check_for(services, name):
     test = services[name].get("healthcheck", {}).get("test")
