@@ -132,24 +132,34 @@ def test_an_upload_while_the_broker_is_down_is_kept_and_imported_once_it_is_back
                "DATABASE_URL": _test_database_url(), "ASSB_VAR_DIR": str(settings.VAR_DIR),
                "CELERY_BROKER_URL": redis.url(), "PYTHONUNBUFFERED": "1"}
         app = App(env, tmp_path, workers=1, threads=2)
-        redis.stop()  # the broker dies before the upload arrives
-        data = study_export("coated", n_cycles=4, points=20, replicate=5)[0]
-        started = time.monotonic()
-        resp = requests.post(f"{app.url}/api/v1/datafiles/", headers={"Authorization": f"Token {device.key}"},
-                             files={"file": ("pc.xlsx", data)}, data={"cell": cell.name}, timeout=30)
-        took = time.monotonic() - started
-        assert resp.status_code == 202, resp.text
-        assert took < 5, f"the upload waited {took:.1f} s for the broker"
-        datafile = DataFile.objects.get(pk=resp.json()["id"])
-        assert datafile.status == "pending" and datafile.queued_at is None
-        assert default_storage.open(datafile.file.name).read() == data
+        redis.stop()  # the broker dies before the uploads arrive
 
-        redis.start()  # back on the same port; the worker's beat sweeper finds the pending file
+        def upload(replicate):
+            data = study_export("coated", n_cycles=4, points=20, replicate=replicate)[0]
+            started = time.monotonic()
+            resp = requests.post(f"{app.url}/api/v1/datafiles/", headers={"Authorization": f"Token {device.key}"},
+                                 files={"file": (f"pc-{replicate}.xlsx", data)}, data={"cell": cell.name}, timeout=30)
+            assert resp.status_code == 202, resp.text
+            return data, resp.json()["id"], time.monotonic() - started
+
+        # Two uploads: the first also pays the web process's first-request imports, which on a loaded machine
+        # took seconds by themselves; the second shows what the broker outage costs an upload.
+        uploads = [upload(5), upload(6)]
+        took = uploads[1][2]
+        assert took < 5, f"the upload waited {took:.1f} s for the broker"
+        for data, pk, _ in uploads:
+            datafile = DataFile.objects.get(pk=pk)
+            assert datafile.status == "pending" and datafile.queued_at is None
+            assert default_storage.open(datafile.file.name).read() == data
+
+        redis.start()  # back on the same port; the worker's beat sweeper finds the pending files
         workers({**env, "ASSB_SWEEP_EVERY_S": "1"}, beat=True)
-        wait_for(lambda: DataFile.objects.get(pk=datafile.pk).status in ("imported", "failed"), 45, "the ingest")
-        datafile.refresh_from_db()
-        assert datafile.status == "imported", datafile.error
-        assert CycleSummary.objects.filter(datafile=datafile).count() == 4
+        ids = [pk for _, pk, _ in uploads]
+        wait_for(lambda: all(s in ("imported", "failed") for s in
+                             DataFile.objects.filter(pk__in=ids).values_list("status", flat=True)), 45, "the ingests")
+        for datafile in DataFile.objects.filter(pk__in=ids):
+            assert datafile.status == "imported", datafile.error
+            assert CycleSummary.objects.filter(datafile=datafile).count() == 4
     finally:
         if app:
             app.stop()
