@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from stack import WORKER_NICE, ProductionStack  # noqa: E402  (bench/stack.py: how the load tests start workers)
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +76,6 @@ def test_it_lets_the_worker_scale(services):
 
 
 def test_it_runs_ingest_below_the_webs_cpu_priority_as_the_load_stack_does(services):
-    sys.path.insert(0, str(ROOT / "bench"))
-    from stack import WORKER_NICE, ProductionStack
-
     argv = _argv(services["worker"])
     assert argv[:3] == ["nice", "-n", str(WORKER_NICE)] and WORKER_NICE == 10
     assert "nice" not in _argv(services["web"])
@@ -91,8 +90,6 @@ NICE_WEIGHT = {0: 1024, 10: 110}
 def test_it_gives_the_worker_container_the_cpu_weight_of_its_nice_value(services):
     """Between containers the kernel weighs cgroups, not nice values: without cpu_shares the worker container
     would get as much CPU as the web's under contention, whatever its `nice -n 10` says."""
-    from stack import WORKER_NICE
-
     assert services["worker"]["cpu_shares"] == NICE_WEIGHT[WORKER_NICE]
     assert services["web"].get("cpu_shares", NICE_WEIGHT[0]) == NICE_WEIGHT[0]
 
