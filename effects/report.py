@@ -55,6 +55,7 @@ def effect_report(table: pd.DataFrame, *, outcome: str, outcome_label: str, outc
         if res["pairwise"]:
             out["pairwise_test"] = res["pairwise_test"]
         out["test"] = res["test"]
+        out["test_df"] = res["test_df"]
         out["points"] = [{"cell": n, "id": int(i), "level": str(lv), "value": float(v)}
                          for i, n, lv, v in zip(used.index, names, used[factor], y, strict=True)]
         small = [lv for lv in res["levels"] if lv["n"] < MIN_N_PER_LEVEL]
@@ -81,6 +82,8 @@ def effect_report(table: pd.DataFrame, *, outcome: str, outcome_label: str, outc
         res = stats.numeric_effect(x, y, names, scale=scale)
         out["regression"] = res["regression"]
         out["test"] = res["test"]
+        out["test_df"] = res["test_df"]
+        out["intercept"] = res["intercept"]
         out["band"] = res["band"]
         # Replicates at each value of the factor, for the table (and hover).
         out["levels"] = [{"level": float(lv), **stats.describe(part["value"].to_numpy(dtype=float)),

@@ -148,6 +148,7 @@ def categorical_effect(values: Sequence[float], levels: Sequence[str], cells: Se
         {"level": lv, **describe(samples[lv]), "cells": frame.loc[frame["level"] == lv, "cell"].tolist()}
         for lv in order]}
     out["test"] = None
+    out["test_df"] = None
     out["difference"] = None
     out["rank_test"] = None
     out["pairwise"] = []
@@ -161,10 +162,11 @@ def categorical_effect(values: Sequence[float], levels: Sequence[str], cells: Se
         out["difference"] = {"levels": [order[1], order[0]], "estimate": w["difference"], "ci95": w["ci95"],
                              "method": f"{WELCH_T} interval of {order[1]} − {order[0]}"}
         out["test"] = {"name": WELCH_T, "statistic": w["statistic"], "p_value": w["p_value"],
-                       "effect_size": _f(g), "effect_size_name": HEDGES_G, "df": w["df"], "correction": None}
+                       "effect_size": _f(g), "effect_size_name": HEDGES_G}
+        out["test_df"] = w["df"]
         out["rank_test"] = rank_test(a, b)
         return out
-    out["test"] = _welch_anova([samples[lv] for lv in order])
+    out["test"], out["test_df"] = _welch_anova([samples[lv] for lv in order])
     pairs = [(order[i], order[j]) for i in range(len(order)) for j in range(i + 1, len(order))]
     rows = []
     for lo, hi in pairs:
@@ -178,20 +180,19 @@ def categorical_effect(values: Sequence[float], levels: Sequence[str], cells: Se
     return out
 
 
-def _welch_anova(samples: list[np.ndarray]) -> dict[str, Any]:
+def _welch_anova(samples: list[np.ndarray]) -> tuple[dict[str, Any], list | None]:
     """Welch's ANOVA (statsmodels anova_oneway, unequal variances) with Cohen's f (statsmodels effectsize_oneway)."""
     from statsmodels.stats.oneway import anova_oneway, effectsize_oneway
 
     usable = [s for s in samples if s.size >= 2 and s.var(ddof=1) > 0]
     base = {"name": WELCH_ANOVA, "statistic": None, "p_value": None, "effect_size": None,
-            "effect_size_name": COHENS_F, "df": None, "correction": None}
+            "effect_size_name": COHENS_F}
     if len(usable) < 2:
-        return base
+        return base, None
     r = anova_oneway(usable, use_var="unequal", welch_correction=True)
     f2 = effectsize_oneway(r.means, r.vars_, r.nobs, use_var="unequal")
     return {**base, "statistic": _f(r.statistic), "p_value": _f(r.pvalue),
-            "effect_size": _f(math.sqrt(f2)) if f2 is not None and f2 >= 0 else None,
-            "df": [_f(r.df_num), _f(r.df_denom)]}
+            "effect_size": _f(math.sqrt(f2)) if f2 is not None and f2 >= 0 else None}, [_f(r.df_num), _f(r.df_denom)]
 
 
 def _eta_squared(y: np.ndarray, levels: np.ndarray) -> float | None:
@@ -227,9 +228,9 @@ def numeric_effect(x: Sequence[float], y: Sequence[float], cells: Sequence[str],
     x, y, names = x[keep], y[keep], names[keep]
     points = {"x": x.tolist(), "y": y.tolist(), "cells": names.tolist()}
     out: dict[str, Any] = {"kind": NUMERIC, "points": points, "dropped": dropped, "band": None,
-                           "regression": {"slope": None, "slope_ci95": [None, None], "intercept": None, "r2": None,
+                           "regression": {"slope": None, "slope_ci95": [None, None], "r2": None,
                                           "p_value": None, "n": int(x.size), "scale": scale},
-                           "test": None, "variance_explained": None}
+                           "test": None, "test_df": None, "intercept": None, "variance_explained": None}
     if x.size < 3 or np.unique(x).size < 2:
         return out
     fx, fy = (np.log(x), np.log(y)) if scale == LOG_LOG else (x, y)
@@ -237,12 +238,12 @@ def numeric_effect(x: Sequence[float], y: Sequence[float], cells: Sequence[str],
     ci = fit.conf_int(alpha=1 - CONFIDENCE)
     slope = float(fit.params[1])
     r = math.copysign(math.sqrt(max(fit.rsquared, 0.0)), slope) if math.isfinite(fit.rsquared) else None
-    out["regression"].update(slope=slope, slope_ci95=_pair(ci[1]), intercept=_f(fit.params[0]), r2=_f(fit.rsquared),
+    out["regression"].update(slope=slope, slope_ci95=_pair(ci[1]), r2=_f(fit.rsquared),
                              p_value=_f(fit.pvalues[1]))
     out["test"] = {"name": OLS_SLOPE + (" on ln(outcome) vs ln(factor)" if scale == LOG_LOG else ""),
                    "statistic": _f(fit.tvalues[1]), "p_value": _f(fit.pvalues[1]), "effect_size": _f(r),
-                   "effect_size_name": PEARSON_R + (" of the logs" if scale == LOG_LOG else ""),
-                   "df": _f(fit.df_resid), "correction": None}
+                   "effect_size_name": PEARSON_R + (" of the logs" if scale == LOG_LOG else "")}
+    out["test_df"], out["intercept"] = _f(fit.df_resid), _f(fit.params[0])
     out["variance_explained"] = _f(fit.rsquared)
     if scale == LOG_LOG:
         grid = np.exp(np.linspace(np.log(x.min()), np.log(x.max()), BAND_POINTS))
