@@ -93,7 +93,7 @@
     var lay = P.layout(d.outcome_label + " by " + d.factor_label, d.factor_label, yTitle(d), {
       xaxis: { tickvals: names.map(function (_, i) { return i; }),
         ticktext: d.levels.map(function (lv) { return lv.level + " (n = " + lv.n + ")"; }), range: [-0.6, names.length - 0.3],
-        title: { text: d.factor_label }, gridcolor: "#eef1f6", linecolor: "#98a2b3" } });
+        title: { text: d.factor_label }, zeroline: false, showgrid: false, linecolor: "#98a2b3", ticks: "outside" } });
     return P.draw(document.getElementById("effect-plot"), traces, lay, "effect-" + d.outcome + "-" + d.factor);
   }
 
