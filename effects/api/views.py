@@ -64,7 +64,7 @@ class EffectSerializer(serializers.Serializer):
     outcome = serializers.CharField()
     outcome_unit = serializers.CharField()
     factor = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["categorical", "numeric"])
+    kind = serializers.CharField(help_text="categorical or numeric")
     levels = LevelSerializer(many=True)
     regression = RegressionSerializer(allow_null=True)
     test = TestSerializer(allow_null=True)
@@ -76,6 +76,61 @@ class EffectSerializer(serializers.Serializer):
                                      help_text="More than two levels: Welch per pair, p_holm corrected by Holm")
     planning = serializers.DictField(allow_null=True, required=False, help_text="Cells per level for power 0.8, α 0.05")
     excluded = serializers.ListField(child=serializers.DictField(), help_text="Cells left out, with the reason")
+
+
+class ScreenEffectSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="difference <level> − <reference>, slope per unit or Cohen's f")
+    estimate = serializers.FloatField(allow_null=True)
+    ci95 = serializers.ListField(child=serializers.FloatField(allow_null=True))
+
+
+class ScreenRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    factor = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    kind = serializers.CharField(help_text="categorical or numeric")
+    n = serializers.IntegerField()
+    n_levels = serializers.IntegerField()
+    effect = ScreenEffectSerializer()
+    test = serializers.CharField(allow_null=True)
+    statistic = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    p_holm = serializers.FloatField(allow_null=True)
+    correction = serializers.CharField()
+    effect_size = serializers.FloatField(allow_null=True)
+    effect_size_name = serializers.CharField(allow_null=True)
+    variance_explained = serializers.FloatField(allow_null=True, help_text="η² (categorical) or R² (numeric)")
+    confounded_with = serializers.ListField(child=serializers.CharField())
+
+
+class ScreenSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    outcome_unit = serializers.CharField()
+    n = serializers.IntegerField()
+    rows = ScreenRowSerializer(many=True)
+    warnings = WarningSerializer(many=True)
+    excluded = serializers.ListField(child=serializers.DictField())
+
+
+class OutcomeOptionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    needs_cycle = serializers.BooleanField()
+
+
+class FactorOptionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    kind = serializers.CharField(help_text="categorical or numeric")
+    unit = serializers.CharField()
+
+
+class OptionsSerializer(serializers.Serializer):
+    outcomes = OutcomeOptionSerializer(many=True)
+    factors = FactorOptionSerializer(many=True)
+    scales = serializers.ListField(child=serializers.CharField())
 
 
 class _EffectsBase(generics.GenericAPIView):
@@ -107,9 +162,9 @@ class ScreenView(_EffectsBase):
     """Every build fact that varies in the selection, ranked by its effect on the outcome with CI, p and
     Holm-corrected p."""
 
-    serializer_class = serializers.Serializer
+    serializer_class = ScreenSerializer
 
-    @extend_schema(parameters=_SELECTION, responses=serializers.DictField())
+    @extend_schema(parameters=_SELECTION, responses=ScreenSerializer)
     def get(self, request):
         query = self.query(screen=True)
         return Response(jsonable(selectors.screen(request.user, query)))
@@ -118,8 +173,8 @@ class ScreenView(_EffectsBase):
 class OptionsView(_EffectsBase):
     """The outcomes (key, label, unit, needs_cycle) and build facts (key, label, kind, unit) one can ask for."""
 
-    serializer_class = serializers.Serializer
+    serializer_class = OptionsSerializer
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OptionsSerializer)
     def get(self, request):
         return Response(selectors.options())
