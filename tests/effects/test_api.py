@@ -1,6 +1,7 @@
 """Effects API on the demo study (3 LNTO-coated, 3 bare): coating's effect on ICE and R_int, the screen, the contract,
 project scoping and refusals. Numbers are checked against scipy/statsmodels run here on the per-cell metrics."""
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import stats as sps
@@ -184,3 +185,57 @@ def test_it_reads_discharge_and_retention_at_cycle_n(viewer, study):
     late = _get(client_for(viewer), f"outcome=discharge_at_cycle_mah_g&cycle=500&factor=coating"
                 f"&project={study['coated'].project_id}")
     assert late["n"] == 0 and len(late["excluded"]) == 6 and "did not reach cycle 500" in late["excluded"][0]["reason"]
+
+
+def test_it_reads_r_int_at_cycle_n_and_its_growth_from_after_formation(viewer, study):
+    with_eis(study)  # every cell after cycle 2; LNTO-01 again after cycle 100 with R_int 400
+    api, pid = client_for(viewer), study["coated"].project_id
+    at = _get(api, f"outcome=r_int_at_cycle_ohm&cycle=100&factor=coating&project={pid}")
+    assert [(p["cell"], round(p["value"])) for p in at["points"]] == [("LNTO-01", pytest.approx(400, rel=0.02))]
+    assert {x["cell"] for x in at["excluded"]} == {"LNTO-02", "LNTO-03", "BARE-01", "BARE-02", "BARE-03"}
+    growth = _get(api, f"outcome=r_int_growth_percent&factor=coating&project={pid}")
+    (point,) = growth["points"]
+    first = next(p for p in _get(api, f"outcome=r_int_after_formation_ohm&factor=coating&project={pid}")["points"]
+                 if p["cell"] == "LNTO-01")["value"]
+    assert point["cell"] == "LNTO-01" and point["value"] == pytest.approx((at["points"][0]["value"] / first - 1) * 100)
+    assert point["value"] == pytest.approx(61, abs=3)  # 248 -> 400 ohm
+    assert "only one EIS cycle" in next(x["reason"] for x in growth["excluded"] if x["cell"] == "BARE-01")
+
+
+def test_three_operators_get_welchs_anova_and_holm_corrected_pairs(viewer, study):
+    from statsmodels.stats.oneway import anova_oneway
+
+    builders = {"LNTO-01": "ana", "LNTO-02": "ben", "LNTO-03": "cho", "BARE-01": "ana", "BARE-02": "ben",
+                "BARE-03": "cho"}
+    for name, who in builders.items():
+        Cell.objects.filter(name=name).update(builder=who)
+    body = _get(client_for(viewer), f"outcome=initial_ce_percent&factor=operator&project={study['coated'].project_id}")
+    assert [lv["level"] for lv in body["levels"]] == ["ana", "ben", "cho"] and [lv["n"] for lv in body["levels"]] == [2] * 3
+    ice = {c.name: cell_run_metrics(c)["initial_ce_percent"] for c in study["cells"]}
+    samples = [[ice[n] for n, who in builders.items() if who == w] for w in ("ana", "ben", "cho")]
+    ref = anova_oneway(samples, use_var="unequal", welch_correction=True)
+    assert body["test"]["name"] == "Welch's ANOVA" and body["test"]["p_value"] == pytest.approx(ref.pvalue)
+    assert body["test"]["p_value"] > 0.5  # the operator does not matter here: each built one coated and one bare
+    assert len(body["pairwise"]) == 3 and "Holm" in body["pairwise_test"]
+    raw = [p["p_value"] for p in body["pairwise"]]
+    assert [p["p_holm"] for p in body["pairwise"]] == pytest.approx(list(multipletests(raw, method="holm")[1]))
+    assert {w["code"] for w in body["warnings"]} >= {"small_n"}
+    assert body["planning"]["n_comparisons"] == 3
+
+
+def test_the_cycler_and_pressing_facts_come_from_the_files_and_the_build_sheet(study):
+    from cells.models import PressingStep
+    from cycling.models import DataFile
+    from effects.outcomes import facts_frame
+    from tests.factories import DeviceFactory
+
+    cells = study["cells"]
+    device = DeviceFactory(name="cycler-pc-7")
+    DataFile.objects.filter(cell=cells[0]).update(device=device)
+    PressingStep.objects.filter(cell=cells[1], layer=PressingStep.Layer.CATHODE).update(force_t=5.0)
+    facts = facts_frame(list(Cell.objects.filter(pk__in=[c.pk for c in cells]).order_by("pk")))
+    assert facts.loc[cells[0].pk, "cycler"] == "cycler-pc-7" and pd.isna(facts.loc[cells[1].pk, "cycler"])
+    assert facts.loc[cells[1].pk, "cathode_pressing_t"] == 5.0 and facts.loc[cells[0].pk, "cathode_pressing_t"] == 3.5
+    assert facts.loc[cells[0].pk, "separator_pressing_t"] == 1.0 and np.isnan(facts.loc[cells[0].pk, "stack_pressing_t"])
+    assert facts.loc[cells[0].pk, "operator"] == "demo" and facts.loc[cells[0].pk, "coating"] == "LNTO"
+    assert facts.loc[cells[3].pk, "coating"] == "none" and np.isnan(facts.loc[cells[3].pk, "coating_thickness_nm"])
