@@ -130,7 +130,7 @@ def test_the_core_imports_no_django():
     import subprocess
     import sys
 
-    code = ("import sys, effects.stats, effects.report, effects.simulate; "
+    code = ("import sys, effects.stats, effects.report, effects.simulate, effects.figures; "
             "print(any(m == 'django' or m.startswith('django.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
