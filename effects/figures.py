@@ -97,6 +97,8 @@ def effect_figure(report: dict, *, fmt: str = "svg") -> bytes:
 
 
 def _categorical(ax, report: dict) -> None:
+    if not report["levels"]:
+        ax.text(0.5, 0.5, "no cells", ha="center", va="center", transform=ax.transAxes, color="#5b6478")
     levels = [lv["level"] for lv in report["levels"]]
     rng = np.random.default_rng(0)  # fixed jitter: the same data gives the same figure
     for i, lv in enumerate(report["levels"]):
@@ -114,11 +116,13 @@ def _categorical(ax, report: dict) -> None:
 
 def _numeric(ax, report: dict) -> None:
     pts = report.get("points", [])
+    if not pts:
+        ax.text(0.5, 0.5, "no cells", ha="center", va="center", transform=ax.transAxes, color="#5b6478")
     ax.scatter([p["x"] for p in pts], [p["value"] for p in pts], s=14, color=POINT, alpha=0.8, zorder=3, linewidths=0)
     band = report.get("band")
     if band:
         ax.fill_between(band["x"], band["lo"], band["hi"], color=MEAN, alpha=0.18, linewidth=0)
         ax.plot(band["x"], band["fit"], color=MEAN, lw=1.2)
-    if report["regression"]["scale"] == "log-log":
+    if report["regression"]["scale"] == "log-log" and pts:
         ax.set_xscale("log")
         ax.set_yscale("log")
