@@ -64,3 +64,12 @@ def test_the_csv_exports_give_cells_levels_and_the_screen(viewer, study):
     assert float(levels[1]["Mean (%)"]) - float(levels[0]["Mean (%)"]) == pytest.approx(31.7, abs=0.05)
     screen = list(csv.DictReader(io.StringIO(web(viewer).get(base + "&table=screen").content.decode("utf-8-sig"))))
     assert screen[0]["Build fact"] == "Coating" and screen[0]["Rank"] == "1"
+
+
+def test_the_compare_page_links_the_effects_of_its_selection(viewer, study):
+    coated, bare = study["coated"].pk, study["bare"].pk
+    html = web(viewer).get(f"/compare/?groups={coated}&groups={bare}&reference_cycle=3").content.decode()
+    link = f"/effects/?outcome=initial_ce_percent&amp;groups={coated}&amp;groups={bare}"
+    assert f'href="{link}"' in html
+    page = web(viewer).get(link.replace("&amp;", "&")).content.decode()
+    assert "effects.js" in page and 'id="screen-table"' in page and "effects-error" not in page
