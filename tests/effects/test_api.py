@@ -239,3 +239,23 @@ def test_the_cycler_and_pressing_facts_come_from_the_files_and_the_build_sheet(s
     assert facts.loc[cells[0].pk, "separator_pressing_t"] == 1.0 and np.isnan(facts.loc[cells[0].pk, "stack_pressing_t"])
     assert facts.loc[cells[0].pk, "operator"] == "demo" and facts.loc[cells[0].pk, "coating"] == "LNTO"
     assert facts.loc[cells[3].pk, "coating"] == "none" and np.isnan(facts.loc[cells[3].pk, "coating_thickness_nm"])
+
+
+def test_the_effect_takes_the_same_number_of_queries_however_many_cells(viewer, study):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import CellFactory, PressingStepFactory
+
+    api, pid = client_for(viewer), study["coated"].project_id
+    query = f"outcome=r_int_after_formation_ohm&factor=cathode_pressing_t&project={pid}"
+    _get(api, query)  # warm: sessions, permissions
+    with CaptureQueriesContext(connection) as six:
+        _get(api, query)
+    for i in range(4):
+        cell = CellFactory(project=study["coated"].project, group=study["bare"], name=f"EXTRA-{i}")
+        PressingStepFactory(cell=cell, force_t=3.0 + i)
+    with CaptureQueriesContext(connection) as ten:
+        body = _get(api, query)
+    assert len(body["excluded"]) == 10  # no EIS anywhere: every cell is left out, with its reason
+    assert len(ten.captured_queries) == len(six.captured_queries) <= 12
