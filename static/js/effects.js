@@ -3,8 +3,26 @@
  * OLS line and band (numeric); tables with n and cells; warnings; the screen, whose rows open their effect. */
 (function () {
   "use strict";
-  var P = window.Plots;
+  var form = document.getElementById("effects-form");
+  var factorSel = document.getElementById("effects-factor"), outcomeSel = document.getElementById("effects-outcome");
+
+  /* A log-log fit needs a numeric fact; an outcome read at a cycle needs that cycle. */
+  function syncForm() {
+    var opt = factorSel.options[factorSel.selectedIndex];
+    var numeric = opt && opt.dataset.kind === "numeric";
+    var logLog = form.querySelector("input[name=scale][value='log-log']");
+    logLog.disabled = !numeric;
+    if (!numeric && logLog.checked) { form.querySelector("input[name=scale][value=linear]").checked = true; }
+    var out = outcomeSel.options[outcomeSel.selectedIndex];
+    form.elements.cycle.required = Boolean(out && out.dataset.needsCycle === "1");
+  }
+  factorSel.addEventListener("change", syncForm);
+  outcomeSel.addEventListener("change", syncForm);
+  syncForm();
+
   var main = document.getElementById("effects-main");
+  if (main.dataset.ready !== "1") { return; }
+  var P = window.Plots;
   var statusEl = document.getElementById("effects-status");
   var API_KEYS = ["outcome", "factor", "project", "groups", "cells", "scale", "cycle", "detect"];
   var SCREEN_KEYS = ["outcome", "project", "groups", "cells", "cycle"];

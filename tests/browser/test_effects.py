@@ -13,7 +13,12 @@ def test_it_picks_an_outcome_and_a_factor_sees_plot_and_table_and_exports_the_sv
     page.click("nav >> text=Effects")
     page.wait_for_url(f"{base}/effects/")
     page.select_option("#effects-outcome", "initial_ce_percent")
-    page.select_option("#effects-factor", "coating")
+    page.select_option("#effects-factor", "stack_pressure_mpa")
+    assert not page.is_disabled("input[name=scale][value='log-log']")
+    page.check("input[name=scale][value='log-log']")
+    page.select_option("#effects-factor", "coating")  # categorical: no log-log fit, back to linear
+    assert page.is_disabled("input[name=scale][value='log-log']")
+    assert page.is_checked("input[name=scale][value=linear]")
     page.select_option("#effects-project", str(study_site["coated"].project_id))
     page.click("#effects-form button[type=submit]")
     page.wait_for_selector("#effects-status[data-state='done']", timeout=30_000)

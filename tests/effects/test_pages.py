@@ -23,16 +23,16 @@ def test_the_nav_links_the_effects_page_and_it_offers_outcomes_and_facts(viewer,
     assert 'href="/effects/"' in html
     page = web(viewer).get("/effects/").content.decode()
     assert 'value="initial_ce_percent"' in page and 'value="stack_pressure_mpa"' in page
-    assert "Which build choices matter?" in page and "effects.js" not in page  # nothing chosen: no fetching
+    assert "Which build choices matter?" in page and "plotly.min.js" not in page  # nothing chosen: no plots fetched
 
 
 def test_the_page_with_a_query_loads_its_script_and_shows_a_bad_query(viewer, study):
     pid = study["coated"].project_id
     page = web(viewer).get(f"/effects/?outcome=initial_ce_percent&factor=coating&project={pid}").content.decode()
-    assert "effects.js" in page and 'id="effect-plot"' in page and 'id="screen-table"' in page
+    assert "plotly.min.js" in page and 'id="effect-plot"' in page and 'id="screen-table"' in page
     assert f"/effects/figure/?outcome=initial_ce_percent&amp;factor=coating&amp;project={pid}&amp;output=svg" in page
     bad = web(viewer).get(f"/effects/?outcome=initial_ce_percent&factor=coating&scale=log-log&project={pid}")
-    assert "needs a numeric factor" in bad.content.decode() and "effects.js" not in bad.content.decode()
+    assert "needs a numeric factor" in bad.content.decode() and "plotly.min.js" not in bad.content.decode()
 
 
 def test_the_svg_figure_carries_n_and_the_intervals_in_its_caption(viewer, study):
@@ -72,4 +72,4 @@ def test_the_compare_page_links_the_effects_of_its_selection(viewer, study):
     link = f"/effects/?outcome=initial_ce_percent&amp;groups={coated}&amp;groups={bare}"
     assert f'href="{link}"' in html
     page = web(viewer).get(link.replace("&amp;", "&")).content.decode()
-    assert "effects.js" in page and 'id="screen-table"' in page and "effects-error" not in page
+    assert "plotly.min.js" in page and 'id="screen-table"' in page and "effects-error" not in page
