@@ -8,8 +8,8 @@ class ImpedanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from cycling import ingest
         from cycling.models import DataFile
+        from ingest import machinery as ingest
 
         from .parsers import ParseError
         from .services import spectrum_ingest

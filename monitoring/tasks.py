@@ -1,4 +1,4 @@
-"""Celery tasks of monitoring (thin, ids only), and the on-commit senders the ingest and the services' callers use.
+"""Celery tasks of monitoring (thin, ids only), and the on-commit senders the ingest's signal and the services' callers use.
 
 The services never import this module (no import circle): a task runs a service, then sends the deliveries
 the service created, each once the transaction has committed.
@@ -11,6 +11,11 @@ from django.db import InterfaceError, OperationalError, transaction
 from . import services
 
 log = logging.getLogger(__name__)
+
+
+def on_cell_data_ingested(sender, *, cell_id: int, **kwargs) -> None:
+    """Receiver of ingest.signals.cell_data_ingested (connected in MonitoringConfig.ready)."""
+    after_ingest(cell_id=cell_id)
 
 
 def after_ingest(*, cell_id: int) -> None:
