@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around ingest.machinery, taking ids only (they import it inside their body)."""
+"""Celery tasks of cycling: thin wrappers around ingest.machinery, taking ids only (they import it inside their body)."""
 import logging
 
 from celery import shared_task
@@ -31,12 +31,3 @@ def sweep_stale_datafiles() -> list[int]:
     return sweep_stale(ingest_datafile)
 
 
-@shared_task(ignore_result=True)
-def prune_dataset_zips() -> int:
-    """Periodic: drop dataset-export zips older than ASSB_DATASET_KEEP_DAYS (they are rebuilt on demand)."""
-    from django.conf import settings
-
-    from cycling.dataset import prune_built
-
-    removed, _kept = prune_built(days=settings.ASSB_DATASET_KEEP_DAYS)
-    return removed

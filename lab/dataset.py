@@ -32,10 +32,11 @@ from django.utils.text import slugify
 from assb_lab.lib import ChunkSink
 from cells.models import Cell
 from cells.selectors import cells_visible_to
+from cycling import figures, selectors
+from cycling.parsers.bdf import READER_VERSION as BDF_VERSION
+from cycling.parsers.bdf import BdfWriter
 
-from . import compare, figures, selectors
-from .parsers.bdf import READER_VERSION as BDF_VERSION
-from .parsers.bdf import BdfWriter
+from . import compare
 
 RECORD_FORMATS = ("parquet", "bdf")
 # Bumped whenever the zip's layout or any member's writer changes, so an ETag never names an older build.
