@@ -304,7 +304,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Time-based alert rules (no new data for N hours) and retries of e-mails/webhooks that failed.
     "evaluate-quiet-runs": {
-        "task": "monitoring.tasks.evaluate_due_task",
+        "task": "monitoring.tasks.evaluate_due_cells",
         "schedule": float(env_int("ASSB_ALERT_EVALUATE_EVERY_S", 300)),
     },
     "prune-dataset-zips": {
@@ -312,7 +312,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
     },
     "retry-alert-deliveries": {
-        "task": "monitoring.tasks.retry_deliveries_task",
+        "task": "monitoring.tasks.retry_deliveries",
         "schedule": float(env_int("ASSB_ALERT_RETRY_EVERY_S", 60)),
     },
 }
