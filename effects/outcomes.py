@@ -1,7 +1,7 @@
 """Per-cell outcomes and build facts of a set of cells: the effects page's one adapter to the rest of the app.
 
 Outcomes come from the app's own metric functions (cycling.analysis.cell_metrics over the cells' timelines,
-cycling.compare.eis_after_formation and impedance.selectors.rint_frame for R_int), never re-derived here; when
+impedance.selectors.r_int_after_formation and rint_frame for R_int), never re-derived here; when
 the metric definitions move, only this module follows. Facts come from the build sheet (cells.models).
 """
 from __future__ import annotations
@@ -196,11 +196,10 @@ def _num(value) -> float:
 
 
 def _rint_outcome(cells: list[Cell], outcome: Outcome, cycle: int | None) -> pd.DataFrame:
-    """R_int outcomes from the cells' current EIS fits (after formation: compare's definition, so the pages agree)."""
-    from cycling.compare import eis_after_formation
-    from impedance.selectors import rint_frame
+    """R_int outcomes from the cells' current EIS fits (after formation: the one definition compare also uses)."""
+    from impedance.selectors import r_int_after_formation, rint_frame
 
-    after = eis_after_formation(cells)
+    after = r_int_after_formation(cells)
     frame = rint_frame(cells) if cells and outcome.key in ("r_int_at_cycle_ohm", "r_int_growth_percent") else None
     rows = []
     for cell in cells:
