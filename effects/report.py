@@ -99,7 +99,11 @@ def effect_report(table: pd.DataFrame, *, outcome: str, outcome_label: str, outc
         elif np.unique(x).size < 3:
             warnings.append(_warning("two_values", f"Only two values of {labels.get(factor, factor)}: a straight "
                                      "line through two means cannot show curvature."))
-        out["planning"] = None
+        reg = res["regression"]
+        out["planning"] = None if reg["slope"] is None else {
+            **stats.regression_cells_needed(slope=detect if detect is not None else reg["slope"],
+                                            sd_resid=res["fit_sd_resid"], var_x=res["fit_var_x"]),
+            "observed_slope": reg["slope"], "current_n": reg["n"], "scale": reg["scale"]}
     missing = table[has_factor & ~has_value]
     if len(missing):
         warnings.append(_warning("missing_outcome", f"No {outcome_label} for " + ", ".join(

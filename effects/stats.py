@@ -244,6 +244,7 @@ def numeric_effect(x: Sequence[float], y: Sequence[float], cells: Sequence[str],
                    "statistic": _f(fit.tvalues[1]), "p_value": _f(fit.pvalues[1]), "effect_size": _f(r),
                    "effect_size_name": PEARSON_R + (" of the logs" if scale == LOG_LOG else "")}
     out["test_df"], out["intercept"] = _f(fit.df_resid), _f(fit.params[0])
+    out["fit_sd_resid"], out["fit_var_x"] = math.sqrt(fit.mse_resid), float(np.var(fx))
     out["variance_explained"] = _f(fit.rsquared)
     if scale == LOG_LOG:
         grid = np.exp(np.linspace(np.log(x.min()), np.log(x.max()), BAND_POINTS))
@@ -331,6 +332,25 @@ def replicates_needed(*, difference: float, sd: float, alpha: float = ALPHA, pow
         n = analysis.solve_power(effect_size=d, alpha=a, power=power, ratio=1.0, alternative="two-sided")
     n = float(np.asarray(n).item()) if n is not None else math.nan
     return {**base, "effect_size": d, "n_per_level": math.ceil(n) if math.isfinite(n) else None}
+
+
+def regression_cells_needed(*, slope: float, sd_resid: float, var_x: float, alpha: float = ALPHA,
+                            power: float = POWER) -> dict[str, Any]:
+    """Cells in total (at the same spread of the factor) for the OLS slope test to detect `slope` given the residual
+    sd: Cohen's f² = slope² var(x) / sd², solved with statsmodels FTestPowerF2 (1 numerator df, nobs = df + 2)."""
+    from statsmodels.stats.power import FTestPowerF2
+
+    base = {"slope": _f(slope), "sd": _f(sd_resid), "alpha": alpha, "power": power, "effect_size": None,
+            "n_cells": None, "method": "OLS slope F-test power (statsmodels FTestPowerF2, Cohen's f²), "
+                                      "factor spread as observed"}
+    if not slope or not sd_resid or not var_x or not all(map(math.isfinite, (slope, sd_resid, var_x))):
+        return base
+    f2 = slope ** 2 * var_x / sd_resid ** 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = FTestPowerF2().solve_power(effect_size=f2, df_num=1, df_denom=None, alpha=alpha, power=power, ncc=1)
+    df = float(np.asarray(df).item()) if df is not None else math.nan
+    return {**base, "effect_size": f2, "n_cells": max(3, math.ceil(df + 2)) if math.isfinite(df) else None}
 
 
 # --- factor screen ------------------------------------------------------------------------------------------

@@ -160,7 +160,10 @@
       "Replicate planning: to detect a difference of " + fmt(Math.abs(plan.difference)) + " " + d.outcome_unit +
       " with the observed sd " + fmt(plan.sd) + " (power " + plan.power + ", α " + plan.alpha +
       (plan.n_comparisons > 1 ? " split over " + plan.n_comparisons + " pairs" : "") + ") takes " + plan.n_per_level +
-      " cells per level (now " + plan.current_n_per_level + "); " + plan.method + "." : "";
+      " cells per level (now " + plan.current_n_per_level + "); " + plan.method + "." :
+      plan && plan.n_cells ? "Replicate planning: to detect a " + (plan.scale === "log-log" ? "power-law exponent" : "slope") +
+      " of " + fmt(plan.slope, 3) + " with the observed residual sd " + fmt(plan.sd) + " (power " + plan.power + ", α " +
+      plan.alpha + ") takes " + plan.n_cells + " cells in total (now " + plan.current_n + "); " + plan.method + "." : "";
     document.getElementById("effect-excluded").textContent = d.excluded.length ?
       "Left out: " + d.excluded.map(function (x) { return x.cell + " (" + x.reason + ")"; }).join("; ") : "";
   }

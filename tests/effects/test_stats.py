@@ -134,3 +134,20 @@ def test_the_core_imports_no_django():
             "print(any(m == 'django' or m.startswith('django.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_it_plans_the_cells_a_regression_needs_with_statsmodels_f2_power():
+    from statsmodels.stats.power import FTestPowerF2
+
+    campaign = pressure_campaign(seed=3, noise_relative=0.5)
+    out = report.effect_report(campaign, outcome="r", outcome_label="R_int", outcome_unit="Ω",
+                               factor="stack_pressure_mpa", kinds=KINDS, scale="log-log", detect=-0.5)
+    fit = sm.OLS(np.log(campaign["value"]), sm.add_constant(np.log(campaign["stack_pressure_mpa"]))).fit()
+    f2 = 0.25 * np.var(np.log(campaign["stack_pressure_mpa"])) / fit.mse_resid
+    df = FTestPowerF2().solve_power(effect_size=f2, df_num=1, df_denom=None, alpha=0.05, power=0.8)
+    plan = out["planning"]
+    assert plan["slope"] == -0.5 and plan["effect_size"] == pytest.approx(f2)
+    assert plan["n_cells"] == math.ceil(df + 2) > out["regression"]["n"] == 12  # this noisy campaign is too small
+    quiet = report.effect_report(pressure_campaign(seed=3), outcome="r", outcome_label="R_int", outcome_unit="Ω",
+                                 factor="stack_pressure_mpa", kinds=KINDS, scale="log-log")
+    assert quiet["planning"]["n_cells"] <= 12  # 8 % scatter: twelve cells were plenty
