@@ -55,3 +55,5 @@ def test_it_picks_an_outcome_and_a_factor_sees_plot_and_table_and_exports_the_sv
     page.wait_for_selector("#effects-status[data-state='done']", timeout=30_000)
     assert "factor=composite_loading_mg_cm2" in page.url
     assert page.evaluate("() => document.getElementById('effect-plot').data.some(t => t.name === 'OLS fit')")
+    assert "cells in total" in page.locator("#effect-planning").text_content()
+    assert page.js_errors == []
