@@ -46,6 +46,10 @@ SUMMARY_METRICS: list[tuple[str, str, int]] = [
 ]
 # Cycle numbers naming a reference: a group shows the shared value (None when replicates differ).
 REFERENCE_KEYS = {"retention_reference_cycle", "decay_reference_cycle", "r_int_cycle"}
+ALIGNMENTS = ("cycle", "long-term")
+# Cycles of a rate test run at other C-rates than the cells around them: they make the rate-capability bars
+# and are left out of a group's per-cycle statistics (one replicate's rate test would spike the mean).
+RATE_TEST = "rate-test"
 CELL_ID_COLUMNS = [("cell", "Cell"), ("group", "Group")]
 GROUP_ID_COLUMNS = [("group", "Group"), ("n_cells", "Cells (n)")]
 
@@ -57,6 +61,7 @@ class Selection:
     group_ids: tuple[int, ...] = ()
     cell_ids: tuple[int, ...] = ()
     reference_cycle: int | None = None
+    align: str = "cycle"  # "cycle": the cycler's cycle number; "long-term": cycles counted from each cell's first long-term cycle
 
     @property
     def is_empty(self) -> bool:
@@ -70,6 +75,8 @@ class Selection:
             parts.append("cells=" + ",".join(map(str, self.cell_ids)))
         if self.reference_cycle:
             parts.append(f"reference_cycle={self.reference_cycle}")
+        if self.align != "cycle":
+            parts.append(f"align={self.align}")
         return "&".join(parts)
 
 
@@ -79,8 +86,10 @@ def selection_from(params) -> Selection:
         return ",".join(params.getlist(key)) if hasattr(params, "getlist") else params.get(key, "")
 
     ref = (params.get("reference_cycle") or "").strip()
+    align = (params.get("align") or "cycle").strip()
     return Selection(parse_ids(joined("groups")), parse_ids(joined("cells")),
-                     int(ref) if ref.isdigit() and int(ref) > 0 else None)
+                     int(ref) if ref.isdigit() and int(ref) > 0 else None,
+                     align if align in ALIGNMENTS else "cycle")
 
 
 def _round(values, decimals: int) -> list:
@@ -192,37 +201,42 @@ def compare(user, selection: Selection, resolved=None) -> dict:
     """Everything the compare page plots and tabulates, for the groups/cells the user may see
     (`resolved`: what resolve(user, selection) returned, when the caller has it already)."""
     groups, cells, single = resolved or _resolve(user, selection)
-    parts = cell_parts(cells, selection.reference_cycle)
+    parts = cell_parts(cells, selection.reference_cycle, selection.align)
     frames = [parts[pk]["frame"] for pk in sorted(parts) if len(parts[pk]["frame"])]
     # Rows of every cell, in cell order (as cycles_frame gives them), each with its retention: only groups
     # need them together (their per-cycle statistics); cells alone are assembled from their parts.
     complete = (pd.concat(frames, ignore_index=True) if frames and groups
-                else pd.DataFrame(columns=CELL_FRAME_FIELDS))
+                else pd.DataFrame(columns=[*CELL_FRAME_FIELDS, "x", "retention_percent"]))
 
     colors = {}
     for i, g in enumerate(groups):
         colors[g.pk] = g.color or PALETTE[i % len(PALETTE)]
+    cell_colors = _cell_colors(groups, cells, colors)
     cell_rows, cell_series = [], []
-    for i, cell in enumerate(cells):
+    for cell in cells:
         part = parts[cell.pk]
-        color = colors.get(cell.group_id) or cell.group.color or PALETTE[(len(groups) + i) % len(PALETTE)]
         cell_series.append({
             "id": cell.pk, "name": cell.name, "group_id": cell.group_id, "group": cell.group.name,
-            "color": color, "selected": cell.pk in single, "url": reverse("cell-page", args=[cell.pk]),
+            "color": cell_colors[cell.pk], "group_color": colors.get(cell.group_id) or cell.group.color or "",
+            "selected": cell.pk in single, "url": reverse("cell-page", args=[cell.pk]),
             **part["series"],
         })
         cell_rows.append({"cell_id": cell.pk, "cell": cell.name, "group_id": cell.group_id, "group": cell.group.name,
                           **part["row"]})
+    names = {c.pk: c.name for c in cells}
     group_series, group_rows = [], []
     summary_df = pd.DataFrame(cell_rows) if groups else None
     for g in groups:
         member_ids = [c.pk for c in cells if c.group_id == g.pk]
         part = complete[complete["cell_id"].isin(member_ids)] if len(complete) else complete
+        # Like with like: a replicate's rate-test cycles are no point of the group's curve.
+        rated = part[part["segment"].fillna("") == RATE_TEST] if len(part) else part
+        part = part[part["segment"].fillna("") != RATE_TEST] if len(part) else part
         entry = {"id": g.pk, "name": g.name, "color": colors[g.pk], "cells": member_ids,
                  "n_cells": len(member_ids), "cycle": []}
         if len(part):
-            # (cell, cycle) is unique after cycles_frame: a plain pivot, cycles x cells per metric.
-            pivot = part.pivot(index="cycle", columns="cell_id",
+            # (cell, x) is unique after cycles_frame: a plain pivot, cycles x cells per metric.
+            pivot = part.pivot(index="x", columns="cell_id",
                                values=["discharge_mah_g", "ce_percent", "retention_percent"])
             entry["cycle"] = pivot.index.astype(int).tolist()
             for col, dec in (("discharge_mah_g", 2), ("ce_percent", 3), ("retention_percent", 2)):
@@ -230,29 +244,98 @@ def compare(user, selection: Selection, resolved=None) -> dict:
         else:
             for col in ("discharge_mah_g", "ce_percent", "retention_percent"):
                 entry[col] = {"mean": [], "sd": [], "min": [], "max": [], "n": []}
+        entry["coverage"] = _coverage(entry, rated, names)
         group_series.append(entry)
         group_rows.append(_group_row(g, summary_df, member_ids))
 
+    rate = (_rate_capability(parts, groups, cells) if frames
+            else {"labels": [], "groups": [], "cells": [], "unrated_cells": []})
     return {
         "selection": {"groups": [g.pk for g in groups], "cells": sorted(single),
-                      "reference_cycle": selection.reference_cycle},
+                      "reference_cycle": selection.reference_cycle, "align": selection.align},
         "capacity_unit": "mAh/g",
         "groups": group_series,
         "cells": cell_series,
-        "rate_capability": _rate_capability(parts, groups, cells) if frames else {"labels": [], "groups": [],
-                                                                                   "cells": []},
-        "summary": {"columns": summary_columns(), "groups": group_rows, "cells": cell_rows},
+        "rate_capability": rate,
+        "summary": {"columns": summary_columns(), "groups": group_rows, "cells": cell_rows,
+                    "figures": _figure_notes(group_series, rate, selection)},
     }
 
 
-def cell_parts(cells: list[Cell], reference_cycle: int | None) -> dict[int, dict]:
+def _cell_colors(groups: list[CellGroup], cells: list[Cell], colors: dict[int, str]) -> dict[int, str]:
+    """{cell id: colour}: a group's cells get shades of its hue (darker to lighter by replicate), so one
+    can tell replicates apart and still see the group; a cell of an unchosen group gets its own colour."""
+    out = {}
+    for i, cell in enumerate(cells):
+        base = colors.get(cell.group_id) or cell.group.color or PALETTE[(len(groups) + i) % len(PALETTE)]
+        siblings = [c.pk for c in cells if c.group_id == cell.group_id]
+        out[cell.pk] = shade(base, siblings.index(cell.pk), len(siblings))
+    return out
+
+
+def shade(hex_color: str, index: int, count: int) -> str:
+    """The index-th of `count` shades of one hue: from 35 % darker to 35 % lighter (the middle one is the
+    colour itself); a single cell keeps the colour."""
+    color = (hex_color or "#475467").lstrip("#")
+    if len(color) != 6 or count <= 1:
+        return "#" + color if len(color) == 6 else "#475467"
+    rgb = np.array([int(color[i:i + 2], 16) for i in (0, 2, 4)], dtype=float)
+    t = -0.35 + 0.7 * index / (count - 1)  # <0 darker (towards black), >0 lighter (towards white)
+    mixed = rgb * (1 + t) if t < 0 else rgb + (255 - rgb) * t
+    return "#" + "".join(f"{int(round(v)):02x}" for v in np.clip(mixed, 0, 255))
+
+
+def _coverage(entry: dict, rated: pd.DataFrame, names: dict[int, str]) -> dict:
+    """What a group's curve stands on: cycle range, the last cycle all its cells reach, and the rate-test
+    cycles left out (per cell)."""
+    n = entry["discharge_mah_g"]["n"]
+    cycles = entry["cycle"]
+    full = [c for c, k in zip(cycles, n, strict=True) if k == entry["n_cells"]]
+    left_out = []
+    if len(rated):
+        for cid, rows in rated.groupby("cell_id", sort=True):
+            left_out.append({"cell": names.get(cid, str(cid)), "from": int(rows["x"].min()), "to": int(rows["x"].max())})
+    return {"from": cycles[0] if cycles else None, "to": cycles[-1] if cycles else None,
+            "max_n": max(n) if n else 0, "all_cells_to": full[-1] if full else None,
+            "rate_test_left_out": left_out}
+
+
+def _figure_notes(group_series: list[dict], rate: dict, selection: Selection) -> list[str]:
+    """One sentence per figure: the cells (n) and cycles each one stands on."""
+    axis = "long-term cycle" if selection.align == "long-term" else "cycle"
+    notes = []
+    for g in group_series:
+        cov = g["coverage"]
+        if cov["from"] is None:
+            notes.append(f"{g['name']}: no cycling data.")
+            continue
+        text = (f"{g['name']} curves: mean of up to {cov['max_n']} of {g['n_cells']} cells over {axis}s "
+                f"{cov['from']}–{cov['to']}")
+        if cov["all_cells_to"] is not None and cov["all_cells_to"] < cov["to"]:
+            text += f"; all {g['n_cells']} cells up to {axis} {cov['all_cells_to']}, fewer beyond (n per point on hover)"
+        elif cov["all_cells_to"] is None:
+            text += "; never all cells at one cycle"
+        for r in cov["rate_test_left_out"]:
+            text += f"; rate-test cycles {r['from']}–{r['to']} of {r['cell']} left out"
+        notes.append(text + ".")
+    if rate["labels"]:
+        parts = [f"{g['name']} n = {max(g['n']) if g['n'] else 0} cell(s)" for g in rate["groups"]]
+        cells = [f"{c['name']} (cycles {c['from']}–{c['to']})" for c in rate["cells"]]
+        notes.append("Rate capability: only the cycles of a rate test (and the first long-term cycles right after "
+                     "it for the long-term rate); " + ", ".join(parts + cells) + ".")
+    if rate.get("unrated_cells"):
+        notes.append("No rate test (no rate bars): " + ", ".join(rate["unrated_cells"]) + ".")
+    return notes
+
+
+def cell_parts(cells: list[Cell], reference_cycle: int | None, align: str = "cycle") -> dict[int, dict]:
     """{cell id: what compare() shows of the cell on its own}: its complete cycles (with retention), its
     series and its summary row. Kept in the dashboard cache under the cell's stamp (cycling/cache.py), so a
     comparison of cells whose data did not change reads no cycle rows; the cells not found there are read
     together (ONE cycles query, ONE EIS query)."""
     from cycling import cache
 
-    keys = {c.pk: ("compare-cell", (cache.cell_stamp(c), reference_cycle)) for c in cells}
+    keys = {c.pk: ("compare-cell-v2", (cache.cell_stamp(c), reference_cycle, align)) for c in cells}
     found = cache.get_many(list(keys.values()))
     missing = [c for c in cells if found.get(keys[c.pk]) is None]
     if missing:
@@ -261,26 +344,44 @@ def cell_parts(cells: list[Cell], reference_cycle: int | None) -> dict[int, dict
         by_cell = {cid: part for cid, part in complete.groupby("cell_id", sort=False)} if len(complete) else {}
         eis = eis_after_formation(missing)
         fresh = {keys[c.pk]: _cell_part(c, by_cell.get(c.pk, complete.iloc[0:0]), reference_cycle,
-                                        eis.get(c.pk, {})) for c in missing}
+                                        eis.get(c.pk, {}), align) for c in missing}
         cache.set_many(fresh)
         found.update(fresh)
     return {pk: found[key] for pk, key in keys.items()}
 
 
-def _cell_part(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None, eis: dict) -> dict:
+def _plot_axis(frame: pd.DataFrame, align: str) -> tuple[np.ndarray, np.ndarray]:
+    """(rows kept, their x): the cycle number, or with align="long-term" the long-term cycles only, counted
+    from each cell's first long-term cycle (1 = that cycle), so a cell with a rate test lines up with the others."""
+    cycle = frame["cycle"].to_numpy(dtype=np.int64)
+    if align != "long-term":
+        return np.ones(len(frame), dtype=bool), cycle
+    long_term = (frame["segment"].fillna("") == "long-term").to_numpy()
+    if not long_term.any():
+        return long_term, cycle[long_term]
+    return long_term, cycle[long_term] - cycle[long_term].min() + 1
+
+
+def _cell_part(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None, eis: dict,
+               align: str = "cycle") -> dict:
     metrics = _cell_metrics(cell, frame, reference_cycle) | eis
     ref_cap = metrics["reference_capacity_mah_g"]
-    cap = frame["discharge_mah_g"].to_numpy(dtype=float)
-    retention = cap / ref_cap * 100.0 if ref_cap else np.full(len(cap), np.nan)
+    cap_all = frame["discharge_mah_g"].to_numpy(dtype=float)
+    retention_all = cap_all / ref_cap * 100.0 if ref_cap else np.full(len(cap_all), np.nan)
+    keep, x = _plot_axis(frame, align)
+    shown = frame[keep].assign(x=x, retention_percent=retention_all[keep]).reset_index(drop=True)
+    cap, retention = cap_all[keep], retention_all[keep]
+    first_lt = frame.loc[frame["segment"].fillna("") == "long-term", "cycle"]
     return {
-        "frame": frame.assign(retention_percent=retention).reset_index(drop=True),
+        "frame": shown,
         "series": {
-            "cycle": frame["cycle"].astype(int).tolist(),
+            "cycle": [int(v) for v in x],
             "discharge_mah_g": _round(cap, 2),
-            "ce_percent": _round(frame["ce_percent"], 3),
+            "ce_percent": _round(shown["ce_percent"], 3),
             "retention_percent": _round(retention, 2),
             "retention_reference_cycle": metrics["retention_reference_cycle"],
-            "segments": _segments(frame),
+            "first_long_term_cycle": int(first_lt.min()) if len(first_lt) else None,
+            "segments": _segments(shown.assign(cycle=shown["x"])),
         },
         "row": {**{k: _num(metrics.get(k), d) for k, _, d in SUMMARY_METRICS},
                 "r_int_spectrum_id": metrics.get("r_int_spectrum_id")},
@@ -293,6 +394,7 @@ def _group_row(group: CellGroup, summary_df: pd.DataFrame, member_ids: list[int]
     part = summary_df[summary_df["cell_id"].isin(member_ids)] if len(summary_df) else summary_df
     for key, _, dec in SUMMARY_METRICS:
         values = pd.to_numeric(part[key], errors="coerce").dropna() if len(part) else pd.Series(dtype=float)
+        row[f"{key}_n"] = int(len(values))  # cells behind the figure
         if key in REFERENCE_KEYS:
             uniq = values.unique()
             row[key] = int(uniq[0]) if len(uniq) == 1 else None
@@ -301,26 +403,55 @@ def _group_row(group: CellGroup, summary_df: pd.DataFrame, member_ids: list[int]
             continue
         row[key] = _num(values.mean(), dec) if len(values) else None
         row[f"{key}_sd"] = _num(values.std(ddof=1), dec) if len(values) > 1 and key != "last_cycle" else None
+    # Cells ending at different cycles: the range, not a mean of unlike run lengths.
+    last = pd.to_numeric(part["last_cycle"], errors="coerce").dropna() if len(part) else pd.Series(dtype=float)
+    row["last_cycle_min"] = int(last.min()) if len(last) else None
+    row["last_cycle_max"] = int(last.max()) if len(last) else None
+    if len(last) and last.min() != last.max():
+        row["last_cycle"] = None
+        row["last_cycle_varies"] = True
     # Cells behind the R_int mean: replicates without EIS do not count.
     row["r_int_n"] = int(pd.to_numeric(part["r_int_ohm"], errors="coerce").notna().sum()) if len(part) else 0
     return row
 
 
-def _rate_means(frame: pd.DataFrame) -> dict[str, float]:
-    """{C-rate label: mean discharge capacity} of one cell's complete cycles (labels without one left out)."""
-    part = frame[frame["c_rate_label"].fillna("") != ""]
-    means = part.groupby("c_rate_label", sort=True)["discharge_mah_g"].mean().dropna()
-    return {str(label): float(value) for label, value in means.items()}
+def _rate_means(frame: pd.DataFrame) -> dict[str, dict]:
+    """{C-rate label: {mean, n_cycles, from, to}} of one cell's rate test: its rate-test cycles per label, and
+    for the long-term rate the first long-term cycles right after the test (as many as a step has), aged
+    alike. {} for a cell without a rate test: long-term cycles at one rate are no rate capability."""
+    seg = frame["segment"].fillna("")
+    test = frame[seg == RATE_TEST]
+    test = test[test["c_rate_label"].fillna("") != ""]
+    if test.empty:
+        return {}
+    out = {}
+    for label, rows in test.groupby("c_rate_label", sort=True):
+        cap = rows["discharge_mah_g"].dropna()
+        if len(cap):
+            out[str(label)] = {"mean": float(cap.mean()), "n_cycles": int(len(cap)),
+                               "from": int(rows["cycle"].min()), "to": int(rows["cycle"].max())}
+    labels = test["c_rate_label"].to_numpy(dtype=object)
+    step = int(np.median(np.diff(np.flatnonzero(np.concatenate([[True], labels[1:] != labels[:-1], [True]])))))
+    after = frame[(seg == "long-term") & (frame["cycle"] > test["cycle"].max())].head(max(step, 1))
+    after = after[after["c_rate_label"].fillna("") != ""]
+    if len(after) and str(after["c_rate_label"].iloc[0]) not in out:
+        cap = after["discharge_mah_g"].dropna()
+        if len(cap):
+            out[str(after["c_rate_label"].iloc[0])] = {
+                "mean": float(cap.mean()), "n_cycles": int(len(cap)),
+                "from": int(after["cycle"].min()), "to": int(after["cycle"].max())}
+    return out
 
 
 def _rate_capability(parts: dict[int, dict], groups: list[CellGroup], cells: list[Cell]) -> dict:
-    """Mean discharge capacity per C-rate label: per cell (its part's rate means), then mean/sd across a
-    group's cells. The labels x cells table of pivot_table(aggfunc="mean"): a cell without any mean is no column."""
+    """Mean discharge capacity per C-rate label of the cells' rate tests: per cell (its part's rate means,
+    with the cycles behind each), then mean/sd across a group's cells that ran a rate test (n per label).
+    Cells without a rate test get no bar and are named in unrated_cells."""
     rated = sorted(pk for pk, part in parts.items() if part["rate"])
     labels = sorted(sorted({label for pk in rated for label in parts[pk]["rate"]}),
                     key=lambda name: _RATE_ORDER.get(name, np.inf))
-    per_cell = pd.DataFrame({pk: [parts[pk]["rate"].get(label, np.nan) for label in labels] for pk in rated},
-                            index=labels, dtype=float)
+    per_cell = pd.DataFrame({pk: [parts[pk]["rate"].get(label, {}).get("mean", np.nan) for label in labels]
+                             for pk in rated}, index=labels, dtype=float)
     out_groups = []
     for g in groups:
         ids = [c.pk for c in cells if c.group_id == g.pk and c.pk in per_cell.columns]
@@ -328,9 +459,16 @@ def _rate_capability(parts: dict[int, dict], groups: list[CellGroup], cells: lis
                                                      "min": [None] * len(labels), "max": [None] * len(labels),
                                                      "n": [0] * len(labels)}
         out_groups.append({"id": g.pk, "name": g.name, **{k: stats[k] for k in ("mean", "sd", "n")}})
-    out_cells = [{"id": c.pk, "name": c.name, "mean": _round(per_cell[c.pk], 2)}
-                 for c in cells if c.pk in per_cell.columns]
-    return {"labels": list(labels), "groups": out_groups, "cells": out_cells}
+    out_cells = []
+    for c in cells:
+        if c.pk not in per_cell.columns:
+            continue
+        rate = parts[c.pk]["rate"]
+        out_cells.append({"id": c.pk, "name": c.name, "mean": _round(per_cell[c.pk], 2),
+                          "n_cycles": [rate.get(label, {}).get("n_cycles", 0) for label in labels],
+                          "from": min(v["from"] for v in rate.values()), "to": max(v["to"] for v in rate.values())})
+    unrated = [c.name for c in cells if c.pk not in per_cell.columns and len(parts[c.pk]["frame"])]
+    return {"labels": list(labels), "groups": out_groups, "cells": out_cells, "unrated_cells": unrated}
 
 
 def summary_columns() -> list[dict]:

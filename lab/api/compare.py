@@ -13,6 +13,9 @@ _PARAMS = [
     OpenApiParameter("cells", str, description="Comma-separated cell ids compared on their own, e.g. 5,7"),
     OpenApiParameter("reference_cycle", int, description="Retention = capacity / capacity at this cycle "
                      "(default: each cell's first long-term cycle, else its first cycle)"),
+    OpenApiParameter("align", str, enum=["cycle", "long-term"], description="x axis of the per-cycle series: the "
+                     "cycler's cycle number (default) or the long-term cycles only, counted from each cell's first "
+                     "long-term cycle (so a replicate with a rate test lines up with the others)"),
 ]
 
 
@@ -21,13 +24,38 @@ class CompareStatsSerializer(serializers.Serializer):
     sd = serializers.ListField(child=serializers.FloatField(allow_null=True))
     min = serializers.ListField(child=serializers.FloatField(allow_null=True))
     max = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    n = serializers.ListField(child=serializers.IntegerField(), help_text="Cells contributing per cycle.")
+    n = serializers.ListField(child=serializers.IntegerField(), help_text="Cells contributing per cycle (a "
+                              "replicate's rate-test cycles and cycles it never reached do not count).")
+
+
+class CompareRateTestLeftOutSerializer(serializers.Serializer):
+    cell = serializers.CharField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.IntegerField()
+        fields["to"] = serializers.IntegerField()
+        return fields
+
+
+class CompareCoverageSerializer(serializers.Serializer):
+    # "from" is a Python keyword: declared through the field map.
+    to = serializers.IntegerField(allow_null=True)
+    max_n = serializers.IntegerField(help_text="Most cells behind one point.")
+    all_cells_to = serializers.IntegerField(allow_null=True, help_text="Last cycle every cell of the group reached.")
+    rate_test_left_out = CompareRateTestLeftOutSerializer(many=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.IntegerField(allow_null=True)
+        return fields
 
 
 class CompareGroupSeriesSerializer(GroupSeriesSerializer):
     discharge_mah_g = CompareStatsSerializer()
     ce_percent = CompareStatsSerializer()
     retention_percent = CompareStatsSerializer()
+    coverage = CompareCoverageSerializer()
 
 
 class CompareSegmentSerializer(serializers.Serializer):
@@ -47,7 +75,8 @@ class CompareCellSeriesSerializer(serializers.Serializer):
     name = serializers.CharField()
     group_id = serializers.IntegerField()
     group = serializers.CharField()
-    color = serializers.CharField()
+    color = serializers.CharField(help_text="A shade of its group's colour, one per replicate.")
+    group_color = serializers.CharField()
     selected = serializers.BooleanField(help_text="Chosen on its own (not only as a group member).")
     url = serializers.CharField()
     cycle = serializers.ListField(child=serializers.IntegerField())
@@ -55,6 +84,7 @@ class CompareCellSeriesSerializer(serializers.Serializer):
     ce_percent = serializers.ListField(child=serializers.FloatField(allow_null=True))
     retention_percent = serializers.ListField(child=serializers.FloatField(allow_null=True))
     retention_reference_cycle = serializers.IntegerField(allow_null=True)
+    first_long_term_cycle = serializers.IntegerField(allow_null=True)
     segments = CompareSegmentSerializer(many=True)
 
 
@@ -63,19 +93,27 @@ class CompareRateGroupSerializer(serializers.Serializer):
     name = serializers.CharField()
     mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
     sd = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    n = serializers.ListField(child=serializers.IntegerField())
+    n = serializers.ListField(child=serializers.IntegerField(), help_text="Cells with a rate test at this C-rate.")
 
 
 class CompareRateCellSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     mean = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    n_cycles = serializers.ListField(child=serializers.IntegerField(), help_text="Cycles behind each mean.")
+    to = serializers.IntegerField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.IntegerField()
+        return fields
 
 
 class CompareRateCapabilitySerializer(serializers.Serializer):
     labels = serializers.ListField(child=serializers.CharField(), help_text="C-rate labels, slowest first.")
     groups = CompareRateGroupSerializer(many=True)
     cells = CompareRateCellSerializer(many=True)
+    unrated_cells = serializers.ListField(child=serializers.CharField(), help_text="Cells without a rate test.")
 
 
 class CompareSummaryColumnSerializer(serializers.Serializer):
@@ -92,12 +130,15 @@ class CompareSummarySerializer(serializers.Serializer):
     cells = serializers.ListField(child=serializers.DictField(), help_text="Per cell: run metrics; R_int after "
                                   "formation (r_int_ohm, r_int_ohm_cm2) of the earliest EIS spectrum, the cycle it "
                                   "was measured after (r_int_cycle) and its id (r_int_spectrum_id); null without EIS.")
+    figures = serializers.ListField(child=serializers.CharField(), help_text="One sentence per figure: the cells "
+                                    "(n) and the cycle range it stands on.")
 
 
 class CompareSelectionSerializer(serializers.Serializer):
     groups = serializers.ListField(child=serializers.IntegerField())
     cells = serializers.ListField(child=serializers.IntegerField())
     reference_cycle = serializers.IntegerField(allow_null=True)
+    align = serializers.ChoiceField(choices=["cycle", "long-term"])
 
 
 class CompareSerializer(serializers.Serializer):
@@ -120,7 +161,7 @@ class _CompareBase(generics.GenericAPIView):
         selection = compare.selection_from(self.request.query_params)
         resolved = compare.resolve(self.request.user, selection)
         groups, cells, single = resolved
-        parts = [selection.reference_cycle, sorted(single),
+        parts = [selection.reference_cycle, selection.align, sorted(single),
                  *(f"g{g.pk}:{g.name}:{g.color}" for g in groups),
                  *(f"{cache.cell_stamp(c)}:{c.group_id}:{c.group.name}:{c.group.color}" for c in cells)]
         return cache.json_response(endpoint, parts,

@@ -30,10 +30,13 @@
       if (!c.cycle.length || (!single && mode === "mean")) { return; }
       traces.push({ x: c.cycle, y: c[key], mode: "lines", name: c.name, legendgroup: c.group,
         line: { color: c.color, width: single ? 2 : 1.2, dash: single ? "dot" : "solid" }, opacity: single ? 1 : 0.75,
-        hovertemplate: c.name + "<br>cycle %{x}: %{y:.2f}<extra></extra>" });
+        hovertemplate: c.name + "<br>" + (aligned() ? "long-term cycle" : "cycle") + " %{x}: %{y:.2f}<extra></extra>" });
     });
     return traces;
   }
+
+  function aligned() { return data.selection.align === "long-term"; }
+  function cycleAxis() { return aligned() ? "Long-term cycle (1 = each cell's first)" : "Cycle number"; }
 
   function refText() {
     var ref = data.selection.reference_cycle;
@@ -50,26 +53,35 @@
       var el = document.getElementById(d[0]);
       var traces = metricTraces(d[1]);
       if (!traces.length) { P.empty(el, "No cycling data for this selection."); return; }
-      P.draw(el, traces, P.layout(d[2], "Cycle number", d[3], { hovermode: "x unified" }), "compare-" + d[4]);
+      P.draw(el, traces, P.layout(d[2], cycleAxis(), d[3], { hovermode: "x unified" }), "compare-" + d[4]);
     });
   }
 
   function drawRate() {
     var el = document.getElementById("plot-rate"), rc = data.rate_capability;
-    if (!rc.labels.length) { P.empty(el, "No C-rate labels in this selection."); return; }
-    var traces = rc.groups.map(function (g) {
+    if (!rc.labels.length) { P.empty(el, "No rate test in this selection (rate bars come from rate-test cycles only)."); return; }
+    // Groups without a cell that ran a rate test get no bars at all.
+    var traces = rc.groups.filter(function (g) { return g.n.some(function (k) { return k > 0; }); }).map(function (g) {
       var color = (data.groups.filter(function (x) { return x.id === g.id; })[0] || {}).color;
       return { type: "bar", x: rc.labels, y: g.mean, name: g.name, marker: { color: color },
+               text: g.n.map(function (k) { return k ? "n=" + k : ""; }), textposition: "inside", insidetextanchor: "end",
+               textfont: { color: "#fff", size: 11 }, customdata: g.n,
+               hovertemplate: g.name + "<br>%{x}: %{y:.1f} mAh/g (n=%{customdata} cells)<extra></extra>",
                error_y: { type: "data", array: g.sd.map(function (v) { return v || 0; }), visible: true, color: "#344054" } };
     });
     var singles = data.cells.filter(function (c) { return (c.selected && !memberOf(c)) || show() !== "mean"; });
+    var barless = !traces.length;
     rc.cells.forEach(function (c) {
       var cell = singles.filter(function (s) { return s.id === c.id; })[0];
       if (!cell) { return; }
-      traces.push({ type: "scatter", mode: "markers", x: rc.labels, y: c.mean, name: c.name,
-                    marker: { color: cell.color, size: 7, symbol: "diamond", line: { color: "#fff", width: 1 } } });
+      var n = c.n_cycles.map(function (k) { return k ? k + " cyc" : ""; });
+      traces.push({ type: barless ? "bar" : "scatter", mode: barless ? undefined : "markers+text", x: rc.labels, y: c.mean,
+                    name: c.name, text: n, textposition: barless ? "inside" : "top center", textfont: { size: 10 },
+                    customdata: c.n_cycles,
+                    hovertemplate: c.name + "<br>%{x}: %{y:.1f} mAh/g (mean of %{customdata} rate-test cycles)<extra></extra>",
+                    marker: barless ? { color: cell.color } : { color: cell.color, size: 7, symbol: "diamond", line: { color: "#fff", width: 1 } } });
     });
-    P.draw(el, traces, P.layout("Rate capability", "C-rate", "Mean discharge capacity (mAh/g)",
+    P.draw(el, traces, P.layout("Rate capability (rate-test cycles)", "C-rate", "Mean discharge capacity (mAh/g)",
                                 { barmode: "group", xaxis: { title: { text: "C-rate" }, type: "category" } }), "compare-rate-capability");
   }
 
@@ -209,6 +221,12 @@
           text += " ± " + fmt(r[c.key + "_sd"], c.decimals);
         }
         if (isGroup && r[c.key + "_varies"]) { text = "varies"; }
+        if (isGroup && c.key === "last_cycle" && r.last_cycle_min !== null && r.last_cycle_min !== r.last_cycle_max) {
+          text = r.last_cycle_min + "–" + r.last_cycle_max;  // run lengths differ: their range, not a mean
+        } else if (isGroup && c.key.indexOf("r_int_ohm") !== 0 && r[c.key] !== null && r[c.key + "_n"] !== undefined &&
+                   r[c.key + "_n"] < r.n_cells) {
+          text += " (n=" + r[c.key + "_n"] + ")";  // fewer cells behind this figure than in the group
+        }
         if (isGroup && c.key.indexOf("r_int_ohm") === 0 && r[c.key] !== null && r.r_int_n < r.n_cells) {
           text += " (n=" + r.r_int_n + ")";  // replicates without EIS do not count
         }
@@ -224,8 +242,17 @@
     renderTable(document.getElementById("summary-cells"), [["cell", "Cell"], ["group", "Group"]], data.summary.cells, cols, false);
   }
 
+  function drawNotes() {
+    var el = document.getElementById("compare-figure-notes");
+    if (!el) { return; }
+    el.innerHTML = "";
+    (data.summary.figures || []).forEach(function (text) {
+      var li = document.createElement("li"); li.textContent = text; el.appendChild(li);
+    });
+  }
+
   function drawAll() {
-    drawCyclePlots(); drawRate(); drawTables();
+    drawCyclePlots(); drawRate(); drawTables(); drawNotes();
     return Promise.all([drawProfiles(), drawEis()]);
   }
 

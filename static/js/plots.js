@@ -66,9 +66,12 @@
     return [
       Object.assign({}, common, { y: hi, name: name + " " + label + " (upper)" }),
       Object.assign({}, common, { y: lo, name: name + " " + label, fill: "tonexty", fillcolor: hexToRgba(color, 0.18) }),
-      Object.assign({ x: x, y: stats.mean, mode: "lines", name: name + " (mean, n=" + nCells + ")", legendgroup: name,
-        line: { color: color, width: 2.2 }, customdata: stats.sd,
-        hovertemplate: name + "<br>cycle %{x}: %{y:.2f} (sd %{customdata:.2f})<extra></extra>" }, yaxis ? { yaxis: yaxis } : {})
+      Object.assign({ x: x, y: stats.mean, mode: "lines", name: name + " (mean of ≤ " + nCells + " cells)", legendgroup: name,
+        line: { color: color, width: 2.2 },
+        // n per point: cells that reached the cycle (a band narrows where n drops).
+        customdata: stats.mean.map(function (_, i) { return [stats.sd[i], stats.n ? stats.n[i] : nCells]; }),
+        hovertemplate: name + "<br>cycle %{x}: %{y:.2f} (sd %{customdata[0]:.2f}, n=%{customdata[1]})<extra></extra>" },
+        yaxis ? { yaxis: yaxis } : {})
     ];
   }
 
