@@ -145,7 +145,34 @@ def evaluate(cycles: pd.DataFrame, facts: CellFacts, thresholds: dict[str, float
         found = check(frame, facts, limit)
         if found is not None:
             out.append(found)
-    return out
+    return suppress_follow_ons(out)
+
+
+# A dead cell's low retention, drops, low CE and growing R_int follow from its death: one incident, not five.
+FOLLOW_ONS_OF_DEATH = (RETENTION, DROP, LOW_CE, RINT_LIMIT, RINT_GROWTH)
+# Most severe first: the order of a cell's incident (its headline and what is folded under it).
+SEVERITY = (IMPORT_FAILED, DIED, VOLTAGE, STALE, RETENTION, DROP, LOW_CE, RINT_LIMIT, RINT_GROWTH)
+
+
+def severity_rank(kind: str) -> int:
+    """0 for the most severe kind; unknown kinds last."""
+    return SEVERITY.index(kind) if kind in SEVERITY else len(SEVERITY)
+
+
+def suppress_follow_ons(conditions: list[Condition]) -> list[Condition]:
+    """Conditions most severe first; when the cell died, its follow-on conditions are dropped and named in
+    the death's message (they clear, so no alert of theirs stays open beside it)."""
+    ordered = sorted(conditions, key=lambda c: severity_rank(c.kind))
+    died = next((c for c in ordered if c.kind == DIED), None)
+    if died is None:
+        return ordered
+    folded = [c for c in ordered if c.kind in FOLLOW_ONS_OF_DEATH]
+    if not folded:
+        return ordered
+    names = ", ".join(RULE_KINDS[c.kind][0].split(" (")[0].lower() for c in folded)
+    died = Condition(DIED, died.cycle, f"{died.message} (follow-on conditions not raised separately: {names})",
+                     {**died.values, "suppressed": [c.kind for c in folded]})
+    return [died if c.kind == DIED else c for c in ordered if c.kind not in FOLLOW_ONS_OF_DEATH]
 
 
 def _retention(frame, facts, limit_percent) -> Condition | None:
@@ -163,7 +190,8 @@ def _retention(frame, facts, limit_percent) -> Condition | None:
         return None
     c, v = cyc[same], cap[same]
     retention = v / cap_ref * 100.0
-    start = _streak_start(c, retention < limit_percent)
+    # Compared as shown (one decimal): "fell below 80 %" never says "is 80.0 %".
+    start = _streak_start(c, np.round(retention, 1) < limit_percent)
     if start is None:
         return None
     i = int(np.flatnonzero(c == start)[0])
@@ -180,7 +208,7 @@ def _died(frame, facts, limit_mah_g) -> Condition | None:
         return None  # without a mass there is no mAh/g to compare
     use = (frame["segment"].to_numpy() != "rate-test") & frame["capacity_mah_g"].notna().to_numpy()
     c, v = frame["cycle"].to_numpy()[use], frame["capacity_mah_g"].to_numpy(dtype=float)[use]
-    start = _streak_start(c, v < limit_mah_g)
+    start = _streak_start(c, np.round(v, 1) < limit_mah_g)
     if start is None:
         return None
     i = int(np.flatnonzero(c == start)[0])
@@ -196,7 +224,7 @@ def _low_ce(frame, facts, limit_percent) -> Condition | None:
         return None
     use = _not_formation(frame, facts) & frame["ce_percent"].notna().to_numpy()
     c, v = frame["cycle"].to_numpy()[use], frame["ce_percent"].to_numpy(dtype=float)[use]
-    start = _streak_start(c, v < limit_percent)
+    start = _streak_start(c, np.round(v, 2) < limit_percent)
     if start is None:
         return None
     i = int(np.flatnonzero(c == start)[0])
@@ -215,7 +243,7 @@ def _drop(frame, facts, limit_percent) -> Condition | None:
     ok = _not_formation(frame, facts) & np.isfinite(cap)
     comparable = ok[1:] & ok[:-1] & (seg[1:] == seg[:-1]) & (lab[1:] == lab[:-1]) & (cap[:-1] > 0)
     drop = np.where(comparable, (cap[:-1] - cap[1:]) / np.where(cap[:-1] > 0, cap[:-1], 1.0) * 100.0, 0.0)
-    events = np.flatnonzero(drop > limit_percent)
+    events = np.flatnonzero(np.round(drop, 1) > limit_percent)
     if not len(events):
         return None
     j = int(events[-1])  # the pair (j, j+1) of the newest drop
@@ -287,7 +315,7 @@ def _rint_limit(frame, facts, limit_ohm) -> Condition | None:
     if r is None:
         return None
     c, v = r["cycle"].to_numpy(), r["r_int_ohm"].to_numpy(dtype=float)
-    start = _streak_start(c, v > limit_ohm)
+    start = _streak_start(c, np.round(v, 0) > limit_ohm)
     if start is None:
         return None
     i = int(np.flatnonzero(c == start)[0])
@@ -306,7 +334,7 @@ def _rint_growth(frame, facts, limit_percent_per_100) -> Condition | None:
     if len(c) < 2 or c[-1] <= c[0] or v[0] <= 0:
         return None
     rate = (v[-1] - v[0]) / v[0] * 100.0 / (c[-1] - c[0]) * 100.0
-    if rate <= limit_percent_per_100:
+    if round(rate, 1) <= limit_percent_per_100:
         return None
     return Condition(RINT_GROWTH, int(c[-1]), (
         f"R_int grew from {v[0]:.0f} ohm (after cycle {int(c[0])}) to {v[-1]:.0f} ohm (after cycle {int(c[-1])}): "

@@ -206,6 +206,8 @@ def board_payload(rows: QuerySet[RunState], *, now: datetime | None = None) -> l
             "id": a["id"], "kind": a["kind"], "rule_label": a["title"], "cycle": a["cycle"], "message": a["message"],
             "status": a["status"], "muted": bool(a["muted_until"] and a["muted_until"] > now), "url": url,
         })
+    for cell_alerts in alerts.values():  # one incident per cell: its most severe condition first
+        cell_alerts.sort(key=lambda a: rules.severity_rank(a["kind"]))
     out = []
     for v in values:
         row = {key: v[src] for key, src in _BOARD_VALUES.items()}
@@ -217,5 +219,7 @@ def board_payload(rows: QuerySet[RunState], *, now: datetime | None = None) -> l
             run_started_lab_time=None if started is None else started.astimezone(lab).strftime("%Y-%m-%d %H:%M"),
             alerts=alerts.get(row["cell"], []),
         )
+        row["incident"] = ({"headline": row["alerts"][0]["id"], "folded": [a["id"] for a in row["alerts"][1:]]}
+                           if row["alerts"] else None)
         out.append(row)
     return out

@@ -191,6 +191,17 @@ def run_mark_finished(*, cell: Cell, actor) -> RunState:
     return run
 
 
+def run_unmark_finished(*, cell: Cell, actor) -> RunState:
+    """Undo run_mark_finished: the run is running again (and goes stale when quiet)."""
+    run, _ = RunState.objects.get_or_create(cell=cell)
+    run.finished_at = None
+    run.save(update_fields=["finished_at"])
+    audit(actor=actor, action="unfinish_run", obj=cell)
+    cell_evaluate(cell_id=cell.pk)
+    run.refresh_from_db()
+    return run
+
+
 # --- delivery --------------------------------------------------------------------------------
 
 def _recipients(alert: Alert):

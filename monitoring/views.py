@@ -1,4 +1,5 @@
 """Web pages of monitoring: the board (rows fetched by static/js/board.js from the API) and the alert inbox."""
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -26,6 +27,7 @@ def board_page(request):
         "devices": CyclerDevice.objects.filter(projects__in=projects).distinct().order_by("name"),
         "states": RunState.State.choices, "chosen": request.GET, "chosen_states": request.GET.getlist("state"),
         "refresh_s": refresh_s, "can_act": request.user.has_perm("monitoring.add_alert"),
+        "lab_tz": settings.TIME_ZONE,
     })
 
 

@@ -51,6 +51,11 @@ class BoardAlertSerializer(serializers.Serializer):
         return alert.is_muted()
 
 
+class BoardIncidentSerializer(serializers.Serializer):
+    headline = serializers.IntegerField(help_text="The cell's most severe live alert.")
+    folded = serializers.ListField(child=serializers.IntegerField(), help_text="Its other live alerts, folded under it.")
+
+
 class BoardRowSerializer(serializers.ModelSerializer):
     """One running (or recently finished) test: where it runs, how fresh its data is, how the cell is doing.
 
@@ -70,7 +75,9 @@ class BoardRowSerializer(serializers.ModelSerializer):
     last_record_lab_time = serializers.SerializerMethodField()
     run_started_lab_time = serializers.SerializerMethodField()
     open_alerts = serializers.IntegerField()
-    alerts = BoardAlertSerializer(many=True)
+    alerts = BoardAlertSerializer(many=True, help_text="Live alerts, most severe first.")
+    incident = BoardIncidentSerializer(allow_null=True, read_only=True,
+                                       help_text="One incident per cell: its headline alert and the folded ones.")
 
     class Meta:
         model = RunState
@@ -78,7 +85,7 @@ class BoardRowSerializer(serializers.ModelSerializer):
                   "run_started_at", "run_started_lab_time", "last_record_at", "last_record_lab_time",
                   "hours_since_last_record", "latest_cycle", "latest_capacity", "capacity_unit", "reference_cycle",
                   "retention_percent", "latest_ce_percent", "sparkline", "state", "state_label", "open_alerts",
-                  "alerts", "finished_at", "evaluated_at"]
+                  "alerts", "incident", "finished_at", "evaluated_at"]
 
     def get_state_label(self, row) -> str:
         return RunState.State(row.state_now).label

@@ -13,5 +13,6 @@ router.register("webhooks", views.WebhookViewSet, basename="webhook")
 urlpatterns = [
     path("board/", views.BoardView.as_view(), name="board-api"),
     path("board/<int:pk>/finish/", views.BoardFinishView.as_view(), name="board-finish"),
+    path("board/<int:pk>/unfinish/", views.BoardUnfinishView.as_view(), name="board-unfinish"),
     *router.urls,
 ]

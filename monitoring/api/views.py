@@ -56,6 +56,17 @@ class BoardFinishView(generics.GenericAPIView):
         return response.Response(selectors.board_payload(rows)[0])
 
 
+class BoardUnfinishView(BoardFinishView):
+    """Undo "mark finished": the run counts as running again (and turns stale when quiet)."""
+
+    @extend_schema(request=None, responses=serializers.BoardRowSerializer)
+    def post(self, request, pk):
+        cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
+        services.run_unmark_finished(cell=cell, actor=request.user)
+        rows = selectors.board_rows(request.user).filter(cell=cell)
+        return response.Response(selectors.board_payload(rows)[0])
+
+
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Alerts of the cells you may see; acknowledge, mute or resolve one (audit-logged)."""
 

@@ -60,14 +60,27 @@
     });
   }
 
-  function alertButtons(alert) {
-    var span = el("span", { class: "alert-actions" });
-    if (alert.status === "open") {
-      span.appendChild(el("button", { type: "button", "data-alert-action": "acknowledge", "data-alert-id": alert.id }, "Acknowledge"));
+  /* One menu per incident: the action applies to the headline alert and every alert folded under it. */
+  function alertMenu(alerts) {
+    var menu = el("details", { class: "alert-menu" });
+    menu.appendChild(el("summary", { "aria-label": "Act on this incident" }, "Act ▾"));
+    var box = el("span", { class: "alert-actions" });
+    var ids = alerts.map(function (a) { return a.id; }).join(",");
+    if (alerts.some(function (a) { return a.status === "open"; })) {
+      box.appendChild(el("button", { type: "button", "data-alert-action": "acknowledge", "data-alert-ids": ids }, "Acknowledge"));
     }
-    span.appendChild(el("button", { type: "button", "data-alert-action": "mute", "data-alert-id": alert.id, "data-hours": "24" }, "Mute 24 h"));
-    span.appendChild(el("button", { type: "button", "data-alert-action": "resolve", "data-alert-id": alert.id }, "Resolve"));
-    return span;
+    box.appendChild(el("button", { type: "button", "data-alert-action": "mute", "data-alert-ids": ids, "data-hours": "24" }, "Mute 24 h"));
+    box.appendChild(el("button", { type: "button", "data-alert-action": "resolve", "data-alert-ids": ids }, "Resolve"));
+    menu.appendChild(box);
+    return menu;
+  }
+
+  function alertLine(a) {
+    var li = el("li", { "data-alert": a.id, "data-kind": a.kind, "data-status": a.status });
+    li.appendChild(el("a", { href: a.url, title: a.message }, a.rule_label + " · cycle " + (a.cycle === null ? "—" : a.cycle)));
+    if (a.status === "acknowledged") li.appendChild(el("span", { class: "badge alert-status acknowledged" }, "acknowledged"));
+    if (a.muted) li.appendChild(el("span", { class: "badge" }, "muted"));
+    return li;
   }
 
   function row(r, canAct) {
@@ -98,28 +111,39 @@
     var state = el("td", { "data-key": "state" });
     state.appendChild(el("span", { class: "badge state-" + r.state }, r.state_label));
     if (canAct && (r.state === "running" || r.state === "stale")) {
-      state.appendChild(el("button", { type: "button", class: "finish", "data-finish-cell": r.cell,
+      state.appendChild(el("button", { type: "button", class: "finish", "data-finish-cell": r.cell, "data-cell-name": r.cell_name,
                                        title: "The test ended on purpose: it will not go stale" }, "Mark finished"));
     }
     tr.appendChild(state);
     var alerts = el("td", { "data-key": "alerts" });
     if (r.alerts.length) {
-      var ul = el("ul", { class: "board-alerts" });
-      r.alerts.forEach(function (a) {
-        var li = el("li", { "data-alert": a.id, "data-kind": a.kind, "data-status": a.status });
-        li.appendChild(el("a", { href: a.url, title: a.message }, a.rule_label + " · cycle " + (a.cycle === null ? "—" : a.cycle)));
-        if (a.status === "acknowledged") li.appendChild(el("span", { class: "badge alert-status acknowledged" }, "acknowledged"));
-        if (a.muted) li.appendChild(el("span", { class: "badge" }, "muted"));
-        if (canAct) li.appendChild(alertButtons(a));
-        ul.appendChild(li);
-      });
+      // One incident per cell: the most severe alert (the API sends them in that order), the others folded.
+      var ul = el("ul", { class: "board-alerts incident" });
+      var head = alertLine(r.alerts[0]);
+      if (canAct) head.appendChild(alertMenu(r.alerts));
+      ul.appendChild(head);
       alerts.appendChild(ul);
+      if (r.alerts.length > 1) {
+        var more = el("details", { class: "folded-alerts" });
+        more.appendChild(el("summary", {}, "+" + (r.alerts.length - 1) + " more"));
+        var sub = el("ul", { class: "board-alerts" });
+        r.alerts.slice(1).forEach(function (a) { sub.appendChild(alertLine(a)); });
+        more.appendChild(sub);
+        alerts.appendChild(more);
+      }
     } else {
       alerts.textContent = "none";
       alerts.className = "muted";
     }
     tr.appendChild(alerts);
     return tr;
+  }
+
+  /* Now in the lab's zone and 24-hour format, with the zone named (as every other time on the pages). */
+  function labTime(tz) {
+    var opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+    try { return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: tz || "UTC" }, opts)).format(new Date()); }
+    catch (e) { return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: "UTC" }, opts)).format(new Date()); }
   }
 
   function initBoard(box) {
@@ -156,7 +180,7 @@
           polls += 1;
           document.body.dataset.boardPolls = String(polls);
           document.body.dataset.boardReady = "1";
-          stamp.textContent = "Updated " + new Date().toLocaleTimeString() + " · " + rows.length + " cell" + (rows.length === 1 ? "" : "s");
+          stamp.textContent = "Updated " + labTime(box.dataset.labTz) + " · " + rows.length + " cell" + (rows.length === 1 ? "" : "s");
         })
         .catch(function (err) { stamp.textContent = err.message; stamp.className = "error small"; });
     }
@@ -181,29 +205,53 @@
     return load;
   }
 
-  function finish(cell) {
-    return fetch("/api/v1/board/" + cell + "/finish/", {
+  function finish(cell, undo) {
+    return fetch("/api/v1/board/" + cell + (undo ? "/unfinish/" : "/finish/"), {
       method: "POST", credentials: "same-origin",
       headers: { Accept: "application/json", "X-CSRFToken": csrf() },
     }).then(function (r) {
-      if (!r.ok) throw new Error("The server refused to mark the run finished (HTTP " + r.status + ").");
+      if (!r.ok) throw new Error("The server refused to " + (undo ? "undo “finished”" : "mark the run finished") + " (HTTP " + r.status + ").");
       return r.json();
     });
+  }
+
+  /* After "mark finished": a line with an Undo button (the run counts as running again). */
+  function offerUndo(root, row, reload) {
+    var note = document.getElementById("board-undo");
+    if (!note) { return; }
+    note.replaceChildren(document.createTextNode(row.cell_name + " marked finished. "));
+    var undo = el("button", { type: "button", "data-unfinish-cell": row.cell }, "Undo");
+    note.appendChild(undo);
+    note.hidden = false;
   }
 
   function bindActions(root, reload) {
     root.addEventListener("click", function (ev) {
       var fin = ev.target.closest("button[data-finish-cell]");
       if (fin) {
+        var name = fin.dataset.cellName || "this cell";
+        if (!window.confirm("Mark the run of " + name + " finished? It then no longer turns stale or raises " +
+                            "“no new data” until newer data arrives. You can undo this.")) { return; }
         fin.disabled = true;
-        finish(fin.dataset.finishCell).then(function () { return reload(); })
+        finish(fin.dataset.finishCell).then(function (row) { offerUndo(root, row, reload); return reload(); })
           .catch(function (err) { fin.disabled = false; window.alert(err.message); });
+        return;
+      }
+      var unfin = ev.target.closest("button[data-unfinish-cell]");
+      if (unfin) {
+        unfin.disabled = true;
+        finish(unfin.dataset.unfinishCell, true).then(function () {
+          var note = document.getElementById("board-undo"); if (note) { note.hidden = true; }
+          return reload();
+        }).catch(function (err) { unfin.disabled = false; window.alert(err.message); });
         return;
       }
       var btn = ev.target.closest("button[data-alert-action]");
       if (!btn) return;
       btn.disabled = true;
-      act(btn.dataset.alertAction, btn.dataset.alertId, btn.dataset.hours)
+      var ids = (btn.dataset.alertIds || btn.dataset.alertId || "").split(",").filter(Boolean);
+      ids.reduce(function (p, id) { return p.then(function () { return act(btn.dataset.alertAction, id, btn.dataset.hours); }); },
+                 Promise.resolve())
         .then(function () { return reload(); })
         .catch(function (err) { btn.disabled = false; window.alert(err.message); });
     });

@@ -69,6 +69,8 @@ def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(
     assert "79.8 %" in alert.locator("a").get_attribute("title")
     page.screenshot(path=str(screenshots / "board-alert.png"), full_page=True)
 
+    # One menu per incident (acknowledge / mute / resolve), opened from its summary.
+    alert.locator("details.alert-menu > summary").click()
     alert.locator("button[data-alert-action=acknowledge]").click()
     page.wait_for_selector("li[data-kind=retention_below][data-status=acknowledged]", timeout=10_000)
     from monitoring.models import Alert
@@ -76,10 +78,24 @@ def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(
     assert Alert.objects.get(cell=lab["cell"], kind="retention_below").acknowledged_by.username == "alice"
     page.screenshot(path=str(screenshots / "board-acknowledged.png"), full_page=True)
 
-    # The test ended: mark it finished from the board.
+    # Lab time, 24-hour, zone named: never the browser's "9:45:15 PM".
+    import re
+
+    updated = page.locator("#board-updated").text_content()
+    assert re.match(r"Updated \d{2}:\d{2}:\d{2} \S+ · 1 cell$", updated), updated
+    assert "AM" not in updated and "PM" not in updated
+
+    # The test ended: mark it finished from the board, after a confirmation; then undo and finish again.
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     row.locator("button[data-finish-cell]").click()
     page.wait_for_selector("tr[data-cell='LNTO-07'][data-state=finished]", timeout=10_000)
+    assert len(dialogs) == 1 and "Mark the run of LNTO-07 finished?" in dialogs[0]
     assert row.locator("button[data-finish-cell]").count() == 0
+    page.click("#board-undo button[data-unfinish-cell]")
+    page.wait_for_selector("tr[data-cell='LNTO-07'][data-state=running]", timeout=10_000)
+    row.locator("button[data-finish-cell]").click()
+    page.wait_for_selector("tr[data-cell='LNTO-07'][data-state=finished]", timeout=10_000)
 
     page.click("nav >> text=Alerts")
     page.wait_for_selector("table.alerts tbody tr[data-alert]")

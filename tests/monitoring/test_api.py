@@ -192,5 +192,12 @@ def test_it_marks_a_quiet_run_finished_and_drops_old_finished_runs(api, viewer, 
     done = api.post(f"/api/v1/board/{cell.pk}/finish/")
     assert done.status_code == 200 and done.json()["state"] == "finished", done.json()
     assert AuditEvent.objects.filter(action="finish_run", object_id=str(cell.pk)).exists()
+    # Undo: the run is running again (this file holds no records, so re-evaluated it is running, not stale).
+    assert client_for(viewer).post(f"/api/v1/board/{cell.pk}/unfinish/").status_code == 403
+    undone = api.post(f"/api/v1/board/{cell.pk}/unfinish/")
+    assert undone.status_code == 200 and undone.json()["state"] == "running", undone.json()
+    assert undone.json()["finished_at"] is None
+    assert AuditEvent.objects.filter(action="unfinish_run", object_id=str(cell.pk)).exists()
+    assert api.post(f"/api/v1/board/{cell.pk}/finish/").json()["state"] == "finished"
     RunState.objects.filter(cell=cell).update(finished_at=timezone.now() - timedelta(days=15))
     assert api.get("/api/v1/board/").json() == []  # finished more than 14 days ago

@@ -34,3 +34,36 @@ def test_it_gives_the_demo_board_died_bare_cells_and_running_coated_ones(
     # naive SysTime ignores daylight saving, so a run crossing the autumn change reads up to an hour older.)
     quiet_h = [(died.opened_at - row.last_record_at).total_seconds() / 3600 for row in rows.values()]
     assert all(0.9 < h < 2.1 for h in quiet_h), quiet_h
+
+
+def test_it_shows_one_row_and_one_incident_per_cell_on_the_demo_board(
+        settings, tmp_path, eager_celery, django_capture_on_commit_callbacks, viewer, project):
+    from lab.demo import demo_spectra
+    from monitoring import selectors
+    from tests.conftest import client_for
+
+    settings.VAR_DIR = tmp_path
+    cells = load_study_registry()
+    for cell in cells:  # the demo's users see its project
+        cell.project.members.add(viewer)
+    for cell, path in demo_exports(cycles=120):
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(cell, path.read_bytes(), path.name)
+    for cell, name, data in demo_spectra():  # R_int grows 45 % per 100 cycles in the bare cells
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(cell, data, name, kind="eis")
+    resp = client_for(viewer).get("/api/v1/board/")
+    assert resp.status_code == 200, resp.content
+    rows = resp.json()
+    names = [r["cell_name"] for r in rows]
+    assert sorted(names) == ["BARE-01", "BARE-02", "BARE-03", "LNTO-01", "LNTO-02", "LNTO-03"]  # one row each
+    for r in rows:
+        live = Alert.objects.filter(cell_id=r["cell"], closed_at=None)
+        if r["cell_name"].startswith("BARE"):
+            # Dead: the death is the one incident; retention, drop and R_int growth are not raised beside it.
+            assert [a["kind"] for a in r["alerts"]] == [rules.DIED] and live.count() == 1
+            assert r["incident"] == {"headline": r["alerts"][0]["id"], "folded": []}
+            assert "follow-on conditions not raised separately" in r["alerts"][0]["message"]
+        else:
+            assert r["alerts"] == [] and r["incident"] is None
+    assert len(selectors.board_payload(selectors.board_rows(viewer))) == 6

@@ -145,3 +145,44 @@ def test_it_reports_a_failed_import_by_name_and_reason(fading):
 def test_it_refuses_a_naive_now():
     with pytest.raises(ValueError, match="timezone-aware"):
         rules.CellFacts(now=datetime(2026, 1, 1))
+
+
+def _cycles(capacity, ce=99.5):
+    n = len(capacity)
+    return pd.DataFrame({"cycle": np.arange(1, n + 1), "capacity_mah_g": capacity, "capacity_mah": np.nan,
+                         "ce_percent": ce, "c_rate_label": "C/3", "segment": "long-term", "is_partial": False})
+
+
+def test_it_compares_retention_on_the_rounding_it_shows():
+    # 79.96 % reads "80.0 %": not below 80 %; 79.94 % reads "79.9 %": below.
+    kept = rules.evaluate(_cycles([100.0, 90.0, 79.96]), facts(_cycles([0]), reference_cycle=1, formation_cycles=0),
+                          {rules.RETENTION: 80.0})
+    assert kept == []
+    [fell] = rules.evaluate(_cycles([100.0, 90.0, 79.94]), facts(_cycles([0]), reference_cycle=1, formation_cycles=0),
+                            {rules.RETENTION: 80.0})
+    assert fell.cycle == 3 and "is 79.9 % of reference cycle 1" in fell.message
+
+
+def test_it_compares_a_drop_on_the_rounding_it_shows():
+    # 100 -> 94.96 is a 5.04 % drop, shown "5.0 %": not above the 5 % limit.
+    limit = {rules.DROP: 5.0}
+    ok = rules.evaluate(_cycles([100.0, 100.0, 94.96]), facts(_cycles([0]), formation_cycles=0), limit)
+    assert ok == []
+    [drop] = rules.evaluate(_cycles([100.0, 100.0, 94.9]), facts(_cycles([0]), formation_cycles=0), limit)
+    assert "dropped 5.1 %" in drop.message
+
+
+def test_it_folds_a_dead_cells_follow_on_conditions_into_its_death():
+    records, _ = bare_run(200)
+    frame = per_cycle(records)
+    rint = pd.DataFrame({"cycle": [2, 100, 200], "r_int_ohm": [400.0, 580.0, 760.0]})  # +45 % per 100 cycles
+    found = rules.evaluate(frame, facts(frame, rint=rint), DEFAULTS)
+    assert [c.kind for c in found] == [rules.DIED]
+    died = found[0]
+    assert set(died.values["suppressed"]) >= {rules.RETENTION, rules.RINT_GROWTH}
+    assert "follow-on conditions not raised separately: retention below x %" in died.message
+    # Without the death rule the same run shows its follow-ons, most severe first.
+    alive = rules.evaluate(frame, facts(frame, rint=rint), {k: v for k, v in DEFAULTS.items() if k != rules.DIED})
+    kinds = [c.kind for c in alive]
+    assert rules.RETENTION in kinds and rules.RINT_GROWTH in kinds
+    assert kinds == sorted(kinds, key=rules.severity_rank)
