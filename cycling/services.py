@@ -329,6 +329,9 @@ def cell_timeline_apply(*, cell_id: int) -> list[str]:
     """Place the cell's cycling files on one timeline (cycling.analysis.timeline) and renumber their cycles:
     cell cycle = the file's offset + its own cycle. Called inside the transaction of every swap-in, delete
     and timeline mark, so the cell is never seen half-renumbered. Returns the cell's conflict warnings."""
+    import zoneinfo
+
+    from django.conf import settings
     from django.db.models import F, Max
 
     from cycling.analysis.timeline import FileSpan, place
@@ -340,7 +343,7 @@ def cell_timeline_apply(*, cell_id: int) -> list[str]:
     spans = [FileSpan(id=f.pk, name=f.original_name, start=_parse_time((f.metadata or {}).get("start_time_utc")),
                       end=_parse_time((f.metadata or {}).get("end_time_utc")), uploaded=f.created_at,
                       last_file_cycle=int(last.get(f.pk) or 0), override=f.timeline_mark) for f in files]
-    placements, cell_warnings = place(spans)
+    placements, cell_warnings = place(spans, zoneinfo.ZoneInfo(settings.TIME_ZONE))  # warnings in lab time
     by_id = {f.pk: f for f in files}
     for p in placements:  # one UPDATE per file, never per cycle
         # Only the rows whose number is wrong (a re-ingest has just stored its rows with the file's own

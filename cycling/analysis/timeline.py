@@ -18,7 +18,7 @@ Upload order never changes the result: only the files' clocks, ids and the resea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 FIRST, CONTINUES, OVERLAPS, NEW_RUN = "first", "continues", "overlaps", "new_run"
 RELATIONS = (FIRST, CONTINUES, OVERLAPS, NEW_RUN)
@@ -58,8 +58,17 @@ def _sort_key(span: FileSpan):
     return (span.start or span.uploaded, span.id)
 
 
-def place(spans: list[FileSpan]) -> tuple[list[Placement], list[str]]:
-    """Placements in timeline order, plus the cell's warnings (one per conflict)."""
+def _at(moment: datetime, zone: tzinfo | None) -> str:
+    """'2026-03-01 06:33 CET': a clock time in the lab's zone, named (UTC when no zone is given)."""
+    if zone is None:
+        return f"{moment.astimezone(UTC) if moment.tzinfo else moment:%Y-%m-%d %H:%M} UTC"
+    local = moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=UTC).astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def place(spans: list[FileSpan], zone: tzinfo | None = None) -> tuple[list[Placement], list[str]]:
+    """Placements in timeline order, plus the cell's warnings (one per conflict). `zone`: the lab's time zone,
+    in which the warnings give clock times (named), as the pages show them."""
     ordered = sorted(spans, key=_sort_key)
     out: list[Placement] = []
     cell_warnings: list[str] = []
@@ -86,7 +95,7 @@ def place(spans: list[FileSpan]) -> tuple[list[Placement], list[str]]:
             else:
                 relation, offset = OVERLAPS, prev_place.cycle_offset
                 message = (f"Conflict: {span.name} and {prev.name} cover overlapping times "
-                           f"({span.start:%Y-%m-%d %H:%M} starts before {prev.end:%Y-%m-%d %H:%M}) and neither "
+                           f"({_at(span.start, zone)} starts before {_at(prev.end, zone)}) and neither "
                            f"extends the other, so both are kept and their cycles {offset + 1}-"
                            f"{offset + span.last_file_cycle} are counted twice. Mark one as 'continues' or "
                            f"'new run' on the cell page, or delete the wrong one.")

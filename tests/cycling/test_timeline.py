@@ -144,7 +144,20 @@ def test_it_keeps_an_overlapping_pair_and_shows_the_conflict(api, researcher, ce
         assert any(w.startswith("Conflict: ") for w in body["timeline_warnings"]), body["timeline_warnings"]
     web = client_for(researcher)
     web.force_login(researcher)
-    assert "Conflict: " in web.get(f"/cells/{cell.pk}/").content.decode()
+    html = web.get(f"/cells/{cell.pk}/").content.decode()
+    assert "Conflict: " in html
+    # Times in lab time with the lab's zone named, in the rows and the conflict alike (never lab time called UTC).
+    import re
+    import zoneinfo
+
+    from django.conf import settings
+
+    rows_at = re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d) (\w+)</time> to", html)
+    conflict_at = re.findall(r"\((\d{4}-\d\d-\d\d \d\d:\d\d) (\w+) starts before", html)
+    assert rows_at and conflict_at and "</time> UTC" not in html
+    zone_names = {datetime(2021, m, 1, tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE)).tzname() for m in (1, 7)}
+    assert {z for _, z in rows_at + conflict_at} <= zone_names
+    assert conflict_at[0][0] in {t for t, _ in rows_at}  # the later file's start, as its row shows it
 
     # A researcher decides the later one is a new run: numbering goes on, the conflict is gone.
     later = DataFile.objects.get(pk=ids[1])
@@ -196,3 +209,16 @@ def test_it_recomputes_the_cell_when_the_admin_marks_a_file(admin_client, api, c
     resp = admin_client.post(f"/admin/cycling/datafile/{later}/change/", {"timeline_mark": "continues"})
     assert resp.status_code == 302, resp.content[:2000]
     assert DataFile.objects.get(pk=later).cycle_offset == 22
+
+
+def test_it_names_the_zone_of_the_times_in_a_conflict():
+    import zoneinfo
+
+    spans = [span(1, 0, 90, 22), span(2, 0, 90, 22)]
+    [utc] = place(spans)[1]
+    [lab] = place(spans, zoneinfo.ZoneInfo("Europe/Berlin"))[1]
+    start = spans[1].start
+    assert f"({start:%Y-%m-%d %H:%M} UTC starts before" in utc
+    berlin = start.replace(tzinfo=zoneinfo.ZoneInfo("UTC")).astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))  # naive = UTC
+    assert f"({berlin:%Y-%m-%d %H:%M} {berlin.tzname()} starts before" in lab
+    assert berlin.hour != start.hour  # the lab's clock differs from UTC: the text must not mix them
