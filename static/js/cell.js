@@ -80,8 +80,11 @@
     var el = document.getElementById("plot-dqdv");
     return P.getJSON(api + "dqdv/?cycles=" + encodeURIComponent(cycleList())).then(function (d) {
       if (!d.traces.length) { P.empty(el, "None of these cycles exists."); return; }
-      var traces = cycleTraces(P.joinHalves(d.traces, "voltage_v", "dqdv"));
-      return P.draw(el, traces, P.layout("Differential capacity dQ/dV", "Cell voltage (V)", "dQ/dV (" + d.dqdv_unit + ")"),
+      var traces = P.dqdvTraces(d.traces, function (c, i) {
+        return { name: "Cycle " + c, color: CYCLE_COLORS[i % CYCLE_COLORS.length] };
+      });
+      return P.draw(el, traces, P.layout("Differential capacity dQ/dV (charge > 0, discharge < 0, dashed)",
+                                         "Cell voltage (V)", "dQ/dV (" + d.dqdv_unit + ")"),
                     cellName + "-dqdv");
     });
   }

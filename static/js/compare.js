@@ -130,9 +130,15 @@
              "compare-voltage-profiles");
     });
     var b = Promise.all(dqdvs).then(function (res) {
-      var traces = overlay(res, "voltage_v", "dqdv");
+      var traces = [];
+      res.forEach(function (r, i) {
+        var cell = cells[i];
+        traces = traces.concat(P.dqdvTraces(r.traces, function (c, j) {
+          return { name: cell.name + " · cycle " + c, color: cell.color, dash: j ? "dot" : "solid" };
+        }));
+      });
       if (!traces.length) { P.empty(dEl, "None of these cycles exists."); return; }
-      P.draw(dEl, traces, P.layout("dQ/dV" + note, "Cell voltage (V)", "dQ/dV (" + res[0].dqdv_unit + ")", sideLegend()),
+      P.draw(dEl, traces, P.layout("dQ/dV" + note + " · discharge < 0", "Cell voltage (V)", "dQ/dV (" + res[0].dqdv_unit + ")", sideLegend()),
              "compare-dqdv");
     });
     return Promise.all([a, b]);

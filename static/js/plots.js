@@ -76,17 +76,41 @@
   }
 
   /* Shade runs of equal C-rate label as vertical bands with the label on top. */
+  /* Labels never overlap: a band gets its own label only when it is wide enough for it (about 7 px per
+     character on a ~600 px axis); runs of narrow bands (a rate test's steps) share ONE label over their span,
+     e.g. "rate test 0.1C→1C", and a span too narrow even for that stays unlabelled (the shading remains). */
   function rateBands(segments) {
     var shapes = [], annotations = [], labels = [];
-    (segments || []).forEach(function (s) {
-      if (!s.label) { return; }
+    var segs = (segments || []).filter(function (s) { return s.label; });
+    if (!segs.length) { return { shapes: shapes, annotations: annotations }; }
+    var span = Math.max(segs[segs.length - 1].to - segs[0].from + 1, 1);
+    var fits = function (from, to, text) { return (to - from + 1) / span * 600 >= text.length * 5.5 + 4; };
+    var pending = [];
+    function flush() {
+      if (!pending.length) { return; }
+      var first = pending[0], last = pending[pending.length - 1];
+      var names = pending.map(function (s) { return s.label; });
+      var text = pending.length === 1 ? names[0] : (first.segment === "rate-test" ? "rate test " : "") + names[0] + "→" + names[names.length - 1];
+      if (!fits(first.from, last.to, text)) { text = pending.length === 1 ? "" : "rate test"; }
+      if (text && fits(first.from, last.to, text)) {
+        annotations.push({ x: (first.from + last.to) / 2, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
+          text: text, font: { size: 10, color: "#5b6478" } });
+      }
+      pending = [];
+    }
+    segs.forEach(function (s) {
       if (labels.indexOf(s.label) < 0) { labels.push(s.label); }
       var fill = BAND_FILLS[labels.indexOf(s.label) % BAND_FILLS.length];
       shapes.push({ type: "rect", xref: "x", yref: "paper", x0: s.from - 0.5, x1: s.to + 0.5, y0: 0, y1: 1,
         fillcolor: fill, line: { width: 0 }, layer: "below" });
-      annotations.push({ x: (s.from + s.to) / 2, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
-        text: s.label + (s.segment && s.segment !== "other" ? " · " + s.segment : ""), font: { size: 10, color: "#5b6478" } });
+      var text = s.label + (s.segment && s.segment !== "other" && s.segment !== "rate-test" ? " · " + s.segment : "");
+      if (fits(s.from, s.to, text)) {
+        flush();
+        annotations.push({ x: (s.from + s.to) / 2, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
+          text: text, font: { size: 10, color: "#5b6478" } });
+      } else { pending.push(s); }
     });
+    flush();
     return { shapes: shapes, annotations: annotations };
   }
 
@@ -140,6 +164,30 @@
     return byCycle;
   }
 
-  window.Plots = { config: config, layout: layout, draw: draw, empty: empty, bandTraces: bandTraces,
+  /* dQ/dV per cycle, charge and discharge told apart: discharge drawn negative (the usual sign convention)
+     and dashed, both halves of a cycle under ONE legend entry (legendgroup, legend on the first half only).
+     style(cycle, index) gives { color, name, dash } of a cycle. */
+  function dqdvTraces(traces, style) {
+    var cycles = [];
+    traces.forEach(function (t) { if (cycles.indexOf(t.cycle) < 0) { cycles.push(t.cycle); } });
+    cycles.sort(function (a, b) { return a - b; });
+    var out = [];
+    cycles.forEach(function (c, i) {
+      var s = style(c, i), shown = false, group = s.name;
+      ["charge", "discharge"].forEach(function (half) {
+        traces.filter(function (t) { return t.cycle === c && t.half === half; }).forEach(function (t) {
+          var sign = half === "discharge" ? -1 : 1;
+          out.push({ x: t.voltage_v, y: t.dqdv.map(function (v) { return v === null ? null : sign * Math.abs(v); }),
+                     mode: "lines", name: s.name, legendgroup: group, showlegend: !shown,
+                     line: { color: s.color, width: 1.6, dash: half === "discharge" ? "dash" : (s.dash || "solid") },
+                     hovertemplate: s.name + " · " + half + "<br>%{x:.3f} V: %{y:.1f}<extra></extra>" });
+          shown = true;
+        });
+      });
+    });
+    return out;
+  }
+
+  window.Plots = { config: config, layout: layout, draw: draw, empty: empty, bandTraces: bandTraces, dqdvTraces: dqdvTraces,
     rateBands: rateBands, pauseBands: pauseBands, cycleMark: cycleMark, getJSON: getJSON, joinHalves: joinHalves, hexToRgba: hexToRgba, DASHES: DASHES, slug: slug };
 })();

@@ -59,10 +59,17 @@ def test_it_compares_coated_with_bare_in_a_browser(page, study_site, screenshots
     assert f"groups={study_site['coated'].pk}" in page.url  # the selection lives in the address
 
     plots = {p["id"]: p["names"] for p in traces(page)}
-    assert set(plots) == {"plot-capacity", "plot-ce", "plot-retention", "plot-rate", "plot-profiles", "plot-dqdv"}
-    assert "LNTO-coated (mean, n=3)" in plots["plot-capacity"] and "bare (mean, n=3)" in plots["plot-capacity"]
+    assert set(plots) == {"plot-capacity", "plot-ce", "plot-retention", "plot-profiles", "plot-dqdv"}
+    assert "LNTO-coated (mean of ≤ 3 cells)" in plots["plot-capacity"] and "bare (mean of ≤ 3 cells)" in plots["plot-capacity"]
     assert "LNTO-coated min–max" in plots["plot-capacity"]
-    assert plots["plot-rate"] == ["LNTO-coated", "bare"]
+    # No cell ran a rate test (formation, then C/3): no rate bars, said in words.
+    assert "No rate test in this selection" in page.locator("#plot-rate").text_content()
+    # n per point in the hover: the mean trace carries [sd, n] per cycle.
+    n_hover = page.evaluate("""() => { const t = document.getElementById('plot-capacity').data
+        .find(d => d.name === 'LNTO-coated (mean of ≤ 3 cells)'); return [t.customdata[0][1], t.hovertemplate]; }""")
+    assert n_hover[0] == 3 and "n=%{customdata[1]}" in n_hover[1]
+    notes = page.locator("#compare-figure-notes li").all_text_contents()
+    assert notes[0].startswith("LNTO-coated curves: mean of up to 3 of 3 cells over cycles 1–12")
     assert "LNTO-01 · cycle 1" in plots["plot-profiles"] and "BARE-01 · cycle 12" in plots["plot-dqdv"]
     ytitle = page.evaluate("() => document.getElementById('plot-capacity').layout.yaxis.title.text")
     assert ytitle == "Discharge capacity (mAh/g)"
@@ -131,5 +138,11 @@ def test_it_shows_a_cells_plots_and_live_file_status(page, study_site, screensho
 
     page.fill("#cycle-choice input[name=cycles]", "1,last")
     page.click("#cycle-choice button[type=submit]")
-    page.wait_for_function("() => document.getElementById('plot-dqdv').data.length === 2", timeout=10_000)
+    # Charge and discharge of each cycle: two traces, one legend entry, discharge drawn negative.
+    page.wait_for_function("() => document.getElementById('plot-dqdv').data.length === 4", timeout=10_000)
+    dqdv = page.evaluate("""() => document.getElementById('plot-dqdv').data.map(t => [t.name, t.showlegend,
+        Math.max(...t.y.filter(v => v !== null)), Math.min(...t.y.filter(v => v !== null))])""")
+    assert [d[0] for d in dqdv] == ["Cycle 1", "Cycle 1", "Cycle 12", "Cycle 12"]
+    assert [d[1] for d in dqdv] == [True, False, True, False]
+    assert dqdv[0][2] > 0 and dqdv[1][3] < 0 and dqdv[1][2] <= 0
     assert page.js_errors == []
