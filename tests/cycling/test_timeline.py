@@ -166,6 +166,8 @@ def test_it_keeps_an_overlapping_pair_and_shows_the_conflict(api, researcher, ce
     assert sorted({r["cycle"] for r in rows}) == list(range(1, 45))
     assert not any(DataFile.objects.filter(pk__in=ids).values_list("timeline_warnings", flat=True))
     assert CycleSummary.objects.filter(datafile=later, cycle=23, file_cycle=1).exists()
+    html = web.get(f"/cells/{cell.pk}/").content.decode()
+    assert "a new run (restart)" in html and "new_run:" not in html  # words, not the stored code
 
 
 @pytest.mark.django_db

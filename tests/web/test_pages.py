@@ -116,6 +116,9 @@ def test_it_shows_a_cell_page_with_files_and_plots_to_a_viewer_without_upload(vi
     assert f"{cell.name}.xlsx" in html and 'class="badge imported"' in html
     assert 'id="plot-cycles"' in html and "vendor/plotly.min.js" in html and "js/cell.js" in html
     assert 'id="upload-form"' not in html
+    # The headline decay (vs cycle 1) and the windowed table (vs the reference cycle 3) say their references.
+    assert "Decay (vs cycle 1)" in html and "against reference cycle 3. The references differ" in html
+    assert "— MPa" not in html and "first file" in html  # words, not raw codes
 
 
 def test_it_offers_the_upload_form_to_a_researcher(researcher_web, study):
