@@ -63,8 +63,11 @@ class SimSpec:
     """What to simulate: per-cycle capacities and C-rates plus the voltage-profile shape.
 
     Capacities are per gram of active material; C-rates refer to theoretical_mah_g x active mass.
-    The charge peak sits at peak_charge_v + ir_v_per_c x C-rate + shift, the discharge peak at
-    peak_discharge_v - ir_v_per_c x C-rate - shift, where shift = peak_shift_mv_per_cycle x (cycle - 1).
+    The charge peak sits at peak_charge_v + overpotential + shift, the discharge peak at
+    peak_discharge_v - overpotential - shift, where shift = peak_shift_mv_per_cycle x (cycle - 1) and the
+    overpotential = ir_v_per_c x C-rate x (1 + ir_growth_per_cycle x (cycle - 1)): an I x R drop whose
+    resistance grows as the cell ages (ir_growth_per_cycle = 0.0045 is +45 % per 100 cycles), so the peaks
+    move apart as R_int grows, and jump with the C-rate of a rate test.
     Extra (high-voltage) peaks ramp in linearly from extra_peak_from_cycle over extra_peak_ramp_cycles.
     """
 
@@ -84,6 +87,7 @@ class SimSpec:
     peak_shift_mv_per_cycle: float = 0.0
     background_weight: float = 0.25
     ir_v_per_c: float = 0.0
+    ir_growth_per_cycle: float = 0.0
     extra_peak_charge_v: float = 3.55
     extra_peak_discharge_v: float = 3.45
     extra_peak_width_v: float = 0.025
@@ -118,15 +122,22 @@ def expected_peaks(spec: SimSpec) -> dict[str, np.ndarray]:
     cycles = np.arange(1, n + 1)
     rates = np.broadcast_to(np.asarray(spec.c_rates, dtype=float), (n,))
     shift = spec.peak_shift_mv_per_cycle / 1000.0 * (cycles - 1)
+    ir = _overpotential_v(spec, rates)
     ramp = np.clip((cycles - spec.extra_peak_from_cycle) / max(spec.extra_peak_ramp_cycles, 1), 0.0, 1.0)
     return {
         "cycle": cycles,
-        "peak_charge_v": spec.peak_charge_v + spec.ir_v_per_c * rates + shift,
-        "peak_discharge_v": spec.peak_discharge_v - spec.ir_v_per_c * rates - shift,
+        "peak_charge_v": spec.peak_charge_v + ir + shift,
+        "peak_discharge_v": spec.peak_discharge_v - ir - shift,
         "extra_peak_weight": spec.extra_peak_weight * ramp,
-        "extra_peak_charge_v": spec.extra_peak_charge_v + spec.ir_v_per_c * rates + shift,
-        "extra_peak_discharge_v": spec.extra_peak_discharge_v - spec.ir_v_per_c * rates - shift,
+        "extra_peak_charge_v": spec.extra_peak_charge_v + ir + shift,
+        "extra_peak_discharge_v": spec.extra_peak_discharge_v - ir - shift,
     }
+
+
+def _overpotential_v(spec: SimSpec, rates: np.ndarray) -> np.ndarray:
+    """Per-cycle I x R shift of the peaks (V): ir_v_per_c x C-rate, scaled by the resistance's growth."""
+    cycles = np.arange(1, len(rates) + 1)
+    return spec.ir_v_per_c * rates * (1.0 + spec.ir_growth_per_cycle * (cycles - 1))
 
 
 def _profile_table(spec: SimSpec, rates: np.ndarray):
@@ -139,7 +150,7 @@ def _profile_table(spec: SimSpec, rates: np.ndarray):
     peaks = expected_peaks(spec)
     w_extra = peaks["extra_peak_weight"]
     w_main = 1.0 - spec.background_weight - w_extra
-    ir = spec.ir_v_per_c * rates
+    ir = _overpotential_v(spec, rates)
     lo = np.empty(2 * n)
     hi = np.empty(2 * n)
     lo[0::2] = np.minimum(spec.charge_start_v + ir, spec.v_max - 0.3)

@@ -135,3 +135,22 @@ def test_it_tracks_500_cycles_in_about_a_second_and_then_from_the_cache(viewer, 
     warm = time.perf_counter() - t0
     assert {d["peak_id"]: d["n_cycles"] for d in body["drift"]} == {"charge-1": 502, "discharge-1": 502}
     assert cold < 5.0 and warm < 0.5, (cold, warm)
+
+
+@pytest.mark.parametrize("group, low, high", [("bare", 0.12, 0.22), ("coated", -0.03, 0.04)])
+def test_it_moves_the_demos_peaks_with_the_cells_growing_resistance(group, low, high):
+    """The demo's dQ/dV peaks move apart as R_int grows (bare: +45 % per 100 cycles at 0.12 V/C, so
+    ~0.18 mV/cycle at C/3; coated: +8 % at 0.04 V/C, ~0.01 mV/cycle), and the peak tracker recovers it."""
+    from cycling.analysis import dqdv_all, dqdv_peak_table, track_peak
+    from cycling.simulate import study_cell
+    from lab.demo import demo_peak_aging
+
+    records, info = study_cell(group, n_cycles=100, points_per_half_cycle=40, **demo_peak_aging(group))
+    truth = (info["peak_charge_v"][99] - info["peak_charge_v"][2]) / 97 * 1000
+    assert low < truth < high
+    peaks = dqdv_peak_table(dqdv_all(records, cycles=list(range(3, 101, 4))), prominence_fraction=0.1)
+    charge = track_peak(peaks, "charge", float(info["peak_charge_v"][2]))
+    discharge = track_peak(peaks, "discharge", float(info["peak_discharge_v"][2]))
+    assert len(charge) == len(discharge) == 25
+    assert charge.attrs["drift_mv_per_cycle"] == pytest.approx(truth, abs=0.04)
+    assert discharge.attrs["drift_mv_per_cycle"] == pytest.approx(-truth, abs=0.04)
