@@ -50,9 +50,11 @@
         yaxis2: { title: { text: "Coulombic efficiency (%)" }, overlaying: "y", side: "right", showgrid: false, tickmode: "auto",
                   linecolor: "#98a2b3", ticks: "outside", zeroline: false },
         shapes: bands.shapes.concat(pauses.shapes, knee.shapes, ref.shapes), annotations: bands.annotations,
-        hovermode: "x unified"
+        hovermode: "x unified",
+        // A right axis takes the right side: the legend goes below, under the x-axis title.
+        legend: { orientation: "h", x: 0, y: -0.32, yanchor: "top", font: { size: 11 } }
       });
-      lay.margin.r = 64; lay.margin.t = 56;
+      lay.margin.r = 64; lay.margin.t = 56; lay.margin.b = 96;
       return P.draw(el, traces, lay, cellName + "-capacity-ce");
     });
   }

@@ -89,7 +89,9 @@
     lay.yaxis = Object.assign({}, lay.yaxis, { type: "log" });
     lay.yaxis2 = { title: { text: "−phase (°)" }, type: "linear", tickmode: "auto", overlaying: "y", side: "right",
                     zeroline: false, showgrid: false };
-    lay.margin = Object.assign({}, lay.margin, { r: 60 });
+    lay.margin = Object.assign({}, lay.margin, { r: 60, b: 96 });
+    // The phase axis takes the right side: the legend goes below, under the frequency axis title.
+    lay.legend = { orientation: "h", x: 0, y: -0.3, yanchor: "top", font: { size: 11 } };
     return draw(el, traces, lay, "bode");
   }
 

@@ -28,7 +28,8 @@
       paper_bgcolor: "#fff", plot_bgcolor: "#fff",
       xaxis: { title: { text: xTitle }, zeroline: false, gridcolor: "#eef1f6", linecolor: "#98a2b3", ticks: "outside" },
       yaxis: { title: { text: yTitle }, zeroline: false, gridcolor: "#eef1f6", linecolor: "#98a2b3", ticks: "outside" },
-      legend: { orientation: "h", y: -0.2, x: 0, font: { size: 11 } },
+      // On the right, beside the plot: never over the axis titles, however many entries (12 cells).
+      legend: { orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top", font: { size: 11 } },
       hovermode: "closest"
     };
     return Object.assign(base, extra || {});
