@@ -104,7 +104,7 @@ def test_it_takes_the_readme_screenshots_without_overlapping_text(page, demo_sit
     cell = next(c for c in demo_site["cells"] if c.name == "LNTO-01")
     page.goto(f"{base}/cells/{cell.pk}/")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(4000)  # the peak track comes last
     _shoot(page, "cell.png")
     assert _overlaps(page, ["plot-cycles", "plot-voltage", "plot-dqdv"]) == []
     page.goto(f"{base}/cells/{cell.pk}/impedance/")
