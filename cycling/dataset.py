@@ -34,6 +34,7 @@ from cells.models import Cell
 from cells.selectors import cells_visible_to
 
 from . import compare, figures, selectors
+from .analysis.columns import DATASET, names_for, rounded_row
 from .parsers.bdf import READER_VERSION as BDF_VERSION
 from .parsers.bdf import BdfWriter
 
@@ -48,13 +49,8 @@ _UNIT_SUFFIXES = [
     ("_mpa", "MPa"), ("_mg", "mg"), ("_nm", "nm"), ("_ma", "mA"), ("_v", "V"), ("_c", "°C"), ("_h", "h"),
     ("_s", "s"), ("_t", "t"), ("_percent", "%"), ("_fraction", "1 (mass fraction)"),
 ]
-CYCLE_COLUMNS = [
-    "cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "charge_mah_cm2", "discharge_mah_cm2",
-    "ce_percent", "ce_convention", "charge_energy_mwh", "discharge_energy_mwh", "charge_wh_kg", "discharge_wh_kg",
-    "mean_charge_v", "mean_discharge_v", "median_charge_v", "median_discharge_v", "hysteresis_v",
-    "cc_charge_fraction", "c_rate", "c_rate_label", "segment", "is_partial", "start_time_s", "end_time_s",
-    "duration_s", "dqdv_peak_charge_v", "dqdv_peak_discharge_v", "datafile_id",
-]
+# cycles.csv: the column contract's DATASET face, then the data file of each cycle.
+CYCLE_COLUMNS = [*names_for(DATASET), "datafile_id"]
 
 
 def dataset_cells(user, *, cell_ids=(), group_ids=(), project_ids=()) -> list[Cell]:
@@ -217,7 +213,7 @@ def cell_cycle_rows(cell: Cell) -> list[dict]:
     for row in selectors.cycles_of([cell.pk]).values(*CYCLE_COLUMNS):
         if row["cycle"] not in seen:
             seen.add(row["cycle"])
-            rows.append(row)
+            rows.append(rounded_row(row))
     return rows
 
 

@@ -178,12 +178,22 @@ def cells_cycles_frame(cells) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def metric_references(project) -> dict:
+    """The project's reference cycles as cell_metrics' keyword arguments (None = the metric's default)."""
+    return {"reference_cycle": getattr(project, "retention_reference_cycle", None),
+            "decay_reference_cycle": getattr(project, "decay_reference_cycle", None)}
+
+
 def cell_run_metrics(cell: Cell, *, reference_cycle: int | None = None, window: int = 100) -> dict:
-    """analysis.cell_metrics on the cell's timeline: the numbers of the cell page (and every other face)."""
+    """analysis.cell_metrics on the cell's timeline with its project's reference cycles (`reference_cycle`
+    overrides the retention one): the numbers of the cell page (and every other face)."""
     from cycling.analysis import cell_metrics
 
+    refs = metric_references(cell.project)
+    if reference_cycle is not None:
+        refs["reference_cycle"] = reference_cycle
     frame = cells_cycles_frame([cell])
-    return cell_metrics(frame[~frame["is_partial"].astype(bool)], reference_cycle=reference_cycle, window=window)
+    return cell_metrics(frame[~frame["is_partial"].astype(bool)], window=window, **refs)
 
 
 def cell_pause_bands(cell: Cell) -> list[dict]:

@@ -12,8 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from assb_lab.lib import jsonable
 
-JSON_CYCLE_FIELDS = ("cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent",
-                     "c_rate", "dqdv_peak_charge_v", "dqdv_peak_discharge_v")
+from cycling.analysis.columns import SUMMARIZE, names_for, rounded_row
+
+# The per-cycle fields of the JSON: the column contract's SUMMARIZE face, rounded to each column's precision.
+JSON_CYCLE_FIELDS = tuple(names_for(SUMMARIZE))
 
 
 class Command(BaseCommand):
@@ -74,12 +76,15 @@ class Command(BaseCommand):
             sys.stderr.flush()
             raise SystemExit(2) from None
         # The analysis (scipy) is imported after the read: the reader's peak memory does not stack on it.
+        import pandas as pd
+
         from cycling.analysis import analyse
 
         result = analyse(export, spec)
         cycles = result.cycles
         if opts["format"] == "csv":
-            self.stdout.write(cycles.to_csv(index=False, float_format="%.6g"), ending="")
+            rows = [rounded_row(row) for row in cycles.to_dict(orient="records")]
+            self.stdout.write(pd.DataFrame(rows, columns=list(cycles.columns)).to_csv(index=False), ending="")
             for w in result.warnings:
                 sys.stderr.write(f"warning: {w}\n")
             return
@@ -94,7 +99,7 @@ class Command(BaseCommand):
             "n_records": int(len(export.records)),
             "n_cycles": int(len(cycles)),
             "capacity_unit": result.run.get("capacity_unit"),
-            "cycles": jsonable(cycles[list(JSON_CYCLE_FIELDS)].to_dict(orient="records")),
+            "cycles": jsonable([rounded_row(row) for row in cycles[list(JSON_CYCLE_FIELDS)].to_dict(orient="records")]),
             "run": jsonable(result.run),
             "warnings": result.warnings,
             "findings": provenance["findings"],
