@@ -125,7 +125,7 @@ def _r(value, decimals):
     return None if value is None else round(float(value), decimals)
 
 
-DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
+DEFAULT_PROFILE_CYCLES = cycling_selectors.DEFAULT_PROFILE_CYCLES
 
 
 def _focus_cycle(value: str | None) -> int | None:

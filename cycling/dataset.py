@@ -160,7 +160,7 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
         if rows:
             zf.writestr(f"{base}/figures/capacity.svg", figures.cell_capacity_figure(
                 rows, color=cell.group.color or "#1f77b4", title=cell.name))
-            curves = selectors.cell_curves(cell, ["1", "2", "10", "100", "last"], 2000)
+            curves = selectors.cell_curves(cell, selectors.cycle_tokens(None), 2000)
             zf.writestr(f"{base}/figures/profiles.svg", figures.cell_profiles_figure(curves, title=cell.name))
         provenance["cells"][cell.name] = cell_prov
         yield sink.take()

@@ -35,6 +35,17 @@ def records_of(datafile: DataFile, cycles: list[int] | None = None, columns=CURV
         return pd.read_parquet(fh, columns=list(columns), filters=filters)
 
 
+# Cycles drawn as voltage profiles and dQ/dV when nobody chose: the one default of every face.
+DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
+
+
+def cycle_tokens(text: str | None, default: str = DEFAULT_PROFILE_CYCLES) -> list[str]:
+    """'1, 2,10,last' -> ['1', '2', '10', 'last']: THE parser of a cycle list (pages, API, dataset); empty or
+    None -> the default. resolve_cycles turns the tokens into cycles that exist."""
+    text = text if text and text.strip() else default
+    return [t.strip().lower() for t in text.split(",") if t.strip()]
+
+
 def resolve_cycles(tokens: list[str], available: list[int]) -> list[int]:
     """Turn '1,2,last,500' into cycle numbers that exist; 'last' is the last complete cycle."""
     if not available:

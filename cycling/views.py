@@ -13,9 +13,8 @@ from . import services
 from .analysis.columns import EXPORT, headers_for, rounded_row
 from .exports import table_response
 from .models import DataFile
-from .selectors import cycles_of
+from .selectors import DEFAULT_PROFILE_CYCLES, cycles_of
 
-DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
 # The per-cycle download: the column contract's EXPORT face (headers with units), plus the file each cycle
 # comes from; values rounded to each column's precision.
 CYCLE_EXPORT_COLUMNS = [*headers_for(EXPORT)[:2], ("datafile__original_name", "File"), *headers_for(EXPORT)[2:]]

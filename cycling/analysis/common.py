@@ -29,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 from .columns import ANALYSIS, names_for
+from .cycles import CHARGE as _CHARGE
+from .cycles import DISCHARGE as _DISCHARGE
+from .cycles import record_kind_codes
 
 ANALYSIS_VERSION = "1.0.0"
 
@@ -51,7 +54,6 @@ CYCLE_COLUMNS = names_for(ANALYSIS)
 
 REQUIRED_COLUMNS = ("record", "test_time_s", "current_ma", "voltage_v", "capacity_mah", "cycle", "step_kind")
 
-_CHARGE, _DISCHARGE = 1, 2
 _HALF_NAMES = {_CHARGE: "charge", _DISCHARGE: "discharge"}
 
 
@@ -78,11 +80,8 @@ class CellSpec:
 
 
 def _kind_codes(records: pd.DataFrame) -> np.ndarray:
-    # Compared as a column, not as an object array: no Python string per record.
-    kind = records["step_kind"]
-    charge = (kind == "charge").to_numpy(dtype=bool, na_value=False)
-    discharge = (kind == "discharge").to_numpy(dtype=bool, na_value=False)
-    return np.where(charge, _CHARGE, np.where(discharge, _DISCHARGE, 0)).astype(np.int8)
+    # The one direction rule (cycles.kind_codes): the per-cycle table and dQ/dV see what the cycle rule sees.
+    return record_kind_codes(records)
 
 
 def _mode_flags(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

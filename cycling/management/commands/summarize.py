@@ -11,7 +11,6 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from assb_lab.lib import jsonable
-
 from cycling.analysis.columns import SUMMARIZE, names_for, rounded_row
 
 # The per-cycle fields of the JSON: the column contract's SUMMARIZE face, rounded to each column's precision.
@@ -37,6 +36,12 @@ class Command(BaseCommand):
                           help="first half-cycle of the cell; default: detected from the first non-rest record")
         mass.add_argument("--voltage-window-v", type=float, nargs=2, metavar=("MIN_V", "MAX_V"), default=None,
                           help="the cell's voltage window as the cycler sees it (cell voltage), for the window check")
+        refs = parser.add_argument_group("reference cycles of the metrics (as a project sets them)")
+        refs.add_argument("--reference-cycle", type=int, default=None,
+                          help="cycle retention and cycles to 80/70 %% are measured against; default: the first "
+                               "long-term cycle, else the first cycle")
+        refs.add_argument("--decay-reference-cycle", type=int, default=None,
+                          help="cycle the decay per cycle is measured from; default: the first complete cycle")
         parser.add_argument("--format", choices=("json", "csv"), default="json")
 
     def read(self, path):
@@ -80,7 +85,11 @@ class Command(BaseCommand):
 
         from cycling.analysis import analyse
 
-        result = analyse(export, spec)
+        for name in ("reference_cycle", "decay_reference_cycle"):
+            if opts.get(name) is not None and opts[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be a cycle number (1 or more), not {opts[name]}")
+        result = analyse(export, spec, reference_cycle=opts.get("reference_cycle"),
+                         decay_reference_cycle=opts.get("decay_reference_cycle"))
         cycles = result.cycles
         if opts["format"] == "csv":
             rows = [rounded_row(row) for row in cycles.to_dict(orient="records")]
