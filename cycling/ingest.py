@@ -170,6 +170,14 @@ def datafile_ingest(*, datafile_id: int) -> str:
     if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
         # Either changes what the dashboards show (a failed reprocess hides the file's old rows).
         cell_data_changed(cell_id=datafile.cell_id)
+        # The cell list's stored figures follow the new data version at once (cycling.services); should that
+        # fail, the list recomputes them when it next reads them, so the ingest's result stands.
+        from .services import cell_figures_refresh
+
+        try:
+            cell_figures_refresh(cell_ids=[datafile.cell_id])
+        except Exception:  # noqa: BLE001
+            log.exception("cell figures of cell %s not refreshed after the ingest", datafile.cell_id)
         # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
         from monitoring.tasks import after_ingest
 

@@ -204,7 +204,12 @@ def cell_run_metrics(cell: Cell, *, reference_cycle: int | None = None, window: 
     if reference_cycle is not None:
         refs["reference_cycle"] = reference_cycle
     frame = cells_cycles_frame([cell])
-    return cell_metrics(frame[~frame["is_partial"].astype(bool)], window=window, **refs)
+    out = cell_metrics(frame[~frame["is_partial"].astype(bool)], window=window, **refs)
+    if out:  # whose choice the references are, for the page to say so
+        project = metric_references(cell.project)
+        out["retention_reference_set_by_project"] = reference_cycle is None and project["reference_cycle"] is not None
+        out["decay_reference_set_by_project"] = project["decay_reference_cycle"] is not None
+    return out
 
 
 def cell_pause_bands(cell: Cell) -> list[dict]:

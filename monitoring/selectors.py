@@ -23,6 +23,7 @@ from cells.auth import DevicePrincipal
 from cells.models import Cell
 from cells.selectors import projects_visible_to, sees_everything
 from cycling.analysis.columns import MONITORING, columns_for, names_for
+from cycling.analysis.metrics import first_half_of
 
 from . import rules
 from .models import Alert, AlertRule, RunState
@@ -50,7 +51,7 @@ def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
     for col in _FLOAT_FIELDS:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     convention = next((c for c in frame["ce_convention"] if c), "discharge/charge")
-    second = "discharge" if convention == "discharge/charge" else "charge"
+    second = "charge" if first_half_of(convention) == "discharge" else "discharge"  # the delivered half
     frame["capacity_mah_g"] = frame[f"{second}_mah_g"]
     frame["capacity_mah"] = frame[f"{second}_mah"]
     frame = frame.sort_values("cycle", kind="stable").reset_index(drop=True)

@@ -177,6 +177,14 @@ def _fade_span(cyc: np.ndarray, segment: np.ndarray | None, reference_cycle: int
     return lt if len(lt) else np.flatnonzero(cyc >= (reference_cycle or 0))
 
 
+def delivered_column(cycles: pd.DataFrame, first_half: str | None) -> tuple[str, str, str]:
+    """(column, unit, half) of the capacity every metric is measured on: the delivered (second) half-cycle
+    (discharge for a charge-first cell), per gram when any row has a mass, else mAh."""
+    half = "charge" if first_half == "discharge" else "discharge"
+    per_g = f"{half}_mah_g" in cycles and bool(cycles[f"{half}_mah_g"].notna().any())
+    return (f"{half}_mah_g", "mAh/g", half) if per_g else (f"{half}_mah", "mAh", half)
+
+
 def run_metrics(cycles: pd.DataFrame, *, reference_cycle: int | None = None, window: int = 100,
                 decay_reference_cycle: int | None = None) -> dict:
     """Run-level figures from summarize_cycles' table (values None where undefined), each from the one function
@@ -192,11 +200,8 @@ def run_metrics(cycles: pd.DataFrame, *, reference_cycle: int | None = None, win
     - window_decay: fade per `window` long-term cycles; knee_cycle: see knee_point.
     """
     first_half = cycles.attrs.get("first_half") or "charge"
-    second = "discharge" if first_half == "charge" else "charge"
     complete = cycles[~cycles["is_partial"].astype(bool)]
-    per_g = complete[f"{second}_mah_g"].notna().any()
-    unit = "mAh/g" if per_g else "mAh"
-    cap_col = f"{second}_mah_g" if per_g else f"{second}_mah"
+    cap_col, unit, second = delivered_column(complete, first_half)
     out: dict[str, Any] = {"analysis_version": ANALYSIS_VERSION, "capacity_unit": unit,
                            "capacity_half": second, "ce_convention": cycles.attrs.get("ce_convention"),
                            "n_cycles": int(len(complete)),

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .fade import default_reference_cycle, retention_series, run_metrics
+from .fade import default_reference_cycle, delivered_column, retention_series, run_metrics
 
 CELL_METRIC_KEYS = (
     "capacity_unit", "capacity_half", "ce_convention", "n_cycles", "ice_cycle", "initial_ce_percent", "first_charge_mah",
@@ -53,11 +53,9 @@ def cell_metrics(cycles: pd.DataFrame, *, ce_convention: str | None = None, refe
 def delivered_capacity(cycles: pd.DataFrame, *, ce_convention: str | None = None) -> tuple[np.ndarray, str, str]:
     """(capacity per row, unit, half) on the basis every metric uses: the delivered (second) half-cycle of the
     cell's CE convention, per gram when any row has a mass, else mAh. Rows keep their order (partial ones too)."""
-    half = "charge" if first_half_of(_convention(cycles, ce_convention)) == "discharge" else "discharge"
     complete = cycles[~cycles["is_partial"].fillna(False).astype(bool)] if "is_partial" in cycles else cycles
-    per_g = f"{half}_mah_g" in cycles and complete[f"{half}_mah_g"].notna().any()
-    column = f"{half}_mah_g" if per_g else f"{half}_mah"
-    return cycles[column].to_numpy(dtype=float), "mAh/g" if per_g else "mAh", half
+    column, unit, half = delivered_column(complete, first_half_of(_convention(cycles, ce_convention)))
+    return cycles[column].to_numpy(dtype=float), unit, half
 
 
 def cell_retention_series(cycles: pd.DataFrame, *, reference_cycle: int | None = None,

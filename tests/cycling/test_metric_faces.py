@@ -144,6 +144,8 @@ def test_a_projects_reference_cycles_reach_every_face(project, web, api, viewer,
     faces = _faces(cell, web, api, viewer, tmp_path, data,
                    summarize_args=("--reference-cycle", "10", "--decay-reference-cycle", "5"))
     _assert_agree(faces, expected)
+    html = web.get(f"/cells/{cell.pk}/").content.decode()
+    assert "vs reference cycle 10 (the project's reference)" in html and "vs cycle 5 (the project's reference)" in html
 
 
 def test_the_cell_list_measures_a_discharge_first_cell_on_its_charge(project, web):
@@ -154,6 +156,10 @@ def test_the_cell_list_measures_a_discharge_first_cell_on_its_charge(project, we
     spec = simple_spec(n, charge_mah_g=charge, discharge_mah_g=discharge, first_half="discharge", c_rates=1.0 / 3.0,
                        points_per_half_cycle=20)
     assert ingest(cell, _bytes(simulate_cell(spec)), "dfirst.xlsx").status == "imported"
+    from cycling.models import CellFigures
+
+    stored = CellFigures.objects.get(cell=cell)  # stored by the ingest itself, before any page asked
+    assert stored.data_version == type(cell).objects.get(pk=cell.pk).data_version
     listed = next(c for c in web.get("/").context["page"].object_list if c.pk == cell.pk)
     page = web.get(f"/cells/{cell.pk}/").context["fade"]
     assert page["capacity_half"] == "charge"
@@ -161,6 +167,7 @@ def test_the_cell_list_measures_a_discharge_first_cell_on_its_charge(project, we
     assert listed.retention_reference_cycle == page["retention_reference_cycle"] == 1
     # About 121.5 / 150: the charge's fade, not the flat discharge (100 %), which the old SQL reported.
     assert listed.retention_percent == pytest.approx(121.5 / 150.0 * 100.0, abs=0.5)
+    assert stored.retention_percent == pytest.approx(listed.retention_percent, rel=1e-9)
 
 
 def test_retention_and_decay_name_their_reference_cycles():
