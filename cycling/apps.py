@@ -12,3 +12,5 @@ class CyclingConfig(AppConfig):
         from .parsers import ParseError
 
         ingest.register(DataFile.Kind.CYCLING, services.cycling_ingest, bad_data=(ParseError,))
+        # The cell list's stored figures (CellFigures) follow every ingest's final data version at once.
+        ingest.on_cell_data_changed("cycling.cell_figures", services.cell_figures_after_change)

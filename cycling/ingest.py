@@ -61,6 +61,15 @@ def register(kind: str, run: Callable[..., str], *, bad_data: tuple[type[Excepti
     _HANDLERS[kind] = Handler(run, tuple(bad_data))
 
 
+_AFTER_CHANGE: dict[str, Callable[..., None]] = {}
+
+
+def on_cell_data_changed(name: str, hook: Callable[..., None]) -> None:
+    """Call `hook(cell_id=)` after every ingest that changed what a cell shows, at its final data version
+    (registered from an AppConfig.ready; one per name). A hook that fails is logged; the ingest stands."""
+    _AFTER_CHANGE[name] = hook
+
+
 def handler_for(kind: str) -> Handler:
     try:
         return _HANDLERS[kind]
@@ -170,14 +179,11 @@ def datafile_ingest(*, datafile_id: int) -> str:
     if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
         # Either changes what the dashboards show (a failed reprocess hides the file's old rows).
         cell_data_changed(cell_id=datafile.cell_id)
-        # The cell list's stored figures follow the new data version at once (cycling.services); should that
-        # fail, the list recomputes them when it next reads them, so the ingest's result stands.
-        from .services import cell_figures_refresh
-
-        try:
-            cell_figures_refresh(cell_ids=[datafile.cell_id])
-        except Exception:  # noqa: BLE001
-            log.exception("cell figures of cell %s not refreshed after the ingest", datafile.cell_id)
+        for name, hook in _AFTER_CHANGE.items():
+            try:
+                hook(cell_id=datafile.cell_id)
+            except Exception:  # noqa: BLE001 (what a hook keeps is derived: the ingest's result stands)
+                log.exception("after-ingest hook %s failed for cell %s", name, datafile.cell_id)
         # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
         from monitoring.tasks import after_ingest
 

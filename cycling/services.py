@@ -386,6 +386,11 @@ def cell_figures_refresh(*, cell_ids) -> int:
     return len(rows)
 
 
+def cell_figures_after_change(*, cell_id: int) -> None:
+    """The ingest's after-change hook (registered in CyclingConfig.ready): the cell's figures at its new data version."""
+    cell_figures_refresh(cell_ids=[cell_id])
+
+
 def cell_figures_stale(cells) -> list[int]:
     """Ids of the cells (a queryset) whose stored figures are missing or older than their data."""
     from django.db.models import F

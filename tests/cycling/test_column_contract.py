@@ -163,3 +163,16 @@ def test_summarize_prints_the_contracted_columns_rounded(tmp_path, study_records
     assert list(first) == names_for(SUMMARIZE)
     expected = summarize_cycles(land_rounded(study_records), CellSpec(active_mass_mg=STUDY_ACTIVE_MASS_MG)).iloc[0]
     assert first["discharge_mah_g"] == round(float(expected["discharge_mah_g"]), 3)
+
+
+def test_the_contract_and_the_metrics_import_without_django_or_scipy():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, cycling.analysis.columns, cycling.analysis.fade, cycling.analysis.metrics, monitoring.rules; "
+            "print(sorted(m for m in sys.modules if m in ('django', 'scipy')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"PATH": "", "PYTHONPATH": str(root)}, cwd=root)
+    assert result.stdout.strip() == "[]"
