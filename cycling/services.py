@@ -392,10 +392,12 @@ def cell_figures_after_change(*, cell_id: int) -> None:
 
 
 def cell_figures_stale(cells) -> list[int]:
-    """Ids of the cells (a queryset) whose stored figures are missing or older than their data."""
+    """Ids of the cells (a queryset) whose stored figures are missing or older than their data. A cell that
+    never had data (data_version 0) has nothing to compute: its figures are empty without a row."""
     from django.db.models import F
 
-    return list(cells.exclude(figures__data_version=F("data_version")).values_list("pk", flat=True))
+    return list(cells.exclude(figures__data_version=F("data_version")).exclude(
+        data_version=0, figures__isnull=True).values_list("pk", flat=True))
 
 
 def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> DataFile:
