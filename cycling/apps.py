@@ -7,10 +7,15 @@ class CyclingConfig(AppConfig):
     verbose_name = "Cycling data"
 
     def ready(self):
-        from . import ingest, services, signals  # noqa: F401  (signals: recompute after a build-sheet correction)
+        from ingest import machinery as ingest
+
+        from . import services, signals  # noqa: F401  (signals: recompute after a build-sheet correction)
         from .models import DataFile
         from .parsers import ParseError
 
+        ingest.use_model(DataFile)  # the data-file model lives here; the neutral machinery drives it
         ingest.register(DataFile.Kind.CYCLING, services.cycling_ingest, bad_data=(ParseError,))
         # The cell list's stored figures (CellFigures) follow every ingest's final data version at once.
-        ingest.on_cell_data_changed("cycling.cell_figures", services.cell_figures_after_change)
+        from ingest.signals import cell_data_ingested
+
+        cell_data_ingested.connect(services.cell_figures_after_ingest, dispatch_uid="cycling-cell-figures-after-ingest")

@@ -1,55 +1,22 @@
-"""Web pages of cycling data: the compare page, summary downloads, a cell's per-cycle table download, timeline marks."""
+"""Web pages of cycling data: a cell's per-cycle table download and timeline marks (the compare page is in lab)."""
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cells.selectors import cells_visible_to, groups_visible_to
+from cells.selectors import cells_visible_to
 
-from . import compare as comparing
 from . import services
 from .analysis.columns import EXPORT, headers_for, rounded_row
 from .exports import table_response
 from .models import DataFile
-from .selectors import DEFAULT_PROFILE_CYCLES, cycles_of
+from .selectors import cycles_of
 
 # The per-cycle download: the column contract's EXPORT face (headers with units), plus the file each cycle
 # comes from; values rounded to each column's precision.
 CYCLE_EXPORT_COLUMNS = [*headers_for(EXPORT)[:2], ("datafile__original_name", "File"), *headers_for(EXPORT)[2:]]
-
-
-@login_required
-def compare_page(request):
-    """Controls and empty plot slots; static/js/compare.js fetches /api/v1/compare/ with the same querystring."""
-    selection = comparing.selection_from(request.GET)
-    groups = list(groups_visible_to(request.user).order_by("project__name", "name"))
-    cells = list(cells_visible_to(request.user).order_by("group__name", "replicate_number", "name"))
-    by_group = {}
-    for cell in cells:
-        by_group.setdefault(cell.group, []).append(cell)
-    return render(request, "cycling/compare.html", {
-        "selection": selection, "groups": groups, "cells_by_group": list(by_group.items()),
-        "chosen_groups": set(selection.group_ids), "chosen_cells": set(selection.cell_ids),
-        "profile_cycles": request.GET.get("profile_cycles") or DEFAULT_PROFILE_CYCLES,
-        "band": "sd" if request.GET.get("band") == "sd" else "minmax",
-        "show": request.GET.get("show") if request.GET.get("show") in ("mean", "cells", "both") else "mean",
-        "export_query": selection.querystring(),
-        "figure_metrics": [("discharge_mah_g", "Capacity"), ("ce_percent", "CE"), ("retention_percent", "Retention")],
-    })
-
-
-@login_required
-def compare_export(request):
-    """The group or cell summary of a comparison as CSV or XLSX (?table=groups|cells&format=csv|xlsx)."""
-    table = request.GET.get("table", "groups")
-    if table not in ("groups", "cells"):
-        raise Http404("table must be groups or cells")
-    payload = comparing.compare(request.user, comparing.selection_from(request.GET))
-    columns, rows = comparing.summary_table(payload, table)
-    return table_response(columns, rows, fmt=request.GET.get("format", "csv"),
-                          filename=f"compare-{table}-summary", sheet=f"{table} summary")
 
 
 @login_required

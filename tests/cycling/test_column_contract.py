@@ -133,7 +133,7 @@ def test_the_cycles_download_has_the_contracted_headers_rounded(viewer_web, impo
 
 @pytest.mark.django_db
 def test_the_dataset_zip_has_the_contracted_cycle_columns(viewer, imported):
-    from cycling.dataset import dataset_zip
+    from lab.dataset import dataset_zip
 
     data = b"".join(dataset_zip(viewer, [imported], records=()))
     with zipfile.ZipFile(io.BytesIO(data)) as zf:

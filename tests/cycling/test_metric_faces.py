@@ -49,7 +49,7 @@ def _csv(resp) -> list[dict]:
 
 def _faces(cell, web, api, viewer, tmp_path, data: bytes, summarize_args=()) -> dict:
     """Retention, decay and their reference cycles as each face reports them (None where a face has no decay)."""
-    from cycling.dataset import dataset_zip
+    from lab.dataset import dataset_zip
     from monitoring import rules
     from monitoring.models import RunState
     from monitoring.selectors import cell_cycle_frame
