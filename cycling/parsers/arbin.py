@@ -8,8 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError
+
 from .canonical import Counter, build_records, summarise
-from .errors import ParseError
 from .export import Export
 from .probe import Probe, Reader
 from .sniff import check_ole2, check_zip

@@ -27,10 +27,12 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError, display_name, reading
+
 from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
 from .columns import UNITS
-from .errors import ParseError, display_name, reading
-from .land import PARSER_VERSION, RECORD_COLUMNS, LandExport
+from .export import Export
+from .land import RECORD_COLUMNS
 from .probe import Reader
 
 READER_VERSION = "1.0.0"
@@ -87,8 +89,8 @@ _STEP_TYPES = {"charge": "charge", "charging": "charge", "discharge": "discharge
 
 
 @dataclass
-class BdfExport(LandExport):
-    """A BDF file read into the canonical records (LandExport's fields plus who read it)."""
+class BdfExport(Export):
+    """A BDF file read into the canonical records (Export's fields, BDF as who read it)."""
 
     instrument: str = "BDF"
     reader: str = "bdf"
@@ -206,7 +208,7 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExp
     meta = {
         "format": fmt, "n_records": len(frame), "n_cycles": int(frame["cycle"].nunique()),
         "first_step_kind": first_kind, "partial_last_cycle": _partial_last_cycle(frame, first_kind),
-        "parser_version": PARSER_VERSION, "reader": "bdf", "reader_version": READER_VERSION,
+        "parser_version": READER_VERSION, "reader": "bdf", "reader_version": READER_VERSION,
         "instrument": "BDF",
     }
     if frame["sys_time"].notna().any():

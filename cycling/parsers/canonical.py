@@ -15,34 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError
+
 from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
-from .columns import UNITS
-from .errors import ParseError
+from .columns import STEP_STATES, UNITS
 from .land import RECORD_COLUMNS
 from .values import arrow_pool
 
 _TIME_JITTER_S = 1.0
-
-# Step codes of the non-LAND instruments (upper case) -> (step_kind, step_mode). Unknown codes fall back
-# to the sign of the current.
-STEP_CODES: dict[str, tuple[str, str]] = {
-    # Neware BTS / .nda
-    "REST": ("rest", ""), "PAUSE": ("rest", ""), "静置": ("rest", ""),
-    "CC_CHG": ("charge", "CC"), "CV_CHG": ("charge", "CV"), "CCCV_CHG": ("charge", "CCCV"),
-    "CP_CHG": ("charge", "CP"), "CR_CHG": ("charge", "CR"),
-    "CC_DCHG": ("discharge", "CC"), "CV_DCHG": ("discharge", "CV"), "CCCV_DCHG": ("discharge", "CCCV"),
-    "CP_DCHG": ("discharge", "CP"), "CR_DCHG": ("discharge", "CR"),
-    "恒流充电": ("charge", "CC"), "恒压充电": ("charge", "CV"), "恒流恒压充电": ("charge", "CCCV"),
-    "恒流放电": ("discharge", "CC"), "恒压放电": ("discharge", "CV"), "恒流恒压放电": ("discharge", "CCCV"),
-    # Maccor State column
-    "R": ("rest", ""), "C": ("charge", ""), "D": ("discharge", ""), "O": ("rest", ""), "S": ("rest", ""),
-    # LANHE
-    "C_CC": ("charge", "CC"), "D_CC": ("discharge", "CC"), "C_CV": ("charge", "CV"), "D_CV": ("discharge", "CV"),
-    "C_CRATE": ("charge", "CC"), "D_CRATE": ("discharge", "CC"), "C_RATE": ("charge", "CC"),
-    "D_RATE": ("discharge", "CC"), "C_CCCV": ("charge", "CCCV"), "C_CP": ("charge", "CP"),
-    "D_CP": ("discharge", "CP"),
-}
-
 
 @dataclass(frozen=True)
 class Counter:
@@ -89,13 +69,8 @@ def split_header(raw: object) -> tuple[str, str | None]:
     return text, None
 
 
-def norm(name: str) -> str:
-    """Header names compared without case, blanks, dots, underscores or hyphens."""
-    return re.sub(r"[\s._\-]+", "", str(name)).lower()
-
-
 def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
-                     table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[pd.Categorical, pd.Categorical]:
+                     table: dict[str, tuple[str, str]] = STEP_STATES) -> tuple[pd.Categorical, pd.Categorical]:
     """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign. Both
     come as categoricals (small integer codes over a few words): no Python string per record."""
     if isinstance(codes, tuple):  # already factorised: (per-record ids from 0, their words)

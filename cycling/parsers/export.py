@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-INSTRUMENTS = ("LAND", "Neware", "Arbin", "BioLogic", "Maccor", "BDF")
-
 
 @dataclass
 class Export:

@@ -9,8 +9,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from .canonical import Counter, build_records, kinds_from_codes, norm, summarise
-from .errors import ParseError
+from readers.errors import ParseError
+
+from .canonical import Counter, build_records, kinds_from_codes, summarise
+from .columns import normalise_name
 from .export import Export
 from .probe import Probe, Reader
 from .tables import Table, read_delimited, text_head
@@ -26,7 +28,7 @@ def _is_maccor(probe: Probe) -> bool:
 
 def _header_line(lines: list[str]) -> int | None:
     for i, line in enumerate(lines[:40]):
-        cells = [norm(c) for c in re.split(r"[\t,]", line)]
+        cells = [normalise_name(c) for c in re.split(r"[\t,]", line)]
         if cells and cells[0].startswith("rec") and any(c.startswith(("cyc", "cycle")) for c in cells) and any(
                 c.startswith(("amp", "current", "volt")) for c in cells):
             return i
@@ -39,7 +41,7 @@ def _preamble(lines: list[str]) -> dict:
     for line in lines:
         cells = [c.strip() for c in re.split(r"\t|,(?=\S)|:\s{2,}", line) if c.strip()]
         for key, value in zip(cells[::2], cells[1::2], strict=False):
-            name = _KEYS.get(norm(key.rstrip(":")).replace("'", ""))
+            name = _KEYS.get(normalise_name(key.rstrip(":")).replace("'", ""))
             if name:
                 meta[name] = value
     return meta

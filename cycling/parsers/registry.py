@@ -1,4 +1,4 @@
-"""The reader registry: ``read_export`` picks the reader of a cycler file by its content and runs it."""
+"""The cycling reader registry: ``read_export`` picks the reader of a cycler file by its content and runs it."""
 
 from __future__ import annotations
 
@@ -7,38 +7,42 @@ import os
 from collections.abc import Callable
 from typing import BinaryIO
 
-from .errors import ParseError, display_name, reading
+from readers import Registry
+from readers.errors import ParseError, display_name, reading
+
 from .export import Export
 from .probe import Probe, Reader
 
 _MAX_FILE_BYTES = 4 * 1024**3
 
 
-READERS: list[Reader] = []
+def _load(registry: Registry) -> None:
+    from . import arbin, bdf, biologic, lanhe, maccor, neware
+    from .land import PARSER_VERSION, read_land
+
+    for module in (neware, arbin, biologic, maccor, lanhe):
+        for reader in module.READERS:
+            registry.register(reader)
+    registry.register(bdf.READER)
+    registry.register(Reader("assb-lab land", "LAND", _land_sniff,
+                             lambda probe: read_land(io.BytesIO(probe.data), name=probe.name,
+                                                     progress=probe.progress),
+                             PARSER_VERSION))
+
+
+READERS: Registry[Probe, Export] = Registry(_load)
 
 
 def register(reader: Reader, *, before: str | None = None) -> Reader:
     """Add a reader (ahead of the one named ``before``: LAND's reader, the catch-all, stays last)."""
-    if any(r.name == reader.name for r in READERS):
-        return reader
-    at = next((i for i, r in enumerate(READERS) if r.name == before), len(READERS))
-    READERS.insert(at, reader)
-    return reader
+    iter(READERS)  # the built-in readers first, so that ``before`` can name them
+    return READERS.register(reader, before=before or "assb-lab land")
 
 
-def _load() -> list[Reader]:
-    if not READERS:
-        from . import arbin, bdf, biologic, lanhe, maccor, neware
-        from .land import PARSER_VERSION, read_land
-
-        for module in (neware, arbin, biologic, maccor, lanhe):
-            for reader in module.READERS:
-                register(reader)
-        register(bdf.READER)
-        register(Reader("assb-lab land", "LAND", _land_sniff,
-                        lambda probe: read_land(io.BytesIO(probe.data), name=probe.name, progress=probe.progress),
-                        PARSER_VERSION))
-    return READERS
+def reader_version(name: str | None) -> str | None:
+    """The current version of the registered reader called ``name``: what a cached record frame was made by
+    must equal it for the cache to be used (every reader has its own version)."""
+    return READERS.version_of(name)
 
 
 def _land_sniff(probe: Probe) -> bool:
@@ -53,7 +57,10 @@ def read_export(
     name: str | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Export:
-    """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise."""
+    """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise.
+
+    ``export.metadata['parser']`` and ``['parser_version']`` name the registered reader and its own version
+    (the record cache's key); ``reader``/``reader_version`` may name the library underneath (fastnda)."""
     display = name or display_name(source)
     data = _read_bytes(source, display)
     probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
@@ -62,19 +69,21 @@ def read_export(
     signature = probe.signature
     if signature is not None and signature.refusal:
         raise ParseError(f"it is {signature.what}: {signature.refusal}", file=display)
-    for reader in _load():
-        if not reader.sniff(probe):
-            continue
-        with reading(display, subject=f"{reader.instrument} file"):
-            export = reader.read(probe)
-        export.reader_version = export.reader_version or reader.version
-        export.source_name = display
-        export.metadata.setdefault("instrument", export.instrument)
-        export.metadata.setdefault("reader", export.reader)
-        export.metadata.setdefault("reader_version", export.reader_version)
-        return export
-    what = signature.what if signature else "a file of an unknown format"
-    raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
+    with reading(display, subject="file"):
+        reader = READERS.pick(probe)
+    if reader is None:
+        what = signature.what if signature else "a file of an unknown format"
+        raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
+    with reading(display, subject=f"{reader.instrument} file"):
+        export = reader.read(probe)
+    export.reader_version = export.reader_version or reader.version
+    export.source_name = display
+    export.metadata.setdefault("instrument", export.instrument)
+    export.metadata.setdefault("reader", export.reader)
+    export.metadata.setdefault("reader_version", export.reader_version)
+    export.metadata["parser"] = reader.name
+    export.metadata["parser_version"] = reader.version
+    return export
 
 
 def _read_bytes(source, display: str) -> bytes:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import python_calamine
 
-from cycling.parsers import RECORD_COLUMNS, Export, LandExport, ParseError, read_export
+from cycling.parsers import RECORD_COLUMNS, Export, ParseError, read_export
 from cycling.parsers.crosscheck import compare_with_instrument, cross_check
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cyclers"
@@ -20,10 +20,6 @@ def read(path: str) -> Export:
     export = read_export(DATA / path)
     assert list(export.records.columns) == RECORD_COLUMNS
     return export
-
-
-def test_land_export_is_the_export_contract():
-    assert LandExport is Export
 
 
 def test_it_matches_the_neware_cycle_sheet_exactly():

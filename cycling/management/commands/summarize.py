@@ -64,7 +64,7 @@ class Command(BaseCommand):
                         first_half=opts["first_half"], voltage_window_v=window)
 
     def handle(self, *args, **opts):
-        from cycling.parsers import PARSER_VERSION, ParseError
+        from cycling.parsers import ParseError
 
         spec = self.spec(opts)
         try:
@@ -83,9 +83,10 @@ class Command(BaseCommand):
             for w in result.warnings:
                 sys.stderr.write(f"warning: {w}\n")
             return
-        provenance = {"parser_version": PARSER_VERSION, "instrument": getattr(export, "instrument", "LAND"),
-                      "reader": getattr(export, "reader", "assb-lab land"),
-                      "reader_version": getattr(export, "reader_version", PARSER_VERSION),
+        provenance = {"parser": export.metadata.get("parser", export.reader),
+                      "parser_version": export.metadata.get("parser_version", export.reader_version),
+                      "instrument": export.instrument, "reader": export.reader,
+                      "reader_version": export.reader_version,
                       **result.provenance(), "parser_warnings": list(export.warnings)}
         payload = {
             "file": str(opts["file"]),
