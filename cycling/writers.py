@@ -75,6 +75,62 @@ def write_arbin_csv(records: pd.DataFrame, dest: BinaryIO) -> None:
     _save(frame, dest)
 
 
+def arbin_frame(records: pd.DataFrame) -> pd.DataFrame:
+    """The columns of an Arbin channel sheet (as write_arbin_csv writes them), Date_Time as datetimes."""
+    cap, energy = flows(records), flows(records, "energy_mwh")
+    charge = (records["step_kind"] == "charge").to_numpy()
+    discharge = (records["step_kind"] == "discharge").to_numpy()
+    cycle = records["cycle"].to_numpy()
+    stamps = records["sys_time"]
+    if stamps.isna().all():
+        stamps = pd.Timestamp("2024-01-01") + pd.to_timedelta(records["test_time_s"], unit="s")
+    return pd.DataFrame({
+        "Data_Point": records["record"], "Date_Time": pd.to_datetime(stamps),
+        "Test_Time(s)": records["test_time_s"], "Step_Time(s)": records["step_time_s"],
+        "Cycle_Index": cycle, "Step_Index": records["step"], "Current(A)": records["current_ma"] / 1000,
+        "Voltage(V)": records["voltage_v"],
+        "Charge_Capacity(Ah)": _per_group(cap * charge, cycle) / 1000,
+        "Discharge_Capacity(Ah)": _per_group(cap * discharge, cycle) / 1000,
+        "Charge_Energy(Wh)": _per_group(energy * charge, cycle) / 1000,
+        "Discharge_Energy(Wh)": _per_group(energy * discharge, cycle) / 1000,
+    })
+
+
+def write_arbin_xlsx(channels: dict[str, pd.DataFrame], dest: BinaryIO, *, date_cells: bool = True) -> None:
+    """MITS Pro workbook: Global_Info, then per channel 'Channel_<id>' (records; Date_Time as real Excel
+    datetimes, or as text with ``date_cells=False``) and 'Statistics_<id>' (Arbin's own per-cycle charge and
+    discharge capacity, Ah). ``channels``: channel id ('1-053') -> canonical records."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(dest, {"in_memory": True})
+    stamp = book.add_format({"num_format": "mm/dd/yyyy hh:mm:ss.000"})
+    info = book.add_worksheet("Global_Info")
+    info.write_row(0, 0, ["TEST REPORT"])
+    info.write_row(3, 0, ["Channel", "Start DateTime", "Schedule File Name", "Software Version"])
+    for n, channel in enumerate(channels):
+        info.write_row(4 + n, 0, [channel, "01/01/2024 00:00:00", "synthetic.sdx", "MITS Pro 8.00"])
+    for channel, records in channels.items():
+        frame = arbin_frame(records)
+        sheet = book.add_worksheet(f"Channel_{channel}")
+        sheet.write_row(0, 0, list(frame.columns))
+        for j, column in enumerate(frame.columns):
+            values = frame[column]
+            if column == "Date_Time":
+                for i, value in enumerate(values):
+                    if date_cells:
+                        sheet.write_datetime(i + 1, j, value.to_pydatetime(), stamp)
+                    else:
+                        sheet.write_string(i + 1, j, value.strftime("%m/%d/%Y %H:%M:%S.%f"))
+            else:
+                sheet.write_column(1, j, values.to_numpy(dtype=np.float64).tolist())
+        per_cycle = frame.groupby("Cycle_Index")[["Charge_Capacity(Ah)", "Discharge_Capacity(Ah)"]].max()
+        stats = book.add_worksheet(f"Statistics_{channel}")
+        stats.write_row(0, 0, ["Cycle_Index", "Charge_Capacity(Ah)", "Discharge_Capacity(Ah)"])
+        for i, (cycle, row) in enumerate(per_cycle.iterrows()):
+            stats.write_row(i + 1, 0, [int(cycle), float(row.iloc[0]), float(row.iloc[1])])
+    book.close()
+
+
 def write_maccor_text(records: pd.DataFrame, dest: BinaryIO, *, clock_times: bool = True) -> None:
     """Maccor tab-separated export: 'Today's Date' line, Rec#/Cyc#/Step, '0d HH:MM:SS' times (or seconds),
     unsigned Amps with State C/D/R, Amp-hr and Watt-hr per step, cycles counted from 0."""

@@ -43,6 +43,40 @@ class Counter:
     direction: str | None = None
 
 
+def repair_clock_glitches(test_time_s: np.ndarray, rows: np.ndarray, *,
+                          jitter_s: float = _TIME_JITTER_S) -> tuple[np.ndarray, str | None]:
+    """(test time, finding): single records whose test time jumps away and straight back (a cycler's clock
+    glitch: 0 s on one record at a step start, then the test carries on) get the time between their
+    neighbours, and the finding names their rows. A drop that the next record does not undo (a restart, two
+    tests merged) is left as it is, for the caller to refuse."""
+    t = np.asarray(test_time_s, dtype=np.float64)
+    drops = np.flatnonzero(np.diff(t) < -jitter_s) + 1
+    if not drops.size:
+        return t, None
+    n = len(t)
+    glitch = []
+    for j in drops.tolist():
+        if j + 1 < n and t[j + 1] >= t[j - 1] - jitter_s:
+            glitch.append(j)  # one record fell back (0 s) and the next carries on
+        elif j >= 2 and t[j] >= t[j - 2] - jitter_s and (not glitch or glitch[-1] != j - 1):
+            glitch.append(j - 1)  # one record jumped ahead and the next is back on track
+    glitch = sorted(set(g for g in glitch if 0 < g < n - 1))
+    if not glitch:
+        return t, None
+    # Isolated records only: two neighbouring odd records are not a glitch that interpolation can repair.
+    isolated = [g for g in glitch if g - 1 not in glitch and g + 1 not in glitch]
+    if not isolated:
+        return t, None
+    fixed = t.copy()
+    at = np.asarray(isolated)
+    fixed[at] = 0.5 * (t[at - 1] + t[at + 1])
+    shown = ", ".join(str(int(rows[g])) for g in isolated[:10]) + (" ..." if len(isolated) > 10 else "")
+    finding = (f"the test time jumps on {len(isolated)} isolated record(s) and carries on at the next (a clock "
+               f"glitch of the cycler, e.g. 0 s at a step start): row(s) {shown}; their times were set between "
+               "their neighbours'")
+    return fixed, finding
+
+
 def unit_factor(unit: str | None, dimension: str, *, column: str, default: str | None = None) -> float:
     """Factor from the unit as written ('mA', 'A', 'mA.h', 'Ah', 'uAh') to the canonical unit of ``dimension``,
     through THE unit table (columns.UNITS). A missing unit takes ``default`` (the instrument's fixed unit) or
@@ -243,6 +277,9 @@ def build_records(
             i = int(np.flatnonzero(bad)[0])
             what = "missing" if np.isnan(values[i]) else "infinite"
             raise ParseError(f"the {name} value is {what}", sheet=sheet, row=int(rows[i]), column=name)
+    test_time, finding = repair_clock_glitches(test_time, rows)
+    if finding:
+        meta.setdefault("reader_warnings", []).append(finding)
     back = np.flatnonzero(np.diff(test_time) < -_TIME_JITTER_S)
     if back.size:
         i = int(back[0]) + 1

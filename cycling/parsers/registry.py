@@ -56,11 +56,35 @@ def read_export(
     *,
     name: str | None = None,
     progress: Callable[[float], None] | None = None,
+    channel: str | None = None,
 ) -> Export:
     """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise.
 
+    A file of several channels (one run each) needs ``channel``: the refusal lists the channels it holds.
     ``export.metadata['parser']`` and ``['parser_version']`` name the registered reader and its own version
     (the record cache's key); ``reader``/``reader_version`` may name the library underneath (fastnda)."""
+    runs = read_runs(source, name=name, progress=progress)
+    display = runs[0].source_name
+    if channel is None and len(runs) == 1:
+        return runs[0]
+    listing = ", ".join(str(run.metadata.get("channel")) for run in runs)
+    if channel is None:
+        raise ParseError(f"the file holds {len(runs)} channels ({listing}), one cell each: name the channel "
+                         "of this cell when uploading, or upload once per channel", file=display)
+    wanted = str(channel).strip().lower()
+    found = [run for run in runs if str(run.metadata.get("channel", "")).strip().lower() == wanted]
+    if not found:
+        raise ParseError(f"it holds no channel '{channel}' (its channels: {listing})", file=display)
+    return found[0]
+
+
+def read_runs(
+    source: str | os.PathLike | BinaryIO,
+    *,
+    name: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Export]:
+    """Every run of a cycler file: one per channel (one for almost every file), each a checked Export."""
     display = name or display_name(source)
     data = _read_bytes(source, display)
     probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
@@ -76,14 +100,18 @@ def read_export(
         raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
     with reading(display, subject=f"{reader.instrument} file"):
         export = reader.read(probe)
-    export.reader_version = export.reader_version or reader.version
-    export.source_name = display
-    export.metadata.setdefault("instrument", export.instrument)
-    export.metadata.setdefault("reader", export.reader)
-    export.metadata.setdefault("reader_version", export.reader_version)
-    export.metadata["parser"] = reader.name
-    export.metadata["parser_version"] = reader.version
-    return export
+    runs = export.runs or [export]
+    for run in runs:
+        run.runs = []
+        run.warnings.extend(run.metadata.pop("reader_warnings", []))
+        run.reader_version = run.reader_version or reader.version
+        run.source_name = display
+        run.metadata.setdefault("instrument", run.instrument)
+        run.metadata.setdefault("reader", run.reader)
+        run.metadata.setdefault("reader_version", run.reader_version)
+        run.metadata["parser"] = reader.name
+        run.metadata["parser_version"] = reader.version
+    return runs
 
 
 def _read_bytes(source, display: str) -> bytes:

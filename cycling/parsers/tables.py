@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 from pandas.tseries.api import guess_datetime_format
 
 from readers.errors import ParseError
@@ -90,6 +91,9 @@ class Table:
             # Unix seconds (Arbin csv DateTime, Neware .nda)
             return pd.to_datetime(values.to_numpy(dtype=np.float64), unit="s", errors="coerce").to_numpy(
                 dtype="datetime64[ns]")
+        if values.dtype == object and infer_dtype(values, skipna=True) not in ("string", "empty"):
+            # Excel date cells (Arbin's Date_Time saved as real dates), alone or among text stamps
+            return to_datetime(values)
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             if test_time_s is not None and len(values) > 1000:
                 sample = np.unique(np.linspace(0, len(values) - 1, 257).astype(np.int64))

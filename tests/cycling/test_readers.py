@@ -144,21 +144,6 @@ def test_it_reads_arbin_csv_dumps_with_and_without_units():
     assert len(tri.records) == 248 and tri.metadata["units"]["Current"] == "A (instrument default)"
 
 
-def test_it_refuses_an_arbin_workbook_with_several_channels():
-    import xlsxwriter
-
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    book.add_worksheet("Global_Info").write_row(0, 0, ["TEST REPORT"])
-    for sheet in ("Channel_3_1", "Channel_4_1"):
-        book.add_worksheet(sheet).write_row(0, 0, ["Data_Point", "Test_Time(s)", "Current(A)", "Voltage(V)"])
-    book.close()
-    with pytest.raises(ParseError) as caught:
-        read_export(io.BytesIO(buffer.getvalue()), name="two_channels.xlsx")
-    message = str(caught.value)
-    assert "two_channels.xlsx" in message and "channel 3: Channel_3_1" in message and "channel 4" in message
-
-
 def test_it_reads_biologic_mpt_with_and_without_a_header_block():
     bt = read("biologic/PyProBE__Sample_data_biologic_01_MB_CA1.txt")
     assert bt.instrument == "BioLogic" and bt.metadata["header_lines"] == 102
