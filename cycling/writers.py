@@ -131,9 +131,15 @@ def write_arbin_xlsx(channels: dict[str, pd.DataFrame], dest: BinaryIO, *, date_
     book.close()
 
 
-def write_maccor_text(records: pd.DataFrame, dest: BinaryIO, *, clock_times: bool = True) -> None:
+def write_maccor_text(records: pd.DataFrame, dest: BinaryIO, *, clock_times: bool = True, layout: str = "today",
+                      milli: bool = False, encoding: str = "utf-8", description: str = "") -> None:
     """Maccor tab-separated export: 'Today's Date' line, Rec#/Cyc#/Step, '0d HH:MM:SS' times (or seconds),
-    unsigned Amps with State C/D/R, Amp-hr and Watt-hr per step, cycles counted from 0."""
+    unsigned Amps with State C/D/R, Amp-hr and Watt-hr per step, cycles counted from 0.
+
+    ``layout='name-channel'``: the MIMS Client layout ('Name:'/'Channel:' lines; Rec, Cycle P, Cycle C,
+    Cap. [Ah], Ener. [Wh], Current [A], Voltage [V], Md). ``milli``: the file as re-saved in milli-units
+    (mAmps, mAmp-hr, mWatt-hr, mVolts). ``description`` goes into the free-text line (any bytes the
+    ``encoding`` allows)."""
     kind = records["step_kind"].to_numpy(dtype=object)
     step = records["step"].to_numpy()
     days, rest = np.divmod(records["test_time_s"].to_numpy(), 86400.0)
@@ -142,17 +148,31 @@ def write_maccor_text(records: pd.DataFrame, dest: BinaryIO, *, clock_times: boo
         "TestTime": [f"{int(d)}d {c}" for d, c in zip(days, _clock(rest), strict=True)],
         "StepTime": [f"{int(d)}d {c}" for d, c in zip(step_days, _clock(step_rest), strict=True)],
     } if clock_times else {"Test (Sec)": records["test_time_s"], "Step (Sec)": records["step_time_s"]}
-    frame = pd.DataFrame({
-        "Rec#": records["record"], "Cyc#": records["cycle"] - 1, "Step": step, **times,
-        "Amp-hr": _per_group(flows(records), step) / 1000, "Watt-hr": _per_group(flows(records, "energy_mwh"),
-                                                                                step) / 1000,
-        "Amps": records["current_ma"].abs() / 1000, "Volts": records["voltage_v"],
-        "State": np.select([kind == "charge", kind == "discharge"], ["C", "D"], "R"),
-        "DPt Time": _stamps(records, "%m/%d/%Y %H:%M:%S"),
-    })
-    preamble = "Today's Date:\t01 January 2025\tDate of Test:\t01 January 2024, 12:00:00 AM\n" \
-               "    Filename:\tsynthetic\tTester Channel:\t1\n"
-    _save(frame, dest, preamble=preamble, sep="\t")
+    scale = 1000.0 if milli else 1.0
+    amp_hr = _per_group(flows(records), step) / 1000 * scale
+    watt_hr = _per_group(flows(records, "energy_mwh"), step) / 1000 * scale
+    amps = records["current_ma"].abs() / 1000 * scale
+    volts = records["voltage_v"] * scale
+    state = np.select([kind == "charge", kind == "discharge"], ["C", "D"], "R")
+    if layout == "name-channel":
+        frame = pd.DataFrame({
+            "Rec": records["record"], "Cycle P": records["cycle"], "Cycle C": records["cycle"], "Step": step,
+            **times, ("Cap. [mAh]" if milli else "Cap. [Ah]"): amp_hr, ("Ener. [mWh]" if milli else "Ener. [Wh]"): watt_hr,
+            ("Current [mA]" if milli else "Current [A]"): amps, ("Voltage [mV]" if milli else "Voltage [V]"): volts,
+            "Md": state, "ES": 0, "DPT Time": _stamps(records, "%m/%d/%Y %I:%M:%S %p"),
+        })
+        preamble = (f"Name:\tsynthetic\nChannel:\t12\nProcedure:\tsynthetic.000\nDescription:\t{description}\n"
+                    "Date of Test:\t01/01/2024 12:00:00 AM\n\n")
+    else:
+        frame = pd.DataFrame({
+            "Rec#": records["record"], "Cyc#": records["cycle"] - 1, "Step": step, **times,
+            ("mAmp-hr" if milli else "Amp-hr"): amp_hr, ("mWatt-hr" if milli else "Watt-hr"): watt_hr,
+            ("mAmps" if milli else "Amps"): amps, ("mVolts" if milli else "Volts"): volts,
+            "State": state, "DPt Time": _stamps(records, "%m/%d/%Y %H:%M:%S"),
+        })
+        preamble = "Today's Date:\t01 January 2025\tDate of Test:\t01 January 2024, 12:00:00 AM\n" \
+                   f"    Filename:\tsynthetic\tTester Channel:\t1\nProcedure:\tsynthetic.000\tDescription:\t{description}\n"
+    _save(frame, dest, preamble=preamble, sep="\t", encoding=encoding)
 
 
 _MPT_COLUMNS = ["mode", "ox/red", "time/s", "step time/s", "Ewe/V", "I/mA", "(Q-Qo)/mA.h", "half cycle", "cycle number"]

@@ -69,8 +69,8 @@ TEXT: list[tuple[str, str, re.Pattern]] = [
     ("BioLogic", "mpt", re.compile(r"EC-Lab ASCII FILE|BT-Lab ASCII FILE|Nb header lines", re.I)),
     ("BioLogic", "mpt", re.compile(r"^mode\tox/red\t|\tox/red\t.*\b(?:Ewe|Ecell)/V|(?:^|\t)time/s\t.*(?:Ewe|Ecell)/V",
                                    re.I | re.M)),
-    ("Maccor", "maccor", re.compile(r"Today'?s Date|Date of Test|^\s*Rec#?\s*[\t,]\s*Cyc#|Amp-hr|Watt-hr",
-                                    re.I | re.M)),
+    ("Maccor", "maccor", re.compile(r"Today'?s Date|Date of Test|^\s*Rec#?\s*[\t,]\s*(?:Cyc#|Cycle [PC]\b)"
+                                    r"|Amp-hr|Watt-hr", re.I | re.M)),
     ("Arbin", "arbin-csv", re.compile(r"Data[_ ]Point.*Cycle[_ ]Index|Test[_ ]Time\s*\(s\).*Cycle[_ ]Index"
                                       r"|Data_Point.*Test_Time", re.I)),
     ("Neware", "neware-csv", re.compile(r"DataPoint\s*,.*Cycle Index|Record ID|CapaCity\(mAh\)|Chg\.? Cap"
@@ -83,7 +83,7 @@ TEXT: list[tuple[str, str, re.Pattern]] = [
 TEXT_TABLES: dict[str, str] = {
     "LAND": "a record section whose header row names at least voltage and current",
     "Arbin": "Data_Point / Test_Time / Cycle_Index columns",
-    "Maccor": "Rec# / Cyc# columns with Amp-hr",
+    "Maccor": "Rec# / Cyc# columns with Amp-hr, or Rec / Cycle P / Cycle C with Cap. [Ah]",
     "Neware": "DataPoint / Cycle Index or Record ID columns",
     "BioLogic": "an EC-Lab or BT-Lab ASCII file with time/s and Ewe/V",
     "BDF": "test_time_second with voltage_volt / current_ampere",

@@ -182,3 +182,88 @@ def test_it_reads_the_older_bdf_column_names_and_integrates_the_current_without_
     # ... and, the simulated cell's capacity being the integral of its current, the cell's own numbers too
     ours, truth = cycle_capacities(export.records), cycle_capacities(run())
     assert np.allclose(ours, truth, rtol=TOLERANCE)
+
+
+# --- finding 6: Maccor layouts and unit variants; finding 1: Windows-1252 bytes --------------------------------
+
+def _maccor(**kwargs) -> bytes:
+    from cycling.writers import write_maccor_text
+
+    buffer = io.BytesIO()
+    write_maccor_text(run(), buffer, **kwargs)
+    return buffer.getvalue()
+
+
+def assert_same_run(records: pd.DataFrame, original: pd.DataFrame = None):
+    original = run() if original is None else original
+    assert len(records) == len(original)
+    assert (records["cycle"].to_numpy() == original["cycle"].to_numpy()).all()
+    assert (records["step_kind"].to_numpy() == original["step_kind"].to_numpy()).all()
+    for column in ("test_time_s", "current_ma", "voltage_v", "capacity_mah"):
+        assert np.allclose(records[column], original[column], rtol=1e-8, atol=1e-9), column
+
+
+@pytest.mark.parametrize("layout", ["today", "name-channel"])
+@pytest.mark.parametrize("milli", [False, True])
+def test_it_reads_both_maccor_layouts_in_amps_and_in_milli_units(layout, milli):
+    export = read_export(io.BytesIO(_maccor(layout=layout, milli=milli)), name="run.001")
+    assert export.instrument == "Maccor"
+    assert export.metadata["channel"] == ("12" if layout == "name-channel" else "1")
+    assert_same_run(export.records)
+    assert_matches_integrated_current(export.records)
+    if milli:
+        units = export.metadata["units"]
+        assert set(units.values()) >= {"mA", "mAh", "mV"}, units
+
+
+def test_it_reads_a_maccor_file_whose_description_has_windows_1252_and_control_bytes():
+    data = _maccor(description="Zelle µ-7 bei 25 °C, Kapazität 2 mAh, 3 €", encoding="cp1252", layout="name-channel")
+    data = data.replace(b"Zelle", b"Zelle\xff\x01\x00", 1)  # what a re-saved description line holds
+    export = read_export(io.BytesIO(data), name="run.002")
+    assert export.metadata["encoding"] == "cp1252"
+    assert export.metadata["description"].startswith("Zelleÿ\x01 µ-7 bei 25 °C")
+    assert_same_run(export.records)
+
+
+def _cp1252_file(fmt: str) -> tuple[bytes, str]:
+    """A file of ``fmt`` written by the seeded writers, with Windows-1252 text where that format has free text
+    or a unit ('°C', 'µ', '²', '€'), encoded as a European Windows PC saves it."""
+    from cycling.parsers.bdf import write_bdf
+    from cycling.testing import write_land
+    from cycling.writers import write_biologic_mpt, write_neware_csv
+
+    buffer = io.BytesIO()
+    if fmt == "land":
+        write_land(run(), buffer, variant="csv")
+        text = "Barcode: Zelle-µ7 25 °C 3 €\n" + buffer.getvalue().decode("utf-8-sig")
+        return text.encode("cp1252"), "run.csv"
+    if fmt == "biologic":
+        write_biologic_mpt(run(), buffer)
+        lines = buffer.getvalue().decode().split("\n")
+        lines[2] = "Electrode surface area : 1.130 cm² (3 €)"  # replaces a blank line: the count stays
+        return "\n".join(lines).encode("cp1252"), "run.mpt"
+    if fmt == "maccor":
+        return _maccor(description="Zelle µ-7, 25 °C, 3 €", encoding="cp1252"), "run.003"
+    writer = {"arbin": write_arbin_csv, "neware": write_neware_csv,
+              "bdf": lambda records, dest: write_bdf(records, dest, fmt="csv")}[fmt]
+    writer(run(), buffer)
+    frame = pd.read_csv(io.BytesIO(buffer.getvalue()), dtype=str, keep_default_na=False)
+    frame["Aux_Temperature_1(°C)" if fmt != "bdf" else "comment"] = "25 °C, 3 €"
+    return frame.to_csv(index=False).encode("cp1252"), f"run.{fmt}.csv"
+
+
+@pytest.mark.parametrize("fmt", ["arbin", "maccor", "biologic", "neware", "bdf", "land"])
+def test_it_reads_windows_1252_text_in_every_text_format(fmt):
+    data, name = _cp1252_file(fmt)
+    assert b"\x80" in data  # '€': a byte only Windows-1252 gives meaning to
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    export = read_export(io.BytesIO(data), name=name)
+    assert export.instrument == {"arbin": "Arbin", "maccor": "Maccor", "biologic": "BioLogic", "neware": "Neware",
+                                 "bdf": "BDF", "land": "LAND"}[fmt]
+    assert export.records["cycle"].nunique() == 3
+    if fmt == "land":
+        assert export.metadata["barcode"] == "Zelle-µ7 25 °C 3 €"
+        assert np.allclose(cycle_capacities(export.records), cycle_capacities(run()), rtol=TOLERANCE)
+    else:
+        assert_same_run(export.records)
