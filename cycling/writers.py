@@ -224,5 +224,42 @@ def write_neware_csv(records: pd.DataFrame, dest: BinaryIO) -> None:
     _save(frame, dest)
 
 
+def write_neware_layered(records: pd.DataFrame, dest: BinaryIO) -> None:
+    """Neware BTSDA 'general report' csv: a cycle layer (Cycle ID, Cap_Chg/Cap_DChg in mAh: the instrument's
+    own per-cycle numbers), a step layer one column in (Step ID, Step Name, ...) and a record layer two columns
+    in (Record ID, step time, Voltage(V), Current(mA), Capacity(mAh) per step, Energy(mWh), Realtime)."""
+    kind = records["step_kind"].to_numpy(dtype=object)
+    mode = records["step_mode"].to_numpy(dtype=object)
+    step = records["step"].to_numpy()
+    cycle = records["cycle"].to_numpy()
+    cap, energy = _per_group(flows(records), step), _per_group(flows(records, "energy_mwh"), step)
+    names = np.where(kind == "rest", "Rest", np.char.add(np.where(mode == "CV", "CV_", "CC_"),
+                                                         np.where(kind == "charge", "Chg", "DChg")))
+    stamps = _stamps(records, "%Y-%m-%d %H:%M:%S.%f")
+    step_clock = _clock(records["step_time_s"].to_numpy())
+    out = ["Cycle ID,Cap_Chg(mAh),Cap_DChg(mAh),Chg-DChg Eff(%)",
+           ",Step ID,Step Name,Step Time(h:min:s.ms),Capacity(mAh),Energy(mWh)",
+           ",,Record ID,Time(h:min:s.ms),Voltage(V),Current(mA),Capacity(mAh),Energy(mWh),Realtime"]
+    frame = pd.DataFrame({"cycle": cycle, "step": step, "kind": kind, "cap": cap})
+    # The instrument's per-cycle capacity: what each step of a direction (CC, then CV) reached, added up.
+    steps = frame[frame["kind"] != "rest"].groupby(["cycle", "step", "kind"], sort=False)["cap"].max().reset_index()
+    per_cycle = steps.pivot_table(index="cycle", columns="kind", values="cap", aggfunc="sum")
+    firsts = np.r_[True, step[1:] != step[:-1]]
+    last_of_step = pd.Series(np.arange(len(step))).groupby(step).transform("max").to_numpy()
+    for i in range(len(records)):
+        if i == 0 or cycle[i] != cycle[i - 1]:
+            c = cycle[i]
+            chg = per_cycle.at[c, "charge"] if "charge" in per_cycle and c in per_cycle.index else 0.0
+            dchg = per_cycle.at[c, "discharge"] if "discharge" in per_cycle and c in per_cycle.index else 0.0
+            eff = 100.0 * dchg / chg if chg else 0.0
+            out.append(f"{c},{chg:.6f},{dchg:.6f},{eff:.3f}")
+        if firsts[i]:
+            j = last_of_step[i]
+            out.append(f",{step[i]},{names[i]},{step_clock[j]},{cap[j]:.6f},{energy[j]:.6f}")
+        out.append(f",,{records['record'].iat[i]},{step_clock[i]},{records['voltage_v'].iat[i]:.10g},"
+                   f"{records['current_ma'].iat[i]:.10g},{cap[i]:.10g},{energy[i]:.10g},{stamps.iat[i]}")
+    dest.write(("\n".join(out) + "\n").encode("utf-8"))
+
+
 WRITERS = {"arbin": write_arbin_csv, "maccor": write_maccor_text, "biologic": write_biologic_mpt,
            "neware": write_neware_csv}

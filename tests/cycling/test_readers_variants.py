@@ -267,3 +267,36 @@ def test_it_reads_windows_1252_text_in_every_text_format(fmt):
         assert np.allclose(cycle_capacities(export.records), cycle_capacities(run()), rtol=TOLERANCE)
     else:
         assert_same_run(export.records)
+
+
+# --- finding 7: Neware's layered general report ----------------------------------------------------------------
+
+def test_it_reads_nevares_layered_report_from_its_record_layer_and_checks_it_against_its_cycle_layer():
+    from cycling.writers import write_neware_layered
+
+    buffer = io.BytesIO()
+    write_neware_layered(run(), buffer)
+    export = read_export(io.BytesIO(buffer.getvalue()), name="report.csv")
+    assert export.instrument == "Neware" and export.metadata["format"] == "neware-layered-csv"
+    records = export.records
+    assert len(records) == len(run())
+    assert (records["cycle"].to_numpy() == run()["cycle"].to_numpy()).all()
+    assert (records["step_kind"].to_numpy() == run()["step_kind"].to_numpy()).all()
+    assert np.allclose(records["capacity_mah"], run()["capacity_mah"], rtol=1e-8, atol=1e-6)
+    assert export.cycle_table["cycle"].tolist() == [1, 2, 3]
+    assert_matches_instrument(export)
+    assert export.warnings == []  # the cross-check with the cycle layer found nothing
+
+
+def test_a_layered_report_whose_cycle_layer_disagrees_is_flagged():
+    from cycling.writers import write_neware_layered
+
+    buffer = io.BytesIO()
+    write_neware_layered(run(), buffer)
+    lines = buffer.getvalue().decode().split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("2,"))
+    cells = lines[at].split(",")
+    cells[2] = f"{float(cells[2]) * 1.05:.6f}"  # the instrument's discharge of cycle 2, 5 % off
+    lines[at] = ",".join(cells)
+    export = read_export(io.BytesIO("\n".join(lines).encode()), name="report.csv")
+    assert any("discharge capacity" in w and "cycle(s) 2" in w for w in export.warnings), export.warnings
