@@ -300,3 +300,22 @@ def test_a_layered_report_whose_cycle_layer_disagrees_is_flagged():
     lines[at] = ",".join(cells)
     export = read_export(io.BytesIO("\n".join(lines).encode()), name="report.csv")
     assert any("discharge capacity" in w and "cycle(s) 2" in w for w in export.warnings), export.warnings
+
+
+def test_summarize_reports_each_channel_of_a_multi_channel_workbook(tmp_path):
+    import json
+
+    from django.core.management import call_command
+
+    path = tmp_path / "two_channels.xlsx"
+    path.write_bytes(_xlsx({"1-053": run(11), "1-059": run(23, n_cycles=4)}))
+    out = io.StringIO()
+    call_command("summarize", str(path), stdout=out)
+    body = json.loads(out.getvalue())
+    assert [c["channel"] for c in body["channels"]] == ["1-053", "1-059"]
+    assert [c["n_cycles"] for c in body["channels"]] == [3, 4]
+    assert {c["instrument"] for c in body["channels"]} == {"Arbin"}
+    table = io.StringIO()
+    call_command("summarize", str(path), "--format", "csv", stdout=table)
+    frame = pd.read_csv(io.StringIO(table.getvalue()), dtype={"channel": str})
+    assert frame.groupby("channel")["cycle"].count().to_dict() == {"1-053": 3, "1-059": 4}
