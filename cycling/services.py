@@ -30,8 +30,11 @@ log = logging.getLogger(__name__)
 # --- upload ---------------------------------------------------------------------------------
 
 def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=None,
-                    enqueue: bool = True) -> tuple[DataFile, bool]:
+                    enqueue: bool = True, channel: str = "") -> tuple[DataFile, bool]:
     """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created).
+
+    ``channel`` names the cell's channel in a file of several (kept as metadata['channel_requested'] for every
+    later re-read of the file).
 
     enqueue=False is for callers that run the ingest themselves in this process.
     """
@@ -47,6 +50,8 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
         cell=cell, kind=kind, original_name=_display_name(upload.name), size_bytes=upload.size, sha256=sha,
         notes=notes, uploaded_by=user, device=device,
     )
+    if channel.strip():
+        datafile.metadata = {**(datafile.metadata or {}), "channel_requested": channel.strip()}
     with transaction.atomic():
         target = datafile.file.field.generate_filename(datafile, "upload.bin")  # from upload_to, not the user's
         try:
@@ -149,7 +154,9 @@ def _provenance_of_reader(export) -> dict:
     meta = getattr(export, "metadata", None) or {}
     return {"instrument": export.instrument, "reader": export.reader, "reader_version": export.reader_version,
             "parser": meta.get("parser") or export.reader,
-            "parser_version": meta.get("parser_version") or export.reader_version}
+            "parser_version": meta.get("parser_version") or export.reader_version,
+            # which channel of the file the records are (a file of several channels holds one cell each)
+            "channel": meta.get("channel"), "channels_in_file": meta.get("channels_in_file", 1)}
 
 
 def _load_export(datafile: DataFile, progress):
@@ -171,8 +178,11 @@ def _load_export(datafile: DataFile, progress):
         return _StoredExport(records, cycle_table, metadata, list(prov.get("parser_warnings", [])),
                              prov.get("instrument") or "LAND", prov.get("reader") or parser,
                              prov.get("reader_version") or PARSER_VERSION), False
+    requested = (datafile.metadata or {}).get("channel_requested")
     with default_storage.open(datafile.file.name, "rb") as fh:
-        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70))
+        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70), channel=requested)
+    if requested:
+        export.metadata["channel_requested"] = requested
     return export, True
 
 
