@@ -166,8 +166,83 @@ def read_csv(probe: Probe) -> Export:
                   instrument="Arbin", reader="assb-lab arbin-csv", reader_version=VERSION)
 
 
+# --- .res: the MITS Pro Access database -----------------------------------------------------------------------
+RES_VERSION = "1.0.0"
+_OLE_EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")  # Access dates: days since this
+
+
+def read_res(probe: Probe) -> Export:
+    """Arbin's native .res file (an Access database) through access-parser (Apache-2.0, pure Python; no ODBC
+    or mdbtools): Channel_Normal_Table's records, one run per Test_ID, Global_Table's test facts."""
+    normal, glob = _res_tables(probe.data)
+    probe.progress(0.6)
+    frame = pd.DataFrame(normal)
+    if frame.empty:
+        raise ParseError("the .res file's Channel_Normal_Table holds no records", sheet="Channel_Normal_Table")
+    frame = frame.sort_values(["Test_ID", "Data_Point"], kind="stable").reset_index(drop=True)
+    facts = pd.DataFrame(glob) if glob else pd.DataFrame({"Test_ID": []})
+    runs = []
+    for test_id, part in frame.groupby("Test_ID", sort=True):
+        fact = facts[facts["Test_ID"] == test_id].iloc[0].to_dict() if (facts["Test_ID"] == test_id).any() else {}
+        meta = {"format": "res", "test_id": int(test_id),
+                "channel": str(int(fact["Channel_Index"])) if fact.get("Channel_Index") is not None else str(test_id),
+                **{key: str(fact[name]) for key, name in (("test_name", "Test_Name"), ("software", "Software_Version"),
+                                                         ("schedule", "Schedule_File_Name")) if fact.get(name)}}
+        if fact.get("Start_DateTime") is not None:
+            meta["start_time"] = str(pd.Timestamp(_ole_to_datetime(np.array([fact["Start_DateTime"]]))[0]).isoformat())
+        table_frame = pd.DataFrame({
+            "Data_Point": part["Data_Point"].to_numpy(), "Date_Time": _ole_to_datetime(part["DateTime"].to_numpy()),
+            **{name: part[name].to_numpy() for name in ("Test_Time", "Step_Time", "Step_Index", "Cycle_Index",
+                                                       "Current", "Voltage", "Charge_Capacity", "Discharge_Capacity",
+                                                       "Charge_Energy", "Discharge_Energy") if name in part},
+        })
+        table = Table(frame=table_frame, rows=np.arange(1, len(part) + 1), sheet="Channel_Normal_Table")
+        warnings: list[str] = []
+        records = _records(table, meta, warnings)
+        summarise(records, meta)
+        runs.append(Export(records=records, cycle_table=None, step_table=None, metadata=meta, warnings=warnings,
+                           instrument="Arbin", reader="assb-lab arbin-res (access-parser)", reader_version=RES_VERSION))
+    first = runs[0]
+    if len(runs) > 1:
+        for run in runs:
+            run.metadata["channels_in_file"] = len(runs)
+        first.runs = runs
+    return first
+
+
+def _ole_to_datetime(days: np.ndarray) -> np.ndarray:
+    days = np.asarray(days, dtype=np.float64)
+    return _OLE_EPOCH + np.round(days * 86400e9).astype("timedelta64[ns]")
+
+
+def _res_tables(data: bytes) -> tuple[dict, dict]:
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="assb-res-") as folder:
+        path = os.path.join(folder, "upload.res")  # access-parser takes a path only
+        with open(path, "wb") as handle:
+            handle.write(data)
+        try:
+            from access_parser import AccessParser
+
+            database = AccessParser(path)
+            names = set(database.catalog)
+            if "Channel_Normal_Table" not in names:
+                raise ParseError("this Access database has no Channel_Normal_Table: it is not an Arbin .res file")
+            normal = database.parse_table("Channel_Normal_Table")
+            glob = database.parse_table("Global_Table") if "Global_Table" in names else {}
+        except ParseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever access-parser trips on in a damaged database
+            text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise ParseError(f"the .res database cannot be read (access-parser: {text})") from None
+    return normal, glob
+
+
 READERS = [
     Reader("assb-lab arbin-xlsx", "Arbin", lambda p: p.fmt in ("zip", "ole2") and _is_workbook(p), read_workbook,
            VERSION),
     Reader("assb-lab arbin-csv", "Arbin", _is_csv, read_csv, VERSION),
+    Reader("assb-lab arbin-res", "Arbin", lambda p: p.fmt == "res", read_res, RES_VERSION),
 ]

@@ -35,13 +35,9 @@ BINARY: list[Signature] = [
     Signature("mpr", "a BioLogic .mpr binary file", b"BIO-LOGIC MODULAR FILE",
               refusal="the open readers of .mpr files are GPL-licensed; export the data as text from "
                       "EC-Lab (Export as Text, .mpt) and upload that"),
-    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard Jet DB", offset=4,
-              refusal="reading .res files needs system ODBC/mdbtools drivers this server does not have; "
-                      "export the test from MITS Pro (or Arbin DataWatcher) as an Excel workbook (.xlsx) "
-                      "and upload that"),
-    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard ACE DB", offset=4,
-              refusal="reading .res files needs system ODBC/mdbtools drivers this server does not have; "
-                      "export the test from MITS Pro as an Excel workbook (.xlsx) and upload that"),
+    # read by access-parser (Apache-2.0, pure Python): no ODBC driver or mdbtools on the server
+    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard Jet DB", offset=4),
+    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard ACE DB", offset=4),
     Signature("sqlite", "an SQLite database", b"SQLite format 3",
               refusal="export the test from the cycler software as xlsx or csv"),
     Signature("pdf", "a PDF document", b"%PDF", refusal="upload the cycler's data export instead"),

@@ -183,7 +183,7 @@ def test_it_chooses_by_content_not_by_extension():
 
 
 @pytest.mark.parametrize(("head", "phrase"), [
-    (b"\x00\x01\x00\x00Standard Jet DB\x00" + b"\x00" * 64, "export the test from MITS Pro"),
+    (b"\x00\x01\x00\x00Standard Jet DB\x00" + b"\x00" * 64, "the .res database cannot be read (access-parser"),
     (b"BIO-LOGIC MODULAR FILE\x1a" + b" " * 40, "(Export as Text, .mpt)"),
 ])
 def test_it_refuses_binary_formats_with_what_to_do(head, phrase):

@@ -319,3 +319,30 @@ def test_summarize_reports_each_channel_of_a_multi_channel_workbook(tmp_path):
     call_command("summarize", str(path), "--format", "csv", stdout=table)
     frame = pd.read_csv(io.StringIO(table.getvalue()), dtype={"channel": str})
     assert frame.groupby("channel")["cycle"].count().to_dict() == {"1-053": 3, "1-059": 4}
+
+
+# --- finding 8: native binaries ----------------------------------------------------------------------------------
+
+def test_it_reads_an_arbin_res_database_to_its_own_per_cycle_counters_and_the_integrated_current():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data/cyclers/arbin/cellpy__20160805_test001_45_cc_01.res"
+    export = read_export(path)
+    assert (export.instrument, export.metadata["format"], export.metadata["parser"]) == ("Arbin", "res",
+                                                                                         "assb-lab arbin-res")
+    assert export.metadata["software"] == "4.32 Build: 130904"
+    assert export.metadata["start_time"].startswith("2016-08-05T16:16")
+    records = export.records
+    assert len(records) == 10261 and records["cycle"].max() == 18
+    # Arbin's own counters: Charge_/Discharge_Capacity run over a cycle; their largest value per cycle is
+    # the instrument's per-cycle capacity (read straight from the database here, independently of the reader).
+    from access_parser import AccessParser
+
+    raw = pd.DataFrame(AccessParser(str(path)).parse_table("Channel_Normal_Table"))
+    theirs = raw.groupby("Cycle_Index")[["Charge_Capacity", "Discharge_Capacity"]].max() * 1000
+    ours = cycle_capacities(records)
+    both = ours.join(theirs, how="inner")
+    moving = both[(both["Charge_Capacity"] > 1e-3) & (both["Discharge_Capacity"] > 1e-3)]
+    assert len(moving) >= 15
+    assert np.allclose(moving["charge_mah"], moving["Charge_Capacity"], rtol=TOLERANCE)
+    assert np.allclose(moving["discharge_mah"], moving["Discharge_Capacity"], rtol=TOLERANCE)
