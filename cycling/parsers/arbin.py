@@ -32,8 +32,13 @@ def _is_workbook(probe: Probe) -> bool:
 def _cells(probe: Probe, sheet: str) -> pd.DataFrame:
     import python_calamine
 
-    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
-    return pd.DataFrame(book.get_sheet_by_name(sheet).to_python(skip_empty_area=False), dtype=object)
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
+        return pd.DataFrame(book.get_sheet_by_name(sheet).to_python(skip_empty_area=False), dtype=object)
+    except BaseException as exc:  # calamine's own errors, and pyo3 panics on broken input
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise ParseError(f"the sheet cannot be read ({type(exc).__name__}: {str(exc)[:160]})", sheet=sheet) from None
 
 
 def read_workbook(probe: Probe) -> Export:

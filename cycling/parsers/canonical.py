@@ -58,8 +58,9 @@ def repair_clock_glitches(test_time_s: np.ndarray, rows: np.ndarray, *,
     for j in drops.tolist():
         if j + 1 < n and t[j + 1] >= t[j - 1] - jitter_s:
             glitch.append(j)  # one record fell back (0 s) and the next carries on
-        elif j >= 2 and t[j] >= t[j - 2] - jitter_s and (not glitch or glitch[-1] != j - 1):
-            glitch.append(j - 1)  # one record jumped ahead and the next is back on track
+        elif (j >= 2 and j + 1 < n and t[j] >= t[j - 2] - jitter_s and t[j + 1] >= t[j] - jitter_s
+              and (not glitch or glitch[-1] != j - 1)):
+            glitch.append(j - 1)  # one record jumped ahead and the next ones are back on track
     glitch = sorted(set(g for g in glitch if 0 < g < n - 1))
     if not glitch:
         return t, None

@@ -188,9 +188,14 @@ def _record_sheet_is_neware(probe: Probe) -> bool:
 def _sheet_cells(probe: Probe, name: str, nrows: int | None = None) -> pd.DataFrame:
     import python_calamine
 
-    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
-    real = next(s for s in book.sheet_names if s.lower() == name.lower())
-    rows = book.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=nrows)
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
+        real = next(s for s in book.sheet_names if s.lower() == name.lower())
+        rows = book.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=nrows)
+    except BaseException as exc:  # calamine's own errors, and pyo3 panics on broken input
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise ParseError(f"the sheet cannot be read ({type(exc).__name__}: {str(exc)[:160]})", sheet=name) from None
     return pd.DataFrame(rows, dtype=object)
 
 

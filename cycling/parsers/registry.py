@@ -98,7 +98,9 @@ def read_runs(
     if reader is None:
         what = signature.what if signature else "a file of an unknown format"
         raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
-    with reading(display, subject=f"{reader.instrument} file"):
+    # The last line of defence: whatever a library under a reader raises on a broken file (calamine's
+    # XmlError, a construct error in access-parser) reaches the uploader as a ParseError naming the file.
+    with reading(display, subject=f"{reader.instrument} file", also=(Exception,)):
         export = reader.read(probe)
     runs = export.runs or [export]
     for run in runs:
