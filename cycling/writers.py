@@ -171,7 +171,9 @@ def write_maccor_text(records: pd.DataFrame, dest: BinaryIO, *, clock_times: boo
             "State": state, "DPt Time": _stamps(records, "%m/%d/%Y %H:%M:%S"),
         })
         preamble = "Today's Date:\t01 January 2025\tDate of Test:\t01 January 2024, 12:00:00 AM\n" \
-                   f"    Filename:\tsynthetic\tTester Channel:\t1\nProcedure:\tsynthetic.000\tDescription:\t{description}\n"
+                   "    Filename:\tsynthetic\tTester Channel:\t1\n"
+        if description:
+            preamble += f"Procedure:\tsynthetic.000\tDescription:\t{description}\n"
     _save(frame, dest, preamble=preamble, sep="\t", encoding=encoding)
 
 
