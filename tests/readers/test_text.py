@@ -1,4 +1,6 @@
 """The one text decoder: BOM, UTF-8, UTF-16, then Windows-1252/Latin-1 or GB18030 by the evidence in the bytes."""
+import io
+
 import pytest
 
 from readers import ParseError, decode_text
@@ -45,3 +47,18 @@ def test_it_refuses_binary_noise_with_the_callers_words():
     noise = bytes((i * 197 + 13) % 256 for i in range(4096))
     with pytest.raises(ParseError, match="^not text, say so$"):
         decode_text(noise, binary_message="not text, say so")
+
+
+def test_the_eis_reader_uses_the_same_decoder_for_a_windows_1252_eclab_file():
+    from pathlib import Path
+
+    from impedance.parsers import read_eis
+
+    path = Path(__file__).resolve().parents[1] / "data" / "eis" / "impedancepy_exampleDataBioLogic.mpt"
+    plain = read_eis(path)
+    lines = path.read_bytes().split(b"\n")
+    lines[3] = "Comments : cell µ-7 at 25 °C, 3 €".encode("cp1252")  # a header line; the block keeps its length
+    spectrum = read_eis(io.BytesIO(b"\n".join(lines)), name="eclab.mpt")
+    assert spectrum.metadata["encoding"] == "cp1252"
+    assert spectrum.metadata["reader"] == "assb-lab eis biologic-mpt"
+    assert (spectrum.freq_hz == plain.freq_hz).all() and (spectrum.z_ohm == plain.z_ohm).all()
