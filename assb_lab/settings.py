@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "assb_lab.middleware.BadQueryParameterMiddleware",  # a bad ?number= on a page: 400, not 500
 ]
 
 ROOT_URLCONF = "assb_lab.urls"

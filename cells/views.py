@@ -15,7 +15,7 @@ from impedance.models import EisSpectrum
 
 from .filtersets import CellFilterSet
 from .models import Material
-from .selectors import cells_visible_to, groups_visible_to
+from .selectors import cells_visible_to, groups_visible_to, last_catalogue_recompute
 
 PAGE_SIZE = 100
 # ?sort= keys of the list -> model/annotation field.
@@ -167,7 +167,7 @@ def cell_detail(request, pk):
         "can_upload": request.user.has_perm("cycling.add_datafile"),
         "has_cycles": has_cycles, "kinds": DataFile.Kind.choices,
         "n_warnings": sum(len([x for x in f.findings if x["severity"] == "warning"]) for f in shown),
-        "fade": fade, "lab_zone": settings.TIME_ZONE,
+        "fade": fade, "lab_zone": settings.TIME_ZONE, "catalogue_recompute": last_catalogue_recompute(cell),
         "plot_marks": {"pauses": pauses, "knee_cycle": fade.get("knee_cycle"),
                        "retention_reference_cycle": fade.get("retention_reference_cycle"),
                        "decay_reference_cycle": fade.get("decay_reference_cycle"),

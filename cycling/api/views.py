@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import decorators, generics, mixins, parsers, response, status, viewsets
 
+from assb_lab.params import query_number
 from cells.models import Cell
 from cells.selectors import cells_visible_to
 
@@ -165,6 +166,8 @@ class CellCyclesView(_CellDataView):
         OpenApiParameter("segment", str, description="formation, long-term or rate-test"),
     ], responses=serializers.CycleSummarySerializer(many=True))
     def get(self, request, pk):
+        self.cycle_bounds = tuple(query_number(request.query_params, name, kind=int, min_value=1)
+                                  for name in ("cycle_min", "cycle_max"))  # checked before the cache is asked
         return cache.json_response("cycles", (self.cell_stamp(), self.params_part()), self.rows)
 
     def rows(self) -> list[dict]:
@@ -174,10 +177,11 @@ class CellCyclesView(_CellDataView):
     def cycles(self):
         qs = selectors.cycles_of([self.kwargs["pk"]])
         params = self.request.query_params
-        if params.get("cycle_min", "").isdigit():
-            qs = qs.filter(cycle__gte=int(params["cycle_min"]))
-        if params.get("cycle_max", "").isdigit():
-            qs = qs.filter(cycle__lte=int(params["cycle_max"]))
+        cycle_min, cycle_max = self.cycle_bounds
+        if cycle_min is not None:
+            qs = qs.filter(cycle__gte=cycle_min)
+        if cycle_max is not None:
+            qs = qs.filter(cycle__lte=cycle_max)
         if params.get("c_rate"):
             qs = qs.filter(c_rate_label=params["c_rate"])
         if params.get("segment"):
@@ -192,7 +196,7 @@ class CellCurvesView(_CellDataView):
 
     @extend_schema(parameters=[_CYCLES_PARAM, OpenApiParameter("points", int, description="Max points per half-cycle (50-5000)")])
     def get(self, request, pk):
-        points = min(max(int(request.query_params.get("points", 400) or 400), 50), 5000)
+        points = query_number(request.query_params, "points", kind=int, default=400, min_value=50, max_value=5000)
         tokens = self.cycle_tokens()
         return cache.json_response("curves", (self.cell_stamp(), ",".join(tokens), points),
                                    lambda: selectors.cell_curves(self.get_cell(), tokens, points))
