@@ -338,5 +338,8 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assb-lab <alerts@localhost>")
 # Absolute links in e-mails and webhooks point here.
 ASSB_SITE_URL = env_str("ASSB_SITE_URL", "http://127.0.0.1:8000")
+# Webhooks may only POST to public addresses (monitoring/webhook_safety.py); a lab whose receiver runs inside its
+# network names that host here, exactly as written in the URL (comma-separated, e.g. mattermost.lab.internal).
+ASSB_WEBHOOK_ALLOWED_HOSTS = env_list("ASSB_WEBHOOK_ALLOWED_HOSTS", [])
 ASSB_ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ASSB_ALERT_DELIVERY_MAX_ATTEMPTS", 8)
 ASSB_BOARD_FINISHED_DAYS = env_int("ASSB_BOARD_FINISHED_DAYS", 14)  # finished runs stay on the board this long
