@@ -57,6 +57,14 @@ class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins
         upload_form = serializers.DataFileUploadSerializer(data=request.data)
         if getattr(request._request, "upload_too_large", False):
             return _too_large(limit)
+        parts = [(key, f.name) for key in request.FILES for f in request.FILES.getlist(key)]
+        if len(parts) > 1:  # a QueryDict would keep only the last one: say so instead of dropping the others
+            listed = ", ".join(f"{key}: {name}" for key, name in parts)
+            return response.Response(
+                {"file": [f"The upload holds {len(parts)} file parts ({listed}); send one file per request "
+                          "(the folder uploader sends each file in its own request)."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         upload_form.is_valid(raise_exception=True)
         upload = upload_form.validated_data["file"]
         if upload.size > limit:
