@@ -241,11 +241,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Who may read the API schema and its docs (/api/schema/, /api/docs/, /api/redoc/): anyone when true, signed-in
+# users (a session or a token) otherwise. Default: public only in development (DEBUG on), behind login in production.
+ASSB_API_DOCS_PUBLIC = env_bool("ASSB_API_DOCS_PUBLIC", DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "assb-lab API",
     "DESCRIPTION": "Cell builds, LAND cycling data and EIS spectra of a solid-state battery lab.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["assb_lab.views.ApiDocsVisible"],  # reads ASSB_API_DOCS_PUBLIC on each request
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
