@@ -70,7 +70,8 @@ CATALOGUE_INPUTS = {
         ),
         "potential_vs_li_v": (
             "potential vs Li+/Li", "V",
-            lambda m: Cell.objects.filter(anode=m, voltage_reference=Cell.VoltageReference.LI),
+            lambda m: Cell.objects.filter(anode=m, voltage_reference=Cell.VoltageReference.LI,
+                                          voltage_min_v__isnull=False, voltage_max_v__isnull=False),
         ),
     },
 }

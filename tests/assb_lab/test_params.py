@@ -83,3 +83,23 @@ def test_it_answers_400_for_a_bad_refresh_on_the_board_page(researcher):
     assert resp.status_code == 400
     assert "refresh must be a whole number from 1 to 600, not 'abc'" in resp.content.decode()
 
+
+
+@pytest.mark.parametrize("query, message", [
+    ("limit=abc", "limit must be a whole number of at least 1, not 'abc'"),
+    ("limit=0", "limit must be a whole number of at least 1, not '0'"),
+    ("offset=-1", "offset must be a whole number of at least 0, not '-1'"),
+])
+def test_it_checks_the_pagination_numbers_too(api, cell, query, message):
+    resp = api.get(f"/api/v1/cells/?{query}")
+    assert resp.status_code == 400
+    assert resp.json() == {query.split("=")[0]: [message]}
+
+
+def test_it_still_pages_with_good_numbers(api, project):
+    from tests.factories import CellFactory
+
+    for k in range(3):
+        CellFactory(project=project, name=f"P-{k}")
+    body = api.get("/api/v1/cells/?limit=2&offset=1").json()
+    assert body["count"] == 3 and [c["name"] for c in body["results"]] == ["P-1", "P-2"]
