@@ -163,6 +163,18 @@ class WebhookSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(str(exc)) from None
         return url
 
+    def validate_secret(self, secret):
+        if secret.startswith("••••"):
+            raise serializers.ValidationError(
+                "That is the masked secret a read shows; leave `secret` out to keep the current one.")
+        return secret
+
+    def to_internal_value(self, data):
+        # A client that sends back what it read (the masked secret) keeps the stored one.
+        if self.instance is not None and hasattr(data, "get") and data.get("secret") == mask_secret(self.instance.secret):
+            data = {k: v for k, v in data.items() if k != "secret"}
+        return super().to_internal_value(data)
+
     def create(self, validated_data):
         hook = super().create(validated_data)
         hook.show_secret_once = True

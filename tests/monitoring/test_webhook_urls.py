@@ -145,3 +145,15 @@ def test_delivery_follows_no_redirect_and_rechecks_the_url(settings, project, ce
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_sending_back_the_masked_secret_keeps_the_stored_one(no_allowed_hosts, monkeypatch, lab_admin_api, project):
+    public_dns(monkeypatch)
+    hook = Webhook.objects.create(project=project, name="lab", url="https://hooks.example.org/x")
+    read = lab_admin_api.get(f"/api/v1/webhooks/{hook.pk}/").json()
+    put = lab_admin_api.put(f"/api/v1/webhooks/{hook.pk}/", {**read, "name": "renamed"}, format="json")
+    assert put.status_code == 200, put.content
+    stored = Webhook.objects.get(pk=hook.pk)
+    assert stored.name == "renamed" and stored.secret == hook.secret
+    other = lab_admin_api.patch(f"/api/v1/webhooks/{hook.pk}/", {"secret": "••••zzzz"}, format="json")
+    assert other.status_code == 400 and "masked secret" in other.json()["secret"][0]
