@@ -27,20 +27,25 @@ DEMO_DEVICE = "demo-cycler-pc"
 POINTS_PER_HALF_CYCLE = 40
 
 
-def demo_exports(cycles: int = 502) -> list[tuple[Cell, Path]]:
-    """Generate (once) the LAND workbook of every study cell; returns (cell, path) pairs."""
+def demo_exports(cycles: int = 502, write=None) -> list[tuple[Cell, Path]]:
+    """Generate (once) the LAND workbook of every study cell; returns (cell, path) pairs. `write` is told
+    once when a workbook has to be generated (the first start), never when all are cached."""
     from cycling.simulate import study_cell
     from cycling.testing import write_land
 
     out = settings.VAR_DIR / "demo"
     out.mkdir(parents=True, exist_ok=True)
     pairs = []
+    announced = False
     for cell in demo_cells():
         group = "coated" if cell.group.name == COATED else "bare"
         n = cycles if group == "coated" else min(cycles, 200)
         rate_test = cell.name == "LNTO-01" and n >= 40  # the rate test needs 15 cycles of its own
         path = out / f"{cell.name}_ch{cell.replicate_number}_{n}cyc{'_rate' if rate_test else ''}.xlsx"
         if not path.exists():
+            if write is not None and not announced:
+                write("Generating the study's LAND exports (first start only)...")
+                announced = True
             records, _ = study_cell(group, replicate=cell.replicate_number, n_cycles=n, rate_test=rate_test,
                                     points_per_half_cycle=POINTS_PER_HALF_CYCLE, active_mass_mg=cell.active_mass_mg)
             records = _ending_an_hour_ago(records)
@@ -127,16 +132,19 @@ def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s
     write = stdout.write if stdout else print
     device, _ = CyclerDevice.objects.get_or_create(name=DEMO_DEVICE, defaults={"timezone": settings.TIME_ZONE})
     device.projects.add(Project.objects.get(name=STUDY_PROJECT))
-    write("Generating the study's LAND exports (first start only)...")
     statuses = []
+    sent = 0
     held = _files_held(base_url)
-    for cell, path in demo_exports(cycles):
+    for cell, path in demo_exports(cycles, write=write):
         answer = held.get((cell.pk, path.name))
         if answer is None:
             body, ctype = _multipart({"cell": cell.name, "kind": "cycling", "notes": "demo"}, path.name,
                                      path.read_bytes())
             answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
-        write(f"  {path.name}: {answer['status']} ({answer['status_url']})")
+            sent += 1
+            write(f"  {path.name}: {answer['status']} ({answer['status_url']})")
+        else:
+            write(f"  {path.name}: held already ({answer['status']})")
         statuses.append(answer)
     for cell, name, data in demo_spectra():
         answer = held.get((cell.pk, name))
@@ -145,10 +153,14 @@ def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s
             body, ctype = _multipart({"cell": cell.name, "kind": "eis", "notes": f"demo after_cycle={after}"},
                                      name, data)
             answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
+            sent += 1
         statuses.append(answer)
-    write(f"  {len(statuses)} files sent; waiting for the worker...")
+    if sent:
+        write(f"  {sent} files sent ({len(statuses) - sent} held already); waiting for the worker...")
+    else:
+        write(f"  nothing to send: the demo cells hold all {len(statuses)} files already.")
     deadline = time.monotonic() + timeout_s
-    pending = {a["id"]: a["status_url"] for a in statuses}
+    pending = {a["id"]: a["status_url"] for a in statuses if a["status"] not in ("imported", "failed")}
     while pending and time.monotonic() < deadline:
         for datafile_id, url in list(pending.items()):
             answer = _call(url, device.key)
