@@ -37,7 +37,7 @@ def test_it_serves_them_to_anyone_when_the_lab_makes_them_public(settings):
     ({"DEBUG": "0"}, "False"), ({"DEBUG": "1"}, "True"),
     ({"DEBUG": "0", "ASSB_API_DOCS_PUBLIC": "1"}, "True"), ({"DEBUG": "1", "ASSB_API_DOCS_PUBLIC": "0"}, "False"),
 ])
-def test_the_default_is_behind_login_in_production(tmp_path, env, expected):
+def test_it_defaults_to_behind_login_in_production(tmp_path, env, expected):
     clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "ASSB_API_DOCS_PUBLIC")}
     out = subprocess.run(
         [sys.executable, "-c", "import assb_lab.settings as s; print(s.ASSB_API_DOCS_PUBLIC)"],

@@ -83,7 +83,7 @@ def lab_admin_api(project):
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:5432/", "http://169.254.169.254/latest/meta-data/",
                                  "http://10.0.0.1:6379/", "http://localhost:8000/admin/"])
-def test_the_api_refuses_an_internal_webhook_url_with_400(no_allowed_hosts, lab_admin_api, project, url):
+def test_it_refuses_an_internal_webhook_url_in_the_api_with_400(no_allowed_hosts, lab_admin_api, project, url):
     resp = lab_admin_api.post("/api/v1/webhooks/", {"project": project.pk, "name": "x", "url": url}, format="json")
     assert resp.status_code == 400
     assert "internal address" in resp.json()["url"][0]
@@ -125,7 +125,7 @@ class _Hop(BaseHTTPRequestHandler):
         pass
 
 
-def test_delivery_follows_no_redirect_and_rechecks_the_url(settings, project, cell):
+def test_it_follows_no_redirect_on_delivery_and_rechecks_the_url(settings, project, cell):
     from monitoring.models import Alert
 
     server = HTTPServer(("127.0.0.1", 0), _Hop)
@@ -147,7 +147,7 @@ def test_delivery_follows_no_redirect_and_rechecks_the_url(settings, project, ce
         server.server_close()
 
 
-def test_sending_back_the_masked_secret_keeps_the_stored_one(no_allowed_hosts, monkeypatch, lab_admin_api, project):
+def test_it_keeps_the_stored_secret_when_a_client_sends_back_the_masked_one(no_allowed_hosts, monkeypatch, lab_admin_api, project):
     public_dns(monkeypatch)
     hook = Webhook.objects.create(project=project, name="lab", url="https://hooks.example.org/x")
     read = lab_admin_api.get(f"/api/v1/webhooks/{hook.pk}/").json()
@@ -157,3 +157,21 @@ def test_sending_back_the_masked_secret_keeps_the_stored_one(no_allowed_hosts, m
     assert stored.name == "renamed" and stored.secret == hook.secret
     other = lab_admin_api.patch(f"/api/v1/webhooks/{hook.pk}/", {"secret": "••••zzzz"}, format="json")
     assert other.status_code == 400 and "masked secret" in other.json()["secret"][0]
+
+
+def test_it_refuses_an_internal_url_in_the_admin_and_masks_the_secret_there(no_allowed_hosts, monkeypatch, project):
+    from django.test import Client
+
+    web = Client()
+    web.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    form = {"project": project.pk, "name": "meta", "url": "http://169.254.169.254/latest/", "kinds": "[]",
+            "is_active": "on"}
+    page = web.post("/admin/monitoring/webhook/add/", form)
+    assert page.status_code == 200 and "internal address" in page.content.decode()
+    assert not Webhook.objects.exists()
+    public_dns(monkeypatch)
+    added = web.post("/admin/monitoring/webhook/add/", {**form, "url": "https://hooks.example.org/x"}, follow=True)
+    hook = Webhook.objects.get()
+    assert hook.secret in added.content.decode()  # shown once, in the message after adding
+    change = web.get(f"/admin/monitoring/webhook/{hook.pk}/change/").content.decode()
+    assert hook.secret not in change and "••••" + hook.secret[-4:] in change

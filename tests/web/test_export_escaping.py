@@ -63,7 +63,7 @@ def hostile(project):
     return cells
 
 
-def test_the_cell_list_export_guards_a_formula_leading_cell_name(researcher, hostile):
+def test_it_guards_a_formula_leading_cell_name_in_the_cell_list_export(researcher, hostile):
     web = Client()
     web.force_login(researcher)
     rows = list(csv.reader(io.StringIO(web.get("/?format=csv").content.decode("utf-8-sig"))))
@@ -74,7 +74,7 @@ def test_the_cell_list_export_guards_a_formula_leading_cell_name(researcher, hos
     assert "'" + FORMULA[:80] in {sheet.cell(row=i, column=1).value for i in range(2, sheet.max_row + 1)}
 
 
-def test_the_dataset_shows_user_text_as_text_in_readme_csv_and_json(researcher, hostile):
+def test_it_shows_user_text_as_text_in_the_datasets_readme_csv_and_json(researcher, hostile):
     formula_cell, html_cell = hostile
     resp = client_for(researcher).get(f"/api/v1/datasets/?cells={formula_cell.pk},{html_cell.pk}&records=none")
     assert resp.status_code == 200
