@@ -103,3 +103,13 @@ def test_it_still_pages_with_good_numbers(api, project):
         CellFactory(project=project, name=f"P-{k}")
     body = api.get("/api/v1/cells/?limit=2&offset=1").json()
     assert body["count"] == 3 and [c["name"] for c in body["results"]] == ["P-1", "P-2"]
+
+
+def test_it_answers_400_for_a_bad_reference_cycle_on_the_compare_page(researcher, cell):
+    from django.test import Client
+
+    web = Client()
+    web.force_login(researcher)
+    resp = web.get(f"/compare/?cells={cell.pk}&reference_cycle=x")
+    assert resp.status_code == 400
+    assert resp.content.decode() == "reference_cycle must be a whole number of at least 1, not 'x'"
