@@ -10,20 +10,17 @@ The demo owns only the cells it created (`Cell.is_demo`, see cells.demo): cells 
 project, or a user's cell carrying a demo name, get nothing. A file the demo cell already holds (same name,
 not failed) is not sent again, so restarting the quick start uploads and queues nothing twice.
 """
-import io
-import json
 import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 from django.conf import settings
 
-from cells.demo import BARE, COATED, STUDY_PROJECT, demo_cells
+from cells.demo import BARE, COATED, DEMO_DEVICE, STUDY_PROJECT, demo_cells
+from cells.demo import api_call as _call
+from cells.demo import multipart_body as _multipart
 from cells.models import Cell, CyclerDevice, Project
 from cycling.models import DataFile
 
-DEMO_DEVICE = "demo-cycler-pc"
 POINTS_PER_HALF_CYCLE = 40
 
 
@@ -93,27 +90,6 @@ def demo_spectra() -> list[tuple[Cell, str, bytes]]:
             spectrum = simulate_spectrum(STUDY_CIRCUIT_WITH_L, params, STUDY_FREQ_HZ, seed=cell.replicate_number * 1000 + after)
             out.append((cell, f"{cell.name}_PEIS_c{after}.mpt", write_mpt([spectrum], area_cm2=cell.electrode_area_cm2)))
     return out
-
-
-def _multipart(fields: dict, file_name: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = io.BytesIO()
-    for key, value in fields.items():
-        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
-    body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
-               "Content-Type: application/octet-stream\r\n\r\n".encode())
-    body.write(data)
-    body.write(f"\r\n--{boundary}--\r\n".encode())
-    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
-
-
-def _call(url: str, token: str, data: bytes | None = None, content_type: str | None = None) -> dict:
-    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    request.add_header("Authorization", f"Token {token}")
-    if content_type:
-        request.add_header("Content-Type", content_type)
-    with urllib.request.urlopen(request, timeout=120) as resp:
-        return json.load(resp)
 
 
 def _files_held(base_url: str) -> dict[tuple[int, str], dict]:
