@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "impedance",
     "monitoring",
     "lab",  # the faces composing the apps above; nothing imports it (docs/architecture.md)
+    "effects",
 ]
 
 MIDDLEWARE = [
