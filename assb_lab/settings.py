@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "cycling",
     "impedance",
     "monitoring",
+    "solidstate",
 ]
 
 MIDDLEWARE = [
