@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),
+    path("", include("solidstate.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
