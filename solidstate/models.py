@@ -65,3 +65,22 @@ class CcdMeasurement(models.Model):
 
     def __str__(self):
         return f"{self.cell}: CCD {self.ccd_ma_cm2 if self.ccd_ma_cm2 is not None else 'not reached'}"
+
+
+class PressureTrace(models.Model):
+    """The stack-pressure channel of one cycling file (BDF ``Applied Pressure / Pa``...), downsampled, with the
+    drift from the cell's registered stack pressure. ``has_channel`` False: the file has none (not retried)."""
+
+    datafile = models.OneToOneField("cycling.DataFile", on_delete=models.CASCADE, related_name="pressure_trace")
+    cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="pressure_traces")
+    has_channel = models.BooleanField(default=False)
+    time_s = models.JSONField(default=list)
+    pressure_mpa = models.JSONField(default=list)
+    mean_pressure_mpa = models.FloatField("Mean stack pressure (MPa)", null=True, blank=True)
+    registered_mpa = models.FloatField("Registered stack pressure (MPa)", null=True, blank=True)
+    drift = models.JSONField(default=dict, blank=True, help_text="Active drift: since_s, pressure_mpa, message")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.datafile}: {self.mean_pressure_mpa} MPa"

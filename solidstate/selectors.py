@@ -74,3 +74,43 @@ def batch_conductivity_summary(batch: ElectrolyteBatch | None) -> dict | None:
                                                        cell__cell_type=Cell.CellType.PELLET))
     fit = _arrhenius(rows) if len(rows) >= 3 else None
     return {"batch": batch, "n_points": len(rows), "arrhenius": fit if fit and "ea_ev" in fit else None}
+
+
+def pressure_overview(user) -> dict:
+    """R_int (first spectrum of each cell, the formation value papers compare) and pellet conductivity (lowest
+    temperature measured) against stack pressure across the cells the user sees; measured mean pressure where
+    a file has a pressure channel, else the registered value."""
+    from impedance.selectors import rint_frame
+
+    from .models import PressureTrace
+
+    cells = list(cells_visible_to(user))
+    measured = {}
+    for trace in PressureTrace.objects.filter(cell__in=cells, has_channel=True).order_by("datafile_id"):
+        measured[trace.cell_id] = trace.mean_pressure_mpa
+    frame = rint_frame(cells)
+    rint = []
+    by_id = {c.pk: c for c in cells}
+    if len(frame):
+        frame = frame[frame["r_int_ohm"].notna()].sort_values(["cell", "cycle"], na_position="last", kind="stable")
+        for cell_id, part in frame.groupby("cell", sort=False):
+            cell = by_id[int(cell_id)]
+            pressure = measured.get(cell.pk, cell.stack_pressure_mpa)
+            if pressure is None:
+                continue
+            first = part.iloc[0]
+            rint.append({"cell": cell.name, "group": cell.group.name, "color": cell.group.color or "",
+                         "stack_pressure_mpa": pressure, "pressure_source": "measured" if cell.pk in measured
+                         else "registered", "r_int_ohm": float(first["r_int_ohm"]),
+                         "cycle": None if first["cycle"] is None or first["cycle"] != first["cycle"] else int(first["cycle"])})
+    conductivity = []
+    for m in (ConductivityMeasurement.objects.filter(cell__in=[c for c in cells if c.cell_type == Cell.CellType.PELLET],
+                                                     sigma_total_s_cm__isnull=False)
+              .select_related("cell").order_by("cell_id", "temperature_c")):
+        if any(row["cell"] == m.cell.name for row in conductivity) or m.cell.stack_pressure_mpa is None:
+            continue
+        conductivity.append({"cell": m.cell.name, "stack_pressure_mpa": measured.get(m.cell_id, m.cell.stack_pressure_mpa),
+                             "temperature_c": m.temperature_c, "sigma_total_s_cm": m.sigma_total_s_cm})
+    traces = list(PressureTrace.objects.filter(cell__in=cells, has_channel=True).select_related("cell", "datafile"))
+    return {"rint": rint, "conductivity": conductivity,
+            "drifts": [{"cell": t.cell, "file": t.datafile.original_name, **t.drift} for t in traces if t.drift]}

@@ -87,3 +87,30 @@ def ccd_refresh(*, cell: Cell) -> list[CcdMeasurement]:
                            short_time_s=result.short_time_s, definition=result.definition)
         CcdMeasurement.objects.get_or_create(datafile=datafile, defaults=row)
     return list(CcdMeasurement.objects.filter(cell=cell).select_related("datafile"))
+
+
+def pressure_refresh(*, cell: Cell) -> list:
+    """Read the pressure channel of every imported cycling file of the cell that has not been looked at, with the
+    drift from the registered stack pressure. Idempotent."""
+    from django.core.files.storage import default_storage
+
+    from .analysis.pressure import pressure_drift, read_pressure_channel
+    from .models import PressureTrace
+
+    for datafile in active_datafiles(cell).filter(pressure_trace__isnull=True, status=DataFile.Status.IMPORTED):
+        row = {"cell": cell, "registered_mpa": cell.stack_pressure_mpa}
+        try:
+            with default_storage.open(datafile.file.name, "rb") as fh:
+                channel = read_pressure_channel(fh.read(), name=datafile.original_name)
+        except (AnalysisError, OSError) as exc:
+            row["error"] = str(exc)
+            channel = None
+        if channel is not None:
+            step = max(len(channel) // TRACE_POINTS, 1)
+            drift = pressure_drift(channel["time_s"], channel["pressure_mpa"], cell.stack_pressure_mpa or 0.0)
+            row.update(has_channel=True, time_s=jsonable(channel["time_s"].to_numpy()[::step]),
+                       pressure_mpa=jsonable(channel["pressure_mpa"].to_numpy()[::step]),
+                       mean_pressure_mpa=float(channel["pressure_mpa"].mean()),
+                       drift=jsonable(drift.__dict__) if drift else {})
+        PressureTrace.objects.get_or_create(datafile=datafile, defaults=row)
+    return list(PressureTrace.objects.filter(cell=cell, has_channel=True).select_related("datafile"))

@@ -185,3 +185,34 @@ def dc_polarisation_records(*, voltage_v: float = 0.5, sigma_e_s_cm: float = 5e-
     i_e = sigma_e_s_cm * voltage_v * area_cm2 / (thickness_mm / 10) * 1e3
     i = (i_e + ion_ma * np.exp(-t / tau_s)) * (1 + noise * rng.standard_normal(len(t)))
     return pd.DataFrame({"test_time_s": t, "current_ma": i, "voltage_v": np.full(len(t), voltage_v)}), i_e
+
+
+def pressure_log(*, registered_mpa: float = 50.0, duration_s: float = 24 * 3600.0, dt_s: float = 60.0,
+                 drift_from_s: float | None = None, drift_to_mpa: float = 40.0, noise_mpa: float = 0.3,
+                 seed: int = 0) -> pd.DataFrame:
+    """A load-cell record (time_s, pressure_mpa): steady at the registered value, or relaxing linearly to
+    ``drift_to_mpa`` from ``drift_from_s`` on (a frame whose springs creep)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, duration_s + dt_s / 2, dt_s)
+    p = np.full(len(t), registered_mpa)
+    if drift_from_s is not None:
+        ramp = np.clip((t - drift_from_s) / max(duration_s - drift_from_s, 1.0), 0.0, 1.0)
+        p = registered_mpa + (drift_to_mpa - registered_mpa) * ramp
+    return pd.DataFrame({"time_s": t, "pressure_mpa": p + noise_mpa * rng.standard_normal(len(t))})
+
+
+def bdf_with_pressure(records: pd.DataFrame, pressure: pd.DataFrame, *, area_cm2: float = 0.7854) -> bytes:
+    """A BDF csv (human labels) of ``records`` with an ``Applied Pressure / Pa`` column interpolated from the
+    (time_s, pressure_mpa) log."""
+    import io
+
+    from cycling.parsers.bdf import write_bdf
+
+    buf = io.BytesIO()
+    write_bdf(records, buf, labels=True)
+    buf.seek(0)
+    frame = pd.read_csv(buf)
+    time_col = next(c for c in frame.columns if c.lower().startswith("test time"))
+    frame["Applied Pressure / Pa"] = np.interp(frame[time_col].to_numpy(dtype=float), pressure["time_s"],
+                                               pressure["pressure_mpa"]) * 1e6
+    return frame.to_csv(index=False).encode()

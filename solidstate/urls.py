@@ -7,4 +7,5 @@ urlpatterns = [
     path("electrolytes/", views.batch_list, name="electrolyte-batches"),
     path("electrolytes/<int:pk>/", views.batch_page, name="electrolyte-batch"),
     path("electrolytes/<int:pk>/results.json", views.batch_json, name="electrolyte-batch-json"),
+    path("stack-pressure/", views.stack_pressure, name="stack-pressure"),
 ]

@@ -50,3 +50,13 @@ def batch_json(request, pk):
                     **(result if not c.error else {})})
     return JsonResponse(jsonable({"batch": batch.name, "material": batch.material.name,
                                   "conductivity": {"points": points, "arrhenius": arrhenius}, "ccd": ccd}))
+
+
+@login_required
+def stack_pressure(request):
+    """R_int and pellet conductivity against stack pressure across cells, and the active pressure drifts."""
+    for cell in selectors.cells_visible_to(request.user).filter(datafiles__isnull=False).distinct():
+        services.pressure_refresh(cell=cell)
+    overview = selectors.pressure_overview(request.user)
+    plot = {"rint": overview["rint"], "conductivity": overview["conductivity"]}
+    return render(request, "solidstate/stack_pressure.html", {**overview, "plot": plot})
