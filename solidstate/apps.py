@@ -19,3 +19,15 @@ class SolidstateConfig(AppConfig):
         from .demo import upload_solid_demo
 
         upload_solid_demo(base_url=base_url, stdout=stdout)
+
+    # monitoring's cell_facts calls this (found on the app config): the newest stack-pressure channel of a cell
+    def monitoring_pressure(self, cell):
+        import pandas as pd
+
+        from .services import pressure_refresh
+
+        traces = pressure_refresh(cell=cell)
+        if not traces:
+            return None
+        newest = max(traces, key=lambda t: t.datafile_id)
+        return pd.DataFrame({"time_s": newest.time_s, "pressure_mpa": newest.pressure_mpa})

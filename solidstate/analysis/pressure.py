@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from monitoring.rules import PRESSURE_MIN_DURATION_S, PRESSURE_WINDOW_S, pressure_excursion
+
 from .conductivity import AnalysisError
 
 # normalised header -> factor to MPa (one table; the BDF's machine names and human labels, and log spellings)
@@ -30,8 +32,8 @@ TIME_HEADERS: dict[str, float] = {
     "test_time_s": 1.0, "time / h": 3600.0, "time_h": 3600.0,
 }
 DRIFT_TOLERANCE = 0.10  # of the registered pressure
-DRIFT_WINDOW_S = 600.0
-DRIFT_MIN_DURATION_S = 1800.0
+DRIFT_WINDOW_S = PRESSURE_WINDOW_S
+DRIFT_MIN_DURATION_S = PRESSURE_MIN_DURATION_S
 
 
 def _norm(header: str) -> str:
@@ -84,24 +86,14 @@ class PressureDrift:
 def pressure_drift(time_s, pressure_mpa, registered_mpa: float, *, tolerance: float = DRIFT_TOLERANCE,
                    window_s: float = DRIFT_WINDOW_S, min_duration_s: float = DRIFT_MIN_DURATION_S,
                    ) -> PressureDrift | None:
-    """The active drift of a pressure record from the registered stack pressure, or None."""
-    if not registered_mpa or registered_mpa <= 0:
-        return None
+    """The active drift of a pressure record from the registered stack pressure, or None (the monitoring
+    rule's own test, monitoring.rules.pressure_excursion, so the page and the alert agree)."""
     t = np.asarray(time_s, dtype=float)
-    p = np.asarray(pressure_mpa, dtype=float)
-    if len(t) < 3:
+    found = pressure_excursion(t, pressure_mpa, registered_mpa, tolerance, window_s=window_s,
+                               min_duration_s=min_duration_s)
+    if found is None:
         return None
-    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-    n = max(int(round(window_s / max(dt, 1e-9))), 1)
-    median = pd.Series(p).rolling(n, min_periods=max(n // 2, 1), center=True).median().to_numpy()
-    out = np.abs(median / registered_mpa - 1.0) > tolerance
-    if not out[-1]:
-        return None
-    good = np.flatnonzero(~out)
-    start = int(good[-1] + 1) if len(good) else 0
-    if t[-1] - t[start] < min_duration_s:
-        return None
-    latest = float(median[-1])
+    start, latest = found
     deviation = 100.0 * (latest / registered_mpa - 1.0)
     return PressureDrift(float(t[start]), latest, float(registered_mpa), deviation,
                          f"stack pressure {latest:.1f} MPa is {deviation:+.0f} % from the registered "

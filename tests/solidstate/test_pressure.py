@@ -66,3 +66,21 @@ def test_the_cell_page_shows_the_channel_and_its_drift_and_the_pressure_page_plo
     assert rows[cell.name]["r_int_ohm"] == pytest.approx(1400, rel=0.1)
     assert rows[other.name]["r_int_ohm"] == pytest.approx(248, rel=0.15)
     assert [d["cell"].pk for d in page.context["drifts"]] == [cell.pk]
+
+
+@pytest.mark.django_db
+def test_the_monitoring_drift_rule_raises_an_alert_for_a_drifting_cell_only(records):
+    from monitoring.models import Alert
+    from monitoring.rules import PRESSURE_DRIFT
+    from monitoring.services import cell_evaluate
+
+    end = float(records.test_time_s.max())
+    drifting, steady = CellFactory(stack_pressure_mpa=50.0), CellFactory(stack_pressure_mpa=50.0)
+    ingest(drifting, bdf_with_pressure(records, pressure_log(duration_s=end, drift_from_s=0.3 * end, drift_to_mpa=35.0,
+                                                             dt_s=300.0, seed=5)), name="drift_bdf.csv")
+    ingest(steady, bdf_with_pressure(records, pressure_log(duration_s=end, dt_s=300.0, seed=6)), name="steady_bdf.csv")
+    cell_evaluate(cell_id=drifting.pk)
+    cell_evaluate(cell_id=steady.pk)
+    [alert] = Alert.objects.filter(kind=PRESSURE_DRIFT)
+    assert alert.cell_id == drifting.pk and "from the registered 50 MPa" in alert.message
+    assert alert.values["pressure_mpa"] == pytest.approx(35.0, abs=1.0)
