@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("cells.api.urls")),
     path("", include("impedance.api.urls")),
     path("", include("monitoring.api.urls")),
+    path("", include("solidstate.api.urls")),
 ]
 
 urlpatterns = [

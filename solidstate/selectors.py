@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from assb_lab.lib import jsonable
 from cells.models import Cell, ElectrolyteBatch
 from cells.selectors import cells_visible_to
 
@@ -114,3 +115,25 @@ def pressure_overview(user) -> dict:
     traces = list(PressureTrace.objects.filter(cell__in=cells, has_channel=True).select_related("cell", "datafile"))
     return {"rint": rint, "conductivity": conductivity,
             "drifts": [{"cell": t.cell, "file": t.datafile.original_name, **t.drift} for t in traces if t.drift]}
+
+
+def batch_results(overview: dict) -> dict:
+    """The batch's results as JSON, in the CLI's contracts (plus which pellet/cell, and what was measured)."""
+    batch = overview["batch"]
+    points = [{"file": m.spectrum.datafile.original_name, "pellet": m.cell.name, "temperature_c": m.temperature_c,
+               "r_bulk_ohm": m.r_bulk_ohm, "r_total_ohm": m.r_total_ohm, "sigma_bulk_s_cm": m.sigma_bulk_s_cm,
+               "sigma_total_s_cm": m.sigma_total_s_cm, "statement": m.statement or m.error}
+              for m in overview["measurements"]]
+    arr = overview["arrhenius"]
+    arrhenius = ({k: arr[k] for k in ("ea_ev", "ea_ev_se", "sigma_25c_s_cm", "form", "n_points")}
+                 if arr and "ea_ev" in arr else None)
+    ccd = []
+    for c in overview["ccd"]:
+        result = {"steps": [{k: s[k] for k in ("current_density_ma_cm2", "overpotential_mv")} for s in c.steps],
+                  "ccd_ma_cm2": c.ccd_ma_cm2, "short_time_s": c.short_time_s, "definition": c.definition}
+        ccd.append({"cell": c.cell.name, "file": c.datafile.original_name, "error": c.error or None,
+                    "stack_pressure_mpa": c.cell.stack_pressure_mpa, "temperature_c": c.cell.temperature_c,
+                    **(result if not c.error else {})})
+    return jsonable({"batch": batch.name, "material": batch.material.name,
+                     "conductivity": {"points": points, "arrhenius": arrhenius}, "ccd": ccd,
+                     "cells_built_from_it": [c.name for c in overview["full_cells"]]})

@@ -114,3 +114,14 @@ def pressure_refresh(*, cell: Cell) -> list:
                        drift=jsonable(drift.__dict__) if drift else {})
         PressureTrace.objects.get_or_create(datafile=datafile, defaults=row)
     return list(PressureTrace.objects.filter(cell=cell, has_channel=True).select_related("datafile"))
+
+
+def batch_results_refresh(*, batch, user) -> None:
+    """Compute the missing results of the batch's pellets and symmetric cells that the user may see."""
+    from cells.selectors import cells_visible_to
+
+    cells = cells_visible_to(user).filter(electrolyte_batch=batch,
+                                          cell_type__in=[Cell.CellType.PELLET, Cell.CellType.SYMMETRIC])
+    for cell in cells:
+        conductivity_refresh(cell=cell)
+        ccd_refresh(cell=cell)
