@@ -15,7 +15,7 @@ from cycling.selectors import active_datafiles, records_of
 from impedance.models import EisSpectrum
 
 from .analysis import AnalysisError, critical_current_density, pellet_conductivity
-from .models import CcdMeasurement, ConductivityMeasurement
+from .models import ANALYSIS_VERSION, CcdMeasurement, ConductivityMeasurement
 
 _TEMPERATURE_NOTE = re.compile(r"temperature_c\s*=\s*(-?\d+(?:\.\d+)?)", re.IGNORECASE)
 TRACE_POINTS = 4000
@@ -36,6 +36,10 @@ def conductivity_refresh(*, cell: Cell) -> list[ConductivityMeasurement]:
     """Compute the conductivity of every spectrum of a pellet that has none yet; returns all of the cell's."""
     if cell.cell_type != Cell.CellType.PELLET:
         return []
+    # a corrected thickness or area (or a newer analysis) recomputes: no stale conductivity survives an edit
+    (ConductivityMeasurement.objects.filter(cell=cell)
+     .exclude(thickness_mm=cell.pellet_thickness_mm, area_cm2=cell.electrode_area_cm2,
+              analysis_version=ANALYSIS_VERSION).delete())
     todo = (EisSpectrum.objects.filter(cell=cell, conductivity__isnull=True, datafile__status=DataFile.Status.IMPORTED)
             .select_related("datafile"))
     for spectrum in todo:
@@ -67,6 +71,8 @@ def ccd_refresh(*, cell: Cell) -> list[CcdMeasurement]:
     """Compute the CCD of every imported cycling file of a symmetric cell that has none yet."""
     if cell.cell_type != Cell.CellType.SYMMETRIC:
         return []
+    CcdMeasurement.objects.filter(cell=cell).exclude(area_cm2=cell.electrode_area_cm2,
+                                                     analysis_version=ANALYSIS_VERSION).delete()
     for datafile in active_datafiles(cell).filter(ccd__isnull=True, status=DataFile.Status.IMPORTED):
         area = cell.electrode_area_cm2
         row = {"cell": cell, "area_cm2": area}

@@ -53,6 +53,10 @@ def test_it_gives_the_demo_lgps_batch_12_ms_cm_and_0_25_ev(demo_batch):
     assert summary["sigma_25c_s_cm"] == pytest.approx(0.012, rel=0.03)
     assert abs(summary["ea_ev"] - 0.25) < 0.01 and summary["form"] == "sigma_T"
     assert services.conductivity_refresh(cell=pellet)[0].pk == rows[0].pk  # idempotent
+    pellet.pellet_thickness_mm = 0.4  # a corrected thickness halves every conductivity
+    pellet.save()
+    again = services.conductivity_refresh(cell=pellet)
+    assert again[0].pk != rows[0].pk and again[0].sigma_total_s_cm == pytest.approx(rows[0].sigma_total_s_cm / 2)
 
 
 def test_it_gives_the_demo_symmetric_cells_ccd(demo_batch):
