@@ -9,8 +9,8 @@ import datetime
 
 from django.db import transaction
 
-from cells.demo import STUDY_PROJECT, demo_cells
-from cells.models import Cell, CellGroup, ElectrolyteBatch, Material, Project
+from cells.demo import DEMO_DEVICE, STUDY_PROJECT, api_call, demo_cells, multipart_body
+from cells.models import Cell, CellGroup, CyclerDevice, ElectrolyteBatch, Material, Project
 from cycling.models import DataFile
 
 from .simulate import LGPS, ccd_records, pellet_series_files, write_records
@@ -73,22 +73,18 @@ def solid_demo_files() -> list[tuple[str, str, str, str, bytes]]:
 
 
 def upload_solid_demo(*, base_url: str, stdout=None) -> list[dict]:
-    """Send the specimens' files through the API as the demo cycler PC (cycling.demo's client); skips a file the
+    """Send the specimens' files through the API as the demo cycler PC (cells.demo's client); skips a file the
     cell holds already. The worker imports them like any other upload."""
-    from cycling import demo as cycling_demo
-
     write = stdout.write if stdout else print
-    from cells.models import CyclerDevice
-
-    device = CyclerDevice.objects.get(name=cycling_demo.DEMO_DEVICE)
+    device = CyclerDevice.objects.get(name=DEMO_DEVICE)
     held = set(DataFile.objects.filter(cell__name__in=[PELLET, SYMMETRIC], cell__is_demo=True)
                .exclude(status=DataFile.Status.FAILED).values_list("cell__name", "original_name"))
     answers = []
     for cell, kind, name, notes, data in solid_demo_files():
         if (cell, name) in held:
             continue
-        body, ctype = cycling_demo._multipart({"cell": cell, "kind": kind, "notes": notes}, name, data)
-        answers.append(cycling_demo._call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype))
+        body, ctype = multipart_body({"cell": cell, "kind": kind, "notes": notes}, name, data)
+        answers.append(api_call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype))
     write(f"  solid-state demo: {len(answers)} file(s) sent (pellet spectra at "
           f"{', '.join(map(str, PELLET_TEMPERATURES_C))} C, one CCD run)")
     return answers

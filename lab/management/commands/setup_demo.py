@@ -41,7 +41,7 @@ class Command(BaseCommand):
             if hasattr(config, "demo_registry"):
                 config.demo_registry(stdout=self.stdout)
         if upload and not registry_only:
-            from cycling.demo import upload_demo_data
+            from lab.demo import upload_demo_data
 
             upload_demo_data(base_url=upload, cycles=cycles, stdout=self.stdout)
             for config in apps.get_app_configs():
