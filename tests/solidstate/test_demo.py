@@ -1,5 +1,7 @@
 """The solid-state demo through setup_demo: the batch, the specimens and the study cells linked to the batch;
 its files sent once through the demo PC's API client (answered in-process here), never to a user's cell."""
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -14,8 +16,9 @@ pytestmark = pytest.mark.django_db
 
 def test_setup_demo_registers_the_batch_and_its_specimens(settings, tmp_path):
     settings.VAR_DIR = tmp_path
+    out = io.StringIO()
     for _ in range(2):  # idempotent
-        call_command("setup_demo", "--registry-only", stdout=open(tmp_path / "out.txt", "w"))
+        call_command("setup_demo", "--registry-only", stdout=out)
     batch = ElectrolyteBatch.objects.get(name=demo.BATCH)
     assert batch.material.name == "LGPS"
     pellet, sym = Cell.objects.get(name=demo.PELLET), Cell.objects.get(name=demo.SYMMETRIC)
@@ -24,12 +27,12 @@ def test_setup_demo_registers_the_batch_and_its_specimens(settings, tmp_path):
     assert sym.cell_type == "symmetric" and sym.anode.name == "Li" and sym.stack_pressure_mpa == 50.0
     assert set(batch.cells.values_list("name", flat=True)) == {
         "BARE-01", "BARE-02", "BARE-03", "LNTO-01", "LNTO-02", "LNTO-03", demo.PELLET, demo.SYMMETRIC}
-    assert "Solid-state demo" in (tmp_path / "out.txt").read_text()
+    assert "Solid-state demo" in out.getvalue()
 
 
 def test_the_demo_files_are_sent_once(settings, tmp_path, monkeypatch):
     settings.VAR_DIR = tmp_path
-    call_command("setup_demo", "--registry-only", stdout=open(tmp_path / "out.txt", "w"))
+    call_command("setup_demo", "--registry-only", stdout=io.StringIO())
     CyclerDevice.objects.get_or_create(name=DEMO_DEVICE)
     sent = []
     monkeypatch.setattr(demo, "multipart_body", lambda fields, name, data: ((fields, name, data), "multipart"))
@@ -42,8 +45,8 @@ def test_the_demo_files_are_sent_once(settings, tmp_path, monkeypatch):
         return {"id": datafile.pk}
 
     monkeypatch.setattr(demo, "api_call", call)
-    demo.upload_solid_demo(base_url="http://demo", stdout=open(tmp_path / "up.txt", "w"))
-    demo.upload_solid_demo(base_url="http://demo", stdout=open(tmp_path / "up.txt", "w"))
+    for _ in range(2):
+        demo.upload_solid_demo(base_url="http://demo", stdout=io.StringIO())
     assert len(sent) == 7  # six spectra and one CCD run, the second run sends nothing
     assert sent[0] == (demo.PELLET, "eis", f"{demo.PELLET}_PEIS_25C.mpt", "demo temperature_c=25")
     assert sent[-1][:3] == (demo.SYMMETRIC, "cycling", f"{demo.SYMMETRIC}_CCD.xlsx")
