@@ -13,7 +13,7 @@ from cells.demo import DEMO_DEVICE, STUDY_PROJECT, api_call, demo_cells, multipa
 from cells.models import Cell, CellGroup, CyclerDevice, ElectrolyteBatch, Material, Project
 from cycling.models import DataFile
 
-from .simulate import LGPS, ccd_records, pellet_series_files, write_records
+from .simulate import LGPS, ccd_records, dc_polarisation_export, pellet_series_files, write_records
 
 BATCH = "LGPS-2021-A"
 PELLET = "LGPS-PELLET-01"
@@ -21,6 +21,7 @@ SYMMETRIC = "LGPS-SYM-01"
 GROUP = "LGPS electrolyte"
 PELLET_TEMPERATURES_C = (25, 35, 45, 55, 65, 80)
 PELLET_THICKNESS_MM = 0.8
+DEMO_SIGMA_E_S_CM = 5e-9  # sulfides: 1e-9 to 1e-8 S/cm
 CCD_SHORT_STEP = 9  # 0.05 mA/cm2 more per step from 0.05: shorts at 0.50 mA/cm2 (sulfides vs Li: 0.2-1.5)
 
 
@@ -67,6 +68,8 @@ def solid_demo_files() -> list[tuple[str, str, str, str, bytes]]:
                                              **LGPS):
         t = int(truth.temperature_c)
         out.append((PELLET, "eis", f"{PELLET}_PEIS_{t}C.mpt", f"demo temperature_c={t}", data))
+    dc, _ = dc_polarisation_export(sigma_e_s_cm=DEMO_SIGMA_E_S_CM, thickness_mm=PELLET_THICKNESS_MM, seed=2021)
+    out.append((PELLET, "cycling", f"{PELLET}_DC_0.5V.mpt", "demo", write_records(dc, "biologic")))
     records, _ = ccd_records(short_step=CCD_SHORT_STEP, n_steps=12, glitch_step=3, seed=2021)
     out.append((SYMMETRIC, "cycling", f"{SYMMETRIC}_CCD.xlsx", "demo", write_records(records, "land")))
     return out
@@ -86,5 +89,5 @@ def upload_solid_demo(*, base_url: str, stdout=None) -> list[dict]:
         body, ctype = multipart_body({"cell": cell, "kind": kind, "notes": notes}, name, data)
         answers.append(api_call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype))
     write(f"  solid-state demo: {len(answers)} file(s) sent (pellet spectra at "
-          f"{', '.join(map(str, PELLET_TEMPERATURES_C))} C, one CCD run)")
+          f"{', '.join(map(str, PELLET_TEMPERATURES_C))} C, a DC polarisation, one CCD run)")
     return answers

@@ -84,3 +84,23 @@ class PressureTrace(models.Model):
 
     def __str__(self):
         return f"{self.datafile}: {self.mean_pressure_mpa} MPa"
+
+
+class ElectronicMeasurement(models.Model):
+    """The electronic conductivity of a pellet from one DC polarisation file (sigma_e = L I_ss / (V A)), only
+    where the current reached a steady state (``steady_state`` says how it was detected; ``error`` why not)."""
+
+    datafile = models.OneToOneField("cycling.DataFile", on_delete=models.CASCADE, related_name="electronic")
+    cell = models.ForeignKey("cells.Cell", on_delete=models.CASCADE, related_name="electronic_measurements")
+    thickness_mm = models.FloatField("Thickness (mm)", null=True)
+    area_cm2 = models.FloatField("Area (cm²)", null=True)
+    sigma_e_s_cm = models.FloatField("σ_e (S/cm)", null=True, blank=True)
+    current_ss_ma = models.FloatField("Steady-state current (mA)", null=True, blank=True)
+    voltage_v = models.FloatField("Voltage (V)", null=True, blank=True)
+    steady_state = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    analysis_version = models.PositiveSmallIntegerField(default=ANALYSIS_VERSION)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.cell}: sigma_e {self.sigma_e_s_cm}"

@@ -47,8 +47,12 @@ def batch_overview(batch: ElectrolyteBatch, user) -> dict:
     symmetric = list(cells.filter(cell_type=Cell.CellType.SYMMETRIC))
     ccd = list(CcdMeasurement.objects.filter(cell__in=symmetric).select_related("cell", "datafile")
                .order_by("cell__name"))
+    from .models import ElectronicMeasurement
+
+    electronic = list(ElectronicMeasurement.objects.filter(cell__in=pellets).select_related("cell", "datafile")
+                      .order_by("cell__name", "datafile_id"))
     return {
-        "batch": batch, "pellets": per_pellet, "measurements": measurements,
+        "batch": batch, "pellets": per_pellet, "measurements": measurements, "electronic": electronic,
         "arrhenius": _arrhenius(measurements) if len(measurements) >= 3 else None,
         "symmetric": symmetric, "ccd": ccd,
         "full_cells": list(cells.filter(cell_type=Cell.CellType.FULL)),
@@ -136,4 +140,8 @@ def batch_results(overview: dict) -> dict:
                     **(result if not c.error else {})})
     return jsonable({"batch": batch.name, "material": batch.material.name,
                      "conductivity": {"points": points, "arrhenius": arrhenius}, "ccd": ccd,
+                     "electronic": [{"pellet": e.cell.name, "file": e.datafile.original_name,
+                                     "sigma_e_s_cm": e.sigma_e_s_cm, "current_ss_ma": e.current_ss_ma,
+                                     "voltage_v": e.voltage_v, "steady_state": e.steady_state or None,
+                                     "error": e.error or None} for e in overview["electronic"]],
                      "cells_built_from_it": [c.name for c in overview["full_cells"]]})

@@ -130,4 +130,34 @@ def batch_results_refresh(*, batch, user) -> None:
                                           cell_type__in=[Cell.CellType.PELLET, Cell.CellType.SYMMETRIC])
     for cell in cells:
         conductivity_refresh(cell=cell)
+        electronic_refresh(cell=cell)
         ccd_refresh(cell=cell)
+
+
+def electronic_refresh(*, cell: Cell) -> list:
+    """The electronic conductivity of every imported cycling (DC polarisation) file of a pellet that has none."""
+    from .analysis import electronic_conductivity
+    from .models import ElectronicMeasurement
+
+    if cell.cell_type != Cell.CellType.PELLET:
+        return []
+    (ElectronicMeasurement.objects.filter(cell=cell)
+     .exclude(thickness_mm=cell.pellet_thickness_mm, area_cm2=cell.electrode_area_cm2,
+              analysis_version=ANALYSIS_VERSION).delete())
+    for datafile in active_datafiles(cell).filter(electronic__isnull=True, status=DataFile.Status.IMPORTED):
+        row = {"cell": cell, "thickness_mm": cell.pellet_thickness_mm, "area_cm2": cell.electrode_area_cm2}
+        records = records_of(datafile, columns=["test_time_s", "current_ma", "voltage_v"])
+        if not cell.pellet_thickness_mm or not cell.electrode_area_cm2:
+            row["error"] = "the pellet's thickness and area (or diameter) are not on its build sheet"
+        else:
+            try:
+                result = electronic_conductivity(records["test_time_s"], records["current_ma"], records["voltage_v"],
+                                                 thickness_mm=cell.pellet_thickness_mm,
+                                                 area_cm2=cell.electrode_area_cm2, name=datafile.original_name)
+            except AnalysisError as exc:
+                row["error"] = str(exc)
+            else:
+                row.update(sigma_e_s_cm=result.sigma_e_s_cm, current_ss_ma=result.current_ss_ma,
+                           voltage_v=result.voltage_v, steady_state=result.steady_state)
+        ElectronicMeasurement.objects.get_or_create(datafile=datafile, defaults=row)
+    return list(ElectronicMeasurement.objects.filter(cell=cell).select_related("datafile"))

@@ -216,3 +216,19 @@ def bdf_with_pressure(records: pd.DataFrame, pressure: pd.DataFrame, *, area_cm2
     frame["Applied Pressure / Pa"] = np.interp(frame[time_col].to_numpy(dtype=float), pressure["time_s"],
                                                pressure["pressure_mpa"]) * 1e6
     return frame.to_csv(index=False).encode()
+
+
+def dc_polarisation_export(**kw) -> tuple[pd.DataFrame, float]:
+    """The DC polarisation as canonical cycler records (one potentiostatic step), for the cycler writers."""
+    from cycling.parsers import RECORD_COLUMNS
+
+    frame, i_e = dc_polarisation_records(**kw)
+    t, i = frame["test_time_s"].to_numpy(), frame["current_ma"].to_numpy()
+    dt = np.diff(t, prepend=0.0)
+    records = pd.DataFrame({
+        "record": np.arange(1, len(t) + 1), "test_time_s": t, "step_time_s": t, "current_ma": i,
+        "voltage_v": frame["voltage_v"].to_numpy(), "capacity_mah": np.cumsum(i * dt / 3600.0),
+        "energy_mwh": np.cumsum(i * dt / 3600.0 * frame["voltage_v"].to_numpy()), "cycle": 1, "step": 1,
+        "step_kind": "charge", "step_mode": "CV",
+        "sys_time": pd.Timestamp("2026-01-05 09:00:00") + pd.to_timedelta(t, unit="s")})
+    return records[RECORD_COLUMNS], i_e

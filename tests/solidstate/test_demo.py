@@ -47,6 +47,6 @@ def test_the_demo_files_are_sent_once(settings, tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "api_call", call)
     for _ in range(2):
         demo.upload_solid_demo(base_url="http://demo", stdout=io.StringIO())
-    assert len(sent) == 7  # six spectra and one CCD run, the second run sends nothing
+    assert len(sent) == 8  # six spectra, a DC polarisation and one CCD run; the second run sends nothing
     assert sent[0] == (demo.PELLET, "eis", f"{demo.PELLET}_PEIS_25C.mpt", "demo temperature_c=25")
     assert sent[-1][:3] == (demo.SYMMETRIC, "cycling", f"{demo.SYMMETRIC}_CCD.xlsx")

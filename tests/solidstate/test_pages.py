@@ -74,6 +74,7 @@ def test_the_batch_page_shows_pellets_arrhenius_ccd_and_cells_built_from_it(demo
     assert 'id="sigma-25c">12.0' in html or 'id="sigma-25c">11.9' in html or 'id="sigma-25c">12.1' in html
     assert 'id="ea-ev">0.2' in html and PELLET in html and SYMMETRIC in html
     assert 'class="ccd-value">0.50' in html and "BARE-01" in html and "LNTO-03" in html
+    assert 'class="num sigma-e">4.9' in html or 'class="num sigma-e">5.0' in html  # the demo's 5e-9 S/cm
     data = client.get(f"{demo_batch.get_absolute_url()}results.json").json()
     assert abs(data["conductivity"]["arrhenius"]["ea_ev"] - 0.25) < 0.01
     assert data["ccd"][0]["ccd_ma_cm2"] == pytest.approx(0.5, rel=1e-4) and data["ccd"][0]["stack_pressure_mpa"] == 50.0
@@ -91,3 +92,25 @@ def test_it_checks_a_specimens_build_sheet(demo_batch):
     full.cathode_material = None
     with pytest.raises(ValidationError, match="A full cell needs it"):
         full.full_clean()
+
+
+def test_it_gives_a_pellets_electronic_conductivity_from_a_dc_polarisation_file(client, lab_admin):
+    from solidstate.simulate import dc_polarisation_export, write_records
+
+    load_study_registry()
+    load_solid_registry()
+    pellet = Cell.objects.get(name=PELLET)
+    records, i_e = dc_polarisation_export(sigma_e_s_cm=5e-9, seed=3)
+    datafile = _ingest(pellet, "cycling", "dc_polarisation.mpt", "demo", write_records(records, "biologic"))
+    assert datafile.status == DataFile.Status.IMPORTED, datafile.error
+    short, _ = dc_polarisation_export(duration_s=3600.0, tau_s=1800.0, seed=4)  # stopped before the steady state
+    _ingest(pellet, "cycling", "dc_short.mpt", "demo", write_records(short, "biologic"))
+    rows = {r.datafile.original_name: r for r in services.electronic_refresh(cell=pellet)}
+    assert rows["dc_polarisation.mpt"].sigma_e_s_cm == pytest.approx(5e-9, rel=0.03)
+    assert rows["dc_polarisation.mpt"].current_ss_ma == pytest.approx(i_e, rel=0.03)
+    assert rows["dc_short.mpt"].sigma_e_s_cm is None and "no steady state" in rows["dc_short.mpt"].error
+    client.force_login(lab_admin)
+    data = client.get(f"{ElectrolyteBatch.objects.get(name=BATCH).get_absolute_url()}results.json").json()
+    found = {e["file"]: e for e in data["electronic"]}
+    assert found["dc_polarisation.mpt"]["sigma_e_s_cm"] == pytest.approx(5e-9, rel=0.03)
+    assert "steady state" in found["dc_polarisation.mpt"]["steady_state"] and found["dc_short.mpt"]["error"]
