@@ -145,3 +145,51 @@ def batch_results(overview: dict) -> dict:
                                      "voltage_v": e.voltage_v, "steady_state": e.steady_state or None,
                                      "error": e.error or None} for e in overview["electronic"]],
                      "cells_built_from_it": [c.name for c in overview["full_cells"]]})
+
+
+def cell_solid_state(cell: Cell) -> dict | None:
+    """A cell's solid-state facts and stored results for the dataset zip (None when it has none): its batch and
+    the batch's conductivity, a pellet's conductivity per spectrum (with file and SHA-256) and Arrhenius fit,
+    sigma_e, a symmetric cell's CCD, the pressure channel's mean and drift; with the definitions used."""
+    from .analysis import CCD_DEFINITION
+    from .models import ANALYSIS_VERSION, CcdMeasurement, ElectronicMeasurement, PressureTrace
+
+    conductivity = list(ConductivityMeasurement.objects.filter(cell=cell).select_related("spectrum__datafile")
+                        .order_by("temperature_c"))
+    electronic = list(ElectronicMeasurement.objects.filter(cell=cell).select_related("datafile"))
+    ccd = list(CcdMeasurement.objects.filter(cell=cell).select_related("datafile"))
+    pressure = list(PressureTrace.objects.filter(cell=cell, has_channel=True).select_related("datafile"))
+    batch = batch_conductivity_summary(cell.electrolyte_batch)
+    if not (conductivity or electronic or ccd or pressure or batch or cell.cell_type != Cell.CellType.FULL):
+        return None
+
+    def source(datafile):
+        return {"datafile_id": datafile.pk, "original_name": datafile.original_name, "sha256": datafile.sha256}
+
+    fields = ("temperature_c", "temperature_source", "thickness_mm", "area_cm2", "r_total_ohm", "r_total_se_ohm",
+              "sigma_total_s_cm", "sigma_total_se_s_cm", "r_bulk_ohm", "r_bulk_se_ohm", "sigma_bulk_s_cm",
+              "sigma_bulk_se_s_cm", "measured", "statement", "error")
+    arrhenius = _arrhenius(conductivity) if len(conductivity) >= 3 else None
+    return jsonable({
+        "cell_type": cell.cell_type, "electrode_metal": cell.electrode_metal,
+        "pellet_thickness_mm": cell.pellet_thickness_mm, "area_cm2": cell.electrode_area_cm2,
+        "pressing_pressure_mpa": cell.pressing_pressure_mpa, "pressing_time_s": cell.pressing_time_s,
+        "stack_pressure_mpa": cell.stack_pressure_mpa,
+        "electrolyte_batch": None if batch is None else {
+            "name": batch["batch"].name, "material": batch["batch"].material.name,
+            "supplier": batch["batch"].supplier, "made_on": batch["batch"].made_on,
+            "arrhenius": None if not batch["arrhenius"] else {
+                k: batch["arrhenius"][k] for k in ("ea_ev", "ea_ev_se", "sigma_25c_s_cm", "form", "n_points")}},
+        "conductivity": [{**source(m.spectrum.datafile), **{f: getattr(m, f) for f in fields}} for m in conductivity],
+        "arrhenius": None if not arrhenius or "ea_ev" not in arrhenius else {
+            k: arrhenius[k] for k in ("ea_ev", "ea_ev_se", "sigma_25c_s_cm", "form", "n_points")},
+        "electronic": [{**source(e.datafile), "sigma_e_s_cm": e.sigma_e_s_cm, "current_ss_ma": e.current_ss_ma,
+                        "voltage_v": e.voltage_v, "steady_state": e.steady_state, "error": e.error} for e in electronic],
+        "ccd": [{**source(c.datafile), "area_cm2": c.area_cm2, "steps": c.steps, "ccd_ma_cm2": c.ccd_ma_cm2,
+                 "short_time_s": c.short_time_s, "error": c.error} for c in ccd],
+        "pressure": [{**source(t.datafile), "mean_pressure_mpa": t.mean_pressure_mpa,
+                      "registered_mpa": t.registered_mpa, "drift": t.drift or None} for t in pressure],
+        "definitions": {"conductivity": "sigma = L / (R A); bulk only where the bulk arc is inside the band",
+                        "arrhenius_form": "sigma_T", "ccd": CCD_DEFINITION},
+        "analysis_version": ANALYSIS_VERSION,
+    })

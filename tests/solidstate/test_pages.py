@@ -114,3 +114,28 @@ def test_it_gives_a_pellets_electronic_conductivity_from_a_dc_polarisation_file(
     found = {e["file"]: e for e in data["electronic"]}
     assert found["dc_polarisation.mpt"]["sigma_e_s_cm"] == pytest.approx(5e-9, rel=0.03)
     assert "steady state" in found["dc_polarisation.mpt"]["steady_state"] and found["dc_short.mpt"]["error"]
+
+
+def test_the_dataset_zip_carries_the_solid_state_results_with_their_files(demo_batch, lab_admin):
+    import io
+    import json
+    import zipfile
+
+    from lab import dataset
+
+    cells = [Cell.objects.get(name=n) for n in (PELLET, SYMMETRIC, "BARE-01")]
+    zf = zipfile.ZipFile(io.BytesIO(b"".join(dataset.dataset_zip(lab_admin, cells, records=()))))
+    pellet = json.loads(zf.read(f"cells/{PELLET}/solid_state.json"))
+    assert pellet["cell_type"] == "pellet" and pellet["pellet_thickness_mm"] == 0.8
+    assert [p["temperature_c"] for p in pellet["conductivity"]] == [25, 35, 45, 55, 65, 80]
+    assert pellet["conductivity"][0]["sigma_total_s_cm"] == pytest.approx(0.012, rel=0.03)
+    assert len(pellet["conductivity"][0]["sha256"]) == 64 and pellet["conductivity"][0]["r_bulk_ohm"] is None
+    assert abs(pellet["arrhenius"]["ea_ev"] - 0.25) < 0.01 and pellet["arrhenius"]["form"] == "sigma_T"
+    assert pellet["electronic"][0]["sigma_e_s_cm"] == pytest.approx(5e-9, rel=0.03)
+    sym = json.loads(zf.read(f"cells/{SYMMETRIC}/solid_state.json"))
+    assert sym["ccd"][0]["ccd_ma_cm2"] == pytest.approx(0.5, rel=1e-4) and "shorts" in sym["definitions"]["ccd"]
+    full = json.loads(zf.read("cells/BARE-01/solid_state.json"))
+    assert full["electrolyte_batch"]["name"] == BATCH
+    assert full["electrolyte_batch"]["arrhenius"]["sigma_25c_s_cm"] == pytest.approx(0.012, rel=0.03)
+    provenance = json.loads(zf.read("provenance.json"))
+    assert provenance["cells"][PELLET]["solid_state"]["definitions"]["arrhenius_form"] == "sigma_T"
