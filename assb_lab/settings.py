@@ -38,8 +38,9 @@ INSTALLED_APPS = [
     "cycling",
     "impedance",
     "monitoring",
-    "solidstate",  # electrolyte conductivity, CCD, stack pressure; nothing imports it (docs/solid_state.md)
+    "solidstate",  # electrolyte conductivity, CCD, stack pressure; only the lab faces import it (docs/solid_state.md)
     "lab",  # the faces composing the apps above; nothing imports it (docs/architecture.md)
+    "effects",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("impedance.api.urls")),
     path("", include("monitoring.api.urls")),
     path("", include("solidstate.api.urls")),
+    path("", include("effects.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),
     path("", include("solidstate.urls")),
+    path("", include("effects.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
