@@ -16,6 +16,7 @@ import pandas as pd
 from django.urls import reverse
 
 from assb_lab.lib import parse_ids
+from assb_lab.params import query_number
 from cells.models import Cell, CellGroup
 from cells.selectors import groups_visible_to
 from cycling.analysis import C_RATE_LABELS, cell_metrics
@@ -78,9 +79,8 @@ def selection_from(params) -> Selection:
     def joined(key):
         return ",".join(params.getlist(key)) if hasattr(params, "getlist") else params.get(key, "")
 
-    ref = (params.get("reference_cycle") or "").strip()
     return Selection(parse_ids(joined("groups")), parse_ids(joined("cells")),
-                     int(ref) if ref.isdigit() and int(ref) > 0 else None)
+                     query_number(params, "reference_cycle", kind=int, min_value=1))
 
 
 def _round(values, decimals: int) -> list:
