@@ -159,6 +159,11 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
             if "bdf" in records:
                 yield from _bdf_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet")
         cell_prov["eis"] = list(_eis_members(zf, cell, base))
+        solid = _solid_state_member(cell)
+        if solid is not None:
+            zf.writestr(f"{base}/solid_state.json", _json(solid))
+            cell_prov["solid_state"] = {"analysis_version": solid["analysis_version"],
+                                        "definitions": solid["definitions"]}
         if rows:
             zf.writestr(f"{base}/figures/capacity.svg", figures.cell_capacity_figure(
                 rows, color=cell.group.color or "#1f77b4", title=cell.name))
@@ -285,6 +290,16 @@ def _eis_members(zf, cell: Cell, base: str) -> Iterator[dict]:
                         for f in spectrum_fits]}
     if fits:
         zf.writestr(f"{base}/eis/fits.json", _json(fits))
+
+
+def _solid_state_member(cell: Cell) -> dict | None:
+    """The cell's solid-state results (pellet conductivity and Arrhenius, sigma_e, CCD, pressure channel, its
+    electrolyte batch's conductivity), computed where missing."""
+    from solidstate import selectors as solid_selectors
+    from solidstate import services as solid_services
+
+    solid_services.cell_results_refresh(cell=cell)
+    return solid_selectors.cell_solid_state(cell)
 
 
 # --- metadata --------------------------------------------------------------------------------------
