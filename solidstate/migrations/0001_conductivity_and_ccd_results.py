@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('cells', '0005_electrolyte_batch_and_cell_types'),
+        ('cells', '0006_electrolyte_batch_and_cell_types'),
         ('cycling', '0004_datafile_kind_cycling'),
         ('impedance', '0004_kk_noise_rule'),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cells', '0005_electrolyte_batch_and_cell_types'),
+        ('cells', '0006_electrolyte_batch_and_cell_types'),
         ('cycling', '0004_datafile_kind_cycling'),
         ('solidstate', '0002_pressure_trace'),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cells', '0004_cell_data_version'),
+        ('cells', '0005_project_metric_reference_cycles'),
     ]
 
     operations = [
