@@ -1,0 +1,97 @@
+"""Reads of the DRT of stored EIS spectra: each sweep's DRT computed on demand and cached, a cell's processes
+tracked over cycles and set beside the circuit fit's R_int.
+
+Not stored in the database: a DRT is a function of the stored points and of ``DRT_VERSION`` (0.15 s per
+sweep), so it is cached under a key made of both (a reprocess that changes the points, or a new version of
+the method, changes the key) and a researcher's lambda is a parameter of the read, not state to keep.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+from django.core.cache import cache
+
+from .drt import DRT_VERSION, DrtError, DrtPeak, arc_frequency_hz, compare_with_fit, drt_fit, drt_series
+from .models import EisFit, EisSpectrum
+
+CACHE_TIMEOUT_S = 7 * 24 * 3600
+MATCH_FIT_DECADES = 0.5  # the fit's R_int arc and a DRT peak are the same arc when this close in frequency
+
+
+def _key(spectrum: EisSpectrum, lambda_: float | None) -> str:
+    digest = hashlib.sha1(
+        json.dumps([spectrum.freq_hz, spectrum.z_real_ohm, spectrum.z_imag_ohm]).encode(), usedforsecurity=False
+    ).hexdigest()[:16]
+    return f"drt:v{DRT_VERSION}:{spectrum.pk}:{digest}:{lambda_!r}"
+
+
+def spectrum_drt(spectrum: EisSpectrum, *, lambda_: float | None = None) -> dict:
+    """The DRT of one stored sweep as a plain dict (the CLI's keys plus provenance), or ``{"error": reason}``."""
+    key = _key(spectrum, lambda_)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    try:
+        result = drt_fit(freq_hz=np.asarray(spectrum.freq_hz, dtype=float),
+                         z_ohm=np.asarray(spectrum.z_real_ohm, dtype=float)
+                         + 1j * np.asarray(spectrum.z_imag_ohm, dtype=float), lambda_=lambda_)
+    except DrtError as exc:
+        value = {"error": str(exc), "spectrum": spectrum.pk}
+    else:
+        value = result.as_json() | {
+            "spectrum": spectrum.pk, "sweep": spectrum.sweep,
+            "peaks_detail": [p.as_dict() for p in result.peaks],
+            "inductance_h": result.inductance_h,
+            "capacitance_f": result.capacitance_f if result.capacitance_f and math.isfinite(result.capacitance_f)
+            else None,
+            "provenance": result.method, "warnings": result.warnings,
+        }
+    cache.set(key, value, CACHE_TIMEOUT_S)
+    return value
+
+
+def _as_result(d: dict) -> SimpleNamespace:
+    return SimpleNamespace(peaks=[DrtPeak(**{k: p[k] for k in ("tau_s", "f_hz", "resistance_ohm", "gamma_max_ohm",
+                                                               "tau_from_s", "tau_to_s")})
+                                  for p in d.get("peaks_detail", [])])
+
+
+def _fit_comparison(fit: EisFit | None, drt: dict) -> dict | None:
+    """The DRT peak at the frequency of the fit's R_int arc beside the fit's R_int (one resistor only)."""
+    if fit is None or fit.r_int_ohm is None or "error" in drt or len(fit.r_int_elements or []) != 1:
+        return None
+    f_arc = arc_frequency_hz(fit.parameter_values(), fit.r_int_elements[0])
+    if f_arc is None or not drt["peaks"]:
+        return None
+    peak = min(drt["peaks"], key=lambda p: abs(math.log10(p["f_hz"] / f_arc)))
+    if abs(math.log10(peak["f_hz"] / f_arc)) > MATCH_FIT_DECADES:
+        return None
+    return compare_with_fit(peak["resistance_ohm"], fit.r_int_ohm, fit.r_int_stderr_ohm) | {
+        "fit_f_hz": f_arc, "drt_f_hz": peak["f_hz"], "circuit": fit.circuit, "element": fit.r_int_elements[0]}
+
+
+def cell_drt(spectra: list[EisSpectrum], current_fits: dict[int, EisFit | None] | None = None) -> dict:
+    """DRTs of a cell's sweeps (in the given order), the processes tracked over cycles and, per sweep, the
+    comparison with the current circuit fit's R_int where both describe the same arc."""
+    current_fits = current_fits or {}
+    drts = [spectrum_drt(s) for s in spectra]
+    usable = [(s, d) for s, d in zip(spectra, drts, strict=True) if "error" not in d]
+    tracks = drt_series([s.after_cycle for s, _ in usable], [_as_result(d) for _, d in usable]) if usable else []
+    for t in tracks:
+        t["spectrum"] = [s.pk for s, _ in usable]
+    comparisons = []
+    for s, d in usable:
+        c = _fit_comparison(current_fits.get(s.pk), d)
+        if c is not None:
+            comparisons.append(c | {"spectrum": s.pk, "after_cycle": s.after_cycle})
+    return {
+        "spectra": [d | {"after_cycle": s.after_cycle} for s, d in zip(spectra, drts, strict=True)],
+        "tracks": tracks,
+        "comparisons": comparisons,
+        "n_disagree": sum(1 for c in comparisons if c["disagree"]),
+        "version": DRT_VERSION,
+    }
