@@ -339,8 +339,10 @@ def _drt_fit(spectrum, freq_hz, z_ohm, lambda_, inductance, series_capacitance, 
     z_fit = a @ coef
     residual_rel = float(np.sqrt(np.mean(np.abs(z - z_fit) ** 2 / weight**2)))
     # gamma on the output grid; the polarisation is the exact integral of the basis (sqrt(pi) width each)
-    out_y = np.linspace(centres[0], centres[-1], int(round((centres[-1] - centres[0]) / math.log(10)
-                                                            * OUTPUT_PER_DECADE)) + 1)
+    # (it reaches 3 basis widths beyond the end centres, whose Gaussians are half outside: so that the
+    # trapezoid integral of the reported gamma is r_pol also when gamma is large at an end of the grid)
+    lo_y, hi_y = centres[0] - 3 * width, centres[-1] + 3 * width
+    out_y = np.linspace(lo_y, hi_y, int(round((hi_y - lo_y) / math.log(10) * OUTPUT_PER_DECADE)) + 1)
     gamma = _basis(out_y, centres, width) @ gamma_coef
     r_pol = float(gamma_coef.sum() * math.sqrt(math.pi) * width)
     tail = ("series capacitance C_s fitted (blocking/diffusion tail at the lowest frequencies)" if series_capacitance
@@ -423,7 +425,13 @@ def drt_peaks(tau_s: np.ndarray, gamma_ohm: np.ndarray, r_pol_ohm: float | None 
     areas = areas * (r_pol / areas.sum()) if areas.sum() > 0 else areas  # the areas add up to r_pol exactly
     peaks = []
     for k, m in enumerate(maxima):
-        peaks.append(DrtPeak(tau_s=float(tau[m]), f_hz=float(1 / (2 * math.pi * tau[m])),
+        t_peak = float(tau[m])
+        if 0 < m < n - 1:  # the vertex of the parabola through the maximum and its neighbours (sub-grid)
+            denom = g[m - 1] - 2 * g[m] + g[m + 1]
+            if denom < 0:
+                shift = 0.5 * (g[m - 1] - g[m + 1]) / denom
+                t_peak = float(math.exp(y[m] + shift * (y[m + 1] - y[m])))
+        peaks.append(DrtPeak(tau_s=t_peak, f_hz=float(1 / (2 * math.pi * t_peak)),
                              resistance_ohm=float(areas[k]), gamma_max_ohm=float(g[m]),
                              tau_from_s=float(tau[edges[k]]), tau_to_s=float(tau[edges[k + 1]]), area_method=method))
     return peaks

@@ -40,7 +40,13 @@ def test_it_shows_the_interface_peak_at_its_frequency_following_r_int_and_the_an
     f1 = arc_frequency_hz(truth[0], "R1")
     anode = min(full, key=lambda t: abs(math.log10(t["f_hz_median"] / f1)))
     assert abs(math.log10(anode["f_hz_median"] / f1)) <= 0.15
-    assert np.ptp(np.log10(anode["f_hz"])) <= 0.2
+    # a small peak (2-8 % of R_pol) scatters with the noise, but stays within 0.2 decade and does not move:
+    # the trend over 500 cycles is below 0.1 decade, while the interface peak moves as its truth does
+    log_f = np.log10(anode["f_hz"])
+    assert np.max(np.abs(log_f - math.log10(f1))) <= 0.2
+    assert abs(np.polyfit(CYCLES, log_f, 1)[0] * 500) < 0.1
+    true_shift = np.polyfit(CYCLES, np.log10(f2), 1)[0] * 500  # bare -0.65, coated -0.18 decade
+    assert np.polyfit(CYCLES, np.log10(found_f), 1)[0] * 500 == pytest.approx(true_shift, abs=0.05)
     assert np.max(np.abs(np.array(anode["resistance_ohm"]) / 120.0 - 1)) <= 0.15
     assert abs(anode["growth_ohm_per_100_cycles"]) < 0.1 * abs(true_growth)
     # R_inf is the bulk's 45 ohm and the leads' 0.2 uH is found
