@@ -9,15 +9,18 @@ from . import views
 api_v1 = [
     path("", include("cycling.api.urls")),
     path("", include("cells.api.urls")),
+    path("", include("lab.api.urls")),
     path("", include("impedance.api.urls")),
     path("", include("monitoring.api.urls")),
+    path("", include("effects.api.urls")),
 ]
 
 urlpatterns = [
-    path("", include("cells.urls")),
+    path("", include("lab.urls")),
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),
+    path("", include("effects.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

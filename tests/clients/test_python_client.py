@@ -141,3 +141,18 @@ def test_it_reads_a_sweeps_drt_into_frames_with_its_provenance(live_server, rese
     assert gamma.attrs["lambda_method"] == "gcv" and gamma.attrs["r_inf_ohm"] == pytest.approx(45, rel=0.03)
     given, _ = client.drt(int(spectra["id"][0]), lambda_=0.02)
     assert given.attrs["lambda"] == 0.02 and given.attrs["lambda_method"] == "given"
+
+
+def test_it_gives_the_effect_of_coating_on_ice_and_the_screen_as_dataframes(live_server, viewer, study):
+    client = _client(live_server, viewer)
+    levels = client.effects("initial_ce_percent", "coating", project="LNTO coating study")
+    assert list(levels["level"]) == ["none", "LNTO"] and list(levels["n"]) == [3, 3]
+    assert levels["mean"].iloc[1] - levels["mean"].iloc[0] == pytest.approx(31.7, abs=0.05)
+    report = levels.attrs["report"]
+    assert report["test"]["name"] == "Welch's t-test" and report["difference"]["ci95"][0] > 0
+    per_cell = client.effects("initial_ce_percent", "coating", project="LNTO coating study", per="cell")
+    assert sorted(per_cell["cell"]) == ["BARE-01", "BARE-02", "BARE-03", "LNTO-01", "LNTO-02", "LNTO-03"]
+    screen = client.effects("initial_ce_percent", project="LNTO coating study")
+    assert list(screen["factor"])[0] == "coating" and screen["p_holm"].iloc[0] < 0.001
+    with pytest.raises(assb_client.ValidationError, match="unknown parameter|not one of"):
+        client.effects("initial_ce_percent", "colour", project="LNTO coating study")
