@@ -2,22 +2,27 @@
 tracked over cycles and set beside the circuit fit's R_int.
 
 Not stored in the database: a DRT is a function of the stored points and of ``DRT_VERSION`` (0.15 s per
-sweep), so it is cached under a key made of both (a reprocess that changes the points, or a new version of
-the method, changes the key) and a researcher's lambda is a parameter of the read, not state to keep.
+sweep), so it is cached (the shared "dashboard" cache: Redis in production) under a key made of both (a
+reprocess that changes the points, or a new version of the method, changes the key) and a researcher's lambda
+is a parameter of the read, not state to keep. The ingest warms the cache with each new sweep's DRT
+(:func:`warm`), so the impedance page of a cell with 51 spectra does not compute them on its first view. A
+cache that does not answer only costs the computation.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from types import SimpleNamespace
 
 import numpy as np
-from django.core.cache import cache
+from django.core.cache import caches
 
 from .drt import DRT_VERSION, DrtError, DrtPeak, arc_frequency_hz, compare_with_fit, drt_fit, drt_series
 from .models import EisFit, EisSpectrum
 
+log = logging.getLogger(__name__)
 CACHE_TIMEOUT_S = 7 * 24 * 3600
 MATCH_FIT_DECADES = 0.5  # the fit's R_int arc and a DRT peak are the same arc when this close in frequency
 
@@ -29,29 +34,60 @@ def _key(spectrum: EisSpectrum, lambda_: float | None) -> str:
     return f"drt:v{DRT_VERSION}:{spectrum.pk}:{digest}:{lambda_!r}"
 
 
-def spectrum_drt(spectrum: EisSpectrum, *, lambda_: float | None = None) -> dict:
-    """The DRT of one stored sweep as a plain dict (the CLI's keys plus provenance), or ``{"error": reason}``."""
-    key = _key(spectrum, lambda_)
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
+def _compute(spectrum: EisSpectrum, lambda_: float | None) -> dict:
     try:
         result = drt_fit(freq_hz=np.asarray(spectrum.freq_hz, dtype=float),
                          z_ohm=np.asarray(spectrum.z_real_ohm, dtype=float)
                          + 1j * np.asarray(spectrum.z_imag_ohm, dtype=float), lambda_=lambda_)
     except DrtError as exc:
-        value = {"error": str(exc), "spectrum": spectrum.pk}
-    else:
-        value = result.as_json() | {
-            "spectrum": spectrum.pk, "sweep": spectrum.sweep,
-            "peaks_detail": [p.as_dict() for p in result.peaks],
-            "inductance_h": result.inductance_h,
-            "capacitance_f": result.capacitance_f if result.capacitance_f and math.isfinite(result.capacitance_f)
-            else None,
-            "provenance": result.method, "warnings": result.warnings,
-        }
-    cache.set(key, value, CACHE_TIMEOUT_S)
-    return value
+        return {"error": str(exc), "spectrum": spectrum.pk}
+    return result.as_json() | {
+        "spectrum": spectrum.pk, "sweep": spectrum.sweep,
+        "peaks_detail": [p.as_dict() for p in result.peaks],
+        "inductance_h": result.inductance_h,
+        "capacitance_f": result.capacitance_f if result.capacitance_f and math.isfinite(result.capacitance_f)
+        else None,
+        "provenance": result.method, "warnings": result.warnings,
+    }
+
+
+def _cache_get_many(keys: list[str]) -> dict:
+    try:
+        return caches["dashboard"].get_many(keys)
+    except Exception as exc:  # noqa: BLE001 (a cache outage must not fail the page)
+        log.warning("DRT cache unreadable (%s)", exc)
+        return {}
+
+
+def _cache_set_many(values: dict) -> None:
+    try:
+        caches["dashboard"].set_many(values, CACHE_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("DRT cache unwritable (%s)", exc)
+
+
+def spectra_drts(spectra: list[EisSpectrum], *, lambda_: float | None = None) -> list[dict]:
+    """The DRT of each stored sweep as a plain dict (the CLI's keys plus provenance), or ``{"error": reason}``;
+    one cache round trip for those already computed."""
+    keys = [_key(s, lambda_) for s in spectra]
+    found = _cache_get_many(keys)
+    missing = {k: _compute(s, lambda_) for k, s in zip(keys, spectra, strict=True) if k not in found}
+    if missing:
+        _cache_set_many(missing)
+    return [found.get(k) or missing[k] for k in keys]
+
+
+def spectrum_drt(spectrum: EisSpectrum, *, lambda_: float | None = None) -> dict:
+    """The DRT of one stored sweep (see :func:`spectra_drts`)."""
+    return spectra_drts([spectrum], lambda_=lambda_)[0]
+
+
+def warm(spectra: list[EisSpectrum]) -> None:
+    """Compute and cache the DRTs of new sweeps (the ingest calls it after its transaction); never raises."""
+    try:
+        spectra_drts(spectra)
+    except Exception as exc:  # noqa: BLE001 (a DRT problem must not fail an ingest: the page computes it)
+        log.warning("DRT not precomputed (%s)", exc)
 
 
 def _as_result(d: dict) -> SimpleNamespace:
@@ -78,7 +114,7 @@ def cell_drt(spectra: list[EisSpectrum], current_fits: dict[int, EisFit | None] 
     """DRTs of a cell's sweeps (in the given order), the processes tracked over cycles and, per sweep, the
     comparison with the current circuit fit's R_int where both describe the same arc."""
     current_fits = current_fits or {}
-    drts = [spectrum_drt(s) for s in spectra]
+    drts = spectra_drts(spectra)
     usable = [(s, d) for s, d in zip(spectra, drts, strict=True) if "error" not in d]
     tracks = drt_series([s.after_cycle for s, _ in usable], [_as_result(d) for _, d in usable]) if usable else []
     for t in tracks:

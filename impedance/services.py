@@ -22,7 +22,7 @@ from cells.services import audit, cell_data_changed
 from cycling.models import DataFile
 from ingest.machinery import IngestFailed
 
-from . import parsers
+from . import drt_selectors, parsers
 from .analysis import (
     DEFAULT_CIRCUIT,
     KK_RULE,
@@ -152,6 +152,7 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             n_records=sum(s.n_points for s in spectra), n_cycles=None, metadata=metadata, provenance=provenance,
             claim_token=None, finished_at=timezone.now(),
         )
+    drt_selectors.warm(spectra)  # after the commit: the page then reads the DRTs from the cache
     return DataFile.Status.IMPORTED
 
 

@@ -123,11 +123,11 @@ def test_it_raises_the_servers_refusals_as_exceptions(live_server, viewer, resea
 
 def test_it_reads_a_sweeps_drt_into_frames_with_its_provenance(live_server, researcher, study, tmp_path,
                                                                 eager_ingest):
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from impedance.simulate import study_spectrum, write_mpt
 
-    cache.clear()
+    caches["dashboard"].clear()
     client = _client(live_server, researcher)
     path = tmp_path / "BARE-01_c0.mpt"
     path.write_bytes(write_mpt([study_spectrum("bare", seed=3)]))

@@ -4,7 +4,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 
 from impedance.models import EisSpectrum
 from impedance.simulate import study_spectrum, write_mpt
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def spectrum(api, cell):
-    cache.clear()
+    caches["dashboard"].clear()
     datafile = upload_and_ingest(api, cell, write_mpt([study_spectrum("bare", seed=5)]), "BARE_c0.mpt")
     return EisSpectrum.objects.get(datafile=datafile)
 
@@ -62,3 +62,10 @@ def test_it_answers_422_with_the_reason_for_a_sweep_without_a_drt(viewer, spectr
         freq_hz=f.tolist(), z_real_ohm=[50.0] * 30, z_imag_ohm=[-0.001] * 30, n_points=30)
     resp = client_for(viewer).get(f"/api/v1/eis/spectra/{spectrum.pk}/drt/")
     assert resp.status_code == 422 and "no arc" in resp.json()["detail"]
+
+
+def test_the_ingest_puts_each_new_sweeps_drt_in_the_cache(spectrum):
+    from impedance.drt_selectors import _key
+
+    cached = caches["dashboard"].get(_key(spectrum, None))
+    assert cached is not None and cached["spectrum"] == spectrum.pk and cached["peaks"]

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management import call_command
 from django.test import Client
 
@@ -23,7 +23,7 @@ def vendored_static():
 
 @pytest.fixture
 def bare_series(api, cell):
-    cache.clear()
+    caches["dashboard"].clear()
     for c in CYCLES:
         upload_and_ingest(api, cell, write_mpt([study_spectrum("bare", seed=10 + c, cycle=c)]), f"bare_c{c}.mpt")
     return cell
