@@ -131,3 +131,72 @@ def cell_drt(spectra: list[EisSpectrum], current_fits: dict[int, EisFit | None] 
         "n_disagree": sum(1 for c in comparisons if c["disagree"]),
         "version": DRT_VERSION,
     }
+
+
+GROUP_MATCH_DECADES = 0.5  # processes of replicate cells are the same process when their median f are this close
+
+
+def _group_processes(per_cell: dict[int, list[dict]]) -> list[dict]:
+    """Processes of replicate cells pooled by median frequency, with mean, sample sd and n over the cells per
+    cycle (a cell with two tracks in one cluster contributes their sum)."""
+    items = sorted(((math.log10(t["f_hz_median"]), cell, t) for cell, tracks in per_cell.items() for t in tracks),
+                   key=lambda x: -x[0])  # fast processes first
+    clusters: list[list[tuple[float, int, dict]]] = []
+    for item in items:
+        if clusters and abs(item[0] - float(np.mean([c[0] for c in clusters[-1]]))) <= GROUP_MATCH_DECADES:
+            clusters[-1].append(item)
+        else:
+            clusters.append([item])
+    out = []
+    for cluster in clusters:
+        by_cell: dict[int, dict[int, float]] = {}
+        for _, cell, t in cluster:
+            for c, r in zip(t["cycle"], t["resistance_ohm"], strict=True):
+                if c is not None and r is not None:
+                    by_cell.setdefault(cell, {})
+                    by_cell[cell][c] = by_cell[cell].get(c, 0.0) + r
+        cycles = sorted({c for values in by_cell.values() for c in values})
+        mean, sd, n = [], [], []
+        for c in cycles:
+            values = [v[c] for v in by_cell.values() if c in v]
+            n.append(len(values))
+            mean.append(float(np.mean(values)))
+            sd.append(float(np.std(values, ddof=1)) if len(values) >= 2 else None)
+        out.append({"f_hz_median": float(10 ** np.median([x[0] for x in cluster])), "cells": sorted(by_cell),
+                    "cycle": cycles, "mean_ohm": mean, "sd_ohm": sd, "n": n})
+    return out
+
+
+def drt_compare(user, group_ids: tuple[int, ...], cycles: tuple[int, ...]) -> dict:
+    """For the Compare page: each chosen group's DRTs at the chosen cycles (each cell's sweep measured after
+    that cycle) and its processes' resistance vs cycle over the replicate cells (mean, sample sd, n)."""
+    from cells.selectors import groups_visible_to
+
+    from .selectors import spectra_visible_to
+
+    groups = list(groups_visible_to(user).filter(pk__in=group_ids))
+    order = {gid: i for i, gid in enumerate(group_ids)}
+    groups.sort(key=lambda g: order[g.pk])
+    spectra = list(spectra_visible_to(user).filter(cell__group__in=[g.pk for g in groups], after_cycle__isnull=False)
+                   .order_by("cell_id", "after_cycle", "datafile_id", "sweep"))
+    drts = dict(zip([s.pk for s in spectra], spectra_drts(spectra), strict=True))
+    out = []
+    for g in groups:
+        mine = [s for s in spectra if s.cell.group_id == g.pk]
+        per_cell: dict[int, list[dict]] = {}
+        curves = []
+        for cell_id in sorted({s.cell_id for s in mine}):
+            cell_spectra = [s for s in mine if s.cell_id == cell_id and "error" not in drts[s.pk]]
+            if not cell_spectra:
+                continue
+            results = [_as_result(drts[s.pk]) for s in cell_spectra]
+            per_cell[cell_id] = drt_series([s.after_cycle for s in cell_spectra], results)
+            for s in cell_spectra:
+                if s.after_cycle in cycles:
+                    d = drts[s.pk]
+                    curves.append({"cell": cell_id, "cell_name": s.cell.name, "cycle": s.after_cycle,
+                                   "spectrum": s.pk, "tau_s": d["tau_s"], "gamma_ohm": d["gamma_ohm"],
+                                   "lambda": d["lambda"]})
+        out.append({"id": g.pk, "name": g.name, "color": g.color or "", "drts": curves,
+                    "processes": _group_processes(per_cell)})
+    return {"groups": out, "cycles": list(cycles), "version": DRT_VERSION}

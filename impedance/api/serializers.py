@@ -188,3 +188,40 @@ class DrtSerializer(serializers.Serializer):
         fields = super().get_fields()
         fields["lambda"] = serializers.FloatField(help_text="Regularisation strength used.")  # a Python keyword
         return fields
+
+
+class DrtCurveSerializer(serializers.Serializer):
+    cell = serializers.IntegerField()
+    cell_name = serializers.CharField()
+    cycle = serializers.IntegerField()
+    spectrum = serializers.IntegerField()
+    tau_s = serializers.ListField(child=serializers.FloatField())
+    gamma_ohm = serializers.ListField(child=serializers.FloatField())
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["lambda"] = serializers.FloatField()
+        return fields
+
+
+class GroupProcessSerializer(serializers.Serializer):
+    f_hz_median = serializers.FloatField()
+    cells = serializers.ListField(child=serializers.IntegerField())
+    cycle = serializers.ListField(child=serializers.IntegerField())
+    mean_ohm = serializers.ListField(child=serializers.FloatField())
+    sd_ohm = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    n = serializers.ListField(child=serializers.IntegerField())
+
+
+class GroupDrtSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField(allow_blank=True)
+    drts = DrtCurveSerializer(many=True)
+    processes = GroupProcessSerializer(many=True)
+
+
+class DrtCompareSerializer(serializers.Serializer):
+    groups = GroupDrtSerializer(many=True)
+    cycles = serializers.ListField(child=serializers.IntegerField())
+    version = serializers.IntegerField()

@@ -155,3 +155,21 @@ class RintCompareView(generics.GenericAPIView):
         payload = selectors.rint_compare(request.user, parse_ids(request.query_params.get("groups")),
                                          parse_ids(request.query_params.get("cells")))
         return response.Response(serializers.RintCompareSerializer(payload).data)
+
+
+class DrtCompareView(generics.GenericAPIView):
+    """Groups' DRTs at chosen cycles and their processes' resistance vs cycle over the replicate cells."""
+
+    queryset = EisFit.objects.none()
+    serializer_class = serializers.DrtCompareSerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(parameters=[
+        OpenApiParameter("groups", str, description="Comma-separated cell-group ids, e.g. 1,2"),
+        OpenApiParameter("cycles", str, description="Comma-separated cycles whose DRTs to overlay, e.g. 0,500"),
+    ])
+    def get(self, request):
+        payload = drt_selectors.drt_compare(request.user, parse_ids(request.query_params.get("groups")),
+                                            parse_ids(request.query_params.get("cycles")))
+        return response.Response(serializers.DrtCompareSerializer(payload).data)
