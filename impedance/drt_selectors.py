@@ -169,7 +169,7 @@ def _group_processes(per_cell: dict[int, list[dict]]) -> list[dict]:
 
 def drt_compare(user, group_ids: tuple[int, ...], cycles: tuple[int, ...]) -> dict:
     """For the Compare page: each chosen group's DRTs at the chosen cycles (each cell's sweep measured after
-    that cycle) and its processes' resistance vs cycle over the replicate cells (mean, sample sd, n)."""
+    that cycle; default: the first and last cycle measured) and its processes' resistance vs cycle over the replicate cells (mean, sample sd, n)."""
     from cells.selectors import groups_visible_to
 
     from .selectors import spectra_visible_to
@@ -179,6 +179,8 @@ def drt_compare(user, group_ids: tuple[int, ...], cycles: tuple[int, ...]) -> di
     groups.sort(key=lambda g: order[g.pk])
     spectra = list(spectra_visible_to(user).filter(cell__group__in=[g.pk for g in groups], after_cycle__isnull=False)
                    .order_by("cell_id", "after_cycle", "datafile_id", "sweep"))
+    if not cycles and spectra:  # default: the first and the last measured cycle
+        cycles = tuple(sorted({min(s.after_cycle for s in spectra), max(s.after_cycle for s in spectra)}))
     drts = dict(zip([s.pk for s in spectra], spectra_drts(spectra), strict=True))
     out = []
     for g in groups:

@@ -167,7 +167,8 @@ class DrtCompareView(generics.GenericAPIView):
 
     @extend_schema(parameters=[
         OpenApiParameter("groups", str, description="Comma-separated cell-group ids, e.g. 1,2"),
-        OpenApiParameter("cycles", str, description="Comma-separated cycles whose DRTs to overlay, e.g. 0,500"),
+        OpenApiParameter("cycles", str, description="Comma-separated cycles whose DRTs to overlay, e.g. 0,500; "
+                         "default: the first and the last measured"),
     ])
     def get(self, request):
         payload = drt_selectors.drt_compare(request.user, parse_ids(request.query_params.get("groups")),

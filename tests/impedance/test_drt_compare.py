@@ -49,3 +49,11 @@ def test_it_shows_nothing_of_groups_the_user_may_not_see(outsider, groups):
     bare_group, _, _ = groups
     body = client_for(outsider).get("/api/v1/eis/drt/", {"groups": str(bare_group.pk), "cycles": "0"}).json()
     assert body["groups"] == []
+
+
+def test_it_overlays_the_first_and_last_cycle_by_default(viewer, groups):
+    bare_group, _, _ = groups
+    body = client_for(viewer).get("/api/v1/eis/drt/", {"groups": str(bare_group.pk)}).json()
+    assert body["cycles"] == [0, 200]
+    assert sorted((d["cell_name"], d["cycle"]) for d in body["groups"][0]["drts"]) == [
+        ("BARE-01", 0), ("BARE-01", 200), ("BARE-02", 0), ("BARE-02", 200)]
