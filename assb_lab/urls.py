@@ -27,8 +27,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Visible to whom: settings.ASSB_API_DOCS_PUBLIC (behind login in production by default).
+    path("api/docs/", views.docs_page(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
+    path("api/redoc/", views.docs_page(SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
 ]
 
 admin.site.site_header = "assb-lab administration"

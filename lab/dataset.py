@@ -29,10 +29,12 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils.text import slugify
 
+from assb_lab.escaping import markdown_text, spreadsheet_text
 from assb_lab.lib import ChunkSink
 from cells.models import Cell
 from cells.selectors import cells_visible_to
 from cycling import figures, selectors
+from cycling.analysis.columns import DATASET, names_for, rounded_row
 from cycling.parsers.bdf import READER_VERSION as BDF_VERSION
 from cycling.parsers.bdf import BdfWriter
 
@@ -49,13 +51,8 @@ _UNIT_SUFFIXES = [
     ("_mpa", "MPa"), ("_mg", "mg"), ("_nm", "nm"), ("_ma", "mA"), ("_v", "V"), ("_c", "°C"), ("_h", "h"),
     ("_s", "s"), ("_t", "t"), ("_percent", "%"), ("_fraction", "1 (mass fraction)"),
 ]
-CYCLE_COLUMNS = [
-    "cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "charge_mah_cm2", "discharge_mah_cm2",
-    "ce_percent", "ce_convention", "charge_energy_mwh", "discharge_energy_mwh", "charge_wh_kg", "discharge_wh_kg",
-    "mean_charge_v", "mean_discharge_v", "median_charge_v", "median_discharge_v", "hysteresis_v",
-    "cc_charge_fraction", "c_rate", "c_rate_label", "segment", "is_partial", "start_time_s", "end_time_s",
-    "duration_s", "dqdv_peak_charge_v", "dqdv_peak_discharge_v", "datafile_id",
-]
+# cycles.csv: the column contract's DATASET face, then the data file of each cycle.
+CYCLE_COLUMNS = [*names_for(DATASET), "datafile_id"]
 
 
 def dataset_cells(user, *, cell_ids=(), group_ids=(), project_ids=()) -> list[Cell]:
@@ -165,7 +162,7 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
         if rows:
             zf.writestr(f"{base}/figures/capacity.svg", figures.cell_capacity_figure(
                 rows, color=cell.group.color or "#1f77b4", title=cell.name))
-            curves = selectors.cell_curves(cell, ["1", "2", "10", "100", "last"], 2000)
+            curves = selectors.cell_curves(cell, selectors.cycle_tokens(None), 2000)
             zf.writestr(f"{base}/figures/profiles.svg", figures.cell_profiles_figure(curves, title=cell.name))
         provenance["cells"][cell.name] = cell_prov
         yield sink.take()
@@ -218,7 +215,7 @@ def cell_cycle_rows(cell: Cell) -> list[dict]:
     for row in selectors.cycles_of([cell.pk]).values(*CYCLE_COLUMNS):
         if row["cycle"] not in seen:
             seen.add(row["cycle"])
-            rows.append(row)
+            rows.append(rounded_row(row))
     return rows
 
 
@@ -362,8 +359,9 @@ def readme(cells: list[Cell], records: tuple[str, ...], now: datetime) -> str:
         "the build values and parameters used (active mass, area, dQ/dV smoothing), findings and warnings |",
         "", "## Cells", "",
     ]
-    lines += [f"- {c.name}: {c.group.name if c.group_id else 'no group'}, replicate {c.replicate_number}, "
-              f"project {c.project.name}" for c in cells]
+    # Names are the users' text: escaped so a Markdown viewer shows them as written (no HTML, links, emphasis).
+    lines += [f"- {markdown_text(c.name)}: {markdown_text(c.group.name) if c.group_id else 'no group'}, "
+              f"replicate {c.replicate_number}, project {markdown_text(c.project.name)}" for c in cells]
     return "\n".join(lines) + "\n"
 
 
@@ -412,7 +410,7 @@ def _csv_text(keys: list[str], rows: list[dict], header: list[str] | None = None
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header or keys)
     for row in rows:
-        writer.writerow(["" if row.get(k) is None else row.get(k) for k in keys])
+        writer.writerow(["" if row.get(k) is None else spreadsheet_text(row.get(k)) for k in keys])
     return buf.getvalue()
 
 
