@@ -16,6 +16,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", include("lab.urls")),
+    path("", include("cells.urls")),
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),

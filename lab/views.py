@@ -24,7 +24,7 @@ PAGE_SIZE = 100
 # ?sort= keys of the list -> model/annotation field.
 SORTS = {
     "name": "name", "group": "group__name", "coating": "coating__material__name",
-    "material": "cathode_material__name", "loading": "composite_loading_mg_cm2", "built": "build_date",
+    "material": "cathode_material__name", "loading": "active_loading", "built": "build_date",
     "latest_cycle": "latest_cycle", "first_discharge": "first_discharge_mah_g", "retention": "retention_percent",
 }
 EXPORT_COLUMNS = [
@@ -83,7 +83,7 @@ def home(request):
     visible = cells_visible_to(request.user)
     filterset = CellFilterSet(request.GET, queryset=visible)
     qs = filterset.qs if filterset.is_valid() else visible.none()
-    qs = cells_with_figures(qs)
+    qs = cells_with_figures(qs).annotate(active_loading=F("composite_loading_mg_cm2") * F("cathode_active_fraction"))
     sort = request.GET.get("sort", "name")
     key = sort.lstrip("-")
     if key not in SORTS:
@@ -121,7 +121,7 @@ def home(request):
         "cathodes": Material.objects.filter(kind=Material.Kind.CATHODE_ACTIVE).order_by("name"),
         "querystring": params.urlencode(), "sort_querystring": sort_params.urlencode(),
         "columns": [("name", "Cell"), ("group", "Group"), ("coating", "Coating"), ("material", "Cathode"),
-                    ("loading", "Loading (mg/cm²)"), ("built", "Built"), ("latest_cycle", "Latest cycle"),
+                    ("loading", "Active loading (mg/cm²)"), ("built", "Built"), ("latest_cycle", "Latest cycle"),
                     ("first_discharge", "1st discharge (mAh/g)"), ("retention", "Retention (%)")],
         "is_filtered": any(v for k, v in request.GET.items() if k not in ("sort", "page")),
     })
