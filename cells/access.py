@@ -28,3 +28,10 @@ def granted_by(roles: list[str]) -> str:
         return "no lab role grants it (a lab admin can)"
     names = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " or " + roles[-1]
     return f"the {names} role grants it" if len(roles) == 1 else f"the {names} roles grant it"
+
+
+def missing_permissions(user, needs: dict[str, str]) -> list[dict]:
+    """Of `needs` ({perm: what needs it}), those `user` lacks, each with the roles that grant it in words; pages
+    pass them as `needs` and base.html says so above the content instead of leaving plots empty."""
+    return [{"perm": perm, "what": what, "granted_by": granted_by(roles_granting(perm))}
+            for perm, what in needs.items() if not user.has_perm(perm)]

@@ -6,6 +6,7 @@ from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from cells.access import missing_permissions
 from cells.selectors import cells_visible_to
 
 from . import selectors, services
@@ -55,6 +56,10 @@ def cell_impedance(request, pk):
             form["circuit"] = series_circuits[-1]
     rint = selectors.cell_series(cell, selectors.rint_frame([cell]))
     return render(request, "impedance/cell_impedance.html", {
+        "needs": missing_permissions(request.user, {
+            "impedance.view_eisspectrum": "the Nyquist and Bode plots and the spectra",
+            "impedance.view_eisfit": "the fits and R_int vs cycle",
+        }),
         "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form, "filterset": filterset,
         "is_filtered": any(request.GET.get(k) for k in ("after_cycle", "after_cycle_min", "after_cycle_max", "datafile")),
     }, status=status)

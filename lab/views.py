@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
 
+from cells.access import missing_permissions
 from cells.filtersets import CellFilterSet
 from cells.models import Material
 from cells.selectors import cells_visible_to, groups_visible_to
@@ -163,7 +164,12 @@ def cell_detail(request, pk):
     fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
     pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []
     timeline = cycling_selectors.cell_timeline(cell) if has_cycles else {"files": [], "conflicts": []}
+    needs = missing_permissions(request.user, {
+        "cycling.view_cyclesummary": "the cycling plots, figures and exports",
+        "cycling.view_datafile": "the data files' live import status",
+    })
     return render(request, "cells/cell_detail.html", {
+        "needs": needs, "can_view_cycles": request.user.has_perm("cycling.view_cyclesummary"),
         "cell": cell, "datafiles": datafiles, "active_files": shown, "timeline": timeline,
         "focus_cycle": focus, "profile_cycles": _profile_cycles(focus),
         "can_mark_timeline": request.user.has_perm("cycling.change_datafile"),
@@ -221,6 +227,7 @@ def compare_page(request):
     for cell in cells:
         by_group.setdefault(cell.group, []).append(cell)
     return render(request, "cycling/compare.html", {
+        "needs": missing_permissions(request.user, {"cycling.view_cyclesummary": "the comparison's plots and tables"}),
         "selection": selection, "groups": groups, "cells_by_group": list(by_group.items()),
         "chosen_groups": set(selection.group_ids), "chosen_cells": set(selection.cell_ids),
         "profile_cycles": request.GET.get("profile_cycles") or DEFAULT_PROFILE_CYCLES,

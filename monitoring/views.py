@@ -2,6 +2,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from cells.access import missing_permissions
 from cells.models import CyclerDevice
 from cells.selectors import groups_visible_to, projects_visible_to
 
@@ -21,6 +22,10 @@ def board_page(request):
         refresh_s = DEFAULT_REFRESH_S
     projects = projects_visible_to(request.user)
     return render(request, "monitoring/board.html", {
+        "needs": missing_permissions(request.user, {
+            "monitoring.view_runstate": "the board's rows",
+            "monitoring.add_alert": "acknowledging, muting or resolving alerts and marking a run finished",
+        }),
         "projects": projects.order_by("name"),
         "groups": groups_visible_to(request.user).order_by("project__name", "name"),
         "devices": CyclerDevice.objects.filter(projects__in=projects).distinct().order_by("name"),
@@ -37,6 +42,9 @@ def alert_inbox(request):
     params.setdefault("live", "true")
     alerts = AlertFilterSet(params, queryset=visible).qs.order_by("-opened_at")[:200]
     return render(request, "monitoring/inbox.html", {
+        "needs": missing_permissions(request.user, {
+            "monitoring.add_alert": "acknowledging, muting or resolving alerts",
+        }),
         "alerts": alerts, "live": params.get("live") != "false",
         "can_act": request.user.has_perm("monitoring.add_alert"),
     })
