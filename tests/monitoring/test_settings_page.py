@@ -55,13 +55,15 @@ class _Answer:
         self.status_code, self.text = code, "ok" if code < 300 else "no such hook"
 
 
-def test_a_lab_admin_sends_a_signed_test_to_a_webhook(lab_admin, project, monkeypatch):
+def test_a_lab_admin_sends_a_signed_test_to_a_webhook(lab_admin, project, monkeypatch, settings):
     import requests
+
+    settings.ASSB_WEBHOOK_ALLOWED_HOSTS = ["hooks.example"]  # no DNS in tests
 
     hook = Webhook.objects.create(project=project, name="lab-slack", url="https://hooks.example/abc")
     sent = []
 
-    def post(url, data, timeout, headers):
+    def post(url, data, timeout, headers, **kwargs):
         sent.append((url, data, headers))
         return _Answer(200)
 
@@ -75,7 +77,7 @@ def test_a_lab_admin_sends_a_signed_test_to_a_webhook(lab_admin, project, monkey
     assert headers["X-Assb-Signature"] == "sha256=" + services.sign(hook.secret, headers["X-Assb-Timestamp"], body)
     assert AuditEvent.objects.get(action="webhook.test").detail["ok"] is True
 
-    monkeypatch.setattr(requests, "post", lambda url, data, timeout, headers: _Answer(404))
+    monkeypatch.setattr(requests, "post", lambda url, data, timeout, headers, **kw: _Answer(404))
     resp = web(lab_admin).post(f"/settings/alerts/webhooks/{hook.pk}/test/", follow=True)
     assert "Webhook lab-slack: failed: webhook lab-slack answered HTTP 404: no such hook" in resp.content.decode()
 
