@@ -2,11 +2,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from cells.access import missing_permissions
+from cells.access import missing_permissions, permission_needed
 from cells.selectors import cells_visible_to
 
 from . import selectors, services
@@ -28,7 +27,7 @@ def cell_impedance(request, pk):
     status = 200
     if request.method == "POST":
         if not can_fit:
-            return HttpResponseForbidden("You may not refit spectra.")
+            return permission_needed(request, "impedance.change_eisspectrum", "refitting a spectrum")
         spectrum = get_object_or_404(spectra_qs, pk=request.POST.get("spectrum") or 0)
         form.update(spectrum=str(spectrum.pk), circuit=request.POST.get("circuit", ""),
                     r_int_elements=request.POST.get("r_int_elements", ""))

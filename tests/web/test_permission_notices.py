@@ -55,3 +55,11 @@ def test_the_api_names_the_permission_it_refuses_for(member, study):
     resp = client.get(f"/api/v1/cells/{study['cells'][0].pk}/curves/?cycles=1")
     assert resp.status_code == 403
     assert "cycling.view_cyclesummary" in resp.json()["detail"]
+
+
+def test_a_viewer_is_told_what_uploading_and_refitting_need(viewer, study):
+    cell = study["cells"][0]
+    page = web_client(viewer).get(f"/cells/{cell.pk}/").content.decode()
+    assert 'id="upload-denied"' in page and "<code>cycling.add_datafile</code>" in page
+    refused = web_client(viewer).post(f"/cells/{cell.pk}/impedance/", {"spectrum": "1", "circuit": "R0-p(R1,C1)"})
+    assert refused.status_code == 403 and "impedance.change_eisspectrum" in refused.content.decode()
