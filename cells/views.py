@@ -10,7 +10,7 @@ from . import services
 from .access import permission_needed
 from .forms import CellRegistrationForm, PressingFormSet, build_sheet_of, theoretical_of
 from .models import Cell, Material
-from .selectors import cells_visible_to, projects_visible_to
+from .selectors import cells_visible_to, groups_visible_to, projects_visible_to
 
 ADD_CELL = "cells.add_cell"
 _COPIED_FIELDS = [f for f in CellRegistrationForm._meta.fields if f not in ("name", "replicate_number")]
@@ -82,5 +82,9 @@ def cell_derive(request):
                  for i in range(total)]
     sheet = build_sheet_of(data, pressings)
     stack = _number(q.get("stack_pressure_mpa"))
-    return JsonResponse({**sheet, "theoretical_mah_g": theoretical_of(data), "stack_pressure_mpa": stack})
+    group = q.get("group") or ""
+    visible_group = group.isdigit() and groups_visible_to(request.user).filter(pk=int(group)).exists()
+    replicate = services.next_replicate_number(group_id=int(group)) if visible_group else None
+    return JsonResponse({**sheet, "theoretical_mah_g": theoretical_of(data), "stack_pressure_mpa": stack,
+                         "next_replicate_number": replicate})
 

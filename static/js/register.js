@@ -35,11 +35,17 @@
       const out = form.querySelector(`output[data-derived="pressure-${i}"]`);
       if (out) out.textContent = p === null ? "—" : `${fmt(p, 0)} MPa`;
     });
+    // The next replicate number of the chosen group, until the user types one.
+    const replicate = document.getElementById("id_replicate_number");
+    if (replicate && !replicate.dataset.typed && d.next_replicate_number) replicate.value = d.next_replicate_number;
     list("derived-warnings", d.warnings || []);
     list("derived-errors", d.errors || []);
     form.dataset.derivedReady = String(mine);
   }
 
+  const replicateInput = document.getElementById("id_replicate_number");
+  if (replicateInput) replicateInput.addEventListener("input", () => { replicateInput.dataset.typed = "1"; });
+  if (replicateInput && new URLSearchParams(window.location.search).has("like")) replicateInput.dataset.typed = "1";
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 150); });
   form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(refresh, 50); });
   refresh();

@@ -57,6 +57,7 @@ def test_it_registers_a_cell_from_the_papers_active_loading(page, registry_site,
     assert page.text_content("#derived-composite-loading") == "12.000"
     assert page.text_content("#derived-theoretical") == "160.0"
     assert page.text_content("output[data-derived='pressure-0']") == "437 MPa"
+    assert page.input_value("#id_replicate_number") == "4"  # the group's next replicate
     assert not Cell.objects.filter(name="LNTO-07").exists()  # all of it before saving
     page.screenshot(path=str(screenshots / "register.png"), full_page=True)
 

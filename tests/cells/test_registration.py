@@ -88,6 +88,7 @@ def test_it_computes_the_derived_values_live_with_cells_derived(researcher, stud
     assert data["one_c_current_ma"] == pytest.approx(1.05504)
     assert data["pressing_pressures_mpa"][1] == pytest.approx(437.0, abs=0.5)
     assert data["stack_pressure_mpa"] == 50.0
+    assert data["next_replicate_number"] == 4  # LNTO-01..03 exist in the group
 
 
 def test_it_prefills_the_next_replicate_like_this_one(researcher, study):
