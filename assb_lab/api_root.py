@@ -1,5 +1,5 @@
 """The root of /api/v1/: every collection of every app's router (each app's DefaultRouter would list only its own,
-and the first one included wins), plus the board."""
+and the first one included wins), plus the plain list views (board, electrolyte batches)."""
 from rest_framework.routers import APIRootView
 
 from cells.api.urls import router as cells_router
@@ -8,7 +8,8 @@ from impedance.api.urls import router as impedance_router
 from monitoring.api.urls import router as monitoring_router
 
 ROUTERS = (cells_router, cycling_router, impedance_router, monitoring_router)
-EXTRA_COLLECTIONS = {"board": "board-api"}
+# Collections that are not a router's viewset (plain list views).
+EXTRA_COLLECTIONS = {"board": "board-api", "electrolyte-batches": "electrolyte-batch-list"}
 
 
 def registry() -> list[tuple]:

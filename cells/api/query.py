@@ -56,19 +56,26 @@ def _is_list(request, view) -> bool:
     return request.method in ("GET", "HEAD") and lookup not in getattr(view, "kwargs", {})
 
 
+def refuse_unknown_query_params(request, accepted) -> None:
+    """Raise the 400 naming the parameters of `request` outside `accepted` (for a list view without filter
+    backends, e.g. a plain APIView; the backend below does it for the others)."""
+    accepted = {api_settings.URL_FORMAT_OVERRIDE, *accepted}
+    accepted.discard(None)
+    unknown = sorted(set(request.query_params) - accepted)
+    if unknown:
+        names = ", ".join(unknown)
+        raise UnknownQueryParameters({
+            "detail": f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}. "
+                      f"This list accepts: {', '.join(sorted(accepted))}.",
+            "unknown": unknown, "accepted": sorted(accepted),
+        })
+
+
 class StrictQueryParamsFilter(BaseFilterBackend):
     """First of the filter backends: a list request naming a parameter no backend reads is refused."""
 
     def filter_queryset(self, request, queryset, view):
         if not _is_list(request, view):
             return queryset
-        accepted = accepted_query_params(request, queryset, view)
-        unknown = sorted(set(request.query_params) - accepted)
-        if unknown:
-            names = ", ".join(unknown)
-            raise UnknownQueryParameters({
-                "detail": f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}. "
-                          f"This list accepts: {', '.join(sorted(accepted))}.",
-                "unknown": unknown, "accepted": sorted(accepted),
-            })
+        refuse_unknown_query_params(request, accepted_query_params(request, queryset, view))
         return queryset

@@ -14,7 +14,7 @@ LIST_URLS = [f"/api/v1/{prefix}/" for prefix, _viewset, _basename in registry()]
 
 def test_it_covers_every_collection_of_the_routers():
     assert {"/api/v1/cells/", "/api/v1/datafiles/", "/api/v1/eis/spectra/", "/api/v1/alerts/",
-            "/api/v1/board/"} <= set(LIST_URLS)
+            "/api/v1/board/", "/api/v1/electrolyte-batches/"} <= set(LIST_URLS)
     assert len(LIST_URLS) == len(set(LIST_URLS)) >= 12
 
 
