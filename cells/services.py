@@ -28,6 +28,40 @@ def cell_data_changed(*, cell_id: int) -> None:
     Cell.objects.filter(pk=cell_id).update(data_version=F("data_version") + 1)
 
 
+def next_replicate_number(*, group_id: int) -> int:
+    """The replicate number a new cell of the group gets: one above the highest so far."""
+    highest = (Cell.objects.filter(group_id=group_id).order_by("-replicate_number")
+               .values_list("replicate_number", flat=True).first())
+    return (highest or 0) + 1
+
+
+def replicate_name(base: str) -> str:
+    """A free name for the next replicate of `base`: its trailing number counted up (LNTO-03 -> LNTO-04, keeping
+    the digits), else `base-copyN`."""
+    stem = base.rstrip("0123456789")
+    digits = base[len(stem):]
+    if digits:
+        n = int(digits) + 1
+        while Cell.objects.filter(name=f"{stem}{n:0{len(digits)}d}").exists():
+            n += 1
+        return f"{stem}{n:0{len(digits)}d}"
+    return _next_free_name(base)
+
+
+@transaction.atomic
+def cell_register(*, cell: Cell, pressing_steps: list, actor, source_cell: Cell | None = None) -> Cell:
+    """Save a new build sheet (validated by its form) with its pressing steps, numbered in order, and audit it."""
+    cell.full_clean()
+    cell.save()
+    for order, step in enumerate(pressing_steps, start=1):
+        step.cell, step.order = cell, order
+        step.full_clean()
+        step.save()
+    detail = {"source_cell": source_cell.pk} if source_cell is not None else {}
+    audit(actor=actor, action="create", obj=cell, **detail)
+    return cell
+
+
 def _next_free_name(base: str) -> str:
     n = 2
     while Cell.objects.filter(name=f"{base}-copy{n}").exists():
@@ -39,10 +73,7 @@ def _next_free_name(base: str) -> str:
 def cell_duplicate(*, cell: Cell, name: str | None = None, actor=None) -> Cell:
     """Copy a build sheet (with its pressing steps) as the next replicate of the same group."""
     steps = list(cell.pressing_steps.all())
-    replicate = (
-        Cell.objects.filter(group=cell.group).order_by("-replicate_number").values_list("replicate_number", flat=True).first()
-        or 0
-    ) + 1
+    replicate = next_replicate_number(group_id=cell.group_id)
     copy = Cell.objects.get(pk=cell.pk)
     copy.pk = copy.id = None
     copy.name = name or _next_free_name(cell.name)

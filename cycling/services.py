@@ -20,6 +20,7 @@ from cells.models import Cell
 from cells.services import audit, cell_data_changed
 from ingest import machinery as ingest
 from ingest.machinery import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
+from ingest.signals import cell_data_ingested, subscribers_inline
 
 from .models import CYCLE_FIELDS, CycleSummary, DataFile, shown_results
 from .tasks import ingest_datafile as ingest_datafile_task
@@ -113,11 +114,16 @@ def datafile_delete(*, datafile: DataFile, actor=None) -> None:
         DataFile.objects.filter(pk__in=[f.pk for f in revived]).update(
             superseded_by=None, status=DataFile.Status.PENDING, claim_token=None
         )
-        cell_id = datafile.cell_id
+        cell_id, datafile_id, was = datafile.cell_id, datafile.pk, datafile.status
         datafile.delete()
         cell_timeline_apply(cell_id=cell_id)
         for other in revived:
             datafile_enqueue(other)
+        # The board and the alerts follow at once (a deleted failed import clears its "failed import" state and
+        # alert): the subscribers evaluate in this process, not when a worker gets to it.
+        with subscribers_inline():
+            cell_data_ingested.send(sender=DataFile, cell_id=cell_id, datafile_id=datafile_id, status="deleted",
+                                    previous_status=was)
     transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
 
 

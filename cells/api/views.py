@@ -27,6 +27,7 @@ class AuditedModelViewSet(viewsets.ModelViewSet):
 
 class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.ProjectSerializer
+    search_fields = ["name"]
 
     def get_queryset(self):
         return Project.objects.restrict(self.request.user)
@@ -59,6 +60,7 @@ class CoatingViewSet(CatalogueViewSet):
 class CellGroupViewSet(AuditedModelViewSet):
     serializer_class = serializers.CellGroupSerializer
     filterset_class = CellGroupFilterSet
+    search_fields = ["name"]
 
     def get_queryset(self):
         return groups_visible_to(self.request.user)

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, response, status
+from rest_framework import generics, renderers, response, status
 
 from assb_lab.lib import ChunkSink
 from cells.selectors import cells_visible_to
@@ -49,12 +49,34 @@ _RESPONSES = {
 }
 
 
+class _DownloadRenderer(renderers.BaseRenderer):
+    """Lets `Accept: <media type>` choose the download (content negotiation would answer 406 otherwise); the
+    download itself is streamed by the view, so only an error body (a dict) is ever rendered here, as JSON."""
+
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
+
+
+class ParquetDownloadRenderer(_DownloadRenderer):
+    media_type, format = "application/vnd.apache.parquet", "parquet"
+
+
+class CsvDownloadRenderer(_DownloadRenderer):
+    media_type, format = "text/csv", "csv"
+
+
+# The media type an Accept header chose -> the output it means (?output= wins; BDF only through ?output=).
+ACCEPTED_OUTPUT = {ParquetDownloadRenderer.media_type: "parquet", CsvDownloadRenderer.media_type: "csv"}
+
+
 class _Options:
     """The query's output, cycle and column choices, checked; `error` is the message of a bad one."""
 
-    def __init__(self, params):
+    def __init__(self, params, accepted_media_type: str | None = None):
         self.error = None
-        self.output = params.get("output", "csv")
+        self.output = params.get("output") or ACCEPTED_OUTPUT.get(accepted_media_type or "", "csv")
         self.labels = params.get("labels", "").lower() in ("1", "true", "yes")
         self.cycles = self.columns = None
         if self.output not in OUTPUTS:
@@ -133,9 +155,14 @@ class _RecordsView(generics.GenericAPIView):
     queryset = CycleSummary.objects.none()  # model permissions: cycling.view_cyclesummary (devices: none)
     filter_backends = []
     pagination_class = None
+    renderer_classes = [renderers.JSONRenderer, ParquetDownloadRenderer, CsvDownloadRenderer]
+
+    def options_of(self, request) -> "_Options":
+        renderer = getattr(request, "accepted_renderer", None)
+        return _Options(request.query_params, getattr(renderer, "media_type", None))
 
     def bad(self, message: str, code=status.HTTP_400_BAD_REQUEST):
-        return response.Response({"detail": message}, status=code)
+        return response.Response({"detail": message}, status=code, content_type="application/json")
 
 
 class DataFileRecordsView(_RecordsView):
@@ -145,7 +172,7 @@ class DataFileRecordsView(_RecordsView):
     def get(self, request, pk):
         datafile = get_object_or_404(selectors.datafiles_visible_to(request.user).filter(kind=DataFile.Kind.CYCLING),
                                      pk=pk)
-        options = _Options(request.query_params)
+        options = self.options_of(request)
         if options.error:
             return self.bad(options.error)
         if not datafile.records_file:
@@ -164,7 +191,7 @@ class CellRecordsView(_RecordsView):
     @extend_schema(parameters=_PARAMETERS, responses=_RESPONSES, operation_id="cell_records")
     def get(self, request, pk):
         cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
-        options = _Options(request.query_params)
+        options = self.options_of(request)
         if options.error:
             return self.bad(options.error)
         files = selectors.cell_timeline_files(cell)

@@ -55,6 +55,24 @@ def test_it_serves_parquet_with_cycle_and_column_filters(viewer, imported):
     pd.testing.assert_frame_equal(frame, expected[["cycle", "voltage_v", "current_ma"]])
 
 
+def test_it_answers_an_accept_header_for_parquet_with_the_parquet(viewer, cell, imported):
+    api = client_for(viewer)
+    resp = api.get(f"/api/v1/cells/{cell.pk}/records/", {"cycles": "2"}, HTTP_ACCEPT="application/vnd.apache.parquet")
+    assert resp["Content-Type"] == "application/vnd.apache.parquet"
+    frame = pd.read_parquet(io.BytesIO(_body(resp)))
+    stored = _stored(imported)
+    assert len(frame) == int((stored["cycle"] == 2).sum()) > 0
+    csv = api.get(f"/api/v1/datafiles/{imported.pk}/records/", HTTP_ACCEPT="text/csv")
+    assert csv["Content-Type"].startswith("text/csv") and len(pd.read_csv(io.BytesIO(_body(csv)))) == len(stored)
+    # ?output= wins over Accept; an error is JSON whatever was accepted
+    bdf = api.get(f"/api/v1/datafiles/{imported.pk}/records/", {"output": "bdf-csv"},
+                  HTTP_ACCEPT="application/vnd.apache.parquet")
+    assert bdf["Content-Type"].startswith("text/csv")
+    bad = api.get(f"/api/v1/datafiles/{imported.pk}/records/", {"cycles": "x"},
+                  HTTP_ACCEPT="application/vnd.apache.parquet")
+    assert bad.status_code == 400 and bad["Content-Type"] == "application/json" and "cycles" in bad.json()["detail"]
+
+
 def test_it_says_which_filter_is_wrong(viewer, imported):
     api = client_for(viewer)
     url = f"/api/v1/datafiles/{imported.pk}/records/"
