@@ -149,6 +149,7 @@ class _StoredExport:
     instrument: str
     reader: str
     reader_version: str
+    stored: pd.DataFrame | None = None  # the Parquet as stored (analysed columns included)
 
 
 def _provenance_of_reader(export) -> dict:
@@ -161,6 +162,7 @@ def _provenance_of_reader(export) -> dict:
 
 def _load_export(datafile: DataFile, progress):
     """(export, parsed): our own Parquet when this parser version wrote it, else the original bytes parsed."""
+    from cycling.analysis.record import raw_record
     from cycling.parsers import PARSER_VERSION
 
     prov = datafile.provenance or {}
@@ -168,11 +170,13 @@ def _load_export(datafile: DataFile, progress):
         datafile.records_file
     ):
         with default_storage.open(datafile.records_file, "rb") as fh:
-            records = pd.read_parquet(fh)
+            stored = pd.read_parquet(fh)
+        # The analysis starts again from the records as read (an analysed record keeps the instrument's index).
+        records = raw_record(stored)
         cycle_table = pd.DataFrame(prov["land_cycle_table"]) if prov.get("land_cycle_table") else None
         reader = _provenance_of_reader(None)
         return _StoredExport(records, cycle_table, dict(datafile.metadata), list(prov.get("parser_warnings", [])),
-                             **{k: prov.get(k) or v for k, v in reader.items()}), False
+                             **{k: prov.get(k) or v for k, v in reader.items()}, stored=stored), False
     with default_storage.open(datafile.file.name, "rb") as fh:
         export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70))
     return export, True
@@ -181,6 +185,7 @@ def _load_export(datafile: DataFile, progress):
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     """The ingest of one claimed cycling file (cycling.ingest calls it): records -> analysis -> swap in."""
     from cycling.analysis import analyse
+    from cycling.analysis.record import RECORDS_FORMAT, analysed_record, same_analysis
     from cycling.parsers import PARSER_VERSION
     from cycling.timezones import localize_sys_time, start_time_utc
 
@@ -188,7 +193,10 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     progress.stage(70, 70)(1.0)
     spec = cell_spec(datafile.cell)
     result = analyse(export, spec)
-    records, cycles = export.records, result.cycles
+    stored = getattr(export, "stored", None)
+    cycles = result.cycles
+    # Stored as analysed: every reader takes the cycle, half and segment from here (cycling.analysis.record).
+    records = analysed_record(export.records, result.records["cycle"].to_numpy(), cycles)
     parser_warnings, warnings = list(export.warnings), list(result.warnings)
     cycle_table = export.cycle_table
     metadata = dict(export.metadata)
@@ -203,11 +211,13 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     progress.stage(85, 85)(1.0)
 
     records_name = datafile.records_file
-    if parsed:
+    # A reprocess rewrites the records only when the analysis decided otherwise (e.g. a new first half).
+    if parsed or stored is None or not same_analysis(stored, records):
         records_name = _write_records(datafile, token, records)
     channel_key = _channel_key(metadata, records)
     provenance = {
-        "parser_version": PARSER_VERSION, **_provenance_of_reader(export), **result.provenance(),
+        "parser_version": PARSER_VERSION, "records_format": RECORDS_FORMAT, **_provenance_of_reader(export),
+        **result.provenance(),
         "parser_warnings": parser_warnings,
         "land_cycle_table": None if cycle_table is None else jsonable_columns(cycle_table),
         "computed_at": timezone.now().isoformat(),

@@ -105,8 +105,9 @@ class CellSpec:
 
 
 def _kind_codes(records: pd.DataFrame) -> np.ndarray:
-    # Compared as a column, not as an object array: no Python string per record.
-    kind = records["step_kind"]
+    # Compared as a column, not as an object array: no Python string per record. A stored analysed record
+    # (cycling.analysis.record) carries the half it was counted in.
+    kind = records["half"] if "half" in records else records["step_kind"]
     charge = (kind == "charge").to_numpy(dtype=bool, na_value=False)
     discharge = (kind == "discharge").to_numpy(dtype=bool, na_value=False)
     return np.where(charge, _CHARGE, np.where(discharge, _DISCHARGE, 0)).astype(np.int8)
