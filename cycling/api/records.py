@@ -16,14 +16,14 @@ from cells.selectors import cells_visible_to
 from cells.services import audit
 
 from .. import selectors
-from ..models import CycleSummary, DataFile
 from ..analysis.record import ANALYSED_COLUMNS
+from ..models import CycleSummary, DataFile
 from ..parsers import RECORD_COLUMNS as _RAW_COLUMNS
+from ..parsers.bdf import BdfWriter
 
 # The stored analysed record (cycling.analysis.record) and the cell's cycle added on read.
 RECORD_COLUMNS = [*_RAW_COLUMNS[:_RAW_COLUMNS.index("cycle") + 1], selectors.CELL_CYCLE,
                   *_RAW_COLUMNS[_RAW_COLUMNS.index("cycle") + 1:], *ANALYSED_COLUMNS]
-from ..parsers.bdf import BdfWriter
 
 OUTPUTS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
