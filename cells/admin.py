@@ -5,33 +5,47 @@ from . import services
 from .models import AuditEvent, Cell, CellGroup, Coating, CyclerDevice, Material, PressingStep, Project
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Saves and deletes through the registry's services, as the API's: audited with old -> new values."""
+
+    def save_model(self, request, obj, form, change):
+        services.object_save(actor=request.user, save=lambda: obj.save() or obj, instance=obj)
+
+    def delete_model(self, request, obj):
+        services.object_delete(obj=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):  # the "delete selected" action
+        for obj in queryset:
+            services.object_delete(obj=obj, actor=request.user)
+
+
 def _fmt(value, unit, digits=3):
     return "—" if value is None else f"{value:.{digits}g} {unit}"
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(AuditedAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
 
 @admin.register(CellGroup)
-class CellGroupAdmin(admin.ModelAdmin):
+class CellGroupAdmin(AuditedAdmin):
     list_display = ["name", "project", "color"]
     list_filter = ["project"]
     search_fields = ["name"]
 
 
 @admin.register(Material)
-class MaterialAdmin(admin.ModelAdmin):
+class MaterialAdmin(AuditedAdmin):
     list_display = ["name", "kind", "formula", "theoretical_capacity_mah_g", "potential_vs_li_v"]
     list_filter = ["kind"]
     search_fields = ["name", "formula"]
 
 
 @admin.register(Coating)
-class CoatingAdmin(admin.ModelAdmin):
+class CoatingAdmin(AuditedAdmin):
     list_display = ["__str__", "wt_percent", "method", "anneal_temperature_c", "anneal_time_h"]
     list_filter = ["material", "method"]
 
@@ -48,7 +62,7 @@ class PressingStepInline(admin.TabularInline):
 
 
 @admin.register(Cell)
-class CellAdmin(admin.ModelAdmin):
+class CellAdmin(AuditedAdmin):
     list_display = ["name", "group", "replicate_number", "cathode_material", "coating", "composite_loading_mg_cm2",
                     "build_date", "builder"]
     list_filter = ["project", "group", "coating", "cathode_material", "build_date"]
@@ -104,13 +118,10 @@ class CellAdmin(admin.ModelAdmin):
         copies = [services.cell_duplicate(cell=cell, actor=request.user) for cell in queryset]
         self.message_user(request, f"Created {', '.join(c.name for c in copies)}.", messages.SUCCESS)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.audit(actor=request.user, action="update" if change else "create", obj=obj)
 
 
 @admin.register(CyclerDevice)
-class CyclerDeviceAdmin(admin.ModelAdmin):
+class CyclerDeviceAdmin(AuditedAdmin):
     list_display = ["name", "timezone", "is_active", "last_seen_at"]
     readonly_fields = ["key", "created_at", "last_seen_at"]
     filter_horizontal = ["projects"]

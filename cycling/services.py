@@ -374,9 +374,11 @@ def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> Data
         raise ValueError(f"unknown timeline mark {mark!r}; use one of {', '.join(map(repr, DataFile.TimelineMark.values))}")
     with transaction.atomic():
         Cell.objects.select_for_update().filter(pk=datafile.cell_id).first()
-        before = datafile.timeline_mark
+        # The stored mark (an admin form has already set the new one on the instance).
+        before = DataFile.objects.filter(pk=datafile.pk).values_list("timeline_mark", flat=True).first()
         DataFile.objects.filter(pk=datafile.pk).update(timeline_mark=mark)
-        audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark)
+        audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark,
+              changes={"timeline_mark": [before, mark]} if before != mark else {})
         cell_timeline_apply(cell_id=datafile.cell_id)
     datafile.refresh_from_db()
     return datafile
