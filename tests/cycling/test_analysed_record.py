@@ -182,3 +182,18 @@ def test_an_old_parquet_without_the_analysed_columns_is_re_derived_on_read_until
     with default_storage.open(datafile.records_file, "rb") as fh:
         upgraded = pd.read_parquet(fh)
     np.testing.assert_array_equal(upgraded["cycle"], stored["cycle"])
+
+
+def test_the_dataset_zip_ships_the_analysed_record_of_a_corrected_file(viewer, cell):
+    import zipfile
+
+    datafile = ingest(cell, _land(stuck_index()), "stuck.xlsx")
+    resp = client_for(viewer).get(f"/api/v1/datasets/?cells={cell.pk}")
+    zf = zipfile.ZipFile(io.BytesIO(_body(resp)))
+    base = f"cells/{cell.name}"
+    cycles = pd.read_csv(zf.open(f"{base}/cycles.csv"))["cycle"].tolist()
+    assert cycles == list(range(1, N_CYCLES + 1))
+    shipped = pd.read_parquet(io.BytesIO(zf.read(f"{base}/records/{datafile.pk}.parquet")))
+    assert sorted(shipped["cell_cycle"].unique()) == cycles
+    bdf = pd.read_parquet(io.BytesIO(zf.read(f"{base}/records/{datafile.pk}.bdf.parquet")))
+    assert sorted(bdf["cycle_count"].unique()) == cycles
