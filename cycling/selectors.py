@@ -36,7 +36,8 @@ def records_of(datafile: DataFile, cycles: list[int] | None = None, columns=CURV
     cycle_offset for the cell's. A Parquet written before the analysed record is re-derived here.
     """
     if is_legacy_record(datafile):
-        records = _legacy_record(datafile)
+        with default_storage.open(datafile.records_file, "rb") as fh:
+            records = _as_analysed(pd.read_parquet(fh), *_legacy_context(datafile))
         if cycles:
             records = records[records["cycle"].isin(list(map(int, cycles)))].reset_index(drop=True)
         return records[list(columns)]
@@ -47,27 +48,37 @@ def records_of(datafile: DataFile, cycles: list[int] | None = None, columns=CURV
 
 def is_legacy_record(datafile: DataFile) -> bool:
     """True for a Parquet written before the ingest stored the analysed record (its `cycle` is the instrument's
-    index, it has no half or segment): read through `_legacy_record` until a reprocess rewrites it."""
+    index, it has no half or segment): read through `_legacy_context` and `_as_analysed` until a reprocess rewrites it."""
     return not (datafile.provenance or {}).get("records_format")
 
 
-def _legacy_record(datafile: DataFile) -> pd.DataFrame:
-    """An old Parquet as the analysed record: the cycle numbers its ingest used (the same rule, the first half
-    in its provenance) and the segment and C-rate label of its stored cycles."""
-    from cycling.analysis.checks import resolve_cycles as resolve_cycle_numbers
-    from cycling.analysis.record import analysed_record
+_RULE_COLUMNS = ["record", "test_time_s", "current_ma", "step_kind", "cycle"]  # what the cycle rule reads
 
-    with default_storage.open(datafile.records_file, "rb") as fh:
-        raw = pd.read_parquet(fh)
+
+def _legacy_context(datafile: DataFile) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """What an old Parquet needs to be read as the analysed record: the cycle numbers its ingest used when
+    the rule corrected the file's index (the same rule, the first half in its provenance; None: the stored
+    index was used) and the file's per-cycle table (segment, C-rate label) from its stored cycles."""
+    from cycling.analysis.checks import resolve_cycles as resolve_cycle_numbers
+
     prov = datafile.provenance or {}
-    numbers = raw["cycle"].to_numpy()
+    numbers = None
     if prov.get("cycle_source") == "derived":
+        with default_storage.open(datafile.records_file, "rb") as fh:
+            rule_input = pd.read_parquet(fh, columns=_RULE_COLUMNS)
         first_half = prov.get("first_half")
-        numbers, _ = resolve_cycle_numbers(raw, None if first_half in (None, "auto") else first_half)
+        numbers, _ = resolve_cycle_numbers(rule_input, None if first_half in (None, "auto") else first_half)
     table = pd.DataFrame.from_records(
         list(CycleSummary.objects.filter(datafile=datafile).values_list("file_cycle", "segment", "c_rate_label")),
         columns=["cycle", "segment", "c_rate_label"])
-    return analysed_record(raw, numbers, table)
+    return numbers, table
+
+
+def _as_analysed(raw: pd.DataFrame, numbers: np.ndarray | None, table: pd.DataFrame) -> pd.DataFrame:
+    """Raw records (a whole old Parquet, or a slice of it with its slice of `numbers`) as the analysed record."""
+    from cycling.analysis.record import analysed_record
+
+    return analysed_record(raw, raw["cycle"].to_numpy() if numbers is None else numbers, table)
 
 
 def resolve_cycles(tokens: list[str], available: list[int]) -> list[int]:
@@ -428,12 +439,18 @@ def iter_records(datafile: DataFile, *, cycles: list[tuple[int, int]] | None = N
             batch = pa.RecordBatch.from_arrays(arrays, names=[*names[:at], CELL_CYCLE, *names[at:]])
         return batch if wanted is None else batch.select(wanted)
 
-    if is_legacy_record(datafile):  # written before the analysed record: re-derived in memory
-        frame = _legacy_record(datafile)
-        table = pa.Table.from_pandas(frame if read is None else frame[read], preserve_index=False)
-        for batch in table.to_batches(max_chunksize=batch_rows):
-            if (out := finish(batch)) is not None:
-                yield out
+    if is_legacy_record(datafile):  # written before the analysed record: re-derived batch by batch
+        numbers, table = _legacy_context(datafile)
+        at = 0
+        with default_storage.open(datafile.records_file, "rb") as fh:
+            for raw in pq.ParquetFile(fh, pre_buffer=False).iter_batches(batch_size=batch_rows):
+                frame = raw.to_pandas()
+                part = None if numbers is None else numbers[at:at + len(frame)]
+                at += len(frame)
+                frame = _as_analysed(frame, part, table)
+                batch = pa.RecordBatch.from_pandas(frame if read is None else frame[read], preserve_index=False)
+                if (out := finish(batch)) is not None:
+                    yield out
         return
     with default_storage.open(datafile.records_file, "rb") as fh:
         # No pre-buffering: it would read every requested row group into memory before the first batch.

@@ -174,6 +174,10 @@ def test_an_old_parquet_without_the_analysed_columns_is_re_derived_on_read_until
     curves = client_for(viewer).get(f"/api/v1/cells/{cell.pk}/curves/", {"cycles": "5,6"}).json()["traces"]
     assert sorted((t["cycle"], t["half"]) for t in curves) == [(5, "charge"), (5, "discharge"),
                                                               (6, "charge"), (6, "discharge")]
+    # The records API streams it batch by batch with the corrected cycles.
+    frame = pd.read_csv(io.BytesIO(_body(client_for(viewer).get(f"/api/v1/datafiles/{datafile.pk}/records/"))))
+    np.testing.assert_array_equal(frame["cycle"], stored["cycle"])
+    assert frame["half"].tolist() == stored["half"].astype(str).tolist()
     # A reprocess (from our own Parquet, no re-parse) writes the analysed record.
     services.datafile_reprocess(datafile=datafile, reason="upgrade")
     services.datafile_ingest(datafile_id=datafile.pk)
