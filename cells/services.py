@@ -22,7 +22,7 @@ def audit(*, actor, action: str, obj, **detail) -> AuditEvent:
 
 
 # Bookkeeping fields (their change is no edit anyone made) and secrets (a device's token never enters the log).
-_NOT_AUDITED = {"created_at", "updated_at", "data_version", "last_seen_at", "key", "password"}
+_NOT_AUDITED = {"created_at", "updated_at", "data_version", "last_seen_at", "key", "password", "secret"}
 
 
 def field_values(obj) -> dict:

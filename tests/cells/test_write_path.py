@@ -151,3 +151,20 @@ def test_an_admin_timeline_mark_is_audited_with_old_and_new_values(admin_site, s
     assert resp.status_code == 302
     event = AuditEvent.objects.get(action="timeline_mark")
     assert event.user == staff and event.detail["changes"] == {"timeline_mark": ["", "new_run"]}
+
+
+def test_alert_rule_edits_by_api_and_admin_are_audited_with_old_and_new_values(lab_admin, admin_site, staff, cell):
+    from monitoring.models import AlertRule
+
+    api = client_for(lab_admin)
+    made = api.post("/api/v1/alert-rules/", {"kind": "retention_below", "threshold": 70, "group": cell.group_id},
+                    format="json")
+    assert made.status_code == 201, made.json()
+    rule_id = made.json()["id"]
+    assert api.patch(f"/api/v1/alert-rules/{rule_id}/", {"threshold": 75}, format="json").status_code == 200
+    edit = AuditEvent.objects.get(action="update", object_type="monitoring.alertrule")
+    assert edit.user == lab_admin and edit.detail["changes"] == {"threshold": [70.0, 75.0]}
+    resp = admin_site.post(f"/admin/monitoring/alertrule/{rule_id}/delete/", {"post": "yes"})
+    assert resp.status_code == 302 and not AlertRule.objects.filter(pk=rule_id).exists()
+    gone = AuditEvent.objects.get(action="delete", object_type="monitoring.alertrule")
+    assert gone.user == staff and gone.detail["changes"]["threshold"] == [75.0, None]
