@@ -66,20 +66,27 @@ def serve() -> None:
     run(*manage, "vendor_static", env=env)
     run(*manage, "collectstatic", "--noinput", "-v", "0", env=env)
     run(*manage, "setup_demo", "--registry-only", env=env)
+    # The children get a session of their own: Ctrl-C reaches only this script, which then stops each of them
+    # once (a second SIGINT from the terminal would make Celery abandon its warm shutdown with a traceback).
+    detached = {"start_new_session": True} if os.name != "nt" else {}
     procs = [
         # -B: the beat scheduler runs the sweeper that re-sends stale uploads (see README).
         subprocess.Popen([str(BIN / "celery"), "-A", "assb_lab", "worker", "-B", "-l", "info", "-c", "2",
-                          "--without-mingle", "--without-gossip", "-n", "demo@%h"], cwd=ROOT, env=env),
-        subprocess.Popen([str(PY), "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"], cwd=ROOT, env=env),
+                          "--without-mingle", "--without-gossip", "-n", "demo@%h"], cwd=ROOT, env=env, **detached),
+        subprocess.Popen([str(PY), "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"], cwd=ROOT, env=env,
+                         **detached),
     ]
     try:
         wait_for_server(f"http://{HOST}:{PORT}/healthz")
-        run(*manage, "setup_demo", "--upload", f"http://{HOST}:{PORT}", env=env)
+        # In a session of its own too: a Ctrl-C while it uploads stops it quietly (subprocess.run kills it).
+        run(*manage, "setup_demo", "--upload", f"http://{HOST}:{PORT}", env=env, **detached)
         print(f"\nassb-lab is running at http://{HOST}:{PORT}/  (Ctrl-C stops web server and worker)\n", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(1)
     except KeyboardInterrupt:
-        pass
+        print("\nStopping the web server and the worker...", flush=True)
+    except subprocess.CalledProcessError as exc:
+        print(f"\n{exc}", flush=True)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -98,7 +105,10 @@ def test(extra: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "test":
-        test(sys.argv[2:])
-    else:
-        serve()
+    try:
+        if len(sys.argv) > 1 and sys.argv[1] == "test":
+            test(sys.argv[2:])
+        else:
+            serve()
+    except KeyboardInterrupt:  # Ctrl-C during set-up: no traceback, the user asked for it
+        sys.exit(130)

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "cycling",
     "impedance",
     "monitoring",
+    "lab",  # the faces composing the apps above; nothing imports it (docs/architecture.md)
 ]
 
 MIDDLEWARE = [
@@ -303,19 +304,19 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Time-based alert rules (no new data for N hours) and retries of e-mails/webhooks that failed.
     "evaluate-quiet-runs": {
-        "task": "monitoring.tasks.evaluate_due_task",
+        "task": "monitoring.tasks.evaluate_due_cells",
         "schedule": float(env_int("ASSB_ALERT_EVALUATE_EVERY_S", 300)),
     },
     "prune-dataset-zips": {
-        "task": "cycling.tasks.prune_dataset_zips",
+        "task": "lab.tasks.prune_dataset_zips",
         "schedule": 24 * 3600.0,
     },
     "retry-alert-deliveries": {
-        "task": "monitoring.tasks.retry_deliveries_task",
+        "task": "monitoring.tasks.retry_deliveries",
         "schedule": float(env_int("ASSB_ALERT_RETRY_EVERY_S", 60)),
     },
 }
-# Built dataset-export zips are caches kept this long (cycling.tasks.prune_dataset_zips).
+# Built dataset-export zips are caches kept this long (lab.tasks.prune_dataset_zips).
 ASSB_DATASET_KEEP_DAYS = float(env_int("ASSB_DATASET_KEEP_DAYS", 7))
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

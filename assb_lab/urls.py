@@ -9,12 +9,13 @@ from . import views
 api_v1 = [
     path("", include("cycling.api.urls")),
     path("", include("cells.api.urls")),
+    path("", include("lab.api.urls")),
     path("", include("impedance.api.urls")),
     path("", include("monitoring.api.urls")),
 ]
 
 urlpatterns = [
-    path("", include("cells.urls")),
+    path("", include("lab.urls")),
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),

@@ -143,7 +143,7 @@ def page_payload(client, query):
     """What a browser fetches to show the compare page (default options: mean mode, default profile cycles)."""
     from django.contrib.staticfiles import finders
 
-    from cycling.views import DEFAULT_PROFILE_CYCLES
+    from lab.views import DEFAULT_PROFILE_CYCLES
 
     parts = []
     html = client.get(f"/compare/?{query}").content

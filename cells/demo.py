@@ -1,9 +1,14 @@
 """The lab's reference study (DOMAIN.md: Wang et al., Adv. Energy Mater. 2021) as registry records.
 
 3 bare + 3 LNTO-coated SC-NMC532 | LGPS | In-Li cells, marked `is_demo`. Loaded by the quick start and used in
-tests; the demo adds data to its own cells only (see cycling/demo.py).
+tests; the demo adds data to its own cells only (see lab/demo.py). The demo cycler PC (its device name and
+how it calls the upload API) is here too, so every app's demo can send files the way a lab PC does.
 """
 import datetime
+import io
+import json
+import urllib.request
+import uuid
 
 from django.db import transaction
 
@@ -14,6 +19,7 @@ COATED, BARE = "LNTO-coated", "bare"
 REPLICATES = 3
 # Small replicate spread in composite loading (mg/cm2); replicate 1 is the study's nominal 12.0.
 LOADING_SPREAD_MG_CM2 = (12.0, 11.8, 12.2)
+DEMO_DEVICE = "demo-cycler-pc"
 DEMO_CELL_NAMES = tuple(f"{prefix}-{rep:02d}" for prefix in ("LNTO", "BARE") for rep in range(1, REPLICATES + 1))
 
 
@@ -83,3 +89,26 @@ def load_study_registry(*, stdout=None) -> list[Cell]:
 def demo_cells():
     """The cells the demo created (and only those): the demo's data loaders iterate over these."""
     return Cell.objects.filter(is_demo=True, name__in=DEMO_CELL_NAMES).select_related("group").order_by("name")
+
+
+def multipart_body(fields: dict, file_name: str, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with `fields` and one file part named "file", and its content type."""
+    boundary = uuid.uuid4().hex
+    body = io.BytesIO()
+    for key, value in fields.items():
+        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
+    body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+               "Content-Type: application/octet-stream\r\n\r\n".encode())
+    body.write(data)
+    body.write(f"\r\n--{boundary}--\r\n".encode())
+    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def api_call(url: str, token: str, data: bytes | None = None, content_type: str | None = None) -> dict:
+    """GET (no data) or POST to the running app's API as the device whose token is `token`; the JSON answer."""
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    request.add_header("Authorization", f"Token {token}")
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=120) as resp:
+        return json.load(resp)

@@ -1,8 +1,10 @@
-"""Filters of cells shared by the web pages and the REST API."""
-import django_filters
-from django.db.models import Exists, OuterRef, Q
+"""Filters of cells shared by the web pages and the REST API.
 
-from impedance.models import EisSpectrum
+The registry is the base app: apps above it add filters of cells by their own data with `add_cell_filter`
+(impedance adds `has_eis` from its AppConfig.ready), so this module imports none of them.
+"""
+import django_filters
+from django.db.models import Q
 
 from .models import Cell, CellGroup, Material
 
@@ -15,13 +17,11 @@ class CellFilterSet(django_filters.FilterSet):
     cathode_material = django_filters.CharFilter(field_name="cathode_material__name", lookup_expr="iexact")
     built_after = django_filters.DateFilter(field_name="build_date", lookup_expr="gte")
     built_before = django_filters.DateFilter(field_name="build_date", lookup_expr="lte")
-    has_eis = django_filters.ChoiceFilter(choices=[("yes", "with EIS"), ("no", "without")], method="filter_has_eis",
-                                          label="Impedance spectra")
 
     class Meta:
         model = Cell
         fields = ["project", "q", "group", "coated", "coating_material", "cathode_material", "built_after",
-                  "built_before", "has_eis"]
+                  "built_before"]
 
     def search(self, queryset, name, value):
         return queryset.filter(
@@ -29,14 +29,16 @@ class CellFilterSet(django_filters.FilterSet):
             | Q(builder__icontains=value)
         )
 
-    def filter_has_eis(self, queryset, name, value):
-        measured = Exists(EisSpectrum.objects.filter(cell=OuterRef("pk")))
-        return queryset.filter(measured if value == "yes" else ~measured)
-
     def filter_group(self, queryset, name, value):
         if value.isdigit():
             return queryset.filter(group_id=int(value))
         return queryset.filter(group__name__iexact=value)
+
+
+def add_cell_filter(name: str, cell_filter: django_filters.Filter) -> None:
+    """Add a filter of cells owned by an app above the registry (called from that app's AppConfig.ready,
+    before any request): pages and API both use CellFilterSet, so both get it."""
+    CellFilterSet.base_filters[name] = cell_filter
 
 
 class CellGroupFilterSet(django_filters.FilterSet):

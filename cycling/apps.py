@@ -7,8 +7,11 @@ class CyclingConfig(AppConfig):
     verbose_name = "Cycling data"
 
     def ready(self):
-        from . import ingest, services, signals  # noqa: F401  (signals: recompute after a build-sheet correction)
+        from ingest import machinery as ingest
+
+        from . import services, signals  # noqa: F401  (signals: recompute after a build-sheet correction)
         from .models import DataFile
         from .parsers import ParseError
 
+        ingest.use_model(DataFile)  # the data-file model lives here; the neutral machinery drives it
         ingest.register(DataFile.Kind.CYCLING, services.cycling_ingest, bad_data=(ParseError,))

@@ -1,6 +1,6 @@
 """Figures for papers: the compare and cell plots drawn with matplotlib as SVG or PDF (pure: payload dicts in, bytes out).
 
-The inputs are the very payloads the pages plot (cycling.compare.compare, cycling.selectors.cell_curves,
+The inputs are the very payloads the pages plot (lab.compare.compare, cycling.selectors.cell_curves,
 per-cycle rows), so a figure shows what the page shows. Publication style: single-column size (3.5 in),
 8-9 pt text, axis labels with units, the groups' colours as on the page, no UI chrome; SVG keeps text
 as text so a journal's editor can restyle it.

@@ -1,6 +1,6 @@
 """Writes of cycling data: store an upload, the cycling ingest handler (parse, analyse, swap in), reprocess, delete.
 
-The claim, lease, heartbeat and sweep around the handler live in cycling.ingest (shared with EIS); this
+The claim, lease, heartbeat and sweep around the handler live in ingest.machinery (shared with EIS); this
 module sends the ingest task on commit and registers `cycling_ingest` for cycling files (CyclingConfig.ready).
 """
 import contextlib
@@ -18,9 +18,9 @@ from django.utils import timezone
 from assb_lab.lib import file_sha256, jsonable, jsonable_columns
 from cells.models import Cell
 from cells.services import audit, cell_data_changed
+from ingest import machinery as ingest
+from ingest.machinery import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
 
-from . import ingest
-from .ingest import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
 from .models import CYCLE_FIELDS, CycleSummary, DataFile, shown_results
 from .tasks import ingest_datafile as ingest_datafile_task
 
@@ -183,7 +183,7 @@ def _load_export(datafile: DataFile, progress):
 
 
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
-    """The ingest of one claimed cycling file (cycling.ingest calls it): records -> analysis -> swap in."""
+    """The ingest of one claimed cycling file (ingest.machinery calls it): records -> analysis -> swap in."""
     from cycling.analysis import analyse
     from cycling.analysis.record import RECORDS_FORMAT, analysed_record, same_analysis
     from cycling.parsers import PARSER_VERSION
@@ -399,5 +399,5 @@ def _cycle_rows(datafile: DataFile, cycles: pd.DataFrame) -> list[CycleSummary]:
 # --- sweeper --------------------------------------------------------------------------------
 
 def sweep_stale(*, pending_after_s: int | None = None) -> list[int]:
-    """Re-send files nobody is working on (see cycling.ingest.sweep_stale)."""
+    """Re-send files nobody is working on (see ingest.machinery.sweep_stale)."""
     return ingest.sweep_stale(ingest_datafile_task, pending_after_s=pending_after_s)

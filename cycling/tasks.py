@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around cycling.ingest, taking ids only (they import it inside their body)."""
+"""Celery tasks of cycling: thin wrappers around ingest.machinery, taking ids only (they import it inside their body)."""
 import logging
 
 from celery import shared_task
@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def ingest_datafile(self, datafile_id: int) -> str:
     """Ingest one data file; transient failures retry with exponential backoff, bad data fails once."""
-    from cycling.ingest import ClaimHeld, datafile_ingest
+    from ingest.machinery import ClaimHeld, datafile_ingest
 
     # Worth retrying: the database or the storage was away for a moment, or another worker holds the claim.
     transient = (OperationalError, InterfaceError, OSError, ClaimHeld)
@@ -26,17 +26,8 @@ def ingest_datafile(self, datafile_id: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_stale_datafiles() -> list[int]:
     """Periodic: re-send pending files that were never queued and parsing files whose worker died."""
-    from cycling.ingest import sweep_stale
+    from ingest.machinery import sweep_stale
 
     return sweep_stale(ingest_datafile)
 
 
-@shared_task(ignore_result=True)
-def prune_dataset_zips() -> int:
-    """Periodic: drop dataset-export zips older than ASSB_DATASET_KEEP_DAYS (they are rebuilt on demand)."""
-    from django.conf import settings
-
-    from cycling.dataset import prune_built
-
-    removed, _kept = prune_built(days=settings.ASSB_DATASET_KEEP_DAYS)
-    return removed

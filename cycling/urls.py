@@ -4,8 +4,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("compare/", views.compare_page, name="compare"),
-    path("compare/export/", views.compare_export, name="compare-export"),
     path("cells/<int:pk>/cycles/export/", views.cell_cycles_export, name="cell-cycles-export"),
     path("cells/<int:pk>/timeline/", views.cell_timeline_mark, name="cell-timeline-mark"),
 ]

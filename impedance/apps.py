@@ -8,10 +8,13 @@ class ImpedanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from cycling import ingest
+        from cells.filtersets import add_cell_filter
         from cycling.models import DataFile
+        from ingest import machinery as ingest
 
+        from .filtersets import has_eis_filter
         from .parsers import ParseError
         from .services import spectrum_ingest
 
         ingest.register(DataFile.Kind.EIS, spectrum_ingest, bad_data=(ParseError,))
+        add_cell_filter("has_eis", has_eis_filter())

@@ -1,6 +1,6 @@
 """Writes of EIS results: ingest an uploaded EIS file (parse, KK-check, fit, swap in) and refit a sweep.
 
-The ingest is called by ``cycling.ingest.datafile_ingest`` after it has claimed the file (registered for
+The ingest is called by ``ingest.machinery.datafile_ingest`` after it has claimed the file (registered for
 EIS files from ImpedanceConfig.ready), and follows the
 cycling path: the slow work (parse, lin-KK, fits) happens outside any transaction, then the file's rows are
 replaced inside one transaction that first checks the claim is still ours, so a second run or a run after a
@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from assb_lab.lib import jsonable
 from cells.services import audit, cell_data_changed
-from cycling.ingest import IngestFailed
 from cycling.models import DataFile
+from ingest.machinery import IngestFailed
 
 from . import parsers
 from .analysis import (

@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from cells.querysets import RestrictedQuerySet
+
 from . import rules
 
 KIND_CHOICES = [(kind, label) for kind, (label, _unit, _default) in rules.RULE_KINDS.items()]
@@ -70,6 +72,8 @@ class AlertRule(models.Model):
 class RunState(models.Model):
     """The board's row of one cell: its current run as of the last evaluation (after an ingest or by beat)."""
 
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
+
     class State(models.TextChoices):
         RUNNING = "running", "Running"
         STALE = "stale", "Stale"
@@ -100,6 +104,8 @@ class RunState(models.Model):
     import_error = models.TextField(blank=True)
     evaluated_at = models.DateTimeField(default=timezone.now)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["cell__name"]
 
@@ -112,6 +118,8 @@ class Alert(models.Model):
 
     At most one alert per (cell, rule kind) is open at a time, so a re-export does not repeat it.
     """
+
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -136,6 +144,8 @@ class Alert(models.Model):
     muted_until = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-opened_at"]
@@ -190,6 +200,8 @@ def _new_secret() -> str:
 class Webhook(models.Model):
     """An incoming-webhook URL (Slack, Mattermost, Teams or any JSON receiver) that gets a project's alerts."""
 
+    PROJECT_PATH = "project"  # for RestrictedQuerySet.restrict()
+
     project = models.ForeignKey("cells.Project", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=80)
     url = models.URLField(max_length=500)
@@ -197,6 +209,8 @@ class Webhook(models.Model):
                               help_text="Signs each body: X-Assb-Signature: sha256=HMAC(secret, timestamp.body).")
     kinds = models.JSONField(default=list, blank=True, help_text="Rule kinds to send; empty = all.")
     is_active = models.BooleanField(default=True)
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "name"]

@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from cells.auth import DevicePrincipal
 from cells.models import Cell
-from cells.selectors import projects_visible_to, sees_everything
 
 from . import rules
 from .models import Alert, AlertRule, RunState
@@ -115,12 +114,11 @@ def effective_rules(cell: Cell) -> dict[str, AlertRule]:
     return out
 
 
-def _scoped(qs: QuerySet, user, path: str) -> QuerySet:
+def _scoped(qs: QuerySet, user) -> QuerySet:
+    """The one scoping rule (`restrict`, as in every app), except that cycler PCs never read the board or alerts."""
     if isinstance(user, DevicePrincipal):
-        return qs.none()  # cycler PCs upload; they never read the board or alerts
-    if sees_everything(user):
-        return qs
-    return qs.filter(**{f"{path}__in": projects_visible_to(user)})
+        return qs.none()
+    return qs.restrict(user)
 
 
 def board_rows(user, *, now: datetime | None = None) -> QuerySet[RunState]:
@@ -141,12 +139,11 @@ def board_rows(user, *, now: datetime | None = None) -> QuerySet[RunState]:
     days = getattr(settings, "ASSB_BOARD_FINISHED_DAYS", 14)
     qs = qs.filter(Q(datafile__isnull=False) | Q(state=RunState.State.FAILED)).exclude(
         state=RunState.State.FINISHED, finished_at__lt=now - timedelta(days=days))
-    return _scoped(qs, user, "cell__project")
+    return _scoped(qs, user)
 
 
 def alerts_visible_to(user) -> QuerySet[Alert]:
-    return _scoped(Alert.objects.select_related("cell__group", "cell__project", "acknowledged_by"), user,
-                   "cell__project")
+    return _scoped(Alert.objects.select_related("cell__group", "cell__project", "acknowledged_by"), user)
 
 
 def inbox_count(user, now: datetime | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Celery tasks of monitoring (thin, ids only), and the on-commit senders the ingest and the services' callers use.
+"""Celery tasks of monitoring (thin, ids only), and the on-commit senders the ingest's signal and the services' callers use.
 
 The services never import this module (no import circle): a task runs a service, then sends the deliveries
 the service created, each once the transaction has committed.
@@ -13,6 +13,11 @@ from . import services
 log = logging.getLogger(__name__)
 
 
+def on_cell_data_ingested(sender, *, cell_id: int, **kwargs) -> None:
+    """Receiver of ingest.signals.cell_data_ingested (connected in MonitoringConfig.ready)."""
+    after_ingest(cell_id=cell_id)
+
+
 def after_ingest(*, cell_id: int) -> None:
     """The ingest's hook: re-evaluate the cell's rules once its transaction commits (imported or failed alike).
 
@@ -20,7 +25,7 @@ def after_ingest(*, cell_id: int) -> None:
     """
     def send():
         try:
-            evaluate_cell_task.delay(cell_id)
+            evaluate_cell.delay(cell_id)
         except Exception as exc:
             log.warning("could not queue the rule evaluation of cell %s (%s); the beat will do it", cell_id, exc)
 
@@ -31,7 +36,7 @@ def send_deliveries(delivery_ids: list[int]) -> None:
     """Queue each delivery after commit; when the broker is down the retry pass picks them up."""
     def send(pk):
         try:
-            deliver_task.delay(pk)
+            deliver_alert.delay(pk)
         except Exception as exc:
             log.warning("could not queue delivery %s (%s); the retry pass will send it", pk, exc)
 
@@ -48,7 +53,7 @@ def evaluate_and_notify(cell_id: int, now=None) -> list:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=6, ignore_result=True)
-def evaluate_cell_task(self, cell_id: int) -> int:
+def evaluate_cell(self, cell_id: int) -> int:
     """Evaluate one cell's rules (sent by the ingest on commit); a database hiccup retries with backoff."""
     try:
         return len(evaluate_and_notify(cell_id))
@@ -57,22 +62,22 @@ def evaluate_cell_task(self, cell_id: int) -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def deliver_task(delivery_id: int) -> str:
-    """Send one e-mail or webhook POST; a failure is recorded and retried later by `retry_deliveries_task`."""
+def deliver_alert(delivery_id: int) -> str:
+    """Send one e-mail or webhook POST; a failure is recorded and retried later by `retry_deliveries`."""
     return services.delivery_attempt(delivery_id=delivery_id)
 
 
 @shared_task(ignore_result=True)
-def retry_deliveries_task() -> list[int]:
+def retry_deliveries() -> list[int]:
     """Periodic: re-send deliveries whose backoff has passed (SMTP or webhook was down)."""
     due = services.deliveries_due()
     for pk in due:
-        deliver_task.delay(pk)
+        deliver_alert.delay(pk)
     return due
 
 
 @shared_task(ignore_result=True)
-def evaluate_due_task() -> list[int]:
+def evaluate_due_cells() -> list[int]:
     """Periodic: the time-based rules (no new data for N hours) for runs that went quiet."""
     due = services.cells_due()
     for cell_id in due:

@@ -77,3 +77,14 @@ class CurvesSerializer(serializers.Serializer):
     cell = serializers.IntegerField()
     capacity_unit = serializers.CharField()
     traces = CurveTraceSerializer(many=True)
+
+
+class GroupSeriesSerializer(serializers.Serializer):
+    """A cell group's series against cycle; subclasses add the statistics they plot."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+    cells = serializers.ListField(child=serializers.IntegerField())
+    n_cells = serializers.IntegerField()
+    cycle = serializers.ListField(child=serializers.IntegerField())

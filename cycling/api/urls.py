@@ -2,7 +2,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import compare, figures, peaks, records, views
+from . import figures, peaks, records, views
 
 router = DefaultRouter()
 router.register("datafiles", views.DataFileViewSet, basename="datafile")
@@ -16,9 +16,5 @@ urlpatterns = [
     path("cells/<int:pk>/records/", records.CellRecordsView.as_view(), name="cell-records"),
     path("datafiles/<int:pk>/records/", records.DataFileRecordsView.as_view(), name="datafile-records"),
     path("cells/<int:pk>/figure/", figures.CellFigureView.as_view(), name="cell-figure"),
-    path("compare/figure/", figures.CompareFigureView.as_view(), name="compare-figure"),
-    path("datasets/", records.DatasetView.as_view(), name="dataset-export"),
-    path("compare/", compare.CompareView.as_view(), name="compare-api"),
-    path("compare/summary/", compare.CompareSummaryView.as_view(), name="compare-summary-api"),
     *router.urls,
 ]

@@ -1,7 +1,7 @@
 """REST representations of EIS spectra, fits and R_int series (they render the selectors' dicts)."""
 from rest_framework import serializers
 
-from cycling.api.compare import GroupSeriesSerializer
+from cycling.api.serializers import GroupSeriesSerializer
 
 
 def _float_list(**kwargs):

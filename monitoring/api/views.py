@@ -154,4 +154,4 @@ class WebhookViewSet(_Audited):
     filterset_fields = ["project", "is_active"]
 
     def get_queryset(self):
-        return Webhook.objects.filter(project__in=projects_visible_to(self.request.user))
+        return Webhook.objects.restrict(self.request.user)

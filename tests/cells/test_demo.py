@@ -3,7 +3,7 @@ name) untouched and send no file twice."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-import cycling.demo as demo
+import lab.demo as demo
 from cells.demo import DEMO_CELL_NAMES, STUDY_PROJECT, demo_cells, load_study_registry
 from cells.models import Cell, CellGroup, Project
 from cycling.models import DataFile

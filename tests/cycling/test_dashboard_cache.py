@@ -102,7 +102,7 @@ def test_it_hides_a_failed_reprocess_and_follows_a_mass_correction(viewer, cell,
     # The reprocess fails: the file's old rows are no longer shown.
     assert cycles(client, cell)[1] == list(range(1, 9))
     DataFile.objects.filter(pk=datafile.pk).update(status=DataFile.Status.PENDING)
-    with mock.patch("cycling.ingest.handler_for") as handler_for:
+    with mock.patch("ingest.machinery.handler_for") as handler_for:
         handler_for.return_value.run.side_effect = ValueError("part1.xlsx: the records are gone")
         handler_for.return_value.bad_data = (ValueError,)
         assert services.datafile_ingest(datafile_id=datafile.pk) == DataFile.Status.FAILED

@@ -4,8 +4,9 @@ from functools import partial
 import pytest
 from django.core.files.storage import default_storage
 
-from cycling import ingest, services
+from cycling import services
 from cycling.models import CycleSummary, DataFile
+from ingest import machinery as ingest
 from tests.conftest import client_for
 from tests.helpers import post_datafile
 from tests.landfiles import NEWARE, NOT_A_CYCLER, NOT_A_CYCLER_REASON, study_export, upload_file

@@ -4,8 +4,9 @@ import io
 
 import pytest
 
-from cycling import ingest, services
+from cycling import services
 from cycling.models import DataFile
+from ingest import machinery as ingest
 from tests.conftest import client_for
 from tests.landfiles import study_export, upload_file
 

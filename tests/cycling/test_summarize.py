@@ -8,11 +8,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from cells.models import Cell
-from cells.views import cells_with_figures
 from cycling import selectors, services
 from cycling.analysis import CELL_METRIC_KEYS
-from cycling.compare import SUMMARY_METRICS, Selection, compare
 from cycling.models import DataFile
+from lab.compare import SUMMARY_METRICS, Selection, compare
+from lab.views import cells_with_figures
 from tests.landfiles import study_export, upload_file
 
 pytestmark = pytest.mark.django_db

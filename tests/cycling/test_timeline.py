@@ -9,10 +9,10 @@ import pytest
 
 from cycling import services
 from cycling.analysis.timeline import CONTINUES, FIRST, NEW_RUN, OVERLAPS, FileSpan, place
-from cycling.compare import Selection, compare
 from cycling.models import CycleSummary, DataFile
 from cycling.simulate import study_cell
 from cycling.testing import write_land
+from lab.compare import Selection, compare
 from tests.conftest import client_for
 from tests.helpers import resumed_run
 from tests.landfiles import upload_file

@@ -195,7 +195,7 @@ def test_it_marks_r_int_whose_standard_error_is_above_20_percent():
 
 def test_it_imports_the_demo_spectra_without_a_single_warning(api, db):
     from cells.demo import load_study_registry
-    from cycling.demo import demo_spectra
+    from lab.demo import demo_spectra
 
     load_study_registry()
     spectra = demo_spectra()

@@ -2,8 +2,8 @@
 import pytest
 
 from cells.demo import load_study_registry
-from cycling.demo import upload_demo_data
 from cycling.models import CycleSummary, DataFile
+from lab.demo import upload_demo_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

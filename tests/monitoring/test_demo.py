@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from cells.demo import load_study_registry
-from cycling.demo import demo_exports
 from cycling.simulate import study_cell
+from lab.demo import demo_exports
 from monitoring import rules
 from monitoring.models import Alert, RunState
 from tests.web.helpers import ingest

@@ -11,10 +11,10 @@ from django.core.management import call_command
 
 from assb_lab.lib import RANGE_CHUNK_BYTES
 from cells.models import AuditEvent
-from cycling import dataset
 from cycling.analysis import CellSpec, summarize_cycles
 from cycling.models import DataFile
 from cycling.parsers.bdf import read_bdf
+from lab import dataset
 from tests.conftest import client_for
 from tests.web.test_compare_eis import ingest_eis
 
@@ -211,9 +211,9 @@ def test_the_beat_prunes_old_zips_daily(viewer, coated, settings):
     import os
     import time
 
-    from cycling.tasks import prune_dataset_zips
+    from lab.tasks import prune_dataset_zips
 
-    assert settings.CELERY_BEAT_SCHEDULE["prune-dataset-zips"]["task"] == "cycling.tasks.prune_dataset_zips"
+    assert settings.CELERY_BEAT_SCHEDULE["prune-dataset-zips"]["task"] == "lab.tasks.prune_dataset_zips"
     name, _etag = dataset.dataset_file(viewer, dataset.dataset_cells(viewer, group_ids=[coated.pk]), records=())
     settings.ASSB_DATASET_KEEP_DAYS = 1
     assert prune_dataset_zips() == 0 and default_storage.exists(name)

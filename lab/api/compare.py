@@ -2,8 +2,11 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
-from .. import cache, compare
-from ..models import CycleSummary
+from cycling import cache
+from cycling.api.serializers import GroupSeriesSerializer
+from cycling.models import CycleSummary
+
+from .. import compare
 
 _PARAMS = [
     OpenApiParameter("groups", str, description="Comma-separated cell-group ids, e.g. 1,2"),
@@ -19,17 +22,6 @@ class CompareStatsSerializer(serializers.Serializer):
     min = serializers.ListField(child=serializers.FloatField(allow_null=True))
     max = serializers.ListField(child=serializers.FloatField(allow_null=True))
     n = serializers.ListField(child=serializers.IntegerField(), help_text="Cells contributing per cycle.")
-
-
-class GroupSeriesSerializer(serializers.Serializer):
-    """A cell group's series against cycle; subclasses add the statistics they plot."""
-
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    color = serializers.CharField()
-    cells = serializers.ListField(child=serializers.IntegerField())
-    n_cells = serializers.IntegerField()
-    cycle = serializers.ListField(child=serializers.IntegerField())
 
 
 class CompareGroupSeriesSerializer(GroupSeriesSerializer):

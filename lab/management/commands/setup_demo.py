@@ -36,7 +36,7 @@ class Command(BaseCommand):
         cells = load_study_registry(stdout=self.stdout)
         self.stdout.write(f"Demo registry: {len(cells)} cells ({', '.join(c.name for c in cells)}).")
         if upload and not registry_only:
-            from cycling.demo import upload_demo_data
+            from lab.demo import upload_demo_data
 
             upload_demo_data(base_url=upload, cycles=cycles, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"Log in as  admin / {password}"))

@@ -1,7 +1,7 @@
 """Remove built dataset zips (datasets/<etag>.zip) older than N days; a later request rebuilds one if needed."""
 from django.core.management.base import BaseCommand
 
-from cycling.dataset import prune_built
+from lab.services import prune_built
 
 
 class Command(BaseCommand):

@@ -1,21 +1,24 @@
-"""Web pages of the registry: the cell list (filters, sort, latest figures, export) and a cell's page."""
+"""Pages that compose the apps: the cell list (filters, sort, latest figures, export), a cell's page (cycling
+and impedance together) and the compare page with its summary downloads."""
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Exists, F, FloatField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce, NullIf
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
 
+from cells.filtersets import CellFilterSet
+from cells.models import Material
+from cells.selectors import cells_visible_to, groups_visible_to
 from cycling import selectors as cycling_selectors
 from cycling.exports import table_response
 from cycling.models import CycleSummary, DataFile, shown_results
 from impedance import selectors as eis_selectors
 from impedance.models import EisSpectrum
 
-from .filtersets import CellFilterSet
-from .models import Material
-from .selectors import cells_visible_to, groups_visible_to
+from . import compare as comparing
 
 PAGE_SIZE = 100
 # ?sort= keys of the list -> model/annotation field.
@@ -207,3 +210,34 @@ def _run_start(datafile):
     value = (datafile.metadata or {}).get("start_time_utc")
     return parse_datetime(value) if value else None
 
+
+@login_required
+def compare_page(request):
+    """Controls and empty plot slots; static/js/compare.js fetches /api/v1/compare/ with the same querystring."""
+    selection = comparing.selection_from(request.GET)
+    groups = list(groups_visible_to(request.user).order_by("project__name", "name"))
+    cells = list(cells_visible_to(request.user).order_by("group__name", "replicate_number", "name"))
+    by_group = {}
+    for cell in cells:
+        by_group.setdefault(cell.group, []).append(cell)
+    return render(request, "cycling/compare.html", {
+        "selection": selection, "groups": groups, "cells_by_group": list(by_group.items()),
+        "chosen_groups": set(selection.group_ids), "chosen_cells": set(selection.cell_ids),
+        "profile_cycles": request.GET.get("profile_cycles") or DEFAULT_PROFILE_CYCLES,
+        "band": "sd" if request.GET.get("band") == "sd" else "minmax",
+        "show": request.GET.get("show") if request.GET.get("show") in ("mean", "cells", "both") else "mean",
+        "export_query": selection.querystring(),
+        "figure_metrics": [("discharge_mah_g", "Capacity"), ("ce_percent", "CE"), ("retention_percent", "Retention")],
+    })
+
+
+@login_required
+def compare_export(request):
+    """The group or cell summary of a comparison as CSV or XLSX (?table=groups|cells&format=csv|xlsx)."""
+    table = request.GET.get("table", "groups")
+    if table not in ("groups", "cells"):
+        raise Http404("table must be groups or cells")
+    payload = comparing.compare(request.user, comparing.selection_from(request.GET))
+    columns, rows = comparing.summary_table(payload, table)
+    return table_response(columns, rows, fmt=request.GET.get("format", "csv"),
+                          filename=f"compare-{table}-summary", sheet=f"{table} summary")

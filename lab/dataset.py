@@ -22,7 +22,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -32,15 +32,16 @@ from django.utils.text import slugify
 from assb_lab.lib import ChunkSink
 from cells.models import Cell
 from cells.selectors import cells_visible_to
+from cycling import figures, selectors
+from cycling.parsers.bdf import READER_VERSION as BDF_VERSION
+from cycling.parsers.bdf import BdfWriter
 
-from . import compare, figures, selectors
-from .parsers.bdf import READER_VERSION as BDF_VERSION
-from .parsers.bdf import BdfWriter
+from . import compare
+from .services import STORAGE_DIR, prune_built  # noqa: F401  (prune_built: the module's public verb too)
 
 RECORD_FORMATS = ("parquet", "bdf")
 # Bumped whenever the zip's layout or any member's writer changes, so an ETag never names an older build.
 DATASET_LAYOUT_VERSION = "3"  # 3: records as analysed, with the cell's cycle
-STORAGE_DIR = "datasets"
 # Unit of a build-sheet field from its name's suffix (names carry units; the JSON says them in words too).
 _UNIT_SUFFIXES = [
     ("_mg_cm2", "mg/cm²"), ("_mah_cm2", "mAh/cm²"), ("_mah_g", "mAh/g"), ("_cm2", "cm²"), ("_mm", "mm"),
@@ -420,20 +421,3 @@ class _Tell:
 
     def close(self):
         self.closed = True
-
-
-
-def prune_built(*, days: float) -> tuple[int, int]:
-    """Remove built zips (and .part files a crash left) older than `days`; returns (removed, kept). They are
-    caches: the next download of the same selection rebuilds the same bytes if the data did not change."""
-    if not default_storage.exists(STORAGE_DIR):
-        return 0, 0
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    _dirs, names = default_storage.listdir(STORAGE_DIR)
-    removed = 0
-    for name in names:
-        path = f"{STORAGE_DIR}/{name}"
-        if name.endswith((".zip", ".part")) and default_storage.get_modified_time(path) < cutoff:
-            default_storage.delete(path)
-            removed += 1
-    return removed, len(names) - removed

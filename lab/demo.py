@@ -10,37 +10,39 @@ The demo owns only the cells it created (`Cell.is_demo`, see cells.demo): cells 
 project, or a user's cell carrying a demo name, get nothing. A file the demo cell already holds (same name,
 not failed) is not sent again, so restarting the quick start uploads and queues nothing twice.
 """
-import io
-import json
 import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 from django.conf import settings
 
-from cells.demo import BARE, COATED, STUDY_PROJECT, demo_cells
+from cells.demo import BARE, COATED, DEMO_DEVICE, STUDY_PROJECT, demo_cells
+from cells.demo import api_call as _call
+from cells.demo import multipart_body as _multipart
 from cells.models import Cell, CyclerDevice, Project
 from cycling.models import DataFile
 
-DEMO_DEVICE = "demo-cycler-pc"
 POINTS_PER_HALF_CYCLE = 40
 
 
-def demo_exports(cycles: int = 502) -> list[tuple[Cell, Path]]:
-    """Generate (once) the LAND workbook of every study cell; returns (cell, path) pairs."""
+def demo_exports(cycles: int = 502, write=None) -> list[tuple[Cell, Path]]:
+    """Generate (once) the LAND workbook of every study cell; returns (cell, path) pairs. `write` is told
+    once when a workbook has to be generated (the first start), never when all are cached."""
     from cycling.simulate import study_cell
     from cycling.testing import write_land
 
     out = settings.VAR_DIR / "demo"
     out.mkdir(parents=True, exist_ok=True)
     pairs = []
+    announced = False
     for cell in demo_cells():
         group = "coated" if cell.group.name == COATED else "bare"
         n = cycles if group == "coated" else min(cycles, 200)
         rate_test = cell.name == "LNTO-01" and n >= 40  # the rate test needs 15 cycles of its own
         path = out / f"{cell.name}_ch{cell.replicate_number}_{n}cyc{'_rate' if rate_test else ''}.xlsx"
         if not path.exists():
+            if write is not None and not announced:
+                write("Generating the study's LAND exports (first start only)...")
+                announced = True
             records, _ = study_cell(group, replicate=cell.replicate_number, n_cycles=n, rate_test=rate_test,
                                     points_per_half_cycle=POINTS_PER_HALF_CYCLE, active_mass_mg=cell.active_mass_mg)
             records = _ending_an_hour_ago(records)
@@ -90,27 +92,6 @@ def demo_spectra() -> list[tuple[Cell, str, bytes]]:
     return out
 
 
-def _multipart(fields: dict, file_name: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = io.BytesIO()
-    for key, value in fields.items():
-        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
-    body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
-               "Content-Type: application/octet-stream\r\n\r\n".encode())
-    body.write(data)
-    body.write(f"\r\n--{boundary}--\r\n".encode())
-    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
-
-
-def _call(url: str, token: str, data: bytes | None = None, content_type: str | None = None) -> dict:
-    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    request.add_header("Authorization", f"Token {token}")
-    if content_type:
-        request.add_header("Content-Type", content_type)
-    with urllib.request.urlopen(request, timeout=120) as resp:
-        return json.load(resp)
-
-
 def _files_held(base_url: str) -> dict[tuple[int, str], dict]:
     """(cell id, file name) -> status answer of the files the demo cells hold already (failed ones excepted:
     those are sent again). Regenerated demo files differ in their bytes (the workbook's timestamps), so the
@@ -127,16 +108,19 @@ def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s
     write = stdout.write if stdout else print
     device, _ = CyclerDevice.objects.get_or_create(name=DEMO_DEVICE, defaults={"timezone": settings.TIME_ZONE})
     device.projects.add(Project.objects.get(name=STUDY_PROJECT))
-    write("Generating the study's LAND exports (first start only)...")
     statuses = []
+    sent = 0
     held = _files_held(base_url)
-    for cell, path in demo_exports(cycles):
+    for cell, path in demo_exports(cycles, write=write):
         answer = held.get((cell.pk, path.name))
         if answer is None:
             body, ctype = _multipart({"cell": cell.name, "kind": "cycling", "notes": "demo"}, path.name,
                                      path.read_bytes())
             answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
-        write(f"  {path.name}: {answer['status']} ({answer['status_url']})")
+            sent += 1
+            write(f"  {path.name}: {answer['status']} ({answer['status_url']})")
+        else:
+            write(f"  {path.name}: held already ({answer['status']})")
         statuses.append(answer)
     for cell, name, data in demo_spectra():
         answer = held.get((cell.pk, name))
@@ -145,10 +129,14 @@ def upload_demo_data(*, base_url: str, cycles: int = 502, stdout=None, timeout_s
             body, ctype = _multipart({"cell": cell.name, "kind": "eis", "notes": f"demo after_cycle={after}"},
                                      name, data)
             answer = _call(f"{base_url}/api/v1/datafiles/", device.key, body, ctype)
+            sent += 1
         statuses.append(answer)
-    write(f"  {len(statuses)} files sent; waiting for the worker...")
+    if sent:
+        write(f"  {sent} files sent ({len(statuses) - sent} held already); waiting for the worker...")
+    else:
+        write(f"  nothing to send: the demo cells hold all {len(statuses)} files already.")
     deadline = time.monotonic() + timeout_s
-    pending = {a["id"]: a["status_url"] for a in statuses}
+    pending = {a["id"]: a["status_url"] for a in statuses if a["status"] not in ("imported", "failed")}
     while pending and time.monotonic() < deadline:
         for datafile_id, url in list(pending.items()):
             answer = _call(url, device.key)

@@ -1,6 +1,10 @@
 """The ingest machinery of every data file: claim, lease and heartbeat, progress, failure, sweep, and a
 registry of handlers per DataFile kind (each app registers its own from its AppConfig.ready).
 
+It imports no data app: the app owning the DataFile model registers it (`use_model`, cycling today), the
+apps that import a kind register their handler (`register`), and the end of an ingest is published as the
+`ingest.signals.cell_data_ingested` signal (monitoring subscribes to it).
+
 The ingest is idempotent: a file is claimed with one conditional UPDATE (a lease renewed by a heartbeat),
 the handler does the slow work outside any transaction and swaps its results in inside one transaction
 that first checks the claim is still its own. Running it twice, or after a crash halfway, leaves exactly
@@ -26,11 +30,31 @@ from django.utils import timezone
 
 from cells.services import cell_data_changed
 
-from .models import DataFile
+from .signals import cell_data_ingested
 
 log = logging.getLogger(__name__)
 
 LEASE_S = getattr(settings, "ASSB_INGEST_LEASE_S", 60)
+
+
+class _RegisteredModel:
+    """Stands for the DataFile model class until and after its app registers it (`use_model`)."""
+
+    model = None
+
+    def __getattr__(self, name):
+        if _RegisteredModel.model is None:
+            raise RuntimeError("no DataFile model is registered: its app calls ingest.machinery.use_model(...) "
+                               "from its AppConfig.ready")
+        return getattr(_RegisteredModel.model, name)
+
+
+DataFile = _RegisteredModel()
+
+
+def use_model(model) -> None:
+    """Make `model` the data-file model the machinery claims and updates (called by the app that owns it)."""
+    _RegisteredModel.model = model
 
 
 class ClaimHeld(Exception):
@@ -170,10 +194,9 @@ def datafile_ingest(*, datafile_id: int) -> str:
     if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
         # Either changes what the dashboards show (a failed reprocess hides the file's old rows).
         cell_data_changed(cell_id=datafile.cell_id)
-        # The one monitoring hook: re-evaluate the cell's alert rules once this has committed (never raises).
-        from monitoring.tasks import after_ingest
-
-        after_ingest(cell_id=datafile.cell_id)
+        # "A cell's data changed": monitoring re-evaluates the cell's alert rules (its receivers never raise).
+        cell_data_ingested.send(sender=type(datafile), cell_id=datafile.cell_id, datafile_id=datafile_id,
+                                status=result)
     return result
 
 

@@ -18,10 +18,9 @@ from django.urls import reverse
 from assb_lab.lib import parse_ids
 from cells.models import Cell, CellGroup
 from cells.selectors import groups_visible_to
+from cycling.analysis import C_RATE_LABELS, cell_metrics
+from cycling.selectors import CELL_FRAME_FIELDS, cells_cycles_frame
 from impedance.selectors import rint_frame
-
-from .analysis import C_RATE_LABELS, cell_metrics
-from .selectors import CELL_FRAME_FIELDS, cells_cycles_frame
 
 PALETTE = ["#2459c5", "#d92d20", "#079455", "#dc6803", "#7a5af8", "#0e9384", "#c11574", "#475467"]
 _RATE_ORDER = {name: value for name, value in C_RATE_LABELS}
@@ -264,7 +263,7 @@ def cell_parts(cells: list[Cell], reference_cycle: int | None) -> dict[int, dict
     series and its summary row. Kept in the dashboard cache under the cell's stamp (cycling/cache.py), so a
     comparison of cells whose data did not change reads no cycle rows; the cells not found there are read
     together (ONE cycles query, ONE EIS query)."""
-    from . import cache
+    from cycling import cache
 
     keys = {c.pk: ("compare-cell", (cache.cell_stamp(c), reference_cycle)) for c in cells}
     found = cache.get_many(list(keys.values()))
