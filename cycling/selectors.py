@@ -280,11 +280,6 @@ def dqdv_params(**given):
     return DqdvParams(**{k: v for k, v in given.items() if v is not None})
 
 
-def _analysed_records(datafile: DataFile) -> pd.DataFrame:
-    """All records of a file, numbered by the cycles its ingest analysed (stored with them)."""
-    return records_of(datafile)
-
-
 def datafile_peaks(datafile: DataFile, params=None) -> dict:
     """dQ/dV peak tracks of one file (checks.peak_tracking + peak_drift over all its records).
 
@@ -304,7 +299,7 @@ def datafile_peaks(datafile: DataFile, params=None) -> dict:
     found = cache.get(key)
     if found is not None:
         return found
-    records = _analysed_records(datafile)
+    records = records_of(datafile)  # numbered by the cycles its ingest analysed
     peaks = peak_tracking(records, params=params)
     drift = peak_drift(peaks)
     result = {"peaks": jsonable_records(peaks), "drift": jsonable_records(drift)}
