@@ -53,6 +53,7 @@ def main() -> int:
         from unittest import mock
 
         from bench_ingest import make_cell_and_device
+
         from cells.models import Cell
         from cycling import services
         from cycling.simulate import study_cell
