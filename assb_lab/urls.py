@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("lab.api.urls")),
     path("", include("impedance.api.urls")),
     path("", include("monitoring.api.urls")),
+    path("", include("effects.api.urls")),
 ]
 
 urlpatterns = [
@@ -19,14 +20,16 @@ urlpatterns = [
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),
+    path("", include("effects.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Visible to whom: settings.ASSB_API_DOCS_PUBLIC (behind login in production by default).
+    path("api/docs/", views.docs_page(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
+    path("api/redoc/", views.docs_page(SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
 ]
 
 admin.site.site_header = "assb-lab administration"

@@ -37,15 +37,27 @@ class CellGroupAdmin(AuditedAdmin):
     search_fields = ["name"]
 
 
+class CatalogueAdmin(AuditedAdmin):
+    """An edit of a catalogue record goes through the API's service: audited old -> new, cells recomputed
+    (a create and a delete as every registry record's)."""
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        services.catalogue_update(obj=obj, data={name: form.cleaned_data[name] for name in form.changed_data},
+                                  actor=request.user)
+
+
 @admin.register(Material)
-class MaterialAdmin(AuditedAdmin):
+class MaterialAdmin(CatalogueAdmin):
     list_display = ["name", "kind", "formula", "theoretical_capacity_mah_g", "potential_vs_li_v"]
     list_filter = ["kind"]
     search_fields = ["name", "formula"]
 
 
 @admin.register(Coating)
-class CoatingAdmin(AuditedAdmin):
+class CoatingAdmin(CatalogueAdmin):
     list_display = ["__str__", "wt_percent", "method", "anneal_temperature_c", "anneal_time_h"]
     list_filter = ["material", "method"]
 

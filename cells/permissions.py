@@ -27,3 +27,16 @@ class LabModelPermissions(permissions.DjangoModelPermissions):
         if is_device(request):
             return getattr(view, "action", None) in getattr(view, "device_actions", ())
         return super().has_permission(request, view)
+
+
+class CatalogueModelPermissions(LabModelPermissions):
+    """The lab-wide catalogue (cells.roles.CATALOGUE_MODELS): everyone reads, researchers may add a new entry,
+    only lab admins and catalogue curators change or delete one (the model permissions say so); the refusal
+    tells a researcher what to do instead."""
+
+    message = (
+        "Materials and coatings are the lab-wide catalogue that every project's cells use: only lab admins and "
+        "catalogue curators may change or delete an entry. Add a new entry instead (a curator reviews it), ask a "
+        "curator to correct this one, or give your cell its own value on its build sheet (its theoretical "
+        "capacity overrides the material's)."
+    )

@@ -6,6 +6,7 @@ from assb_lab.lib import jsonable
 
 from .auth import DevicePrincipal
 from .models import AuditEvent, Cell
+from .signals import catalogue_recompute
 
 
 def audit(*, actor, action: str, obj, **detail) -> AuditEvent:
@@ -98,3 +99,64 @@ def cell_duplicate(*, cell: Cell, name: str | None = None, actor=None) -> Cell:
         step.save()
     audit(actor=actor, action="duplicate", obj=copy, source_cell=cell.pk)
     return copy
+
+
+# --- the lab-wide catalogue ---------------------------------------------------------------------
+
+# Catalogue values that enter the numbers, per model: field -> (label, unit, the cells whose analysis uses it).
+# A cell with its own theoretical capacity does not use its material's; only a window given vs Li+/Li is
+# shifted by the anode's potential. A new number (a density, say) is one more line here.
+CATALOGUE_INPUTS = {
+    "cells.material": {
+        "theoretical_capacity_mah_g": (
+            "theoretical capacity", "mAh/g",
+            lambda m: Cell.objects.filter(cathode_material=m, theoretical_capacity_mah_g__isnull=True),
+        ),
+        "potential_vs_li_v": (
+            "potential vs Li+/Li", "V",
+            lambda m: Cell.objects.filter(anode=m, voltage_reference=Cell.VoltageReference.LI,
+                                          voltage_min_v__isnull=False, voltage_max_v__isnull=False),
+        ),
+    },
+}
+
+
+def _value(obj, name: str):
+    field = obj._meta.get_field(name)
+    return getattr(obj, field.attname)  # a foreign key as its id
+
+
+@transaction.atomic
+def catalogue_update(*, obj, data: dict, actor=None):
+    """Change a catalogue record (a Material or Coating) for the API and the admin alike: the new values are
+    checked, the change is audited with {field: [old, new]}, and when a value that enters the numbers changed,
+    every cell using it is analysed again (cells.signals.catalogue_recompute -> cycling's cell_recompute, the
+    path a build-sheet correction takes) and gets an audit line the cell page shows."""
+    model = type(obj)
+    label = model._meta.label_lower
+    stored = model.objects.select_for_update().get(pk=obj.pk)  # the values before, whatever `obj` holds now
+    for name, value in data.items():
+        setattr(obj, name, value)
+    obj.full_clean()
+    obj.save()
+    changes = {name: jsonable([_value(stored, name), _value(obj, name)]) for name in data
+               if _value(stored, name) != _value(obj, name)}
+    inputs = CATALOGUE_INPUTS.get(label, {})
+    changed_inputs = {name: changes[name] for name in changes if name in inputs}
+    cell_ids = sorted({pk for name in changed_inputs for pk in inputs[name][2](obj).values_list("pk", flat=True)})
+    audit(actor=actor, action="update", obj=obj, changes=changes, recomputed_cells=cell_ids)
+    if cell_ids:
+        Cell.objects.filter(pk__in=cell_ids).update(data_version=F("data_version") + 1)
+        said = "; ".join(
+            f"{obj} {inputs[name][0]} {_num(old)} → {_num(new)} {inputs[name][1]}"
+            for name, (old, new) in changed_inputs.items()
+        )
+        for cell in Cell.objects.filter(pk__in=cell_ids):
+            audit(actor=actor, action="catalogue.recompute", obj=cell, catalogue=label, catalogue_id=obj.pk,
+                  changes=changed_inputs, summary=said)
+        catalogue_recompute.send(sender=model, cell_ids=cell_ids, reason=f"catalogue changed: {said}")
+    return obj
+
+
+def _num(value) -> str:
+    return "—" if value is None else f"{value:g}"

@@ -3,6 +3,7 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
 from cells.models import Cell
+from cells.signals import catalogue_recompute
 
 # Build-sheet fields whose change alters per-cycle results.
 ANALYSIS_INPUT_FIELDS = (
@@ -30,3 +31,11 @@ def _recompute_on_change(sender, instance, created, **kwargs):
         cell_recompute(cell=instance, reason="build sheet changed: " + ", ".join(
             sorted(f.removesuffix("_id") for f in ANALYSIS_INPUT_FIELDS if now[f] != before[f])
         ))
+
+
+@receiver(catalogue_recompute)
+def _recompute_after_catalogue_change(sender, cell_ids, reason, **kwargs):
+    from .services import cell_recompute
+
+    for cell in Cell.objects.filter(pk__in=cell_ids):
+        cell_recompute(cell=cell, reason=reason)

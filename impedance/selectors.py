@@ -190,6 +190,27 @@ def rint_frame(cells) -> pd.DataFrame:
     return frame
 
 
+def r_int_after_formation(cells) -> dict[int, dict]:
+    """{cell id: R_int of its earliest spectrum's current fit (lowest known after_cycle; spectra of unknown cycle
+    only when there is no other), that cycle and the spectrum id}: ONE query. The one definition of "R_int after
+    formation" (compare, effects)."""
+    if not cells:
+        return {}
+    frame = rint_frame(cells)
+    if frame.empty:
+        return {}
+    # Known cycles first (NULL ordering differs between SQLite and PostgreSQL: sort here, not in SQL).
+    frame = frame.sort_values(["cell", "cycle", "datafile", "sweep"], na_position="last", kind="stable")
+    first = frame.drop_duplicates("cell", keep="first")
+    return {
+        int(row.cell): {
+            "r_int_ohm": row.r_int_ohm, "r_int_ohm_cm2": row.r_int_ohm_cm2,
+            "r_int_cycle": None if pd.isna(row.cycle) else int(row.cycle), "r_int_spectrum_id": int(row.spectrum),
+        }
+        for row in first.itertuples(index=False)
+    }
+
+
 def _clean(values) -> list:
     out = []
     for v in values:

@@ -16,11 +16,12 @@ import pandas as pd
 from django.urls import reverse
 
 from assb_lab.lib import parse_ids
+from assb_lab.params import query_number
 from cells.models import Cell, CellGroup
 from cells.selectors import groups_visible_to
 from cycling.analysis import C_RATE_LABELS, cell_metrics
 from cycling.selectors import CELL_FRAME_FIELDS, cells_cycles_frame
-from impedance.selectors import rint_frame
+from impedance.selectors import r_int_after_formation
 
 PALETTE = ["#2459c5", "#d92d20", "#079455", "#dc6803", "#7a5af8", "#0e9384", "#c11574", "#475467"]
 _RATE_ORDER = {name: value for name, value in C_RATE_LABELS}
@@ -78,9 +79,8 @@ def selection_from(params) -> Selection:
     def joined(key):
         return ",".join(params.getlist(key)) if hasattr(params, "getlist") else params.get(key, "")
 
-    ref = (params.get("reference_cycle") or "").strip()
     return Selection(parse_ids(joined("groups")), parse_ids(joined("cells")),
-                     int(ref) if ref.isdigit() and int(ref) > 0 else None)
+                     query_number(params, "reference_cycle", kind=int, min_value=1))
 
 
 def _round(values, decimals: int) -> list:
@@ -124,22 +124,9 @@ def cycles_frame(cells: list[Cell]) -> pd.DataFrame:
 
 
 def eis_after_formation(cells: list[Cell]) -> dict[int, dict]:
-    """{cell id: R_int of its earliest spectrum's current fit, that cycle and the spectrum id}: ONE query."""
-    if not cells:
-        return {}
-    frame = rint_frame(cells)
-    if frame.empty:
-        return {}
-    # Known cycles first (NULL ordering differs between SQLite and PostgreSQL: sort here, not in SQL).
-    frame = frame.sort_values(["cell", "cycle", "datafile", "sweep"], na_position="last", kind="stable")
-    first = frame.drop_duplicates("cell", keep="first")
-    return {
-        int(row.cell): {
-            "r_int_ohm": row.r_int_ohm, "r_int_ohm_cm2": row.r_int_ohm_cm2,
-            "r_int_cycle": None if pd.isna(row.cycle) else int(row.cycle), "r_int_spectrum_id": int(row.spectrum),
-        }
-        for row in first.itertuples(index=False)
-    }
+    """{cell id: R_int after formation}: impedance.selectors.r_int_after_formation, the one definition (the
+    effects page reads it too)."""
+    return r_int_after_formation(cells)
 
 
 def _cell_metrics(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None) -> dict:

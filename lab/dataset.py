@@ -29,6 +29,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils.text import slugify
 
+from assb_lab.escaping import markdown_text, spreadsheet_text
 from assb_lab.lib import ChunkSink
 from cells.models import Cell
 from cells.selectors import cells_visible_to
@@ -348,8 +349,9 @@ def readme(cells: list[Cell], records: tuple[str, ...], now: datetime) -> str:
         "the build values and parameters used (active mass, area, dQ/dV smoothing), findings and warnings |",
         "", "## Cells", "",
     ]
-    lines += [f"- {c.name}: {c.group.name if c.group_id else 'no group'}, replicate {c.replicate_number}, "
-              f"project {c.project.name}" for c in cells]
+    # Names are the users' text: escaped so a Markdown viewer shows them as written (no HTML, links, emphasis).
+    lines += [f"- {markdown_text(c.name)}: {markdown_text(c.group.name) if c.group_id else 'no group'}, "
+              f"replicate {c.replicate_number}, project {markdown_text(c.project.name)}" for c in cells]
     return "\n".join(lines) + "\n"
 
 
@@ -398,7 +400,7 @@ def _csv_text(keys: list[str], rows: list[dict], header: list[str] | None = None
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header or keys)
     for row in rows:
-        writer.writerow(["" if row.get(k) is None else row.get(k) for k in keys])
+        writer.writerow(["" if row.get(k) is None else spreadsheet_text(row.get(k)) for k in keys])
     return buf.getvalue()
 
 

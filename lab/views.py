@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from cells.filtersets import CellFilterSet
 from cells.models import Material
-from cells.selectors import cells_visible_to, groups_visible_to
+from cells.selectors import cells_visible_to, groups_visible_to, last_catalogue_recompute
 from cycling import selectors as cycling_selectors
 from cycling.exports import table_response
 from cycling.models import CycleSummary, DataFile, shown_results
@@ -170,7 +170,7 @@ def cell_detail(request, pk):
         "can_upload": request.user.has_perm("cycling.add_datafile"),
         "has_cycles": has_cycles, "kinds": DataFile.Kind.choices,
         "n_warnings": sum(len([x for x in f.findings if x["severity"] == "warning"]) for f in shown),
-        "fade": fade, "lab_zone": settings.TIME_ZONE,
+        "fade": fade, "lab_zone": settings.TIME_ZONE, "catalogue_recompute": last_catalogue_recompute(cell),
         "plot_marks": {"pauses": pauses, "knee_cycle": fade.get("knee_cycle"),
                        "retention_reference_cycle": fade.get("retention_reference_cycle"),
                        "decay_reference_cycle": fade.get("decay_reference_cycle"),

@@ -23,6 +23,7 @@ from cells.services import audit
 
 from . import rules, selectors
 from .models import Alert, Delivery, RunState, Subscription, Webhook
+from .webhook_safety import UnsafeWebhookUrl, check_webhook_url
 
 log = logging.getLogger(__name__)
 
@@ -257,9 +258,14 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 def _post_webhook(hook: Webhook, alert: Alert) -> None:
     import requests
 
+    try:  # again at each delivery: the allow-list or what the name resolves to may have changed
+        check_webhook_url(hook.url)
+    except UnsafeWebhookUrl as exc:
+        raise OSError(f"webhook {hook.name} not sent: {exc}") from None
     body = json.dumps(webhook_body(alert), separators=(",", ":")).encode()
     stamp = str(int(time.time()))
-    resp = requests.post(hook.url, data=body, timeout=WEBHOOK_TIMEOUT_S, headers={
+    # No redirects: a 3xx is an error like any other answer above 299 (a redirect could lead inside the lab).
+    resp = requests.post(hook.url, data=body, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False, headers={
         "Content-Type": "application/json", "User-Agent": "assb-lab-alerts/1",
         "X-Assb-Timestamp": stamp, "X-Assb-Signature": f"sha256={sign(hook.secret, stamp, body)}",
     })

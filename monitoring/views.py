@@ -2,6 +2,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from assb_lab.params import query_number
 from cells.models import CyclerDevice
 from cells.selectors import groups_visible_to, projects_visible_to
 
@@ -15,10 +16,7 @@ DEFAULT_REFRESH_S = 15
 @login_required
 def board_page(request):
     """Filter controls and an empty table; board.js polls /api/v1/board/ with the same querystring."""
-    try:
-        refresh_s = max(1, min(int(request.GET.get("refresh", DEFAULT_REFRESH_S)), 600))
-    except ValueError:
-        refresh_s = DEFAULT_REFRESH_S
+    refresh_s = query_number(request.GET, "refresh", kind=int, default=DEFAULT_REFRESH_S, min_value=1, max_value=600)
     projects = projects_visible_to(request.user)
     return render(request, "monitoring/board.html", {
         "projects": projects.order_by("name"),

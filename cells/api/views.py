@@ -4,6 +4,7 @@ from rest_framework import decorators, response, status, viewsets
 from .. import services
 from ..filtersets import CellFilterSet, CellGroupFilterSet, MaterialFilterSet
 from ..models import Coating, Material, Project
+from ..permissions import CatalogueModelPermissions
 from ..selectors import cells_visible_to, groups_visible_to
 from . import serializers
 
@@ -28,14 +29,25 @@ class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
         return Project.objects.restrict(self.request.user)
 
 
-class MaterialViewSet(AuditedModelViewSet):
+class CatalogueViewSet(AuditedModelViewSet):
+    """The lab-wide catalogue: read by all, changed by lab admins and catalogue curators through the service
+    that audits old -> new values and recomputes the cells using a changed number."""
+
+    permission_classes = [CatalogueModelPermissions]
+
+    def perform_update(self, serializer):
+        serializer.instance = services.catalogue_update(obj=serializer.instance, data=serializer.validated_data,
+                                                        actor=self.request.user)
+
+
+class MaterialViewSet(CatalogueViewSet):
     queryset = Material.objects.all()
     serializer_class = serializers.MaterialSerializer
     filterset_class = MaterialFilterSet
     search_fields = ["name", "formula"]
 
 
-class CoatingViewSet(AuditedModelViewSet):
+class CoatingViewSet(CatalogueViewSet):
     queryset = Coating.objects.select_related("material")
     serializer_class = serializers.CoatingSerializer
     filterset_fields = ["material"]

@@ -119,3 +119,18 @@ def test_it_raises_the_servers_refusals_as_exceptions(live_server, viewer, resea
     with pytest.raises(assb_client.ImportFailed) as err:
         _client(live_server, researcher).upload("LNTO-01", broken)
     assert "row 3, column 'voltage_volt': the voltage value is missing or not finite" in str(err.value)
+
+
+def test_it_gives_the_effect_of_coating_on_ice_and_the_screen_as_dataframes(live_server, viewer, study):
+    client = _client(live_server, viewer)
+    levels = client.effects("initial_ce_percent", "coating", project="LNTO coating study")
+    assert list(levels["level"]) == ["none", "LNTO"] and list(levels["n"]) == [3, 3]
+    assert levels["mean"].iloc[1] - levels["mean"].iloc[0] == pytest.approx(31.7, abs=0.05)
+    report = levels.attrs["report"]
+    assert report["test"]["name"] == "Welch's t-test" and report["difference"]["ci95"][0] > 0
+    per_cell = client.effects("initial_ce_percent", "coating", project="LNTO coating study", per="cell")
+    assert sorted(per_cell["cell"]) == ["BARE-01", "BARE-02", "BARE-03", "LNTO-01", "LNTO-02", "LNTO-03"]
+    screen = client.effects("initial_ce_percent", project="LNTO coating study")
+    assert list(screen["factor"])[0] == "coating" and screen["p_holm"].iloc[0] < 0.001
+    with pytest.raises(assb_client.ValidationError, match="unknown parameter|not one of"):
+        client.effects("initial_ce_percent", "colour", project="LNTO coating study")

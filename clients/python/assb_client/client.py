@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -185,6 +186,34 @@ class Client:
             raise ValueError("per must be 'cell' or 'group'")
         frame = pd.DataFrame(body["cells" if per == "cell" else "groups"])
         frame.attrs["columns"] = {c["key"]: c["label"] for c in body["columns"]}
+        return frame
+
+    def effects(self, outcome: str, factor: str | None = None, *, project=None, groups=None, cells=None,
+                scale: str | None = None, cycle: int | None = None, detect: float | None = None,
+                per: str = "level") -> pd.DataFrame:
+        """The effect of a build fact on a per-cell outcome (GET effects/): one row per level (n, mean, sd,
+        ci95_low/high, cells) or, with per='cell', per cell; without a factor, the factor screen (one row per
+        varying build fact, ranked). The whole answer (test, regression, warnings, ...) is in .attrs["report"]."""
+        selection = {"project": self._project_id(project) if project is not None else None,
+                     "groups": ",".join(str(self._id("groups/", g)) for g in _listed(groups)) or None,
+                     "cells": ",".join(str(self._id("cells/", c)) for c in _listed(cells)) or None, "cycle": cycle}
+        if factor is None:
+            body = self.get("effects/screen/", outcome=outcome, **selection)
+            frame = pd.DataFrame([{**{k: v for k, v in r.items() if k != "effect"}, "effect": r["effect"]["name"],
+                                   "estimate": r["effect"]["estimate"], "ci95_low": r["effect"]["ci95"][0],
+                                   "ci95_high": r["effect"]["ci95"][1]} for r in body["rows"]])
+        else:
+            if per not in ("level", "cell"):
+                raise ValueError("per must be 'level' or 'cell'")
+            body = self.get("effects/", outcome=outcome, factor=factor, scale=scale, detect=detect, **selection)
+            if per == "cell":
+                frame = pd.DataFrame(body.get("points", []))
+            else:
+                frame = pd.DataFrame([{**{k: v for k, v in lv.items() if k != "ci95"}, "ci95_low": lv["ci95"][0],
+                                       "ci95_high": lv["ci95"][1]} for lv in body["levels"]])
+        frame.attrs["report"] = body
+        for warning in body.get("warnings", []):
+            warnings.warn(f"{outcome}: {warning['message']}", stacklevel=2)
         return frame
 
     # --- writes --------------------------------------------------------------------------------
