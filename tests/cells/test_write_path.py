@@ -168,3 +168,21 @@ def test_alert_rule_edits_by_api_and_admin_are_audited_with_old_and_new_values(l
     assert resp.status_code == 302 and not AlertRule.objects.filter(pk=rule_id).exists()
     gone = AuditEvent.objects.get(action="delete", object_type="monitoring.alertrule")
     assert gone.user == staff and gone.detail["changes"]["threshold"] == [75.0, None]
+
+
+@pytest.mark.parametrize("how", ["api", "admin"])
+def test_a_cell_delete_leaves_no_stored_file_of_its_data(how, admin_site, staff, project,
+                                                        django_capture_on_commit_callbacks):
+    cell = CellFactory(project=project, name="GOING")
+    datafile = ingest(cell, study_export(n_cycles=3, points=20)[0], "one.xlsx")
+    names = [datafile.file.name, datafile.records_file]
+    assert all(default_storage.exists(n) for n in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "api":
+            assert client_for(staff).delete(f"/api/v1/cells/{cell.pk}/").status_code == 204
+        else:
+            assert admin_site.post(f"/admin/cells/cell/{cell.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Cell.objects.filter(pk=cell.pk).exists() and not DataFile.objects.filter(pk=datafile.pk).exists()
+    assert not any(default_storage.exists(n) for n in names)
+    event = AuditEvent.objects.get(action="delete", object_type="cells.cell")
+    assert event.user == staff and event.detail["changes"]["name"] == ["GOING", None]
