@@ -25,7 +25,7 @@ def _fmt(value, unit, digits=3):
 
 @admin.register(Project)
 class ProjectAdmin(AuditedAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "retention_reference_cycle", "decay_reference_cycle", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 

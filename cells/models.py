@@ -28,6 +28,13 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="lab_projects")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The reference cycles of the project's metrics (cycling.analysis.fade); empty = the defaults.
+    retention_reference_cycle = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Cell cycle that retention and cycles to 80/70 % are measured against; "
+                                         "empty = each cell's first long-term cycle (else its first cycle).")
+    decay_reference_cycle = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Cell cycle the decay per cycle is measured from; empty = each cell's first "
+                                         "complete cycle (the study's first 0.1C discharge).")
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:
@@ -35,6 +42,17 @@ class Project(models.Model):
 
     def __str__(self):
         return self.name
+
+    REFERENCE_FIELDS = ("retention_reference_cycle", "decay_reference_cycle")
+
+    def save(self, *args, **kwargs):
+        # A new reference cycle changes every figure of the project's cells: their data_version moves on, so the
+        # cached dashboards and the stored cell figures are recomputed (whichever face saved the project).
+        before = (Project.objects.filter(pk=self.pk).values_list(*self.REFERENCE_FIELDS).first()
+                  if self.pk else None)
+        super().save(*args, **kwargs)
+        if before is not None and tuple(before) != tuple(getattr(self, f) for f in self.REFERENCE_FIELDS):
+            Cell.objects.filter(project=self).update(data_version=models.F("data_version") + 1)
 
 
 class CellGroup(models.Model):

@@ -25,6 +25,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from cycling.analysis.fade import retention_series
+
 RETENTION = "retention_below"
 DIED = "discharge_below"
 LOW_CE = "ce_below"
@@ -162,7 +164,7 @@ def _retention(frame, facts, limit_percent) -> Condition | None:
     if not same.any():
         return None
     c, v = cyc[same], cap[same]
-    retention = v / cap_ref * 100.0
+    retention = retention_series(cyc, cap, ref)[same]  # the one definition (cycling.analysis.fade)
     start = _streak_start(c, retention < limit_percent)
     if start is None:
         return None

@@ -10,7 +10,7 @@ from ..models import Cell, CellGroup, Coating, Material, PressingStep, Project
 class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "created_at"]
+        fields = ["id", "name", "description", "created_at", "retention_reference_cycle", "decay_reference_cycle"]
 
 
 class MaterialSerializer(serializers.ModelSerializer):

@@ -84,6 +84,7 @@ class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins
             datafile, created = services.datafile_create(
                 cell=cell, upload=upload, kind=upload_form.validated_data["kind"],
                 notes=upload_form.validated_data["notes"], actor=request.user,
+                channel=upload_form.validated_data["channel"],
             )
         except OSError as exc:  # storage full or unwritable: nothing was recorded, the client may retry later
             log.error("could not store an upload for cell %s: %s", cell.pk, exc)
@@ -154,8 +155,8 @@ class _CellDataView(generics.GenericAPIView):
     def params_part(self) -> str:
         return self.request.query_params.urlencode()
 
-    def cycle_tokens(self, default="1,2,10,100,last"):
-        return [t for t in self.request.query_params.get("cycles", default).split(",") if t.strip()]
+    def cycle_tokens(self, default=selectors.DEFAULT_PROFILE_CYCLES):
+        return selectors.cycle_tokens(self.request.query_params.get("cycles"), default)
 
 
 class CellCyclesView(_CellDataView):
