@@ -91,7 +91,7 @@ def home(request):
     if fmt:
         rows = [{
             "name": c.name, "group": c.group.name, "replicate_number": c.replicate_number,
-            "cathode_material": c.cathode_material.name, "coating": str(c.coating) if c.coating else "bare",
+            "cathode_material": c.cathode_material.name if c.cathode_material_id else None, "coating": str(c.coating) if c.coating else "bare",
             "composite_loading_mg_cm2": c.composite_loading_mg_cm2,
             "active_loading_mg_cm2": _r(c.active_loading_mg_cm2, 3),
             "build_date": c.build_date.isoformat() if c.build_date else None, "latest_cycle": c.latest_cycle,

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 import numpy as np
+from django.apps import apps
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -52,10 +53,14 @@ def cell_facts(cell: Cell, frame, *, now: datetime, finished_at: datetime | None
     if newest is not None and newest.status == DataFile.Status.FAILED:
         failed = f"{newest.original_name} failed: {newest.error or 'no reason recorded'}"
     last = frame.attrs.get("last_record_at")
+    # A stack-pressure channel comes from an app that offers one on its AppConfig (solidstate): no import of it.
+    pressure = next((p for config in apps.get_app_configs() if hasattr(config, "monitoring_pressure")
+                     for p in [config.monitoring_pressure(cell)] if p is not None), None)
     return rules.CellFacts(
         now=now, formation_cycles=formation, reference_cycle=reference, voltage_window_v=cell.cell_voltage_window_v,
         last_record_at=last, finished=bool(finished_at and (last is None or finished_at >= last)),
-        failed_import=failed, rint=selectors.rint_series(cell),
+        failed_import=failed, rint=selectors.rint_series(cell), pressure=pressure,
+        registered_pressure_mpa=cell.stack_pressure_mpa,
     )
 
 
