@@ -22,6 +22,50 @@ def audit(*, actor, action: str, obj, **detail) -> AuditEvent:
     )
 
 
+# Bookkeeping fields (their change is no edit anyone made) and secrets (a device's token never enters the log).
+_NOT_AUDITED = {"created_at", "updated_at", "data_version", "last_seen_at", "key", "password", "secret"}
+
+
+def field_values(obj) -> dict:
+    """The object's stored fields as JSON-safe values (a foreign key by its id, a date as ISO text)."""
+    out = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or field.name in _NOT_AUDITED:
+            continue
+        value = getattr(obj, field.attname)
+        out[field.name] = value.isoformat() if hasattr(value, "isoformat") else jsonable(value)
+    return out
+
+
+def field_changes(before: dict | None, after: dict | None) -> dict:
+    """{field: [old, new]} of the fields whose value differs (a create has old None, a delete new None)."""
+    before, after = before or {}, after or {}
+    return {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after))
+            if before.get(name) != after.get(name)}
+
+
+@transaction.atomic
+def object_save(*, actor, save, instance=None):
+    """Create or edit a registry object (a build sheet, a material, a group ...) from any face (API, admin,
+    command) and audit it with the old -> new value of every field that changed: AuditEvent.detail["changes"]
+    = {field: [old, new]}. `save()` stores the change and returns the object; `instance` is the object
+    being edited (None for a create): its stored state is read before `save()` runs."""
+    stored = (type(instance)._default_manager.filter(pk=instance.pk).first()
+              if instance is not None and instance.pk else None)
+    before = field_values(stored) if stored is not None else None
+    obj = save()
+    changes = field_changes(before, field_values(obj))
+    audit(actor=actor, action="create" if stored is None else "update", obj=obj, changes=changes)
+    return obj
+
+
+@transaction.atomic
+def object_delete(*, obj, actor) -> None:
+    """Delete a registry object from any face, audited with the values it had ({field: [old, None]})."""
+    audit(actor=actor, action="delete", obj=obj, changes=field_changes(field_values(obj), None))
+    obj.delete()
+
+
 def cell_data_changed(*, cell_id: int) -> None:
     """What the dashboards show of the cell's data changed: bump its data_version (one UPDATE, inside the
     caller's transaction, so the new version becomes visible together with the new rows)."""

@@ -16,9 +16,14 @@ from cells.selectors import cells_visible_to
 from cells.services import audit
 
 from .. import selectors
+from ..analysis.record import ANALYSED_COLUMNS
 from ..models import CycleSummary, DataFile
-from ..parsers import RECORD_COLUMNS
+from ..parsers import RECORD_COLUMNS as _RAW_COLUMNS
 from ..parsers.bdf import BdfWriter
+
+# The stored analysed record (cycling.analysis.record) and the cell's cycle added on read.
+RECORD_COLUMNS = [*_RAW_COLUMNS[:_RAW_COLUMNS.index("cycle") + 1], selectors.CELL_CYCLE,
+                  *_RAW_COLUMNS[_RAW_COLUMNS.index("cycle") + 1:], *ANALYSED_COLUMNS]
 
 OUTPUTS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
@@ -34,7 +39,8 @@ _PARAMETERS = [
         "csv or parquet: our columns, units in the names (test_time_s, current_ma, voltage_v, capacity_mah, "
         "energy_mwh, sys_time_utc ...); bdf-csv or bdf-parquet: the Battery Data Format (test_time_second, "
         "current_ampere, voltage_volt, charging_capacity_ah ...). Default csv.")),
-    OpenApiParameter("cycles", str, description="Cycle numbers and ranges, e.g. 1,2,10-20 (default: all)"),
+    OpenApiParameter("cycles", str, description="Cycle numbers and ranges, e.g. 1,2,10-20 (default: all): the "
+                     "file's cycles (`cycle`) for one data file, the cell's (`cell_cycle`) for a cell"),
     OpenApiParameter("columns", str, description=f"Comma-separated subset of {', '.join(RECORD_COLUMNS)} "
                      "(csv/parquet only; default: all)"),
     OpenApiParameter("labels", bool, description="BDF only: human labels ('Current / A') instead of "
@@ -202,8 +208,13 @@ class CellRecordsView(_RecordsView):
 
 
 def cell_record_batches(files: list[DataFile], options: _Options) -> Iterator[pa.RecordBatch]:
+    """The files' records in timeline order; a cycle filter names the cell's cycles (the cycles API's)."""
     for datafile in files:
-        for batch in selectors.iter_records(datafile, cycles=options.cycles, columns=options.columns):
+        offset = datafile.cycle_offset or 0
+        cycles = None if options.cycles is None else [(lo - offset, hi - offset) for lo, hi in options.cycles]
+        for batch in selectors.iter_records(datafile, cycles=cycles, columns=options.columns):
+            if options.bdf:  # BDF's cycle_count is the cell's cycle here, as in the cycles API
+                batch = batch.set_column(batch.schema.names.index("cycle"), "cycle", batch.column("cell_cycle"))
             if not options.bdf:
                 ids = pa.array([datafile.pk] * batch.num_rows, type=pa.int64())
                 batch = pa.RecordBatch.from_arrays([ids, *batch.columns], names=["datafile_id", *batch.schema.names])

@@ -7,8 +7,8 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from cells.models import AuditEvent
+from cycling.api.records import RECORD_COLUMNS
 from cycling.models import CycleSummary, DataFile
-from cycling.parsers import RECORD_COLUMNS
 from tests.conftest import client_for
 from tests.factories import CellFactory
 from tests.web.helpers import export_bytes, ingest
