@@ -53,3 +53,23 @@ class SecurityHeadersMiddleware:
         directives["script-src"] = " ".join([directives.get("script-src", "'self'"), *hashes])
         directives["worker-src"] = "'self' blob:"  # ReDoc runs its search index in a blob: worker
         return _policy(directives)
+
+
+class BadQueryParameterMiddleware:
+    """A page (not an API view: DRF answers those itself) that met a bad numeric query parameter answers a
+    plain-text 400 with assb_lab.params' message instead of a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.http import HttpResponseBadRequest
+
+        from .params import BadQueryParameter
+
+        if isinstance(exception, BadQueryParameter):
+            return HttpResponseBadRequest(exception.message, content_type="text/plain; charset=utf-8")
+        return None

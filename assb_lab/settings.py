@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "cycling",
     "impedance",
     "monitoring",
+    "solidstate",  # electrolyte conductivity, CCD, stack pressure; only the lab faces import it (docs/solid_state.md)
     "lab",  # the faces composing the apps above; nothing imports it (docs/architecture.md)
     "effects",
 ]
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "assb_lab.middleware.BadQueryParameterMiddleware",  # a bad ?number= on a page: 400, not 500
 ]
 
 ROOT_URLCONF = "assb_lab.urls"
@@ -234,19 +236,24 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cells.permissions.LabModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": [
+        "cells.api.query.StrictQueryParamsFilter",  # first: an unknown parameter is a 400, never ignored
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "assb_lab.pagination.CheckedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Who may read the API schema and its docs (/api/schema/, /api/docs/, /api/redoc/): anyone when true, signed-in
+# users (a session or a token) otherwise. Default: public only in development (DEBUG on), behind login in production.
+ASSB_API_DOCS_PUBLIC = env_bool("ASSB_API_DOCS_PUBLIC", DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "assb-lab API",
     "DESCRIPTION": "Cell builds, LAND cycling data and EIS spectra of a solid-state battery lab.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["assb_lab.views.ApiDocsVisible"],  # reads ASSB_API_DOCS_PUBLIC on each request
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -339,5 +346,8 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assb-lab <alerts@localhost>")
 # Absolute links in e-mails and webhooks point here.
 ASSB_SITE_URL = env_str("ASSB_SITE_URL", "http://127.0.0.1:8000")
+# Webhooks may only POST to public addresses (monitoring/webhook_safety.py); a lab whose receiver runs inside its
+# network names that host here, exactly as written in the URL (comma-separated, e.g. mattermost.lab.internal).
+ASSB_WEBHOOK_ALLOWED_HOSTS = env_list("ASSB_WEBHOOK_ALLOWED_HOSTS", [])
 ASSB_ALERT_DELIVERY_MAX_ATTEMPTS = env_int("ASSB_ALERT_DELIVERY_MAX_ATTEMPTS", 8)
 ASSB_BOARD_FINISHED_DAYS = env_int("ASSB_BOARD_FINISHED_DAYS", 14)  # finished runs stay on the board this long

@@ -2,7 +2,31 @@
 from django.contrib import admin, messages
 
 from . import services
-from .models import AuditEvent, Cell, CellGroup, Coating, CyclerDevice, Material, PressingStep, Project
+from .models import (
+    AuditEvent,
+    Cell,
+    CellGroup,
+    Coating,
+    CyclerDevice,
+    ElectrolyteBatch,
+    Material,
+    PressingStep,
+    Project,
+)
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Saves and deletes through the registry's services, as the API's: audited with old -> new values."""
+
+    def save_model(self, request, obj, form, change):
+        services.object_save(actor=request.user, save=lambda: obj.save() or obj, instance=obj)
+
+    def delete_model(self, request, obj):
+        services.object_delete(obj=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):  # the "delete selected" action
+        for obj in queryset:
+            services.object_delete(obj=obj, actor=request.user)
 
 
 def _fmt(value, unit, digits=3):
@@ -10,28 +34,40 @@ def _fmt(value, unit, digits=3):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+class ProjectAdmin(AuditedAdmin):
+    list_display = ["name", "retention_reference_cycle", "decay_reference_cycle", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
 
 @admin.register(CellGroup)
-class CellGroupAdmin(admin.ModelAdmin):
+class CellGroupAdmin(AuditedAdmin):
     list_display = ["name", "project", "color"]
     list_filter = ["project"]
     search_fields = ["name"]
 
 
+class CatalogueAdmin(AuditedAdmin):
+    """An edit of a catalogue record goes through the API's service: audited old -> new, cells recomputed
+    (a create and a delete as every registry record's)."""
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        services.catalogue_update(obj=obj, data={name: form.cleaned_data[name] for name in form.changed_data},
+                                  actor=request.user)
+
+
 @admin.register(Material)
-class MaterialAdmin(admin.ModelAdmin):
+class MaterialAdmin(CatalogueAdmin):
     list_display = ["name", "kind", "formula", "theoretical_capacity_mah_g", "potential_vs_li_v"]
     list_filter = ["kind"]
     search_fields = ["name", "formula"]
 
 
 @admin.register(Coating)
-class CoatingAdmin(admin.ModelAdmin):
+class CoatingAdmin(CatalogueAdmin):
     list_display = ["__str__", "wt_percent", "method", "anneal_temperature_c", "anneal_time_h"]
     list_filter = ["material", "method"]
 
@@ -47,11 +83,18 @@ class PressingStepInline(admin.TabularInline):
         return _fmt(obj.pressure_mpa if obj.pk else None, "MPa")
 
 
+@admin.register(ElectrolyteBatch)
+class ElectrolyteBatchAdmin(admin.ModelAdmin):
+    list_display = ["name", "material", "supplier", "made_on"]
+    list_filter = ["material"]
+    search_fields = ["name", "supplier", "synthesis", "notes"]
+
+
 @admin.register(Cell)
-class CellAdmin(admin.ModelAdmin):
+class CellAdmin(AuditedAdmin):
     list_display = ["name", "group", "replicate_number", "cathode_material", "coating", "composite_loading_mg_cm2",
                     "build_date", "builder"]
-    list_filter = ["project", "group", "coating", "cathode_material", "build_date"]
+    list_filter = ["cell_type", "project", "group", "coating", "cathode_material", "build_date"]
     search_fields = ["name", "notes", "builder", "group__name"]
     date_hierarchy = "build_date"
     list_select_related = ["group", "cathode_material", "coating__material"]
@@ -60,7 +103,10 @@ class CellAdmin(admin.ModelAdmin):
     readonly_fields = ["derived_area", "derived_active_loading", "derived_active_mass", "derived_areal_capacity",
                        "derived_one_c_current", "derived_cell_window", "created_at", "updated_at"]
     fieldsets = [
-        ("Identity", {"fields": ["name", "project", "group", "replicate_number", "builder", "build_date", "notes"]}),
+        ("Identity", {"fields": ["name", "cell_type", "project", "group", "replicate_number", "builder", "build_date",
+                                 "notes"]}),
+        ("Electrolyte batch and specimen", {"fields": ["electrolyte_batch", "electrode_metal", "pellet_thickness_mm",
+                                                       "pressing_pressure_mpa", "pressing_time_s"]}),
         ("Cathode composite", {"fields": ["cathode_material", "coating", "catholyte", "conductive_additive",
                                           "cathode_active_fraction", "composite_loading_mg_cm2"]}),
         ("Separator and anode", {"fields": ["electrolyte", "separator_mass_mg", "anode"]}),
@@ -104,13 +150,10 @@ class CellAdmin(admin.ModelAdmin):
         copies = [services.cell_duplicate(cell=cell, actor=request.user) for cell in queryset]
         self.message_user(request, f"Created {', '.join(c.name for c in copies)}.", messages.SUCCESS)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.audit(actor=request.user, action="update" if change else "create", obj=obj)
 
 
 @admin.register(CyclerDevice)
-class CyclerDeviceAdmin(admin.ModelAdmin):
+class CyclerDeviceAdmin(AuditedAdmin):
     list_display = ["name", "timezone", "is_active", "last_seen_at"]
     readonly_fields = ["key", "created_at", "last_seen_at"]
     filter_horizontal = ["projects"]

@@ -26,4 +26,25 @@ class LabModelPermissions(permissions.DjangoModelPermissions):
             return False
         if is_device(request):
             return getattr(view, "action", None) in getattr(view, "device_actions", ())
-        return super().has_permission(request, view)
+        allowed = super().has_permission(request, view)
+        if not allowed and getattr(type(self), "message", None) is None:
+            # Say which permission is missing (DRF's default text names none); instances live for one request.
+            model = self._queryset(view).model
+            needed = self.get_required_permissions(request.method, model)
+            missing = [p for p in needed if not request.user.has_perm(p)]
+            self.message = (f"This needs the permission {', '.join(missing or needed)}, which a lab role grants "
+                            "(viewer to read, researcher to register and upload); ask a lab admin.")
+        return allowed
+
+
+class CatalogueModelPermissions(LabModelPermissions):
+    """The lab-wide catalogue (cells.roles.CATALOGUE_MODELS): everyone reads, researchers may add a new entry,
+    only lab admins and catalogue curators change or delete one (the model permissions say so); the refusal
+    tells a researcher what to do instead."""
+
+    message = (
+        "Materials and coatings are the lab-wide catalogue that every project's cells use: only lab admins and "
+        "catalogue curators may change or delete an entry. Add a new entry instead (a curator reviews it), ask a "
+        "curator to correct this one, or give your cell its own value on its build sheet (its theoretical "
+        "capacity overrides the material's)."
+    )

@@ -1,4 +1,5 @@
-"""Table downloads: CSV and XLSX of any (columns, rows) summary, headers carrying their units."""
+"""Table downloads: CSV and XLSX of any (columns, rows) summary, headers carrying their units; user text in the
+cells formula-guarded (assb_lab.escaping.spreadsheet_text)."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +7,8 @@ import io
 import re
 
 from django.http import HttpResponse, HttpResponseBadRequest
+
+from assb_lab.escaping import spreadsheet_text
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -18,7 +21,7 @@ def to_csv(columns: list[tuple[str, str]], rows: list[dict]) -> bytes:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([label for _, label in columns])
     for row in rows:
-        writer.writerow(["" if row.get(key) is None else row.get(key) for key, _ in columns])
+        writer.writerow(["" if row.get(key) is None else spreadsheet_text(row.get(key)) for key, _ in columns])
     # BOM: Excel opens UTF-8 CSV (units like "mg/cm²") correctly only with it.
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
@@ -27,7 +30,9 @@ def to_xlsx(columns: list[tuple[str, str]], rows: list[dict], *, sheet: str = "s
     import xlsxwriter
 
     buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True, "nan_inf_to_errors": True})
+    # User text is written as text: never read as a formula or turned into a link.
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, "nan_inf_to_errors": True,
+                                     "strings_to_formulas": False, "strings_to_urls": False})
     ws = book.add_worksheet(re.sub(r"[\[\]:*?/\\]", "-", sheet)[:31] or "summary")
     head = book.add_format({"bold": True, "bg_color": "#eef1f6", "text_wrap": True, "valign": "top"})
     for j, (_, label) in enumerate(columns):
@@ -36,7 +41,9 @@ def to_xlsx(columns: list[tuple[str, str]], rows: list[dict], *, sheet: str = "s
     for i, row in enumerate(rows, start=1):
         for j, (key, _) in enumerate(columns):
             value = row.get(key)
-            if value is not None:
+            if isinstance(value, str):
+                ws.write_string(i, j, spreadsheet_text(value))
+            elif value is not None:
                 ws.write(i, j, value)
     ws.freeze_panes(1, 0)
     book.close()

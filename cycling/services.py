@@ -20,6 +20,7 @@ from cells.models import Cell
 from cells.services import audit, cell_data_changed
 from ingest import machinery as ingest
 from ingest.machinery import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
+from ingest.signals import cell_data_ingested, subscribers_inline
 
 from .models import CYCLE_FIELDS, CycleSummary, DataFile, shown_results
 from .tasks import ingest_datafile as ingest_datafile_task
@@ -30,8 +31,11 @@ log = logging.getLogger(__name__)
 # --- upload ---------------------------------------------------------------------------------
 
 def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=None,
-                    enqueue: bool = True) -> tuple[DataFile, bool]:
+                    enqueue: bool = True, channel: str = "") -> tuple[DataFile, bool]:
     """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created).
+
+    ``channel`` names the cell's channel in a file of several (kept as metadata['channel_requested'] for every
+    later re-read of the file).
 
     enqueue=False is for callers that run the ingest themselves in this process.
     """
@@ -47,6 +51,8 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
         cell=cell, kind=kind, original_name=_display_name(upload.name), size_bytes=upload.size, sha256=sha,
         notes=notes, uploaded_by=user, device=device,
     )
+    if channel.strip():
+        datafile.metadata = {**(datafile.metadata or {}), "channel_requested": channel.strip()}
     with transaction.atomic():
         target = datafile.file.field.generate_filename(datafile, "upload.bin")  # from upload_to, not the user's
         try:
@@ -108,11 +114,16 @@ def datafile_delete(*, datafile: DataFile, actor=None) -> None:
         DataFile.objects.filter(pk__in=[f.pk for f in revived]).update(
             superseded_by=None, status=DataFile.Status.PENDING, claim_token=None
         )
-        cell_id = datafile.cell_id
+        cell_id, datafile_id, was = datafile.cell_id, datafile.pk, datafile.status
         datafile.delete()
         cell_timeline_apply(cell_id=cell_id)
         for other in revived:
             datafile_enqueue(other)
+        # The board and the alerts follow at once (a deleted failed import clears its "failed import" state and
+        # alert): the subscribers evaluate in this process, not when a worker gets to it.
+        with subscribers_inline():
+            cell_data_ingested.send(sender=DataFile, cell_id=cell_id, datafile_id=datafile_id, status="deleted",
+                                    previous_status=was)
     transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
 
 
@@ -130,14 +141,6 @@ def cell_spec(cell: Cell):
     )
 
 
-def read_export(source, *, name: str | None = None, progress=None):
-    """The one place the cycling ingest reads an upload: the reader registry picks the cycler's reader by
-    content (LAND, Neware, Arbin, BioLogic, Maccor, LANHE, BDF); ParseError names the file otherwise."""
-    from cycling.parsers import read_export as read_any
-
-    return read_any(source, name=name, progress=progress)
-
-
 @dataclass
 class _StoredExport:
     """An export rebuilt from our own Parquet and the provenance of its first ingest (no re-parse)."""
@@ -149,46 +152,64 @@ class _StoredExport:
     instrument: str
     reader: str
     reader_version: str
+    stored: pd.DataFrame | None = None  # the Parquet as stored (analysed columns included)
 
 
 def _provenance_of_reader(export) -> dict:
-    """Which reader made the records (LAND's until the registry names others)."""
-    from cycling.parsers import PARSER_VERSION
-
-    return {"instrument": getattr(export, "instrument", "LAND"), "reader": getattr(export, "reader", "assb-lab land"),
-            "reader_version": getattr(export, "reader_version", PARSER_VERSION)}
+    """Which registered reader (``parser``, at its own ``parser_version``: the record cache's key) made the
+    records, and the instrument and library (``reader``, ``reader_version``) it names."""
+    meta = getattr(export, "metadata", None) or {}
+    return {"instrument": export.instrument, "reader": export.reader, "reader_version": export.reader_version,
+            "parser": meta.get("parser") or export.reader,
+            "parser_version": meta.get("parser_version") or export.reader_version,
+            # which channel of the file the records are (a file of several channels holds one cell each)
+            "channel": meta.get("channel"), "channels_in_file": meta.get("channels_in_file", 1)}
 
 
 def _load_export(datafile: DataFile, progress):
-    """(export, parsed): our own Parquet when this parser version wrote it, else the original bytes parsed."""
-    from cycling.parsers import PARSER_VERSION
+    """(export, parsed): our own Parquet when the reader that wrote it is still at the version that did,
+    else the original bytes parsed (each reader has its own version: a new Neware reader re-reads Neware
+    files only)."""
+    from cycling.analysis.record import raw_record
+    from cycling.parsers import PARSER_VERSION, read_export, reader_version
 
     prov = datafile.provenance or {}
-    if datafile.records_file and prov.get("parser_version") == PARSER_VERSION and default_storage.exists(
-        datafile.records_file
-    ):
+    # Provenance written before readers had their own versions names no parser: it was LAND's version then.
+    parser = prov.get("parser") or "assb-lab land"
+    current = reader_version(parser)
+    if (datafile.records_file and current is not None and prov.get("parser_version") == current
+            and default_storage.exists(datafile.records_file)):
         with default_storage.open(datafile.records_file, "rb") as fh:
-            records = pd.read_parquet(fh)
+            stored = pd.read_parquet(fh)
+        # The analysis starts again from the records as read (an analysed record keeps the instrument's index).
+        records = raw_record(stored)
         cycle_table = pd.DataFrame(prov["land_cycle_table"]) if prov.get("land_cycle_table") else None
-        reader = _provenance_of_reader(None)
-        return _StoredExport(records, cycle_table, dict(datafile.metadata), list(prov.get("parser_warnings", [])),
-                             **{k: prov.get(k) or v for k, v in reader.items()}), False
+        metadata = {**datafile.metadata, "parser": parser, "parser_version": current}
+        return _StoredExport(records, cycle_table, metadata, list(prov.get("parser_warnings", [])),
+                             prov.get("instrument") or "LAND", prov.get("reader") or parser,
+                             prov.get("reader_version") or PARSER_VERSION, stored=stored), False
+    requested = (datafile.metadata or {}).get("channel_requested")
     with default_storage.open(datafile.file.name, "rb") as fh:
-        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70))
+        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70), channel=requested)
+    if requested:
+        export.metadata["channel_requested"] = requested
     return export, True
 
 
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     """The ingest of one claimed cycling file (ingest.machinery calls it): records -> analysis -> swap in."""
     from cycling.analysis import analyse
-    from cycling.parsers import PARSER_VERSION
+    from cycling.analysis.record import RECORDS_FORMAT, analysed_record, same_analysis
     from cycling.timezones import localize_sys_time, start_time_utc
 
     export, parsed = _load_export(datafile, progress)
     progress.stage(70, 70)(1.0)
     spec = cell_spec(datafile.cell)
     result = analyse(export, spec)
-    records, cycles = export.records, result.cycles
+    stored = getattr(export, "stored", None)
+    cycles = result.cycles
+    # Stored as analysed: every reader takes the cycle, half and segment from here (cycling.analysis.record).
+    records = analysed_record(export.records, result.records["cycle"].to_numpy(), cycles)
     parser_warnings, warnings = list(export.warnings), list(result.warnings)
     cycle_table = export.cycle_table
     metadata = dict(export.metadata)
@@ -203,11 +224,12 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     progress.stage(85, 85)(1.0)
 
     records_name = datafile.records_file
-    if parsed:
+    # A reprocess rewrites the records only when the analysis decided otherwise (e.g. a new first half).
+    if parsed or stored is None or not same_analysis(stored, records):
         records_name = _write_records(datafile, token, records)
     channel_key = _channel_key(metadata, records)
     provenance = {
-        "parser_version": PARSER_VERSION, **_provenance_of_reader(export), **result.provenance(),
+        "records_format": RECORDS_FORMAT, **_provenance_of_reader(export), **result.provenance(),
         "parser_warnings": parser_warnings,
         "land_cycle_table": None if cycle_table is None else jsonable_columns(cycle_table),
         "computed_at": timezone.now().isoformat(),
@@ -357,7 +379,54 @@ def cell_timeline_apply(*, cell_id: int) -> list[str]:
     DataFile.objects.filter(cell_id=cell_id, kind=DataFile.Kind.CYCLING).exclude(pk__in=by_id).update(
         timeline_relation="", timeline_position=None, timeline_warnings=[])
     cell_data_changed(cell_id=cell_id)
+    cell_figures_refresh(cell_ids=[cell_id])
     return cell_warnings
+
+
+def cell_figures_refresh(*, cell_ids) -> int:
+    """Recompute the stored CellFigures of these cells with analysis.cell_metrics (the one definition of each
+    metric) and their project's reference cycles: one query for the cells, one for their cycles, one upsert.
+    Each row keeps the data_version it was computed from, so a later change shows it stale. Returns the count."""
+    from cycling.analysis import cell_metrics
+
+    from .models import CELL_FIGURE_KEYS, CellFigures
+    from .selectors import cells_cycles_frame, metric_references
+
+    cells = list(Cell.objects.filter(pk__in=list(cell_ids)).select_related("project").only(
+        "pk", "data_version", "project__retention_reference_cycle", "project__decay_reference_cycle"))
+    if not cells:
+        return 0
+    frame = cells_cycles_frame([c.pk for c in cells])
+    complete = frame[~frame["is_partial"].astype(bool)] if len(frame) else frame
+    by_cell = dict(tuple(complete.groupby("cell_id", sort=False))) if len(complete) else {}
+    rows = []
+    for cell in cells:
+        m = cell_metrics(by_cell.get(cell.pk, complete.iloc[0:0]), **metric_references(cell.project))
+        values = {k: m.get(k) for k in CELL_FIGURE_KEYS}
+        values["capacity_unit"] = values["capacity_unit"] or ""
+        rows.append(CellFigures(cell_id=cell.pk, data_version=cell.data_version, latest_cycle=m.get("last_cycle"),
+                                **values))
+    CellFigures.objects.bulk_create(rows, update_conflicts=True, unique_fields=["cell"],
+                                    update_fields=["data_version", "latest_cycle", *CELL_FIGURE_KEYS])
+    return len(rows)
+
+
+def cell_figures_after_ingest(sender, *, cell_id: int, **kwargs) -> None:
+    """Receiver of ingest.signals.cell_data_ingested (CyclingConfig.ready): the cell's figures at its new data
+    version. Never raises: the figures are derived, and the cell list recomputes stale ones when it reads them."""
+    try:
+        cell_figures_refresh(cell_ids=[cell_id])
+    except Exception:  # noqa: BLE001
+        log.exception("cell figures of cell %s not refreshed after the ingest", cell_id)
+
+
+def cell_figures_stale(cells) -> list[int]:
+    """Ids of the cells (a queryset) whose stored figures are missing or older than their data. A cell that
+    never had data (data_version 0) has nothing to compute: its figures are empty without a row."""
+    from django.db.models import F
+
+    return list(cells.exclude(figures__data_version=F("data_version")).exclude(
+        data_version=0, figures__isnull=True).values_list("pk", flat=True))
 
 
 def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> DataFile:
@@ -367,9 +436,11 @@ def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> Data
         raise ValueError(f"unknown timeline mark {mark!r}; use one of {', '.join(map(repr, DataFile.TimelineMark.values))}")
     with transaction.atomic():
         Cell.objects.select_for_update().filter(pk=datafile.cell_id).first()
-        before = datafile.timeline_mark
+        # The stored mark (an admin form has already set the new one on the instance).
+        before = DataFile.objects.filter(pk=datafile.pk).values_list("timeline_mark", flat=True).first()
         DataFile.objects.filter(pk=datafile.pk).update(timeline_mark=mark)
-        audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark)
+        audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark,
+              changes={"timeline_mark": [before, mark]} if before != mark else {})
         cell_timeline_apply(cell_id=datafile.cell_id)
     datafile.refresh_from_db()
     return datafile

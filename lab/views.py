@@ -3,18 +3,19 @@ and impedance together) and the compare page with its summary downloads."""
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, FloatField, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Exists, F, OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
 
+from cells.access import missing_permissions
 from cells.filtersets import CellFilterSet
 from cells.models import Material
-from cells.selectors import cells_visible_to, groups_visible_to
+from cells.selectors import cells_visible_to, groups_visible_to, last_catalogue_recompute
 from cycling import selectors as cycling_selectors
+from cycling import services as cycling_services
 from cycling.exports import table_response
-from cycling.models import CycleSummary, DataFile, shown_results
+from cycling.models import DataFile, shown_results
 from impedance import selectors as eis_selectors
 from impedance.models import EisSpectrum
 
@@ -24,7 +25,7 @@ PAGE_SIZE = 100
 # ?sort= keys of the list -> model/annotation field.
 SORTS = {
     "name": "name", "group": "group__name", "coating": "coating__material__name",
-    "material": "cathode_material__name", "loading": "composite_loading_mg_cm2", "built": "build_date",
+    "material": "cathode_material__name", "loading": "active_loading", "built": "build_date",
     "latest_cycle": "latest_cycle", "first_discharge": "first_discharge_mah_g", "retention": "retention_percent",
 }
 EXPORT_COLUMNS = [
@@ -32,29 +33,25 @@ EXPORT_COLUMNS = [
     ("coating", "Coating"), ("composite_loading_mg_cm2", "Composite loading (mg/cm²)"),
     ("active_loading_mg_cm2", "Active loading (mg/cm²)"), ("build_date", "Build date"),
     ("latest_cycle", "Latest cycle"), ("first_discharge_mah_g", "1st discharge (mAh/g)"),
-    ("retention_percent", "Retention at latest cycle (% of first long-term cycle)"), ("files", "Data files"),
+    ("retention_percent", "Retention at latest cycle (% of the reference cycle)"),
+    ("retention_reference_cycle", "Retention reference cycle"), ("files", "Data files"),
 ]
 
 
 def cells_with_figures(qs):
-    """Annotate latest cycle, first discharge and retention from the active files' cycles; prefetch files.
-
-    Retention = latest discharge / discharge of the first long-term cycle (else cycle 1), the default
-    reference of cycling.analysis.run_metrics. Subqueries: the query count does not grow with the cells.
-    """
-    active = CycleSummary.objects.filter(shown_results("datafile__"), cell=OuterRef("pk"), is_partial=False)
-    first = active.order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
-    last = active.order_by("-cycle", "-datafile_id")
-    reference = active.filter(segment="long-term").order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
+    """Annotate latest cycle, first discharge and retention (with its reference cycle) from the cell's stored
+    figures (cycling.models.CellFigures: analysis.cell_metrics, the one definition the cell page, compare, board
+    and exports use); figures older than the cell's data are recomputed first. Prefetch files.
+    Joins, no per-cell query: the query count does not grow with the cells."""
+    stale = cycling_services.cell_figures_stale(qs)
+    if stale:
+        cycling_services.cell_figures_refresh(cell_ids=stale)
     return qs.annotate(
-        latest_cycle=Subquery(last.values("cycle")[:1]),
-        first_discharge_mah_g=Subquery(first),
-        last_discharge_mah_g=Subquery(last.values("discharge_mah_g")[:1]),
-        reference_discharge_mah_g=Coalesce(Subquery(reference), Subquery(first)),
+        latest_cycle=F("figures__latest_cycle"),
+        first_discharge_mah_g=F("figures__first_discharge_mah_g"),
+        retention_percent=F("figures__retention_percent"),
+        retention_reference_cycle=F("figures__retention_reference_cycle"),
         has_eis=Exists(EisSpectrum.objects.filter(cell=OuterRef("pk"))),
-    ).annotate(
-        retention_percent=F("last_discharge_mah_g") * 100.0 / NullIf(F("reference_discharge_mah_g"), 0.0,
-                                                                     output_field=FloatField()),
     ).prefetch_related(
         Prefetch("datafiles", queryset=DataFile.objects.only("id", "cell_id", "status", "kind", "created_at"))
     )
@@ -83,7 +80,7 @@ def home(request):
     visible = cells_visible_to(request.user)
     filterset = CellFilterSet(request.GET, queryset=visible)
     qs = filterset.qs if filterset.is_valid() else visible.none()
-    qs = cells_with_figures(qs)
+    qs = cells_with_figures(qs).annotate(active_loading=F("composite_loading_mg_cm2") * F("cathode_active_fraction"))
     sort = request.GET.get("sort", "name")
     key = sort.lstrip("-")
     if key not in SORTS:
@@ -95,11 +92,12 @@ def home(request):
     if fmt:
         rows = [{
             "name": c.name, "group": c.group.name, "replicate_number": c.replicate_number,
-            "cathode_material": c.cathode_material.name, "coating": str(c.coating) if c.coating else "bare",
+            "cathode_material": c.cathode_material.name if c.cathode_material_id else None, "coating": str(c.coating) if c.coating else "bare",
             "composite_loading_mg_cm2": c.composite_loading_mg_cm2,
             "active_loading_mg_cm2": _r(c.active_loading_mg_cm2, 3),
             "build_date": c.build_date.isoformat() if c.build_date else None, "latest_cycle": c.latest_cycle,
             "first_discharge_mah_g": _r(c.first_discharge_mah_g, 1), "retention_percent": _r(c.retention_percent, 1),
+            "retention_reference_cycle": c.retention_reference_cycle,
             "files": ", ".join(f"{n} {s}" for s, n in sorted(_file_status(c).items())),
         } for c in qs]
         return table_response(EXPORT_COLUMNS, rows, fmt=fmt, filename="cells", sheet="cells")
@@ -121,7 +119,7 @@ def home(request):
         "cathodes": Material.objects.filter(kind=Material.Kind.CATHODE_ACTIVE).order_by("name"),
         "querystring": params.urlencode(), "sort_querystring": sort_params.urlencode(),
         "columns": [("name", "Cell"), ("group", "Group"), ("coating", "Coating"), ("material", "Cathode"),
-                    ("loading", "Loading (mg/cm²)"), ("built", "Built"), ("latest_cycle", "Latest cycle"),
+                    ("loading", "Active loading (mg/cm²)"), ("built", "Built"), ("latest_cycle", "Latest cycle"),
                     ("first_discharge", "1st discharge (mAh/g)"), ("retention", "Retention (%)")],
         "is_filtered": any(v for k, v in request.GET.items() if k not in ("sort", "page")),
     })
@@ -131,7 +129,7 @@ def _r(value, decimals):
     return None if value is None else round(float(value), decimals)
 
 
-DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
+DEFAULT_PROFILE_CYCLES = cycling_selectors.DEFAULT_PROFILE_CYCLES
 
 
 def _focus_cycle(value: str | None) -> int | None:
@@ -163,14 +161,19 @@ def cell_detail(request, pk):
     fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
     pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []
     timeline = cycling_selectors.cell_timeline(cell) if has_cycles else {"files": [], "conflicts": []}
+    needs = missing_permissions(request.user, {
+        "cycling.view_cyclesummary": "the cycling plots, figures and exports",
+        "cycling.view_datafile": "the data files' live import status",
+    })
     return render(request, "cells/cell_detail.html", {
+        "needs": needs, "can_view_cycles": request.user.has_perm("cycling.view_cyclesummary"),
         "cell": cell, "datafiles": datafiles, "active_files": shown, "timeline": timeline,
         "focus_cycle": focus, "profile_cycles": _profile_cycles(focus),
         "can_mark_timeline": request.user.has_perm("cycling.change_datafile"),
         "can_upload": request.user.has_perm("cycling.add_datafile"),
         "has_cycles": has_cycles, "kinds": DataFile.Kind.choices,
         "n_warnings": sum(len([x for x in f.findings if x["severity"] == "warning"]) for f in shown),
-        "fade": fade, "lab_zone": settings.TIME_ZONE,
+        "fade": fade, "lab_zone": settings.TIME_ZONE, "catalogue_recompute": last_catalogue_recompute(cell),
         "plot_marks": {"pauses": pauses, "knee_cycle": fade.get("knee_cycle"),
                        "retention_reference_cycle": fade.get("retention_reference_cycle"),
                        "decay_reference_cycle": fade.get("decay_reference_cycle"),
@@ -221,6 +224,7 @@ def compare_page(request):
     for cell in cells:
         by_group.setdefault(cell.group, []).append(cell)
     return render(request, "cycling/compare.html", {
+        "needs": missing_permissions(request.user, {"cycling.view_cyclesummary": "the comparison's plots and tables"}),
         "selection": selection, "groups": groups, "cells_by_group": list(by_group.items()),
         "chosen_groups": set(selection.group_ids), "chosen_cells": set(selection.cell_ids),
         "profile_cycles": request.GET.get("profile_cycles") or DEFAULT_PROFILE_CYCLES,

@@ -1,11 +1,13 @@
 """Admin of monitoring: lab admins edit rule limits and webhooks; alerts and deliveries are shown for audit."""
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import Alert, AlertRule, Delivery, RunState, Subscription, Webhook
+from cells.admin import AuditedAdmin
+
+from .models import Alert, AlertRule, Delivery, RunState, Subscription, Webhook, mask_secret
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(AuditedAdmin):
     list_display = ["kind", "threshold", "unit", "enabled", "scope_label", "updated_at"]
     list_editable = ["threshold", "enabled"]
     list_filter = ["kind", "enabled", "project"]
@@ -34,15 +36,28 @@ class RunStateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(AuditedAdmin):
     list_display = ["user", "project", "in_app", "email", "kinds"]
     list_filter = ["project", "email"]
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(AuditedAdmin):
+    """The signing secret is shown once, after the webhook is added; the change page shows it masked."""
+
     list_display = ["name", "project", "url", "is_active"]
     list_filter = ["project", "is_active"]
+    exclude = ["secret"]
+    readonly_fields = ["masked_secret"]
+
+    @admin.display(description="Secret")
+    def masked_secret(self, obj):
+        return mask_secret(obj.secret) if obj.pk else "made when saved, shown once"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            messages.warning(request, f"The signing secret of {obj.name}, shown only now: {obj.secret}")
 
 
 @admin.register(Delivery)

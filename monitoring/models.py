@@ -11,6 +11,7 @@ from django.utils import timezone
 from cells.querysets import RestrictedQuerySet
 
 from . import rules
+from .webhook_safety import UnsafeWebhookUrl, check_webhook_url
 
 KIND_CHOICES = [(kind, label) for kind, (label, _unit, _default) in rules.RULE_KINDS.items()]
 
@@ -197,6 +198,11 @@ def _new_secret() -> str:
     return secrets.token_hex(24)
 
 
+def mask_secret(secret: str) -> str:
+    """What reads show of a webhook's secret after its creation: its last four characters."""
+    return "••••" + (secret or "")[-4:]
+
+
 class Webhook(models.Model):
     """An incoming-webhook URL (Slack, Mattermost, Teams or any JSON receiver) that gets a project's alerts."""
 
@@ -220,6 +226,12 @@ class Webhook(models.Model):
 
     def wants(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds
+
+    def clean(self):
+        try:
+            check_webhook_url(self.url)
+        except UnsafeWebhookUrl as exc:
+            raise ValidationError({"url": str(exc)}) from None
 
 
 class Delivery(models.Model):

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 import numpy as np
+from django.apps import apps
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -20,9 +21,11 @@ from django.utils import timezone
 
 from cells.models import Cell
 from cells.services import audit
+from cycling.analysis import fade
 
 from . import rules, selectors
 from .models import Alert, Delivery, RunState, Subscription, Webhook
+from .webhook_safety import UnsafeWebhookUrl, check_webhook_url
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +37,30 @@ WEBHOOK_TIMEOUT_S = 10
 
 def cell_facts(cell: Cell, frame, *, now: datetime, finished_at: datetime | None) -> rules.CellFacts:
     """The facts the pure rules need, from the build sheet, the data files and the impedance app."""
-    from cycling.analysis import run_metrics
+    from cycling.analysis import cell_metrics
     from cycling.models import DataFile
+    from cycling.selectors import metric_references
 
     formation = int((frame["segment"] == "formation").sum()) if len(frame) else 0
     reference = None
     if len(frame):
-        # The cell page's reference cycle (first long-term cycle, else the first): one definition.
-        reference = run_metrics(frame.assign(is_partial=frame["is_partial"].fillna(False))).get(
-            "retention_reference_cycle")
+        # The cell page's reference cycle (the project's, else the first long-term cycle, else the first):
+        # the one definition, cycling.analysis.cell_metrics.
+        reference = cell_metrics(frame.assign(is_partial=frame["is_partial"].fillna(False)),
+                                 **metric_references(cell.project)).get("retention_reference_cycle")
     newest = cell.datafiles.order_by("-created_at").only("original_name", "status", "error").first()
     failed = None
     if newest is not None and newest.status == DataFile.Status.FAILED:
         failed = f"{newest.original_name} failed: {newest.error or 'no reason recorded'}"
     last = frame.attrs.get("last_record_at")
+    # A stack-pressure channel comes from an app that offers one on its AppConfig (solidstate): no import of it.
+    pressure = next((p for config in apps.get_app_configs() if hasattr(config, "monitoring_pressure")
+                     for p in [config.monitoring_pressure(cell)] if p is not None), None)
     return rules.CellFacts(
         now=now, formation_cycles=formation, reference_cycle=reference, voltage_window_v=cell.cell_voltage_window_v,
         last_record_at=last, finished=bool(finished_at and (last is None or finished_at >= last)),
-        failed_import=failed, rint=selectors.rint_series(cell),
+        failed_import=failed, rint=selectors.rint_series(cell), pressure=pressure,
+        registered_pressure_mpa=cell.stack_pressure_mpa,
     )
 
 
@@ -106,9 +115,8 @@ def _save_run_state(cell, frame, facts, conditions, active_rules, now) -> RunSta
     latest = complete.iloc[-1] if len(complete) else None
     retention = None
     if latest is not None and facts.reference_cycle is not None:
-        ref = np.flatnonzero(complete["cycle"].to_numpy() == facts.reference_cycle)
-        if len(ref) and np.isfinite(cap[ref[0]]) and cap[ref[0]] > 0 and np.isfinite(cap[-1]):
-            retention = float(cap[-1] / cap[ref[0]] * 100.0)
+        # The latest cycle against the reference, by the one definition (cycling.analysis.fade.retention).
+        retention = fade.retention(complete["cycle"].to_numpy(), cap, facts.reference_cycle)["retention_percent"]
     stale_rule = active_rules.get(rules.STALE)
     last = facts.last_record_at
     state = RunState.State.RUNNING
@@ -266,16 +274,64 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def _post_webhook(hook: Webhook, alert: Alert) -> None:
+    _post_signed(hook, webhook_body(alert))
+
+
+def _post_signed(hook: Webhook, payload: dict) -> int:
     import requests
 
-    body = json.dumps(webhook_body(alert), separators=(",", ":")).encode()
+    try:  # again at each delivery: the allow-list or what the name resolves to may have changed
+        check_webhook_url(hook.url)
+    except UnsafeWebhookUrl as exc:
+        raise OSError(f"webhook {hook.name} not sent: {exc}") from None
+    body = json.dumps(payload, separators=(",", ":")).encode()
     stamp = str(int(time.time()))
-    resp = requests.post(hook.url, data=body, timeout=WEBHOOK_TIMEOUT_S, headers={
+    # No redirects: a 3xx is an error like any other answer above 299 (a redirect could lead inside the lab).
+    resp = requests.post(hook.url, data=body, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False, headers={
         "Content-Type": "application/json", "User-Agent": "assb-lab-alerts/1",
         "X-Assb-Timestamp": stamp, "X-Assb-Signature": f"sha256={sign(hook.secret, stamp, body)}",
     })
     if resp.status_code >= 300:
         raise OSError(f"webhook {hook.name} answered HTTP {resp.status_code}: {resp.text[:200]}")
+    return resp.status_code
+
+
+def webhook_send_test(*, hook: Webhook, actor) -> str:
+    """POST a signed test message to the hook now (not queued) and say how it went, in words; audited."""
+    import requests
+
+    payload = {
+        "text": f"assb-lab: test message for webhook {hook.name} ({hook.project}); alerts of this project "
+                "will arrive like this.",
+        "test": True, "webhook": hook.name, "project": str(hook.project),
+    }
+    try:
+        code = _post_signed(hook, payload)
+    except (OSError, requests.RequestException) as exc:
+        outcome, ok = f"failed: {exc}", False
+    else:
+        outcome, ok = f"sent: the receiver answered HTTP {code}", True
+    audit(actor=actor, action="webhook.test", obj=hook, ok=ok, outcome=outcome[:300])
+    return outcome
+
+
+class SubscriptionError(ValueError):
+    """A subscription that cannot work as asked (the message says why and what to do)."""
+
+
+@transaction.atomic
+def subscription_set(*, user, project, in_app: bool, email: bool, kinds: list[str]) -> Subscription:
+    """Set what of `project` reaches `user`: in the app and/or by e-mail, for `kinds` (empty = all). Without a
+    subscription a member sees every alert in the app, so "nothing" is stored as such. E-mail needs the user's
+    address: refused without one, never silently mute."""
+    unknown = sorted(set(kinds) - set(rules.RULE_KINDS))
+    if unknown:
+        raise SubscriptionError(f"Unknown rule kinds: {', '.join(unknown)}.")
+    if email and not user.email:
+        raise SubscriptionError(f"E-mails of {project} need your e-mail address: enter it first.")
+    sub, _created = Subscription.objects.update_or_create(
+        user=user, project=project, defaults={"in_app": in_app, "email": email, "kinds": sorted(kinds)})
+    return sub
 
 
 def _send_email(user, alert: Alert) -> None:

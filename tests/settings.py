@@ -12,3 +12,5 @@ from assb_lab.settings import STORAGES  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 AXES_VERBOSE = False
+# The delivery tests run their webhook receivers on this machine: the one internal host they may reach.
+ASSB_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]

@@ -4,41 +4,51 @@ from rest_framework import decorators, response, status, viewsets
 from .. import services
 from ..filtersets import CellFilterSet, CellGroupFilterSet, MaterialFilterSet
 from ..models import Coating, Material, Project
+from ..permissions import CatalogueModelPermissions
 from ..selectors import cells_visible_to, groups_visible_to
 from . import serializers
 
 
 class AuditedModelViewSet(viewsets.ModelViewSet):
-    """Writes leave an audit event naming the user."""
+    """Writes go through the registry's services: audited with old -> new values, like the admin's."""
 
     def perform_create(self, serializer):
-        obj = serializer.save()
-        services.audit(actor=self.request.user, action="create", obj=obj)
+        services.object_save(actor=self.request.user, save=serializer.save)
 
     def perform_update(self, serializer):
-        obj = serializer.save()
-        services.audit(actor=self.request.user, action="update", obj=obj, fields=sorted(serializer.validated_data))
+        services.object_save(actor=self.request.user, save=serializer.save, instance=serializer.instance)
 
     def perform_destroy(self, instance):
-        services.audit(actor=self.request.user, action="delete", obj=instance)
-        instance.delete()
+        services.object_delete(obj=instance, actor=self.request.user)
 
 
 class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.ProjectSerializer
+    search_fields = ["name"]
 
     def get_queryset(self):
         return Project.objects.restrict(self.request.user)
 
 
-class MaterialViewSet(AuditedModelViewSet):
+class CatalogueViewSet(AuditedModelViewSet):
+    """The lab-wide catalogue: read by all, changed by lab admins and catalogue curators through the service
+    that audits old -> new values and recomputes the cells using a changed number."""
+
+    permission_classes = [CatalogueModelPermissions]
+
+    def perform_update(self, serializer):
+        serializer.instance = services.catalogue_update(obj=serializer.instance, data=serializer.validated_data,
+                                                        actor=self.request.user)
+
+
+class MaterialViewSet(CatalogueViewSet):
     queryset = Material.objects.all()
     serializer_class = serializers.MaterialSerializer
     filterset_class = MaterialFilterSet
     search_fields = ["name", "formula"]
 
 
-class CoatingViewSet(AuditedModelViewSet):
+class CoatingViewSet(CatalogueViewSet):
     queryset = Coating.objects.select_related("material")
     serializer_class = serializers.CoatingSerializer
     filterset_fields = ["material"]
@@ -47,6 +57,7 @@ class CoatingViewSet(AuditedModelViewSet):
 class CellGroupViewSet(AuditedModelViewSet):
     serializer_class = serializers.CellGroupSerializer
     filterset_class = CellGroupFilterSet
+    search_fields = ["name"]
 
     def get_queryset(self):
         return groups_visible_to(self.request.user)

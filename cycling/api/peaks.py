@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, response, serializers, status
 
+from assb_lab.params import BadQueryParameter, query_number
 from cycling.analysis import DqdvParams
 from cycling.exports import table_response
 
@@ -117,18 +118,14 @@ class _ParamsMixin:
         """DqdvParams from the query (defaults from analysis.DqdvParams), or a dict of errors."""
         query, given, errors = self.request.query_params, {}, {}
         for name, cast in (("grid_mv", float), ("window_points", int), ("polyorder", int)):
-            raw = query.get(name, "").strip()
-            if not raw:
-                continue
-            try:
-                value = cast(raw)
-            except ValueError:
-                errors[name] = [f"{raw!r} is not a number."]
-                continue
             lo, hi = _LIMITS[name]
-            if not lo <= value <= hi:
-                errors[name] = [f"must be between {lo:g} and {hi:g}."]
-            given[name] = value
+            try:
+                value = query_number(query, name, kind=cast, min_value=lo, max_value=hi)
+            except BadQueryParameter as exc:
+                errors[name] = [exc.message]
+                continue
+            if value is not None:
+                given[name] = value
         if errors:
             return errors
         try:

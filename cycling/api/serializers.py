@@ -2,7 +2,8 @@
 from django.urls import reverse
 from rest_framework import serializers
 
-from ..models import CycleSummary, DataFile
+from ..analysis.columns import MODEL, columns_for
+from ..models import CYCLE_FIELDS, CycleSummary, DataFile
 
 
 class DataFileSerializer(serializers.ModelSerializer):
@@ -56,12 +57,20 @@ class DataFileUploadSerializer(serializers.Serializer):
     cell = serializers.CharField(help_text="Cell id or unique name.")
     kind = serializers.ChoiceField(choices=DataFile.Kind.choices, default=DataFile.Kind.CYCLING)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
+    channel = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100,
+        help_text="For a file of several channels (an Arbin workbook with one sheet per channel): the channel "
+                  "whose data is this cell's, e.g. '1-053'.")
 
 
 class CycleSummarySerializer(serializers.ModelSerializer):
+    """One cycle of a cell: the column contract's MODEL columns (cycling.analysis.columns), then its data file."""
+
     class Meta:
         model = CycleSummary
-        exclude = ["id", "cell"]
+        fields = [*CYCLE_FIELDS, "datafile"]
+        extra_kwargs = {c.name: {"help_text": f"{c.description} Unit: {c.unit}." if c.unit else c.description}
+                        for c in columns_for(MODEL)}
 
 
 class CurveTraceSerializer(serializers.Serializer):

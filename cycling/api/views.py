@@ -9,13 +9,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import decorators, generics, mixins, parsers, response, status, viewsets
 
+from assb_lab.params import query_number
 from cells.models import Cell
 from cells.selectors import cells_visible_to
 
 from .. import cache, selectors, services
 from ..filtersets import DataFileFilterSet
 from ..models import CYCLE_FIELDS, CycleSummary
-from ..sniff import refuse_reason
+from ..sniff import HEAD_BYTES, refuse_reason
 from ..uploads import HashingUploadHandler
 from . import serializers
 
@@ -56,11 +57,19 @@ class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins
         upload_form = serializers.DataFileUploadSerializer(data=request.data)
         if getattr(request._request, "upload_too_large", False):
             return _too_large(limit)
+        parts = [(key, f.name) for key in request.FILES for f in request.FILES.getlist(key)]
+        if len(parts) > 1:  # a QueryDict would keep only the last one: say so instead of dropping the others
+            listed = ", ".join(f"{key}: {name}" for key, name in parts)
+            return response.Response(
+                {"file": [f"The upload holds {len(parts)} file parts ({listed}); send one file per request "
+                          "(the folder uploader sends each file in its own request)."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         upload_form.is_valid(raise_exception=True)
         upload = upload_form.validated_data["file"]
         if upload.size > limit:
             return _too_large(limit)
-        reason = refuse_reason(getattr(upload, "head", None) or upload.read(4096))
+        reason = refuse_reason(upload.read(HEAD_BYTES), kind=upload_form.validated_data["kind"])
         upload.seek(0)
         if reason:
             return response.Response({"file": [f"{upload.name}: {reason}."]},
@@ -75,6 +84,7 @@ class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins
             datafile, created = services.datafile_create(
                 cell=cell, upload=upload, kind=upload_form.validated_data["kind"],
                 notes=upload_form.validated_data["notes"], actor=request.user,
+                channel=upload_form.validated_data["channel"],
             )
         except OSError as exc:  # storage full or unwritable: nothing was recorded, the client may retry later
             log.error("could not store an upload for cell %s: %s", cell.pk, exc)
@@ -145,8 +155,8 @@ class _CellDataView(generics.GenericAPIView):
     def params_part(self) -> str:
         return self.request.query_params.urlencode()
 
-    def cycle_tokens(self, default="1,2,10,100,last"):
-        return [t for t in self.request.query_params.get("cycles", default).split(",") if t.strip()]
+    def cycle_tokens(self, default=selectors.DEFAULT_PROFILE_CYCLES):
+        return selectors.cycle_tokens(self.request.query_params.get("cycles"), default)
 
 
 class CellCyclesView(_CellDataView):
@@ -165,6 +175,8 @@ class CellCyclesView(_CellDataView):
         OpenApiParameter("segment", str, description="formation, long-term or rate-test"),
     ], responses=serializers.CycleSummarySerializer(many=True))
     def get(self, request, pk):
+        self.cycle_bounds = tuple(query_number(request.query_params, name, kind=int, min_value=1)
+                                  for name in ("cycle_min", "cycle_max"))  # checked before the cache is asked
         return cache.json_response("cycles", (self.cell_stamp(), self.params_part()), self.rows)
 
     def rows(self) -> list[dict]:
@@ -174,10 +186,11 @@ class CellCyclesView(_CellDataView):
     def cycles(self):
         qs = selectors.cycles_of([self.kwargs["pk"]])
         params = self.request.query_params
-        if params.get("cycle_min", "").isdigit():
-            qs = qs.filter(cycle__gte=int(params["cycle_min"]))
-        if params.get("cycle_max", "").isdigit():
-            qs = qs.filter(cycle__lte=int(params["cycle_max"]))
+        cycle_min, cycle_max = self.cycle_bounds
+        if cycle_min is not None:
+            qs = qs.filter(cycle__gte=cycle_min)
+        if cycle_max is not None:
+            qs = qs.filter(cycle__lte=cycle_max)
         if params.get("c_rate"):
             qs = qs.filter(c_rate_label=params["c_rate"])
         if params.get("segment"):
@@ -192,7 +205,7 @@ class CellCurvesView(_CellDataView):
 
     @extend_schema(parameters=[_CYCLES_PARAM, OpenApiParameter("points", int, description="Max points per half-cycle (50-5000)")])
     def get(self, request, pk):
-        points = min(max(int(request.query_params.get("points", 400) or 400), 50), 5000)
+        points = query_number(request.query_params, "points", kind=int, default=400, min_value=50, max_value=5000)
         tokens = self.cycle_tokens()
         return cache.json_response("curves", (self.cell_stamp(), ",".join(tokens), points),
                                    lambda: selectors.cell_curves(self.get_cell(), tokens, points))

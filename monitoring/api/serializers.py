@@ -8,7 +8,8 @@ from rest_framework import serializers
 from cells.selectors import cells_visible_to, groups_visible_to, projects_visible_to
 
 from .. import rules
-from ..models import KIND_CHOICES, Alert, AlertRule, RunState, Subscription, Webhook
+from ..models import KIND_CHOICES, Alert, AlertRule, RunState, Subscription, Webhook, mask_secret
+from ..webhook_safety import UnsafeWebhookUrl, check_webhook_url
 
 
 def _lab_time(value):
@@ -145,6 +146,11 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         model = Subscription
         fields = ["id", "project", "kinds", "in_app", "email"]
 
+    def validate_email(self, email):
+        if email and not self.context["request"].user.email:
+            raise serializers.ValidationError("E-mails need your e-mail address: set it first (settings page).")
+        return email
+
     def validate_project(self, project):
         if not projects_visible_to(self.context["request"].user).filter(pk=project.pk).exists():
             raise serializers.ValidationError("You are not a member of this project.")
@@ -152,12 +158,45 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
 
 class WebhookSerializer(serializers.ModelSerializer):
+    """A webhook; its signing secret is shown in full once, in the answer to the POST that created it, and
+    masked (the last four characters) in every later read."""
+
     kinds = serializers.ListField(child=serializers.ChoiceField(choices=KIND_CHOICES), required=False)
 
     class Meta:
         model = Webhook
         fields = ["id", "project", "name", "url", "secret", "kinds", "is_active"]
         extra_kwargs = {"secret": {"required": False}}
+
+    def validate_url(self, url):
+        try:
+            check_webhook_url(url)
+        except UnsafeWebhookUrl as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return url
+
+    def validate_secret(self, secret):
+        if secret.startswith("••••"):
+            raise serializers.ValidationError(
+                "That is the masked secret a read shows; leave `secret` out to keep the current one.")
+        return secret
+
+    def to_internal_value(self, data):
+        # A client that sends back what it read (the masked secret) keeps the stored one.
+        if self.instance is not None and hasattr(data, "get") and data.get("secret") == mask_secret(self.instance.secret):
+            data = {k: v for k, v in data.items() if k != "secret"}
+        return super().to_internal_value(data)
+
+    def create(self, validated_data):
+        hook = super().create(validated_data)
+        hook.show_secret_once = True
+        return hook
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not getattr(instance, "show_secret_once", False):
+            data["secret"] = mask_secret(instance.secret)
+        return data
 
     def validate_project(self, project):
         if not projects_visible_to(self.context["request"].user).filter(pk=project.pk).exists():

@@ -11,9 +11,10 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from assb_lab.lib import jsonable
+from cycling.analysis.columns import SUMMARIZE, names_for, rounded_row
 
-JSON_CYCLE_FIELDS = ("cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent",
-                     "c_rate", "dqdv_peak_charge_v", "dqdv_peak_discharge_v")
+# The per-cycle fields of the JSON: the column contract's SUMMARIZE face, rounded to each column's precision.
+JSON_CYCLE_FIELDS = tuple(names_for(SUMMARIZE))
 
 
 class Command(BaseCommand):
@@ -27,7 +28,9 @@ class Command(BaseCommand):
         mass = parser.add_argument_group("build facts (as on the cell's build sheet)")
         mass.add_argument("--active-mass-mg", type=float, default=None, help="active (cathode) material mass in mg")
         mass.add_argument("--active-loading-mg-cm2", type=float, default=None,
-                          help="active material loading in mg/cm² (with --area-cm2 instead of --active-mass-mg)")
+                          help="active material loading in mg/cm²: the active material alone, not the composite "
+                               "(composite loading × active fraction, e.g. 12.0 × 0.70 = 8.4), as the cell list's "
+                               "'Active loading' column; with --area-cm2, instead of --active-mass-mg")
         mass.add_argument("--area-cm2", type=float, default=None, help="electrode area in cm² (per-area columns)")
         mass.add_argument("--theoretical-mah-g", type=float, default=None,
                           help="theoretical capacity in mAh/g, defines the C-rates (e.g. 160 for NMC532)")
@@ -35,13 +38,20 @@ class Command(BaseCommand):
                           help="first half-cycle of the cell; default: detected from the first non-rest record")
         mass.add_argument("--voltage-window-v", type=float, nargs=2, metavar=("MIN_V", "MAX_V"), default=None,
                           help="the cell's voltage window as the cycler sees it (cell voltage), for the window check")
+        refs = parser.add_argument_group("reference cycles of the metrics (as a project sets them)")
+        refs.add_argument("--reference-cycle", type=int, default=None,
+                          help="cycle retention and cycles to 80/70 %% are measured against; default: the first "
+                               "long-term cycle, else the first cycle")
+        refs.add_argument("--decay-reference-cycle", type=int, default=None,
+                          help="cycle the decay per cycle is measured from; default: the first complete cycle")
         parser.add_argument("--format", choices=("json", "csv"), default="json")
 
     def read(self, path):
-        """The export, by the reader registry (the format recognised from the content)."""
-        from cycling.parsers import read_export
+        """Every run of the file (one per channel; one for almost every file), by the reader registry (the
+        format recognised from the content)."""
+        from cycling.parsers import read_runs
 
-        return read_export(path)
+        return read_runs(path)
 
     def spec(self, opts):
         from cycling.analysis import CellSpec
@@ -64,43 +74,70 @@ class Command(BaseCommand):
                         first_half=opts["first_half"], voltage_window_v=window)
 
     def handle(self, *args, **opts):
-        from cycling.parsers import PARSER_VERSION, ParseError
+        from cycling.parsers import ParseError
 
         spec = self.spec(opts)
         try:
-            export = self.read(opts["file"])
+            runs = self.read(opts["file"])
         except ParseError as exc:
             sys.stderr.write(f"{exc}\n")
             sys.stderr.flush()
             raise SystemExit(2) from None
         # The analysis (scipy) is imported after the read: the reader's peak memory does not stack on it.
+        import pandas as pd
+
         from cycling.analysis import analyse
 
-        result = analyse(export, spec)
+        for name in ("reference_cycle", "decay_reference_cycle"):
+            if opts.get(name) is not None and opts[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be a cycle number (1 or more), not {opts[name]}")
+        several = len(runs) > 1
+        payloads = []
+        for export in runs:
+            channel = export.metadata.get("channel")
+            result = analyse(export, spec, reference_cycle=opts.get("reference_cycle"),
+                             decay_reference_cycle=opts.get("decay_reference_cycle"))
+            cycles = result.cycles
+            if opts["format"] == "csv":
+                # Each column rounded to the column contract's precision.
+                cycles = pd.DataFrame([rounded_row(row) for row in cycles.to_dict(orient="records")],
+                                      columns=list(cycles.columns))
+                if several:  # one table, each row saying which channel it came from
+                    cycles = cycles.assign(channel=str(channel))[["channel", *cycles.columns]]
+                self.stdout.write(cycles.to_csv(index=False, header=not payloads), ending="")
+                for w in result.warnings:
+                    sys.stderr.write(f"warning: {f'channel {channel}: ' if several else ''}{w}\n")
+                payloads.append(None)
+                continue
+            payloads.append(self.payload(opts, export, result))
+        if opts["format"] == "json":
+            if several:
+                body = {"file": str(opts["file"]), "channels": [{"channel": str(r.metadata.get("channel")), **p}
+                                                              for r, p in zip(runs, payloads, strict=True)]}
+            else:
+                body = payloads[0]
+            self.stdout.write(json.dumps(body, indent=2, allow_nan=False))
+
+    def payload(self, opts, export, result) -> dict:
         cycles = result.cycles
-        if opts["format"] == "csv":
-            self.stdout.write(cycles.to_csv(index=False, float_format="%.6g"), ending="")
-            for w in result.warnings:
-                sys.stderr.write(f"warning: {w}\n")
-            return
-        provenance = {"parser_version": PARSER_VERSION, "instrument": getattr(export, "instrument", "LAND"),
-                      "reader": getattr(export, "reader", "assb-lab land"),
-                      "reader_version": getattr(export, "reader_version", PARSER_VERSION),
+        provenance = {"parser": export.metadata.get("parser", export.reader),
+                      "parser_version": export.metadata.get("parser_version", export.reader_version),
+                      "instrument": export.instrument, "reader": export.reader,
+                      "reader_version": export.reader_version,
                       **result.provenance(), "parser_warnings": list(export.warnings)}
-        payload = {
+        return {
             "file": str(opts["file"]),
             "instrument": provenance["instrument"], "reader": provenance["reader"],
             "reader_version": provenance["reader_version"],
             "n_records": int(len(export.records)),
             "n_cycles": int(len(cycles)),
             "capacity_unit": result.run.get("capacity_unit"),
-            "cycles": jsonable(cycles[list(JSON_CYCLE_FIELDS)].to_dict(orient="records")),
+            "cycles": jsonable([rounded_row(row) for row in cycles[list(JSON_CYCLE_FIELDS)].to_dict(orient="records")]),
             "run": jsonable(result.run),
             "warnings": result.warnings,
             "findings": provenance["findings"],
             "provenance": jsonable(provenance),
         }
-        self.stdout.write(json.dumps(payload, indent=2, allow_nan=False))
 
 
 __all__ = ["Command", "JSON_CYCLE_FIELDS"]
