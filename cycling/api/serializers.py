@@ -60,6 +60,10 @@ class DataFileUploadSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=100,
         help_text="For a file of several channels (an Arbin workbook with one sheet per channel): the channel "
                   "whose data is this cell's, e.g. '1-053'.")
+    profile = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=80,
+        help_text="The name of a format profile to read the file with (a text layout no reader knows, mapped "
+                  "once by a lab admin). Files from a cycler PC with a profile need not name it.")
 
 
 class CycleSummarySerializer(serializers.ModelSerializer):
