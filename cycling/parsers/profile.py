@@ -73,7 +73,13 @@ def mapping_from_dict(raw: object) -> Mapping:
     unknown = sorted(set(columns) - set(ROLES))
     if unknown:
         raise ParseError(f"unknown column role(s) {', '.join(unknown)} (roles: {', '.join(ROLES)})")
-    columns = {role: str(columns[role]).strip() for role in ROLES if columns.get(role) not in (None, "")}
+    for role in ROLES:
+        if columns.get(role) is not None and not isinstance(columns[role], str):
+            raise ParseError(f"the {role} column is named by its header text, not {columns[role]!r}", column=role)
+    for key in ("delimiter", "decimal", "encoding", "charge_current"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise ParseError(f"'{key}' is a text, not {raw[key]!r}")
+    columns = {role: columns[role].strip() for role in ROLES if (columns.get(role) or "").strip()}
     for role in REQUIRED_ROLES:
         if role not in columns:
             raise ParseError(f"the {role} column is not mapped", column=role)

@@ -1,9 +1,13 @@
 """The pure part of format profiles: a mapping applied to bytes -> the canonical record frame (units, decimal
 comma, header line, encodings, errors naming row and column), and the registry applying a profile."""
 import io
+from functools import cache
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 
 from cycling.analysis import analyse
 from cycling.parsers import ParseError, Profile, read_export
@@ -17,6 +21,7 @@ from cycling.parsers.profile import (
     records_of,
 )
 from readers import UNKNOWN_LAYOUT_HINT, UnknownLayout
+from tests.fuzz import BYTE_EDITS, mutate
 from tests.profilefiles import GERMAN_MAPPING, german_export
 
 SMALL = (
@@ -111,6 +116,10 @@ def test_it_reads_a_decimal_comma_file_with_point_decimals_as_an_error_naming_th
     ({"encoding": "klingon-8"}, "unknown text encoding 'klingon-8'"),
     ({"columns": {"time": "t", "current": "t", "voltage": "u"}}, "column 't' is mapped to two roles"),
     ({"columns": {"time": "t", "current": "i", "voltage": "u", "temperature": "T"}}, "unknown column role"),
+    ({"columns": {"time": ["t"], "current": "i", "voltage": "u"}}, "named by its header text, not ['t']"),
+    ({"delimiter": [";"]}, "'delimiter' is a text"),
+    ({"decimal": {}}, "'decimal' is a text"),
+    ({"header_row": float("nan")}, "the header row nan is not a line number"),
 ])
 def test_it_refuses_a_mapping_with_a_clear_reason(change, says):
     base = {"columns": {"time": "t", "current": "i", "voltage": "u"}, "units": {"time": "s", "current": "mA",
@@ -177,3 +186,41 @@ def test_the_mapping_survives_its_json_export():
     assert again == mapping and doc["name"] == "X"
     with pytest.raises(ParseError, match="not JSON"):
         mapping_from_json(b"{no")
+
+
+@fuzz_settings(max_examples=150, deadline=10000, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=BYTE_EDITS)
+def test_a_mutated_file_read_with_a_profile_gives_records_or_a_parse_error(edits):
+    data, _ = _fuzz_seed()
+    profile = Profile("XT-8 tester", 1, mapping_from_dict(GERMAN_MAPPING), forced=True)
+    try:
+        export = read_export(io.BytesIO(mutate(data, edits)), name="fuzz-xt8.txt", profiles=[profile])
+    except ParseError as exc:
+        assert "fuzz-xt8.txt" in str(exc)
+        return
+    assert len(export.records) > 0 and export.records["test_time_s"].is_monotonic_increasing
+
+
+_KEYS = st.sampled_from(["columns", "units", "delimiter", "decimal", "header_row", "encoding", "charge_current",
+                         "time", "current", "voltage", "cycle"])
+_LEAVES = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+           | st.sampled_from([";", ",", "tab", "h", "mA", "µA", "V", "Zeit/h", "auto", "negative"]))
+_VALUES = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+                       max_leaves=10)
+
+
+@fuzz_settings(max_examples=300, deadline=2000)
+@given(raw=st.dictionaries(_KEYS, _VALUES, max_size=8) | _VALUES, over_valid=st.booleans())
+def test_any_mapping_document_is_a_mapping_or_a_parse_error(raw, over_valid):
+    if over_valid and isinstance(raw, dict):  # odd values on top of a valid mapping reach the later checks
+        raw = {**GERMAN_MAPPING, **raw}
+    try:
+        mapping = mapping_from_dict(raw)
+    except ParseError:
+        return
+    assert mapping_from_dict(mapping.to_dict()) == mapping
+
+
+@cache
+def _fuzz_seed():
+    return german_export(31, n_cycles=2, step_s=120.0)
