@@ -37,10 +37,12 @@ def admin_client(lab_admin):
     return client
 
 
-def test_it_refuses_an_unknown_layout_and_links_the_cell_page_to_the_mapping_form(cell, admin_client):
+def test_it_refuses_an_unknown_layout_and_links_the_cell_page_to_the_mapping_form(cell, admin_client, api):
     data, _ = german_export(1, n_cycles=2)
     datafile = ingest(cell, data, "XT8-0001.txt")
     assert datafile.status == "failed" and UNKNOWN_LAYOUT_HINT in datafile.error
+    body = api.get(f"/api/v1/datafiles/{datafile.pk}/").json()
+    assert body["format_profile_url"] == f"http://testserver/formats/new/?datafile={datafile.pk}"
     page = admin_client.get(f"/cells/{cell.pk}/").content.decode()
     assert f'href="/formats/new/?datafile={datafile.pk}"' in page
     form = admin_client.get(f"/formats/new/?datafile={datafile.pk}").content.decode()
