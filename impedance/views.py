@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from cells.selectors import cells_visible_to
 
-from . import selectors, services
+from . import drt_selectors, selectors, services
 from .analysis import DEFAULT_CIRCUIT, R_INT_ELEMENTS
 from .filtersets import EisSpectrumFilterSet
 from .models import EisFit
@@ -54,7 +54,10 @@ def cell_impedance(request, pk):
         if series_circuits:
             form["circuit"] = series_circuits[-1]
     rint = selectors.cell_series(cell, selectors.rint_frame([cell]))
+    current = {s.pk: next((f for f in s.fits.all() if f.is_current), None) for s in spectra}
+    drt = drt_selectors.cell_drt(spectra, current)
     return render(request, "impedance/cell_impedance.html", {
         "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form, "filterset": filterset,
+        "drt": drt,
         "is_filtered": any(request.GET.get(k) for k in ("after_cycle", "after_cycle_min", "after_cycle_max", "datafile")),
     }, status=status)

@@ -3,7 +3,7 @@
 Layout of the zip (README.md inside says the same to the reader):
     README.md, datacite.json, provenance.json, summary-cells.csv, summary-groups.csv, figures/*.svg,
     cells/<cell>/build_sheet.json, cycles.csv, records/<file>.parquet and .bdf.parquet,
-    eis/spectrum-<id>.csv, eis/fits.json, figures/capacity.svg, figures/profiles.svg
+    eis/spectrum-<id>.csv, eis/drt-<id>.csv, eis/fits.json, figures/capacity.svg, figures/profiles.svg
 The zip is written member by member (data descriptors, no seeking), so memory stays at one record batch
 whatever the selection's size. It is reproducible: the same selection of the same data gives the same bytes
 (fixed member order, every member stamped with the data's own time, no "exported now" inside), so
@@ -34,6 +34,7 @@ from assb_lab.lib import ChunkSink
 from cells.models import Cell
 from cells.selectors import cells_visible_to
 from cycling import figures, selectors
+from cycling.analysis.columns import DATASET, names_for, rounded_row
 from cycling.parsers.bdf import READER_VERSION as BDF_VERSION
 from cycling.parsers.bdf import BdfWriter
 
@@ -50,13 +51,8 @@ _UNIT_SUFFIXES = [
     ("_mpa", "MPa"), ("_mg", "mg"), ("_nm", "nm"), ("_ma", "mA"), ("_v", "V"), ("_c", "°C"), ("_h", "h"),
     ("_s", "s"), ("_t", "t"), ("_percent", "%"), ("_fraction", "1 (mass fraction)"),
 ]
-CYCLE_COLUMNS = [
-    "cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "charge_mah_cm2", "discharge_mah_cm2",
-    "ce_percent", "ce_convention", "charge_energy_mwh", "discharge_energy_mwh", "charge_wh_kg", "discharge_wh_kg",
-    "mean_charge_v", "mean_discharge_v", "median_charge_v", "median_discharge_v", "hysteresis_v",
-    "cc_charge_fraction", "c_rate", "c_rate_label", "segment", "is_partial", "start_time_s", "end_time_s",
-    "duration_s", "dqdv_peak_charge_v", "dqdv_peak_discharge_v", "datafile_id",
-]
+# cycles.csv: the column contract's DATASET face, then the data file of each cycle.
+CYCLE_COLUMNS = [*names_for(DATASET), "datafile_id"]
 
 
 def dataset_cells(user, *, cell_ids=(), group_ids=(), project_ids=()) -> list[Cell]:
@@ -163,10 +159,15 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
             if "bdf" in records:
                 yield from _bdf_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet")
         cell_prov["eis"] = list(_eis_members(zf, cell, base))
+        solid = _solid_state_member(cell)
+        if solid is not None:
+            zf.writestr(f"{base}/solid_state.json", _json(solid))
+            cell_prov["solid_state"] = {"analysis_version": solid["analysis_version"],
+                                        "definitions": solid["definitions"]}
         if rows:
             zf.writestr(f"{base}/figures/capacity.svg", figures.cell_capacity_figure(
                 rows, color=cell.group.color or "#1f77b4", title=cell.name))
-            curves = selectors.cell_curves(cell, ["1", "2", "10", "100", "last"], 2000)
+            curves = selectors.cell_curves(cell, selectors.cycle_tokens(None), 2000)
             zf.writestr(f"{base}/figures/profiles.svg", figures.cell_profiles_figure(curves, title=cell.name))
         provenance["cells"][cell.name] = cell_prov
         yield sink.take()
@@ -219,7 +220,7 @@ def cell_cycle_rows(cell: Cell) -> list[dict]:
     for row in selectors.cycles_of([cell.pk]).values(*CYCLE_COLUMNS):
         if row["cycle"] not in seen:
             seen.add(row["cycle"])
-            rows.append(row)
+            rows.append(rounded_row(row))
     return rows
 
 
@@ -270,18 +271,29 @@ def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
 
 def _eis_members(zf, cell: Cell, base: str) -> Iterator[dict]:
     """Each EIS spectrum as CSV and the fits of all spectra in one JSON; yields the provenance per spectrum."""
+    from impedance.drt_selectors import spectra_drts
     from impedance.models import EisSpectrum
     from impedance.selectors import fit_summary
 
     fits = []
-    for spectrum in EisSpectrum.objects.filter(cell=cell).select_related("datafile").order_by("after_cycle", "pk"):
+    spectra = list(EisSpectrum.objects.filter(cell=cell).select_related("datafile").order_by("after_cycle", "pk"))
+    drts = spectra_drts(spectra)
+    for spectrum, drt in zip(spectra, drts, strict=True):
         rows = [{"freq_hz": f, "z_real_ohm": re_, "z_imag_ohm": im}
                 for f, re_, im in zip(spectrum.freq_hz, spectrum.z_real_ohm, spectrum.z_imag_ohm, strict=True)]
         zf.writestr(f"{base}/eis/spectrum-{spectrum.pk}.csv", _csv_text(["freq_hz", "z_real_ohm", "z_imag_ohm"], rows))
+        if "error" not in drt:
+            zf.writestr(f"{base}/eis/drt-{spectrum.pk}.csv", _csv_text(
+                ["tau_s", "gamma_ohm"], [{"tau_s": t, "gamma_ohm": g} for t, g in zip(drt["tau_s"], drt["gamma_ohm"],
+                                                                                     strict=True)]))
         spectrum_fits = [fit_summary(f) for f in spectrum.fits.order_by("-is_current", "-created_at")]
+        drt_entry = {"error": drt["error"]} if "error" in drt else {
+            "r_inf_ohm": drt["r_inf_ohm"], "r_pol_ohm": drt["r_pol_ohm"], "lambda": drt["lambda"],
+            "residual_rel": drt["residual_rel"], "inductance_h": drt["inductance_h"],
+            "capacitance_f": drt["capacitance_f"], "peaks": drt["peaks"], "provenance": drt["provenance"]}
         fits.append({"spectrum_id": spectrum.pk, "after_cycle": spectrum.after_cycle,
                      "temperature_c": spectrum.temperature_c, "kk_max_residual_pct": spectrum.kk_max_residual_pct,
-                     "kk_passes": spectrum.kk_passes, "fits": spectrum_fits})
+                     "kk_passes": spectrum.kk_passes, "fits": spectrum_fits, "drt": drt_entry})
         yield {"spectrum_id": spectrum.pk, "datafile_id": spectrum.datafile_id,
                "original_name": spectrum.datafile.original_name, "sha256": spectrum.datafile.sha256,
                "fits": [{"id": f["id"], "circuit": f["circuit"], "weighting": f["weighting"],
@@ -289,6 +301,16 @@ def _eis_members(zf, cell: Cell, base: str) -> Iterator[dict]:
                         for f in spectrum_fits]}
     if fits:
         zf.writestr(f"{base}/eis/fits.json", _json(fits))
+
+
+def _solid_state_member(cell: Cell) -> dict | None:
+    """The cell's solid-state results (pellet conductivity and Arrhenius, sigma_e, CCD, pressure channel, its
+    electrolyte batch's conductivity), computed where missing."""
+    from solidstate import selectors as solid_selectors
+    from solidstate import services as solid_services
+
+    solid_services.cell_results_refresh(cell=cell)
+    return solid_selectors.cell_solid_state(cell)
 
 
 # --- metadata --------------------------------------------------------------------------------------
@@ -344,7 +366,9 @@ def readme(cells: list[Cell], records: tuple[str, ...], now: datetime) -> str:
                      "(test_time_second, voltage_volt, current_ampere, charging/discharging_capacity_ah ...) |")
     lines += [
         "| `cells/<cell>/eis/` | EIS spectra (freq_hz, z_real_ohm, z_imag_ohm; Z'' signed, capacitive < 0) and "
-        "every fit with its circuit, parameters and standard errors |",
+        "every fit with its circuit, parameters and standard errors; the distribution of relaxation times of each "
+        "spectrum (drt-<id>.csv: tau_s, gamma_ohm, whose integral over ln tau is r_pol_ohm) with its peaks, lambda, "
+        "basis and method version in fits.json |",
         "| `cells/<cell>/figures/` | capacity and CE against cycle; voltage profiles of cycles 1, 2, 10, 100, last |",
         "| `provenance.json` | per data file: the original file's name and SHA-256, reader and analysis versions, "
         "the build values and parameters used (active mass, area, dQ/dV smoothing), findings and warnings |",

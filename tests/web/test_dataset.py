@@ -4,6 +4,7 @@ import json
 import zipfile
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from django.core.files.storage import default_storage
@@ -97,6 +98,15 @@ def test_it_ships_eis_spectra_and_fits(viewer, coated):
     assert table["freq_hz"].max() == pytest.approx(7e6, rel=0.01) and table["freq_hz"].min() == pytest.approx(0.1, rel=0.01)
     fits = json.loads(zf.read("cells/LNTO-01/eis/fits.json"))
     assert fits[0]["fits"][0]["r_int_ohm"] == pytest.approx(248, rel=0.05)  # the study's coated cell
+    # the DRT of the same spectrum: gamma vs tau, its peaks with provenance (method, lambda, basis, version)
+    drt = fits[0]["drt"]
+    gamma = pd.read_csv(zf.open(spectrum.replace("spectrum-", "drt-")))
+    assert list(gamma.columns) == ["tau_s", "gamma_ohm"]
+    assert np.trapezoid(gamma["gamma_ohm"], np.log(gamma["tau_s"])) == pytest.approx(drt["r_pol_ohm"], rel=5e-3)
+    interface = max(drt["peaks"], key=lambda p: p["resistance_ohm"])
+    assert interface["resistance_ohm"] == pytest.approx(248, rel=0.10) and 400 < interface["f_hz"] < 1200
+    assert drt["provenance"]["lambda_method"] == "gcv" and drt["provenance"]["version"] >= 1
+    assert "gaussian-rbf" in drt["provenance"]["basis"] and drt["lambda"] > 0
 
 
 def test_it_exports_only_what_the_user_may_see_and_audits_it(client, viewer, outsider, device_api, coated, study):

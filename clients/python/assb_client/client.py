@@ -174,6 +174,25 @@ class Client:
         resp = self._request("GET", path, params=_clean(params), stream=True)
         return b"".join(resp.iter_content(chunk_size=1 << 20))
 
+    def eis_spectra(self, cell) -> pd.DataFrame:
+        """A cell's EIS sweeps (one row each: after_cycle, points, lin-KK, current fit's R_int), by cycle."""
+        return pd.DataFrame(self._all("eis/spectra/", cell=self._id("cells/", cell)))
+
+    def drt(self, spectrum: int, *, lambda_: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The distribution of relaxation times of one EIS sweep (id from :meth:`eis_spectra`): gamma vs tau
+        (``tau_s``, ``gamma_ohm``; its integral over ln tau is R_pol) and the peaks (``tau_s``, ``f_hz``,
+        ``resistance_ohm``). ``lambda_`` fixes the regularisation (default: generalised cross-validation). Both
+        frames carry the method's provenance in ``attrs`` (lambda, basis, version, r_inf_ohm, r_pol_ohm)."""
+        body = self.get(f"eis/spectra/{int(spectrum)}/drt/", **{"lambda": lambda_})
+        gamma = pd.DataFrame({"tau_s": body["tau_s"], "gamma_ohm": body["gamma_ohm"]})
+        peaks = pd.DataFrame(body["peaks"], columns=["tau_s", "f_hz", "resistance_ohm"])
+        attrs = {"spectrum": body["spectrum"], "lambda": body["lambda"], "r_inf_ohm": body["r_inf_ohm"],
+                 "r_pol_ohm": body["r_pol_ohm"], "residual_rel": body["residual_rel"],
+                 "inductance_h": body["inductance_h"], "capacitance_f": body["capacitance_f"],
+                 **body["provenance"]}
+        gamma.attrs, peaks.attrs = dict(attrs), dict(attrs)
+        return gamma, peaks
+
     def compare(self, groups=None, cells=None, *, reference_cycle: int | None = None,
                 per: str = "cell") -> pd.DataFrame:
         """The comparison's summary: per cell (default) or per group ('group') ICE, first charge/discharge,
@@ -187,6 +206,32 @@ class Client:
         frame = pd.DataFrame(body["cells" if per == "cell" else "groups"])
         frame.attrs["columns"] = {c["key"]: c["label"] for c in body["columns"]}
         return frame
+
+    def electrolyte_batches(self) -> pd.DataFrame:
+        """The electrolyte batches (id, name, material, supplier, made_on)."""
+        return pd.DataFrame(self._all("electrolyte-batches/"))
+
+    def _batch_id(self, ref) -> int:
+        if isinstance(ref, int) or str(ref).isdigit():
+            return int(ref)
+        for b in self._all("electrolyte-batches/"):
+            if b["name"] == ref:
+                return int(b["id"])
+        raise NotFound(404, f"no electrolyte batch named {ref!r}")
+
+    def conductivity(self, batch) -> pd.DataFrame:
+        """A batch's pellet spectra: temperature_c, r_total_ohm, sigma_total_s_cm, r_bulk_ohm / sigma_bulk_s_cm
+        (None where the bulk arc is out of the band), what was measured; ``attrs["arrhenius"]`` holds the fit
+        (ea_ev, ea_ev_se, sigma_25c_s_cm, form "sigma_T", n_points) or None below 3 temperatures."""
+        body = self.get(f"electrolyte-batches/{self._batch_id(batch)}/results/")
+        frame = pd.DataFrame(body["conductivity"]["points"])
+        frame.attrs["arrhenius"] = body["conductivity"]["arrhenius"]
+        return frame
+
+    def ccd(self, batch) -> list[dict]:
+        """A batch's symmetric cells' CCD results (steps, ccd_ma_cm2 or None when not reached, short_time_s,
+        definition, stack pressure and temperature)."""
+        return self.get(f"electrolyte-batches/{self._batch_id(batch)}/results/")["ccd"]
 
     def effects(self, outcome: str, factor: str | None = None, *, project=None, groups=None, cells=None,
                 scale: str | None = None, cycle: int | None = None, detect: float | None = None,

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cells', '0004_cell_data_version'),
-        ('cycling', '0004_datafile_kind_cycling'),
+        ('cycling', '0005_cell_figures'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
