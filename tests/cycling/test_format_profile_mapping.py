@@ -224,3 +224,17 @@ def test_any_mapping_document_is_a_mapping_or_a_parse_error(raw, over_valid):
 @cache
 def _fuzz_seed():
     return german_export(31, n_cycles=2, step_s=120.0)
+
+
+def test_a_mapped_step_column_tells_where_the_files_capacity_counter_restarts():
+    # two charge steps in a row; the counter restarts at the second one but not below half its last value
+    text = "t;i;u;q;st\n10;1;3,5;0,01;1\n20;1;3,6;0,02;1\n30;2;3,7;0,015;2\n40;2;3,8;0,03;2\n"
+    base = {"columns": {"time": "t", "current": "i", "voltage": "u", "capacity": "q"},
+            "units": {"time": "s", "current": "mA", "voltage": "V", "capacity": "mAh"}, "delimiter": ";",
+            "decimal": ","}
+    with_step = mapping_from_dict({**base, "columns": {**base["columns"], "step": "st"}})
+    records, _ = records_of(text.encode(), with_step)
+    assert records["capacity_mah"].tolist() == pytest.approx([0.01, 0.02, 0.035, 0.05])
+    assert records["step"].tolist() == [1, 1, 2, 2]
+    without, _ = records_of(text.encode(), mapping_from_dict(base))
+    assert without["capacity_mah"].iat[-1] != pytest.approx(0.05)
