@@ -512,6 +512,16 @@ def datafile_read_with_profile(*, datafile: DataFile, profile: FormatProfile, ac
     return datafile_reprocess(datafile=datafile, actor=actor, reason=f"read with format profile {profile}")
 
 
+def format_profile_reread(*, profile: FormatProfile, actor=None) -> int:
+    """After an edit: read again every cycling file an earlier version of ``profile`` read (their provenance then
+    names the new version); returns how many were queued."""
+    files = list(DataFile.objects.filter(kind=DataFile.Kind.CYCLING, provenance__profile=profile.name)
+                 .exclude(provenance__profile_version=profile.version).exclude(status=DataFile.Status.PARSING))
+    for datafile in files:
+        datafile_reprocess(datafile=datafile, actor=actor, reason=f"format profile {profile} edited")
+    return len(files)
+
+
 def format_profile_import(*, document: bytes | str, actor=None, device=None) -> FormatProfile:
     """A profile from its JSON export: a new one, or the next version of the profile of that name."""
     from cycling.parsers.profile import mapping_from_json

@@ -112,6 +112,8 @@ def format_profile_edit(request, pk=None):
                 device = CyclerDevice.objects.filter(pk=form["device"]).first() if form["device"] else None
                 saved = services.format_profile_save(name=form["name"], mapping=mapping.to_dict(), device=device,
                                                      actor=request.user, profile=profile)
+                if profile is not None and saved.version != profile.version:
+                    services.format_profile_reread(profile=saved, actor=request.user)
                 if datafile is not None:
                     services.datafile_read_with_profile(datafile=datafile, profile=saved, actor=request.user)
                     return redirect(reverse("cell-page", args=[datafile.cell_id]) + "#datafiles")

@@ -151,3 +151,21 @@ def test_an_edit_is_a_new_version_audited_and_export_import_round_trips(admin_cl
     broken = SimpleUploadedFile("p.json", b'{"name": "x", "mapping": {"columns": {}}}')
     resp = admin_client.post("/formats/import/", {"document": broken})
     assert "the time column is not mapped" in admin_client.get(resp["Location"]).content.decode()
+
+
+def test_an_edit_reads_the_files_of_earlier_versions_again(cell, admin_client, lab_admin):
+    profile = services.format_profile_save(name="XT-8 tester", mapping=GERMAN_MAPPING, actor=lab_admin)
+    data, truth = german_export(8, n_cycles=2)
+    datafile = ingest(cell, data, "XT8-0008.txt")
+    with mock.patch.object(services, "datafile_enqueue"):
+        services.datafile_read_with_profile(datafile=datafile, profile=profile, actor=lab_admin)
+    assert services.datafile_ingest(datafile_id=datafile.pk) == "imported"
+    # an edit (the current read in µA: a thousand times less charge) re-reads the file with version 2
+    with mock.patch.object(services, "datafile_enqueue") as enqueued:
+        resp = admin_client.post(f"/formats/{profile.pk}/", _form(action="save", unit_current="µA"))
+    assert resp.status_code == 302 and [c.args[0].pk for c in enqueued.call_args_list] == [datafile.pk]
+    assert services.datafile_ingest(datafile_id=datafile.pk) == "imported"
+    datafile.refresh_from_db()
+    assert datafile.provenance["profile_version"] == 2
+    _, discharge = _capacities(datafile)
+    np.testing.assert_allclose(discharge, truth["discharge_mah"] / 1000, rtol=0.005)
