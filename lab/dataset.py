@@ -43,8 +43,7 @@ from .services import STORAGE_DIR, prune_built  # noqa: F401  (prune_built: the 
 
 RECORD_FORMATS = ("parquet", "bdf")
 # Bumped whenever the zip's layout or any member's writer changes, so an ETag never names an older build.
-DATASET_LAYOUT_VERSION = "2"
-_COPY_CHUNK = 1 << 20
+DATASET_LAYOUT_VERSION = "3"  # 3: records as analysed, with the cell's cycle
 # Unit of a build-sheet field from its name's suffix (names carry units; the JSON says them in words too).
 _UNIT_SUFFIXES = [
     ("_mg_cm2", "mg/cm²"), ("_mah_cm2", "mAh/cm²"), ("_mah_g", "mAh/g"), ("_cm2", "cm²"), ("_mm", "mm"),
@@ -81,7 +80,7 @@ def dataset_inputs(user, cells: list[Cell], records: tuple[str, ...]) -> tuple[s
         "whole_groups": list(_whole_groups(user, cells)),
         "cells": [[c.pk, c.name, c.updated_at, c.group_id, c.group.name if c.group_id else None,
                    c.group.color if c.group_id else None, c.project.name] for c in cells],
-        "datafiles": [[cell_pk, f.pk, f.sha256, f.records_file, f.finished_at, f.timeline_position,
+        "datafiles": [[cell_pk, f.pk, f.sha256, f.records_file, f.finished_at, f.timeline_position, f.cycle_offset,
                        (f.provenance or {}).get("analysis_version")] for cell_pk, fs in files.items() for f in fs],
         "spectra": spectra, "fits": fits,
     }
@@ -155,9 +154,10 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
         cell_prov = {"datafiles": [datafile_provenance(f) for f in files], "eis": []}
         for datafile in files:
             if "parquet" in records:
-                yield from _copy_member(zf, sink, datafile.records_file, f"{base}/records/{datafile.pk}.parquet")
+                yield from _records_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.parquet")
             if "bdf" in records:
-                yield from _bdf_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet")
+                yield from _records_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet",
+                                           bdf=True)
         cell_prov["eis"] = list(_eis_members(zf, cell, base))
         solid = _solid_state_member(cell)
         if solid is not None:
@@ -239,17 +239,8 @@ def datafile_provenance(datafile) -> dict:
     }
 
 
-def _copy_member(zf, sink, storage_name: str, member: str) -> Iterator[bytes]:
-    """A stored file copied into the zip as it is (Parquet is compressed already: stored, not deflated)."""
-    with default_storage.open(storage_name, "rb") as src, zf.open(
-        zf.info(member, zipfile.ZIP_STORED), "w", force_zip64=True
-    ) as dst:
-        while chunk := src.read(_COPY_CHUNK):
-            dst.write(chunk)
-            yield sink.take()
-
-
-def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
+def _records_member(zf, sink, datafile, member: str, *, bdf: bool = False) -> Iterator[bytes]:
+    """A file's analysed records (with the cell's cycle, as cycles.csv numbers them), as Parquet or BDF Parquet."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -259,7 +250,12 @@ def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
         out = _Tell(dst)
         parquet = None
         for batch in selectors.iter_records(datafile):
-            table = pa.Table.from_pandas(writer.frame(batch.to_pandas()), preserve_index=False)
+            if bdf:  # BDF's cycle_count: the cell's cycle
+                frame = batch.to_pandas()
+                table = pa.Table.from_pandas(writer.frame(frame.assign(cycle=frame["cell_cycle"])),
+                                             preserve_index=False)
+            else:
+                table = pa.Table.from_batches([batch])
             if parquet is None:
                 parquet = pq.ParquetWriter(out, table.schema, compression="zstd")
             parquet.write_table(table.cast(parquet.schema))
@@ -360,10 +356,13 @@ def readme(cells: list[Cell], records: tuple[str, ...], now: datetime) -> str:
     if "parquet" in records:
         lines.append("| `cells/<cell>/records/<file>.parquet` | every record of each data file: test_time_s, "
                      "step_time_s, current_ma (charge > 0), voltage_v, capacity_mah (running total per direction), "
-                     "energy_mwh, cycle, step, step_kind, step_mode, sys_time (UTC) |")
+                     "energy_mwh, cycle (the file's, as analysed), cell_cycle (the cell's: cycles.csv), step, "
+                     "step_kind, step_mode, sys_time (UTC), instrument_cycle (the cycler's own index), half "
+                     "(charge/discharge/rest), segment and c_rate_label of the record's cycle |")
     if "bdf" in records:
         lines.append("| `cells/<cell>/records/<file>.bdf.parquet` | the same records in the Battery Data Format "
-                     "(test_time_second, voltage_volt, current_ampere, charging/discharging_capacity_ah ...) |")
+                     "(test_time_second, voltage_volt, current_ampere, charging/discharging_capacity_ah ...; "
+                     "cycle_count is the cell's cycle) |")
     lines += [
         "| `cells/<cell>/eis/` | EIS spectra (freq_hz, z_real_ohm, z_imag_ohm; Z'' signed, capacitive < 0) and "
         "every fit with its circuit, parameters and standard errors; the distribution of relaxation times of each "

@@ -73,8 +73,12 @@ def test_it_ships_full_records_in_parquet_and_bdf_with_their_provenance(viewer, 
     zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?groups={coated.pk}"))
     datafile = DataFile.objects.get(cell__name="LNTO-01", kind="cycling")
     with default_storage.open(datafile.records_file, "rb") as fh:
-        stored = fh.read()
-    assert zf.read(f"cells/LNTO-01/records/{datafile.pk}.parquet") == stored
+        stored = pd.read_parquet(fh)
+    # The analysed record as stored, with the cell's cycle (cycles.csv's numbers) beside the file's.
+    shipped = pd.read_parquet(io.BytesIO(zf.read(f"cells/LNTO-01/records/{datafile.pk}.parquet")))
+    pd.testing.assert_frame_equal(shipped.drop(columns="cell_cycle"), stored)
+    assert (shipped["cell_cycle"] == stored["cycle"] + datafile.cycle_offset).all()
+    assert sorted(shipped["cell_cycle"].unique()) == sorted(pd.read_csv(zf.open("cells/LNTO-01/cycles.csv"))["cycle"])
     bdf = read_bdf(io.BytesIO(zf.read(f"cells/LNTO-01/records/{datafile.pk}.bdf.parquet")), name="x.bdf.parquet")
     spec = CellSpec(active_mass_mg=datafile.provenance["active_mass_mg"], area_cm2=datafile.provenance["area_cm2"],
                     theoretical_mah_g=160.0)

@@ -28,7 +28,9 @@ class Command(BaseCommand):
         mass = parser.add_argument_group("build facts (as on the cell's build sheet)")
         mass.add_argument("--active-mass-mg", type=float, default=None, help="active (cathode) material mass in mg")
         mass.add_argument("--active-loading-mg-cm2", type=float, default=None,
-                          help="active material loading in mg/cm² (with --area-cm2 instead of --active-mass-mg)")
+                          help="active material loading in mg/cm²: the active material alone, not the composite "
+                               "(composite loading × active fraction, e.g. 12.0 × 0.70 = 8.4), as the cell list's "
+                               "'Active loading' column; with --area-cm2, instead of --active-mass-mg")
         mass.add_argument("--area-cm2", type=float, default=None, help="electrode area in cm² (per-area columns)")
         mass.add_argument("--theoretical-mah-g", type=float, default=None,
                           help="theoretical capacity in mAh/g, defines the C-rates (e.g. 160 for NMC532)")
