@@ -202,3 +202,29 @@ class CellFigures(models.Model):
 # CellFigures' metric columns, named as cell_metrics names them.
 CELL_FIGURE_KEYS = ("capacity_unit", "first_discharge_mah_g", "last_capacity", "retention_reference_cycle",
                     "retention_percent", "decay_reference_cycle", "decay_percent_per_cycle", "initial_ce_percent")
+
+
+class FormatProfile(models.Model):
+    """A lab's own mapping of a text layout no reader knows (columns, units, separators, header line, encoding),
+    made once in the browser by a lab admin and applied to later files of that layout: those a cycler PC
+    (``device``) uploads, and those whose upload names the profile. ``version`` counts its edits; a file's
+    provenance names the profile and the version that read it."""
+
+    name = models.CharField(max_length=80, unique=True,
+                            help_text="The instrument or export it maps, e.g. 'XT-8 tester (German export)'.")
+    device = models.ForeignKey("cells.CyclerDevice", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="format_profiles",
+                               help_text="Its files are read with this profile when their header matches.")
+    mapping = models.JSONField(help_text="cycling.parsers.profile mapping: columns, units, delimiter, decimal, "
+                                         "header_row, encoding.")
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} (v{self.version})"

@@ -495,3 +495,21 @@ def _group_may_hold(parquet, group: int, cycles: list[tuple[int, int]]) -> bool:
     if stats is None or not stats.has_min_max:
         return True
     return any(lo <= stats.max and hi >= stats.min for lo, hi in cycles)
+
+
+def format_profile_document(profile) -> dict:
+    """A format profile as exported JSON (what format_profile_import reads back)."""
+    from cycling.parsers.profile import VERSION
+
+    return {"format": "assb-lab format profile", "format_version": VERSION, "name": profile.name,
+            "version": profile.version, "device": profile.device.name if profile.device_id else None,
+            "mapping": profile.mapping}
+
+
+def unknown_layout_files(user) -> QuerySet:
+    """Cycling files the user may see that were refused because no reader recognises their layout."""
+    from readers import UNKNOWN_LAYOUT_HINT
+
+    return (DataFile.objects.restrict(user, "view")
+            .filter(kind=DataFile.Kind.CYCLING, status=DataFile.Status.FAILED, error__contains=UNKNOWN_LAYOUT_HINT)
+            .select_related("cell").order_by("-created_at"))

@@ -21,8 +21,9 @@ from cells.services import audit, cell_data_changed
 from ingest import machinery as ingest
 from ingest.machinery import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
 from ingest.signals import cell_data_ingested, subscribers_inline
+from readers import ParseError
 
-from .models import CYCLE_FIELDS, CycleSummary, DataFile, shown_results
+from .models import CYCLE_FIELDS, CycleSummary, DataFile, FormatProfile, shown_results
 from .tasks import ingest_datafile as ingest_datafile_task
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,11 @@ log = logging.getLogger(__name__)
 # --- upload ---------------------------------------------------------------------------------
 
 def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=None,
-                    enqueue: bool = True, channel: str = "") -> tuple[DataFile, bool]:
+                    enqueue: bool = True, channel: str = "", profile: str = "") -> tuple[DataFile, bool]:
     """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created).
 
     ``channel`` names the cell's channel in a file of several (kept as metadata['channel_requested'] for every
-    later re-read of the file).
+    later re-read of the file). ``profile`` names the format profile to read it with (metadata['profile_requested']).
 
     enqueue=False is for callers that run the ingest themselves in this process.
     """
@@ -53,6 +54,8 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
     )
     if channel.strip():
         datafile.metadata = {**(datafile.metadata or {}), "channel_requested": channel.strip()}
+    if profile.strip():
+        datafile.metadata = {**(datafile.metadata or {}), "profile_requested": profile.strip()}
     with transaction.atomic():
         target = datafile.file.field.generate_filename(datafile, "upload.bin")  # from upload_to, not the user's
         try:
@@ -163,7 +166,9 @@ def _provenance_of_reader(export) -> dict:
             "parser": meta.get("parser") or export.reader,
             "parser_version": meta.get("parser_version") or export.reader_version,
             # which channel of the file the records are (a file of several channels holds one cell each)
-            "channel": meta.get("channel"), "channels_in_file": meta.get("channels_in_file", 1)}
+            "channel": meta.get("channel"), "channels_in_file": meta.get("channels_in_file", 1),
+            # the lab's format profile that read a layout no reader knows (name and version), else None
+            "profile": meta.get("profile"), "profile_version": meta.get("profile_version")}
 
 
 def _load_export(datafile: DataFile, progress):
@@ -190,10 +195,32 @@ def _load_export(datafile: DataFile, progress):
                              prov.get("reader_version") or PARSER_VERSION, stored=stored), False
     requested = (datafile.metadata or {}).get("channel_requested")
     with default_storage.open(datafile.file.name, "rb") as fh:
-        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70), channel=requested)
+        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70), channel=requested,
+                             profiles=_profiles_for(datafile))
     if requested:
         export.metadata["channel_requested"] = requested
+    if (datafile.metadata or {}).get("profile_requested"):
+        export.metadata["profile_requested"] = datafile.metadata["profile_requested"]
     return export, True
+
+
+def _profiles_for(datafile: DataFile) -> list:
+    """The format profiles that may read this file: the one its upload named (forced), then its cycler PC's
+    (applied when their mapped header is the file's)."""
+    from cycling.parsers import Profile
+    from cycling.parsers.profile import mapping_from_dict
+
+    named = (datafile.metadata or {}).get("profile_requested")
+    found = []
+    if named:
+        profile = FormatProfile.objects.filter(name=named).first()
+        if profile is None:
+            raise ParseError(f"the upload names the format profile '{named}', which does not exist",
+                             file=datafile.original_name)
+        found.append((profile, True))
+    if datafile.device_id:
+        found += [(p, False) for p in FormatProfile.objects.filter(device_id=datafile.device_id).order_by("-updated_at")]
+    return [Profile(p.name, p.version, mapping_from_dict(p.mapping), forced) for p, forced in found]
 
 
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
@@ -463,3 +490,64 @@ def _cycle_rows(datafile: DataFile, cycles: pd.DataFrame) -> list[CycleSummary]:
 def sweep_stale(*, pending_after_s: int | None = None) -> list[int]:
     """Re-send files nobody is working on (see ingest.machinery.sweep_stale)."""
     return ingest.sweep_stale(ingest_datafile_task, pending_after_s=pending_after_s)
+
+
+# --- format profiles (a lab's own mapping of a text layout no reader knows) ---------------------------
+
+def format_profile_save(*, name: str, mapping: dict, device=None, actor=None,
+                        profile: FormatProfile | None = None) -> FormatProfile:
+    """Create a profile, or save an edit of ``profile`` as its next version; the mapping is checked first
+    (ParseError naming what is wrong) and stored in its canonical form."""
+    from cycling.parsers.profile import mapping_from_dict
+
+    clean = mapping_from_dict(mapping).to_dict()
+    name = name.strip()
+    if not name:
+        raise ParseError("a format profile needs a name")
+    with transaction.atomic():
+        if profile is None:
+            profile = FormatProfile.objects.create(name=name, device=device, mapping=clean, created_by=actor
+                                                   if getattr(actor, "is_authenticated", False) else None)
+            audit(actor=actor, action="create", obj=profile, version=1)
+            return profile
+        locked = FormatProfile.objects.select_for_update().get(pk=profile.pk)
+        changes = {field: [old, new] for field, old, new in (
+            ("name", locked.name, name), ("device", str(locked.device or ""), str(device or "")),
+            ("mapping", locked.mapping, clean)) if old != new}
+        if not changes:
+            return locked
+        locked.name, locked.device, locked.mapping = name, device, clean
+        locked.version += 1
+        locked.save()
+        audit(actor=actor, action="update", obj=locked, changes={**changes, "version": [locked.version - 1,
+                                                                                         locked.version]})
+        return locked
+
+
+def datafile_read_with_profile(*, datafile: DataFile, profile: FormatProfile, actor=None) -> DataFile:
+    """Read ``datafile`` again with ``profile`` (kept as metadata['profile_requested'] for every later re-read)."""
+    metadata = {**(datafile.metadata or {}), "profile_requested": profile.name}
+    DataFile.objects.filter(pk=datafile.pk).update(metadata=metadata)
+    datafile.metadata = metadata
+    return datafile_reprocess(datafile=datafile, actor=actor, reason=f"read with format profile {profile}")
+
+
+def format_profile_reread(*, profile: FormatProfile, actor=None) -> int:
+    """After an edit: read again every cycling file an earlier version of ``profile`` read (their provenance then
+    names the new version); returns how many were queued."""
+    files = list(DataFile.objects.filter(kind=DataFile.Kind.CYCLING, provenance__profile=profile.name)
+                 .exclude(provenance__profile_version=profile.version).exclude(status=DataFile.Status.PARSING))
+    for datafile in files:
+        datafile_reprocess(datafile=datafile, actor=actor, reason=f"format profile {profile} edited")
+    return len(files)
+
+
+def format_profile_import(*, document: bytes | str, actor=None, device=None) -> FormatProfile:
+    """A profile from its JSON export: a new one, or the next version of the profile of that name."""
+    from cycling.parsers.profile import mapping_from_json
+
+    doc, mapping = mapping_from_json(document)
+    name = str(doc.get("name") or "").strip()
+    existing = FormatProfile.objects.filter(name=name).first()
+    return format_profile_save(name=name, mapping=mapping.to_dict(), actor=actor, profile=existing,
+                               device=device if device is not None else (existing.device if existing else None))

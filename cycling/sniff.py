@@ -35,7 +35,7 @@ def refuse_reason(head: bytes, *, kind: str = "cycling") -> str | None:
         return f"the file is an HTML page, not {_WHAT}"
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")) and not _looks_utf16(head):
         return f"the file is binary data of an unknown format, not {_WHAT}"
-    if kind == "cycling" and found is None and not _has_cycler_header(head):
+    if kind == "cycling" and found is None and not _has_cycler_header(head) and not _numeric_table(head):
         return ("the file is text with no record table of a cycler (no reader recognises it: a note or a log?). "
                 f"Looked for: {text_tables_looked_for()}")
     return None
@@ -52,6 +52,30 @@ def _has_cycler_header(head: bytes) -> bool:
         canonical.discard(None)
         if len(canonical) >= 2:
             return True
+    return False
+
+
+_EIS_HEADER = re.compile(r"freq|z'|z\"|z_?re|z_?im|phase|ohm", re.IGNORECASE)
+_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+
+
+def _numeric_table(head: bytes, *, min_lines: int = 5, min_fields: int = 3) -> bool:
+    """A run of lines that split (by ; , or tab) into the same number (3 or more) of numbers: a cycler's
+    record table in a layout no reader knows. It is stored, and its ingest refusal links to the format-profile
+    form where a lab admin maps it once; a note (prose) or a logger's timestamp/value csv is no such table."""
+    lines = [line.strip() for line in _decode(head).splitlines()[:400]]
+    for delimiter in (";", "\t", ","):
+        run, width, header = 0, None, ""
+        for line in lines:
+            cells = [c.strip().strip('"') for c in line.split(delimiter)]
+            if len(cells) >= min_fields and all(_NUMBER.match(c) for c in cells):
+                run = run + 1 if len(cells) == width else 1
+                width = len(cells)
+                if run >= min_lines:
+                    return not _EIS_HEADER.search(header)  # an impedance table is no cycler's records
+            else:
+                run, width = 0, None
+                header = line or header
     return False
 
 

@@ -35,8 +35,22 @@ class ParseError(ValueError):
 
     def located(self, *, file: str | None = None, sheet: str | None = None) -> ParseError:
         """The same error with the file (and sheet) filled in where the raiser did not know them."""
-        return ParseError(self.reason, file=self.file or file, sheet=self.sheet or sheet,
+        return type(self)(self.reason, file=self.file or file, sheet=self.sheet or sheet,
                           row=self.row, column=self.column)
+
+
+# Said by every refusal of a text file whose layout no reader recognises; the pages link it to the profile form.
+UNKNOWN_LAYOUT_HINT = "a lab admin can map this layout once as a format profile"
+
+
+class UnknownLayout(ParseError):
+    """A text file no reader recognises: not broken, just a layout this system was never taught. A format
+    profile (a lab's own column mapping) reads it without a developer."""
+
+    def __init__(self, reason: str, **where):
+        if UNKNOWN_LAYOUT_HINT not in reason:
+            reason = f"{reason}. If it is a cycler's export, {UNKNOWN_LAYOUT_HINT}"
+        super().__init__(reason, **where)
 
 
 # What a reader's bug on odd input looks like; never shown to the uploader as a bare traceback.

@@ -2,6 +2,8 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from readers import UNKNOWN_LAYOUT_HINT
+
 from ..analysis.columns import MODEL, columns_for
 from ..models import CYCLE_FIELDS, CycleSummary, DataFile
 
@@ -16,6 +18,8 @@ class DataFileSerializer(serializers.ModelSerializer):
     instrument = serializers.SerializerMethodField()
     reader = serializers.SerializerMethodField()
     reader_version = serializers.SerializerMethodField()
+    # A file refused because no reader recognises its layout: the page where a lab admin maps it once.
+    format_profile_url = serializers.SerializerMethodField()
 
     class Meta:
         model = DataFile
@@ -24,12 +28,17 @@ class DataFileSerializer(serializers.ModelSerializer):
             "progress_percent", "error", "warnings", "n_records", "n_cycles", "attempts", "superseded_by",
             "timeline_position", "timeline_relation", "timeline_mark", "cycle_offset", "timeline_warnings",
             "instrument", "reader", "reader_version", "metadata", "provenance", "uploaded_by", "device", "created_at", "started_at", "finished_at",
-            "status_url", "traceback",
+            "status_url", "traceback", "format_profile_url",
         ]
         read_only_fields = fields
 
     def get_status_url(self, obj) -> str:
         return self.context["request"].build_absolute_uri(reverse("datafile-detail", args=[obj.pk]))
+
+    def get_format_profile_url(self, obj) -> str | None:
+        if obj.status != DataFile.Status.FAILED or UNKNOWN_LAYOUT_HINT not in (obj.error or ""):
+            return None
+        return self.context["request"].build_absolute_uri(f"{reverse('format-profile-new')}?datafile={obj.pk}")
 
     def get_traceback(self, obj) -> str | None:
         user = self.context["request"].user
@@ -61,6 +70,10 @@ class DataFileUploadSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=100,
         help_text="For a file of several channels (an Arbin workbook with one sheet per channel): the channel "
                   "whose data is this cell's, e.g. '1-053'.")
+    profile = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=80,
+        help_text="The name of a format profile to read the file with (a text layout no reader knows, mapped "
+                  "once by a lab admin). Files from a cycler PC with a profile need not name it.")
 
 
 class CycleSummarySerializer(serializers.ModelSerializer):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from readers.errors import ParseError, display_name, reading
+from readers.errors import ParseError, UnknownLayout, display_name, reading
 
 from ..analysis.cycles import CHARGE, DISCHARGE, channel_restarts, derive_cycles, format_runs
 from .columns import (
@@ -151,7 +151,7 @@ def _parse(data: bytes | None, display: str, report: Callable[[float], None], *,
             raise ParseError(f"no record table with data was found (a Record-Tab {where} with a header row "
                              "naming at least voltage and current)")
         # Text reaches this reader when no other reader recognised it: it may be no cycler's export at all.
-        raise ParseError("no record table with data was found: the text is not an export of a cycler this "
+        raise UnknownLayout("no record table with data was found: the text is not an export of a cycler this "
                          f"system reads. Looked for: {text_tables_looked_for()}")
     records = _records(record_blocks, warnings, file=display)
     report(0.85)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from readers import Registry
@@ -12,6 +13,9 @@ from readers.errors import ParseError, display_name, reading
 
 from .export import Export
 from .probe import Probe, Reader
+from .profile import READER_NAME as PROFILE_READER
+from .profile import VERSION as PROFILE_VERSION
+from .profile import Mapping, matches, read_with_profile
 
 _MAX_FILE_BYTES = 4 * 1024**3
 
@@ -57,13 +61,16 @@ def read_export(
     name: str | None = None,
     progress: Callable[[float], None] | None = None,
     channel: str | None = None,
+    profiles: Sequence[Profile] = (),
 ) -> Export:
     """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise.
 
     A file of several channels (one run each) needs ``channel``: the refusal lists the channels it holds.
     ``export.metadata['parser']`` and ``['parser_version']`` name the registered reader and its own version
-    (the record cache's key); ``reader``/``reader_version`` may name the library underneath (fastnda)."""
-    runs = read_runs(source, name=name, progress=progress)
+    (the record cache's key); ``reader``/``reader_version`` may name the library underneath (fastnda).
+    ``profiles`` are a lab's format profiles that may apply (those of the uploading cycler PC, or the one the
+    upload names): see read_runs."""
+    runs = read_runs(source, name=name, progress=progress, profiles=profiles)
     display = runs[0].source_name
     if channel is None and len(runs) == 1:
         return runs[0]
@@ -83,8 +90,13 @@ def read_runs(
     *,
     name: str | None = None,
     progress: Callable[[float], None] | None = None,
+    profiles: Sequence[Profile] = (),
 ) -> list[Export]:
-    """Every run of a cycler file: one per channel (one for almost every file), each a checked Export."""
+    """Every run of a cycler file: one per channel (one for almost every file), each a checked Export.
+
+    A ``profiles`` entry that is ``forced`` (the upload named it) reads the file; otherwise the first whose
+    mapped header is on the file's mapped header line does, ahead of the built-in readers (a profile is made
+    for a layout they refuse, and its header is that layout's fingerprint)."""
     display = name or display_name(source)
     data = _read_bytes(source, display)
     probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
@@ -94,7 +106,7 @@ def read_runs(
     if signature is not None and signature.refusal:
         raise ParseError(f"it is {signature.what}: {signature.refusal}", file=display)
     with reading(display, subject="file"):
-        reader = READERS.pick(probe)
+        reader = _profile_reader(probe, profiles) or READERS.pick(probe)
     if reader is None:
         what = signature.what if signature else "a file of an unknown format"
         raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
@@ -114,6 +126,30 @@ def read_runs(
         run.metadata["parser"] = reader.name
         run.metadata["parser_version"] = reader.version
     return runs
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A lab's format profile as the registry sees it: its name and version (provenance), its mapping, and
+    whether the upload named it (``forced``: read with it whatever the header says)."""
+
+    name: str
+    version: int
+    mapping: Mapping
+    forced: bool = False
+
+
+def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
+    if not profiles or probe.signature is not None:
+        return None
+    chosen = next((p for p in profiles if p.forced), None) or next(
+        (p for p in profiles if matches(probe.data, p.mapping)), None)
+    if chosen is None:
+        return None
+    return Reader(PROFILE_READER, chosen.name, lambda probe: True,
+                  lambda probe: read_with_profile(probe.data, chosen.mapping, name=probe.name, profile=chosen.name,
+                                                  profile_version=chosen.version),
+                  PROFILE_VERSION)
 
 
 def _read_bytes(source, display: str) -> bytes:

@@ -121,3 +121,13 @@ def test_the_api_takes_an_eis_text_declared_as_eis(device_api, cell):
     resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(data, "eis.txt"), "cell": cell.name,
                                                   "kind": "eis"}, format="multipart")
     assert resp.status_code == 202, resp.content
+
+
+def test_it_lets_a_numeric_table_in_an_unknown_layout_through_for_a_format_profile():
+    from tests.profilefiles import german_export
+
+    data, _ = german_export(1, n_cycles=1)
+    assert refuse_reason(data[:65536]) is None  # stored; its ingest refusal links to the format-profile form
+    # prose, a logger's timestamp/value rows and a short numeric fragment stay refused at upload
+    assert refuse_reason(b"a;b;c\n1;2\n3;4;5\n6;7;8\n9;10;11\n12;13;14\n") is not None
+    assert refuse_reason(b"t,T,RH\n" + b"2024-01-01T00:00:00,21.5,40\n" * 10) is not None
