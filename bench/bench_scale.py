@@ -213,6 +213,20 @@ class Lab:
         self.n_cells = n_total
 
 
+def database_bytes() -> int:
+    """Bytes the database holds (tables and indexes): pages x page size (SQLite), pg_database_size (PostgreSQL)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_database_size(current_database())")
+            return int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA page_count")
+        pages = cursor.fetchone()[0]
+        cursor.execute("PRAGMA page_size")
+        return int(pages * cursor.fetchone()[0])
+
+
 def endpoints(lab) -> list[tuple[str, str]]:
     """(name, url) of what is timed; ids picked among the member's visible cells (project 0)."""
     from cells.models import Cell
@@ -275,9 +289,10 @@ def _run(sizes, n_cycles, repeat):
 
     lab = Lab(n_cycles)
     result = {"engine": connection.vendor, "cycles_per_cell": n_cycles, "repeat": repeat, "sizes": sizes,
-              "build_s": {}, "results": {}}
+              "build_s": {}, "db_bytes": {}, "results": {}}
     for size in sizes:
         result["build_s"][size] = round(lab.grow(size), 1)
+        result["db_bytes"][size] = database_bytes()
         gc.collect()
         gc.freeze()  # the build's garbage is not what a web worker carries
         for who, user in (("superuser", lab.superuser), ("member", lab.member)):
@@ -306,7 +321,8 @@ def table(result) -> str:
     head = (f"{'endpoint | user':44} {'p50 ' + str(lo):>9} {'p95 ' + str(lo):>9} {'q':>4}   "
             f"{'p50 ' + str(hi):>9} {'p95 ' + str(hi):>9} {'q':>4}  {'p95 x':>6}")
     lines = [f"engine {result['engine']}, {result['cycles_per_cell']} cycles/cell, {result['repeat']} calls each, "
-             f"build s {result['build_s']}, load {result['load_average_1min']}", head, "-" * len(head)]
+             f"build s {result['build_s']}, database MB "
+             f"{ {k: round(v / 1e6, 1) for k, v in result['db_bytes'].items()} }, load {result['load_average_1min']}", head, "-" * len(head)]
     for key, by_size in result["results"].items():
         a, b = by_size[lo], by_size[hi]
         ratio = b["p95_ms"] / a["p95_ms"] if a["p95_ms"] else float("nan")
