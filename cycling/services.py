@@ -30,8 +30,11 @@ log = logging.getLogger(__name__)
 # --- upload ---------------------------------------------------------------------------------
 
 def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=None,
-                    enqueue: bool = True) -> tuple[DataFile, bool]:
+                    enqueue: bool = True, channel: str = "") -> tuple[DataFile, bool]:
     """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created).
+
+    ``channel`` names the cell's channel in a file of several (kept as metadata['channel_requested'] for every
+    later re-read of the file).
 
     enqueue=False is for callers that run the ingest themselves in this process.
     """
@@ -47,6 +50,8 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
         cell=cell, kind=kind, original_name=_display_name(upload.name), size_bytes=upload.size, sha256=sha,
         notes=notes, uploaded_by=user, device=device,
     )
+    if channel.strip():
+        datafile.metadata = {**(datafile.metadata or {}), "channel_requested": channel.strip()}
     with transaction.atomic():
         target = datafile.file.field.generate_filename(datafile, "upload.bin")  # from upload_to, not the user's
         try:
@@ -130,14 +135,6 @@ def cell_spec(cell: Cell):
     )
 
 
-def read_export(source, *, name: str | None = None, progress=None):
-    """The one place the cycling ingest reads an upload: the reader registry picks the cycler's reader by
-    content (LAND, Neware, Arbin, BioLogic, Maccor, LANHE, BDF); ParseError names the file otherwise."""
-    from cycling.parsers import read_export as read_any
-
-    return read_any(source, name=name, progress=progress)
-
-
 @dataclass
 class _StoredExport:
     """An export rebuilt from our own Parquet and the provenance of its first ingest (no re-parse)."""
@@ -152,36 +149,46 @@ class _StoredExport:
 
 
 def _provenance_of_reader(export) -> dict:
-    """Which reader made the records (LAND's until the registry names others)."""
-    from cycling.parsers import PARSER_VERSION
-
-    return {"instrument": getattr(export, "instrument", "LAND"), "reader": getattr(export, "reader", "assb-lab land"),
-            "reader_version": getattr(export, "reader_version", PARSER_VERSION)}
+    """Which registered reader (``parser``, at its own ``parser_version``: the record cache's key) made the
+    records, and the instrument and library (``reader``, ``reader_version``) it names."""
+    meta = getattr(export, "metadata", None) or {}
+    return {"instrument": export.instrument, "reader": export.reader, "reader_version": export.reader_version,
+            "parser": meta.get("parser") or export.reader,
+            "parser_version": meta.get("parser_version") or export.reader_version,
+            # which channel of the file the records are (a file of several channels holds one cell each)
+            "channel": meta.get("channel"), "channels_in_file": meta.get("channels_in_file", 1)}
 
 
 def _load_export(datafile: DataFile, progress):
-    """(export, parsed): our own Parquet when this parser version wrote it, else the original bytes parsed."""
-    from cycling.parsers import PARSER_VERSION
+    """(export, parsed): our own Parquet when the reader that wrote it is still at the version that did,
+    else the original bytes parsed (each reader has its own version: a new Neware reader re-reads Neware
+    files only)."""
+    from cycling.parsers import PARSER_VERSION, read_export, reader_version
 
     prov = datafile.provenance or {}
-    if datafile.records_file and prov.get("parser_version") == PARSER_VERSION and default_storage.exists(
-        datafile.records_file
-    ):
+    # Provenance written before readers had their own versions names no parser: it was LAND's version then.
+    parser = prov.get("parser") or "assb-lab land"
+    current = reader_version(parser)
+    if (datafile.records_file and current is not None and prov.get("parser_version") == current
+            and default_storage.exists(datafile.records_file)):
         with default_storage.open(datafile.records_file, "rb") as fh:
             records = pd.read_parquet(fh)
         cycle_table = pd.DataFrame(prov["land_cycle_table"]) if prov.get("land_cycle_table") else None
-        reader = _provenance_of_reader(None)
-        return _StoredExport(records, cycle_table, dict(datafile.metadata), list(prov.get("parser_warnings", [])),
-                             **{k: prov.get(k) or v for k, v in reader.items()}), False
+        metadata = {**datafile.metadata, "parser": parser, "parser_version": current}
+        return _StoredExport(records, cycle_table, metadata, list(prov.get("parser_warnings", [])),
+                             prov.get("instrument") or "LAND", prov.get("reader") or parser,
+                             prov.get("reader_version") or PARSER_VERSION), False
+    requested = (datafile.metadata or {}).get("channel_requested")
     with default_storage.open(datafile.file.name, "rb") as fh:
-        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70))
+        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70), channel=requested)
+    if requested:
+        export.metadata["channel_requested"] = requested
     return export, True
 
 
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     """The ingest of one claimed cycling file (ingest.machinery calls it): records -> analysis -> swap in."""
     from cycling.analysis import analyse
-    from cycling.parsers import PARSER_VERSION
     from cycling.timezones import localize_sys_time, start_time_utc
 
     export, parsed = _load_export(datafile, progress)
@@ -207,7 +214,7 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
         records_name = _write_records(datafile, token, records)
     channel_key = _channel_key(metadata, records)
     provenance = {
-        "parser_version": PARSER_VERSION, **_provenance_of_reader(export), **result.provenance(),
+        **_provenance_of_reader(export), **result.provenance(),
         "parser_warnings": parser_warnings,
         "land_cycle_table": None if cycle_table is None else jsonable_columns(cycle_table),
         "computed_at": timezone.now().isoformat(),

@@ -56,6 +56,10 @@ class DataFileUploadSerializer(serializers.Serializer):
     cell = serializers.CharField(help_text="Cell id or unique name.")
     kind = serializers.ChoiceField(choices=DataFile.Kind.choices, default=DataFile.Kind.CYCLING)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
+    channel = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100,
+        help_text="For a file of several channels (an Arbin workbook with one sheet per channel): the channel "
+                  "whose data is this cell's, e.g. '1-053'.")
 
 
 class CycleSummarySerializer(serializers.ModelSerializer):

@@ -84,6 +84,7 @@ class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins
             datafile, created = services.datafile_create(
                 cell=cell, upload=upload, kind=upload_form.validated_data["kind"],
                 notes=upload_form.validated_data["notes"], actor=request.user,
+                channel=upload_form.validated_data["channel"],
             )
         except OSError as exc:  # storage full or unwritable: nothing was recorded, the client may retry later
             log.error("could not store an upload for cell %s: %s", cell.pk, exc)

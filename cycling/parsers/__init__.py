@@ -1,10 +1,11 @@
 """Instrument-file parsers (pure Python: no Django here, so notebooks and scripts can use them)."""
 
-from .errors import ParseError
+from readers.errors import ParseError
+
 from .export import Export
-from .land import PARSER_VERSION, RECORD_COLUMNS, LandExport, read_land
-from .registry import read_export
+from .land import PARSER_VERSION, RECORD_COLUMNS, read_land
+from .registry import read_export, read_runs, reader_version
 from .sniff import MAX_UNCOMPRESSED_BYTES
 
-__all__ = ["MAX_UNCOMPRESSED_BYTES", "PARSER_VERSION", "RECORD_COLUMNS", "Export", "LandExport", "ParseError",
-           "read_export", "read_land"]
+__all__ = ["MAX_UNCOMPRESSED_BYTES", "PARSER_VERSION", "RECORD_COLUMNS", "Export", "ParseError", "read_export",
+           "read_land", "read_runs", "reader_version"]

@@ -27,10 +27,13 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError, display_name, reading
+
 from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
+from .canonical import repair_clock_glitches, running_totals
 from .columns import UNITS
-from .errors import ParseError, display_name, reading
-from .land import PARSER_VERSION, RECORD_COLUMNS, LandExport
+from .export import Export
+from .land import RECORD_COLUMNS
 from .probe import Reader
 
 READER_VERSION = "1.0.0"
@@ -82,13 +85,33 @@ _BY_LABEL = {c.label.lower(): c for c in BDF_COLUMNS} | {
     "cycle number": _BY_NAME["cycle_count"],
 }
 _REQUIRED = ("test_time_second", "voltage_volt", "current_ampere")
+# The older BDF names (the first drafts of the spec, and files published with them): name -> (today's name,
+# factor from the old unit to today's).
+_LEGACY: dict[str, tuple[str, float]] = {
+    "test_time_millisecond": ("test_time_second", 1e-3),
+    "date_time_millisecond": ("unix_time_second", 1e-3),
+    "unix_time_millisecond": ("unix_time_second", 1e-3),
+    "step_time_millisecond": ("step_time_second", 1e-3),
+    "current_milliampere": ("current_ampere", 1e-3),
+    "voltage_millivolt": ("voltage_volt", 1e-3),
+    "cycle_dimensionless": ("cycle_count", 1.0),
+    "step_dimensionless": ("step_count", 1.0),
+    "step_index_dimensionless": ("step_index", 1.0),
+    "charging_capacity_ampere_hour": ("charging_capacity_ah", 1.0),
+    "discharging_capacity_ampere_hour": ("discharging_capacity_ah", 1.0),
+    "step_capacity_ampere_hour": ("step_capacity_ah", 1.0),
+    "phase_capacity_ampere_hour": ("step_capacity_ah", 1.0),
+    "charging_energy_watt_hour": ("charging_energy_wh", 1.0),
+    "discharging_energy_watt_hour": ("discharging_energy_wh", 1.0),
+    "step_energy_watt_hour": ("step_energy_wh", 1.0),
+}
 _STEP_TYPES = {"charge": "charge", "charging": "charge", "discharge": "discharge", "discharging": "discharge",
                "rest": "rest", "ocv": "rest", "pause": "rest"}
 
 
 @dataclass
-class BdfExport(LandExport):
-    """A BDF file read into the canonical records (LandExport's fields plus who read it)."""
+class BdfExport(Export):
+    """A BDF file read into the canonical records (Export's fields, BDF as who read it)."""
 
     instrument: str = "BDF"
     reader: str = "bdf"
@@ -122,6 +145,10 @@ def _resolve(header: str) -> tuple[BdfColumn | None, float]:
     if text in _BY_NAME:
         column = _BY_NAME[text]
         return column, column.factor or 1.0
+    if text in _LEGACY:
+        name, factor = _LEGACY[text]
+        column = _BY_NAME[name]
+        return column, factor * (column.factor or 1.0)
     label, sep, unit = text.partition(" / ")
     column = _BY_LABEL.get(" ".join(label.split()).lower())
     if column is None:
@@ -206,7 +233,7 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExp
     meta = {
         "format": fmt, "n_records": len(frame), "n_cycles": int(frame["cycle"].nunique()),
         "first_step_kind": first_kind, "partial_last_cycle": _partial_last_cycle(frame, first_kind),
-        "parser_version": PARSER_VERSION, "reader": "bdf", "reader_version": READER_VERSION,
+        "parser_version": READER_VERSION, "reader": "bdf", "reader_version": READER_VERSION,
         "instrument": "BDF",
     }
     if frame["sys_time"].notna().any():
@@ -286,7 +313,9 @@ def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | No
             i = int(np.flatnonzero(bad)[0])
             raise ParseError(f"the {name.rsplit('_', 1)[0].replace('_', ' ')} value is missing or not finite",
                              sheet=section, row=i + first_row, column=_column_of(name))
-    test_time = cols["test_time_s"]
+    test_time, finding = repair_clock_glitches(cols["test_time_s"], np.arange(n) + first_row)
+    if finding:
+        warnings.append(finding)
     back = np.flatnonzero(np.diff(test_time) < -_TIME_JITTER_S)
     if back.size:
         i = int(back[0]) + 1
@@ -311,8 +340,10 @@ def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | No
     direction = _direction(kind)
     capacity = _running_total(direction, cols.get("_charge_mah"), cols.get("_discharge_mah"), cols.get("_step_mah"))
     if capacity is None:
-        raise ParseError("the table has no capacity column: give charging_capacity_ah and discharging_capacity_ah "
-                         "(or step_capacity_ah)", sheet=section)
+        # The first BDF drafts required no capacity: the current says how much flowed.
+        capacity = _integrated(kind, current, test_time)
+        warnings.append("the file has no capacity column: capacity was integrated from the current over the test "
+                        "time (trapezoids within each charge or discharge)")
     energy = _running_total(direction, cols.get("_charge_mwh"), cols.get("_discharge_mwh"), cols.get("_step_mwh"))
     if energy is None:
         energy = np.full(n, np.nan)
@@ -412,6 +443,16 @@ def _running_total(direction: np.ndarray, charge, discharge, step) -> np.ndarray
     reset = ~start & (value < prev - 1e-9)
     offset = pd.Series(np.where(reset, prev, 0.0)).groupby(run).cumsum().to_numpy()
     return np.maximum(value + offset - baseline, 0.0)
+
+
+def _integrated(kind: np.ndarray, current: np.ndarray, test_time: np.ndarray) -> np.ndarray:
+    """LAND's running capacity (mAh) from the current (mA) alone: trapezoids between neighbouring records of
+    one direction, restarting when the direction changes (rests keep the total). ``kind``: _KINDS codes."""
+    codes = np.select([kind == _CHARGE, kind == _DISCHARGE], [1, 2], 0).astype(np.int8)
+    amps = np.abs(np.asarray(current, dtype=np.float64))
+    flow = np.r_[0.0, 0.5 * (amps[1:] + amps[:-1]) * np.diff(test_time) / 3600.0]
+    flow[1:] *= codes[1:] == codes[:-1]
+    return running_totals(flow, codes)
 
 
 def _derived_cycles(kind: np.ndarray, current: np.ndarray, record: np.ndarray, test_time: np.ndarray) -> np.ndarray:

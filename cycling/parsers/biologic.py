@@ -7,8 +7,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError
+
 from .canonical import Counter, build_records, kinds_from_sign, summarise
-from .errors import ParseError
 from .export import Export
 from .probe import Probe, Reader
 from .tables import Table, read_delimited, text_head

@@ -15,34 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError
+
 from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
-from .columns import UNITS
-from .errors import ParseError
+from .columns import STEP_STATES, UNITS
 from .land import RECORD_COLUMNS
 from .values import arrow_pool
 
 _TIME_JITTER_S = 1.0
-
-# Step codes of the non-LAND instruments (upper case) -> (step_kind, step_mode). Unknown codes fall back
-# to the sign of the current.
-STEP_CODES: dict[str, tuple[str, str]] = {
-    # Neware BTS / .nda
-    "REST": ("rest", ""), "PAUSE": ("rest", ""), "静置": ("rest", ""),
-    "CC_CHG": ("charge", "CC"), "CV_CHG": ("charge", "CV"), "CCCV_CHG": ("charge", "CCCV"),
-    "CP_CHG": ("charge", "CP"), "CR_CHG": ("charge", "CR"),
-    "CC_DCHG": ("discharge", "CC"), "CV_DCHG": ("discharge", "CV"), "CCCV_DCHG": ("discharge", "CCCV"),
-    "CP_DCHG": ("discharge", "CP"), "CR_DCHG": ("discharge", "CR"),
-    "恒流充电": ("charge", "CC"), "恒压充电": ("charge", "CV"), "恒流恒压充电": ("charge", "CCCV"),
-    "恒流放电": ("discharge", "CC"), "恒压放电": ("discharge", "CV"), "恒流恒压放电": ("discharge", "CCCV"),
-    # Maccor State column
-    "R": ("rest", ""), "C": ("charge", ""), "D": ("discharge", ""), "O": ("rest", ""), "S": ("rest", ""),
-    # LANHE
-    "C_CC": ("charge", "CC"), "D_CC": ("discharge", "CC"), "C_CV": ("charge", "CV"), "D_CV": ("discharge", "CV"),
-    "C_CRATE": ("charge", "CC"), "D_CRATE": ("discharge", "CC"), "C_RATE": ("charge", "CC"),
-    "D_RATE": ("discharge", "CC"), "C_CCCV": ("charge", "CCCV"), "C_CP": ("charge", "CP"),
-    "D_CP": ("discharge", "CP"),
-}
-
 
 @dataclass(frozen=True)
 class Counter:
@@ -61,6 +41,41 @@ class Counter:
     restart: np.ndarray | None = None
     signed: bool = False
     direction: str | None = None
+
+
+def repair_clock_glitches(test_time_s: np.ndarray, rows: np.ndarray, *,
+                          jitter_s: float = _TIME_JITTER_S) -> tuple[np.ndarray, str | None]:
+    """(test time, finding): single records whose test time jumps away and straight back (a cycler's clock
+    glitch: 0 s on one record at a step start, then the test carries on) get the time between their
+    neighbours, and the finding names their rows. A drop that the next record does not undo (a restart, two
+    tests merged) is left as it is, for the caller to refuse."""
+    t = np.asarray(test_time_s, dtype=np.float64)
+    drops = np.flatnonzero(np.diff(t) < -jitter_s) + 1
+    if not drops.size:
+        return t, None
+    n = len(t)
+    glitch = []
+    for j in drops.tolist():
+        if j + 1 < n and t[j + 1] >= t[j - 1] - jitter_s:
+            glitch.append(j)  # one record fell back (0 s) and the next carries on
+        elif (j >= 2 and j + 1 < n and t[j] >= t[j - 2] - jitter_s and t[j + 1] >= t[j] - jitter_s
+              and (not glitch or glitch[-1] != j - 1)):
+            glitch.append(j - 1)  # one record jumped ahead and the next ones are back on track
+    glitch = sorted(set(g for g in glitch if 0 < g < n - 1))
+    if not glitch:
+        return t, None
+    # Isolated records only: two neighbouring odd records are not a glitch that interpolation can repair.
+    isolated = [g for g in glitch if g - 1 not in glitch and g + 1 not in glitch]
+    if not isolated:
+        return t, None
+    fixed = t.copy()
+    at = np.asarray(isolated)
+    fixed[at] = 0.5 * (t[at - 1] + t[at + 1])
+    shown = ", ".join(str(int(rows[g])) for g in isolated[:10]) + (" ..." if len(isolated) > 10 else "")
+    finding = (f"the test time jumps on {len(isolated)} isolated record(s) and carries on at the next (a clock "
+               f"glitch of the cycler, e.g. 0 s at a step start): row(s) {shown}; their times were set between "
+               "their neighbours'")
+    return fixed, finding
 
 
 def unit_factor(unit: str | None, dimension: str, *, column: str, default: str | None = None) -> float:
@@ -89,13 +104,8 @@ def split_header(raw: object) -> tuple[str, str | None]:
     return text, None
 
 
-def norm(name: str) -> str:
-    """Header names compared without case, blanks, dots, underscores or hyphens."""
-    return re.sub(r"[\s._\-]+", "", str(name)).lower()
-
-
 def kinds_from_codes(codes: np.ndarray, current_ma: np.ndarray,
-                     table: dict[str, tuple[str, str]] = STEP_CODES) -> tuple[pd.Categorical, pd.Categorical]:
+                     table: dict[str, tuple[str, str]] = STEP_STATES) -> tuple[pd.Categorical, pd.Categorical]:
     """(step_kind, step_mode) from the instrument's step codes; unknown codes take the current's sign. Both
     come as categoricals (small integer codes over a few words): no Python string per record."""
     if isinstance(codes, tuple):  # already factorised: (per-record ids from 0, their words)
@@ -268,6 +278,9 @@ def build_records(
             i = int(np.flatnonzero(bad)[0])
             what = "missing" if np.isnan(values[i]) else "infinite"
             raise ParseError(f"the {name} value is {what}", sheet=sheet, row=int(rows[i]), column=name)
+    test_time, finding = repair_clock_glitches(test_time, rows)
+    if finding:
+        meta.setdefault("reader_warnings", []).append(finding)
     back = np.flatnonzero(np.diff(test_time) < -_TIME_JITTER_S)
     if back.size:
         i = int(back[0]) + 1

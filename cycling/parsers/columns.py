@@ -47,10 +47,10 @@ ALIASES: dict[str, str] = {
     "specap": "specific_capacity_mah_g", "比容量": "specific_capacity_mah_g",
     "energy": "energy_mwh", "能量": "energy_mwh",
     "systime": "sys_time", "系统时间": "sys_time",
-    "cycle-index": "cycle", "cycleindex": "cycle", "cycle": "cycle", "循环序号": "cycle", "循环": "cycle",
+    "cycleindex": "cycle", "cycle": "cycle", "循环序号": "cycle", "循环": "cycle",
     "循环号": "cycle",
-    "step-index": "step", "stepindex": "step", "step": "step", "工步序号": "step", "工步号": "step",
-    "step-state": "state", "stepstate": "state", "state": "state", "stepmode": "state", "mode": "state",
+    "stepindex": "step", "step": "step", "工步序号": "step", "工步号": "step",
+    "stepstate": "state", "state": "state", "stepmode": "state", "mode": "state",
     "工步状态": "state", "状态": "state", "工作模式": "state", "工步模式": "state",
     # Cycle-Tab
     "capc": "charge_mah", "充电容量": "charge_mah",
@@ -98,8 +98,10 @@ UNITS: dict[str, tuple[str, float, str]] = {
 UNIT_REQUIRED = {"current", "capacity", "energy"}
 DEFAULT_UNIT = {"time": "s", "voltage": "v", "specific_capacity": "mah/g", "percent": "%"}
 
-# Step-State code (upper case) -> (step_kind, step_mode). 'CCCV' is split into CC and CV per record.
+# THE step-state table of every instrument: code (upper case, blanks as '_') -> (step_kind, step_mode).
+# 'CCCV' is split into CC and CV per record. Unknown codes take the current's sign.
 STEP_STATES: dict[str, tuple[str, str]] = {
+    # LAND Step-State
     "R": ("rest", ""), "REST": ("rest", ""), "静置": ("rest", ""), "搁置": ("rest", ""),
     "C_CC": ("charge", "CC"), "CCC": ("charge", "CC"), "RATEC": ("charge", "CC"), "CC-RATE": ("charge", "CC"),
     "C_CRATE": ("charge", "CC"), "CC_CHG": ("charge", "CC"), "恒流充电": ("charge", "CC"),
@@ -109,6 +111,14 @@ STEP_STATES: dict[str, tuple[str, str]] = {
     "C_CV": ("charge", "CV"), "CV": ("charge", "CV"), "CVC": ("charge", "CV"), "恒压充电": ("charge", "CV"),
     "D_CV": ("discharge", "CV"), "CVD": ("discharge", "CV"), "恒压放电": ("discharge", "CV"),
     "CCCV": ("charge", "CCCV"), "C_CCCV": ("charge", "CCCV"), "恒流恒压充电": ("charge", "CCCV"),
+    # Neware BTS / .nda step types
+    "PAUSE": ("rest", ""), "CP_CHG": ("charge", "CP"), "CR_CHG": ("charge", "CR"), "CV_CHG": ("charge", "CV"),
+    "CCCV_CHG": ("charge", "CCCV"), "CV_DCHG": ("discharge", "CV"), "CCCV_DCHG": ("discharge", "CCCV"),
+    "CP_DCHG": ("discharge", "CP"), "CR_DCHG": ("discharge", "CR"), "恒流恒压放电": ("discharge", "CCCV"),
+    # Maccor State column
+    "C": ("charge", ""), "D": ("discharge", ""), "O": ("rest", ""), "S": ("rest", ""),
+    # LANHE work modes
+    "C_RATE": ("charge", "CC"), "D_RATE": ("discharge", "CC"), "C_CP": ("charge", "CP"), "D_CP": ("discharge", "CP"),
 }
 
 
@@ -123,7 +133,9 @@ class Header:
 
 
 def normalise_name(name: str) -> str:
-    return re.sub(r"\s+", "", name).lower()
+    """THE header-name normaliser: compared without case, blanks, dots, underscores or hyphens
+    ('Cycle_Index', 'Cycle-Index' and 'cycle index' are one name)."""
+    return re.sub(r"[\s._\-]+", "", str(name)).lower()
 
 
 def parse_header(raw: object) -> Header:

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-INSTRUMENTS = ("LAND", "Neware", "Arbin", "BioLogic", "Maccor", "BDF")
-
 
 @dataclass
 class Export:
@@ -29,3 +27,6 @@ class Export:
     instrument: str = "LAND"
     reader: str = "assb-lab land"
     reader_version: str = ""
+    # A file of several channels (an Arbin workbook with one sheet per channel): one Export per channel, this
+    # one first; [] for the usual one-run file. read_export picks one (by channel), read_runs gives all.
+    runs: list[Export] = field(default_factory=list)

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from readers.errors import ParseError, display_name, reading
+
 from ..analysis.cycles import CHARGE, DISCHARGE, channel_restarts, derive_cycles, format_runs
 from .columns import (
     CANONICAL_DIMENSION,
@@ -39,7 +41,6 @@ from .columns import (
     Header,
     snake_name,
 )
-from .errors import ParseError, display_name, reading
 from .export import Export
 from .signatures import text_tables_looked_for
 from .sniff import (
@@ -67,16 +68,12 @@ _MAX_FILE_BYTES = 4 * 1024**3
 _TIME_JITTER_S = 1.0
 
 
-# Every reader returns an Export; LAND's name stays for the code that imports it.
-LandExport = Export
-
-
 def read_land(
     source: str | os.PathLike | BinaryIO,
     *,
     name: str | None = None,
     progress: Callable[[float], None] | None = None,
-) -> LandExport:
+) -> Export:
     """Parse a LAND export from a path or a binary file object; raise ParseError for anything else."""
     display = name or display_name(source)
     report = progress or (lambda fraction: None)
@@ -116,7 +113,7 @@ def _read_bytes(source, *, xlsx_path: str | None = None) -> bytes | None:
     return bytes(data)
 
 
-def _parse(data: bytes | None, display: str, report: Callable[[float], None], *, path: str | None = None) -> LandExport:
+def _parse(data: bytes | None, display: str, report: Callable[[float], None], *, path: str | None = None) -> Export:
     """``data`` None: the xlsx workbook at ``path``, opened by the readers themselves."""
     report(0.05)
     if data is not None and (not data or data.isspace()):  # data.strip() == b"", without a copy of the file
@@ -173,9 +170,9 @@ def _parse(data: bytes | None, display: str, report: Callable[[float], None], *,
     meta["parser_version"] = PARSER_VERSION
     if cycle_table is not None:
         warnings.extend(_check_against_cycle_table(records, cycle_table))
-    return LandExport(records=records, cycle_table=cycle_table, step_table=step_table, metadata=meta,
-                      warnings=warnings, source_name=display, instrument="LAND", reader="assb-lab land",
-                      reader_version=PARSER_VERSION)
+    return Export(records=records, cycle_table=cycle_table, step_table=step_table, metadata=meta,
+                  warnings=warnings, source_name=display, instrument="LAND", reader="assb-lab land",
+                  reader_version=PARSER_VERSION)
 
 
 # --- records ---------------------------------------------------------------------------------------
@@ -454,7 +451,7 @@ def _int_column(frame: pd.DataFrame, name: str, fallback: Callable[[], np.ndarra
 # Step kinds and modes travel as small codes into these words (kind codes are cycling.analysis.cycles' own:
 # 0 rest, CHARGE, DISCHARGE); they become text once, in the output frame.
 _KINDS = ["rest", "charge", "discharge"]
-_MODES = ["", "CC", "CV", "CCCV"]
+_MODES = ["", "CC", "CV", "CCCV", "CP", "CR"]
 _KIND_CODE = {"rest": 0, "charge": CHARGE, "discharge": DISCHARGE}
 _MODE_CODE = {word: i for i, word in enumerate(_MODES)}
 _CC, _CV, _CCCV = _MODE_CODE["CC"], _MODE_CODE["CV"], _MODE_CODE["CCCV"]

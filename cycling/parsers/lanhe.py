@@ -13,8 +13,10 @@ import io
 import numpy as np
 import pandas as pd
 
-from .canonical import Counter, build_records, kinds_from_codes, norm, summarise
-from .errors import ParseError
+from readers.errors import ParseError
+
+from .canonical import Counter, build_records, kinds_from_codes, summarise
+from .columns import normalise_name
 from .export import Export
 from .probe import Probe, Reader
 from .sniff import check_ole2, check_zip
@@ -62,7 +64,7 @@ def read_lanhe(probe: Probe) -> Export:
     sheet = _data_sheet(probe)
     cells = pd.DataFrame(_book(probe).get_sheet_by_name(sheet).to_python(skip_empty_area=False), dtype=object)
     header_row = next((i for i in range(min(len(cells), 10))
-                       if any(norm(str(c)).startswith("voltage") for c in cells.iloc[i].tolist())), None)
+                       if any(normalise_name(str(c)).startswith("voltage") for c in cells.iloc[i].tolist())), None)
     if header_row is None:
         raise ParseError("no header row naming Voltage/V in the first 10 rows of the LANHE data sheet",
                          sheet=sheet)

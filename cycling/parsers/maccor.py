@@ -9,15 +9,23 @@ import re
 import numpy as np
 import pandas as pd
 
-from .canonical import Counter, build_records, kinds_from_codes, norm, summarise
-from .errors import ParseError
+from readers.errors import ParseError
+
+from .canonical import Counter, build_records, kinds_from_codes, summarise
+from .columns import normalise_name
 from .export import Export
 from .probe import Probe, Reader
 from .tables import Table, read_delimited, text_head
 
-VERSION = "1.0.0"
-_KEYS = {"todaysdate": "export_date", "dateoftest": "start_time", "filename": "filename",
-         "testerchannel": "channel", "procedure": "schedule", "comment/barcode": "comment"}
+# 1.1.0: the MIMS Client 'Name:/Channel:' layout (Rec, Cycle P/C, Cap. [Ah], Current [A], Md); columns re-saved
+# in milli-units (mAmps, mAmp-hr, mWatt-hr, mVolts) read by their units.
+VERSION = "1.1.0"
+_KEYS = {"todaysdate": "export_date", "dateoftest": "start_time", "filename": "filename", "name": "test_name",
+         "testerchannel": "channel", "channel": "channel", "procedure": "schedule", "comment/barcode": "comment",
+         "description": "description"}
+# A header whose name carries a milli prefix instead of a unit: read as the base name in milli-units.
+_MILLI = {"mamps": "Amps [mA]", "mamp": "Amps [mA]", "mamp-hr": "Amp-hr [mAh]", "mamphr": "Amp-hr [mAh]",
+          "mwatt-hr": "Watt-hr [mWh]", "mwatthr": "Watt-hr [mWh]", "mvolts": "Volts [mV]", "mvolt": "Volts [mV]"}
 
 
 def _is_maccor(probe: Probe) -> bool:
@@ -26,9 +34,9 @@ def _is_maccor(probe: Probe) -> bool:
 
 def _header_line(lines: list[str]) -> int | None:
     for i, line in enumerate(lines[:40]):
-        cells = [norm(c) for c in re.split(r"[\t,]", line)]
+        cells = [normalise_name(c) for c in re.split(r"[\t,]", line)]
         if cells and cells[0].startswith("rec") and any(c.startswith(("cyc", "cycle")) for c in cells) and any(
-                c.startswith(("amp", "current", "volt")) for c in cells):
+                c.startswith(("amp", "current", "volt", "mamp", "mvolt")) for c in cells):
             return i
     return None
 
@@ -39,7 +47,7 @@ def _preamble(lines: list[str]) -> dict:
     for line in lines:
         cells = [c.strip() for c in re.split(r"\t|,(?=\S)|:\s{2,}", line) if c.strip()]
         for key, value in zip(cells[::2], cells[1::2], strict=False):
-            name = _KEYS.get(norm(key.rstrip(":")).replace("'", ""))
+            name = _KEYS.get(normalise_name(key.rstrip(":")).replace("'", ""))
             if name:
                 meta[name] = value
     return meta
@@ -55,6 +63,9 @@ def read_maccor(probe: Probe) -> Export:
     sep = "\t" if first.count("\t") > first.count(",") else ","
     table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
                            encoding=encoding)
+    renamed = {c: _MILLI[str(c).strip().lower()] for c in table.frame.columns if str(c).strip().lower() in _MILLI}
+    if renamed:
+        table = Table(frame=table.frame.rename(columns=renamed), rows=table.rows, sheet=table.sheet)
     meta = {"format": "maccor-text", "encoding": encoding, **_preamble(lines[:header_line])}
     records = _records(table, meta)
     summarise(records, meta)
@@ -64,7 +75,8 @@ def read_maccor(probe: Probe) -> Export:
 
 def _records(table: Table, meta: dict) -> pd.DataFrame:
     # Maccor's own units are A, Ah, Wh, V: a header without a unit carries them.
-    current = table.numbers(table.require("current", "Amps", "Current", "Amps (A)"), "current", default_unit="A")
+    current = table.numbers(table.require("current", "Amps", "Current", "Amps (A)", "Amp"), "current",
+                            default_unit="A")
     voltage = table.numbers(table.require("voltage", "Volts", "Voltage"), "voltage", default_unit="V")
     test_time = table.seconds(table.require("test time", "TestTime", "Test Time", "Test (Sec)", "Test (Min)",
                                             "Test (Hr)", "Test", "Prog Time"))
@@ -83,7 +95,7 @@ def _records(table: Table, meta: dict) -> pd.DataFrame:
         kind, mode = None, None
     capacity = [Counter(table.numbers(table.require("capacity", "Amp-hr", "Capacity", "Cap.", "Cap"), "capacity",
                                       default_unit="Ah"), step)]
-    energy_hit = table.find("Watt-hr", "Energy", "En.")
+    energy_hit = table.find("Watt-hr", "Energy", "Ener.", "En.")
     energy = [Counter(table.numbers(energy_hit, "energy", default_unit="Wh"), step)] if energy_hit else None
     stamp_hit = table.find("DPt Time", "DPT Time", "Date Time")
     record_hit = table.find("Rec#", "Rec", "Record")

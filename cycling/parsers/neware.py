@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import tempfile
@@ -9,8 +10,11 @@ import tempfile
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError
+from readers.text import decode_text
+
 from .canonical import Counter, build_records, kinds_from_codes, summarise
-from .errors import ParseError
+from .crosscheck import cross_check
 from .export import Export
 from .probe import Probe, Reader
 from .sniff import check_ole2, check_zip
@@ -18,7 +22,8 @@ from .tables import Table, read_delimited, sheet_table, text_head
 
 # 1.1.0: each of two direction counters (Chg./DChg. Cap., NewareNDA's charge/discharge) counts only on
 # records of its direction: a stray tick of the idle counter at a step's start is not charge that flowed.
-VERSION = "1.1.0"
+# 1.2.0: the layered 'general report' csv (cycle, step and record layers in one file) is read.
+VERSION = "1.2.0"
 
 
 # --- .nda / .ndax --------------------------------------------------------------------------------
@@ -183,9 +188,14 @@ def _record_sheet_is_neware(probe: Probe) -> bool:
 def _sheet_cells(probe: Probe, name: str, nrows: int | None = None) -> pd.DataFrame:
     import python_calamine
 
-    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
-    real = next(s for s in book.sheet_names if s.lower() == name.lower())
-    rows = book.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=nrows)
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(probe.data))
+        real = next(s for s in book.sheet_names if s.lower() == name.lower())
+        rows = book.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=nrows)
+    except BaseException as exc:  # calamine's own errors, and pyo3 panics on broken input
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise ParseError(f"the sheet cannot be read ({type(exc).__name__}: {str(exc)[:160]})", sheet=name) from None
     return pd.DataFrame(rows, dtype=object)
 
 
@@ -269,8 +279,8 @@ def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
 
 def _cycle_table(table: Table) -> pd.DataFrame | None:
     cycle = table.find("ToTal of Cycle", "Cycle Index", "Cycle", "Cycle ID")
-    charge = table.find("Capacity of charge", "Chg. Cap.", "Charge Capacity")
-    discharge = table.find("Capacity of discharge", "DChg. Cap.", "Discharge Capacity")
+    charge = table.find("Capacity of charge", "Chg. Cap.", "Charge Capacity", "Cap_Chg", "Chg. Cap")
+    discharge = table.find("Capacity of discharge", "DChg. Cap.", "Discharge Capacity", "Cap_DChg", "DChg. Cap")
     if cycle is None or charge is None or discharge is None:
         return None
     out = pd.DataFrame({
@@ -290,17 +300,16 @@ def _is_csv(probe: Probe) -> bool:
 
 def read_csv(probe: Probe) -> Export:
     lines, text, encoding = text_head(probe.data)
+    layers = _layer_headers(lines)
+    if layers is not None:
+        return _read_layered(probe, layers)
     header_line = next((i for i, line in enumerate(lines[:50])
                         if ("Cycle" in line and ("Voltage" in line or "Volt" in line))), None)
     if header_line is None:
         raise ParseError("this Neware csv has no record header line (with Cycle Index, Voltage, Current) in its "
-                         "first 50 lines; a layered 'general report' csv is not read yet: export the record "
-                         "(detail) layer from BTSDA", sheet="text")
+                         "first 50 lines, nor the three layer headers of a 'general report' (Cycle ID; Step ID; "
+                         "Record ID)", sheet="text")
     first = lines[header_line]
-    if not first.strip().startswith(("DataPoint", "Record", "Data Point", "Date", "Cycle Index")):
-        raise ParseError("this looks like Neware's layered 'general report' csv (cycle, step and record layers "
-                         "interleaved), which is not read yet: export the record layer as its own csv or as xlsx",
-                         row=header_line + 1)
     sep = "\t" if first.count("\t") > first.count(",") else ","
     table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
                            encoding=encoding)
@@ -309,6 +318,76 @@ def read_csv(probe: Probe) -> Export:
     summarise(records, meta)
     return Export(records=records, cycle_table=None, step_table=None, metadata=meta, instrument="Neware",
                   reader="assb-lab neware-csv", reader_version=VERSION)
+
+
+# --- the layered 'general report' csv ----------------------------------------------------------------------
+# BTSDA writes the cycle layer's rows from the first column, the step layer's one column in, the record
+# layer's two columns in; a header line of each layer sits at the top in the same places.
+
+def _layer_headers(lines: list[str]) -> tuple[int, str, list[list[str]]] | None:
+    """(line of the record header, separator, [cycle, step, record] header cells) of a layered report; None
+    for a plain record csv."""
+    for i in range(min(len(lines) - 2, 20)):
+        sep = "\t" if lines[i].count("\t") > lines[i].count(",") else ","
+        cells = [[c.strip() for c in next(csv.reader([lines[i + k]], delimiter=sep))] for k in range(3)]
+        cycle, step, record = cells
+        if (cycle and cycle[0] and "cycle" in cycle[0].lower() and len(step) > 1 and not step[0]
+                and "step" in step[1].lower() and len(record) > 2 and not record[0] and not record[1]
+                and "record" in record[2].lower()):
+            return i + 2, sep, cells
+    return None
+
+
+def _read_layered(probe: Probe, layers: tuple[int, str, list[list[str]]]) -> Export:
+    """Records from the record layer, each given the cycle and step of the layer rows above it; the cycle
+    layer becomes the cycle table the records are cross-checked against."""
+    header_line, sep, (cycle_header, step_header, record_header) = layers
+    text, encoding = decode_text(probe.data)
+    body = text.splitlines()[header_line + 1:]
+    width = max([len(cycle_header), len(step_header), len(record_header)]
+                + [line.count(sep) + 1 for line in body[:5000]])
+    try:
+        cells = pd.read_csv(io.StringIO("\n".join(body)), sep=sep, header=None, names=range(width), dtype=str,
+                            skip_blank_lines=False, keep_default_na=False, index_col=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ParseError(f"the layers cannot be split into columns ({str(exc).splitlines()[0][:200]})",
+                         sheet="text") from None
+    lines = np.arange(len(cells)) + header_line + 2  # as a text editor numbers them
+    filled = [cells[k].str.strip().ne("").to_numpy() for k in range(3)]
+    is_cycle = filled[0]
+    is_step = ~filled[0] & filled[1]
+    is_record = ~filled[0] & ~filled[1] & filled[2]
+    if not is_record.any():
+        raise ParseError("this layered Neware report has no record layer (rows starting two columns in): export "
+                         "it from BTSDA with the record (detail) layer ticked", sheet="text")
+
+    def layer(mask: np.ndarray, header: list[str], skip: int) -> pd.DataFrame:
+        names = [h or f"column {k + 1}" for k, h in enumerate(header)][skip:]
+        frame = cells.loc[mask, list(range(skip, skip + len(names)))].replace({"": None})
+        frame.columns = names
+        return frame.reset_index(drop=True)
+
+    # Each record takes the cycle and step of the last cycle and step rows above it.
+    step_type = next((h for h in step_header[1:] if h and ("name" in h.lower() or "type" in h.lower())), None)
+    cycle_of = pd.Series(np.where(is_cycle, cells[0], None)).ffill().to_numpy()
+    step_of = pd.Series(np.where(is_step, cells[1], None)).ffill().to_numpy()
+    records = layer(is_record, record_header, 2)
+    records["Cycle Index"] = cycle_of[is_record]
+    records["Step Index"] = step_of[is_record]
+    if step_type is not None:
+        k = step_header.index(step_type)
+        records["Step Type"] = pd.Series(np.where(is_step, cells[k], None)).ffill().to_numpy()[is_record]
+    table = Table(frame=records.infer_objects(), rows=lines[is_record], sheet="record layer")
+    meta = {"format": "neware-layered-csv", "encoding": encoding, "layers": ["cycle", "step", "record"]}
+    warnings: list[str] = []
+    out = _records([table], meta)
+    cycle_table = _cycle_table(Table(frame=layer(is_cycle, cycle_header, 0).infer_objects(), rows=lines[is_cycle],
+                                     sheet="cycle layer"))
+    if cycle_table is not None:
+        warnings.extend(cross_check(out, cycle_table, instrument="Neware"))
+    summarise(out, meta)
+    return Export(records=out, cycle_table=cycle_table, step_table=None, metadata=meta, warnings=warnings,
+                  instrument="Neware", reader="assb-lab neware-csv", reader_version=VERSION)
 
 
 def _short(exc: BaseException) -> str:

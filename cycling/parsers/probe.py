@@ -1,4 +1,4 @@
-"""What a reader's content sniff sees of a file (Probe) and what a registered reader is (Reader)."""
+"""What a cycling reader's content sniff sees of a file (Probe); a reader is the framework's Reader."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .errors import ParseError
-from .export import Export
+from readers import Reader, decode_text
+from readers.errors import ParseError
+
 from .signatures import Signature, identify, text_kind, zip_kind, zip_members
 
 _TEXT_PROBE_BYTES = 64 * 1024
@@ -62,11 +63,9 @@ class Probe:
 
     @cached_property
     def text(self) -> str:
-        """The first 64 KiB as text ('' for binary formats), decoded like LAND's text exports."""
+        """The first 64 KiB as text ('' for binary formats), decoded by the one text decoder."""
         if self.signature is not None:
             return ""
-        from .sniff import decode_text
-
         head = self.data[:_TEXT_PROBE_BYTES]
         try:
             return decode_text(head)[0]
@@ -81,12 +80,4 @@ class Probe:
         return text_kind(self.text[:8192]) if self.text else None
 
 
-@dataclass(frozen=True)
-class Reader:
-    """One registered reader: its name (as provenance shows it), instrument, content sniff and read."""
-
-    name: str
-    instrument: str
-    sniff: Callable[[Probe], bool]
-    read: Callable[[Probe], Export]
-    version: str = "1"
+__all__ = ["Probe", "Reader"]

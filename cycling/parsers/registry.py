@@ -1,4 +1,4 @@
-"""The reader registry: ``read_export`` picks the reader of a cycler file by its content and runs it."""
+"""The cycling reader registry: ``read_export`` picks the reader of a cycler file by its content and runs it."""
 
 from __future__ import annotations
 
@@ -7,38 +7,42 @@ import os
 from collections.abc import Callable
 from typing import BinaryIO
 
-from .errors import ParseError, display_name, reading
+from readers import Registry
+from readers.errors import ParseError, display_name, reading
+
 from .export import Export
 from .probe import Probe, Reader
 
 _MAX_FILE_BYTES = 4 * 1024**3
 
 
-READERS: list[Reader] = []
+def _load(registry: Registry) -> None:
+    from . import arbin, bdf, biologic, lanhe, maccor, neware
+    from .land import PARSER_VERSION, read_land
+
+    for module in (neware, arbin, biologic, maccor, lanhe):
+        for reader in module.READERS:
+            registry.register(reader)
+    registry.register(bdf.READER)
+    registry.register(Reader("assb-lab land", "LAND", _land_sniff,
+                             lambda probe: read_land(io.BytesIO(probe.data), name=probe.name,
+                                                     progress=probe.progress),
+                             PARSER_VERSION))
+
+
+READERS: Registry[Probe, Export] = Registry(_load)
 
 
 def register(reader: Reader, *, before: str | None = None) -> Reader:
     """Add a reader (ahead of the one named ``before``: LAND's reader, the catch-all, stays last)."""
-    if any(r.name == reader.name for r in READERS):
-        return reader
-    at = next((i for i, r in enumerate(READERS) if r.name == before), len(READERS))
-    READERS.insert(at, reader)
-    return reader
+    iter(READERS)  # the built-in readers first, so that ``before`` can name them
+    return READERS.register(reader, before=before or "assb-lab land")
 
 
-def _load() -> list[Reader]:
-    if not READERS:
-        from . import arbin, bdf, biologic, lanhe, maccor, neware
-        from .land import PARSER_VERSION, read_land
-
-        for module in (neware, arbin, biologic, maccor, lanhe):
-            for reader in module.READERS:
-                register(reader)
-        register(bdf.READER)
-        register(Reader("assb-lab land", "LAND", _land_sniff,
-                        lambda probe: read_land(io.BytesIO(probe.data), name=probe.name, progress=probe.progress),
-                        PARSER_VERSION))
-    return READERS
+def reader_version(name: str | None) -> str | None:
+    """The current version of the registered reader called ``name``: what a cached record frame was made by
+    must equal it for the cache to be used (every reader has its own version)."""
+    return READERS.version_of(name)
 
 
 def _land_sniff(probe: Probe) -> bool:
@@ -52,8 +56,35 @@ def read_export(
     *,
     name: str | None = None,
     progress: Callable[[float], None] | None = None,
+    channel: str | None = None,
 ) -> Export:
-    """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise."""
+    """Read any supported cycler export (chosen by content, never by the file name); ParseError otherwise.
+
+    A file of several channels (one run each) needs ``channel``: the refusal lists the channels it holds.
+    ``export.metadata['parser']`` and ``['parser_version']`` name the registered reader and its own version
+    (the record cache's key); ``reader``/``reader_version`` may name the library underneath (fastnda)."""
+    runs = read_runs(source, name=name, progress=progress)
+    display = runs[0].source_name
+    if channel is None and len(runs) == 1:
+        return runs[0]
+    listing = ", ".join(str(run.metadata.get("channel")) for run in runs)
+    if channel is None:
+        raise ParseError(f"the file holds {len(runs)} channels ({listing}), one cell each: name the channel "
+                         "of this cell when uploading, or upload once per channel", file=display)
+    wanted = str(channel).strip().lower()
+    found = [run for run in runs if str(run.metadata.get("channel", "")).strip().lower() == wanted]
+    if not found:
+        raise ParseError(f"it holds no channel '{channel}' (its channels: {listing})", file=display)
+    return found[0]
+
+
+def read_runs(
+    source: str | os.PathLike | BinaryIO,
+    *,
+    name: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Export]:
+    """Every run of a cycler file: one per channel (one for almost every file), each a checked Export."""
     display = name or display_name(source)
     data = _read_bytes(source, display)
     probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
@@ -62,19 +93,27 @@ def read_export(
     signature = probe.signature
     if signature is not None and signature.refusal:
         raise ParseError(f"it is {signature.what}: {signature.refusal}", file=display)
-    for reader in _load():
-        if not reader.sniff(probe):
-            continue
-        with reading(display, subject=f"{reader.instrument} file"):
-            export = reader.read(probe)
-        export.reader_version = export.reader_version or reader.version
-        export.source_name = display
-        export.metadata.setdefault("instrument", export.instrument)
-        export.metadata.setdefault("reader", export.reader)
-        export.metadata.setdefault("reader_version", export.reader_version)
-        return export
-    what = signature.what if signature else "a file of an unknown format"
-    raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
+    with reading(display, subject="file"):
+        reader = READERS.pick(probe)
+    if reader is None:
+        what = signature.what if signature else "a file of an unknown format"
+        raise ParseError(f"it is {what}, which no reader of this system reads", file=display)
+    # The last line of defence: whatever a library under a reader raises on a broken file (calamine's
+    # XmlError, a construct error in access-parser) reaches the uploader as a ParseError naming the file.
+    with reading(display, subject=f"{reader.instrument} file", also=(Exception,)):
+        export = reader.read(probe)
+    runs = export.runs or [export]
+    for run in runs:
+        run.runs = []
+        run.warnings.extend(run.metadata.pop("reader_warnings", []))
+        run.reader_version = run.reader_version or reader.version
+        run.source_name = display
+        run.metadata.setdefault("instrument", run.instrument)
+        run.metadata.setdefault("reader", run.reader)
+        run.metadata.setdefault("reader_version", run.reader_version)
+        run.metadata["parser"] = reader.name
+        run.metadata["parser_version"] = reader.version
+    return runs
 
 
 def _read_bytes(source, display: str) -> bytes:

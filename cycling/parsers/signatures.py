@@ -35,13 +35,9 @@ BINARY: list[Signature] = [
     Signature("mpr", "a BioLogic .mpr binary file", b"BIO-LOGIC MODULAR FILE",
               refusal="the open readers of .mpr files are GPL-licensed; export the data as text from "
                       "EC-Lab (Export as Text, .mpt) and upload that"),
-    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard Jet DB", offset=4,
-              refusal="reading .res files needs system ODBC/mdbtools drivers this server does not have; "
-                      "export the test from MITS Pro (or Arbin DataWatcher) as an Excel workbook (.xlsx) "
-                      "and upload that"),
-    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard ACE DB", offset=4,
-              refusal="reading .res files needs system ODBC/mdbtools drivers this server does not have; "
-                      "export the test from MITS Pro as an Excel workbook (.xlsx) and upload that"),
+    # read by access-parser (Apache-2.0, pure Python): no ODBC driver or mdbtools on the server
+    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard Jet DB", offset=4),
+    Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard ACE DB", offset=4),
     Signature("sqlite", "an SQLite database", b"SQLite format 3",
               refusal="export the test from the cycler software as xlsx or csv"),
     Signature("pdf", "a PDF document", b"%PDF", refusal="upload the cycler's data export instead"),
@@ -69,8 +65,8 @@ TEXT: list[tuple[str, str, re.Pattern]] = [
     ("BioLogic", "mpt", re.compile(r"EC-Lab ASCII FILE|BT-Lab ASCII FILE|Nb header lines", re.I)),
     ("BioLogic", "mpt", re.compile(r"^mode\tox/red\t|\tox/red\t.*\b(?:Ewe|Ecell)/V|(?:^|\t)time/s\t.*(?:Ewe|Ecell)/V",
                                    re.I | re.M)),
-    ("Maccor", "maccor", re.compile(r"Today'?s Date|Date of Test|^\s*Rec#?\s*[\t,]\s*Cyc#|Amp-hr|Watt-hr",
-                                    re.I | re.M)),
+    ("Maccor", "maccor", re.compile(r"Today'?s Date|Date of Test|^\s*Rec#?\s*[\t,]\s*(?:Cyc#|Cycle [PC]\b)"
+                                    r"|Amp-hr|Watt-hr", re.I | re.M)),
     ("Arbin", "arbin-csv", re.compile(r"Data[_ ]Point.*Cycle[_ ]Index|Test[_ ]Time\s*\(s\).*Cycle[_ ]Index"
                                       r"|Data_Point.*Test_Time", re.I)),
     ("Neware", "neware-csv", re.compile(r"DataPoint\s*,.*Cycle Index|Record ID|CapaCity\(mAh\)|Chg\.? Cap"
@@ -83,7 +79,7 @@ TEXT: list[tuple[str, str, re.Pattern]] = [
 TEXT_TABLES: dict[str, str] = {
     "LAND": "a record section whose header row names at least voltage and current",
     "Arbin": "Data_Point / Test_Time / Cycle_Index columns",
-    "Maccor": "Rec# / Cyc# columns with Amp-hr",
+    "Maccor": "Rec# / Cyc# columns with Amp-hr, or Rec / Cycle P / Cycle C with Cap. [Ah]",
     "Neware": "DataPoint / Cycle Index or Record ID columns",
     "BioLogic": "an EC-Lab or BT-Lab ASCII file with time/s and Ewe/V",
     "BDF": "test_time_second with voltage_volt / current_ampere",

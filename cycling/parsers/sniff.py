@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import zipfile
 
-from .errors import ParseError
+from readers.errors import ParseError
+from readers.text import decode_text as _decode_text
+
 from .signatures import OLE2_MAGIC, ZIP_MAGIC, identify, text_kind
 
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
@@ -14,8 +16,7 @@ MAX_COMPRESSION_RATIO = 1000
 _RATIO_CHECK_ABOVE_BYTES = 16 * 1024**2
 # LAND's reader is the catch-all of the registry: what it refuses, no reader of this system reads.
 NOT_READ = "not an export of a cycler this system reads (LAND, Neware, Arbin, BioLogic .mpt, Maccor, LANHE, BDF)"
-
-
+BINARY_TEXT = f"it is binary data of an unknown format, {NOT_READ}"
 
 
 def sniff_binary(head: bytes) -> str:
@@ -62,32 +63,8 @@ def check_ole2(data: bytes) -> None:
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode a text export by BOM, then UTF-8, then GB18030. Returns (text, encoding)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return _decode(data[3:], "utf-8"), "utf-8-sig"
-    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
-        return _decode(data, "utf-16"), "utf-16"
-    sample = data[:4096]
-    if len(sample) >= 4 and sample.count(b"\x00") > len(sample) // 4:
-        # UTF-16 without a BOM: every other byte of ASCII text is NUL.
-        odd_nuls = sample[1::2].count(b"\x00")
-        even_nuls = sample[0::2].count(b"\x00")
-        encoding = "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
-        return _decode(data, encoding), encoding
-    if b"\x00" in sample:
-        raise ParseError(f"it is binary data of an unknown format, {NOT_READ}")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    return _decode(data, "gb18030"), "gb18030"
-
-
-def _decode(data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"it is neither UTF-8, UTF-16 nor GB18030 text, nor an Excel workbook ({exc.reason})") from None
+    """The one text decoder (readers.text), refusing binary data in the words of the cycling readers."""
+    return _decode_text(data, binary_message=BINARY_TEXT)
 
 
 def refuse_other_instrument_text(text: str) -> None:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError
+
 from .columns import ALIASES, CANONICAL_DIMENSION, Header, is_unit_text, normalise_name, parse_header
-from .errors import ParseError
 from .sniff import sniff_binary
 from .values import only_numbers
 

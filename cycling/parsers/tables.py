@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 from pandas.tseries.api import guess_datetime_format
 
-from .canonical import norm, split_header, unit_factor
-from .errors import ParseError
+from readers.errors import ParseError
+
+from .canonical import split_header, unit_factor
+from .columns import normalise_name
 from .values import MISSING_TEXT, arrow_pool, to_datetime, to_seconds, unwrap_days
 
 
@@ -28,13 +31,13 @@ class Table:
         self._by_name = {}
         for position, raw in enumerate(self.frame.columns):
             name, unit = split_header(raw)
-            self._by_name.setdefault(norm(name), (position, str(raw).strip(), unit))
-            self._by_name.setdefault(norm(str(raw)), (position, str(raw).strip(), unit))
+            self._by_name.setdefault(normalise_name(name), (position, str(raw).strip(), unit))
+            self._by_name.setdefault(normalise_name(str(raw)), (position, str(raw).strip(), unit))
 
     def find(self, *aliases: str) -> tuple[pd.Series, str, str | None] | None:
         """The first column whose name (unit stripped, or whole header) matches one of ``aliases``."""
         for alias in aliases:
-            hit = self._by_name.get(norm(alias))
+            hit = self._by_name.get(normalise_name(alias))
             if hit is not None:
                 position, raw, unit = hit
                 return self.frame.iloc[:, position], raw, unit
@@ -88,6 +91,9 @@ class Table:
             # Unix seconds (Arbin csv DateTime, Neware .nda)
             return pd.to_datetime(values.to_numpy(dtype=np.float64), unit="s", errors="coerce").to_numpy(
                 dtype="datetime64[ns]")
+        if values.dtype == object and infer_dtype(values, skipna=True) not in ("string", "empty"):
+            # Excel date cells (Arbin's Date_Time saved as real dates), alone or among text stamps
+            return to_datetime(values)
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             if test_time_s is not None and len(values) > 1000:
                 sample = np.unique(np.linspace(0, len(values) - 1, 257).astype(np.int64))

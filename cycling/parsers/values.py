@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from .errors import ParseError
+from readers.errors import ParseError
 
 MISSING_TEXT = {"", "-", "--", "—", "n/a", "na", "none", "null", "nan"}
 # Excel error values (as text when a cell's cached value is an error): a gap, not junk. calamine already

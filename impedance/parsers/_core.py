@@ -1,5 +1,5 @@
-"""Shared parts of the EIS readers: the spectrum type, the error type, the one header-alias table and the
-table-to-spectrum step that every format ends in."""
+"""Shared parts of the EIS readers: the spectrum type, the EIS header-alias table and the table-to-spectrum step
+that every format ends in (the error type is the reader framework's one ParseError)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from readers.errors import ParseError
+
 MIN_POINTS = 5
-
-
-class ParseError(ValueError):
-    """The file cannot be read as an impedance spectrum; the message says where and why."""
 
 
 @dataclass
@@ -163,7 +161,7 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
             data_idx = data_idx[1:]
     if not data_idx:
         where = f"after line {table.header_index + 1}" if table.header_index is not None else "in the file"
-        raise ParseError(f"{name}: no data rows {where}")
+        raise ParseError(f"no data rows {where}", file=name)
     line_no = np.asarray(data_idx) + 1
     block = "\n".join(lines[i].strip() for i in data_idx)
     decimal_comma = sep != "," and "," in block and "." not in block
@@ -186,18 +184,16 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
     except (pd.errors.ParserError, ValueError, csv.Error, IndexError, OverflowError) as exc:
         m = re.search(r"line (\d+)", str(exc))
         where = f"line {line_no[int(m.group(1)) - 1]}: " if m and int(m.group(1)) <= len(line_no) else ""
-        raise ParseError(f"{name}: {where}rows do not split into the header's columns ({exc})") from None
+        raise ParseError(f"{where}rows do not split into the header's columns ({exc})", file=name) from None
     if len(raw) != len(line_no):
-        raise ParseError(
-            f"{name}: data rows could not be split consistently (quotes or embedded line breaks?)"
-        )
+        raise ParseError("data rows could not be split consistently (quotes or embedded line breaks?)", file=name)
 
     roles: dict[str, tuple[int, int, str]] = {}
     if table.header is None:
         if raw.shape[1] < 3:
             raise ParseError(
-                f"{name}: line {line_no[0]}: no header and only {raw.shape[1]} column(s); "
-                "a headerless file needs frequency, Z', Z'' columns"
+            f"no header and only {raw.shape[1]} column(s); "
+                "a headerless file needs frequency, Z', Z'' columns", file=name, row=line_no[0]
             )
         roles = {"freq_hz": (0, 1, ""), "z_real_ohm": (1, 1, ""), "z_imag_ohm": (2, 1, "")}
         names = ["column 1 (frequency)", "column 2 (Z')", "column 3 (Z'')"] + [
@@ -211,8 +207,8 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
                 roles[canon] = (k, sign, unit)
         if "freq_hz" not in roles:
             raise ParseError(
-                f"{name}: line {table.header_index + 1}: no frequency column among {names!r} "
-                "(expected e.g. 'freq/Hz', 'Frequency (Hz)', 'f')"
+            f"no frequency column among {names!r} "
+                "(expected e.g. 'freq/Hz', 'Frequency (Hz)', 'f')", file=name, row=table.header_index + 1
             )
 
     def label_of(canon: str) -> str:
@@ -222,7 +218,7 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
     def raw_column(canon: str) -> tuple[pd.Series, np.ndarray]:
         k, sign, _ = roles[canon]
         if k >= raw.shape[1]:
-            raise ParseError(f"{name}: line {line_no[0]}: column {label_of(canon)!r} is missing from the data rows")
+            raise ParseError(f"column {label_of(canon)!r} is missing from the data rows", file=name, row=line_no[0])
         text = raw[k]
         return text, sign * pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
 
@@ -245,9 +241,7 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
     elif "z_mod_ohm" in roles and "phase_deg" in roles:
         required = ["freq_hz", "z_mod_ohm", "phase_deg"]
     else:
-        raise ParseError(
-            f"{name}: line {table.header_index + 1}: no Z'/Z'' (or |Z| and phase) columns among {names!r}"
-        )
+        raise ParseError(f"no Z'/Z'' (or |Z| and phase) columns among {names!r}", file=name, row=table.header_index + 1)
     # Every required column is read before any is judged, so the message names the FIRST bad cell of the
     # file (lowest line, then leftmost column), and a column that is bad everywhere is called so.
     texts, values, bad = {}, {}, {}
@@ -259,11 +253,11 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
         if bad[canon].all():
             blank = texts[canon].isna().all() or texts[canon].astype(str).str.strip().eq("").all()
             what = "empty" if blank else "not a number"
-            raise ParseError(f"{name}: column {label!r} is {what} in every data row (lines {line_no[0]}-{line_no[-1]})")
+            raise ParseError(f"column {label!r} is {what} in every data row (lines {line_no[0]}-{line_no[-1]})", file=name)
         if np.all(v[~bad[canon]] == 0) and canon != "phase_deg" and not bad[canon].any():
             raise ParseError(
-                f"{name}: column {label!r} is 0 in every data row (lines {line_no[0]}-{line_no[-1]}): "
-                "the instrument did not record it, or the wrong column is named"
+            f"column {label!r} is 0 in every data row (lines {line_no[0]}-{line_no[-1]}): "
+                "the instrument did not record it, or the wrong column is named", file=name
             )
     bad["freq_hz"] = bad["freq_hz"] | (values["freq_hz"] <= 0)
     order = sorted(required, key=lambda c: roles[c][0])
@@ -276,7 +270,7 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
             reason = f"frequency must be > 0, got {values[canon][row]:g}"
         else:
             reason = why(token)
-        raise ParseError(f"{name}: line {line_no[row]}, column {label_of(canon)!r}: {reason}")
+        raise ParseError(f"{reason}", file=name, row=line_no[row], column=label_of(canon))
 
     freq = values["freq_hz"]
     if required[1] == "z_real_ohm":
@@ -291,7 +285,7 @@ def to_spectrum(table: Table, name: str) -> EisSpectrum:
         table.metadata["z_from"] = "modulus and phase"
 
     if len(freq) < MIN_POINTS:
-        raise ParseError(f"{name}: only {len(freq)} data point(s); at least {MIN_POINTS} are needed")
+        raise ParseError(f"only {len(freq)} data point(s); at least {MIN_POINTS} are needed", file=name)
 
     data = pd.DataFrame({"freq_hz": freq, "z_real_ohm": z_re, "z_imag_ohm": z_im})
     if "time_s" in roles:

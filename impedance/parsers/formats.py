@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ._core import ALIASES, ParseError, Table, is_number, normalise_header, split_header
+from readers.errors import ParseError
+
+from ._core import Table, is_number, normalise_header, split_header
 
 
 def _float(text: str) -> float | None:
@@ -21,12 +23,10 @@ _SI_PREFIX = {"": 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "µ": 1e-6, "u":
 def biologic(lines: list[str], name: str) -> Table:
     m = re.match(r"\s*Nb header lines\s*:\s*(\d+)", lines[1]) if len(lines) > 1 else None
     if not m:
-        raise ParseError(f"{name}: line 2: expected 'Nb header lines : N' after 'EC-Lab ASCII FILE'")
+        raise ParseError("expected 'Nb header lines : N' after 'EC-Lab ASCII FILE'", file=name, row=2)
     n_header = int(m.group(1))
     if n_header < 3 or n_header > len(lines):
-        raise ParseError(
-            f"{name}: line 2: header length {n_header} does not fit a file of {len(lines)} lines"
-        )
+        raise ParseError(f"header length {n_header} does not fit a file of {len(lines)} lines", file=name, row=2)
     header_index = n_header - 1
     meta: dict = {"format": "biologic-mpt", "header_lines": n_header}
     if len(lines) > 3 and lines[3].strip():
@@ -103,7 +103,7 @@ def gamry(lines: list[str], name: str) -> Table:
         if parts[0] and len(parts) >= 2:
             fields.setdefault(parts[0], parts[1:])
     if z_index is None:
-        raise ParseError(f"{name}: Gamry file without a 'ZCURVE<TAB>TABLE' impedance table")
+        raise ParseError("Gamry file without a 'ZCURVE<TAB>TABLE' impedance table", file=name)
     if "TAG" in fields:
         meta["technique"] = fields["TAG"][0]
     for key, target in _GAMRY_KEYS.items():
@@ -121,7 +121,7 @@ def gamry(lines: list[str], name: str) -> Table:
         meta["software"] = "Gamry Framework " + fields["FRAMEWORKVERSION"][1]
     header_index = z_index + 1
     if header_index >= len(lines):
-        raise ParseError(f"{name}: line {z_index + 1}: ZCURVE table has no column header")
+        raise ParseError("ZCURVE table has no column header", file=name, row=z_index + 1)
     header = split_header(lines[header_index], "\t")
     data = []
     for i in range(header_index + 1, len(lines)):
@@ -170,7 +170,7 @@ def zplot(lines: list[str], name: str) -> Table:
             elif key.startswith("Measured Data"):
                 meta["software"] = key.split(",", 1)[-1].strip() + " " + value
     if header_index is None:
-        raise ParseError(f"{name}: ZPlot file without a 'Freq(Hz) ...' column header line")
+        raise ParseError("ZPlot file without a 'Freq(Hz) ...' column header line", file=name)
     if "date" in meta:
         meta["start_time"] = f"{meta.pop('date')} {meta.pop('time', '')}".strip()
     meta.pop("time", None)
@@ -235,8 +235,8 @@ def delimited(lines: list[str], name: str) -> Table:
             break  # numbers come first: a headerless file
         if sum(c is not None for c in canon) >= 2:
             raise ParseError(
-                f"{name}: line {i + 1}: no frequency column among {tokens!r} "
-                "(expected e.g. 'freq/Hz', 'Frequency (Hz)', 'f')"
+            f"no frequency column among {tokens!r} "
+                "(expected e.g. 'freq/Hz', 'Frequency (Hz)', 'f')", file=name, row=i + 1
             )
     head = "\n".join(lines[:30])
     if "A.C. Impedance" in head:
@@ -278,5 +278,4 @@ def delimited(lines: list[str], name: str) -> Table:
     return Table(lines, header, header_index, data, sep, fmt, meta)
 
 
-KNOWN_ALIASES = ALIASES  # re-exported for the docs of read_eis
-__all__ = ["biologic", "gamry", "zplot", "delimited", "is_number", "KNOWN_ALIASES"]
+__all__ = ["biologic", "gamry", "zplot", "delimited", "is_number"]

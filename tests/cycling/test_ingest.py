@@ -6,6 +6,7 @@ from django.core.files.storage import default_storage
 
 from cycling import services
 from cycling.models import CycleSummary, DataFile
+from cycling.parsers import neware
 from ingest import machinery as ingest
 from tests.conftest import client_for
 from tests.helpers import post_datafile
@@ -110,7 +111,7 @@ def test_it_imports_a_neware_file_and_shows_its_reader(device_api, cell):
     assert CycleSummary.objects.get(datafile=datafile, file_cycle=1).discharge_mah == pytest.approx(3.5241456666666666)
     shown = device_api.get(f"/api/v1/datafiles/{datafile_id}/").json()
     assert shown["status"] == "imported" and shown["error"] == ""
-    assert (shown["instrument"], shown["reader"], shown["reader_version"]) == ("Neware", "assb-lab neware-bts", "1.1.0")
+    assert (shown["instrument"], shown["reader"], shown["reader_version"]) == ("Neware", "assb-lab neware-bts", neware.VERSION)
 
 
 def test_it_fails_a_file_no_cycler_wrote_with_a_plain_reason_and_no_rows(device_api, cell):

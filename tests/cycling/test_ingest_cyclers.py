@@ -11,7 +11,7 @@ import python_calamine
 from cycling import services
 from cycling.analysis import CellSpec, analyse
 from cycling.models import CycleSummary, DataFile
-from cycling.parsers import read_export
+from cycling.parsers import arbin, biologic, maccor, neware, read_export
 from tests.helpers import posted_id
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def provenance(datafile) -> tuple:
 def test_a_neware_workbook_imports_with_the_capacities_of_its_own_cycle_sheet(device_api, cell):
     path = "neware/cellpy__custom_data_003.xls"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("Neware", "assb-lab neware-bts", "1.1.0")
+    assert provenance(datafile) == ("Neware", "assb-lab neware-bts", neware.VERSION)
     assert datafile.n_records == len(sheet(path, "Detail_14_1_3")) == 2943
     ours, theirs = rows(datafile), sheet(path, "Cycle_14_1_3").set_index("ToTal of Cycle")
     assert len(ours) == len(theirs) == datafile.n_cycles == 14
@@ -77,7 +77,7 @@ def test_neware_nda_and_ndax_import_with_the_capacities_newarenda_reads(device_a
 def test_a_neware_csv_in_amperes_imports_its_discharge_in_mah(device_api, cell):
     path = "neware/cellpy__neware_uio_first2000.csv"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("Neware", "assb-lab neware-csv", "1.1.0")
+    assert provenance(datafile) == ("Neware", "assb-lab neware-csv", neware.VERSION)
     raw = pd.read_csv(DATA / path)
     assert datafile.n_records == len(raw) == 2000
     assert rows(datafile)["discharge_mah"].tolist() == pytest.approx([raw["DChg. Cap.(Ah)"].max() * 1000])
@@ -86,7 +86,7 @@ def test_a_neware_csv_in_amperes_imports_its_discharge_in_mah(device_api, cell):
 def test_an_arbin_workbook_imports_its_records_and_first_discharge(device_api, cell):
     path = "arbin/navani__bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("Arbin", "assb-lab arbin-xlsx", "1.0.0")
+    assert provenance(datafile) == ("Arbin", "assb-lab arbin-xlsx", arbin.VERSION)
     raw = sheet(path, "Channel_11_1")
     assert datafile.n_records == len(raw) == 4526
     ours = rows(datafile)
@@ -103,7 +103,7 @@ def test_an_arbin_workbook_imports_its_records_and_first_discharge(device_api, c
 def test_an_arbin_csv_dump_imports(device_api, cell):
     path = "arbin/PyProBE__sample_data_arbin.csv"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("Arbin", "assb-lab arbin-csv", "1.0.0")
+    assert provenance(datafile) == ("Arbin", "assb-lab arbin-csv", arbin.VERSION)
     raw = pd.read_csv(DATA / path, encoding="utf-8-sig")
     assert datafile.n_records == len(raw) == 13
     ours = rows(datafile)
@@ -118,7 +118,7 @@ def test_an_arbin_csv_dump_imports(device_api, cell):
 def test_a_biologic_mpt_imports_the_charge_of_its_discharge(device_api, cell):
     path = "biologic/PyProBE__Sample_data_biologic_01_MB_CA1.txt"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("BioLogic", "assb-lab biologic-mpt", "1.1.0")
+    assert provenance(datafile) == ("BioLogic", "assb-lab biologic-mpt", biologic.VERSION)
     assert datafile.n_records == 1397
     last = (DATA / path).read_text(encoding="latin-1").splitlines()[-1].split("\t")
     assert rows(datafile)["discharge_mah"].tolist() == pytest.approx([abs(float(last[5]))], rel=1e-6)  # (Q-Qo)
@@ -127,7 +127,7 @@ def test_a_biologic_mpt_imports_the_charge_of_its_discharge(device_api, cell):
 def test_a_maccor_text_export_imports(device_api, cell):
     path = "maccor/cellpy__maccor_001_first1500.txt"
     datafile = upload(device_api, cell, path)
-    assert provenance(datafile) == ("Maccor", "assb-lab maccor-text", "1.0.0")
+    assert provenance(datafile) == ("Maccor", "assb-lab maccor-text", maccor.VERSION)
     assert datafile.n_records == 1500
     export = read_export(DATA / path)
     ours = rows(datafile)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cycling.parsers import PARSER_VERSION, RECORD_COLUMNS, LandExport, read_land
+from cycling.parsers import PARSER_VERSION, RECORD_COLUMNS, Export, read_land
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "land"
 SAMPLE = DATA / "cellpy_custom_data_002.xlsx"
@@ -16,7 +16,7 @@ CYCLE_CSV = DATA / "cellpy_custom_data_002.cycle_tab.csv"
 
 
 @pytest.fixture(scope="module")
-def export() -> LandExport:
+def export() -> Export:
     return read_land(SAMPLE)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import python_calamine
 
-from cycling.parsers import RECORD_COLUMNS, Export, LandExport, ParseError, read_export
+from cycling.parsers import RECORD_COLUMNS, Export, ParseError, read_export
 from cycling.parsers.crosscheck import compare_with_instrument, cross_check
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cyclers"
@@ -20,10 +20,6 @@ def read(path: str) -> Export:
     export = read_export(DATA / path)
     assert list(export.records.columns) == RECORD_COLUMNS
     return export
-
-
-def test_land_export_is_the_export_contract():
-    assert LandExport is Export
 
 
 def test_it_matches_the_neware_cycle_sheet_exactly():
@@ -148,21 +144,6 @@ def test_it_reads_arbin_csv_dumps_with_and_without_units():
     assert len(tri.records) == 248 and tri.metadata["units"]["Current"] == "A (instrument default)"
 
 
-def test_it_refuses_an_arbin_workbook_with_several_channels():
-    import xlsxwriter
-
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    book.add_worksheet("Global_Info").write_row(0, 0, ["TEST REPORT"])
-    for sheet in ("Channel_3_1", "Channel_4_1"):
-        book.add_worksheet(sheet).write_row(0, 0, ["Data_Point", "Test_Time(s)", "Current(A)", "Voltage(V)"])
-    book.close()
-    with pytest.raises(ParseError) as caught:
-        read_export(io.BytesIO(buffer.getvalue()), name="two_channels.xlsx")
-    message = str(caught.value)
-    assert "two_channels.xlsx" in message and "channel 3: Channel_3_1" in message and "channel 4" in message
-
-
 def test_it_reads_biologic_mpt_with_and_without_a_header_block():
     bt = read("biologic/PyProBE__Sample_data_biologic_01_MB_CA1.txt")
     assert bt.instrument == "BioLogic" and bt.metadata["header_lines"] == 102
@@ -202,7 +183,7 @@ def test_it_chooses_by_content_not_by_extension():
 
 
 @pytest.mark.parametrize(("head", "phrase"), [
-    (b"\x00\x01\x00\x00Standard Jet DB\x00" + b"\x00" * 64, "export the test from MITS Pro"),
+    (b"\x00\x01\x00\x00Standard Jet DB\x00" + b"\x00" * 64, "the .res database cannot be read (access-parser"),
     (b"BIO-LOGIC MODULAR FILE\x1a" + b" " * 40, "(Export as Text, .mpt)"),
 ])
 def test_it_refuses_binary_formats_with_what_to_do(head, phrase):

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cycling.parsers.errors import ParseError
 from cycling.parsers.tables import _arrow_table, _clock_seconds, read_delimited
+from readers.errors import ParseError
 
 
 def both(text: str, *, header_line: int = 0, sep: str = ",", decimal: str = "."):

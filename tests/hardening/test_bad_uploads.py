@@ -311,8 +311,8 @@ def _eis_seeds() -> list[tuple[bytes, str]]:
 @fuzz_settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
 @given(which=st.integers(0, 5), edits=BYTE_EDITS)
 def test_read_eis_gives_a_spectrum_or_a_parse_error_for_mutated_files(which, edits):
+    from impedance.parsers import ParseError as EisParseError
     from impedance.parsers import read_eis
-    from impedance.parsers._core import ParseError as EisParseError
 
     data, name = _eis_seeds()[which % len(_eis_seeds())]
     try:

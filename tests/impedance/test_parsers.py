@@ -213,7 +213,7 @@ def _refused(text_or_bytes, name="bad.txt") -> str:
     raw = text_or_bytes if isinstance(text_or_bytes, bytes) else text_or_bytes.encode("latin-1")
     with pytest.raises(ParseError) as exc:
         read_eis(io.BytesIO(raw), name=name)
-    assert str(exc.value).startswith(f"{name}: ")
+    assert str(exc.value).startswith(f"file '{name}'")
     return str(exc.value)
 
 
@@ -235,7 +235,7 @@ def test_it_refuses_a_biologic_file_without_a_frequency_column():
     lines = _read_text(BIOLOGIC).splitlines()
     text = "\n".join(lines[:60] + ["\t".join(line.split("\t")[1:]) for line in lines[60:]])
     msg = _refused(text, name="MissingFreq.mpt")
-    assert "line 61" in msg and "no frequency column" in msg and "Re(Z)/Ohm" in msg
+    assert "row 61" in msg and "no frequency column" in msg and "Re(Z)/Ohm" in msg
 
 
 def test_it_refuses_a_non_numeric_value_naming_line_and_column():
@@ -244,13 +244,13 @@ def test_it_refuses_a_non_numeric_value_naming_line_and_column():
     parts[1] = "abc"
     lines[70] = "\t".join(parts)
     msg = _refused("\n".join(lines))
-    assert "line 71" in msg and "'Re(Z)/Ohm'" in msg and "'abc' is not a number" in msg
+    assert "row 71" in msg and "'Re(Z)/Ohm'" in msg and "'abc' is not a number" in msg
 
 
 def test_it_refuses_a_zero_frequency():
     text = "f,Zre,Zim\n" + "\n".join(f"{f},1,-1" for f in [100, 10, 1, 0, 0.1, 0.01]) + "\n"
     msg = _refused(text)
-    assert "line 5" in msg and "'f'" in msg and "must be > 0" in msg
+    assert "row 5" in msg and "'f'" in msg and "must be > 0" in msg
 
 
 def test_it_refuses_fewer_than_five_points():
@@ -261,7 +261,7 @@ def test_it_refuses_fewer_than_five_points():
 def test_it_refuses_nan_and_inf(bad):
     text = "f,Zre,Zim\n" + "\n".join(f"{f},1,{bad if f == 1 else -1}" for f in [1000, 100, 10, 1, 0.1]) + "\n"
     msg = _refused(text)
-    assert "line 5" in msg and "'Zim'" in msg and "NaN or infinite" in msg
+    assert "row 5" in msg and "'Zim'" in msg and "NaN or infinite" in msg
 
 
 def test_it_refuses_rows_that_do_not_split_into_columns():
@@ -270,7 +270,7 @@ def test_it_refuses_rows_that_do_not_split_into_columns():
 
 
 def test_it_refuses_a_missing_file():
-    with pytest.raises(ParseError, match="nowhere.mpt: cannot be opened"):
+    with pytest.raises(ParseError, match="file 'nowhere.mpt': cannot be opened"):
         read_eis(DATA / "nowhere.mpt")
 
 

@@ -88,7 +88,7 @@ def test_it_fails_a_biologic_file_without_a_frequency_column_with_no_rows(api, c
     data = write_mpt([study_spectrum("bare")], with_freq=False)
     datafile = upload_and_ingest(api, cell, data, "missing_freq.mpt")
     assert datafile.status == "failed"
-    assert datafile.error.startswith("missing_freq.mpt: line 6: no frequency column")
+    assert datafile.error.startswith("file 'missing_freq.mpt', row 6: no frequency column")
     assert "missing_freq.mpt: missing_freq.mpt" not in datafile.error
     assert not EisSpectrum.objects.filter(datafile=datafile).exists()
 

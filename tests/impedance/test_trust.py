@@ -361,10 +361,10 @@ def test_it_names_the_first_bad_cell_of_the_file_not_the_first_bad_column():
     rows = [f"{10 ** (3 - k / 10):.4g},{1 + k},{-0.1 - k}" for k in range(60)]
     rows[47] = "1e3,abc,-1"  # line 49, column Z'
     rows[12] = "1e3,2,xyz"  # line 14, column Z''
-    with pytest.raises(ParseError, match=r"^t\.csv: line 14, column \"Z''\": value 'xyz' is not a number$"):
+    with pytest.raises(ParseError, match=r"^file 't\.csv', row 14, column \"Z''\": value 'xyz' is not a number$"):
         read_eis(_csv(rows), name="t.csv")
     rows[12] = "0,2,xyz"  # on one row the leftmost bad cell wins
-    with pytest.raises(ParseError, match=r"line 14, column 'f': frequency must be > 0, got 0"):
+    with pytest.raises(ParseError, match=r"row 14, column 'f': frequency must be > 0, got 0"):
         read_eis(_csv(rows), name="t.csv")
 
 
@@ -396,7 +396,7 @@ def test_it_names_the_first_bad_cell_and_an_all_zero_column_in_every_format(fmt)
     bad = list(lines)
     bad[rows[47]] = bad[rows[47]].replace(f"{f[47]:.7E}", "q1", 1)  # a later row, the first column
     bad[rows[12]] = bad[rows[12]].replace(f"{z.real[12]:.7E}", "abc", 1)  # an earlier row, a later column
-    with pytest.raises(ParseError, match=rf"^t\.{fmt}: line {rows[12] + 1}, column .*Z.*: value 'abc' is not a number$"):
+    with pytest.raises(ParseError, match=rf"^file 't\.{fmt}', row {rows[12] + 1}, column .*Z.*: value 'abc' is not a number$"):
         read(bad)
     for value_of in (lambda k: f[k], lambda k: z.real[k]):  # the frequency, then Z'
         zero = list(lines)

@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from cycling.parsers import neware
 from cycling.simulate import simple_spec, simulate_cell, study_cell
 from cycling.testing import write_land
 from tests.factories import CellFactory
@@ -164,5 +165,5 @@ def test_it_names_the_instrument_and_reader_of_another_cyclers_file(viewer_web, 
     html = viewer_web.get(f"/cells/{cell.pk}/").content.decode()
     panel = html.split('<dl class="sheet provenance">')[1].split("</dl>")[0]
     dd = dict(re.findall(r'<dd data-key="(\w+)">(.*?)</dd>', panel, re.S))
-    assert dd["instrument"] == "Neware" and dd["reader"] == "assb-lab neware-bts 1.1.0"
+    assert dd["instrument"] == "Neware" and dd["reader"] == f"assb-lab neware-bts {neware.VERSION}"
     assert dd["cycle_source"] == "Neware's cycle index"

@@ -12,7 +12,7 @@ class Command(SummarizeCommand):
     def read(self, path):
         from cycling.parsers import read_land
 
-        return read_land(path)
+        return [read_land(path)]
 
 
 __all__ = ["Command", "JSON_CYCLE_FIELDS"]

@@ -38,10 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("json", "csv"), default="json")
 
     def read(self, path):
-        """The export, by the reader registry (the format recognised from the content)."""
-        from cycling.parsers import read_export
+        """Every run of the file (one per channel; one for almost every file), by the reader registry (the
+        format recognised from the content)."""
+        from cycling.parsers import read_runs
 
-        return read_export(path)
+        return read_runs(path)
 
     def spec(self, opts):
         from cycling.analysis import CellSpec
@@ -64,11 +65,11 @@ class Command(BaseCommand):
                         first_half=opts["first_half"], voltage_window_v=window)
 
     def handle(self, *args, **opts):
-        from cycling.parsers import PARSER_VERSION, ParseError
+        from cycling.parsers import ParseError
 
         spec = self.spec(opts)
         try:
-            export = self.read(opts["file"])
+            runs = self.read(opts["file"])
         except ParseError as exc:
             sys.stderr.write(f"{exc}\n")
             sys.stderr.flush()
@@ -76,18 +77,37 @@ class Command(BaseCommand):
         # The analysis (scipy) is imported after the read: the reader's peak memory does not stack on it.
         from cycling.analysis import analyse
 
-        result = analyse(export, spec)
+        several = len(runs) > 1
+        payloads = []
+        for export in runs:
+            channel = export.metadata.get("channel")
+            result = analyse(export, spec)
+            cycles = result.cycles
+            if opts["format"] == "csv":
+                if several:  # one table, each row saying which channel it came from
+                    cycles = cycles.assign(channel=str(channel))[["channel", *cycles.columns]]
+                self.stdout.write(cycles.to_csv(index=False, float_format="%.6g", header=not payloads), ending="")
+                for w in result.warnings:
+                    sys.stderr.write(f"warning: {f'channel {channel}: ' if several else ''}{w}\n")
+                payloads.append(None)
+                continue
+            payloads.append(self.payload(opts, export, result))
+        if opts["format"] == "json":
+            if several:
+                body = {"file": str(opts["file"]), "channels": [{"channel": str(r.metadata.get("channel")), **p}
+                                                              for r, p in zip(runs, payloads, strict=True)]}
+            else:
+                body = payloads[0]
+            self.stdout.write(json.dumps(body, indent=2, allow_nan=False))
+
+    def payload(self, opts, export, result) -> dict:
         cycles = result.cycles
-        if opts["format"] == "csv":
-            self.stdout.write(cycles.to_csv(index=False, float_format="%.6g"), ending="")
-            for w in result.warnings:
-                sys.stderr.write(f"warning: {w}\n")
-            return
-        provenance = {"parser_version": PARSER_VERSION, "instrument": getattr(export, "instrument", "LAND"),
-                      "reader": getattr(export, "reader", "assb-lab land"),
-                      "reader_version": getattr(export, "reader_version", PARSER_VERSION),
+        provenance = {"parser": export.metadata.get("parser", export.reader),
+                      "parser_version": export.metadata.get("parser_version", export.reader_version),
+                      "instrument": export.instrument, "reader": export.reader,
+                      "reader_version": export.reader_version,
                       **result.provenance(), "parser_warnings": list(export.warnings)}
-        payload = {
+        return {
             "file": str(opts["file"]),
             "instrument": provenance["instrument"], "reader": provenance["reader"],
             "reader_version": provenance["reader_version"],
@@ -100,7 +120,6 @@ class Command(BaseCommand):
             "findings": provenance["findings"],
             "provenance": jsonable(provenance),
         }
-        self.stdout.write(json.dumps(payload, indent=2, allow_nan=False))
 
 
 __all__ = ["Command", "JSON_CYCLE_FIELDS"]

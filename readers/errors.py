@@ -1,4 +1,4 @@
-"""ParseError: the only exception the LAND parser lets out, with file, sheet, row and column in its message."""
+"""ParseError: the only exception any reader lets out, naming file, sheet (or text section), row and column."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 class ParseError(ValueError):
-    """A file that is not a readable LAND export. The message is meant for the person who uploaded it."""
+    """A file no reader can read as it stands. The message is meant for the person who uploaded it: it names the
+    file, the sheet or text section, the row (as a spreadsheet or text editor numbers it) and the column."""
 
     def __init__(self, reason: str, *, file: str | None = None, sheet: str | None = None,
                  row: int | None = None, column: str | None = None):
@@ -24,11 +25,12 @@ class ParseError(ValueError):
         if self.file is not None:
             where.append(f"file '{self.file}'")
         if self.sheet is not None:
-            where.append(f"sheet '{self.sheet}'")
+            where.append(f"sheet {self.sheet!r}" if "'" in str(self.sheet) else f"sheet '{self.sheet}'")
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column '{self.column}'")
+            # quoted as Python does: a column named Z'' reads column "Z''"
+            where.append(f"column {self.column!r}" if "'" in str(self.column) else f"column '{self.column}'")
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
     def located(self, *, file: str | None = None, sheet: str | None = None) -> ParseError:
