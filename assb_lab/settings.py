@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "cycling",
     "impedance",
     "monitoring",
+    "solidstate",  # electrolyte conductivity, CCD, stack pressure; only the lab faces import it (docs/solid_state.md)
     "lab",  # the faces composing the apps above; nothing imports it (docs/architecture.md)
     "effects",
 ]

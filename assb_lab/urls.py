@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("lab.api.urls")),
     path("", include("impedance.api.urls")),
     path("", include("monitoring.api.urls")),
+    path("", include("solidstate.api.urls")),
     path("", include("effects.api.urls")),
 ]
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),
+    path("", include("solidstate.urls")),
     path("", include("effects.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

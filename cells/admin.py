@@ -2,7 +2,17 @@
 from django.contrib import admin, messages
 
 from . import services
-from .models import AuditEvent, Cell, CellGroup, Coating, CyclerDevice, Material, PressingStep, Project
+from .models import (
+    AuditEvent,
+    Cell,
+    CellGroup,
+    Coating,
+    CyclerDevice,
+    ElectrolyteBatch,
+    Material,
+    PressingStep,
+    Project,
+)
 
 
 def _fmt(value, unit, digits=3):
@@ -11,7 +21,7 @@ def _fmt(value, unit, digits=3):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "retention_reference_cycle", "decay_reference_cycle", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
@@ -59,11 +69,18 @@ class PressingStepInline(admin.TabularInline):
         return _fmt(obj.pressure_mpa if obj.pk else None, "MPa")
 
 
+@admin.register(ElectrolyteBatch)
+class ElectrolyteBatchAdmin(admin.ModelAdmin):
+    list_display = ["name", "material", "supplier", "made_on"]
+    list_filter = ["material"]
+    search_fields = ["name", "supplier", "synthesis", "notes"]
+
+
 @admin.register(Cell)
 class CellAdmin(admin.ModelAdmin):
     list_display = ["name", "group", "replicate_number", "cathode_material", "coating", "composite_loading_mg_cm2",
                     "build_date", "builder"]
-    list_filter = ["project", "group", "coating", "cathode_material", "build_date"]
+    list_filter = ["cell_type", "project", "group", "coating", "cathode_material", "build_date"]
     search_fields = ["name", "notes", "builder", "group__name"]
     date_hierarchy = "build_date"
     list_select_related = ["group", "cathode_material", "coating__material"]
@@ -72,7 +89,10 @@ class CellAdmin(admin.ModelAdmin):
     readonly_fields = ["derived_area", "derived_active_loading", "derived_active_mass", "derived_areal_capacity",
                        "derived_one_c_current", "derived_cell_window", "created_at", "updated_at"]
     fieldsets = [
-        ("Identity", {"fields": ["name", "project", "group", "replicate_number", "builder", "build_date", "notes"]}),
+        ("Identity", {"fields": ["name", "cell_type", "project", "group", "replicate_number", "builder", "build_date",
+                                 "notes"]}),
+        ("Electrolyte batch and specimen", {"fields": ["electrolyte_batch", "electrode_metal", "pellet_thickness_mm",
+                                                       "pressing_pressure_mpa", "pressing_time_s"]}),
         ("Cathode composite", {"fields": ["cathode_material", "coating", "catholyte", "conductive_additive",
                                           "cathode_active_fraction", "composite_loading_mg_cm2"]}),
         ("Separator and anode", {"fields": ["electrolyte", "separator_mass_mg", "anode"]}),

@@ -28,6 +28,13 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="lab_projects")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The reference cycles of the project's metrics (cycling.analysis.fade); empty = the defaults.
+    retention_reference_cycle = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Cell cycle that retention and cycles to 80/70 % are measured against; "
+                                         "empty = each cell's first long-term cycle (else its first cycle).")
+    decay_reference_cycle = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Cell cycle the decay per cycle is measured from; empty = each cell's first "
+                                         "complete cycle (the study's first 0.1C discharge).")
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:
@@ -35,6 +42,17 @@ class Project(models.Model):
 
     def __str__(self):
         return self.name
+
+    REFERENCE_FIELDS = ("retention_reference_cycle", "decay_reference_cycle")
+
+    def save(self, *args, **kwargs):
+        # A new reference cycle changes every figure of the project's cells: their data_version moves on, so the
+        # cached dashboards and the stored cell figures are recomputed (whichever face saved the project).
+        before = (Project.objects.filter(pk=self.pk).values_list(*self.REFERENCE_FIELDS).first()
+                  if self.pk else None)
+        super().save(*args, **kwargs)
+        if before is not None and tuple(before) != tuple(getattr(self, f) for f in self.REFERENCE_FIELDS):
+            Cell.objects.filter(project=self).update(data_version=models.F("data_version") + 1)
 
 
 class CellGroup(models.Model):
@@ -109,6 +127,37 @@ class Coating(models.Model):
         return f"{self.material} {self.thickness_nm:g} nm"
 
 
+class ElectrolyteBatch(models.Model):
+    """One batch of solid electrolyte powder (bought or synthesised): the pellets measured for its conductivity,
+    the symmetric cells measured for its critical current density and the full cells built from it point to it,
+    so a cell page can show the conductivity of the electrolyte it was built from."""
+
+    name = models.CharField(max_length=80, unique=True, help_text="Batch code, e.g. LGPS-2026-03")
+    material = models.ForeignKey(
+        Material, on_delete=models.PROTECT, related_name="batches",
+        limit_choices_to={"kind": Material.Kind.SOLID_ELECTROLYTE},
+    )
+    supplier = models.CharField(max_length=120, blank=True, help_text="Supplier and lot, if bought.")
+    synthesis = models.TextField(blank=True, help_text="Route and conditions, if made in the lab.")
+    made_on = models.DateField("Date (received or synthesised)", null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["material__name", "name"]
+        verbose_name_plural = "electrolyte batches"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("electrolyte-batch", args=[self.pk])
+
+    def clean(self):
+        if self.material_id and self.material.kind != Material.Kind.SOLID_ELECTROLYTE:
+            raise ValidationError({"material": "An electrolyte batch is of a solid electrolyte."})
+
+
 class Cell(models.Model):
     """One assembled cell (a build sheet): what it is made of, how it was pressed and how it is cycled.
 
@@ -126,6 +175,11 @@ class Cell(models.Model):
         ANODE = "anode", "Anode (half cell)"
         FULL = "full", "Full cell"
 
+    class CellType(models.TextChoices):
+        FULL = "full", "Full cell"
+        SYMMETRIC = "symmetric", "Symmetric cell (Li | SE | Li)"
+        PELLET = "pellet", "Blocking-electrode pellet (SS | SE | SS)"
+
     class FirstHalf(models.TextChoices):
         CHARGE = "charge", "Charge first"
         DISCHARGE = "discharge", "Discharge first"
@@ -133,6 +187,15 @@ class Cell(models.Model):
 
     # Identity
     name = models.CharField(max_length=80, unique=True)
+    cell_type = models.CharField(
+        max_length=12, choices=CellType.choices, default=CellType.FULL,
+        help_text="A full cell, a symmetric Li | SE | Li cell (CCD) or an electrolyte pellet between ion-blocking "
+                  "electrodes (conductivity).",
+    )
+    electrolyte_batch = models.ForeignKey(
+        ElectrolyteBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="cells",
+        help_text="The separator's electrolyte batch (for a pellet or symmetric cell: the one measured).",
+    )
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="cells")
     group = models.ForeignKey(CellGroup, on_delete=models.PROTECT, related_name="cells")
     replicate_number = models.PositiveSmallIntegerField(default=1)
@@ -141,7 +204,8 @@ class Cell(models.Model):
     notes = models.TextField(blank=True)
     # Cathode composite
     cathode_material = models.ForeignKey(
-        Material, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": Material.Kind.CATHODE_ACTIVE}
+        Material, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": Material.Kind.CATHODE_ACTIVE},
+        null=True, blank=True, help_text="Required for a full cell; empty for a pellet or a symmetric cell.",
     )
     coating = models.ForeignKey(Coating, on_delete=models.PROTECT, null=True, blank=True, related_name="cells")
     catholyte = models.ForeignKey(
@@ -152,7 +216,7 @@ class Cell(models.Model):
         Material, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         limit_choices_to={"kind": Material.Kind.CONDUCTIVE_ADDITIVE},
     )
-    cathode_active_fraction = models.FloatField("Cathode active fraction (0–1)", help_text="Active wt fraction of the composite, e.g. 0.70 for 70:30.")
+    cathode_active_fraction = models.FloatField("Cathode active fraction (0–1)", null=True, blank=True, help_text="Active wt fraction of the composite, e.g. 0.70 for 70:30.")
     composite_loading_mg_cm2 = models.FloatField("Composite loading (mg/cm²)", null=True, blank=True, help_text="Cathode composite per area.")
     # Separator, anode, geometry
     electrolyte = models.ForeignKey(
@@ -161,8 +225,16 @@ class Cell(models.Model):
     )
     separator_mass_mg = models.FloatField("Separator mass (mg)", null=True, blank=True)
     anode = models.ForeignKey(
-        Material, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": Material.Kind.ANODE}
+        Material, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": Material.Kind.ANODE},
+        null=True, blank=True, help_text="Required for a full cell.",
     )
+    # Specimens (pellets, symmetric cells)
+    electrode_metal = models.CharField(
+        max_length=20, blank=True, help_text="Pellet: the blocking electrodes (SS, Au, C); symmetric cell: Li, In-Li.")
+    pellet_thickness_mm = models.FloatField(
+        "Pellet thickness (mm)", null=True, blank=True, help_text="Electrolyte layer thickness measured after pressing.")
+    pressing_pressure_mpa = models.FloatField("Pressing pressure (MPa)", null=True, blank=True)
+    pressing_time_s = models.FloatField("Pressing time (s)", null=True, blank=True)
     die_diameter_mm = models.FloatField("Die diameter (mm)", null=True, blank=True, help_text="Pellet diameter; gives the area if none is entered.")
     area_cm2 = models.FloatField("Electrode area (cm²)", null=True, blank=True, help_text="Electrode area; leave empty to use the die diameter.")
     # Cycling conditions
@@ -206,11 +278,20 @@ class Cell(models.Model):
     # --- validation -----------------------------------------------------------------------
     def clean(self):
         errors = {}
-        if not (0 < (self.cathode_active_fraction or 0) <= 1):
-            errors["cathode_active_fraction"] = "The active fraction must be in (0, 1], e.g. 0.70 for 70:30."
+        if self.cell_type == self.CellType.FULL or self.cathode_active_fraction is not None:
+            if not (0 < (self.cathode_active_fraction or 0) <= 1):
+                errors["cathode_active_fraction"] = "The active fraction must be in (0, 1], e.g. 0.70 for 70:30."
+        if self.cell_type == self.CellType.FULL:
+            for field in ("cathode_material", "anode"):
+                if getattr(self, f"{field}_id") is None:
+                    errors[field] = "A full cell needs it."
+        if self.cell_type == self.CellType.PELLET and self.pellet_thickness_mm is None:
+            errors["pellet_thickness_mm"] = "A pellet's conductivity needs its thickness."
+        if self.electrolyte_batch_id and self.electrolyte_id and self.electrolyte_batch.material_id != self.electrolyte_id:
+            errors["electrolyte_batch"] = "The batch is of another electrolyte than the separator's."
         for field in (
             "composite_loading_mg_cm2", "separator_mass_mg", "die_diameter_mm", "area_cm2",
-            "stack_pressure_mpa", "theoretical_capacity_mah_g",
+            "stack_pressure_mpa", "theoretical_capacity_mah_g", "pellet_thickness_mm", "pressing_pressure_mpa",
         ):
             errors.update(_positive_or_none(getattr(self, field), field))
         if self.area_cm2 is None and self.die_diameter_mm is None:

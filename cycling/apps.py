@@ -15,3 +15,7 @@ class CyclingConfig(AppConfig):
 
         ingest.use_model(DataFile)  # the data-file model lives here; the neutral machinery drives it
         ingest.register(DataFile.Kind.CYCLING, services.cycling_ingest, bad_data=(ParseError,))
+        # The cell list's stored figures (CellFigures) follow every ingest's final data version at once.
+        from ingest.signals import cell_data_ingested
+
+        cell_data_ingested.connect(services.cell_figures_after_ingest, dispatch_uid="cycling-cell-figures-after-ingest")

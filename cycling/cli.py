@@ -11,10 +11,11 @@ import json
 import sys
 from collections.abc import Callable
 
+from cycling.analysis.columns import SUMMARIZE, names_for, rounded_row
 from readers.jsonsafe import jsonable
 
-JSON_CYCLE_FIELDS = ("cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent",
-                     "c_rate", "dqdv_peak_charge_v", "dqdv_peak_discharge_v")
+# The per-cycle fields of the JSON: the column contract's SUMMARIZE face, rounded to each column's precision.
+JSON_CYCLE_FIELDS = tuple(names_for(SUMMARIZE))
 
 SUMMARIZE_HELP = ("Parse a cycler export and print what the ingest would store: per-cycle table, run metrics, "
                   "warnings and findings (JSON or CSV), without touching the database. Give the cell's build facts: "
@@ -39,6 +40,12 @@ def add_summarize_arguments(parser) -> None:
                       help="first half-cycle of the cell; default: detected from the first non-rest record")
     mass.add_argument("--voltage-window-v", type=float, nargs=2, metavar=("MIN_V", "MAX_V"), default=None,
                       help="the cell's voltage window as the cycler sees it (cell voltage), for the window check")
+    refs = parser.add_argument_group("reference cycles of the metrics (as a project sets them)")
+    refs.add_argument("--reference-cycle", type=int, default=None,
+                      help="cycle retention and cycles to 80/70 %% are measured against; default: the first "
+                           "long-term cycle, else the first cycle")
+    refs.add_argument("--decay-reference-cycle", type=int, default=None,
+                      help="cycle the decay per cycle is measured from; default: the first complete cycle")
     parser.add_argument("--format", choices=("json", "csv"), default="json")
 
 
@@ -76,24 +83,33 @@ def summarize(opts: dict, write: Callable[[str], None], warn: Callable[[str], No
     from cycling.parsers import ParseError
 
     spec = cell_spec(opts)
+    for name in ("reference_cycle", "decay_reference_cycle"):
+        if opts.get(name) is not None and opts[name] < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be a cycle number (1 or more), not {opts[name]}")
     try:
         runs = read(opts["file"])
     except ParseError as exc:
         warn(f"{exc}\n")
         return 2
     # The analysis (scipy) is imported after the read: the reader's peak memory does not stack on it.
+    import pandas as pd
+
     from cycling.analysis import analyse
 
     several = len(runs) > 1
     payloads = []
     for export in runs:
         channel = export.metadata.get("channel")
-        result = analyse(export, spec)
+        result = analyse(export, spec, reference_cycle=opts.get("reference_cycle"),
+                         decay_reference_cycle=opts.get("decay_reference_cycle"))
         cycles = result.cycles
         if opts["format"] == "csv":
             if several:  # one table, each row saying which channel it came from
                 cycles = cycles.assign(channel=str(channel))[["channel", *cycles.columns]]
-            write(cycles.to_csv(index=False, float_format="%.6g", header=not payloads))
+            # Each column rounded to the column contract's precision.
+            cycles = pd.DataFrame([rounded_row(row) for row in cycles.to_dict(orient="records")],
+                                  columns=list(cycles.columns))
+            write(cycles.to_csv(index=False, header=not payloads))
             for w in result.warnings:
                 warn(f"warning: {f'channel {channel}: ' if several else ''}{w}\n")
             payloads.append(None)
@@ -123,7 +139,7 @@ def payload(opts: dict, export, result) -> dict:
         "n_records": int(len(export.records)),
         "n_cycles": int(len(cycles)),
         "capacity_unit": result.run.get("capacity_unit"),
-        "cycles": jsonable(cycles[list(JSON_CYCLE_FIELDS)].to_dict(orient="records")),
+        "cycles": jsonable([rounded_row(row) for row in cycles[list(JSON_CYCLE_FIELDS)].to_dict(orient="records")]),
         "run": jsonable(result.run),
         "warnings": result.warnings,
         "findings": provenance["findings"],

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from cells.querysets import RestrictedQuerySet
 
+from .analysis.columns import MODEL, names_for
+
 
 def datafile_upload_to(instance, filename):
     # Never derived from the user's file name: a generated name under a dated folder.
@@ -153,10 +155,9 @@ class CycleSummary(models.Model):
         return f"{self.cell} cycle {self.cycle}"
 
 
-# Columns copied from the analysis frame into CycleSummary, in one list.
-CYCLE_FIELDS = [
-    f.name for f in CycleSummary._meta.concrete_fields if f.name not in {"id", "datafile", "cell"}
-]
+# The per-cycle columns CycleSummary stores and the cycles API serves: the column contract's MODEL face
+# (tests/cycling/test_column_contract.py holds the fields above to it).
+CYCLE_FIELDS = names_for(MODEL)
 
 
 # A file's results stay shown while they are being recomputed (a reprocess after a mass correction puts the
@@ -171,3 +172,33 @@ def shown_results(prefix: str = "") -> models.Q:
     return (models.Q(**{f"{prefix}status": DataFile.Status.IMPORTED}) | recomputing) & models.Q(
         **{f"{prefix}superseded_by__isnull": True})
 
+
+
+class CellFigures(models.Model):
+    """The headline figures of one cell (latest cycle, first discharge, retention and decay with their reference
+    cycles), computed by cycling.analysis.cell_metrics, the one definition every face uses, and stored so the
+    cell list can filter, sort and page them in SQL. Recomputed when the cell's data_version moves past the one
+    they were computed from (cycling.services.cell_figures_refresh)."""
+
+    PROJECT_PATH = "cell__project"  # for RestrictedQuerySet.restrict()
+    cell = models.OneToOneField("cells.Cell", on_delete=models.CASCADE, primary_key=True, related_name="figures")
+    data_version = models.PositiveBigIntegerField(help_text="The Cell.data_version these figures were computed from.")
+    capacity_unit = models.CharField(max_length=8, blank=True)
+    latest_cycle = models.PositiveIntegerField(null=True)
+    first_discharge_mah_g = models.FloatField(null=True)
+    last_capacity = models.FloatField(null=True, help_text="Delivered capacity of the latest cycle (capacity_unit).")
+    retention_reference_cycle = models.PositiveIntegerField(null=True)
+    retention_percent = models.FloatField(null=True)
+    decay_reference_cycle = models.PositiveIntegerField(null=True)
+    decay_percent_per_cycle = models.FloatField(null=True)
+    initial_ce_percent = models.FloatField(null=True)
+    computed_at = models.DateTimeField(auto_now=True)
+    objects = RestrictedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"figures of {self.cell_id} (data version {self.data_version})"
+
+
+# CellFigures' metric columns, named as cell_metrics names them.
+CELL_FIGURE_KEYS = ("capacity_unit", "first_discharge_mah_g", "last_capacity", "retention_reference_cycle",
+                    "retention_percent", "decay_reference_cycle", "decay_percent_per_cycle", "initial_ce_percent")

@@ -35,6 +35,17 @@ def records_of(datafile: DataFile, cycles: list[int] | None = None, columns=CURV
         return pd.read_parquet(fh, columns=list(columns), filters=filters)
 
 
+# Cycles drawn as voltage profiles and dQ/dV when nobody chose: the one default of every face.
+DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
+
+
+def cycle_tokens(text: str | None, default: str = DEFAULT_PROFILE_CYCLES) -> list[str]:
+    """'1, 2,10,last' -> ['1', '2', '10', 'last']: THE parser of a cycle list (pages, API, dataset); empty or
+    None -> the default. resolve_cycles turns the tokens into cycles that exist."""
+    text = text if text and text.strip() else default
+    return [t.strip().lower() for t in text.split(",") if t.strip()]
+
+
 def resolve_cycles(tokens: list[str], available: list[int]) -> list[int]:
     """Turn '1,2,last,500' into cycle numbers that exist; 'last' is the last complete cycle."""
     if not available:
@@ -178,12 +189,27 @@ def cells_cycles_frame(cells) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def metric_references(project) -> dict:
+    """The project's reference cycles as cell_metrics' keyword arguments (None = the metric's default)."""
+    return {"reference_cycle": getattr(project, "retention_reference_cycle", None),
+            "decay_reference_cycle": getattr(project, "decay_reference_cycle", None)}
+
+
 def cell_run_metrics(cell: Cell, *, reference_cycle: int | None = None, window: int = 100) -> dict:
-    """analysis.cell_metrics on the cell's timeline: the numbers of the cell page (and every other face)."""
+    """analysis.cell_metrics on the cell's timeline with its project's reference cycles (`reference_cycle`
+    overrides the retention one): the numbers of the cell page (and every other face)."""
     from cycling.analysis import cell_metrics
 
+    refs = metric_references(cell.project)
+    if reference_cycle is not None:
+        refs["reference_cycle"] = reference_cycle
     frame = cells_cycles_frame([cell])
-    return cell_metrics(frame[~frame["is_partial"].astype(bool)], reference_cycle=reference_cycle, window=window)
+    out = cell_metrics(frame[~frame["is_partial"].astype(bool)], window=window, **refs)
+    if out:  # whose choice the references are, for the page to say so
+        project = metric_references(cell.project)
+        out["retention_reference_set_by_project"] = reference_cycle is None and project["reference_cycle"] is not None
+        out["decay_reference_set_by_project"] = project["decay_reference_cycle"] is not None
+    return out
 
 
 def cell_pause_bands(cell: Cell) -> list[dict]:

@@ -361,7 +361,54 @@ def cell_timeline_apply(*, cell_id: int) -> list[str]:
     DataFile.objects.filter(cell_id=cell_id, kind=DataFile.Kind.CYCLING).exclude(pk__in=by_id).update(
         timeline_relation="", timeline_position=None, timeline_warnings=[])
     cell_data_changed(cell_id=cell_id)
+    cell_figures_refresh(cell_ids=[cell_id])
     return cell_warnings
+
+
+def cell_figures_refresh(*, cell_ids) -> int:
+    """Recompute the stored CellFigures of these cells with analysis.cell_metrics (the one definition of each
+    metric) and their project's reference cycles: one query for the cells, one for their cycles, one upsert.
+    Each row keeps the data_version it was computed from, so a later change shows it stale. Returns the count."""
+    from cycling.analysis import cell_metrics
+
+    from .models import CELL_FIGURE_KEYS, CellFigures
+    from .selectors import cells_cycles_frame, metric_references
+
+    cells = list(Cell.objects.filter(pk__in=list(cell_ids)).select_related("project").only(
+        "pk", "data_version", "project__retention_reference_cycle", "project__decay_reference_cycle"))
+    if not cells:
+        return 0
+    frame = cells_cycles_frame([c.pk for c in cells])
+    complete = frame[~frame["is_partial"].astype(bool)] if len(frame) else frame
+    by_cell = dict(tuple(complete.groupby("cell_id", sort=False))) if len(complete) else {}
+    rows = []
+    for cell in cells:
+        m = cell_metrics(by_cell.get(cell.pk, complete.iloc[0:0]), **metric_references(cell.project))
+        values = {k: m.get(k) for k in CELL_FIGURE_KEYS}
+        values["capacity_unit"] = values["capacity_unit"] or ""
+        rows.append(CellFigures(cell_id=cell.pk, data_version=cell.data_version, latest_cycle=m.get("last_cycle"),
+                                **values))
+    CellFigures.objects.bulk_create(rows, update_conflicts=True, unique_fields=["cell"],
+                                    update_fields=["data_version", "latest_cycle", *CELL_FIGURE_KEYS])
+    return len(rows)
+
+
+def cell_figures_after_ingest(sender, *, cell_id: int, **kwargs) -> None:
+    """Receiver of ingest.signals.cell_data_ingested (CyclingConfig.ready): the cell's figures at its new data
+    version. Never raises: the figures are derived, and the cell list recomputes stale ones when it reads them."""
+    try:
+        cell_figures_refresh(cell_ids=[cell_id])
+    except Exception:  # noqa: BLE001
+        log.exception("cell figures of cell %s not refreshed after the ingest", cell_id)
+
+
+def cell_figures_stale(cells) -> list[int]:
+    """Ids of the cells (a queryset) whose stored figures are missing or older than their data. A cell that
+    never had data (data_version 0) has nothing to compute: its figures are empty without a row."""
+    from django.db.models import F
+
+    return list(cells.exclude(figures__data_version=F("data_version")).exclude(
+        data_version=0, figures__isnull=True).values_list("pk", flat=True))
 
 
 def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> DataFile:

@@ -9,22 +9,14 @@ from django.views.decorators.http import require_POST
 from cells.selectors import cells_visible_to
 
 from . import services
+from .analysis.columns import EXPORT, headers_for, rounded_row
 from .exports import table_response
 from .models import DataFile
 from .selectors import cycles_of
 
-CYCLE_EXPORT_COLUMNS = [
-    ("cycle", "Cycle (cell)"), ("file_cycle", "Cycle in the file"), ("datafile__original_name", "File"),
-    ("charge_mah", "Charge (mAh)"), ("discharge_mah", "Discharge (mAh)"),
-    ("charge_mah_g", "Charge (mAh/g)"), ("discharge_mah_g", "Discharge (mAh/g)"),
-    ("charge_mah_cm2", "Charge (mAh/cm²)"), ("discharge_mah_cm2", "Discharge (mAh/cm²)"),
-    ("ce_percent", "Coulombic efficiency (%)"), ("charge_energy_mwh", "Charge energy (mWh)"),
-    ("discharge_energy_mwh", "Discharge energy (mWh)"), ("mean_charge_v", "Mean charge voltage (V)"),
-    ("mean_discharge_v", "Mean discharge voltage (V)"), ("hysteresis_v", "Hysteresis (V)"),
-    ("c_rate", "C-rate (1/h)"), ("c_rate_label", "C-rate label"), ("segment", "Segment"),
-    ("duration_s", "Duration (s)"), ("dqdv_peak_charge_v", "dQ/dV peak, charge (V)"),
-    ("dqdv_peak_discharge_v", "dQ/dV peak, discharge (V)"), ("is_partial", "Partial cycle"),
-]
+# The per-cycle download: the column contract's EXPORT face (headers with units), plus the file each cycle
+# comes from; values rounded to each column's precision.
+CYCLE_EXPORT_COLUMNS = [*headers_for(EXPORT)[:2], ("datafile__original_name", "File"), *headers_for(EXPORT)[2:]]
 
 
 @login_required
@@ -37,7 +29,7 @@ def cell_cycles_export(request, pk):
         if values["cycle"] in seen:  # newest file first within a cycle
             continue
         seen.add(values["cycle"])
-        rows.append(values)
+        rows.append(rounded_row(values))
     return table_response(CYCLE_EXPORT_COLUMNS, rows, fmt=request.GET.get("format", "csv"),
                           filename=f"{cell.name}-cycles", sheet="cycles")
 

@@ -137,19 +137,22 @@ def outcome_frame(cells: list[Cell], outcome: Outcome, cycle: int | None = None)
     read at, voltage window, temperature; the EIS cycle for R_int)."""
     if outcome.protocol == "eis":
         return _rint_outcome(cells, outcome, cycle)
+    from cells.models import Project
     from cycling.analysis import cell_metrics
-    from cycling.selectors import cells_cycles_frame
+    from cycling.selectors import cells_cycles_frame, metric_references
 
     frame = cells_cycles_frame([c.pk for c in cells]) if cells else pd.DataFrame()
     complete = frame[~frame["is_partial"].astype(bool)] if len(frame) else frame
     by_cell = dict(tuple(complete.groupby("cell_id", sort=False))) if len(complete) else {}
+    # Each project's reference cycles (one query), as every other face measures against them.
+    refs = {p.pk: metric_references(p) for p in Project.objects.filter(pk__in={c.project_id for c in cells})}
     rows = []
     for cell in cells:
         part = by_cell.get(cell.pk)
         if part is None or not len(part):
             rows.append((cell.pk, np.nan, "no cycling data", ""))
             continue
-        metrics = cell_metrics(part)
+        metrics = cell_metrics(part, **refs.get(cell.project_id, {}))
         labels = dict(zip(part["cycle"].astype(int), part["c_rate_label"].fillna(""), strict=True))
         value, why, rate = _cycling_value(outcome, metrics, part, cycle, labels)
         rows.append((cell.pk, value, why, f"{rate}; {_window(cell)}"))
@@ -171,9 +174,12 @@ def _cycling_value(outcome: Outcome, metrics: dict, part: pd.DataFrame, cycle: i
         if not len(at):
             return np.nan, f"did not reach cycle {cycle}", ""
         if key == "retention_at_cycle_percent":
-            ref = metrics.get("reference_capacity") if per_g else None
-            value = cap / ref * 100.0 if ref else np.nan
+            # The one definition (cycling.analysis.fade.retention_series), on cell_metrics' basis and reference.
+            from cycling.analysis import cell_retention_series
+
             ref_cycle = metrics.get("retention_reference_cycle")
+            series, _ = cell_retention_series(part, reference_cycle=ref_cycle)
+            value = float(series[np.flatnonzero(part["cycle"].astype(int).to_numpy() == cycle)[0]]) if per_g else np.nan
             return value, "" if np.isfinite(value) else "no reference capacity", (
                 f"cycle {cycle} at {labels.get(cycle) or '?'} vs cycle {ref_cycle}")
         return cap, "" if np.isfinite(cap) else "no active mass on the build sheet", (

@@ -1,10 +1,10 @@
 """Compare cell groups and cells: one CycleSummary query, aggregated with pandas into plot series and summaries.
 
 The selection is groups and/or single cells, always scoped to what the user may see. A group's curve is
-the mean across its replicate cells per cycle with sd/min/max; retention is each cell's discharge
-capacity over its capacity at the reference cycle (the chosen one, else run_metrics' default: the first
-long-term cycle). Run-level figures per cell come from cycling.analysis.run_metrics, so the numbers here
-are the ones the rest of the app reports. R_int after formation is each cell's earliest EIS spectrum (lowest
+the mean across its replicate cells per cycle with sd/min/max; retention is each cell's delivered capacity
+over its capacity at the reference cycle (the chosen one, else the project's, else the first long-term cycle),
+by cycling.analysis.fade.retention_series. Run-level figures per cell come from cycling.analysis.cell_metrics,
+so the numbers here are the ones the rest of the app reports. R_int after formation is each cell's earliest EIS spectrum (lowest
 known after_cycle; spectra of unknown cycle only when there is no other), read with one more query.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from assb_lab.lib import parse_ids
 from assb_lab.params import query_number
 from cells.models import Cell, CellGroup
 from cells.selectors import groups_visible_to
-from cycling.analysis import C_RATE_LABELS, cell_metrics
-from cycling.selectors import CELL_FRAME_FIELDS, cells_cycles_frame
+from cycling.analysis import C_RATE_LABELS, cell_metrics, cell_retention_series
+from cycling.selectors import CELL_FRAME_FIELDS, cells_cycles_frame, metric_references
 from impedance.selectors import r_int_after_formation
 
 PALETTE = ["#2459c5", "#d92d20", "#079455", "#dc6803", "#7a5af8", "#0e9384", "#c11574", "#475467"]
@@ -107,7 +107,7 @@ def _resolve(user, selection: Selection) -> tuple[list[CellGroup], list[Cell], s
     order = {gid: i for i, gid in enumerate(selection.group_ids)}
     groups.sort(key=lambda g: order[g.pk])
     # Only the group is read from the cells here: no join of the build sheet's materials.
-    cells_qs = Cell.objects.restrict(user).select_related("group")
+    cells_qs = Cell.objects.restrict(user).select_related("group", "project")
     from django.db.models import Q
 
     cond = Q(pk__in=selection.cell_ids) | Q(group__in=[g.pk for g in groups])
@@ -130,7 +130,10 @@ def eis_after_formation(cells: list[Cell]) -> dict[int, dict]:
 
 
 def _cell_metrics(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None) -> dict:
-    m = cell_metrics(frame, reference_cycle=reference_cycle)
+    refs = metric_references(cell.project)  # the project's reference cycles; the page's choice overrides
+    if reference_cycle is not None:
+        refs["reference_cycle"] = reference_cycle
+    m = cell_metrics(frame, **refs)
     per_g = m.get("capacity_unit") == "mAh/g"
     at = m.get("capacity_at_cycle", {}) if per_g else {}
     return {
@@ -269,9 +272,10 @@ def cell_parts(cells: list[Cell], reference_cycle: int | None) -> dict[int, dict
 
 def _cell_part(cell: Cell, frame: pd.DataFrame, reference_cycle: int | None, eis: dict) -> dict:
     metrics = _cell_metrics(cell, frame, reference_cycle) | eis
-    ref_cap = metrics["reference_capacity_mah_g"]
     cap = frame["discharge_mah_g"].to_numpy(dtype=float)
-    retention = cap / ref_cap * 100.0 if ref_cap else np.full(len(cap), np.nan)
+    # Retention per cycle by the one definition, on cell_metrics' basis (the delivered half of the cell's CE
+    # convention) and reference cycle, so the curve ends at the summary's retention_percent.
+    retention, _ref = cell_retention_series(frame, reference_cycle=metrics["retention_reference_cycle"])
     return {
         "frame": frame.assign(retention_percent=retention).reset_index(drop=True),
         "series": {

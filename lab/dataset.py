@@ -34,6 +34,7 @@ from assb_lab.lib import ChunkSink
 from cells.models import Cell
 from cells.selectors import cells_visible_to
 from cycling import figures, selectors
+from cycling.analysis.columns import DATASET, names_for, rounded_row
 from cycling.parsers.bdf import READER_VERSION as BDF_VERSION
 from cycling.parsers.bdf import BdfWriter
 
@@ -50,13 +51,8 @@ _UNIT_SUFFIXES = [
     ("_mpa", "MPa"), ("_mg", "mg"), ("_nm", "nm"), ("_ma", "mA"), ("_v", "V"), ("_c", "°C"), ("_h", "h"),
     ("_s", "s"), ("_t", "t"), ("_percent", "%"), ("_fraction", "1 (mass fraction)"),
 ]
-CYCLE_COLUMNS = [
-    "cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "charge_mah_cm2", "discharge_mah_cm2",
-    "ce_percent", "ce_convention", "charge_energy_mwh", "discharge_energy_mwh", "charge_wh_kg", "discharge_wh_kg",
-    "mean_charge_v", "mean_discharge_v", "median_charge_v", "median_discharge_v", "hysteresis_v",
-    "cc_charge_fraction", "c_rate", "c_rate_label", "segment", "is_partial", "start_time_s", "end_time_s",
-    "duration_s", "dqdv_peak_charge_v", "dqdv_peak_discharge_v", "datafile_id",
-]
+# cycles.csv: the column contract's DATASET face, then the data file of each cycle.
+CYCLE_COLUMNS = [*names_for(DATASET), "datafile_id"]
 
 
 def dataset_cells(user, *, cell_ids=(), group_ids=(), project_ids=()) -> list[Cell]:
@@ -163,10 +159,15 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
             if "bdf" in records:
                 yield from _bdf_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet")
         cell_prov["eis"] = list(_eis_members(zf, cell, base))
+        solid = _solid_state_member(cell)
+        if solid is not None:
+            zf.writestr(f"{base}/solid_state.json", _json(solid))
+            cell_prov["solid_state"] = {"analysis_version": solid["analysis_version"],
+                                        "definitions": solid["definitions"]}
         if rows:
             zf.writestr(f"{base}/figures/capacity.svg", figures.cell_capacity_figure(
                 rows, color=cell.group.color or "#1f77b4", title=cell.name))
-            curves = selectors.cell_curves(cell, ["1", "2", "10", "100", "last"], 2000)
+            curves = selectors.cell_curves(cell, selectors.cycle_tokens(None), 2000)
             zf.writestr(f"{base}/figures/profiles.svg", figures.cell_profiles_figure(curves, title=cell.name))
         provenance["cells"][cell.name] = cell_prov
         yield sink.take()
@@ -219,7 +220,7 @@ def cell_cycle_rows(cell: Cell) -> list[dict]:
     for row in selectors.cycles_of([cell.pk]).values(*CYCLE_COLUMNS):
         if row["cycle"] not in seen:
             seen.add(row["cycle"])
-            rows.append(row)
+            rows.append(rounded_row(row))
     return rows
 
 
@@ -289,6 +290,16 @@ def _eis_members(zf, cell: Cell, base: str) -> Iterator[dict]:
                         for f in spectrum_fits]}
     if fits:
         zf.writestr(f"{base}/eis/fits.json", _json(fits))
+
+
+def _solid_state_member(cell: Cell) -> dict | None:
+    """The cell's solid-state results (pellet conductivity and Arrhenius, sigma_e, CCD, pressure channel, its
+    electrolyte batch's conductivity), computed where missing."""
+    from solidstate import selectors as solid_selectors
+    from solidstate import services as solid_services
+
+    solid_services.cell_results_refresh(cell=cell)
+    return solid_selectors.cell_solid_state(cell)
 
 
 # --- metadata --------------------------------------------------------------------------------------

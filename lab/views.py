@@ -3,8 +3,7 @@ and impedance together) and the compare page with its summary downloads."""
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, FloatField, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Exists, F, OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
@@ -13,8 +12,9 @@ from cells.filtersets import CellFilterSet
 from cells.models import Material
 from cells.selectors import cells_visible_to, groups_visible_to, last_catalogue_recompute
 from cycling import selectors as cycling_selectors
+from cycling import services as cycling_services
 from cycling.exports import table_response
-from cycling.models import CycleSummary, DataFile, shown_results
+from cycling.models import DataFile, shown_results
 from impedance import selectors as eis_selectors
 from impedance.models import EisSpectrum
 
@@ -32,29 +32,25 @@ EXPORT_COLUMNS = [
     ("coating", "Coating"), ("composite_loading_mg_cm2", "Composite loading (mg/cm²)"),
     ("active_loading_mg_cm2", "Active loading (mg/cm²)"), ("build_date", "Build date"),
     ("latest_cycle", "Latest cycle"), ("first_discharge_mah_g", "1st discharge (mAh/g)"),
-    ("retention_percent", "Retention at latest cycle (% of first long-term cycle)"), ("files", "Data files"),
+    ("retention_percent", "Retention at latest cycle (% of the reference cycle)"),
+    ("retention_reference_cycle", "Retention reference cycle"), ("files", "Data files"),
 ]
 
 
 def cells_with_figures(qs):
-    """Annotate latest cycle, first discharge and retention from the active files' cycles; prefetch files.
-
-    Retention = latest discharge / discharge of the first long-term cycle (else cycle 1), the default
-    reference of cycling.analysis.run_metrics. Subqueries: the query count does not grow with the cells.
-    """
-    active = CycleSummary.objects.filter(shown_results("datafile__"), cell=OuterRef("pk"), is_partial=False)
-    first = active.order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
-    last = active.order_by("-cycle", "-datafile_id")
-    reference = active.filter(segment="long-term").order_by("cycle", "-datafile_id").values("discharge_mah_g")[:1]
+    """Annotate latest cycle, first discharge and retention (with its reference cycle) from the cell's stored
+    figures (cycling.models.CellFigures: analysis.cell_metrics, the one definition the cell page, compare, board
+    and exports use); figures older than the cell's data are recomputed first. Prefetch files.
+    Joins, no per-cell query: the query count does not grow with the cells."""
+    stale = cycling_services.cell_figures_stale(qs)
+    if stale:
+        cycling_services.cell_figures_refresh(cell_ids=stale)
     return qs.annotate(
-        latest_cycle=Subquery(last.values("cycle")[:1]),
-        first_discharge_mah_g=Subquery(first),
-        last_discharge_mah_g=Subquery(last.values("discharge_mah_g")[:1]),
-        reference_discharge_mah_g=Coalesce(Subquery(reference), Subquery(first)),
+        latest_cycle=F("figures__latest_cycle"),
+        first_discharge_mah_g=F("figures__first_discharge_mah_g"),
+        retention_percent=F("figures__retention_percent"),
+        retention_reference_cycle=F("figures__retention_reference_cycle"),
         has_eis=Exists(EisSpectrum.objects.filter(cell=OuterRef("pk"))),
-    ).annotate(
-        retention_percent=F("last_discharge_mah_g") * 100.0 / NullIf(F("reference_discharge_mah_g"), 0.0,
-                                                                     output_field=FloatField()),
     ).prefetch_related(
         Prefetch("datafiles", queryset=DataFile.objects.only("id", "cell_id", "status", "kind", "created_at"))
     )
@@ -95,11 +91,12 @@ def home(request):
     if fmt:
         rows = [{
             "name": c.name, "group": c.group.name, "replicate_number": c.replicate_number,
-            "cathode_material": c.cathode_material.name, "coating": str(c.coating) if c.coating else "bare",
+            "cathode_material": c.cathode_material.name if c.cathode_material_id else None, "coating": str(c.coating) if c.coating else "bare",
             "composite_loading_mg_cm2": c.composite_loading_mg_cm2,
             "active_loading_mg_cm2": _r(c.active_loading_mg_cm2, 3),
             "build_date": c.build_date.isoformat() if c.build_date else None, "latest_cycle": c.latest_cycle,
             "first_discharge_mah_g": _r(c.first_discharge_mah_g, 1), "retention_percent": _r(c.retention_percent, 1),
+            "retention_reference_cycle": c.retention_reference_cycle,
             "files": ", ".join(f"{n} {s}" for s, n in sorted(_file_status(c).items())),
         } for c in qs]
         return table_response(EXPORT_COLUMNS, rows, fmt=fmt, filename="cells", sheet="cells")
@@ -131,7 +128,7 @@ def _r(value, decimals):
     return None if value is None else round(float(value), decimals)
 
 
-DEFAULT_PROFILE_CYCLES = "1,2,10,100,last"
+DEFAULT_PROFILE_CYCLES = cycling_selectors.DEFAULT_PROFILE_CYCLES
 
 
 def _focus_cycle(value: str | None) -> int | None:

@@ -25,6 +25,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from cycling.analysis.fade import retention_series
+
 RETENTION = "retention_below"
 DIED = "discharge_below"
 LOW_CE = "ce_below"
@@ -34,6 +36,7 @@ STALE = "no_new_data"
 IMPORT_FAILED = "import_failed"
 RINT_LIMIT = "rint_above"
 RINT_GROWTH = "rint_growth"
+PRESSURE_DRIFT = "pressure_drift"
 
 # kind -> (label for people, unit of its threshold, default threshold). One table: the model's choices,
 # the default rules of the migration and the admin's help all come from here.
@@ -47,6 +50,7 @@ RULE_KINDS: dict[str, tuple[str, str, float | None]] = {
     IMPORT_FAILED: ("Import of a data file failed", "", None),
     RINT_LIMIT: ("Interfacial resistance R_int above a limit", "ohm", 1000.0),
     RINT_GROWTH: ("R_int growing faster than a rate", "% per 100 cycles", 30.0),
+    PRESSURE_DRIFT: ("Stack pressure drifting from the registered value by more than X %", "%", 10.0),
 }
 
 
@@ -57,6 +61,7 @@ _TITLES = {
     VOLTAGE: "Voltage outside the window (tolerance {:g} V)", STALE: "No new data for {:g} h",
     IMPORT_FAILED: "Import failed", RINT_LIMIT: "R_int above {:g} ohm",
     RINT_GROWTH: "R_int growing faster than {:g} % per 100 cycles",
+    PRESSURE_DRIFT: "Stack pressure off the registered value by more than {:g} %",
 }
 
 
@@ -78,6 +83,8 @@ class CellFacts:
     finished: bool = False
     failed_import: str | None = None  # "file name: reason" of the newest file when its import failed
     rint: pd.DataFrame | None = None  # columns cycle, r_int_ohm (current fits, one row per spectrum)
+    pressure: pd.DataFrame | None = None  # columns time_s, pressure_mpa: the newest file's stack-pressure channel
+    registered_pressure_mpa: float | None = None
 
     def __post_init__(self):
         if self.now.tzinfo is None:
@@ -135,6 +142,7 @@ def evaluate(cycles: pd.DataFrame, facts: CellFacts, thresholds: dict[str, float
     checks = {
         RETENTION: _retention, DIED: _died, LOW_CE: _low_ce, DROP: _drop, VOLTAGE: _voltage,
         STALE: _stale, IMPORT_FAILED: _import_failed, RINT_LIMIT: _rint_limit, RINT_GROWTH: _rint_growth,
+        PRESSURE_DRIFT: _pressure_drift,
     }
     for kind, check in checks.items():
         if kind not in thresholds:
@@ -162,7 +170,7 @@ def _retention(frame, facts, limit_percent) -> Condition | None:
     if not same.any():
         return None
     c, v = cyc[same], cap[same]
-    retention = v / cap_ref * 100.0
+    retention = retention_series(cyc, cap, ref)[same]  # the one definition (cycling.analysis.fade)
     start = _streak_start(c, retention < limit_percent)
     if start is None:
         return None
@@ -313,3 +321,51 @@ def _rint_growth(frame, facts, limit_percent_per_100) -> Condition | None:
         f"{rate:.1f} % per 100 cycles, above the {limit_percent_per_100:g} % limit"),
         {"threshold_percent_per_100_cycles": limit_percent_per_100, "rate_percent_per_100_cycles": _num(rate),
          "first_cycle": int(c[0]), "first_r_int_ohm": _num(v[0]), "latest_r_int_ohm": _num(v[-1])})
+
+
+# --- stack pressure ------------------------------------------------------------------------------------
+PRESSURE_WINDOW_S = 600.0  # rolling median: a load cell's noise and a single spike do not count
+PRESSURE_MIN_DURATION_S = 1800.0  # out of the band at least this long, up to the end of the record
+
+
+def pressure_excursion(time_s, pressure_mpa, registered_mpa: float, tolerance_fraction: float, *,
+                       window_s: float = PRESSURE_WINDOW_S, min_duration_s: float = PRESSURE_MIN_DURATION_S):
+    """(index where the current excursion began, rolling median at the end) when the rolling median of the
+    pressure is out of registered * (1 +- tolerance) up to the end of the record for ``min_duration_s``; else
+    None. The one drift rule (the monitoring alert and the solid-state pages use it)."""
+    if not registered_mpa or registered_mpa <= 0:
+        return None
+    t = np.asarray(time_s, dtype=float)
+    p = np.asarray(pressure_mpa, dtype=float)
+    if len(t) < 3:
+        return None
+    dt = float(np.median(np.diff(t)))
+    n = max(int(round(window_s / max(dt, 1e-9))), 1)
+    median = pd.Series(p).rolling(n, min_periods=max(n // 2, 1), center=True).median().to_numpy()
+    out = np.abs(median / registered_mpa - 1.0) > tolerance_fraction
+    if not out[-1]:
+        return None
+    good = np.flatnonzero(~out)
+    start = int(good[-1] + 1) if len(good) else 0
+    if t[-1] - t[start] < min_duration_s:
+        return None
+    return start, float(median[-1])
+
+
+def _pressure_drift(frame, facts, limit_percent) -> Condition | None:
+    p = facts.pressure
+    if p is None or not len(p) or not facts.registered_pressure_mpa:
+        return None
+    t = p["time_s"].to_numpy(dtype=float)
+    found = pressure_excursion(t, p["pressure_mpa"].to_numpy(dtype=float), facts.registered_pressure_mpa,
+                               limit_percent / 100.0)
+    if found is None:
+        return None
+    start, latest = found
+    registered = facts.registered_pressure_mpa
+    deviation = 100.0 * (latest / registered - 1.0)
+    return Condition(PRESSURE_DRIFT, None, (
+        f"stack pressure {latest:.1f} MPa is {deviation:+.0f} % from the registered {registered:g} MPa since "
+        f"t = {t[start] / 3600:.1f} h (limit {limit_percent:g} %)"),
+        {"threshold_percent": limit_percent, "registered_mpa": registered, "pressure_mpa": _num(latest),
+         "deviation_percent": _num(deviation), "since_s": _num(t[start])})

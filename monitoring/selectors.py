@@ -21,12 +21,15 @@ from django.utils import timezone
 
 from cells.auth import DevicePrincipal
 from cells.models import Cell
+from cycling.analysis.columns import MONITORING, columns_for, names_for
+from cycling.analysis.metrics import first_half_of
 
 from . import rules
 from .models import Alert, AlertRule, RunState
 
-_CYCLE_FIELDS = ["cycle", "datafile_id", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g",
-                 "ce_percent", "ce_convention", "c_rate_label", "segment", "is_partial", "end_time_s"]
+# The rules' per-cycle columns: the column contract's MONITORING face, plus the file each cycle comes from.
+_CYCLE_FIELDS = [*names_for(MONITORING), "datafile_id"]
+_FLOAT_FIELDS = [c.name for c in columns_for(MONITORING) if c.kind == "float"]
 
 
 def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
@@ -44,10 +47,10 @@ def cell_cycle_frame(cell: Cell, *, voltages: bool = False) -> pd.DataFrame:
     rows = list(cycles_of([cell.pk]).order_by("cycle", "-datafile__timeline_position", "-datafile_id")
                 .values_list(*_CYCLE_FIELDS))
     frame = pd.DataFrame.from_records(rows, columns=_CYCLE_FIELDS).drop_duplicates("cycle", keep="first")
-    for col in ("charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent", "end_time_s"):
+    for col in _FLOAT_FIELDS:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     convention = next((c for c in frame["ce_convention"] if c), "discharge/charge")
-    second = "discharge" if convention == "discharge/charge" else "charge"
+    second = "charge" if first_half_of(convention) == "discharge" else "discharge"  # the delivered half
     frame["capacity_mah_g"] = frame[f"{second}_mah_g"]
     frame["capacity_mah"] = frame[f"{second}_mah"]
     frame = frame.sort_values("cycle", kind="stable").reset_index(drop=True)

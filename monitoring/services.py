@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 import numpy as np
+from django.apps import apps
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from cells.models import Cell
 from cells.services import audit
+from cycling.analysis import fade
 
 from . import rules, selectors
 from .models import Alert, Delivery, RunState, Subscription, Webhook
@@ -35,24 +37,30 @@ WEBHOOK_TIMEOUT_S = 10
 
 def cell_facts(cell: Cell, frame, *, now: datetime, finished_at: datetime | None) -> rules.CellFacts:
     """The facts the pure rules need, from the build sheet, the data files and the impedance app."""
-    from cycling.analysis import run_metrics
+    from cycling.analysis import cell_metrics
     from cycling.models import DataFile
+    from cycling.selectors import metric_references
 
     formation = int((frame["segment"] == "formation").sum()) if len(frame) else 0
     reference = None
     if len(frame):
-        # The cell page's reference cycle (first long-term cycle, else the first): one definition.
-        reference = run_metrics(frame.assign(is_partial=frame["is_partial"].fillna(False))).get(
-            "retention_reference_cycle")
+        # The cell page's reference cycle (the project's, else the first long-term cycle, else the first):
+        # the one definition, cycling.analysis.cell_metrics.
+        reference = cell_metrics(frame.assign(is_partial=frame["is_partial"].fillna(False)),
+                                 **metric_references(cell.project)).get("retention_reference_cycle")
     newest = cell.datafiles.order_by("-created_at").only("original_name", "status", "error").first()
     failed = None
     if newest is not None and newest.status == DataFile.Status.FAILED:
         failed = f"{newest.original_name} failed: {newest.error or 'no reason recorded'}"
     last = frame.attrs.get("last_record_at")
+    # A stack-pressure channel comes from an app that offers one on its AppConfig (solidstate): no import of it.
+    pressure = next((p for config in apps.get_app_configs() if hasattr(config, "monitoring_pressure")
+                     for p in [config.monitoring_pressure(cell)] if p is not None), None)
     return rules.CellFacts(
         now=now, formation_cycles=formation, reference_cycle=reference, voltage_window_v=cell.cell_voltage_window_v,
         last_record_at=last, finished=bool(finished_at and (last is None or finished_at >= last)),
-        failed_import=failed, rint=selectors.rint_series(cell),
+        failed_import=failed, rint=selectors.rint_series(cell), pressure=pressure,
+        registered_pressure_mpa=cell.stack_pressure_mpa,
     )
 
 
@@ -107,9 +115,8 @@ def _save_run_state(cell, frame, facts, conditions, active_rules, now) -> RunSta
     latest = complete.iloc[-1] if len(complete) else None
     retention = None
     if latest is not None and facts.reference_cycle is not None:
-        ref = np.flatnonzero(complete["cycle"].to_numpy() == facts.reference_cycle)
-        if len(ref) and np.isfinite(cap[ref[0]]) and cap[ref[0]] > 0 and np.isfinite(cap[-1]):
-            retention = float(cap[-1] / cap[ref[0]] * 100.0)
+        # The latest cycle against the reference, by the one definition (cycling.analysis.fade.retention).
+        retention = fade.retention(complete["cycle"].to_numpy(), cap, facts.reference_cycle)["retention_percent"]
     stale_rule = active_rules.get(rules.STALE)
     last = facts.last_record_at
     state = RunState.State.RUNNING

@@ -10,7 +10,7 @@ from ..models import Cell, CellGroup, Coating, Material, PressingStep, Project
 class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "created_at"]
+        fields = ["id", "name", "description", "created_at", "retention_reference_cycle", "decay_reference_cycle"]
 
 
 class MaterialSerializer(serializers.ModelSerializer):
@@ -58,7 +58,9 @@ class CellSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cell
         fields = [
-            "id", "name", "project", "group", "group_name", "replicate_number", "builder", "build_date", "notes",
+            "id", "name", "cell_type", "project", "group", "group_name", "replicate_number", "builder", "build_date",
+            "notes", "electrolyte_batch", "electrode_metal", "pellet_thickness_mm", "pressing_pressure_mpa",
+            "pressing_time_s",
             "cathode_material", "coating", "coating_label", "catholyte", "conductive_additive",
             "cathode_active_fraction", "composite_loading_mg_cm2", "electrolyte", "separator_mass_mg", "anode",
             "die_diameter_mm", "area_cm2", "stack_pressure_mpa", "theoretical_capacity_mah_g",

@@ -25,10 +25,12 @@ _export("segments", "label_segments")
 _export("differential", "DqdvParams", "DqdvCurves", "dqdv_all", "dqdv")
 _export("peaks", "dqdv_peaks", "dqdv_peak_table", "track_peak")
 _export("summary", "summarize_cycles")
-_export("fade", "knee_point", "window_decay", "run_metrics")
+_export("fade", "knee_point", "window_decay", "run_metrics", "retention", "retention_series", "decay",
+        "cycles_to_percent", "initial_ce", "knee", "default_reference_cycle")
+_export("columns", "CYCLE_CONTRACT", "Column", "columns_for", "names_for", "headers_for", "rounded", "rounded_row")
 _export("crosscheck", "cross_check")
 _export("pipeline", "Analysis", "analyse")
-_export("metrics", "CELL_METRIC_KEYS", "cell_metrics")
+_export("metrics", "CELL_METRIC_KEYS", "cell_metrics", "delivered_capacity", "cell_retention_series", "first_half_of")
 
 __all__ = sorted(_EXPORTS)
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .common import CellSpec, detect_first_half
-from .cycles import channel_restarts, format_runs, kind_codes
+from .cycles import channel_restarts, format_runs, record_kind_codes
 from .cycles import derive_cycles as _derive_cycles
 from .differential import DqdvParams, dqdv_all
 from .peaks import dqdv_peak_table
@@ -124,10 +124,7 @@ def _range_findings(code: str, severity: str, starts: np.ndarray, ends: np.ndarr
     return _grouped(code, severity, spans, what)
 
 
-def _kind_codes(records: pd.DataFrame) -> np.ndarray:
-    """1 charge, 2 discharge, 0 rest; a missing or unknown kind falls back to the sign of the current."""
-    kind = records["step_kind"].to_numpy(dtype=object) if "step_kind" in records else None
-    return kind_codes(kind, records["current_ma"].to_numpy(dtype=float))
+_kind_codes = record_kind_codes  # the one direction rule (cycles.kind_codes)
 
 
 # --- sanity checks ---------------------------------------------------------------------------------

@@ -28,6 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columns import ANALYSIS, names_for
+from .cycles import CHARGE as _CHARGE
+from .cycles import DISCHARGE as _DISCHARGE
+from .cycles import record_kind_codes
+
 ANALYSIS_VERSION = "1.0.0"
 
 C_RATE_LABELS: tuple[tuple[str, float], ...] = (
@@ -44,41 +49,11 @@ C_RATE_LABELS: tuple[tuple[str, float], ...] = (
     ("10C", 10.0),
 )
 
-CYCLE_COLUMNS = [
-    "cycle",
-    "first_record",
-    "last_record",
-    "start_time_s",
-    "end_time_s",
-    "duration_s",
-    "charge_mah",
-    "discharge_mah",
-    "charge_mah_g",
-    "discharge_mah_g",
-    "charge_mah_cm2",
-    "discharge_mah_cm2",
-    "ce_percent",
-    "charge_energy_mwh",
-    "discharge_energy_mwh",
-    "charge_wh_kg",
-    "discharge_wh_kg",
-    "mean_charge_v",
-    "mean_discharge_v",
-    "median_charge_v",
-    "median_discharge_v",
-    "hysteresis_v",
-    "cc_charge_fraction",
-    "c_rate",
-    "c_rate_label",
-    "segment",
-    "is_partial",
-    "dqdv_peak_charge_v",
-    "dqdv_peak_discharge_v",
-]
+# The per-cycle table's columns, from the one column contract (columns.py).
+CYCLE_COLUMNS = names_for(ANALYSIS)
 
 REQUIRED_COLUMNS = ("record", "test_time_s", "current_ma", "voltage_v", "capacity_mah", "cycle", "step_kind")
 
-_CHARGE, _DISCHARGE = 1, 2
 _HALF_NAMES = {_CHARGE: "charge", _DISCHARGE: "discharge"}
 
 
@@ -105,11 +80,8 @@ class CellSpec:
 
 
 def _kind_codes(records: pd.DataFrame) -> np.ndarray:
-    # Compared as a column, not as an object array: no Python string per record.
-    kind = records["step_kind"]
-    charge = (kind == "charge").to_numpy(dtype=bool, na_value=False)
-    discharge = (kind == "discharge").to_numpy(dtype=bool, na_value=False)
-    return np.where(charge, _CHARGE, np.where(discharge, _DISCHARGE, 0)).astype(np.int8)
+    # The one direction rule (cycles.kind_codes): the per-cycle table and dQ/dV see what the cycle rule sees.
+    return record_kind_codes(records)
 
 
 def _mode_flags(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -10,13 +10,30 @@ CHARGE, DISCHARGE = 1, 2
 KIND_CODES = {"charge": CHARGE, "discharge": DISCHARGE}
 
 
-def kind_codes(step_kind: np.ndarray | None, current_ma: np.ndarray) -> np.ndarray:
-    """1 charge, 2 discharge, 0 rest; a missing or unknown kind falls back to the sign of the current."""
+def kind_codes(step_kind, current_ma: np.ndarray) -> np.ndarray:
+    """1 charge, 2 discharge, 0 rest; a missing or unknown kind falls back to the sign of the current.
+
+    THE rule for a record's direction (the per-cycle table, dQ/dV, the cycle rule and the checks all use it).
+    A pandas column is compared as a column (one Arrow compare on the parsers' str column, no Python string
+    per record); arrays and lists as object arrays.
+    """
     cur = np.asarray(current_ma, dtype=float)
-    kind = np.full(len(cur), None) if step_kind is None else np.asarray(step_kind, dtype=object)
+    if step_kind is None:
+        charge = discharge = rest = np.zeros(len(cur), dtype=bool)
+    elif isinstance(step_kind, pd.Series):
+        charge = (step_kind == "charge").to_numpy(dtype=bool, na_value=False)
+        discharge = (step_kind == "discharge").to_numpy(dtype=bool, na_value=False)
+        rest = (step_kind == "rest").to_numpy(dtype=bool, na_value=False)
+    else:
+        kind = np.asarray(step_kind, dtype=object)
+        charge, discharge, rest = kind == "charge", kind == "discharge", kind == "rest"
     by_sign = np.where(cur > 0, CHARGE, np.where(cur < 0, DISCHARGE, 0))
-    return np.select([kind == "charge", kind == "discharge", kind == "rest"], [CHARGE, DISCHARGE, 0],
-                     by_sign).astype(np.int8)
+    return np.where(charge, CHARGE, np.where(discharge, DISCHARGE, np.where(rest, 0, by_sign))).astype(np.int8)
+
+
+def record_kind_codes(records: pd.DataFrame) -> np.ndarray:
+    """kind_codes of a records frame (step_kind, else the current's sign alone)."""
+    return kind_codes(records["step_kind"] if "step_kind" in records else None, records["current_ma"])
 
 
 def channel_restarts(record: np.ndarray, test_time_s: np.ndarray, restart_time_s: float = 60.0) -> np.ndarray:

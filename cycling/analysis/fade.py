@@ -1,4 +1,5 @@
-"""Run-level fade metrics from the per-cycle table: ICE, decay per cycle, retention, cycles to 80/70 %, knee."""
+"""One definition of each run-level metric (ICE, retention, decay, cycles to 80/70 %, knee), each naming its
+reference cycle, and run_metrics, which gathers them from the per-cycle table. Every face calls these."""
 
 from __future__ import annotations
 
@@ -77,27 +78,130 @@ def window_decay(cycle: np.ndarray, capacity: np.ndarray, reference_capacity: fl
     ]
 
 
-def run_metrics(cycles: pd.DataFrame, *, reference_cycle: int | None = None, window: int = 100) -> dict:
-    """Run-level figures from summarize_cycles' table (values None where undefined).
+# --- one definition of each metric (arrays of complete cycles, ascending; capacity on the delivered half) ---
+
+def default_reference_cycle(cycle: np.ndarray, segment: np.ndarray | None = None) -> int | None:
+    """The retention reference when none is set: the first long-term cycle, else the first cycle."""
+    cyc = np.asarray(cycle)
+    if not len(cyc):
+        return None
+    if segment is not None:
+        lt = np.flatnonzero(np.asarray(segment, dtype=object) == "long-term")
+        if len(lt):
+            return int(cyc[lt[0]])
+    return int(cyc[0])
+
+
+def _capacity_at(cyc: np.ndarray, capv: np.ndarray, c: int | None) -> float:
+    hit = np.flatnonzero(cyc == c) if c is not None else []
+    return float(capv[hit[0]]) if len(hit) else np.nan
+
+
+def retention_series(cycle: np.ndarray, capacity: np.ndarray, reference_cycle: int | None) -> np.ndarray:
+    """Retention of every cycle in % of the reference cycle's capacity (NaN throughout when the reference
+    cycle is missing or has no positive capacity)."""
+    cyc = np.asarray(cycle)
+    capv = np.asarray(capacity, dtype=float)
+    cap_ref = _capacity_at(cyc, capv, reference_cycle)
+    if not (np.isfinite(cap_ref) and cap_ref > 0):
+        return np.full(len(capv), np.nan)
+    return capv / cap_ref * 100.0
+
+
+def retention(cycle: np.ndarray, capacity: np.ndarray, reference_cycle: int | None) -> dict:
+    """Retention of the last cycle against the reference cycle, naming both:
+    {retention_reference_cycle, reference_capacity, last_cycle, last_capacity, retention_percent}."""
+    cyc = np.asarray(cycle)
+    capv = np.asarray(capacity, dtype=float)
+    if not len(cyc):
+        return {"retention_reference_cycle": reference_cycle, "reference_capacity": None, "last_cycle": None,
+                "last_capacity": None, "retention_percent": None}
+    series = retention_series(cyc, capv, reference_cycle)
+    return {"retention_reference_cycle": None if reference_cycle is None else int(reference_cycle),
+            "reference_capacity": _none(_capacity_at(cyc, capv, reference_cycle)),
+            "last_cycle": int(cyc[-1]), "last_capacity": _none(capv[-1]), "retention_percent": _none(series[-1])}
+
+
+def cycles_to_percent(cycle: np.ndarray, capacity: np.ndarray, reference_cycle: int | None,
+                      percent: float) -> int | None:
+    """Cycles after the reference until the capacity first drops below `percent` % of the reference's
+    (None when it never does or the reference is undefined)."""
+    cyc = np.asarray(cycle)
+    below = retention_series(cyc, capacity, reference_cycle) < percent
+    after = np.flatnonzero((cyc > (reference_cycle or 0)) & below)
+    return int(cyc[after[0]] - reference_cycle) if len(after) else None
+
+
+def decay(cycle: np.ndarray, capacity: np.ndarray, segment: np.ndarray | None = None, *,
+          reference_cycle: int | None = None) -> dict:
+    """Decay per cycle as the study defines it (DOMAIN.md): (C_ref - C_last) / C_ref / N x 100, where C_ref is the
+    reference cycle's capacity (default: the first complete cycle, the study's first 0.1C discharge), C_last the
+    last long-term cycle (else the last cycle) and N the long-term cycles after the reference (else all cycles
+    after it). {decay_reference_cycle, decay_last_cycle, decay_cycles, decay_percent_per_cycle}."""
+    cyc = np.asarray(cycle)
+    capv = np.asarray(capacity, dtype=float)
+    if not len(cyc):
+        return {"decay_reference_cycle": reference_cycle, "decay_last_cycle": None, "decay_cycles": 0,
+                "decay_percent_per_cycle": None}
+    ref = int(cyc[0]) if reference_cycle is None else int(reference_cycle)
+    seg = np.asarray(segment, dtype=object) if segment is not None else np.full(len(cyc), "", dtype=object)
+    lt = np.flatnonzero(seg == "long-term")
+    last_i = lt[-1] if len(lt) else len(cyc) - 1
+    n_cyc = int((cyc[lt] > ref).sum()) if len(lt) else int((cyc > ref).sum())
+    c_ref = _capacity_at(cyc, capv, ref)
+    ok = n_cyc > 0 and np.isfinite(c_ref) and c_ref > 0 and cyc[last_i] > ref
+    return {"decay_reference_cycle": ref, "decay_last_cycle": int(cyc[last_i]), "decay_cycles": n_cyc,
+            "decay_percent_per_cycle": _none((c_ref - capv[last_i]) / c_ref / n_cyc * 100.0) if ok else None}
+
+
+def initial_ce(cycle: np.ndarray, ce_percent: np.ndarray) -> dict:
+    """ICE: the Coulombic efficiency of the first complete cycle, naming it: {ice_cycle, initial_ce_percent}."""
+    cyc = np.asarray(cycle)
+    if not len(cyc):
+        return {"ice_cycle": None, "initial_ce_percent": None}
+    return {"ice_cycle": int(cyc[0]), "initial_ce_percent": _none(np.asarray(ce_percent, dtype=float)[0])}
+
+
+def knee(cycle: np.ndarray, capacity: np.ndarray, segment: np.ndarray | None, reference_cycle: int | None) -> dict:
+    """The knee of the fade over the long-term cycles (else the cycles from the reference on): knee_point's
+    cycle with the span it looked at: {knee_cycle, knee_method, knee_span}."""
+    cyc = np.asarray(cycle)
+    span = _fade_span(cyc, segment, reference_cycle)
+    return {"knee_cycle": knee_point(cyc[span], np.asarray(capacity, dtype=float)[span]) if len(span) else None,
+            "knee_method": "two-line piecewise least squares",
+            "knee_span": [int(cyc[span[0]]), int(cyc[span[-1]])] if len(span) else None}
+
+
+def _fade_span(cyc: np.ndarray, segment: np.ndarray | None, reference_cycle: int | None) -> np.ndarray:
+    lt = np.flatnonzero(np.asarray(segment, dtype=object) == "long-term") if segment is not None else np.array([], int)
+    return lt if len(lt) else np.flatnonzero(cyc >= (reference_cycle or 0))
+
+
+def delivered_column(cycles: pd.DataFrame, first_half: str | None) -> tuple[str, str, str]:
+    """(column, unit, half) of the capacity every metric is measured on: the delivered (second) half-cycle
+    (discharge for a charge-first cell), per gram when any row has a mass, else mAh."""
+    half = "charge" if first_half == "discharge" else "discharge"
+    per_g = f"{half}_mah_g" in cycles and bool(cycles[f"{half}_mah_g"].notna().any())
+    return (f"{half}_mah_g", "mAh/g", half) if per_g else (f"{half}_mah", "mAh", half)
+
+
+def run_metrics(cycles: pd.DataFrame, *, reference_cycle: int | None = None, window: int = 100,
+                decay_reference_cycle: int | None = None) -> dict:
+    """Run-level figures from summarize_cycles' table (values None where undefined), each from the one function
+    that defines it above, each naming its reference cycle.
 
     Capacity basis: the second half-cycle (discharge for a charge-first cell), in mAh/g when the mass
     is known, else mAh (`capacity_unit`). Partial cycles are ignored.
-    - initial_ce_percent: CE of the first cycle;
-    - decay_percent_per_cycle (DOMAIN.md): (C_ref - C_last) / C_ref / N x 100 where C_ref is the
-      first complete cycle's capacity (the first 0.1C discharge of the study; `decay_reference_cycle`),
-      C_last the last long-term cycle and N the number of long-term cycles (cycles after the reference
-      when there is no long-term segment);
-    - retention_percent: last / reference_cycle (default: first long-term cycle, else the first cycle);
-    - cycles_to_80_percent / _70_: cycles after the reference until the capacity first drops below
-      80 % / 70 % of it;
+    - initial_ce_percent (initial_ce): CE of the first cycle (`ice_cycle`);
+    - decay_percent_per_cycle (decay): against `decay_reference_cycle` (default the first complete cycle);
+    - retention_percent (retention): last / reference_cycle (default: first long-term cycle, else the first);
+    - cycles_to_80_percent / _70_ (cycles_to_percent): cycles after the retention reference until the
+      capacity first drops below 80 % / 70 % of it;
     - window_decay: fade per `window` long-term cycles; knee_cycle: see knee_point.
     """
     first_half = cycles.attrs.get("first_half") or "charge"
-    second = "discharge" if first_half == "charge" else "charge"
     complete = cycles[~cycles["is_partial"].astype(bool)]
-    per_g = complete[f"{second}_mah_g"].notna().any()
-    unit = "mAh/g" if per_g else "mAh"
-    cap_col = f"{second}_mah_g" if per_g else f"{second}_mah"
+    cap_col, unit, second = delivered_column(complete, first_half)
     out: dict[str, Any] = {"analysis_version": ANALYSIS_VERSION, "capacity_unit": unit,
                            "capacity_half": second, "ce_convention": cycles.attrs.get("ce_convention"),
                            "n_cycles": int(len(complete)),
@@ -108,12 +212,8 @@ def run_metrics(cycles: pd.DataFrame, *, reference_cycle: int | None = None, win
     capv = complete[cap_col].to_numpy(dtype=float)
     seg = complete["segment"].to_numpy(dtype=object)
 
-    def at(c):
-        hit = np.flatnonzero(cyc == c)
-        return _none(capv[hit[0]]) if len(hit) else None
-
     first = complete.iloc[0]
-    out["initial_ce_percent"] = _none(first["ce_percent"])
+    out.update(initial_ce(cyc, complete["ce_percent"].to_numpy(dtype=float)))
     out["first_charge_mah"] = _none(first["charge_mah"])
     out["first_discharge_mah"] = _none(first["discharge_mah"])
     out["first_charge_mah_g"] = _none(first["charge_mah_g"])
@@ -125,40 +225,20 @@ def run_metrics(cycles: pd.DataFrame, *, reference_cycle: int | None = None, win
     out["long_term_last_cycle"] = int(cyc[lt[-1]]) if len(lt) else None
     selected = sorted({1, 2, 10, 50, 100, 200, 300, 500, int(cyc[-1])}
                       | ({int(cyc[lt[0]])} if len(lt) else set()))
-    out["capacity_at_cycle"] = {str(c): at(c) for c in selected if c in set(cyc.tolist())}
+    present = set(cyc.tolist())
+    out["capacity_at_cycle"] = {str(c): _none(_capacity_at(cyc, capv, c)) for c in selected if c in present}
 
-    # Decay per cycle as the study defines it.
-    ref_i = 0
-    last_i = lt[-1] if len(lt) else len(cyc) - 1
-    n_cyc = len(lt) if len(lt) else last_i - ref_i
-    c_ref = capv[ref_i]
-    out["decay_reference_cycle"] = int(cyc[ref_i])
-    out["decay_last_cycle"] = int(cyc[last_i])
-    out["decay_cycles"] = int(n_cyc)
-    out["decay_percent_per_cycle"] = (
-        _none((c_ref - capv[last_i]) / c_ref / n_cyc * 100.0) if n_cyc > 0 and c_ref > 0 else None
-    )
-
+    out.update(decay(cyc, capv, seg, reference_cycle=decay_reference_cycle))
     if reference_cycle is None:
-        reference_cycle = int(cyc[lt[0]]) if len(lt) else int(cyc[0])
-    out["retention_reference_cycle"] = int(reference_cycle)
-    ref_hits = np.flatnonzero(cyc == reference_cycle)
-    cap_ref = capv[ref_hits[0]] if len(ref_hits) else np.nan
-    out["reference_capacity"] = _none(cap_ref)
-    out["last_cycle"] = int(cyc[-1])
-    out["last_capacity"] = _none(capv[-1])
-    ok_ref = np.isfinite(cap_ref) and cap_ref > 0
-    out["retention_percent"] = _none(capv[-1] / cap_ref * 100.0) if ok_ref else None
+        reference_cycle = default_reference_cycle(cyc, seg)
+    out.update(retention(cyc, capv, reference_cycle))
     for pct in (80, 70):
-        val = None
-        if ok_ref:
-            after = np.flatnonzero((cyc > reference_cycle) & (capv < pct / 100.0 * cap_ref))
-            val = int(cyc[after[0]] - reference_cycle) if len(after) else None
-        out[f"cycles_to_{pct}_percent"] = val
+        out[f"cycles_to_{pct}_percent"] = cycles_to_percent(cyc, capv, reference_cycle, pct)
 
-    span = lt if len(lt) else np.flatnonzero(cyc >= reference_cycle)
+    span = _fade_span(cyc, seg, reference_cycle)
+    cap_ref = _capacity_at(cyc, capv, reference_cycle)
+    ok_ref = np.isfinite(cap_ref) and cap_ref > 0
     out["window_decay"] = window_decay(cyc[span], capv[span], cap_ref if ok_ref else np.nan, window=window)
     out["window_cycles"] = window
-    out["knee_method"] = "two-line piecewise least squares"
-    out["knee_cycle"] = knee_point(cyc[span], capv[span]) if len(span) else None
+    out.update(knee(cyc, capv, seg, reference_cycle))
     return out

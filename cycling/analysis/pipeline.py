@@ -63,7 +63,7 @@ class Analysis:
 
 
 def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: DqdvParams | None = None,
-            reference_cycle: int | None = None) -> Analysis:
+            reference_cycle: int | None = None, decay_reference_cycle: int | None = None) -> Analysis:
     """Cycle identity (one rule, disagreements flagged), the per-cycle table, sanity findings, LAND's
     Cycle-Tab cross-check (only when LAND's own index was used: derived cycles do not line up with it) or,
     for other cyclers, the check against the instrument's own cycle summary, and the run metrics, for one export and the cell's build facts (`spec`, never a default mass)."""
@@ -93,6 +93,7 @@ def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: Dq
         elif cycle_source == "land":
             warnings += cross_check(cycles, cycle_table)
     warnings += [f.message for f in findings]
-    return Analysis(records=analysed, cycles=cycles, run=run_metrics(cycles, reference_cycle=reference_cycle),
+    return Analysis(records=analysed, cycles=cycles, run=run_metrics(cycles, reference_cycle=reference_cycle,
+                                                                       decay_reference_cycle=decay_reference_cycle),
                     findings=findings, warnings=warnings, cycle_source=cycle_source, spec=spec,
                     dqdv_params=params, curves=curves)

@@ -50,7 +50,7 @@ class CellFigureView(_FigureView):
         if fmt is None:
             return self.bad("output must be svg or pdf")
         if plot == "profiles":
-            tokens = [t for t in request.query_params.get("cycles", "1,2,10,100,last").split(",") if t.strip()]
+            tokens = selectors.cycle_tokens(request.query_params.get("cycles"))
             data = figures.cell_profiles_figure(selectors.cell_curves(cell, tokens, 2000), title=cell.name, fmt=fmt)
         elif plot == "capacity":
             rows, seen = [], set()

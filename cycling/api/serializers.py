@@ -2,7 +2,8 @@
 from django.urls import reverse
 from rest_framework import serializers
 
-from ..models import CycleSummary, DataFile
+from ..analysis.columns import MODEL, columns_for
+from ..models import CYCLE_FIELDS, CycleSummary, DataFile
 
 
 class DataFileSerializer(serializers.ModelSerializer):
@@ -63,9 +64,13 @@ class DataFileUploadSerializer(serializers.Serializer):
 
 
 class CycleSummarySerializer(serializers.ModelSerializer):
+    """One cycle of a cell: the column contract's MODEL columns (cycling.analysis.columns), then its data file."""
+
     class Meta:
         model = CycleSummary
-        exclude = ["id", "cell"]
+        fields = [*CYCLE_FIELDS, "datafile"]
+        extra_kwargs = {c.name: {"help_text": f"{c.description} Unit: {c.unit}." if c.unit else c.description}
+                        for c in columns_for(MODEL)}
 
 
 class CurveTraceSerializer(serializers.Serializer):

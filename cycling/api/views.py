@@ -155,8 +155,8 @@ class _CellDataView(generics.GenericAPIView):
     def params_part(self) -> str:
         return self.request.query_params.urlencode()
 
-    def cycle_tokens(self, default="1,2,10,100,last"):
-        return [t for t in self.request.query_params.get("cycles", default).split(",") if t.strip()]
+    def cycle_tokens(self, default=selectors.DEFAULT_PROFILE_CYCLES):
+        return selectors.cycle_tokens(self.request.query_params.get("cycles"), default)
 
 
 class CellCyclesView(_CellDataView):

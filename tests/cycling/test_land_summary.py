@@ -46,7 +46,7 @@ def test_it_summarises_the_real_discharge_first_sample(sample_json):
     assert sample_json["run"]["ce_convention"] == "charge/discharge"
     assert sample_json["warnings"] == []
     assert set(c1) == {"cycle", "charge_mah", "discharge_mah", "charge_mah_g", "discharge_mah_g", "ce_percent",
-                       "c_rate", "dqdv_peak_charge_v", "dqdv_peak_discharge_v"}
+                       "c_rate", "segment", "is_partial", "dqdv_peak_charge_v", "dqdv_peak_discharge_v"}
 
 
 def test_it_agrees_with_every_row_of_lands_cycle_tab(sample_json):

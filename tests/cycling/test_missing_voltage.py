@@ -119,7 +119,8 @@ def test_land_summary_exits_0_and_prints_the_warning(records, gaps, tmp_path):
     assert payload["n_records"] == len(records)
     assert len(payload["cycles"]) == 6
     first = summarize_cycles(land_rounded(records), SPEC).iloc[0]
-    assert payload["cycles"][0]["discharge_mah_g"] == pytest.approx(first["discharge_mah_g"], rel=1e-9)
+    # The JSON rounds to the column contract's precision (mAh/g: 3 decimals), no further.
+    assert payload["cycles"][0]["discharge_mah_g"] == round(float(first["discharge_mah_g"]), 3)
     assert sum("without a voltage" in w for w in payload["warnings"]) == 1
 
 

@@ -188,6 +188,32 @@ class Client:
         frame.attrs["columns"] = {c["key"]: c["label"] for c in body["columns"]}
         return frame
 
+    def electrolyte_batches(self) -> pd.DataFrame:
+        """The electrolyte batches (id, name, material, supplier, made_on)."""
+        return pd.DataFrame(self._all("electrolyte-batches/"))
+
+    def _batch_id(self, ref) -> int:
+        if isinstance(ref, int) or str(ref).isdigit():
+            return int(ref)
+        for b in self._all("electrolyte-batches/"):
+            if b["name"] == ref:
+                return int(b["id"])
+        raise NotFound(404, f"no electrolyte batch named {ref!r}")
+
+    def conductivity(self, batch) -> pd.DataFrame:
+        """A batch's pellet spectra: temperature_c, r_total_ohm, sigma_total_s_cm, r_bulk_ohm / sigma_bulk_s_cm
+        (None where the bulk arc is out of the band), what was measured; ``attrs["arrhenius"]`` holds the fit
+        (ea_ev, ea_ev_se, sigma_25c_s_cm, form "sigma_T", n_points) or None below 3 temperatures."""
+        body = self.get(f"electrolyte-batches/{self._batch_id(batch)}/results/")
+        frame = pd.DataFrame(body["conductivity"]["points"])
+        frame.attrs["arrhenius"] = body["conductivity"]["arrhenius"]
+        return frame
+
+    def ccd(self, batch) -> list[dict]:
+        """A batch's symmetric cells' CCD results (steps, ccd_ma_cm2 or None when not reached, short_time_s,
+        definition, stack pressure and temperature)."""
+        return self.get(f"electrolyte-batches/{self._batch_id(batch)}/results/")["ccd"]
+
     def effects(self, outcome: str, factor: str | None = None, *, project=None, groups=None, cells=None,
                 scale: str | None = None, cycle: int | None = None, detect: float | None = None,
                 per: str = "level") -> pd.DataFrame:

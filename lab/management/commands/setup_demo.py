@@ -1,6 +1,7 @@
 """Prepare the demo: an admin account, the reference study's cells and (with --upload) their data."""
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -35,8 +36,15 @@ class Command(BaseCommand):
             admin.save()
         cells = load_study_registry(stdout=self.stdout)
         self.stdout.write(f"Demo registry: {len(cells)} cells ({', '.join(c.name for c in cells)}).")
+        # Apps that add to the demo (solidstate's specimens) offer hooks on their AppConfig: no import of them here.
+        for config in apps.get_app_configs():
+            if hasattr(config, "demo_registry"):
+                config.demo_registry(stdout=self.stdout)
         if upload and not registry_only:
             from lab.demo import upload_demo_data
 
             upload_demo_data(base_url=upload, cycles=cycles, stdout=self.stdout)
+            for config in apps.get_app_configs():
+                if hasattr(config, "demo_upload"):
+                    config.demo_upload(base_url=upload, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"Log in as  admin / {password}"))
