@@ -270,11 +270,11 @@ def measure(client, url: str, repeat: int) -> dict:
             "queries": len(queries.captured_queries), "bytes": len(resp.content)}
 
 
-def run(sizes: list[int], n_cycles: int, repeat: int, pg_db: str | None) -> dict:
+def run(sizes: list[int], n_cycles: int, repeat: int, pg_db: str | None, skip: tuple[str, ...] = ()) -> dict:
     with tempfile.TemporaryDirectory(prefix="assb-bench-scale-") as var:
         base = setup_django(var, pg_db)
         try:
-            return _run(sizes, n_cycles, repeat)
+            return _run(sizes, n_cycles, repeat, skip)
         finally:
             from django.db import connections
 
@@ -283,7 +283,7 @@ def run(sizes: list[int], n_cycles: int, repeat: int, pg_db: str | None) -> dict
                 _pg_admin(base, f'DROP DATABASE IF EXISTS "{pg_db}"')
 
 
-def _run(sizes, n_cycles, repeat):
+def _run(sizes, n_cycles, repeat, skip=()):
     from django.db import connection
     from django.test import Client
 
@@ -299,6 +299,8 @@ def _run(sizes, n_cycles, repeat):
             client = Client()
             client.force_login(user)
             for name, url in endpoints(lab):
+                if name in skip:
+                    continue
                 result["results"].setdefault(f"{name} | {who}", {})[size] = measure(client, url, repeat)
         gc.unfreeze()
     lo, hi = sizes[0], sizes[-1]
@@ -339,12 +341,14 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--pg-db", default="assb_scale_bench")
     ap.add_argument("--json", help="write the result here too")
+    ap.add_argument("--skip", default="", help="endpoint names to leave out, comma-separated (e.g. 'effects API')")
     ap.add_argument("--quick", action="store_true", help="5 and 25 cells, 20 cycles, 3 calls (for tests)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.quick:
         sizes, args.cycles, args.repeat = [5, 25], 20, 3
-    result = run(sizes, args.cycles, args.repeat, args.pg_db)
+    skip = tuple(s.strip() for s in args.skip.split(",") if s.strip())
+    result = run(sizes, args.cycles, args.repeat, args.pg_db, skip)
     print(table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
