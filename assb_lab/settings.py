@@ -236,6 +236,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cells.permissions.LabModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": [
+        "cells.api.query.StrictQueryParamsFilter",  # first: an unknown parameter is a 400, never ignored
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",

@@ -5,8 +5,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import views
+from .api_root import LabAPIRootView
 
 api_v1 = [
+    path("", LabAPIRootView.as_view(), name="api-root"),
     path("", include("cycling.api.urls")),
     path("", include("cells.api.urls")),
     path("", include("lab.api.urls")),
@@ -18,6 +20,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", include("lab.urls")),
+    path("", include("cells.urls")),
     path("", include("cycling.urls")),
     path("", include("impedance.urls")),
     path("", include("monitoring.urls")),

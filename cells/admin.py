@@ -15,31 +15,45 @@ from .models import (
 )
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Saves and deletes through the registry's services, as the API's: audited with old -> new values."""
+
+    def save_model(self, request, obj, form, change):
+        services.object_save(actor=request.user, save=lambda: obj.save() or obj, instance=obj)
+
+    def delete_model(self, request, obj):
+        services.object_delete(obj=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):  # the "delete selected" action
+        for obj in queryset:
+            services.object_delete(obj=obj, actor=request.user)
+
+
 def _fmt(value, unit, digits=3):
     return "—" if value is None else f"{value:.{digits}g} {unit}"
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(AuditedAdmin):
     list_display = ["name", "retention_reference_cycle", "decay_reference_cycle", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
 
 @admin.register(CellGroup)
-class CellGroupAdmin(admin.ModelAdmin):
+class CellGroupAdmin(AuditedAdmin):
     list_display = ["name", "project", "color"]
     list_filter = ["project"]
     search_fields = ["name"]
 
 
-class CatalogueAdmin(admin.ModelAdmin):
-    """An edit of a catalogue record goes through the API's service: audited old -> new, cells recomputed."""
+class CatalogueAdmin(AuditedAdmin):
+    """An edit of a catalogue record goes through the API's service: audited old -> new, cells recomputed
+    (a create and a delete as every registry record's)."""
 
     def save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)
-            services.audit(actor=request.user, action="create", obj=obj)
             return
         services.catalogue_update(obj=obj, data={name: form.cleaned_data[name] for name in form.changed_data},
                                   actor=request.user)
@@ -77,7 +91,7 @@ class ElectrolyteBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cell)
-class CellAdmin(admin.ModelAdmin):
+class CellAdmin(AuditedAdmin):
     list_display = ["name", "group", "replicate_number", "cathode_material", "coating", "composite_loading_mg_cm2",
                     "build_date", "builder"]
     list_filter = ["cell_type", "project", "group", "coating", "cathode_material", "build_date"]
@@ -136,13 +150,10 @@ class CellAdmin(admin.ModelAdmin):
         copies = [services.cell_duplicate(cell=cell, actor=request.user) for cell in queryset]
         self.message_user(request, f"Created {', '.join(c.name for c in copies)}.", messages.SUCCESS)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.audit(actor=request.user, action="update" if change else "create", obj=obj)
 
 
 @admin.register(CyclerDevice)
-class CyclerDeviceAdmin(admin.ModelAdmin):
+class CyclerDeviceAdmin(AuditedAdmin):
     list_display = ["name", "timezone", "is_active", "last_seen_at"]
     readonly_fields = ["key", "created_at", "last_seen_at"]
     filter_horizontal = ["projects"]

@@ -26,7 +26,15 @@ class LabModelPermissions(permissions.DjangoModelPermissions):
             return False
         if is_device(request):
             return getattr(view, "action", None) in getattr(view, "device_actions", ())
-        return super().has_permission(request, view)
+        allowed = super().has_permission(request, view)
+        if not allowed and getattr(type(self), "message", None) is None:
+            # Say which permission is missing (DRF's default text names none); instances live for one request.
+            model = self._queryset(view).model
+            needed = self.get_required_permissions(request.method, model)
+            missing = [p for p in needed if not request.user.has_perm(p)]
+            self.message = (f"This needs the permission {', '.join(missing or needed)}, which a lab role grants "
+                            "(viewer to read, researcher to register and upload); ask a lab admin.")
+        return allowed
 
 
 class CatalogueModelPermissions(LabModelPermissions):

@@ -22,10 +22,88 @@ def audit(*, actor, action: str, obj, **detail) -> AuditEvent:
     )
 
 
+# Bookkeeping fields (their change is no edit anyone made) and secrets (a device's token never enters the log).
+_NOT_AUDITED = {"created_at", "updated_at", "data_version", "last_seen_at", "key", "password", "secret"}
+
+
+def field_values(obj) -> dict:
+    """The object's stored fields as JSON-safe values (a foreign key by its id, a date as ISO text)."""
+    out = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or field.name in _NOT_AUDITED:
+            continue
+        value = getattr(obj, field.attname)
+        out[field.name] = value.isoformat() if hasattr(value, "isoformat") else jsonable(value)
+    return out
+
+
+def field_changes(before: dict | None, after: dict | None) -> dict:
+    """{field: [old, new]} of the fields whose value differs (a create has old None, a delete new None)."""
+    before, after = before or {}, after or {}
+    return {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after))
+            if before.get(name) != after.get(name)}
+
+
+@transaction.atomic
+def object_save(*, actor, save, instance=None):
+    """Create or edit a registry object (a build sheet, a material, a group ...) from any face (API, admin,
+    command) and audit it with the old -> new value of every field that changed: AuditEvent.detail["changes"]
+    = {field: [old, new]}. `save()` stores the change and returns the object; `instance` is the object
+    being edited (None for a create): its stored state is read before `save()` runs."""
+    stored = (type(instance)._default_manager.filter(pk=instance.pk).first()
+              if instance is not None and instance.pk else None)
+    before = field_values(stored) if stored is not None else None
+    obj = save()
+    changes = field_changes(before, field_values(obj))
+    audit(actor=actor, action="create" if stored is None else "update", obj=obj, changes=changes)
+    return obj
+
+
+@transaction.atomic
+def object_delete(*, obj, actor) -> None:
+    """Delete a registry object from any face, audited with the values it had ({field: [old, None]})."""
+    audit(actor=actor, action="delete", obj=obj, changes=field_changes(field_values(obj), None))
+    obj.delete()
+
+
 def cell_data_changed(*, cell_id: int) -> None:
     """What the dashboards show of the cell's data changed: bump its data_version (one UPDATE, inside the
     caller's transaction, so the new version becomes visible together with the new rows)."""
     Cell.objects.filter(pk=cell_id).update(data_version=F("data_version") + 1)
+
+
+def next_replicate_number(*, group_id: int) -> int:
+    """The replicate number a new cell of the group gets: one above the highest so far."""
+    highest = (Cell.objects.filter(group_id=group_id).order_by("-replicate_number")
+               .values_list("replicate_number", flat=True).first())
+    return (highest or 0) + 1
+
+
+def replicate_name(base: str) -> str:
+    """A free name for the next replicate of `base`: its trailing number counted up (LNTO-03 -> LNTO-04, keeping
+    the digits), else `base-copyN`."""
+    stem = base.rstrip("0123456789")
+    digits = base[len(stem):]
+    if digits:
+        n = int(digits) + 1
+        while Cell.objects.filter(name=f"{stem}{n:0{len(digits)}d}").exists():
+            n += 1
+        return f"{stem}{n:0{len(digits)}d}"
+    return _next_free_name(base)
+
+
+@transaction.atomic
+def cell_register(*, cell: Cell, pressing_steps: list, actor, source_cell: Cell | None = None) -> Cell:
+    """Save a new build sheet (validated by its form) with its pressing steps, numbered in order, and audit it."""
+    cell.full_clean()
+    cell.save()
+    for order, step in enumerate(pressing_steps, start=1):
+        step.cell, step.order = cell, order
+        step.full_clean()
+        step.save()
+    detail = {"source_cell": source_cell.pk} if source_cell is not None else {}
+    audit(actor=actor, action="create", obj=cell, **detail)
+    return cell
 
 
 def _next_free_name(base: str) -> str:
@@ -39,10 +117,7 @@ def _next_free_name(base: str) -> str:
 def cell_duplicate(*, cell: Cell, name: str | None = None, actor=None) -> Cell:
     """Copy a build sheet (with its pressing steps) as the next replicate of the same group."""
     steps = list(cell.pressing_steps.all())
-    replicate = (
-        Cell.objects.filter(group=cell.group).order_by("-replicate_number").values_list("replicate_number", flat=True).first()
-        or 0
-    ) + 1
+    replicate = next_replicate_number(group_id=cell.group_id)
     copy = Cell.objects.get(pk=cell.pk)
     copy.pk = copy.id = None
     copy.name = name or _next_free_name(cell.name)

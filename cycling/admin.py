@@ -1,4 +1,5 @@
-"""Admin of cycling data files: read their state; change only a file's place on the cell's timeline."""
+"""Admin of data files: read their state; change a file's place on the cell's timeline, reprocess or delete it,
+always through the services (the same effects and audit entries as the API's)."""
 from django.contrib import admin
 
 from . import services
@@ -18,6 +19,22 @@ class DataFileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # files arrive through the upload API, which stores and checks them
 
+    actions = ["reprocess"]
+
     def save_model(self, request, obj, form, change):
         # Through the service: audit-logged, and the cell is renumbered in the same transaction.
         services.datafile_mark_timeline(datafile=obj, mark=obj.timeline_mark, actor=request.user)
+
+    def delete_model(self, request, obj):
+        # As the API's delete: the cell's data version bumped, its timeline recomputed, the files removed, audited.
+        services.datafile_delete(datafile=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):  # the "delete selected" action
+        for datafile in queryset.select_related("cell"):
+            services.datafile_delete(datafile=datafile, actor=request.user)
+
+    @admin.action(description="Reprocess selected files (with their cells' current build sheets)")
+    def reprocess(self, request, queryset):
+        for datafile in queryset:
+            services.datafile_reprocess(datafile=datafile, actor=request.user, reason="admin")
+        self.message_user(request, f"Queued {queryset.count()} file(s) for reprocessing.")

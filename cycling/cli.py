@@ -32,7 +32,9 @@ def add_summarize_arguments(parser) -> None:
     mass = parser.add_argument_group("build facts (as on the cell's build sheet)")
     mass.add_argument("--active-mass-mg", type=float, default=None, help="active (cathode) material mass in mg")
     mass.add_argument("--active-loading-mg-cm2", type=float, default=None,
-                      help="active material loading in mg/cm² (with --area-cm2 instead of --active-mass-mg)")
+                      help="active material loading in mg/cm²: the active material alone, not the composite "
+                           "(composite loading × active fraction, e.g. 12.0 × 0.70 = 8.4), as the cell list's "
+                           "'Active loading' column; with --area-cm2, instead of --active-mass-mg")
     mass.add_argument("--area-cm2", type=float, default=None, help="electrode area in cm² (per-area columns)")
     mass.add_argument("--theoretical-mah-g", type=float, default=None,
                       help="theoretical capacity in mAh/g, defines the C-rates (e.g. 160 for NMC532)")
@@ -83,9 +85,6 @@ def summarize(opts: dict, write: Callable[[str], None], warn: Callable[[str], No
     from cycling.parsers import ParseError
 
     spec = cell_spec(opts)
-    for name in ("reference_cycle", "decay_reference_cycle"):
-        if opts.get(name) is not None and opts[name] < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be a cycle number (1 or more), not {opts[name]}")
     try:
         runs = read(opts["file"])
     except ParseError as exc:
@@ -96,6 +95,9 @@ def summarize(opts: dict, write: Callable[[str], None], warn: Callable[[str], No
 
     from cycling.analysis import analyse
 
+    for name in ("reference_cycle", "decay_reference_cycle"):
+        if opts.get(name) is not None and opts[name] < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be a cycle number (1 or more), not {opts[name]}")
     several = len(runs) > 1
     payloads = []
     for export in runs:
@@ -104,11 +106,11 @@ def summarize(opts: dict, write: Callable[[str], None], warn: Callable[[str], No
                          decay_reference_cycle=opts.get("decay_reference_cycle"))
         cycles = result.cycles
         if opts["format"] == "csv":
-            if several:  # one table, each row saying which channel it came from
-                cycles = cycles.assign(channel=str(channel))[["channel", *cycles.columns]]
             # Each column rounded to the column contract's precision.
             cycles = pd.DataFrame([rounded_row(row) for row in cycles.to_dict(orient="records")],
                                   columns=list(cycles.columns))
+            if several:  # one table, each row saying which channel it came from
+                cycles = cycles.assign(channel=str(channel))[["channel", *cycles.columns]]
             write(cycles.to_csv(index=False, header=not payloads))
             for w in result.warnings:
                 warn(f"warning: {f'channel {channel}: ' if several else ''}{w}\n")

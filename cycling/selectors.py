@@ -9,7 +9,8 @@ from cells.models import Cell
 
 from .models import CycleSummary, DataFile, shown_results
 
-CURVE_COLUMNS = ["record", "cycle", "test_time_s", "current_ma", "voltage_v", "capacity_mah", "step_kind", "step_mode"]
+CURVE_COLUMNS = ["record", "cycle", "test_time_s", "current_ma", "voltage_v", "capacity_mah", "step_kind", "step_mode",
+                 "half"]
 
 
 def datafiles_visible_to(user) -> QuerySet[DataFile]:
@@ -29,10 +30,55 @@ def cycles_of(cells) -> QuerySet[CycleSummary]:
 
 
 def records_of(datafile: DataFile, cycles: list[int] | None = None, columns=CURVE_COLUMNS) -> pd.DataFrame:
-    """Raw records of one file (only the requested cycles), read from its Parquet file."""
+    """The analysed records of one file (only the requested file cycles), read from its Parquet file.
+
+    `cycle` is the file's cycle as its ingest analysed it (cycling.analysis.record); add the file's
+    cycle_offset for the cell's. A Parquet written before the analysed record is re-derived here.
+    """
+    if is_legacy_record(datafile):
+        with default_storage.open(datafile.records_file, "rb") as fh:
+            records = _as_analysed(pd.read_parquet(fh), *_legacy_context(datafile))
+        if cycles:
+            records = records[records["cycle"].isin(list(map(int, cycles)))].reset_index(drop=True)
+        return records[list(columns)]
     filters = [("cycle", "in", list(map(int, cycles)))] if cycles else None
     with default_storage.open(datafile.records_file, "rb") as fh:
         return pd.read_parquet(fh, columns=list(columns), filters=filters)
+
+
+def is_legacy_record(datafile: DataFile) -> bool:
+    """True for a Parquet written before the ingest stored the analysed record (its `cycle` is the instrument's
+    index, it has no half or segment): read through `_legacy_context` and `_as_analysed` until a reprocess rewrites it."""
+    return not (datafile.provenance or {}).get("records_format")
+
+
+_RULE_COLUMNS = ["record", "test_time_s", "current_ma", "step_kind", "cycle"]  # what the cycle rule reads
+
+
+def _legacy_context(datafile: DataFile) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """What an old Parquet needs to be read as the analysed record: the cycle numbers its ingest used when
+    the rule corrected the file's index (the same rule, the first half in its provenance; None: the stored
+    index was used) and the file's per-cycle table (segment, C-rate label) from its stored cycles."""
+    from cycling.analysis.checks import resolve_cycles as resolve_cycle_numbers
+
+    prov = datafile.provenance or {}
+    numbers = None
+    if prov.get("cycle_source") == "derived":
+        with default_storage.open(datafile.records_file, "rb") as fh:
+            rule_input = pd.read_parquet(fh, columns=_RULE_COLUMNS)
+        first_half = prov.get("first_half")
+        numbers, _ = resolve_cycle_numbers(rule_input, None if first_half in (None, "auto") else first_half)
+    table = pd.DataFrame.from_records(
+        list(CycleSummary.objects.filter(datafile=datafile).values_list("file_cycle", "segment", "c_rate_label")),
+        columns=["cycle", "segment", "c_rate_label"])
+    return numbers, table
+
+
+def _as_analysed(raw: pd.DataFrame, numbers: np.ndarray | None, table: pd.DataFrame) -> pd.DataFrame:
+    """Raw records (a whole old Parquet, or a slice of it with its slice of `numbers`) as the analysed record."""
+    from cycling.analysis.record import analysed_record
+
+    return analysed_record(raw, raw["cycle"].to_numpy() if numbers is None else numbers, table)
 
 
 # Cycles drawn as voltage profiles and dQ/dV when nobody chose: the one default of every face.
@@ -108,11 +154,11 @@ def _file_halves(datafile: DataFile, file_cycles: list[int], points_per_half: in
     found = cache.get_many([key]).get(key)
     if found is not None:
         return found
-    recs = records_of(datafile, file_cycles)
+    recs = records_of(datafile, file_cycles, columns=["cycle", "capacity_mah", "voltage_v", "half"])
     # Records without a voltage (kept for capacity by the parser) are no point of a voltage curve.
-    drawn = recs[(recs["step_kind"] != "rest") & recs["voltage_v"].notna()]
+    drawn = recs[(recs["half"] != "rest") & recs["voltage_v"].notna()]
     halves = []
-    for (cycle, kind), part in drawn.groupby(["cycle", "step_kind"], sort=True):
+    for (cycle, kind), part in drawn.groupby(["cycle", "half"], sort=True, observed=True):
         capacity = part["capacity_mah"].to_numpy()
         voltage = part["voltage_v"].to_numpy()
         # Capacity keeps running through CC and CV of one direction; start each half at 0.
@@ -260,20 +306,6 @@ def dqdv_params(**given):
     return DqdvParams(**{k: v for k, v in given.items() if v is not None})
 
 
-def _analysed_records(datafile: DataFile) -> pd.DataFrame:
-    """All records of a file numbered by the cycles its ingest analysed (derived ones when LAND's index
-    was not usable; see cycling.analysis.checks.resolve_cycles)."""
-    records = records_of(datafile)
-    prov = datafile.provenance or {}
-    if prov.get("cycle_source") == "derived":
-        from cycling.analysis.checks import resolve_cycles as resolve_cycle_numbers
-
-        first_half = prov.get("first_half")
-        numbers, _ = resolve_cycle_numbers(records, None if first_half in (None, "auto") else first_half)
-        records = records.assign(cycle=numbers)
-    return records
-
-
 def datafile_peaks(datafile: DataFile, params=None) -> dict:
     """dQ/dV peak tracks of one file (checks.peak_tracking + peak_drift over all its records).
 
@@ -293,7 +325,7 @@ def datafile_peaks(datafile: DataFile, params=None) -> dict:
     found = cache.get(key)
     if found is not None:
         return found
-    records = _analysed_records(datafile)
+    records = records_of(datafile)  # numbered by the cycles its ingest analysed
     peaks = peak_tracking(records, params=params)
     drift = peak_drift(peaks)
     result = {"peaks": jsonable_records(peaks), "drift": jsonable_records(drift)}
@@ -389,17 +421,58 @@ def parse_cycle_filter(text: str | None) -> list[tuple[int, int]] | None:
     return ranges
 
 
+CELL_CYCLE = "cell_cycle"  # added on read: the record's file cycle + the file's timeline offset
+
+
 def iter_records(datafile: DataFile, *, cycles: list[tuple[int, int]] | None = None,
                  columns: list[str] | None = None, batch_rows: int = RECORD_BATCH_ROWS):
-    """Yield the stored records of one file as Arrow record batches (bounded memory whatever the file's size).
+    """Yield the stored (analysed) records of one file as Arrow record batches, bounded memory whatever the
+    file's size, each with `cell_cycle` (the file's cycle + its timeline offset) after `cycle`.
 
-    Only the row groups whose cycle statistics meet the filter are read; `columns` are the canonical names.
+    `cycles`: ranges of the file's own cycles; only the row groups whose cycle statistics meet the filter are
+    read. `columns`: the canonical names (`cell_cycle` among them) in the order wanted.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    offset = datafile.cycle_offset or 0
     wanted = list(columns) if columns else None
-    read = None if wanted is None else list(dict.fromkeys([*wanted, *(["cycle"] if cycles else [])]))
+    stored = None if wanted is None else [c for c in wanted if c != CELL_CYCLE]
+    read = None if stored is None else list(dict.fromkeys([*stored, *(["cycle"] if cycles or CELL_CYCLE in wanted
+                                                                      else [])]))
+
+    def finish(batch):
+        if cycles:
+            cycle = batch.column("cycle")
+            keep = None
+            for lo, hi in cycles:
+                inside = pc.and_(pc.greater_equal(cycle, lo), pc.less_equal(cycle, hi))
+                keep = inside if keep is None else pc.or_(keep, inside)
+            batch = batch.filter(keep)
+            if batch.num_rows == 0:
+                return None
+        if wanted is None or CELL_CYCLE in wanted:
+            names = batch.schema.names
+            at = names.index("cycle") + 1
+            cell_cycle = pc.add(batch.column("cycle").cast(pa.int64()), pa.scalar(offset, pa.int64()))
+            arrays = [*batch.columns[:at], cell_cycle, *batch.columns[at:]]
+            batch = pa.RecordBatch.from_arrays(arrays, names=[*names[:at], CELL_CYCLE, *names[at:]])
+        return batch if wanted is None else batch.select(wanted)
+
+    if is_legacy_record(datafile):  # written before the analysed record: re-derived batch by batch
+        numbers, table = _legacy_context(datafile)
+        at = 0
+        with default_storage.open(datafile.records_file, "rb") as fh:
+            for raw in pq.ParquetFile(fh, pre_buffer=False).iter_batches(batch_size=batch_rows):
+                frame = raw.to_pandas()
+                part = None if numbers is None else numbers[at:at + len(frame)]
+                at += len(frame)
+                frame = _as_analysed(frame, part, table)
+                batch = pa.RecordBatch.from_pandas(frame if read is None else frame[read], preserve_index=False)
+                if (out := finish(batch)) is not None:
+                    yield out
+        return
     with default_storage.open(datafile.records_file, "rb") as fh:
         # No pre-buffering: it would read every requested row group into memory before the first batch.
         parquet = pq.ParquetFile(fh, pre_buffer=False)
@@ -409,16 +482,8 @@ def iter_records(datafile: DataFile, *, cycles: list[tuple[int, int]] | None = N
         if not groups:
             return
         for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups, columns=read):
-            if cycles:
-                cycle = batch.column("cycle")
-                keep = None
-                for lo, hi in cycles:
-                    inside = pc.and_(pc.greater_equal(cycle, lo), pc.less_equal(cycle, hi))
-                    keep = inside if keep is None else pc.or_(keep, inside)
-                batch = batch.filter(keep)
-                if batch.num_rows == 0:
-                    continue
-            yield batch if wanted is None else batch.select(wanted)
+            if (out := finish(batch)) is not None:
+                yield out
 
 
 def _group_may_hold(parquet, group: int, cycles: list[tuple[int, int]]) -> bool:

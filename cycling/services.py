@@ -20,6 +20,7 @@ from cells.models import Cell
 from cells.services import audit, cell_data_changed
 from ingest import machinery as ingest
 from ingest.machinery import ClaimHeld, IngestFailed, datafile_ingest  # noqa: F401  (the services' public verbs)
+from ingest.signals import cell_data_ingested, subscribers_inline
 
 from .models import CYCLE_FIELDS, CycleSummary, DataFile, shown_results
 from .tasks import ingest_datafile as ingest_datafile_task
@@ -113,11 +114,16 @@ def datafile_delete(*, datafile: DataFile, actor=None) -> None:
         DataFile.objects.filter(pk__in=[f.pk for f in revived]).update(
             superseded_by=None, status=DataFile.Status.PENDING, claim_token=None
         )
-        cell_id = datafile.cell_id
+        cell_id, datafile_id, was = datafile.cell_id, datafile.pk, datafile.status
         datafile.delete()
         cell_timeline_apply(cell_id=cell_id)
         for other in revived:
             datafile_enqueue(other)
+        # The board and the alerts follow at once (a deleted failed import clears its "failed import" state and
+        # alert): the subscribers evaluate in this process, not when a worker gets to it.
+        with subscribers_inline():
+            cell_data_ingested.send(sender=DataFile, cell_id=cell_id, datafile_id=datafile_id, status="deleted",
+                                    previous_status=was)
     transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
 
 
@@ -146,6 +152,7 @@ class _StoredExport:
     instrument: str
     reader: str
     reader_version: str
+    stored: pd.DataFrame | None = None  # the Parquet as stored (analysed columns included)
 
 
 def _provenance_of_reader(export) -> dict:
@@ -163,6 +170,7 @@ def _load_export(datafile: DataFile, progress):
     """(export, parsed): our own Parquet when the reader that wrote it is still at the version that did,
     else the original bytes parsed (each reader has its own version: a new Neware reader re-reads Neware
     files only)."""
+    from cycling.analysis.record import raw_record
     from cycling.parsers import PARSER_VERSION, read_export, reader_version
 
     prov = datafile.provenance or {}
@@ -172,12 +180,14 @@ def _load_export(datafile: DataFile, progress):
     if (datafile.records_file and current is not None and prov.get("parser_version") == current
             and default_storage.exists(datafile.records_file)):
         with default_storage.open(datafile.records_file, "rb") as fh:
-            records = pd.read_parquet(fh)
+            stored = pd.read_parquet(fh)
+        # The analysis starts again from the records as read (an analysed record keeps the instrument's index).
+        records = raw_record(stored)
         cycle_table = pd.DataFrame(prov["land_cycle_table"]) if prov.get("land_cycle_table") else None
         metadata = {**datafile.metadata, "parser": parser, "parser_version": current}
         return _StoredExport(records, cycle_table, metadata, list(prov.get("parser_warnings", [])),
                              prov.get("instrument") or "LAND", prov.get("reader") or parser,
-                             prov.get("reader_version") or PARSER_VERSION), False
+                             prov.get("reader_version") or PARSER_VERSION, stored=stored), False
     requested = (datafile.metadata or {}).get("channel_requested")
     with default_storage.open(datafile.file.name, "rb") as fh:
         export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70), channel=requested)
@@ -189,13 +199,17 @@ def _load_export(datafile: DataFile, progress):
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     """The ingest of one claimed cycling file (ingest.machinery calls it): records -> analysis -> swap in."""
     from cycling.analysis import analyse
+    from cycling.analysis.record import RECORDS_FORMAT, analysed_record, same_analysis
     from cycling.timezones import localize_sys_time, start_time_utc
 
     export, parsed = _load_export(datafile, progress)
     progress.stage(70, 70)(1.0)
     spec = cell_spec(datafile.cell)
     result = analyse(export, spec)
-    records, cycles = export.records, result.cycles
+    stored = getattr(export, "stored", None)
+    cycles = result.cycles
+    # Stored as analysed: every reader takes the cycle, half and segment from here (cycling.analysis.record).
+    records = analysed_record(export.records, result.records["cycle"].to_numpy(), cycles)
     parser_warnings, warnings = list(export.warnings), list(result.warnings)
     cycle_table = export.cycle_table
     metadata = dict(export.metadata)
@@ -210,11 +224,12 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     progress.stage(85, 85)(1.0)
 
     records_name = datafile.records_file
-    if parsed:
+    # A reprocess rewrites the records only when the analysis decided otherwise (e.g. a new first half).
+    if parsed or stored is None or not same_analysis(stored, records):
         records_name = _write_records(datafile, token, records)
     channel_key = _channel_key(metadata, records)
     provenance = {
-        **_provenance_of_reader(export), **result.provenance(),
+        "records_format": RECORDS_FORMAT, **_provenance_of_reader(export), **result.provenance(),
         "parser_warnings": parser_warnings,
         "land_cycle_table": None if cycle_table is None else jsonable_columns(cycle_table),
         "computed_at": timezone.now().isoformat(),
@@ -418,9 +433,11 @@ def datafile_mark_timeline(*, datafile: DataFile, mark: str, actor=None) -> Data
         raise ValueError(f"unknown timeline mark {mark!r}; use one of {', '.join(map(repr, DataFile.TimelineMark.values))}")
     with transaction.atomic():
         Cell.objects.select_for_update().filter(pk=datafile.cell_id).first()
-        before = datafile.timeline_mark
+        # The stored mark (an admin form has already set the new one on the instance).
+        before = DataFile.objects.filter(pk=datafile.pk).values_list("timeline_mark", flat=True).first()
         DataFile.objects.filter(pk=datafile.pk).update(timeline_mark=mark)
-        audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark)
+        audit(actor=actor, action="timeline_mark", obj=datafile, before=before, after=mark,
+              changes={"timeline_mark": [before, mark]} if before != mark else {})
         cell_timeline_apply(cell_id=datafile.cell_id)
     datafile.refresh_from_db()
     return datafile

@@ -1,5 +1,6 @@
-"""Keep derived per-cycle values in step with the build sheet: a corrected mass triggers a recompute."""
-from django.db.models.signals import post_save, pre_save
+"""Keep derived per-cycle values in step with the build sheet (a corrected mass triggers a recompute); a deleted
+cell takes its data files' stored bytes and records with it."""
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from cells.models import Cell
@@ -39,3 +40,18 @@ def _recompute_after_catalogue_change(sender, cell_ids, reason, **kwargs):
 
     for cell in Cell.objects.filter(pk__in=cell_ids):
         cell_recompute(cell=cell, reason=reason)
+
+
+@receiver(pre_delete, sender=Cell)
+def _remove_stored_files_of_a_deleted_cell(sender, instance, **kwargs):
+    """A cell's delete (API or admin, cells.services.object_delete) cascades to its data files' rows; their
+    stored bytes and records go too once it commits, as a data file's own delete removes them."""
+    from django.core.files.storage import default_storage
+    from django.db import transaction
+
+    from .models import DataFile
+
+    names = [n for pair in DataFile.objects.filter(cell=instance).values_list("file", "records_file")
+             for n in pair if n]
+    if names:
+        transaction.on_commit(lambda: [default_storage.delete(n) for n in names])

@@ -22,7 +22,7 @@ from cells.services import audit, cell_data_changed
 from cycling.models import DataFile
 from ingest.machinery import IngestFailed
 
-from . import parsers
+from . import drt_selectors, parsers
 from .analysis import (
     DEFAULT_CIRCUIT,
     KK_RULE,
@@ -98,6 +98,11 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
     seed_fit, series_fit = _series_fits(datafile, after_cycle)
     results = _fit_sweeps(sweeps, seed_fit, series_fit, area, progress)
 
+    kept = _rerun_user_refits(datafile, sweeps, area)
+    if kept:
+        warnings.append(f"Kept {len(kept)} refit(s) by a user across the reprocess, refitted on the new points: "
+                        + ", ".join(sorted({r.circuit for _, r in kept})) + ".")
+
     temperature = _float(parsed.metadata.get("temperature_c"))
     if temperature is None:
         temperature = cell.temperature_c
@@ -141,11 +146,13 @@ def spectrum_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             created = fit_create(spectrum, result, seeded_from=previous if was_seeded else None)
             if result.has_r_int and result.converged:
                 previous = created
+        _store_kept_refits(spectra, kept)
         DataFile.objects.filter(pk=datafile.pk).update(
             status=DataFile.Status.IMPORTED, progress_percent=100, error="", traceback="", warnings=warnings,
             n_records=sum(s.n_points for s in spectra), n_cycles=None, metadata=metadata, provenance=provenance,
             claim_token=None, finished_at=timezone.now(),
         )
+    drt_selectors.warm(spectra)  # after the commit: the page then reads the DRTs from the cache
     return DataFile.Status.IMPORTED
 
 
@@ -277,6 +284,49 @@ def _series_fits(datafile: DataFile, after_cycle: int | None) -> tuple[EisFit | 
         )
     series = seed or fits.order_by("spectrum__after_cycle", "spectrum__sweep", "created_at").first()
     return seed, series
+
+
+def _rerun_user_refits(datafile: DataFile, sweeps, area) -> list[tuple[EisFit, FitResult]]:
+    """A reprocess replaces a file's spectra: the refits users made of them are fitted again, same circuit and
+    R_int elements, on the new points of the same sweep (outside the transaction: fits take time), so that a
+    researcher's choice survives instead of being deleted with the old rows."""
+    by_number = {int(s.metadata.get("sweep", 1)): s for s in sweeps}
+    out = []
+    old = EisFit.objects.filter(spectrum__datafile=datafile, created_by__isnull=False).select_related(
+        "spectrum", "created_by")
+    for fit in old.order_by("created_at"):
+        sweep = by_number.get(fit.spectrum.sweep)
+        if sweep is None:
+            continue
+        try:
+            result = fit_spectrum(sweep, circuit=fit.circuit, r_int_elements=list(fit.r_int_elements),
+                                  circuit_source="refit by a user, kept across a reprocess", area_cm2=area,
+                                  time_limit_s=REFIT_TIME_LIMIT_S)
+        except ValueError:
+            continue
+        result.provenance = {**result.provenance, "kept_across_reprocess": {
+            "previous_fit": fit.pk, "previous_r_int_ohm": fit.r_int_ohm, "was_current": fit.is_current,
+            "refit_at": fit.created_at.isoformat(), "by": fit.created_by.get_username()}}
+        out.append((fit, result))
+    return out
+
+
+def _store_kept_refits(spectra: list[EisSpectrum], kept: list[tuple[EisFit, FitResult]]) -> None:
+    """Store the re-run refits on the new spectra (inside the ingest's transaction); the one that was current
+    stays current, otherwise the ingest's own fit does."""
+    by_number = {s.sweep: s for s in spectra}
+    for spectrum in spectra:
+        mine = [(old, r) for old, r in kept if old.spectrum.sweep == spectrum.sweep]
+        if not mine:
+            continue
+        default = EisFit.objects.get(spectrum=spectrum, is_current=True)
+        current = default
+        for old, result in mine:
+            created = fit_create(by_number[spectrum.sweep], result, created_by=old.created_by)
+            if old.is_current:
+                current = created
+        EisFit.objects.filter(spectrum=spectrum).exclude(pk=current.pk).update(is_current=False)
+        EisFit.objects.filter(pk=current.pk).update(is_current=True)
 
 
 def fit_create(spectrum: EisSpectrum, result: FitResult, *, seeded_from=None, created_by=None) -> EisFit:

@@ -2,13 +2,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from cells.access import missing_permissions, permission_needed
 from cells.selectors import cells_visible_to
 
-from . import selectors, services
+from . import drt_selectors, selectors, services
 from .analysis import DEFAULT_CIRCUIT, R_INT_ELEMENTS
 from .filtersets import EisSpectrumFilterSet
 from .models import EisFit
@@ -27,7 +27,7 @@ def cell_impedance(request, pk):
     status = 200
     if request.method == "POST":
         if not can_fit:
-            return HttpResponseForbidden("You may not refit spectra.")
+            return permission_needed(request, "impedance.change_eisspectrum", "refitting a spectrum")
         spectrum = get_object_or_404(spectra_qs, pk=request.POST.get("spectrum") or 0)
         form.update(spectrum=str(spectrum.pk), circuit=request.POST.get("circuit", ""),
                     r_int_elements=request.POST.get("r_int_elements", ""))
@@ -54,7 +54,14 @@ def cell_impedance(request, pk):
         if series_circuits:
             form["circuit"] = series_circuits[-1]
     rint = selectors.cell_series(cell, selectors.rint_frame([cell]))
+    current = {s.pk: next((f for f in s.fits.all() if f.is_current), None) for s in spectra}
+    drt = drt_selectors.cell_drt(spectra, current)
     return render(request, "impedance/cell_impedance.html", {
+        "needs": missing_permissions(request.user, {
+            "impedance.view_eisspectrum": "the Nyquist and Bode plots and the spectra",
+            "impedance.view_eisfit": "the fits and R_int vs cycle",
+        }),
         "cell": cell, "spectra": details, "rint": rint, "can_fit": can_fit, "form": form, "filterset": filterset,
+        "drt": drt,
         "is_filtered": any(request.GET.get(k) for k in ("after_cycle", "after_cycle_min", "after_cycle_max", "datafile")),
     }, status=status)

@@ -3,7 +3,7 @@
 Layout of the zip (README.md inside says the same to the reader):
     README.md, datacite.json, provenance.json, summary-cells.csv, summary-groups.csv, figures/*.svg,
     cells/<cell>/build_sheet.json, cycles.csv, records/<file>.parquet and .bdf.parquet,
-    eis/spectrum-<id>.csv, eis/fits.json, figures/capacity.svg, figures/profiles.svg
+    eis/spectrum-<id>.csv, eis/drt-<id>.csv, eis/fits.json, figures/capacity.svg, figures/profiles.svg
 The zip is written member by member (data descriptors, no seeking), so memory stays at one record batch
 whatever the selection's size. It is reproducible: the same selection of the same data gives the same bytes
 (fixed member order, every member stamped with the data's own time, no "exported now" inside), so
@@ -43,8 +43,7 @@ from .services import STORAGE_DIR, prune_built  # noqa: F401  (prune_built: the 
 
 RECORD_FORMATS = ("parquet", "bdf")
 # Bumped whenever the zip's layout or any member's writer changes, so an ETag never names an older build.
-DATASET_LAYOUT_VERSION = "2"
-_COPY_CHUNK = 1 << 20
+DATASET_LAYOUT_VERSION = "3"  # 3: records as analysed, with the cell's cycle
 # Unit of a build-sheet field from its name's suffix (names carry units; the JSON says them in words too).
 _UNIT_SUFFIXES = [
     ("_mg_cm2", "mg/cm²"), ("_mah_cm2", "mAh/cm²"), ("_mah_g", "mAh/g"), ("_cm2", "cm²"), ("_mm", "mm"),
@@ -81,7 +80,7 @@ def dataset_inputs(user, cells: list[Cell], records: tuple[str, ...]) -> tuple[s
         "whole_groups": list(_whole_groups(user, cells)),
         "cells": [[c.pk, c.name, c.updated_at, c.group_id, c.group.name if c.group_id else None,
                    c.group.color if c.group_id else None, c.project.name] for c in cells],
-        "datafiles": [[cell_pk, f.pk, f.sha256, f.records_file, f.finished_at, f.timeline_position,
+        "datafiles": [[cell_pk, f.pk, f.sha256, f.records_file, f.finished_at, f.timeline_position, f.cycle_offset,
                        (f.provenance or {}).get("analysis_version")] for cell_pk, fs in files.items() for f in fs],
         "spectra": spectra, "fits": fits,
     }
@@ -155,9 +154,10 @@ def dataset_zip(user, cells: list[Cell], *, records: tuple[str, ...] = RECORD_FO
         cell_prov = {"datafiles": [datafile_provenance(f) for f in files], "eis": []}
         for datafile in files:
             if "parquet" in records:
-                yield from _copy_member(zf, sink, datafile.records_file, f"{base}/records/{datafile.pk}.parquet")
+                yield from _records_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.parquet")
             if "bdf" in records:
-                yield from _bdf_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet")
+                yield from _records_member(zf, sink, datafile, f"{base}/records/{datafile.pk}.bdf.parquet",
+                                           bdf=True)
         cell_prov["eis"] = list(_eis_members(zf, cell, base))
         solid = _solid_state_member(cell)
         if solid is not None:
@@ -239,17 +239,8 @@ def datafile_provenance(datafile) -> dict:
     }
 
 
-def _copy_member(zf, sink, storage_name: str, member: str) -> Iterator[bytes]:
-    """A stored file copied into the zip as it is (Parquet is compressed already: stored, not deflated)."""
-    with default_storage.open(storage_name, "rb") as src, zf.open(
-        zf.info(member, zipfile.ZIP_STORED), "w", force_zip64=True
-    ) as dst:
-        while chunk := src.read(_COPY_CHUNK):
-            dst.write(chunk)
-            yield sink.take()
-
-
-def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
+def _records_member(zf, sink, datafile, member: str, *, bdf: bool = False) -> Iterator[bytes]:
+    """A file's analysed records (with the cell's cycle, as cycles.csv numbers them), as Parquet or BDF Parquet."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -259,7 +250,12 @@ def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
         out = _Tell(dst)
         parquet = None
         for batch in selectors.iter_records(datafile):
-            table = pa.Table.from_pandas(writer.frame(batch.to_pandas()), preserve_index=False)
+            if bdf:  # BDF's cycle_count: the cell's cycle
+                frame = batch.to_pandas()
+                table = pa.Table.from_pandas(writer.frame(frame.assign(cycle=frame["cell_cycle"])),
+                                             preserve_index=False)
+            else:
+                table = pa.Table.from_batches([batch])
             if parquet is None:
                 parquet = pq.ParquetWriter(out, table.schema, compression="zstd")
             parquet.write_table(table.cast(parquet.schema))
@@ -271,18 +267,29 @@ def _bdf_member(zf, sink, datafile, member: str) -> Iterator[bytes]:
 
 def _eis_members(zf, cell: Cell, base: str) -> Iterator[dict]:
     """Each EIS spectrum as CSV and the fits of all spectra in one JSON; yields the provenance per spectrum."""
+    from impedance.drt_selectors import spectra_drts
     from impedance.models import EisSpectrum
     from impedance.selectors import fit_summary
 
     fits = []
-    for spectrum in EisSpectrum.objects.filter(cell=cell).select_related("datafile").order_by("after_cycle", "pk"):
+    spectra = list(EisSpectrum.objects.filter(cell=cell).select_related("datafile").order_by("after_cycle", "pk"))
+    drts = spectra_drts(spectra)
+    for spectrum, drt in zip(spectra, drts, strict=True):
         rows = [{"freq_hz": f, "z_real_ohm": re_, "z_imag_ohm": im}
                 for f, re_, im in zip(spectrum.freq_hz, spectrum.z_real_ohm, spectrum.z_imag_ohm, strict=True)]
         zf.writestr(f"{base}/eis/spectrum-{spectrum.pk}.csv", _csv_text(["freq_hz", "z_real_ohm", "z_imag_ohm"], rows))
+        if "error" not in drt:
+            zf.writestr(f"{base}/eis/drt-{spectrum.pk}.csv", _csv_text(
+                ["tau_s", "gamma_ohm"], [{"tau_s": t, "gamma_ohm": g} for t, g in zip(drt["tau_s"], drt["gamma_ohm"],
+                                                                                     strict=True)]))
         spectrum_fits = [fit_summary(f) for f in spectrum.fits.order_by("-is_current", "-created_at")]
+        drt_entry = {"error": drt["error"]} if "error" in drt else {
+            "r_inf_ohm": drt["r_inf_ohm"], "r_pol_ohm": drt["r_pol_ohm"], "lambda": drt["lambda"],
+            "residual_rel": drt["residual_rel"], "inductance_h": drt["inductance_h"],
+            "capacitance_f": drt["capacitance_f"], "peaks": drt["peaks"], "provenance": drt["provenance"]}
         fits.append({"spectrum_id": spectrum.pk, "after_cycle": spectrum.after_cycle,
                      "temperature_c": spectrum.temperature_c, "kk_max_residual_pct": spectrum.kk_max_residual_pct,
-                     "kk_passes": spectrum.kk_passes, "fits": spectrum_fits})
+                     "kk_passes": spectrum.kk_passes, "fits": spectrum_fits, "drt": drt_entry})
         yield {"spectrum_id": spectrum.pk, "datafile_id": spectrum.datafile_id,
                "original_name": spectrum.datafile.original_name, "sha256": spectrum.datafile.sha256,
                "fits": [{"id": f["id"], "circuit": f["circuit"], "weighting": f["weighting"],
@@ -349,13 +356,18 @@ def readme(cells: list[Cell], records: tuple[str, ...], now: datetime) -> str:
     if "parquet" in records:
         lines.append("| `cells/<cell>/records/<file>.parquet` | every record of each data file: test_time_s, "
                      "step_time_s, current_ma (charge > 0), voltage_v, capacity_mah (running total per direction), "
-                     "energy_mwh, cycle, step, step_kind, step_mode, sys_time (UTC) |")
+                     "energy_mwh, cycle (the file's, as analysed), cell_cycle (the cell's: cycles.csv), step, "
+                     "step_kind, step_mode, sys_time (UTC), instrument_cycle (the cycler's own index), half "
+                     "(charge/discharge/rest), segment and c_rate_label of the record's cycle |")
     if "bdf" in records:
         lines.append("| `cells/<cell>/records/<file>.bdf.parquet` | the same records in the Battery Data Format "
-                     "(test_time_second, voltage_volt, current_ampere, charging/discharging_capacity_ah ...) |")
+                     "(test_time_second, voltage_volt, current_ampere, charging/discharging_capacity_ah ...; "
+                     "cycle_count is the cell's cycle) |")
     lines += [
         "| `cells/<cell>/eis/` | EIS spectra (freq_hz, z_real_ohm, z_imag_ohm; Z'' signed, capacitive < 0) and "
-        "every fit with its circuit, parameters and standard errors |",
+        "every fit with its circuit, parameters and standard errors; the distribution of relaxation times of each "
+        "spectrum (drt-<id>.csv: tau_s, gamma_ohm, whose integral over ln tau is r_pol_ohm) with its peaks, lambda, "
+        "basis and method version in fits.json |",
         "| `cells/<cell>/figures/` | capacity and CE against cycle; voltage profiles of cycles 1, 2, 10, 100, last |",
         "| `provenance.json` | per data file: the original file's name and SHA-256, reader and analysis versions, "
         "the build values and parameters used (active mass, area, dQ/dV smoothing), findings and warnings |",

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
 
+from cells.access import missing_permissions
 from cells.filtersets import CellFilterSet
 from cells.models import Material
 from cells.selectors import cells_visible_to, groups_visible_to, last_catalogue_recompute
@@ -24,7 +25,7 @@ PAGE_SIZE = 100
 # ?sort= keys of the list -> model/annotation field.
 SORTS = {
     "name": "name", "group": "group__name", "coating": "coating__material__name",
-    "material": "cathode_material__name", "loading": "composite_loading_mg_cm2", "built": "build_date",
+    "material": "cathode_material__name", "loading": "active_loading", "built": "build_date",
     "latest_cycle": "latest_cycle", "first_discharge": "first_discharge_mah_g", "retention": "retention_percent",
 }
 EXPORT_COLUMNS = [
@@ -79,7 +80,7 @@ def home(request):
     visible = cells_visible_to(request.user)
     filterset = CellFilterSet(request.GET, queryset=visible)
     qs = filterset.qs if filterset.is_valid() else visible.none()
-    qs = cells_with_figures(qs)
+    qs = cells_with_figures(qs).annotate(active_loading=F("composite_loading_mg_cm2") * F("cathode_active_fraction"))
     sort = request.GET.get("sort", "name")
     key = sort.lstrip("-")
     if key not in SORTS:
@@ -118,7 +119,7 @@ def home(request):
         "cathodes": Material.objects.filter(kind=Material.Kind.CATHODE_ACTIVE).order_by("name"),
         "querystring": params.urlencode(), "sort_querystring": sort_params.urlencode(),
         "columns": [("name", "Cell"), ("group", "Group"), ("coating", "Coating"), ("material", "Cathode"),
-                    ("loading", "Loading (mg/cm²)"), ("built", "Built"), ("latest_cycle", "Latest cycle"),
+                    ("loading", "Active loading (mg/cm²)"), ("built", "Built"), ("latest_cycle", "Latest cycle"),
                     ("first_discharge", "1st discharge (mAh/g)"), ("retention", "Retention (%)")],
         "is_filtered": any(v for k, v in request.GET.items() if k not in ("sort", "page")),
     })
@@ -160,7 +161,12 @@ def cell_detail(request, pk):
     fade = cycling_selectors.cell_run_metrics(cell) if has_cycles else {}
     pauses = cycling_selectors.cell_pause_bands(cell) if has_cycles else []
     timeline = cycling_selectors.cell_timeline(cell) if has_cycles else {"files": [], "conflicts": []}
+    needs = missing_permissions(request.user, {
+        "cycling.view_cyclesummary": "the cycling plots, figures and exports",
+        "cycling.view_datafile": "the data files' live import status",
+    })
     return render(request, "cells/cell_detail.html", {
+        "needs": needs, "can_view_cycles": request.user.has_perm("cycling.view_cyclesummary"),
         "cell": cell, "datafiles": datafiles, "active_files": shown, "timeline": timeline,
         "focus_cycle": focus, "profile_cycles": _profile_cycles(focus),
         "can_mark_timeline": request.user.has_perm("cycling.change_datafile"),
@@ -218,6 +224,7 @@ def compare_page(request):
     for cell in cells:
         by_group.setdefault(cell.group, []).append(cell)
     return render(request, "cycling/compare.html", {
+        "needs": missing_permissions(request.user, {"cycling.view_cyclesummary": "the comparison's plots and tables"}),
         "selection": selection, "groups": groups, "cells_by_group": list(by_group.items()),
         "chosen_groups": set(selection.group_ids), "chosen_cells": set(selection.cell_ids),
         "profile_cycles": request.GET.get("profile_cycles") or DEFAULT_PROFILE_CYCLES,

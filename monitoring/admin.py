@@ -1,11 +1,13 @@
 """Admin of monitoring: lab admins edit rule limits and webhooks; alerts and deliveries are shown for audit."""
 from django.contrib import admin, messages
 
+from cells.admin import AuditedAdmin
+
 from .models import Alert, AlertRule, Delivery, RunState, Subscription, Webhook, mask_secret
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(AuditedAdmin):
     list_display = ["kind", "threshold", "unit", "enabled", "scope_label", "updated_at"]
     list_editable = ["threshold", "enabled"]
     list_filter = ["kind", "enabled", "project"]
@@ -34,13 +36,13 @@ class RunStateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(AuditedAdmin):
     list_display = ["user", "project", "in_app", "email", "kinds"]
     list_filter = ["project", "email"]
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(AuditedAdmin):
     """The signing secret is shown once, after the webhook is added; the change page shows it masked."""
 
     list_display = ["name", "project", "url", "is_active"]

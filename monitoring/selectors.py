@@ -81,12 +81,9 @@ def _last_record_at(datafile, frame: pd.DataFrame) -> datetime | None:
 
 
 def _cycle_voltages(datafile) -> pd.DataFrame:
-    from cycling.selectors import _analysed_records, records_of
+    from cycling.selectors import records_of
 
-    if (datafile.provenance or {}).get("cycle_source") == "derived":  # cycles renumbered at ingest
-        records = _analysed_records(datafile)[["cycle", "voltage_v"]]
-    else:
-        records = records_of(datafile, columns=["cycle", "voltage_v"])
+    records = records_of(datafile, columns=["cycle", "voltage_v"])  # the cycles its ingest analysed
     out = records.groupby("cycle", sort=True)["voltage_v"].agg(["min", "max"]).reset_index()
     out["cycle"] += datafile.cycle_offset  # the file's own cycles -> the cell's (its place on the timeline)
     return out.rename(columns={"min": "min_voltage_v", "max": "max_voltage_v"})

@@ -263,13 +263,17 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def _post_webhook(hook: Webhook, alert: Alert) -> None:
+    _post_signed(hook, webhook_body(alert))
+
+
+def _post_signed(hook: Webhook, payload: dict) -> int:
     import requests
 
     try:  # again at each delivery: the allow-list or what the name resolves to may have changed
         check_webhook_url(hook.url)
     except UnsafeWebhookUrl as exc:
         raise OSError(f"webhook {hook.name} not sent: {exc}") from None
-    body = json.dumps(webhook_body(alert), separators=(",", ":")).encode()
+    body = json.dumps(payload, separators=(",", ":")).encode()
     stamp = str(int(time.time()))
     # No redirects: a 3xx is an error like any other answer above 299 (a redirect could lead inside the lab).
     resp = requests.post(hook.url, data=body, timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False, headers={
@@ -278,6 +282,45 @@ def _post_webhook(hook: Webhook, alert: Alert) -> None:
     })
     if resp.status_code >= 300:
         raise OSError(f"webhook {hook.name} answered HTTP {resp.status_code}: {resp.text[:200]}")
+    return resp.status_code
+
+
+def webhook_send_test(*, hook: Webhook, actor) -> str:
+    """POST a signed test message to the hook now (not queued) and say how it went, in words; audited."""
+    import requests
+
+    payload = {
+        "text": f"assb-lab: test message for webhook {hook.name} ({hook.project}); alerts of this project "
+                "will arrive like this.",
+        "test": True, "webhook": hook.name, "project": str(hook.project),
+    }
+    try:
+        code = _post_signed(hook, payload)
+    except (OSError, requests.RequestException) as exc:
+        outcome, ok = f"failed: {exc}", False
+    else:
+        outcome, ok = f"sent: the receiver answered HTTP {code}", True
+    audit(actor=actor, action="webhook.test", obj=hook, ok=ok, outcome=outcome[:300])
+    return outcome
+
+
+class SubscriptionError(ValueError):
+    """A subscription that cannot work as asked (the message says why and what to do)."""
+
+
+@transaction.atomic
+def subscription_set(*, user, project, in_app: bool, email: bool, kinds: list[str]) -> Subscription:
+    """Set what of `project` reaches `user`: in the app and/or by e-mail, for `kinds` (empty = all). Without a
+    subscription a member sees every alert in the app, so "nothing" is stored as such. E-mail needs the user's
+    address: refused without one, never silently mute."""
+    unknown = sorted(set(kinds) - set(rules.RULE_KINDS))
+    if unknown:
+        raise SubscriptionError(f"Unknown rule kinds: {', '.join(unknown)}.")
+    if email and not user.email:
+        raise SubscriptionError(f"E-mails of {project} need your e-mail address: enter it first.")
+    sub, _created = Subscription.objects.update_or_create(
+        user=user, project=project, defaults={"in_app": in_app, "email": email, "kinds": sorted(kinds)})
+    return sub
 
 
 def _send_email(user, alert: Alert) -> None:

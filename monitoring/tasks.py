@@ -15,14 +15,27 @@ log = logging.getLogger(__name__)
 
 def on_cell_data_ingested(sender, *, cell_id: int, **kwargs) -> None:
     """Receiver of ingest.signals.cell_data_ingested (connected in MonitoringConfig.ready)."""
-    after_ingest(cell_id=cell_id)
+    from ingest.signals import inline_requested
+
+    after_ingest(cell_id=cell_id, inline=inline_requested())
 
 
-def after_ingest(*, cell_id: int) -> None:
-    """The ingest's hook: re-evaluate the cell's rules once its transaction commits (imported or failed alike).
+def after_ingest(*, cell_id: int, inline: bool = False) -> None:
+    """The ingest's hook: re-evaluate the cell's rules once its transaction commits (imported, failed or
+    deleted alike): on the worker, or here when `inline` (`ingest --now`, a deleted file).
 
     Never raises: a broker outage only delays the evaluation until the beat's periodic pass.
     """
+    def here():
+        try:
+            evaluate_and_notify(cell_id)
+        except Exception as exc:
+            log.warning("could not evaluate the rules of cell %s here (%s); the beat will do it", cell_id, exc)
+
+    if inline:
+        transaction.on_commit(here)
+        return
+
     def send():
         try:
             evaluate_cell.delay(cell_id)

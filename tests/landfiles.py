@@ -27,3 +27,7 @@ NEWARE = DATA / "negative" / "neware_custom_data_003.xls"
 # what is missing.
 NOT_A_CYCLER = b"timestamp,temperature_C,humidity_percent\n2024-01-01T00:00:00,21.5,40\n2024-01-01T00:01:00,21.6,41\n"
 NOT_A_CYCLER_REASON = "no record table"
+# A cut cycler table (voltage and current, no time or capacity): the upload's pre-check lets it through (it looks
+# like an export; NOT_A_CYCLER does not and is refused with 415), the ingest then fails it with this reason.
+CUT_EXPORT = b"Record,Voltage/V,Current/mA\n1,3.1,0.1\n2,3.2,0.1\n"
+CUT_EXPORT_REASON = "no test time, capacity column"

@@ -10,23 +10,21 @@ from . import serializers
 
 
 class AuditedModelViewSet(viewsets.ModelViewSet):
-    """Writes leave an audit event naming the user."""
+    """Writes go through the registry's services: audited with old -> new values, like the admin's."""
 
     def perform_create(self, serializer):
-        obj = serializer.save()
-        services.audit(actor=self.request.user, action="create", obj=obj)
+        services.object_save(actor=self.request.user, save=serializer.save)
 
     def perform_update(self, serializer):
-        obj = serializer.save()
-        services.audit(actor=self.request.user, action="update", obj=obj, fields=sorted(serializer.validated_data))
+        services.object_save(actor=self.request.user, save=serializer.save, instance=serializer.instance)
 
     def perform_destroy(self, instance):
-        services.audit(actor=self.request.user, action="delete", obj=instance)
-        instance.delete()
+        services.object_delete(obj=instance, actor=self.request.user)
 
 
 class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.ProjectSerializer
+    search_fields = ["name"]
 
     def get_queryset(self):
         return Project.objects.restrict(self.request.user)
@@ -59,6 +57,7 @@ class CoatingViewSet(CatalogueViewSet):
 class CellGroupViewSet(AuditedModelViewSet):
     serializer_class = serializers.CellGroupSerializer
     filterset_class = CellGroupFilterSet
+    search_fields = ["name"]
 
     def get_queryset(self):
         return groups_visible_to(self.request.user)

@@ -31,11 +31,11 @@ __version__ = "1.0"
 log = logging.getLogger("assb_uploader")
 
 API_PATH = "/api/v1/datafiles/"
-# Every cycler export the server reads: LAND/Neware/Arbin workbooks and csv, Neware .nda/.ndax, BioLogic
-# .mpt/.txt, Maccor text (its extension is the test's number, .001 ... .999), BDF csv/parquet. The server
-# decides by content; the patterns only keep unrelated files off the wire.
-DEFAULT_PATTERNS = ("*.xlsx", "*.xls", "*.csv", "*.txt", "*.mpt", "*.nda", "*.ndax", "*.[0-9][0-9][0-9]",
-                    "*.parquet")
+# The extensions cyclers give their exports: LAND/Neware/Arbin workbooks and csv, Neware .nda/.ndax, BioLogic
+# .mpt, Maccor text (its extension is the test's number, .001 ... .999), BDF csv/parquet. Not *.txt: that is
+# where notes and logs live too (a lab whose cycler writes .txt exports adds --pattern '*.txt'; the server
+# refuses a text no reader recognises with 415 either way). The server decides by content.
+DEFAULT_PATTERNS = ("*.xlsx", "*.xls", "*.csv", "*.mpt", "*.nda", "*.ndax", "*.[0-9][0-9][0-9]", "*.parquet")
 # Excel's lock files, editor temp files and our own bookkeeping are never exports.
 IGNORED = ("~$*", ".~*", "*.tmp", "*.part", ".*")
 FINAL_STATUSES = ("imported", "failed")

@@ -81,6 +81,12 @@ class CellSpec:
 
 def _kind_codes(records: pd.DataFrame) -> np.ndarray:
     # The one direction rule (cycles.kind_codes): the per-cycle table and dQ/dV see what the cycle rule sees.
+    # A stored analysed record (cycling.analysis.record) carries the half that rule counted it in.
+    if "half" in records:
+        half = records["half"]
+        charge = (half == "charge").to_numpy(dtype=bool, na_value=False)
+        discharge = (half == "discharge").to_numpy(dtype=bool, na_value=False)
+        return np.where(charge, _CHARGE, np.where(discharge, _DISCHARGE, 0)).astype(np.int8)
     return record_kind_codes(records)
 
 

@@ -9,16 +9,21 @@ from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, response, status
+from rest_framework import generics, renderers, response, status
 
 from assb_lab.lib import ChunkSink
 from cells.selectors import cells_visible_to
 from cells.services import audit
 
 from .. import selectors
+from ..analysis.record import ANALYSED_COLUMNS
 from ..models import CycleSummary, DataFile
-from ..parsers import RECORD_COLUMNS
+from ..parsers import RECORD_COLUMNS as _RAW_COLUMNS
 from ..parsers.bdf import BdfWriter
+
+# The stored analysed record (cycling.analysis.record) and the cell's cycle added on read.
+RECORD_COLUMNS = [*_RAW_COLUMNS[:_RAW_COLUMNS.index("cycle") + 1], selectors.CELL_CYCLE,
+                  *_RAW_COLUMNS[_RAW_COLUMNS.index("cycle") + 1:], *ANALYSED_COLUMNS]
 
 OUTPUTS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
@@ -34,7 +39,8 @@ _PARAMETERS = [
         "csv or parquet: our columns, units in the names (test_time_s, current_ma, voltage_v, capacity_mah, "
         "energy_mwh, sys_time_utc ...); bdf-csv or bdf-parquet: the Battery Data Format (test_time_second, "
         "current_ampere, voltage_volt, charging_capacity_ah ...). Default csv.")),
-    OpenApiParameter("cycles", str, description="Cycle numbers and ranges, e.g. 1,2,10-20 (default: all)"),
+    OpenApiParameter("cycles", str, description="Cycle numbers and ranges, e.g. 1,2,10-20 (default: all): the "
+                     "file's cycles (`cycle`) for one data file, the cell's (`cell_cycle`) for a cell"),
     OpenApiParameter("columns", str, description=f"Comma-separated subset of {', '.join(RECORD_COLUMNS)} "
                      "(csv/parquet only; default: all)"),
     OpenApiParameter("labels", bool, description="BDF only: human labels ('Current / A') instead of "
@@ -49,12 +55,34 @@ _RESPONSES = {
 }
 
 
+class _DownloadRenderer(renderers.BaseRenderer):
+    """Lets `Accept: <media type>` choose the download (content negotiation would answer 406 otherwise); the
+    download itself is streamed by the view, so only an error body (a dict) is ever rendered here, as JSON."""
+
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
+
+
+class ParquetDownloadRenderer(_DownloadRenderer):
+    media_type, format = "application/vnd.apache.parquet", "parquet"
+
+
+class CsvDownloadRenderer(_DownloadRenderer):
+    media_type, format = "text/csv", "csv"
+
+
+# The media type an Accept header chose -> the output it means (?output= wins; BDF only through ?output=).
+ACCEPTED_OUTPUT = {ParquetDownloadRenderer.media_type: "parquet", CsvDownloadRenderer.media_type: "csv"}
+
+
 class _Options:
     """The query's output, cycle and column choices, checked; `error` is the message of a bad one."""
 
-    def __init__(self, params):
+    def __init__(self, params, accepted_media_type: str | None = None):
         self.error = None
-        self.output = params.get("output", "csv")
+        self.output = params.get("output") or ACCEPTED_OUTPUT.get(accepted_media_type or "", "csv")
         self.labels = params.get("labels", "").lower() in ("1", "true", "yes")
         self.cycles = self.columns = None
         if self.output not in OUTPUTS:
@@ -133,9 +161,14 @@ class _RecordsView(generics.GenericAPIView):
     queryset = CycleSummary.objects.none()  # model permissions: cycling.view_cyclesummary (devices: none)
     filter_backends = []
     pagination_class = None
+    renderer_classes = [renderers.JSONRenderer, ParquetDownloadRenderer, CsvDownloadRenderer]
+
+    def options_of(self, request) -> "_Options":
+        renderer = getattr(request, "accepted_renderer", None)
+        return _Options(request.query_params, getattr(renderer, "media_type", None))
 
     def bad(self, message: str, code=status.HTTP_400_BAD_REQUEST):
-        return response.Response({"detail": message}, status=code)
+        return response.Response({"detail": message}, status=code, content_type="application/json")
 
 
 class DataFileRecordsView(_RecordsView):
@@ -145,7 +178,7 @@ class DataFileRecordsView(_RecordsView):
     def get(self, request, pk):
         datafile = get_object_or_404(selectors.datafiles_visible_to(request.user).filter(kind=DataFile.Kind.CYCLING),
                                      pk=pk)
-        options = _Options(request.query_params)
+        options = self.options_of(request)
         if options.error:
             return self.bad(options.error)
         if not datafile.records_file:
@@ -164,7 +197,7 @@ class CellRecordsView(_RecordsView):
     @extend_schema(parameters=_PARAMETERS, responses=_RESPONSES, operation_id="cell_records")
     def get(self, request, pk):
         cell = get_object_or_404(cells_visible_to(request.user), pk=pk)
-        options = _Options(request.query_params)
+        options = self.options_of(request)
         if options.error:
             return self.bad(options.error)
         files = selectors.cell_timeline_files(cell)
@@ -175,8 +208,13 @@ class CellRecordsView(_RecordsView):
 
 
 def cell_record_batches(files: list[DataFile], options: _Options) -> Iterator[pa.RecordBatch]:
+    """The files' records in timeline order; a cycle filter names the cell's cycles (the cycles API's)."""
     for datafile in files:
-        for batch in selectors.iter_records(datafile, cycles=options.cycles, columns=options.columns):
+        offset = datafile.cycle_offset or 0
+        cycles = None if options.cycles is None else [(lo - offset, hi - offset) for lo, hi in options.cycles]
+        for batch in selectors.iter_records(datafile, cycles=cycles, columns=options.columns):
+            if options.bdf:  # BDF's cycle_count is the cell's cycle here, as in the cycles API
+                batch = batch.set_column(batch.schema.names.index("cycle"), "cycle", batch.column("cell_cycle"))
             if not options.bdf:
                 ids = pa.array([datafile.pk] * batch.num_rows, type=pa.int64())
                 batch = pa.RecordBatch.from_arrays([ids, *batch.columns], names=["datafile_id", *batch.schema.names])

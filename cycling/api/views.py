@@ -16,7 +16,7 @@ from cells.selectors import cells_visible_to
 from .. import cache, selectors, services
 from ..filtersets import DataFileFilterSet
 from ..models import CYCLE_FIELDS, CycleSummary
-from ..sniff import refuse_reason
+from ..sniff import HEAD_BYTES, refuse_reason
 from ..uploads import HashingUploadHandler
 from . import serializers
 
@@ -69,7 +69,7 @@ class DataFileViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins
         upload = upload_form.validated_data["file"]
         if upload.size > limit:
             return _too_large(limit)
-        reason = refuse_reason(getattr(upload, "head", None) or upload.read(4096))
+        reason = refuse_reason(upload.read(HEAD_BYTES), kind=upload_form.validated_data["kind"])
         upload.seek(0)
         if reason:
             return response.Response({"file": [f"{upload.name}: {reason}."]},

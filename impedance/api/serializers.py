@@ -162,3 +162,66 @@ class GroupRintSerializer(GroupSeriesSerializer):
 class RintCompareSerializer(serializers.Serializer):
     groups = GroupRintSerializer(many=True)
     cells = CellRintSelectedSerializer(many=True)
+
+
+class DrtPeakSerializer(serializers.Serializer):
+    tau_s = serializers.FloatField()
+    f_hz = serializers.FloatField()
+    resistance_ohm = serializers.FloatField(help_text="Area of the peak; the peaks add up to r_pol_ohm.")
+
+
+class DrtSerializer(serializers.Serializer):
+    """The DRT of one sweep: the keys of `manage.py drt`, the series terms and the provenance of the method."""
+
+    spectrum = serializers.IntegerField()
+    tau_s = serializers.ListField(child=serializers.FloatField())
+    gamma_ohm = serializers.ListField(child=serializers.FloatField(), help_text="gamma(ln tau) in ohm.")
+    r_inf_ohm = serializers.FloatField()
+    r_pol_ohm = serializers.FloatField(help_text="Integral of gamma over ln tau.")
+    peaks = DrtPeakSerializer(many=True)
+    residual_rel = serializers.FloatField()
+    inductance_h = serializers.FloatField(allow_null=True)
+    capacitance_f = serializers.FloatField(allow_null=True)
+    provenance = serializers.DictField(help_text="method, basis, lambda and how it was chosen, tail, peak rule, version")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["lambda"] = serializers.FloatField(help_text="Regularisation strength used.")  # a Python keyword
+        return fields
+
+
+class DrtCurveSerializer(serializers.Serializer):
+    cell = serializers.IntegerField()
+    cell_name = serializers.CharField()
+    cycle = serializers.IntegerField()
+    spectrum = serializers.IntegerField()
+    tau_s = serializers.ListField(child=serializers.FloatField())
+    gamma_ohm = serializers.ListField(child=serializers.FloatField())
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["lambda"] = serializers.FloatField()
+        return fields
+
+
+class GroupProcessSerializer(serializers.Serializer):
+    f_hz_median = serializers.FloatField()
+    cells = serializers.ListField(child=serializers.IntegerField())
+    cycle = serializers.ListField(child=serializers.IntegerField())
+    mean_ohm = serializers.ListField(child=serializers.FloatField())
+    sd_ohm = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    n = serializers.ListField(child=serializers.IntegerField())
+
+
+class GroupDrtSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField(allow_blank=True)
+    drts = DrtCurveSerializer(many=True)
+    processes = GroupProcessSerializer(many=True)
+
+
+class DrtCompareSerializer(serializers.Serializer):
+    groups = GroupDrtSerializer(many=True)
+    cycles = serializers.ListField(child=serializers.IntegerField())
+    version = serializers.IntegerField()

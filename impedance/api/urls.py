@@ -10,5 +10,6 @@ router.register("eis/spectra", views.EisSpectrumViewSet, basename="eis-spectrum"
 urlpatterns = [
     path("cells/<int:pk>/rint/", views.CellRintView.as_view(), name="cell-rint"),
     path("eis/rint/", views.RintCompareView.as_view(), name="eis-rint"),
+    path("eis/drt/", views.DrtCompareView.as_view(), name="eis-drt-compare"),
     *router.urls,
 ]

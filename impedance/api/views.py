@@ -1,4 +1,5 @@
 """REST endpoints of EIS results: spectra (list, plot data, refit) and R_int vs cycle (thin over selectors)."""
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import decorators, generics, response, status, viewsets
@@ -7,7 +8,7 @@ from assb_lab.lib import parse_ids
 from cells.permissions import LabModelPermissions
 from cells.selectors import cells_visible_to
 
-from .. import selectors, services
+from .. import drt_selectors, selectors, services
 from ..filtersets import EisSpectrumFilterSet
 from ..models import EisFit, EisSpectrum
 from . import serializers
@@ -69,6 +70,61 @@ class EisSpectrumViewSet(viewsets.ReadOnlyModelViewSet):
         return response.Response(serializers.SpectrumDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
 
 
+    def _drt(self, request):
+        raw = request.query_params.get("lambda")
+        lam = None
+        if raw not in (None, ""):
+            try:
+                lam = float(raw)
+            except ValueError:
+                lam = -1.0
+            if not (lam > 0 and lam < 1e6):
+                return None, response.Response({"lambda": [f"must be a positive number, not {raw!r}"]},
+                                                status=status.HTTP_400_BAD_REQUEST)
+        drt = drt_selectors.spectrum_drt(self.get_object(), lambda_=lam)
+        if "error" in drt:
+            return None, response.Response({"detail": f"no DRT: {drt['error']}"},
+                                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return drt, None
+
+    @extend_schema(
+        parameters=[OpenApiParameter("lambda", float, description="regularisation strength; default: GCV")],
+        responses={200: serializers.DrtSerializer,
+                   422: OpenApiResponse(description="The sweep cannot give a DRT (the reason is given).")},
+    )
+    @decorators.action(detail=True, methods=["get"], filter_backends=[], pagination_class=None,
+                       serializer_class=serializers.DrtSerializer)
+    def drt(self, request, pk=None):
+        """Distribution of relaxation times of this sweep (see `impedance.drt`), with the method's provenance."""
+        drt, error = self._drt(request)
+        return error or response.Response(serializers.DrtSerializer(drt).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("lambda", float, description="regularisation strength; default: GCV")],
+        responses={(200, "text/csv"): OpenApiResponse(description="tau_s, gamma_ohm; '#' lines: provenance, peaks")},
+    )
+    @decorators.action(detail=True, methods=["get"], url_path="drt/csv", filter_backends=[], pagination_class=None,
+                       serializer_class=serializers.DrtSerializer)
+    def drt_csv(self, request, pk=None):
+        """gamma vs tau as CSV; the '#' header lines carry the provenance (method, lambda, basis, version) and
+        the peaks."""
+        drt, error = self._drt(request)
+        if error:
+            return error
+        prov = drt["provenance"]
+        lines = [f"# spectrum {drt['spectrum']}", f"# method: {prov['method']}", f"# basis: {prov['basis']}",
+                 f"# lambda: {drt['lambda']:.6g} ({prov['lambda_method']})", f"# tail: {prov['tail']}",
+                 f"# drt_version: {prov['version']}", f"# r_inf_ohm: {drt['r_inf_ohm']:.6g}",
+                 f"# r_pol_ohm: {drt['r_pol_ohm']:.6g}", f"# residual_rel: {drt['residual_rel']:.6g}"]
+        lines += [f"# peak: tau_s={p['tau_s']:.6g} f_hz={p['f_hz']:.6g} resistance_ohm={p['resistance_ohm']:.6g}"
+                  for p in drt["peaks"]]
+        lines.append("tau_s,gamma_ohm")
+        lines += [f"{t:.6g},{g:.6g}" for t, g in zip(drt["tau_s"], drt["gamma_ohm"], strict=True)]
+        resp = HttpResponse("\n".join(lines) + "\n", content_type="text/csv; charset=utf-8")
+        resp["Content-Disposition"] = f'attachment; filename="spectrum-{drt["spectrum"]}-drt.csv"'
+        return resp
+
+
 class CellRintView(generics.GenericAPIView):
     """R_int vs cycle of one cell: the current fit of each of its spectra."""
 
@@ -99,3 +155,22 @@ class RintCompareView(generics.GenericAPIView):
         payload = selectors.rint_compare(request.user, parse_ids(request.query_params.get("groups")),
                                          parse_ids(request.query_params.get("cells")))
         return response.Response(serializers.RintCompareSerializer(payload).data)
+
+
+class DrtCompareView(generics.GenericAPIView):
+    """Groups' DRTs at chosen cycles and their processes' resistance vs cycle over the replicate cells."""
+
+    queryset = EisFit.objects.none()
+    serializer_class = serializers.DrtCompareSerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(parameters=[
+        OpenApiParameter("groups", str, description="Comma-separated cell-group ids, e.g. 1,2"),
+        OpenApiParameter("cycles", str, description="Comma-separated cycles whose DRTs to overlay, e.g. 0,500; "
+                         "default: the first and the last measured"),
+    ])
+    def get(self, request):
+        payload = drt_selectors.drt_compare(request.user, parse_ids(request.query_params.get("groups")),
+                                            parse_ids(request.query_params.get("cycles")))
+        return response.Response(serializers.DrtCompareSerializer(payload).data)

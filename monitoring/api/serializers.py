@@ -139,6 +139,11 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         model = Subscription
         fields = ["id", "project", "kinds", "in_app", "email"]
 
+    def validate_email(self, email):
+        if email and not self.context["request"].user.email:
+            raise serializers.ValidationError("E-mails need your e-mail address: set it first (settings page).")
+        return email
+
     def validate_project(self, project):
         if not projects_visible_to(self.context["request"].user).filter(pk=project.pk).exists():
             raise serializers.ValidationError("You are not a member of this project.")

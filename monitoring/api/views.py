@@ -9,7 +9,7 @@ from rest_framework.utils.urls import replace_query_param
 from assb_lab.params import query_number
 from cells.permissions import is_device
 from cells.selectors import cells_visible_to, projects_visible_to, sees_everything
-from cells.services import audit
+from cells.services import object_delete, object_save
 
 from .. import selectors, services
 from ..filtersets import AlertFilterSet, BoardFilterSet
@@ -115,15 +115,16 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class _Audited(viewsets.ModelViewSet):
+    """Writes through the registry's audited save and delete (old -> new values, as the admin's)."""
+
     def perform_create(self, serializer):
-        audit(actor=self.request.user, action="create", obj=serializer.save())
+        object_save(actor=self.request.user, save=serializer.save)
 
     def perform_update(self, serializer):
-        audit(actor=self.request.user, action="update", obj=serializer.save(), fields=sorted(serializer.validated_data))
+        object_save(actor=self.request.user, save=serializer.save, instance=serializer.instance)
 
     def perform_destroy(self, instance):
-        audit(actor=self.request.user, action="delete", obj=instance)
-        instance.delete()
+        object_delete(obj=instance, actor=self.request.user)
 
 
 class AlertRuleViewSet(_Audited):

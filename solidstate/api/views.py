@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import response, views
 
+from cells.api.query import refuse_unknown_query_params
 from cells.models import ElectrolyteBatch
 
 from .. import selectors, services
@@ -16,6 +17,7 @@ class BatchListView(views.APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
+        refuse_unknown_query_params(request, ())  # a list: an unknown filter is a 400, never ignored
         rows = selectors.batches_visible_to(request.user).values("id", "name", "material__name", "supplier", "made_on")
         return response.Response([{**r, "material": r.pop("material__name")} for r in rows])
 

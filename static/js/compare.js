@@ -174,7 +174,41 @@
           title: "Nyquist after formation" + (capped ? " (first " + MAX_EIS_CELLS + " of " + capped + " cells)" : ""),
           filename: "compare-nyquist", compactFits: true, layout: sideLegend() });
       }).catch(fail(nEl));
-    return Promise.all([a, b]);
+    return Promise.all([a, b, drawDrt()]);
+  }
+
+  /* The groups' DRTs at their first and last measured cycle, and each process's resistance vs cycle (mean ± sd
+     over the replicate cells): GET /api/v1/eis/drt/. */
+  function drawDrt() {
+    var gEl = document.getElementById("plot-drt"), pEl = document.getElementById("plot-drt-processes");
+    if (!gEl || !pEl) { return Promise.resolve(); }
+    if (!data.selection.groups.length) { P.empty(gEl, "Choose groups to compare their DRTs."); P.empty(pEl, ""); return Promise.resolve(); }
+    return cached("/api/v1/eis/drt/?groups=" + data.selection.groups.join(",")).then(function (json) {
+      var curves = [], procs = [];
+      json.groups.forEach(function (g) {
+        var color = colorOf(data.groups, g.id) || g.color || null;
+        g.drts.forEach(function (d) {
+          var last = d.cycle === json.cycles[json.cycles.length - 1] && json.cycles.length > 1;
+          curves.push({ x: d.tau_s, y: d.gamma_ohm, mode: "lines", type: "scatter", name: d.cell_name + " · cycle " + d.cycle,
+                        legendgroup: "g" + g.id, line: { color: color, width: 1.4, dash: last ? "solid" : "dot" } });
+        });
+        g.processes.forEach(function (p) {
+          var name = g.name + " ~" + p.f_hz_median.toPrecision(2) + " Hz";
+          var upper = p.mean_ohm.map(function (m, i) { return p.sd_ohm[i] === null ? m : m + p.sd_ohm[i]; });
+          var lower = p.mean_ohm.map(function (m, i) { return p.sd_ohm[i] === null ? m : m - p.sd_ohm[i]; });
+          procs.push({ x: p.cycle.concat(p.cycle.slice().reverse()), y: upper.concat(lower.slice().reverse()), fill: "toself",
+                       mode: "lines", line: { width: 0 }, fillcolor: "rgba(128,128,128,0.15)", hoverinfo: "skip", showlegend: false });
+          procs.push({ x: p.cycle, y: p.mean_ohm, mode: "lines+markers", type: "scatter", name: name, line: { color: color } });
+        });
+      });
+      if (!curves.length) { P.empty(gEl, NO_EIS); } else {
+        P.draw(gEl, curves, P.layout("DRT at cycles " + json.cycles.join(" and "), "τ (s)", "γ (Ω)",
+                                     Object.assign({ xaxis: { type: "log", title: { text: "τ (s)" } } }, sideLegend())), "compare-drt");
+      }
+      if (!procs.length) { P.empty(pEl, NO_EIS); } else {
+        P.draw(pEl, procs, P.layout("DRT processes vs cycle (mean ± sd)", "Cycle", "Resistance (Ω)", sideLegend()), "compare-drt-processes");
+      }
+    }).catch(function (err) { P.empty(gEl, "Could not load DRT data: " + err.message); });
   }
 
   function fmt(value, decimals) {

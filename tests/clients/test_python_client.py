@@ -121,6 +121,28 @@ def test_it_raises_the_servers_refusals_as_exceptions(live_server, viewer, resea
     assert "row 3, column 'voltage_volt': the voltage value is missing or not finite" in str(err.value)
 
 
+def test_it_reads_a_sweeps_drt_into_frames_with_its_provenance(live_server, researcher, study, tmp_path,
+                                                                eager_ingest):
+    from django.core.cache import caches
+
+    from impedance.simulate import study_spectrum, write_mpt
+
+    caches["dashboard"].clear()
+    client = _client(live_server, researcher)
+    path = tmp_path / "BARE-01_c0.mpt"
+    path.write_bytes(write_mpt([study_spectrum("bare", seed=3)]))
+    assert client.upload("BARE-01", path, kind="eis", wait=True)["status"] == "imported"
+    spectra = client.eis_spectra("BARE-01")
+    assert list(spectra["after_cycle"]) == [0]
+    gamma, peaks = client.drt(int(spectra["id"][0]))
+    assert list(gamma.columns) == ["tau_s", "gamma_ohm"] and list(peaks.columns) == ["tau_s", "f_hz", "resistance_ohm"]
+    assert peaks["resistance_ohm"].sum() == pytest.approx(gamma.attrs["r_pol_ohm"], rel=1e-6)
+    assert peaks["resistance_ohm"].max() == pytest.approx(1400, rel=0.10)
+    assert gamma.attrs["lambda_method"] == "gcv" and gamma.attrs["r_inf_ohm"] == pytest.approx(45, rel=0.03)
+    given, _ = client.drt(int(spectra["id"][0]), lambda_=0.02)
+    assert given.attrs["lambda"] == 0.02 and given.attrs["lambda_method"] == "given"
+
+
 def test_it_gives_the_effect_of_coating_on_ice_and_the_screen_as_dataframes(live_server, viewer, study):
     client = _client(live_server, viewer)
     levels = client.effects("initial_ce_percent", "coating", project="LNTO coating study")

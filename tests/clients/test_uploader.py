@@ -300,3 +300,26 @@ def test_it_retries_5xx_and_429_honouring_retry_after(make_uploader, live_server
     assert 0.5 <= uploader.sleeps[1] <= 1.0  # 507: plain backoff, second step (1 s with jitter)
     assert uploader.sleeps[2] >= 1.0
     assert DataFile.objects.filter(cell=cell).count() == 1
+
+
+def test_its_default_patterns_take_exports_and_leave_notes_alone(make_uploader, watch, cell, exports):
+    write(watch / "LNTO-01_ch1.xlsx", exports[0])
+    write(watch / "LNTO-01_notes.txt", b"Notes: pressed at 3.5 t, looked fine.\n")
+    write(watch / "LNTO-01_run.mpt", b"EC-Lab ASCII FILE\n")
+    write(watch / "LNTO-01_maccor.041", b"Today's Date 01/02/2021\n")
+    uploader = make_uploader()
+    assert sorted(p.name for p in uploader.candidates()) == ["LNTO-01_ch1.xlsx", "LNTO-01_maccor.041",
+                                                             "LNTO-01_run.mpt"]
+    opted_in = make_uploader(patterns=(*up.DEFAULT_PATTERNS, "*.txt"))
+    assert "LNTO-01_notes.txt" in [p.name for p in opted_in.candidates()]
+
+
+def test_a_stray_text_sent_anyway_is_refused_with_415_and_leaves_no_failed_file(make_uploader, watch, cell):
+    write(watch / "LNTO-01_notes.txt", b"Notes: pressed at 3.5 t, looked fine.\nVoltage ok.\n")
+    uploader = make_uploader(patterns=("*.txt",))
+    uploader.poll()  # the first sight: it waits until the file held still
+    assert uploader.poll()["refused"] == 1
+    files = {Path(k).name: v for k, v in saved_state(uploader)["files"].items()}
+    assert files["LNTO-01_notes.txt"]["http_status"] == 415
+    assert "no record table of a cycler" in files["LNTO-01_notes.txt"]["message"]
+    assert not DataFile.objects.exists()

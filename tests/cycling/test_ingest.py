@@ -10,7 +10,15 @@ from cycling.parsers import neware
 from ingest import machinery as ingest
 from tests.conftest import client_for
 from tests.helpers import post_datafile
-from tests.landfiles import NEWARE, NOT_A_CYCLER, NOT_A_CYCLER_REASON, study_export, upload_file
+from tests.landfiles import (
+    CUT_EXPORT,
+    CUT_EXPORT_REASON,
+    NEWARE,
+    NOT_A_CYCLER,
+    NOT_A_CYCLER_REASON,
+    study_export,
+    upload_file,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -114,14 +122,21 @@ def test_it_imports_a_neware_file_and_shows_its_reader(device_api, cell):
     assert (shown["instrument"], shown["reader"], shown["reader_version"]) == ("Neware", "assb-lab neware-bts", neware.VERSION)
 
 
-def test_it_fails_a_file_no_cycler_wrote_with_a_plain_reason_and_no_rows(device_api, cell):
-    datafile_id = _upload(device_api, cell, NOT_A_CYCLER, name="room_logger.csv").json()["id"]
+def test_it_refuses_a_file_no_cycler_wrote_at_upload_with_415(device_api, cell):
+    resp = _upload(device_api, cell, NOT_A_CYCLER, name="room_logger.csv")
+    assert resp.status_code == 415
+    assert NOT_A_CYCLER_REASON in resp.json()["file"][0] and "room_logger.csv" in resp.json()["file"][0]
+    assert DataFile.objects.count() == 0
+
+
+def test_it_fails_a_cut_export_with_a_plain_reason_and_no_rows(device_api, cell):
+    datafile_id = _upload(device_api, cell, CUT_EXPORT, name="LNTO-01_cut.csv").json()["id"]
     assert services.datafile_ingest(datafile_id=datafile_id) == "failed"
     datafile = DataFile.objects.get(pk=datafile_id)
-    assert "room_logger.csv" in datafile.error and NOT_A_CYCLER_REASON in datafile.error
+    assert "LNTO-01_cut.csv" in datafile.error and CUT_EXPORT_REASON in datafile.error
     assert CycleSummary.objects.filter(datafile=datafile).count() == 0
     shown = device_api.get(f"/api/v1/datafiles/{datafile_id}/").json()
-    assert shown["status"] == "failed" and NOT_A_CYCLER_REASON in shown["error"] and shown["traceback"] is None
+    assert shown["status"] == "failed" and CUT_EXPORT_REASON in shown["error"] and shown["traceback"] is None
 
 
 def test_it_recomputes_per_gram_values_after_a_mass_correction(device_api, cell, coated_export):

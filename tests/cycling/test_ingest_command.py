@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from cells.models import AuditEvent
 from cycling.models import CycleSummary, DataFile
 from tests.integration.conftest import start_worker, worker_env  # noqa: F401  (fixtures)
-from tests.landfiles import NOT_A_CYCLER, NOT_A_CYCLER_REASON, study_export
+from tests.landfiles import CUT_EXPORT, CUT_EXPORT_REASON, study_export
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,13 +21,13 @@ def exports():
 
 @pytest.fixture
 def folder(tmp_path, exports):
-    """3 good exports, a copy of the first under another name, a file no cycler wrote, a lock file, and a subfolder."""
+    """3 good exports, a copy of the first under another name, a cut export (fails at ingest), a lock file, and a subfolder."""
     root = tmp_path / "old-exports"
     root.mkdir()
     for k, data in enumerate(exports):
         (root / f"LNTO-01_ch{k + 1}.xlsx").write_bytes(data)
     (root / "LNTO-01_ch1 - copy.xlsx").write_bytes(exports[0])
-    (root / "room_logger.csv").write_bytes(NOT_A_CYCLER)
+    (root / "LNTO-01_cut.csv").write_bytes(CUT_EXPORT)
     (root / "~$LNTO-01_ch1.xlsx").write_bytes(b"excel lock file")
     (root / "older").mkdir()
     (root / "older" / "LNTO-01_ch9.xlsx").write_bytes(study_export("coated", n_cycles=3, points=15, replicate=9)[0])
@@ -44,7 +44,7 @@ def test_it_imports_a_folder_here_and_counts_imported_duplicate_failed(folder, c
     out = ingest(folder, "--cell", "LNTO-01", "--now")
     assert "Summary: 3 imported, 1 duplicate, 1 failed (of 5 files)" in out
     assert "[##############################] 5/5" in out  # the progress bar reached the end
-    assert NOT_A_CYCLER_REASON in out  # the parser's reason is shown for the failed file
+    assert CUT_EXPORT_REASON in out  # the parser's reason is shown for the failed file
     assert "same bytes as data file" in out
     statuses = sorted(DataFile.objects.filter(cell=cell).values_list("status", flat=True))
     assert statuses == ["failed", "imported", "imported", "imported"]

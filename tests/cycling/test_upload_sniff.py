@@ -78,3 +78,46 @@ def test_manage_py_ingest_stores_every_cyclers_files(tmp_path, cell):
     assert names == {"navani__test.nda", "navani__test.ndax", "beep__maccor_test_file_4267-66-6519.041",
                      "PyProBE__Sample_data_biologic_no_header.mpt", "beep__FastCharge_000025_CH8.csv"}
     assert ".mpt" in out.getvalue()  # the .mpr is refused with the request for the text export
+
+
+NOTES = b"Notes LNTO-04\r\nAssembled 3 March, pressed at 3.5 t.\r\nVoltage looked fine, current 0.1 mA.\r\n"
+LAND_DIR = Path(__file__).resolve().parents[1] / "data" / "land"
+EIS_DIR = Path(__file__).resolve().parents[1] / "data" / "eis"
+
+
+def test_it_refuses_a_notes_text_that_no_reader_recognises():
+    reason = refuse_reason(NOTES)
+    assert reason.startswith("the file is text with no record table of a cycler")
+    assert "LAND (a record section" in reason and "Maccor (" in reason
+
+
+def test_it_lets_a_land_text_table_through_in_utf8_utf16_and_gbk():
+    header = "Record\tTestTime/Sec\t电压/V\tCurrent/mA\tCapacity/mAh\n1\t0\t3.1\t0.1\t0\n"
+    assert refuse_reason(("LAND export\n" * 20 + header).encode("utf-8")) is None
+    assert refuse_reason(header.encode("utf-16")) is None
+    assert refuse_reason(header.encode("gbk")) is None
+    assert refuse_reason((LAND_DIR / "cellpy_custom_data_002.cycle_tab.csv").read_bytes()[:65536]) is None
+
+
+def test_it_leaves_eis_text_to_the_eis_readers():
+    data = (EIS_DIR / "impedancepy_exampleDataCHInstruments.txt").read_bytes()[:65536]
+    assert refuse_reason(data, kind="eis") is None
+    assert refuse_reason(data, kind="cycling") is not None
+
+
+@pytest.mark.django_db
+def test_the_api_answers_a_stray_notes_txt_with_415(device_api, cell):
+    resp = _upload(device_api, cell, NOTES, "notes.txt")
+    assert resp.status_code == 415
+    assert resp.json()["file"][0].startswith("notes.txt: the file is text with no record table of a cycler")
+    assert DataFile.objects.count() == 0
+    maccor = CYCLERS / "maccor" / "cellpy__maccor_001_first1500.txt"
+    assert _upload(device_api, cell, maccor.read_bytes(), maccor.name).status_code == 202
+
+
+@pytest.mark.django_db
+def test_the_api_takes_an_eis_text_declared_as_eis(device_api, cell):
+    data = (EIS_DIR / "impedancepy_exampleDataCHInstruments.txt").read_bytes()
+    resp = device_api.post("/api/v1/datafiles/", {"file": upload_file(data, "eis.txt"), "cell": cell.name,
+                                                  "kind": "eis"}, format="multipart")
+    assert resp.status_code == 202, resp.content

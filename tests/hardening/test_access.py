@@ -343,7 +343,8 @@ def test_the_audit_log_records_upload_reprocess_edit_and_delete_with_who(researc
     assert upload.device == device and upload.user is None and upload.detail["sha256"]
     assert event("reprocess", "cycling.datafile", datafile_id).user == researcher
     edit = event("update", "cells.cell", cell.pk)
-    assert edit.user == researcher and edit.detail["fields"] == ["notes"]
+    assert edit.user == researcher and list(edit.detail["changes"]) == ["notes"]
+    assert edit.detail["changes"]["notes"][1] == "re-pressed"
     assert event("delete", "cycling.datafile", datafile_id).user == researcher
     assert event("delete", "cells.cell", cell.pk).user == lab_admin
 

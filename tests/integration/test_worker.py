@@ -12,7 +12,7 @@ from cycling.parsers import read_land
 from cycling.testing import write_land
 from tests.helpers import posted_id
 from tests.integration.conftest import wait_for
-from tests.landfiles import NOT_A_CYCLER, NOT_A_CYCLER_REASON, study_export
+from tests.landfiles import CUT_EXPORT, CUT_EXPORT_REASON, study_export
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -46,11 +46,11 @@ def test_it_imports_an_upload_through_a_real_worker(start_worker, device_api, ce
 
 def test_it_fails_a_bad_file_once_with_a_clear_error_and_no_rows(start_worker, device_api, cell):
     start_worker()
-    datafile_id = posted_id(device_api, cell, NOT_A_CYCLER, name="room_logger.csv")
+    datafile_id = posted_id(device_api, cell, CUT_EXPORT, name="LNTO-01_cut.csv")
     wait_for(lambda: _done(datafile_id), 60, "the ingest")
     datafile = DataFile.objects.get(pk=datafile_id)
     assert datafile.status == "failed" and datafile.attempts == 1
-    assert "room_logger.csv" in datafile.error and NOT_A_CYCLER_REASON in datafile.error
+    assert "LNTO-01_cut.csv" in datafile.error and CUT_EXPORT_REASON in datafile.error
     assert not CycleSummary.objects.filter(datafile=datafile).exists()
 
 

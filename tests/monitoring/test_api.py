@@ -149,6 +149,8 @@ def test_it_lets_lab_admins_edit_rules_and_refuses_two_scopes(lab_admin, researc
 
 
 def test_it_keeps_subscriptions_personal(viewer, researcher, project):
+    viewer.email = "viewer@lab.example"  # e-mail subscriptions need an address (test_settings_page)
+    viewer.save(update_fields=["email"])
     mine = client_for(viewer).post("/api/v1/alert-subscriptions/", {"project": project.pk, "email": True,
                                                                     "kinds": [rules.DIED]}, format="json")
     assert mine.status_code == 201

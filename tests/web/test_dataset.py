@@ -4,6 +4,7 @@ import json
 import zipfile
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from django.core.files.storage import default_storage
@@ -72,8 +73,12 @@ def test_it_ships_full_records_in_parquet_and_bdf_with_their_provenance(viewer, 
     zf = _zip(client_for(viewer).get(f"/api/v1/datasets/?groups={coated.pk}"))
     datafile = DataFile.objects.get(cell__name="LNTO-01", kind="cycling")
     with default_storage.open(datafile.records_file, "rb") as fh:
-        stored = fh.read()
-    assert zf.read(f"cells/LNTO-01/records/{datafile.pk}.parquet") == stored
+        stored = pd.read_parquet(fh)
+    # The analysed record as stored, with the cell's cycle (cycles.csv's numbers) beside the file's.
+    shipped = pd.read_parquet(io.BytesIO(zf.read(f"cells/LNTO-01/records/{datafile.pk}.parquet")))
+    pd.testing.assert_frame_equal(shipped.drop(columns="cell_cycle"), stored)
+    assert (shipped["cell_cycle"] == stored["cycle"] + datafile.cycle_offset).all()
+    assert sorted(shipped["cell_cycle"].unique()) == sorted(pd.read_csv(zf.open("cells/LNTO-01/cycles.csv"))["cycle"])
     bdf = read_bdf(io.BytesIO(zf.read(f"cells/LNTO-01/records/{datafile.pk}.bdf.parquet")), name="x.bdf.parquet")
     spec = CellSpec(active_mass_mg=datafile.provenance["active_mass_mg"], area_cm2=datafile.provenance["area_cm2"],
                     theoretical_mah_g=160.0)
@@ -97,6 +102,15 @@ def test_it_ships_eis_spectra_and_fits(viewer, coated):
     assert table["freq_hz"].max() == pytest.approx(7e6, rel=0.01) and table["freq_hz"].min() == pytest.approx(0.1, rel=0.01)
     fits = json.loads(zf.read("cells/LNTO-01/eis/fits.json"))
     assert fits[0]["fits"][0]["r_int_ohm"] == pytest.approx(248, rel=0.05)  # the study's coated cell
+    # the DRT of the same spectrum: gamma vs tau, its peaks with provenance (method, lambda, basis, version)
+    drt = fits[0]["drt"]
+    gamma = pd.read_csv(zf.open(spectrum.replace("spectrum-", "drt-")))
+    assert list(gamma.columns) == ["tau_s", "gamma_ohm"]
+    assert np.trapezoid(gamma["gamma_ohm"], np.log(gamma["tau_s"])) == pytest.approx(drt["r_pol_ohm"], rel=5e-3)
+    interface = max(drt["peaks"], key=lambda p: p["resistance_ohm"])
+    assert interface["resistance_ohm"] == pytest.approx(248, rel=0.10) and 400 < interface["f_hz"] < 1200
+    assert drt["provenance"]["lambda_method"] == "gcv" and drt["provenance"]["version"] >= 1
+    assert "gaussian-rbf" in drt["provenance"]["basis"] and drt["lambda"] > 0
 
 
 def test_it_exports_only_what_the_user_may_see_and_audits_it(client, viewer, outsider, device_api, coated, study):

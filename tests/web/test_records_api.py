@@ -7,8 +7,8 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from cells.models import AuditEvent
+from cycling.api.records import RECORD_COLUMNS
 from cycling.models import CycleSummary, DataFile
-from cycling.parsers import RECORD_COLUMNS
 from tests.conftest import client_for
 from tests.factories import CellFactory
 from tests.web.helpers import export_bytes, ingest
@@ -53,6 +53,24 @@ def test_it_serves_parquet_with_cycle_and_column_filters(viewer, imported):
     assert list(frame.columns) == ["cycle", "voltage_v", "current_ma"]
     assert sorted(frame["cycle"].unique()) == [1, 3, 4]
     pd.testing.assert_frame_equal(frame, expected[["cycle", "voltage_v", "current_ma"]])
+
+
+def test_it_answers_an_accept_header_for_parquet_with_the_parquet(viewer, cell, imported):
+    api = client_for(viewer)
+    resp = api.get(f"/api/v1/cells/{cell.pk}/records/", {"cycles": "2"}, HTTP_ACCEPT="application/vnd.apache.parquet")
+    assert resp["Content-Type"] == "application/vnd.apache.parquet"
+    frame = pd.read_parquet(io.BytesIO(_body(resp)))
+    stored = _stored(imported)
+    assert len(frame) == int((stored["cycle"] == 2).sum()) > 0
+    csv = api.get(f"/api/v1/datafiles/{imported.pk}/records/", HTTP_ACCEPT="text/csv")
+    assert csv["Content-Type"].startswith("text/csv") and len(pd.read_csv(io.BytesIO(_body(csv)))) == len(stored)
+    # ?output= wins over Accept; an error is JSON whatever was accepted
+    bdf = api.get(f"/api/v1/datafiles/{imported.pk}/records/", {"output": "bdf-csv"},
+                  HTTP_ACCEPT="application/vnd.apache.parquet")
+    assert bdf["Content-Type"].startswith("text/csv")
+    bad = api.get(f"/api/v1/datafiles/{imported.pk}/records/", {"cycles": "x"},
+                  HTTP_ACCEPT="application/vnd.apache.parquet")
+    assert bad.status_code == 400 and bad["Content-Type"] == "application/json" and "cycles" in bad.json()["detail"]
 
 
 def test_it_says_which_filter_is_wrong(viewer, imported):

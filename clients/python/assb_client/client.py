@@ -174,6 +174,25 @@ class Client:
         resp = self._request("GET", path, params=_clean(params), stream=True)
         return b"".join(resp.iter_content(chunk_size=1 << 20))
 
+    def eis_spectra(self, cell) -> pd.DataFrame:
+        """A cell's EIS sweeps (one row each: after_cycle, points, lin-KK, current fit's R_int), by cycle."""
+        return pd.DataFrame(self._all("eis/spectra/", cell=self._id("cells/", cell)))
+
+    def drt(self, spectrum: int, *, lambda_: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The distribution of relaxation times of one EIS sweep (id from :meth:`eis_spectra`): gamma vs tau
+        (``tau_s``, ``gamma_ohm``; its integral over ln tau is R_pol) and the peaks (``tau_s``, ``f_hz``,
+        ``resistance_ohm``). ``lambda_`` fixes the regularisation (default: generalised cross-validation). Both
+        frames carry the method's provenance in ``attrs`` (lambda, basis, version, r_inf_ohm, r_pol_ohm)."""
+        body = self.get(f"eis/spectra/{int(spectrum)}/drt/", **{"lambda": lambda_})
+        gamma = pd.DataFrame({"tau_s": body["tau_s"], "gamma_ohm": body["gamma_ohm"]})
+        peaks = pd.DataFrame(body["peaks"], columns=["tau_s", "f_hz", "resistance_ohm"])
+        attrs = {"spectrum": body["spectrum"], "lambda": body["lambda"], "r_inf_ohm": body["r_inf_ohm"],
+                 "r_pol_ohm": body["r_pol_ohm"], "residual_rel": body["residual_rel"],
+                 "inductance_h": body["inductance_h"], "capacitance_f": body["capacitance_f"],
+                 **body["provenance"]}
+        gamma.attrs, peaks.attrs = dict(attrs), dict(attrs)
+        return gamma, peaks
+
     def compare(self, groups=None, cells=None, *, reference_cycle: int | None = None,
                 per: str = "cell") -> pd.DataFrame:
         """The comparison's summary: per cell (default) or per group ('group') ICE, first charge/discharge,

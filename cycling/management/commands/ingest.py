@@ -12,7 +12,8 @@ from assb_lab.lib import file_sha256
 from cells.models import Cell
 from cycling import services
 from cycling.models import DataFile
-from cycling.sniff import refuse_reason
+from cycling.sniff import HEAD_BYTES, refuse_reason
+from ingest.signals import subscribers_inline
 
 # Excel lock files, temp files and hidden files are never exports.
 _IGNORED = ("~$*", ".~*", "*.tmp", "*.part", ".*")
@@ -121,7 +122,7 @@ class Command(BaseCommand):
                 limit_mb = settings.ASSB_UPLOAD_MAX_BYTES // (1024 * 1024)
                 return ["failed", None, f"larger than the upload limit of {limit_mb} MB"]
             with path.open("rb") as fh:
-                reason = refuse_reason(fh.read(4096))
+                reason = refuse_reason(fh.read(HEAD_BYTES), kind=kind)
                 if reason:
                     return ["failed", None, reason]
                 fh.seek(0)
@@ -140,7 +141,9 @@ class Command(BaseCommand):
     def _ingest_here(self, path: Path, result: list) -> list:
         datafile_id = result[1]
         try:
-            services.datafile_ingest(datafile_id=datafile_id)
+            # --now promises no worker: the alert rules are evaluated here too, not queued to the broker.
+            with subscribers_inline():
+                services.datafile_ingest(datafile_id=datafile_id)
         except services.ClaimHeld:
             pass  # a worker took it first; its result is read below
         except Exception as exc:  # transient (database, storage): left pending for the worker/sweeper
