@@ -33,7 +33,8 @@ class BoardView(generics.ListAPIView):
     ordering_fields = BOARD_ORDERING
     ordering = ["-open_alerts", "cell__name"]
     search_fields = []
-    pagination_class = None
+    pagination_class = None  # paged by list() itself: the body stays a list, the page is in headers
+    extra_query_params = ("limit", "offset")
 
     def get_queryset(self):
         return selectors.board_rows(self.request.user)
