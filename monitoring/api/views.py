@@ -4,7 +4,9 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import decorators, generics, permissions, response, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.utils.urls import replace_query_param
 
+from assb_lab.params import query_number
 from cells.permissions import is_device
 from cells.selectors import cells_visible_to, projects_visible_to, sees_everything
 from cells.services import object_delete, object_save
@@ -14,6 +16,8 @@ from ..filtersets import AlertFilterSet, BoardFilterSet
 from ..models import AlertRule, RunState, Subscription, Webhook
 from . import serializers
 
+BOARD_PAGE_SIZE = 200  # rows per board page (?limit=, at most BOARD_MAX_LIMIT)
+BOARD_MAX_LIMIT = 1000
 BOARD_ORDERING = ["cell__name", "cell__group__name", "cell__project__name", "device__name", "channel",
                   "run_started_at", "last_record_at", "latest_cycle", "latest_capacity", "retention_percent",
                   "latest_ce_percent", "state_now", "open_alerts"]
@@ -29,14 +33,33 @@ class BoardView(generics.ListAPIView):
     ordering_fields = BOARD_ORDERING
     ordering = ["-open_alerts", "cell__name"]
     search_fields = []
-    pagination_class = None
+    pagination_class = None  # paged by list() itself: the body stays a list, the page is in headers
+    extra_query_params = ("limit", "offset")
 
     def get_queryset(self):
         return selectors.board_rows(self.request.user)
 
     def list(self, request, *args, **kwargs):
+        # Paged (the body stays a list of rows; the page is told in headers, as GitHub's API does): at 2,000
+        # cells the unpaged board was 2,000 rows built and serialised on every poll. Offsets stay small (a
+        # board of N cells has N / limit pages) and the default order is by a computed count of open alerts
+        # that no index can serve, so a keyset would not spare the database its sort: limit/offset it is.
+        params = request.query_params
+        limit = min(query_number(params, "limit", kind=int, default=BOARD_PAGE_SIZE, min_value=1), BOARD_MAX_LIMIT)
+        offset = query_number(params, "offset", kind=int, default=0, min_value=0)
         rows = self.filter_queryset(self.get_queryset())
-        return response.Response(selectors.board_payload(rows))
+        total = rows.count()
+        out = response.Response(selectors.board_payload(rows[offset:offset + limit]))
+        out["X-Total-Count"] = str(total)
+        links = []
+        if offset + limit < total:
+            links.append(f'<{replace_query_param(request.build_absolute_uri(), "offset", offset + limit)}>; rel="next"')
+        if offset:
+            links.append(f'<{replace_query_param(request.build_absolute_uri(), "offset", max(offset - limit, 0))}>; '
+                         'rel="prev"')
+        if links:
+            out["Link"] = ", ".join(links)
+        return out
 
 
 class BoardFinishView(generics.GenericAPIView):

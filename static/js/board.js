@@ -166,11 +166,31 @@
       });
     }
 
+    // The API pages the board (Link: rel="next"/"prev", X-Total-Count); the page follows with links that keep
+    // the address's filters and sort and only change the offset.
+    var pagerBox = document.getElementById("board-pager");
+    function pager(link, total) {
+      if (!pagerBox) return;
+      var parts = [];
+      ["prev", "next"].forEach(function (rel) {
+        var m = new RegExp("<([^>]*)>; rel=\"" + rel + "\"").exec(link);
+        if (!m) return;
+        var offset = new URL(m[1], window.location.href).searchParams.get("offset") || "0";
+        var params = new URLSearchParams(window.location.search);
+        params.set("offset", offset);
+        parts.push(el("a", { href: "?" + params.toString(), rel: rel, class: "pager-" + rel },
+          rel === "next" ? "Next cells →" : "← Previous cells"));
+      });
+      var shown = total ? el("span", { class: "muted small" }, total + " cells in all") : null;
+      pagerBox.replaceChildren.apply(pagerBox, shown ? parts.concat([shown]) : parts);
+    }
+
     function load() {
       var q = query();
       return fetch(api + (q ? "?" + q : ""), { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) {
           if (!r.ok) throw new Error("The board could not be loaded (HTTP " + r.status + ").");
+          pager(r.headers.get("Link") || "", r.headers.get("X-Total-Count"));
           return r.json();
         })
         .then(function (rows) {
@@ -195,6 +215,7 @@
         var params = new URLSearchParams(window.location.search);
         var key = th.dataset.sort, current = params.get("ordering");
         params.set("ordering", current === key ? "-" + key : key);
+        params.delete("offset");  // a new order starts at its first page
         history.replaceState(null, "", "?" + params.toString());
         markSort();
         load();
