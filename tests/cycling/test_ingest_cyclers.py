@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import python_calamine
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cycling import services
 from cycling.analysis import CellSpec, analyse
@@ -155,13 +156,14 @@ def test_the_pipeline_warns_when_the_records_disagree_with_the_instruments_cycle
     assert len(warned) == 1 and "discharge" in warned[0] and "cycle(s) 5" in warned[0]
 
 
-def test_an_unsupported_file_fails_at_ingest_naming_the_file_and_what_it_looked_like(device_api, cell):
+def test_an_unsupported_file_is_refused_at_upload_naming_the_file_and_what_it_looked_like(device_api, cell):
     data = b"timestamp,temperature_C\n2024-01-01T00:00:00,21.5\n"
-    datafile_id = posted_id(device_api, cell, data, "logger.csv")
-    assert services.datafile_ingest(datafile_id=datafile_id) == "failed"
-    error = DataFile.objects.get(pk=datafile_id).error
+    resp = device_api.post("/api/v1/datafiles/", {"cell": cell.name, "kind": "cycling",
+                                                  "file": SimpleUploadedFile("logger.csv", data)}, format="multipart")
+    assert resp.status_code == 415, resp.content
+    error = resp.json()["file"][0]
     assert "logger.csv" in error and "no record table" in error, error
     assert "Looked for: LAND (" in error and "Arbin (" in error and "Record-Tab" not in error, error
-    assert not CycleSummary.objects.filter(datafile_id=datafile_id).exists()
+    assert not DataFile.objects.exists() and not CycleSummary.objects.exists()
     with pytest.raises(Exception, match="x.bin.*binary data of an unknown format, not an export of a cycler this system reads"):
         read_export(io.BytesIO(b"\x00\x01garbage" * 10), name="x.bin")

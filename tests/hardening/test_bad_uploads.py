@@ -27,7 +27,8 @@ pytestmark = pytest.mark.django_db
 # ("api", status) is refused by the upload endpoint; "failed" is stored (202) and the ingest fails it.
 EXPECT = {
     "empty": (("api", 400), "empty"),
-    "whitespace-only": ("failed", "the file is empty"),
+    # Text that no reader recognises is refused at upload (a note or a logger file is not an export).
+    "whitespace-only": (("api", 415), "blank.csv: the file is text with no record table of a cycler"),
     "zero-row-sheet": ("failed", "no record table with data"),
     "no-land-sheet": ("failed", "no LAND table found"),
     "header-only": ("failed", "header but no data rows"),
@@ -40,7 +41,7 @@ EXPECT = {
     "png": (("api", 415), "PNG image"),
     "pdf": (("api", 415), "PDF document"),
     "random-binary": (("api", 415), "binary data"),
-    "csv-of-something-else": ("failed", "not an export of a cycler this system reads. Looked for: LAND ("),
+    "csv-of-something-else": (("api", 415), "no reader recognises it: a note or a log?). Looked for: LAND ("),
     # Other cyclers' files are read now (tests/cycling/test_ingest_cyclers.py); these are broken ones.
     "arbin": ("failed", "no discharge capacity column"),
     "biologic-mpt": ("failed", "should name the columns"),

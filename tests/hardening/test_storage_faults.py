@@ -72,7 +72,12 @@ def test_a_disk_filling_up_mid_write_leaves_no_partial_file(device_api, cell, ex
 def test_an_ingest_that_cannot_write_its_records_is_retried_later_and_leaves_no_rows(
         device_api, cell, export_bytes, monkeypatch):
     datafile_id = post_datafile(device_api, cell, export_bytes).json()["id"]
-    records_before = _files_under("records")
+    uid = str(DataFile.objects.get(pk=datafile_id).uid)
+
+    def own_records():  # this file's Parquet files only: parallel workers write to the same media folder
+        return {path for path in _files_under("records") if os.path.basename(path).startswith(uid)}
+
+    records_before = own_records()
     monkeypatch.setattr(default_storage, "_save", _disk_full_after(500))
     with pytest.raises(OSError):  # transient: the Celery task retries it (see cycling.tasks.ingest_datafile)
         services.datafile_ingest(datafile_id=datafile_id)
@@ -82,4 +87,4 @@ def test_an_ingest_that_cannot_write_its_records_is_retried_later_and_leaves_no_
     monkeypatch.undo()
     assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
     assert CycleSummary.objects.filter(datafile_id=datafile_id).count() == 3
-    assert len(_files_under("records") - records_before) == 1  # only the finished attempt's Parquet file
+    assert len(own_records() - records_before) == 1  # only the finished attempt's Parquet file
