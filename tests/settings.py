@@ -14,3 +14,9 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 AXES_VERBOSE = False
 # The delivery tests run their webhook receivers on this machine: the one internal host they may reach.
 ASSB_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+# Under pytest-xdist each test process has its own database, so it gets its own Celery queue too: a worker
+# started by one process's integration test must never take a task queued by another's. The workers those tests
+# start inherit PYTEST_XDIST_WORKER with the environment and so listen on the same queue.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    CELERY_TASK_DEFAULT_QUEUE = f"assb-test-{os.environ['PYTEST_XDIST_WORKER']}"
