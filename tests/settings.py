@@ -4,7 +4,13 @@ from pathlib import Path
 
 os.environ.setdefault("ASSB_HTTPS", "0")
 # Tests keep their database, media and broker apart from the demo's var/.
-os.environ.setdefault("ASSB_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+# Under pytest-xdist each test process gets a folder of its own (media, broker), as it has a database of its own.
+# (Set, not defaulted: the workers inherit the environment of the controlling process, which set it already.)
+_TEST_VAR = Path(__file__).resolve().parent.parent / "var" / "test"
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["ASSB_VAR_DIR"] = str(_TEST_VAR / os.environ["PYTEST_XDIST_WORKER"])
+else:
+    os.environ.setdefault("ASSB_VAR_DIR", str(_TEST_VAR))
 
 from assb_lab.settings import *  # noqa: E402,F403
 from assb_lab.settings import STORAGES  # noqa: E402
