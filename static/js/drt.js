@@ -1,24 +1,13 @@
 /* DRT on the impedance page: gamma(ln tau) of each sweep (log tau axis, coloured by cycle) and the resistance of
  * each process (peaks matched by tau over the cycles) vs cycle. Data: the page's json_script "eis-drt-data"
- * (impedance.drt_selectors.cell_drt). Uses window.Plots (plots.js) when it is loaded, plain Plotly otherwise.
+ * (impedance.drt_selectors.cell_drt). Draws with window.Plots (plots.js).
  */
 (function () {
   "use strict";
   var COLORS = ["#2459c5", "#dc6803", "#079455", "#7a5af8", "#0e9384", "#c11574", "#475467", "#b54708"];
 
-  function layout(title, xTitle, yTitle, extra) {
-    if (window.Plots) { return window.Plots.layout(title, xTitle, yTitle, extra); }
-    return Object.assign({ title: { text: title }, xaxis: { title: { text: xTitle } },
-                           yaxis: { title: { text: yTitle } }, margin: { l: 64, r: 20, t: 44, b: 52 } }, extra || {});
-  }
-  function draw(el, traces, lay, filename) {
-    if (window.Plots) { return window.Plots.draw(el, traces, lay, filename); }
-    return Plotly.react(el, traces, lay, { responsive: true, displaylogo: false });
-  }
-  function empty(el, message) {
-    if (window.Plots) { return window.Plots.empty(el, message); }
-    el.textContent = message;
-  }
+  // plots.js is loaded before this file on every page that uses it (templates/impedance/cell_impedance.html).
+  var layout = window.Plots.layout, draw = window.Plots.draw, empty = window.Plots.empty;
 
   function gamma(el, drt) {
     var ok = (drt.spectra || []).filter(function (d) { return !d.error; });
