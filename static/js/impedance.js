@@ -9,7 +9,7 @@
  *                                       or {groups, cells} of GET /api/v1/eis/rint/ (group mean ± sd);
  *                                       opts: {unit: "ohm"|"ohm_cm2", title, filename, layout,
  *                                       band: 95 % confidence band (default: when one cell is shown)}
- * Uses window.Plots (plots.js) for the house layout when it is loaded, plain Plotly otherwise.
+ * Draws with window.Plots (plots.js), which every page loads before this file.
  */
 (function () {
   "use strict";
@@ -22,21 +22,8 @@
     return (s.cell_name ? s.cell_name + " · " : "") + cycle + (s.sweep > 1 ? " · sweep " + s.sweep : "");
   }
 
-  function layout(title, xTitle, yTitle, extra) {
-    if (window.Plots) { return window.Plots.layout(title, xTitle, yTitle, extra); }
-    return Object.assign({ title: { text: title }, xaxis: { title: { text: xTitle } },
-                           yaxis: { title: { text: yTitle } }, margin: { l: 64, r: 20, t: 44, b: 52 } }, extra || {});
-  }
-
-  function draw(el, traces, lay, filename) {
-    if (window.Plots) { return window.Plots.draw(el, traces, lay, filename); }
-    return Plotly.react(el, traces, lay, { responsive: true, displaylogo: false });
-  }
-
-  function empty(el, message) {
-    if (window.Plots) { return window.Plots.empty(el, message); }
-    el.textContent = message;
-  }
+  // plots.js is loaded before this file on every page that uses it (cell impedance page, compare page).
+  var layout = window.Plots.layout, draw = window.Plots.draw, empty = window.Plots.empty;
 
   function currentFit(s) {
     return (s.fits || []).filter(function (f) { return f.is_current && f.curve; })[0] || null;
