@@ -175,11 +175,160 @@ def read_bdf(
     display = name or display_name(source)
     report = progress or (lambda fraction: None)
     with reading(display, what=" as a BDF table", also=(OSError,)):
-        data = _read_bytes(source)
-        report(0.05)
-        export = _parse(data, display, report)
+        export = _parse_streamed(source, display, report)
+        if export is None:  # not a path or seekable file, or a table the batches cannot read: the whole file
+            data = _read_bytes(source)
+            report(0.05)
+            export = _parse(data, display, report)
     report(1.0)
     return export
+
+
+# Rows per Parquet batch and bytes per CSV block of the streamed read: a few MB per column at a time.
+_BATCH_ROWS = 1 << 20
+_BLOCK_BYTES = 4 << 20
+
+
+def _parse_streamed(source, display: str, report: Callable[[float], None]) -> BdfExport | None:
+    """The records of a BDF file on disk read batch by batch, only the columns we use, each straight into
+    its compact array: the file's bytes and the whole table are never held (a 10^7-record csv is 1.7 GB).
+
+    None when the source is not a path or seekable file, or when the batches meet anything the whole-file
+    read judges cell by cell (text among numbers, a header it refuses, a broken table): that read then runs
+    and gives its error, so a file's errors are the same whichever way it is read."""
+    import pyarrow as pa
+
+    path = source if isinstance(source, str | os.PathLike) else None
+    if path is None and not (hasattr(source, "seekable") and source.seekable()):
+        return None
+    if path is not None and os.path.getsize(path) > _MAX_FILE_BYTES:
+        raise ParseError("the file is larger than 4 GiB")
+    handle = open(path, "rb") if path is not None else source  # noqa: SIM115 (closed below when ours)
+    start = handle.tell()
+    try:
+        head = handle.read(4096)
+        handle.seek(start)
+        if not head.strip():
+            return None
+        size = _size(handle, start)
+        try:
+            if head.startswith(PARQUET_MAGIC):
+                columns = _stream_parquet(handle, size, report)
+                fmt, section, first_row = "bdf-parquet", "table", 0
+            else:
+                columns = _stream_csv(handle, head, size, report)
+                fmt, section, first_row = "bdf-csv", None, 2
+        except (pa.ArrowException, ParseError, _NotStreamable, ValueError, OSError):
+            columns = None
+        if columns is None or not len(columns.get("test_time_s", ())):
+            handle.seek(start)
+            return None
+        report(0.4)
+        warnings: list[str] = []
+        try:
+            frame = _records(columns, warnings, section, first_row)
+        except ParseError:
+            handle.seek(start)
+            return None
+        del columns
+        return _export(frame, warnings, fmt, display, report)
+    finally:
+        if path is not None:
+            handle.close()
+
+
+class _NotStreamable(Exception):
+    """The batches met something only the whole-file read judges (it then reads the file and says why)."""
+
+
+def _size(handle, start: int) -> int:
+    end = handle.seek(0, os.SEEK_END)
+    handle.seek(start)
+    return max(1, end - start)
+
+
+def _wanted(names: list[str]) -> dict[str, tuple[BdfColumn, float]]:
+    """Header -> (BDF column, factor) of each column we read (the first of a repeated quantity), as _parse
+    picks them; a repeated header name cannot be read by name: not streamable."""
+    if len(set(names)) != len(names):
+        raise _NotStreamable
+    wanted, seen = {}, set()
+    for header in names:
+        column, factor = _resolve(header)
+        if column is None or column.ours is None or column.ours in seen:
+            continue
+        seen.add(column.ours)
+        wanted[header] = (column, factor)
+    if any(_BY_NAME[q].ours not in seen for q in _REQUIRED):
+        raise _NotStreamable
+    return wanted
+
+
+def _stream_csv(handle, head: bytes, size: int, report) -> dict[str, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from .values import arrow_pool
+
+    first = head.split(b"\n", 1)[0]
+    parse = pacsv.ParseOptions(delimiter="\t" if first.count(b"\t") > first.count(b",") else ",")
+    read = pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES)
+    start = handle.tell()
+    names = pacsv.open_csv(pa.PythonFile(handle, mode="r"), read_options=pacsv.ReadOptions(
+        use_threads=False, block_size=1 << 16), parse_options=parse, memory_pool=arrow_pool()).schema.names
+    handle.seek(start)
+    wanted = _wanted(names)
+    reader = pacsv.open_csv(pa.PythonFile(handle, mode="r"), read_options=read, parse_options=parse,
+                            convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
+                                                                 include_columns=list(wanted)),
+                            memory_pool=arrow_pool())
+    return _gather(reader, wanted, lambda: (handle.tell() - start) / size, report)
+
+
+def _stream_parquet(handle, size: int, report) -> dict[str, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(handle, pre_buffer=False, memory_map=False)
+    wanted = _wanted(parquet.schema_arrow.names)
+    total = max(1, parquet.metadata.num_rows)
+    done = [0]
+
+    def batches():
+        for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=list(wanted), use_threads=False):
+            done[0] += batch.num_rows
+            yield batch
+
+    return _gather(batches(), wanted, lambda: done[0] / total, report)
+
+
+def _gather(batches, wanted: dict[str, tuple[BdfColumn, float]], fraction, report) -> dict[str, np.ndarray]:
+    """Our columns from Arrow batches: numbers as float64 (scaled to our unit), step type and mode as codes;
+    each column joined once at the end (its parts freed as it is joined)."""
+    import pyarrow as pa
+
+    parts: dict[str, list[np.ndarray]] = {column.ours: [] for column, _ in wanted.values()}
+    for batch in batches:
+        for header, (column, factor) in wanted.items():
+            values = batch.column(header)
+            if column.ours in ("_step_type", "step_mode"):
+                series = values.to_pandas()
+                code = ((lambda word: _KIND_CODE.get(_STEP_TYPES.get(word.lower()), -1))
+                        if column.ours == "_step_type" else (lambda word: _MODE_CODE.get(word, 0)))
+                parts[column.ours].append(_word_codes(series, code))
+                continue
+            kind = values.type
+            if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+                    or pa.types.is_null(kind)):
+                raise _NotStreamable  # text among the numbers: the whole-file read names the cell
+            numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            parts[column.ours].append(numbers * factor if factor != 1.0 else np.array(numbers))
+        report(0.05 + 0.3 * min(1.0, fraction()))
+    return {name: _join(parts, name) for name in list(parts)}
+
+
+def _join(parts: dict[str, list[np.ndarray]], name: str) -> np.ndarray:
+    pieces = parts.pop(name)
+    return np.concatenate(pieces) if pieces else np.empty(0)
 
 
 def _read_bytes(source) -> bytes:
@@ -227,6 +376,10 @@ def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExp
     if not len(raw):
         raise ParseError("the table has a header but no data rows", sheet=section)
     frame = _records(columns, warnings, section, first_row)
+    return _export(frame, warnings, fmt, display, report)
+
+
+def _export(frame: pd.DataFrame, warnings: list[str], fmt: str, display: str, report) -> BdfExport:
     report(0.85)
     non_rest = frame["step_kind"][frame["step_kind"] != "rest"]
     first_kind = non_rest.iloc[0] if len(non_rest) else "rest"
@@ -362,7 +515,7 @@ def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | No
     floats = ("test_time_s", "step_time_s", "current_ma", "voltage_v", "capacity_mah", "energy_mwh")
     # Each column once, in its final type and place (no frame of everything and then a copy of it).
     return pd.DataFrame({name: np.asarray(columns[name], dtype=np.float64) if name in floats else columns[name]
-                         for name in RECORD_COLUMNS})
+                         for name in RECORD_COLUMNS}, copy=False)
 
 
 def _signed_current(current: np.ndarray, kind: np.ndarray, warnings: list[str]) -> np.ndarray:

@@ -98,6 +98,9 @@ def read_runs(
     mapped header is on the file's mapped header line does, ahead of the built-in readers (a profile is made
     for a layout they refuse, and its header is that layout's fingerprint)."""
     display = name or display_name(source)
+    streamed = _read_streamed(source, display, progress, profiles)
+    if streamed is not None:
+        return [_finish(*streamed, display)]
     data = _read_bytes(source, display)
     probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
     if not data or data.isspace():  # isspace stops at the first byte of content; strip copied the file
@@ -114,18 +117,64 @@ def read_runs(
     # XmlError, a construct error in access-parser) reaches the uploader as a ParseError naming the file.
     with reading(display, subject=f"{reader.instrument} file", also=(Exception,)):
         export = reader.read(probe)
-    runs = export.runs or [export]
-    for run in runs:
-        run.runs = []
-        run.warnings.extend(run.metadata.pop("reader_warnings", []))
-        run.reader_version = run.reader_version or reader.version
-        run.source_name = display
-        run.metadata.setdefault("instrument", run.instrument)
-        run.metadata.setdefault("reader", run.reader)
-        run.metadata.setdefault("reader_version", run.reader_version)
-        run.metadata["parser"] = reader.name
-        run.metadata["parser_version"] = reader.version
-    return runs
+    return [_finish(run, reader, display) for run in export.runs or [export]]
+
+
+def _finish(run: Export, reader: Reader, display: str) -> Export:
+    """A run as read_runs hands it out: its warnings, provenance and the registered reader that read it."""
+    run.runs = []
+    run.warnings.extend(run.metadata.pop("reader_warnings", []))
+    run.reader_version = run.reader_version or reader.version
+    run.source_name = display
+    run.metadata.setdefault("instrument", run.instrument)
+    run.metadata.setdefault("reader", run.reader)
+    run.metadata.setdefault("reader_version", run.reader_version)
+    run.metadata["parser"] = reader.name
+    run.metadata["parser_version"] = reader.version
+    return run
+
+
+# The head a streamed read is chosen by: more than any reader's sniff (and a profile's header line) looks at.
+_HEAD_BYTES = 1 << 20
+
+
+def _streamers() -> dict[str, Callable]:
+    """Reader name -> a read of the file itself (path or seekable file) in bounded memory, for the formats
+    whose files reach 10^7 records: the bytes are then never held whole (cycling.parsers.bdf)."""
+    from . import bdf
+
+    return {bdf.READER.name: bdf.read_bdf}
+
+
+def _read_streamed(source, display: str, progress, profiles: Sequence[Profile]) -> tuple[Export, Reader] | None:
+    """The export of a file on disk (path, or a seekable binary file) that a streaming reader takes, judged
+    by its head as read_runs would judge the whole file; None: read_runs reads the bytes."""
+    is_path = isinstance(source, str | os.PathLike)
+    if not is_path and not (hasattr(source, "seekable") and source.seekable()):
+        return None
+    try:
+        if is_path:
+            if os.path.getsize(source) > _MAX_FILE_BYTES:
+                return None  # read_runs refuses it
+            with open(source, "rb") as handle:
+                head = handle.read(_HEAD_BYTES)
+        else:
+            at = source.tell()
+            head = source.read(_HEAD_BYTES)
+            source.seek(at)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(head, bytes) or not head or head.isspace():
+        return None
+    probe = Probe(data=head, name=display, progress=progress or (lambda fraction: None))
+    if (probe.signature is not None and probe.signature.refusal) or _profile_reader(probe, profiles):
+        return None
+    reader = READERS.pick(probe)
+    read = _streamers().get(reader.name) if reader is not None else None
+    if read is None:
+        return None
+    with reading(display, subject=f"{reader.instrument} file", also=(Exception,)):
+        return read(source, name=display, progress=probe.progress), reader
 
 
 @dataclass(frozen=True)

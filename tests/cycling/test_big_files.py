@@ -1,0 +1,144 @@
+"""Files of 10^7 records in bounded memory: the streamed BDF read gives exactly the records of the whole-file
+read, and what it holds per record does not grow with the file (bench/bench_big.py measures 10^6 and 10^7)."""
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from cycling.analysis import CellSpec, analyse
+from cycling.parsers import ParseError, read_export
+from cycling.parsers import bdf as bdf_module
+from cycling.parsers.bdf import write_bdf
+from cycling.simulate import study_cell
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Stream(io.RawIOBase):
+    """A binary upload that cannot seek (a socket, a pipe): the reader must take its bytes whole."""
+
+    def __init__(self, data: bytes):
+        self._inner = io.BytesIO(data)
+        self.name = "stream.bdf"
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self._inner.readinto(buffer)
+
+
+@pytest.fixture(scope="module")
+def run():
+    """About 2 x 10^5 seeded records of one cell (120 cycles)."""
+    frame, _ = study_cell(group="coated", n_cycles=120, points_per_half_cycle=820, seed=11)
+    return frame
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_it_reads_a_big_bdf_file_in_batches_to_exactly_the_records_and_cycles_of_the_whole_file_read(
+        run, fmt, tmp_path, monkeypatch):
+    path = tmp_path / f"run.bdf.{fmt}"
+    write_bdf(run, path, fmt=fmt)
+    whole = read_export(_Stream(path.read_bytes()), name=path.name)
+    # Small batches, so that the file is read in many (the default is a few MB per column).
+    monkeypatch.setattr(bdf_module, "_BLOCK_BYTES", 1 << 20)
+    monkeypatch.setattr(bdf_module, "_BATCH_ROWS", 7_000)
+    seen = []
+    monkeypatch.setattr(bdf_module, "_gather", _counting(bdf_module._gather, seen))
+    batched = read_export(path)
+    assert seen[0] > 10  # batches read
+    assert len(batched.records) == len(run) == 199_446
+    pd.testing.assert_frame_equal(batched.records, whole.records, check_exact=True)
+    assert batched.metadata == whole.metadata
+    assert batched.warnings == whole.warnings
+    spec = CellSpec(active_mass_mg=8.4, theoretical_mah_g=160.0)
+    a, b = analyse(batched, spec), analyse(whole, spec)
+    pd.testing.assert_frame_equal(a.cycles, b.cycles, check_exact=True)
+    assert len(a.cycles) == 120 and a.warnings == b.warnings
+    # The simulator's own numbers come back: what cycle 3 charged and discharged, in mAh.
+    third = run[run["cycle"] == 3]
+    for half in ("charge", "discharge"):
+        simulated = third.loc[third["step_kind"] == half, "capacity_mah"].max()
+        assert a.cycles.set_index("cycle").loc[3, f"{half}_mah"] == pytest.approx(simulated, rel=1e-9)
+
+
+def _counting(gather, seen):
+    def counted(batches, *args):
+        batches = list(batches)
+        seen.append(len(batches))
+        return gather(iter(batches), *args)
+    return counted
+
+
+def test_a_value_that_is_not_a_number_deep_in_a_big_file_is_named_as_the_whole_file_read_names_it(run, tmp_path,
+                                                                                                  monkeypatch):
+    path = tmp_path / "bad.bdf.csv"
+    write_bdf(run.iloc[:60_000], path)
+    lines = path.read_bytes().split(b"\n")
+    cells = lines[50_001].split(b",")
+    cells[1] = b"4.1x"  # voltage of data row 50,000 (line 50,002 of the file)
+    lines[50_001] = b",".join(cells)
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(bdf_module, "_BLOCK_BYTES", 1 << 20)
+    with pytest.raises(ParseError) as streamed:
+        read_export(path)
+    with pytest.raises(ParseError) as whole:
+        read_export(_Stream(path.read_bytes()), name=path.name)
+    assert str(streamed.value) == str(whole.value)
+    assert "'4.1x' is not a number" in str(streamed.value) and "row 50002" in str(streamed.value)
+
+
+def _peak_of_read(path: Path) -> dict:
+    code = ("import json, sys; from pathlib import Path; from cycling.parsers import read_export; "
+            "from cycling.analysis import CellSpec, analyse; "
+            "e = read_export(sys.argv[1]); analyse(e, CellSpec()); "
+            "hwm = [l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')][0]; "
+            "print(json.dumps({'n': len(e.records), 'peak_mb': int(hwm.split()[1]) / 1024}))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_memory_a_bdf_file_costs_per_record_stays_far_below_the_whole_file_reads(tmp_path):
+    """Peak RSS of read + analysis at two lengths: the slope is what each further record costs. Reading the
+    whole file (its bytes, every column as parsed, then the copies) cost ~880 bytes per record of a BDF csv;
+    read in batches of the needed columns it is the record frame and the analysis' working arrays."""
+    sizes = []
+    for per_half in (400, 1600):
+        frame, _ = study_cell(group="coated", n_cycles=120, points_per_half_cycle=per_half, seed=5)
+        path = tmp_path / f"run{per_half}.bdf.csv"
+        write_bdf(frame, path)
+        del frame
+        sizes.append(_peak_of_read(path))
+    small, big = sizes
+    assert big["n"] - small["n"] == 120 * 2 * 1200  # records added (two halves per cycle, 1,200 points more each)
+    per_record = (big["peak_mb"] - small["peak_mb"]) * 1024 * 1024 / (big["n"] - small["n"])
+    assert per_record < 500, f"{per_record:.0f} bytes per record"
+
+
+def test_the_stored_records_are_row_groups_with_cycle_statistics_so_one_cycle_reads_one_or_two(run, tmp_path):
+    from cycling.services import RECORDS_ROW_GROUP, write_records_parquet
+
+    export = read_export(_write(run, tmp_path))
+    path = tmp_path / "records.parquet"
+    write_records_parquet(export.records, path)
+    parquet = pq.ParquetFile(path)
+    assert parquet.metadata.num_rows == len(run)
+    assert parquet.metadata.num_row_groups == int(np.ceil(len(run) / RECORDS_ROW_GROUP)) == 2
+    cycle = parquet.schema_arrow.names.index("cycle")
+    stats = [parquet.metadata.row_group(g).column(cycle).statistics for g in range(parquet.num_row_groups)]
+    assert all(s.has_min_max for s in stats) and stats[0].min == 1 and stats[-1].max == 120
+    pd.testing.assert_frame_equal(pd.read_parquet(path), export.records, check_exact=True)
+
+
+def _write(run, folder: Path) -> Path:
+    path = folder / "run.bdf.parquet"
+    write_bdf(run, path, fmt="parquet")
+    return path
