@@ -82,3 +82,26 @@ def same_analysis(stored: pd.DataFrame, analysed: pd.DataFrame) -> bool:
             if not np.array_equal(mine.codes, theirs.set_categories(mine.categories).codes):
                 return False
     return True
+
+
+# Records per Parquet row group: a cycle's curve reads one or two groups (the cycle's min/max statistics
+# let the reader skip the rest), and a slice of this many records is converted to Arrow at a time.
+RECORDS_ROW_GROUP = 100_000
+
+
+def write_records_parquet(records: pd.DataFrame, target) -> None:
+    """The analysed records as Parquet (zstd), row group by row group: only one group's Arrow copy is held,
+    never the whole table (a 10^7-record file). Every group carries min/max statistics of ``cycle``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for start in range(0, max(len(records), 1), RECORDS_ROW_GROUP):
+            table = pa.Table.from_pandas(records.iloc[start:start + RECORDS_ROW_GROUP], preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(target, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=RECORDS_ROW_GROUP)
+    finally:
+        if writer is not None:
+            writer.close()

@@ -459,6 +459,8 @@ def _numbers(values: pd.Series, header: str, section: str | None, first_row: int
 
 
 def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | None, first_row: int) -> pd.DataFrame:
+    """The canonical records of the file's columns (our names, our units). Each input column is taken out of
+    ``cols`` as it is used, so that inputs and records are not all held at once (10^7 records)."""
     n = len(cols["test_time_s"])
     for name in ("test_time_s", "voltage_v", "current_ma"):
         bad = ~np.isfinite(cols[name])
@@ -466,7 +468,7 @@ def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | No
             i = int(np.flatnonzero(bad)[0])
             raise ParseError(f"the {name.rsplit('_', 1)[0].replace('_', ' ')} value is missing or not finite",
                              sheet=section, row=i + first_row, column=_column_of(name))
-    test_time, finding = repair_clock_glitches(cols["test_time_s"], np.arange(n) + first_row)
+    test_time, finding = repair_clock_glitches(cols.pop("test_time_s"), np.arange(n) + first_row)
     if finding:
         warnings.append(finding)
     back = np.flatnonzero(np.diff(test_time) < -_TIME_JITTER_S)
@@ -475,35 +477,38 @@ def _records(cols: dict[str, np.ndarray], warnings: list[str], section: str | No
         raise ParseError(f"test time goes backwards ({test_time[i - 1]:.3f} s -> {test_time[i]:.3f} s); the "
                          "records are out of order or two tests were merged", sheet=section, row=i + first_row,
                          column=_column_of("test_time_s"))
-    current = cols["current_ma"]
+    current = cols.pop("current_ma")
     by_sign = (np.sign(current) + 1).astype(np.int8)  # _KINDS codes; the current is finite (checked above)
     kind = by_sign
     if "_step_type" in cols:
-        given = cols["_step_type"]
+        given = cols.pop("_step_type")
         kind = np.where(given >= 0, given, by_sign).astype(np.int8)
         current = _signed_current(current, kind, warnings)
-    mode = cols.get("step_mode")
+    mode = cols.pop("step_mode", None)
     mode = np.zeros(n, dtype=np.int8) if mode is None else mode
-    record = _whole(cols.get("record"), lambda: np.arange(1, n + 1), "record", section, first_row)
-    step = _whole(cols.get("step"), lambda: _derive_steps(kind, cols.get("_step_index")), "step", section,
+    record = _whole(cols.pop("record", None), lambda: np.arange(1, n + 1), "record", section, first_row)
+    step = _whole(cols.pop("step", None), lambda: _derive_steps(kind, cols.get("_step_index")), "step", section,
                   first_row)
-    step_time = cols.get("step_time_s")
+    cols.pop("_step_index", None)
+    step_time = cols.pop("step_time_s", None)
     if step_time is None or np.isnan(step_time).all():
         step_time = test_time - pd.Series(test_time).groupby(step).transform("first").to_numpy()
     direction = _direction(kind)
-    capacity = _running_total(direction, cols.get("_charge_mah"), cols.get("_discharge_mah"), cols.get("_step_mah"))
+    capacity = _running_total(direction, cols.pop("_charge_mah", None), cols.pop("_discharge_mah", None),
+                              cols.pop("_step_mah", None))
     if capacity is None:
         # The first BDF drafts required no capacity: the current says how much flowed.
         capacity = _integrated(kind, current, test_time)
         warnings.append("the file has no capacity column: capacity was integrated from the current over the test "
                         "time (trapezoids within each charge or discharge)")
-    energy = _running_total(direction, cols.get("_charge_mwh"), cols.get("_discharge_mwh"), cols.get("_step_mwh"))
+    energy = _running_total(direction, cols.pop("_charge_mwh", None), cols.pop("_discharge_mwh", None),
+                            cols.pop("_step_mwh", None))
     if energy is None:
         energy = np.full(n, np.nan)
     test_time = np.maximum.accumulate(test_time)
-    cycle = _whole(cols.get("cycle"), lambda: _derived_cycles(kind, current, record, test_time), "cycle", section,
+    cycle = _whole(cols.pop("cycle", None), lambda: _derived_cycles(kind, current, record, test_time), "cycle", section,
                    first_row)
-    unix = cols.get("sys_time")
+    unix = cols.pop("sys_time", None)
     # Unix time is an instant: keep it as UTC (the ingest converts only naive wall-clock times).
     sys_time = (pd.Series(pd.to_datetime(unix, unit="s", utc=True)) if unix is not None
                 else pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]"))
@@ -544,7 +549,8 @@ def _column_of(ours: str) -> str:
 def _whole(values, fallback, name, section, first_row) -> np.ndarray:
     if values is None or np.isnan(values).all():
         return np.asarray(fallback(), dtype=np.int64)
-    values = pd.Series(values).ffill().bfill().to_numpy()
+    if np.isnan(values).any():  # gaps take their neighbours' number (no copy of a column without gaps)
+        values = pd.Series(values).ffill().bfill().to_numpy()
     odd = values != np.round(values)
     if odd.any():
         i = int(np.flatnonzero(odd)[0])

@@ -124,7 +124,7 @@ def test_the_memory_a_bdf_file_costs_per_record_stays_far_below_the_whole_file_r
 
 
 def test_the_stored_records_are_row_groups_with_cycle_statistics_so_one_cycle_reads_one_or_two(run, tmp_path):
-    from cycling.services import RECORDS_ROW_GROUP, write_records_parquet
+    from cycling.analysis.record import RECORDS_ROW_GROUP, write_records_parquet
 
     export = read_export(_write(run, tmp_path))
     path = tmp_path / "records.parquet"
