@@ -60,7 +60,9 @@ def write_files(folder: Path, n: int, seed: int, wanted: list[str]) -> dict[str,
     cycle = frame["cycle"].to_numpy()
     edges = np.searchsorted(cycle, np.arange(cycle.min(), cycle.max() + BLOCK_CYCLES, BLOCK_CYCLES), side="left")
     blocks = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-    paths = {fmt: folder / f"big_{n}_{seed}{FORMATS[fmt]}" for fmt in wanted}
+    final = {fmt: folder / f"big_{n}_{seed}{FORMATS[fmt]}" for fmt in wanted}
+    # Each written under a .partial name first: an interrupted run never leaves a file --keep would reuse.
+    paths = {fmt: path.with_name(path.name + ".partial") for fmt, path in final.items()}
     if "bdf-csv" in paths:
         writer = BdfWriter()
         with paths["bdf-csv"].open("wb") as out:
@@ -86,7 +88,9 @@ def write_files(folder: Path, n: int, seed: int, wanted: list[str]) -> dict[str,
                 WRITERS["neware"](frame.iloc[a:b].reset_index(drop=True), text)
                 body = text.getvalue()
                 out.write(body if k == 0 else body[body.index(b"\n") + 1:])  # one header line
-    return paths
+    for fmt, path in paths.items():
+        path.replace(final[fmt])
+    return final
 
 
 def child_bare(fmt: str, path: str) -> dict:

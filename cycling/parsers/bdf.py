@@ -302,33 +302,57 @@ def _stream_parquet(handle, size: int, report) -> dict[str, np.ndarray]:
 
 
 def _gather(batches, wanted: dict[str, tuple[BdfColumn, float]], fraction, report) -> dict[str, np.ndarray]:
-    """Our columns from Arrow batches: numbers as float64 (scaled to our unit), step type and mode as codes;
-    each column joined once at the end (its parts freed as it is joined)."""
+    """Our columns from Arrow batches: numbers as float64 (scaled to our unit), step type and mode as codes.
+    Each column is one array filled batch by batch, sized from the share of the file read so far: no list
+    of parts joined at the end (which held every column twice, and left the heap full of holes)."""
     import pyarrow as pa
 
-    parts: dict[str, list[np.ndarray]] = {column.ours: [] for column, _ in wanted.values()}
+    filled = {column.ours: _Filled(np.int8 if column.ours in ("_step_type", "step_mode") else np.float64)
+              for column, _ in wanted.values()}
+    rows = 0
     for batch in batches:
+        rows += batch.num_rows
+        # The whole file's rows as this much of it suggests (a little more: growing copies the column).
+        expected = int(rows / max(fraction(), 1e-6) * 1.05) + 1
         for header, (column, factor) in wanted.items():
             values = batch.column(header)
             if column.ours in ("_step_type", "step_mode"):
                 series = values.to_pandas()
                 code = ((lambda word: _KIND_CODE.get(_STEP_TYPES.get(word.lower()), -1))
                         if column.ours == "_step_type" else (lambda word: _MODE_CODE.get(word, 0)))
-                parts[column.ours].append(_word_codes(series, code))
+                filled[column.ours].add(_word_codes(series, code), expected)
                 continue
             kind = values.type
             if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)
                     or pa.types.is_null(kind)):
                 raise _NotStreamable  # text among the numbers: the whole-file read names the cell
             numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            parts[column.ours].append(numbers * factor if factor != 1.0 else np.array(numbers))
+            filled[column.ours].add(numbers * factor if factor != 1.0 else numbers, expected)
         report(0.05 + 0.3 * min(1.0, fraction()))
-    return {name: _join(parts, name) for name in list(parts)}
+    return {name: column.values() for name, column in filled.items()}
 
 
-def _join(parts: dict[str, list[np.ndarray]], name: str) -> np.ndarray:
-    pieces = parts.pop(name)
-    return np.concatenate(pieces) if pieces else np.empty(0)
+class _Filled:
+    """One column filled batch by batch into one array, grown (copied) only when the estimate fell short."""
+
+    def __init__(self, dtype):
+        self.dtype, self.array, self.n = dtype, None, 0
+
+    def add(self, values: np.ndarray, expected: int) -> None:
+        end = self.n + len(values)
+        if self.array is None or end > len(self.array):
+            grown = np.empty(max(expected, end, int(1.25 * end)), dtype=self.dtype)
+            if self.array is not None:
+                grown[:self.n] = self.array[:self.n]
+            self.array = grown
+        self.array[self.n:end] = values
+        self.n = end
+
+    def values(self) -> np.ndarray:
+        if self.array is None:
+            return np.empty(0, dtype=self.dtype)
+        # Pages past n were never written: the view costs no memory, a copy would cost the column again.
+        return self.array[:self.n]
 
 
 def _read_bytes(source) -> bytes:
