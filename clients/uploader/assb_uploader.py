@@ -291,8 +291,9 @@ class Uploader:
         record.update(status="refused", message=message, datafile_id=None)
         self.state.files[key] = record
         self.state.save()
+        # The server's reason is a sentence already: ending it again read "... that you may upload to.."
         log.error("%s -> cell %s: refused by the server (%s): %s. Not resent until the file changes.",
-                  relpath, cell, resp.status_code, message)
+                  relpath, cell, resp.status_code, message.rstrip(". "))
         return "refused"
 
     # -- HTTP with retries -----------------------------------------------------------------
