@@ -22,6 +22,7 @@ from django.utils import timezone
 from cells.models import Cell
 from cells.services import audit
 from cycling.analysis import fade
+from readers import without_file
 
 from . import rules, selectors
 from .models import Alert, Delivery, RunState, Subscription, Webhook
@@ -51,7 +52,9 @@ def cell_facts(cell: Cell, frame, *, now: datetime, finished_at: datetime | None
     newest = cell.datafiles.order_by("-created_at").only("original_name", "status", "error").first()
     failed = None
     if newest is not None and newest.status == DataFile.Status.FAILED:
-        failed = f"{newest.original_name} failed: {newest.error or 'no reason recorded'}"
+        # The stored error names the file (readers.naming_file); said here once, in front.
+        reason = without_file(newest.error, newest.original_name) or "no reason recorded"
+        failed = f"{newest.original_name} failed: {reason}"
     last = frame.attrs.get("last_record_at")
     # A stack-pressure channel comes from an app that offers one on its AppConfig (solidstate): no import of it.
     pressure = next((p for config in apps.get_app_configs() if hasattr(config, "monitoring_pressure")

@@ -183,6 +183,13 @@
     return row;
   }
 
+  /* The row names the file already: drop the error's leading "file 'X.xlsx'" (readers.without_file). */
+  function withoutFile(error, name) {
+    var heads = ["file '" + name + "': ", "file '" + name + "', "];
+    for (var i = 0; i < heads.length; i++) { if (error.indexOf(heads[i]) === 0) { return error.slice(heads[i].length); } }
+    return error;
+  }
+
   function update(f) {
     var row = rowFor(f), was = row.dataset.status;
     row.dataset.status = f.status;
@@ -196,7 +203,7 @@
     row.cells[3].textContent = f.n_cycles === null ? "—" : f.n_cycles;
     var detail = table.querySelector('tr.detail[data-for="' + f.id + '"]');
     if (detail) {
-      detail.querySelector(".file-error").textContent = f.error || "";
+      detail.querySelector(".file-error").textContent = withoutFile(f.error || "", f.original_name);
       var ul = detail.querySelector(".file-warnings"); ul.innerHTML = "";
       (f.warnings || []).forEach(function (w) { var li = document.createElement("li"); li.textContent = w; ul.appendChild(li); });
       detail.hidden = !(f.error || (f.warnings || []).length);
