@@ -200,6 +200,9 @@ def test_it_records_4xx_refusals_with_the_reason_and_does_not_resend(make_upload
     said = [r.getMessage() for r in caplog.records if "NOPE-99_ch1.xlsx" in r.getMessage()]
     assert said and said[0].endswith("No cell 'NOPE-99' that you may upload to. Not resent until the file changes.")
     assert ".." not in said[0]
+    said = [r.getMessage() for r in caplog.records if "LNTO-01_report.xlsx" in r.getMessage()]
+    assert said and said[0].startswith("LNTO-01_report.xlsx -> cell LNTO-01: refused by the server (415): the file is a")
+    assert said[0].count("LNTO-01_report.xlsx") == 1, said[0]  # the server's text names it too: said once
     assert len(posts(uploader)) == 2 and not uploader.sleeps  # 4xx is not retried
     files = {Path(k).name: v for k, v in saved_state(uploader)["files"].items()}
     assert files["NOPE-99_ch1.xlsx"]["status"] == "refused"
