@@ -14,7 +14,9 @@
     var out = [];
     rows.forEach(function (r) {
       var last = out[out.length - 1];
-      if (last && last.label === r.c_rate_label) { last.to = r.cycle; }
+      // A new band where the C-rate or the protocol segment changes: a rate test starting at the formation's
+      // rate is not folded into the formation.
+      if (last && last.label === r.c_rate_label && last.segment === r.segment) { last.to = r.cycle; }
       else { out.push({ label: r.c_rate_label, segment: r.segment, from: r.cycle, to: r.cycle }); }
     });
     return out;
@@ -29,7 +31,8 @@
       var unit = perGram ? "mAh/g" : "mAh";
       var col = perGram ? "_mah_g" : "_mah";
       var x = rows.map(function (r) { return r.cycle; });
-      var bands = P.rateBands(segmentsOf(rows));
+      var margin = { l: 64, r: 64 };  // the layout's below: the drawing area is the div less these
+      var bands = P.rateBands(segmentsOf(rows), Math.max(el.clientWidth - margin.l - margin.r, 200));
       var capOf = {};
       rows.forEach(function (r) { capOf[r.cycle] = r["discharge" + col]; });
       var pauses = P.pauseBands(marks.pauses || [], capOf);
@@ -54,7 +57,7 @@
         // A right axis takes the right side: the legend goes below, under the x-axis title.
         legend: { orientation: "h", x: 0, y: -0.32, yanchor: "top", font: { size: 11 } }
       });
-      lay.margin.r = 64; lay.margin.t = 56; lay.margin.b = 96;
+      lay.margin.l = margin.l; lay.margin.r = margin.r; lay.margin.t = 56; lay.margin.b = 96;
       return P.draw(el, traces, lay, cellName + "-capacity-ce");
     });
   }
