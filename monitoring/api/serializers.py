@@ -152,7 +152,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         project = attrs.get("project", getattr(self.instance, "project", None))
-        groups = attrs.get("groups", [])
+        groups = attrs.get("groups", list(self.instance.groups.all()) if self.instance is not None else [])
         visible = set(groups_visible_to(self.context["request"].user).values_list("pk", flat=True))
         foreign = sorted(str(g.pk) for g in groups if g.pk not in visible or g.project_id != project.pk)
         if foreign:
