@@ -223,10 +223,12 @@ CELL_FRAME_FIELDS = ["cell_id", "cycle", "file_cycle", "datafile_id", "charge_ma
                      "discharge_mah_g", "ce_percent", "ce_convention", "c_rate_label", "segment", "is_partial"]
 
 
-def cells_cycles_frame(cells) -> pd.DataFrame:
+def cells_cycles_frame(cells, cycles=None) -> pd.DataFrame:
     """The cells' cycles on their timelines in ONE query: one row per (cell, cell cycle); where two files
-    overlap (a flagged conflict) the later file on the timeline gives the row."""
-    rows = (cycles_of(cells).order_by("cell_id", "cycle", "-datafile__timeline_position", "-datafile_id")
+    overlap (a flagged conflict) the later file on the timeline gives the row. `cycles`: only these cell cycle
+    numbers (e.g. the effects' outcome at cycle N reads a few rows per cell, not the whole timelines)."""
+    found = cycles_of(cells) if cycles is None else cycles_of(cells).filter(cycle__in=list(cycles))
+    rows = (found.order_by("cell_id", "cycle", "-datafile__timeline_position", "-datafile_id")
             .values_list(*CELL_FRAME_FIELDS))
     frame = pd.DataFrame.from_records(list(rows), columns=CELL_FRAME_FIELDS)
     frame = frame.drop_duplicates(["cell_id", "cycle"], keep="first")

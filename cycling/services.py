@@ -414,7 +414,7 @@ def cell_figures_refresh(*, cell_ids) -> int:
     """Recompute the stored CellFigures of these cells with analysis.cell_metrics (the one definition of each
     metric) and their project's reference cycles: one query for the cells, one for their cycles, one upsert.
     Each row keeps the data_version it was computed from, so a later change shows it stale. Returns the count."""
-    from cycling.analysis import cell_metrics
+    from cycling.analysis import cell_metrics, long_term_rate_label
 
     from .models import CELL_FIGURE_KEYS, CellFigures
     from .selectors import cells_cycles_frame, metric_references
@@ -428,14 +428,30 @@ def cell_figures_refresh(*, cell_ids) -> int:
     by_cell = dict(tuple(complete.groupby("cell_id", sort=False))) if len(complete) else {}
     rows = []
     for cell in cells:
-        m = cell_metrics(by_cell.get(cell.pk, complete.iloc[0:0]), **metric_references(cell.project))
+        part = by_cell.get(cell.pk, complete.iloc[0:0])
+        m = cell_metrics(part, **metric_references(cell.project))
         values = {k: m.get(k) for k in CELL_FIGURE_KEYS}
         values["capacity_unit"] = values["capacity_unit"] or ""
+        values["capacity_half"] = values["capacity_half"] or ""
         rows.append(CellFigures(cell_id=cell.pk, data_version=cell.data_version, latest_cycle=m.get("last_cycle"),
-                                **values))
+                                long_term_c_rate_label=long_term_rate_label(part), **values))
     CellFigures.objects.bulk_create(rows, update_conflicts=True, unique_fields=["cell"],
-                                    update_fields=["data_version", "latest_cycle", *CELL_FIGURE_KEYS])
+                                    update_fields=["data_version", "latest_cycle", "long_term_c_rate_label",
+                                                   *CELL_FIGURE_KEYS])
     return len(rows)
+
+
+def cell_figures_of(*, cell_ids) -> dict:
+    """{cell id: CellFigures} of these cells as of their current data: the stale ones (cell_figures_stale) are
+    recomputed first, so a face reading them shows what cell_metrics gives now. A cell that never had data has
+    no entry. Two queries however many cells when nothing is stale."""
+    from .models import CellFigures
+
+    ids = list(cell_ids)
+    stale = cell_figures_stale(Cell.objects.filter(pk__in=ids))
+    if stale:
+        cell_figures_refresh(cell_ids=stale)
+    return {f.cell_id: f for f in CellFigures.objects.filter(cell_id__in=ids)}
 
 
 def cell_figures_after_ingest(sender, *, cell_id: int, **kwargs) -> None:
