@@ -149,7 +149,9 @@ class CycleSummary(models.Model):
     class Meta:
         ordering = ["cell", "datafile", "cycle"]
         constraints = [models.UniqueConstraint(fields=["datafile", "file_cycle"], name="one_row_per_file_cycle")]
-        indexes = [models.Index(fields=["cell", "cycle"])]
+        # (datafile, cycle): one cycle of many cells (the effects' outcome at cycle N) is read file by file,
+        # the way SQLite and PostgreSQL plan it, without scanning each file's rows.
+        indexes = [models.Index(fields=["cell", "cycle"]), models.Index(fields=["datafile", "cycle"])]
 
     def __str__(self):
         return f"{self.cell} cycle {self.cycle}"

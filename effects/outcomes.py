@@ -64,9 +64,18 @@ def _name(obj) -> str | None:
 
 def _pressing_t(layer: str) -> Callable[[Cell, dict], float | None]:
     def read(cell: Cell, extra: dict) -> float | None:
-        forces = [s.force_t for s in cell.pressing_steps.all() if s.layer == layer]
-        return max(forces) if forces else None
+        return extra["pressing"].get(cell.pk, {}).get(layer)
     return read
+
+
+def _pressing(cells: list[Cell]) -> dict[int, dict[str, float]]:
+    """{cell id: {layer: highest force (t)}} from the cells' prefetched pressing steps, each cell's read once."""
+    found: dict[int, dict[str, float]] = {}
+    for cell in cells:
+        for step in cell.pressing_steps.all():
+            mine = found.setdefault(cell.pk, {})
+            mine[step.layer] = max(mine.get(step.layer, step.force_t), step.force_t)
+    return found
 
 
 def _batch(cell: Cell, extra: dict) -> str | None:
@@ -116,7 +125,7 @@ def _devices(cells: list[Cell]) -> dict[int, str]:
 
 def facts_frame(cells: list[Cell]) -> pd.DataFrame:
     """One row per cell (index: cell id), one column per build fact (None/NaN where not recorded)."""
-    extra = {"devices": _devices(cells)}
+    extra = {"devices": _devices(cells), "pressing": _pressing(cells)}
     data = {key: [f.read(c, extra) for c in cells] for key, f in FACTORS.items()}
     frame = pd.DataFrame(data, index=[c.pk for c in cells])
     for key, f in FACTORS.items():

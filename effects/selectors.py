@@ -110,7 +110,8 @@ def selected_cells(user, query: EffectQuery) -> list[Cell]:
     if query.project_id:
         cond |= Q(project_id=query.project_id)
     return list(Cell.objects.restrict(user).filter(cond)
-                .select_related("group", "coating__material", "electrolyte", "catholyte", "cathode_material", "anode")
+                .select_related("group", "coating__material", "electrolyte", "electrolyte_batch", "catholyte",
+                                    "cathode_material", "anode")
                 .prefetch_related("pressing_steps").order_by("group__name", "replicate_number", "name"))
 
 
