@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from django.db.models import Max
 
 from cells.models import Cell, PressingStep
 
@@ -69,12 +70,12 @@ def _pressing_t(layer: str) -> Callable[[Cell, dict], float | None]:
 
 
 def _pressing(cells: list[Cell]) -> dict[int, dict[str, float]]:
-    """{cell id: {layer: highest force (t)}} from the cells' prefetched pressing steps, each cell's read once."""
+    """{cell id: {layer: highest force (t)}} of the cells' pressing steps: one query, no object per step."""
+    rows = (PressingStep.objects.filter(cell_id__in=[c.pk for c in cells]).order_by()
+            .values_list("cell_id", "layer").annotate(force_t=Max("force_t")))
     found: dict[int, dict[str, float]] = {}
-    for cell in cells:
-        for step in cell.pressing_steps.all():
-            mine = found.setdefault(cell.pk, {})
-            mine[step.layer] = max(mine.get(step.layer, step.force_t), step.force_t)
+    for cell_id, layer, force_t in rows:
+        found.setdefault(cell_id, {})[layer] = force_t
     return found
 
 

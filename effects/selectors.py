@@ -112,7 +112,7 @@ def selected_cells(user, query: EffectQuery) -> list[Cell]:
     return list(Cell.objects.restrict(user).filter(cond)
                 .select_related("group", "coating__material", "electrolyte", "electrolyte_batch", "catholyte",
                                     "cathode_material", "anode")
-                .prefetch_related("pressing_steps").order_by("group__name", "replicate_number", "name"))
+                .order_by("group__name", "replicate_number", "name"))
 
 
 def cell_table(cells: list[Cell], outcome: str, cycle: int | None = None) -> pd.DataFrame:
