@@ -51,7 +51,7 @@ def cell_metrics(cycles: pd.DataFrame, *, ce_convention: str | None = None, refe
 
 
 def long_term_rate_label(cycles: pd.DataFrame) -> str:
-    """The C-rate label most of the cell's long-term cycles ran at (the first in order of equally common ones),
+    """The C-rate label most of the cell's long-term cycles ran at (the first in sort order of equally common ones),
     '' without long-term cycles or labels: the protocol a long-term figure was measured at."""
     if cycles is None or not len(cycles) or "segment" not in cycles:
         return ""

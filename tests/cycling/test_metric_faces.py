@@ -182,3 +182,16 @@ def test_retention_and_decay_name_their_reference_cycles():
     assert d == {"decay_reference_cycle": 1, "decay_last_cycle": 5, "decay_cycles": 4,
                  "decay_percent_per_cycle": pytest.approx(10.0)}
     assert fade.initial_ce(cyc, [80.0, 99.0, 99.5, 99.6, 99.7]) == {"ice_cycle": 1, "initial_ce_percent": 80.0}
+
+
+def test_the_long_term_rate_is_the_label_most_long_term_cycles_ran_at():
+    import pandas as pd
+
+    from cycling.analysis import long_term_rate_label
+
+    cycles = pd.DataFrame({"segment": ["formation", "formation", "rate", "long-term", "long-term", "long-term"],
+                           "c_rate_label": ["0.1C", "0.1C", "1C", "C/3", "C/3", "1C"]})
+    assert long_term_rate_label(cycles) == "C/3"  # formation's two 0.1C cycles do not count
+    tie = cycles.assign(c_rate_label=["0.1C", "0.1C", "1C", "C/3", "1C", None])
+    assert long_term_rate_label(tie) == ""  # one each of C/3, 1C and unlabelled: the first in sort order, ''
+    assert long_term_rate_label(cycles[cycles["segment"] != "long-term"]) == ""
