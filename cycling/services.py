@@ -36,7 +36,8 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
     """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created).
 
     ``channel`` names the cell's channel in a file of several (kept as metadata['channel_requested'] for every
-    later re-read of the file). ``profile`` names the format profile to read it with (metadata['profile_requested']).
+    later re-read of the file). ``profile`` names the format profile to read it with (metadata['profile_requested'],
+    and its key in ['profile_requested_id'], which a later rename of the profile does not change).
 
     enqueue=False is for callers that run the ingest themselves in this process.
     """
@@ -55,7 +56,7 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
     if channel.strip():
         datafile.metadata = {**(datafile.metadata or {}), "channel_requested": channel.strip()}
     if profile.strip():
-        datafile.metadata = {**(datafile.metadata or {}), "profile_requested": profile.strip()}
+        datafile.metadata = {**(datafile.metadata or {}), **_profile_request(profile.strip())}
     with transaction.atomic():
         target = datafile.file.field.generate_filename(datafile, "upload.bin")  # from upload_to, not the user's
         try:
@@ -73,6 +74,12 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
         if enqueue:
             datafile_enqueue(datafile)
     return datafile, True
+
+
+def _profile_request(name: str) -> dict:
+    """What an upload's named format profile is kept as: the name it gave and, when it exists, its key."""
+    found = FormatProfile.objects.filter(name=name).values_list("pk", flat=True).first()
+    return {"profile_requested": name, **({"profile_requested_id": found} if found else {})}
 
 
 def _display_name(name: str) -> str:
@@ -170,7 +177,9 @@ def _provenance_of_reader(export) -> dict:
             # which channel of the file the records are (a file of several channels holds one cell each)
             "channel": meta.get("channel"), "channels_in_file": meta.get("channels_in_file", 1),
             # the lab's format profile that read a layout no reader knows (name and version), else None
-            "profile": meta.get("profile"), "profile_version": meta.get("profile_version")}
+            # (its key survives a rename: the pages show the profile's name as it is now)
+            "profile": meta.get("profile"), "profile_id": meta.get("profile_id"),
+            "profile_version": meta.get("profile_version")}
 
 
 def _load_export(datafile: DataFile, progress):
@@ -208,8 +217,9 @@ def _load_export(datafile: DataFile, progress):
         export.metadata["channel_requested"] = requested
     elif len(runs) > 1:
         export.metadata["channel_from_cell"] = True
-    if (datafile.metadata or {}).get("profile_requested"):
-        export.metadata["profile_requested"] = datafile.metadata["profile_requested"]
+    for key in ("profile_requested", "profile_requested_id"):
+        if meta.get(key):
+            export.metadata[key] = meta[key]
     return export, True
 
 
@@ -317,17 +327,19 @@ def _profiles_for(datafile: DataFile) -> list:
     from cycling.parsers import Profile
     from cycling.parsers.profile import mapping_from_dict
 
-    named = (datafile.metadata or {}).get("profile_requested")
+    meta = datafile.metadata or {}
+    named, key = meta.get("profile_requested"), meta.get("profile_requested_id")
     found = []
-    if named:
-        profile = FormatProfile.objects.filter(name=named).first()
+    if named or key:
+        # by its key when the upload's name was known then: a renamed profile still reads the file
+        profile = (FormatProfile.objects.filter(pk=key) if key else FormatProfile.objects.filter(name=named)).first()
         if profile is None:
             raise ParseError(f"the upload names the format profile '{named}', which does not exist",
                              file=datafile.original_name)
         found.append((profile, True))
     if datafile.device_id:
         found += [(p, False) for p in FormatProfile.objects.filter(device_id=datafile.device_id).order_by("-updated_at")]
-    return [Profile(p.name, p.version, mapping_from_dict(p.mapping), forced) for p, forced in found]
+    return [Profile(p.name, p.version, mapping_from_dict(p.mapping), forced, key=p.pk) for p, forced in found]
 
 
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
@@ -635,7 +647,7 @@ def format_profile_save(*, name: str, mapping: dict, device=None, actor=None,
 
 def datafile_read_with_profile(*, datafile: DataFile, profile: FormatProfile, actor=None) -> DataFile:
     """Read ``datafile`` again with ``profile`` (kept as metadata['profile_requested'] for every later re-read)."""
-    metadata = {**(datafile.metadata or {}), "profile_requested": profile.name}
+    metadata = {**(datafile.metadata or {}), "profile_requested": profile.name, "profile_requested_id": profile.pk}
     DataFile.objects.filter(pk=datafile.pk).update(metadata=metadata)
     datafile.metadata = metadata
     return datafile_reprocess(datafile=datafile, actor=actor, reason=f"read with format profile {profile}")
@@ -644,7 +656,7 @@ def datafile_read_with_profile(*, datafile: DataFile, profile: FormatProfile, ac
 def format_profile_reread(*, profile: FormatProfile, actor=None) -> int:
     """After an edit: read again every cycling file an earlier version of ``profile`` read (their provenance then
     names the new version); returns how many were queued."""
-    files = list(DataFile.objects.filter(kind=DataFile.Kind.CYCLING, provenance__profile=profile.name)
+    files = list(DataFile.objects.filter(kind=DataFile.Kind.CYCLING, provenance__profile_id=profile.pk)
                  .exclude(provenance__profile_version=profile.version).exclude(status=DataFile.Status.PARSING))
     for datafile in files:
         datafile_reprocess(datafile=datafile, actor=actor, reason=f"format profile {profile} edited")

@@ -154,13 +154,15 @@ def read_runs(
 
 @dataclass(frozen=True)
 class Profile:
-    """A lab's format profile as the registry sees it: its name and version (provenance), its mapping, and
-    whether the upload named it (``forced``: read with it whatever the header says)."""
+    """A lab's format profile as the registry sees it: its name, version and key (provenance: the key, its
+    database id, survives a rename), its mapping, and whether the upload named it (``forced``: read with it
+    whatever the header says)."""
 
     name: str
     version: int
     mapping: Mapping
     forced: bool = False
+    key: int | None = None
 
 
 def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
@@ -172,7 +174,7 @@ def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
         return None
     return Reader(PROFILE_READER, chosen.name, lambda probe: True,
                   lambda probe: read_with_profile(probe.data, chosen.mapping, name=probe.name, profile=chosen.name,
-                                                  profile_version=chosen.version),
+                                                  profile_version=chosen.version, profile_id=chosen.key),
                   PROFILE_VERSION)
 
 
