@@ -125,7 +125,8 @@ def read_runs(
         raise ParseError("the file is empty", file=display)
     signature = probe.signature
     if signature is not None and signature.refusal:
-        raise ParseError(f"it is {signature.what}: {signature.refusal}", file=display)
+        unread = ", which this system does not read" if signature.native else ""
+        raise ParseError(f"it is {signature.what}{unread}: {signature.refusal}", file=display)
     with reading(display, subject="file"):
         reader = _profile_reader(probe, profiles) or READERS.pick(probe)
     if reader is None:
