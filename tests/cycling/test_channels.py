@@ -130,6 +130,23 @@ def test_the_stored_bytes_stay_while_another_cells_channel_holds_them(api, cell,
     assert not default_storage.exists(name)
 
 
+def test_deleting_a_cell_keeps_the_bytes_another_cells_channel_holds(api, lab_admin, cell, project,
+                                                                     django_capture_on_commit_callbacks):
+    from cells.services import object_delete
+
+    cell.cycler_channel = "1-053"
+    cell.save()
+    other = CellFactory(project=project, name="LNTO-02", cycler_channel="1-059")
+    first = _upload(api, cell)
+    assert DataFile.objects.filter(cell=other).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        object_delete(obj=other, actor=lab_admin)
+    assert default_storage.exists(first.file.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        object_delete(obj=cell, actor=lab_admin)
+    assert not default_storage.exists(first.file.name)
+
+
 def test_a_cell_whose_channel_is_not_in_the_file_fails_naming_both(api, cell, project):
     cell.cycler_channel = "2-007"
     cell.save()
