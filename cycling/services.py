@@ -239,14 +239,14 @@ def _channel_of_cell(datafile: DataFile, runs) -> str | None:
     return own
 
 
-def _route_other_channels(datafile: DataFile, metadata: dict, run_start) -> list[str]:
+def _route_other_channels(datafile: DataFile, metadata: dict, run_start) -> list[dict]:
     """Give every other channel of a file of several channels (read here at the cell's own channel) its own
     data file for the cell registered on that channel in the same project (Cell.cycler_channel), one the
     uploader may upload to; the same stored bytes, the channel named. Inside the caller's transaction.
 
     A channel may be used by a new cell once an old one is done: a cell built after the run started is not
-    a candidate. Returns the warnings that say where each channel went, or why it went nowhere; the same
-    is kept in metadata['channels_routed'] / ['channels_unrouted'] (the API's and the page's record)."""
+    a candidate. Returns one finding per channel: where it went (info), or why it went nowhere (warning); the
+    same is kept in metadata['channels_routed'] / ['channels_unrouted'] for the API."""
     from cycling.parsers import same_channel
 
     own = metadata.get("channel")
@@ -256,27 +256,33 @@ def _route_other_channels(datafile: DataFile, metadata: dict, run_start) -> list
     candidates = [c for c in _cells_the_uploader_may_fill(datafile) if c.cycler_channel.strip()]
     if run_start is not None:
         candidates = [c for c in candidates if c.build_date is None or c.build_date <= run_start.date()]
-    routed, unrouted, warnings = {}, {}, []
+    routed, unrouted, findings = {}, {}, []
     project = datafile.cell.project
     for channel in others:
         cells = [c for c in candidates if same_channel(c.cycler_channel, channel)]
         if len(cells) == 1:
             sibling = _datafile_for_channel(datafile, cells[0], channel)
             routed[channel] = {"cell": cells[0].pk, "cell_name": cells[0].name, "datafile": sibling.pk}
-            warnings.append(f"Channel {channel} of the file goes to cell {cells[0].name} (registered on that "
-                            f"channel): data file {sibling.pk}.")
-        elif cells:
-            names = ", ".join(c.name for c in cells)
-            unrouted[channel] = f"several cells of project {project} are registered on it ({names})"
-            warnings.append(f"Channel {channel} of the file is not imported: {unrouted[channel]}; upload the file "
-                            "to the right one naming the channel.")
+            findings.append(_channel_finding("channel_routed", "info", f"Channel {channel} of the file goes to cell "
+                                             f"{cells[0].name} (registered on that channel): data file {sibling.pk}."))
+            continue
+        if cells:
+            unrouted[channel] = f"several cells of project {project} are registered on it ({', '.join(map(str, cells))})"
+            todo = "upload the file to the right one naming the channel"
         else:
             unrouted[channel] = f"no cell of project {project} that the uploader may upload to is registered on it"
-            warnings.append(f"Channel {channel} of the file is not imported: {unrouted[channel]}. Record the "
-                            "channel on its cell's build sheet and reprocess this file, or upload the file to "
-                            "that cell naming the channel.")
+            todo = ("record the channel on its cell's build sheet and reprocess this file, or upload the file to "
+                    "that cell naming the channel")
+        findings.append(_channel_finding("channel_not_imported", "warning",
+                                         f"Channel {channel} of the file is not imported: {unrouted[channel]}; {todo}."))
     metadata.update(channels_routed=routed, channels_unrouted=unrouted)
-    return warnings
+    return findings
+
+
+def _channel_finding(code: str, severity: str, message: str) -> dict:
+    """A finding of the ingest (the analysis' shape, cycling.analysis.checks.Finding) about the whole file."""
+    return {"code": code, "severity": severity, "message": message, "first_record": None, "last_record": None,
+            "cycles": []}
 
 
 def _uploader(datafile: DataFile):
@@ -394,7 +400,8 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
             transaction.on_commit(lambda: records_name != datafile.records_file and default_storage.delete(records_name))
             return "abandoned"
         if metadata.get("file_channels") and not metadata.get("channel_requested"):
-            warnings.extend(_route_other_channels(datafile, metadata, start))
+            provenance["findings"] = [*provenance.get("findings", []),
+                                      *_route_other_channels(datafile, metadata, start)]
         CycleSummary.objects.filter(datafile=datafile).delete()
         if extended_by is None:
             CycleSummary.objects.bulk_create(rows, batch_size=2000)

@@ -87,9 +87,11 @@ def test_each_channel_goes_to_the_cell_registered_on_it(api, researcher, cell, p
     assert first.metadata["channels_routed"] == {"1-059": {"cell": other.pk, "cell_name": "LNTO-02",
                                                            "datafile": routed.pk}}
     assert list(first.metadata["channels_unrouted"]) == ["1-061"]
-    assert any(w.startswith("Channel 1-061 of the file is not imported: no cell of project") for w in first.warnings)
-    assert f"Channel 1-059 of the file goes to cell LNTO-02 (registered on that channel): data file {routed.pk}." \
-        in first.warnings
+    findings = {f["code"]: f for f in first.provenance["findings"] if f["code"].startswith("channel_")}
+    assert findings["channel_routed"]["severity"] == "info" and findings["channel_routed"]["message"] == (
+        f"Channel 1-059 of the file goes to cell LNTO-02 (registered on that channel): data file {routed.pk}.")
+    assert findings["channel_not_imported"]["severity"] == "warning" and findings["channel_not_imported"][
+        "message"].startswith("Channel 1-061 of the file is not imported: no cell of project LNTO coating study")
     assert routed.uploaded_by == researcher
     assert AuditEvent.objects.filter(action="upload", object_id=str(routed.pk), detail__routed_from=first.pk).exists()
     assert services.datafile_ingest(datafile_id=routed.pk) == "imported"
@@ -110,6 +112,7 @@ def test_each_channel_goes_to_the_cell_registered_on_it(api, researcher, cell, p
     web.force_login(researcher)
     html = web.get(f"/cells/{other.pk}/").content.decode()
     assert 'data-key="channel">1-059' in html and "one of 3 channels in the file" in html
+    assert "Channel 1-061 of the file is not imported" in web.get(f"/cells/{cell.pk}/").content.decode()
     assert '<span class="file-channel">channel 1-059 of 3</span>' in html
 
 
@@ -182,3 +185,14 @@ def test_channel_spellings():
 class _NoProgress:
     def stage(self, *args):
         return lambda fraction: None
+
+
+def test_a_channel_two_cells_are_registered_on_goes_to_neither(api, cell, project):
+    cell.cycler_channel = "1-053"
+    cell.save()
+    for name in ("LNTO-02", "LNTO-05"):
+        CellFactory(project=project, name=name, cycler_channel="1-059")
+    first = _upload(api, cell)
+    assert first.status == "imported" and DataFile.objects.count() == 1
+    assert first.metadata["channels_unrouted"] == {
+        "1-059": "several cells of project LNTO coating study are registered on it (LNTO-02, LNTO-05)"}
