@@ -76,7 +76,8 @@ class DataFileUploadSerializer(serializers.Serializer):
     channel = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=100,
         help_text="For a file of several channels (an Arbin workbook with one sheet per channel): the channel "
-                  "whose data is this cell's, e.g. '1-053'.")
+                  "whose data is this cell's, e.g. '1-053'. Without it, the cell's registered cycler channel is "
+                  "read and each other channel goes to the cell of the project registered on it.")
     profile = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=80,
         help_text="The name of a format profile to read the file with (a text layout no reader knows, mapped "
