@@ -18,7 +18,7 @@ from cycling.exports import table_response
 from cycling.models import DataFile, shown_results
 from impedance import selectors as eis_selectors
 from impedance.models import EisSpectrum
-from readers import UNKNOWN_LAYOUT_HINT
+from readers import UNKNOWN_LAYOUT_HINT, without_file
 
 from . import compare as comparing
 
@@ -159,6 +159,7 @@ def cell_detail(request, pk):
         f.run_start = _run_start(f)
         # refused because no reader recognises its layout: the page links it to the format-profile form
         f.unknown_layout = f.status == DataFile.Status.FAILED and UNKNOWN_LAYOUT_HINT in (f.error or "")
+        f.error_shown = without_file(f.error, f.original_name)  # the row names the file already
         f.eis_sweeps = eis.get(f.pk, [])  # EIS files show their circuit/fit/KK provenance, not cycling's
     shown = [f for f in datafiles if f.is_active]
     focus = _focus_cycle(request.GET.get("cycle"))
