@@ -45,7 +45,16 @@ class DataFileSerializer(serializers.ModelSerializer):
 
     def get_format_profile(self, obj) -> dict | None:
         provenance = obj.provenance or {}
-        return format_profile_of(provenance, format_profile_provenance([provenance]))
+        if not provenance.get("profile"):
+            return None
+        # A list asks once for the profiles of the whole page, not once per file (the context is the page's).
+        profiles = self.context.setdefault("format_profiles", {})
+        if provenance.get("profile_id") not in profiles:
+            page = getattr(self.parent, "instance", None) if self.parent is not None else None
+            rows = [getattr(f, "provenance", None) or {} for f in page] if page is not None else [provenance]
+            asked = {p.get("profile_id") for p in rows if p.get("profile")}
+            profiles.update(dict.fromkeys(asked, {}) | format_profile_provenance(rows))
+        return format_profile_of(provenance, profiles)
 
     def get_traceback(self, obj) -> str | None:
         user = self.context["request"].user

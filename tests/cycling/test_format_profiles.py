@@ -219,3 +219,20 @@ def test_files_read_before_profiles_had_keys_get_the_key_of_their_profile(cell, 
     old.refresh_from_db()
     assert old.provenance == {"profile": "XT-8 tester", "profile_version": 1, "profile_id": profile.pk}
     assert old.metadata == {"profile_requested": "XT-8 tester", "profile_requested_id": profile.pk}
+
+
+def test_a_list_of_files_read_by_profiles_asks_for_the_profiles_once(
+        cell, api, lab_admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.format_profile_save(name="XT-8 tester", mapping=GERMAN_MAPPING, actor=lab_admin)
+    for n in range(11, 14):
+        datafile_id = posted_id(api, cell, german_export(n, n_cycles=1)[0], f"XT8-{n:04d}.txt",
+                                profile="XT-8 tester")
+        assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    with CaptureQueriesContext(connection) as queries:
+        body = api.get(f"/api/v1/datafiles/?cell={cell.pk}").json()
+    rows = body["results"] if isinstance(body, dict) else body
+    assert [r["format_profile"]["name"] for r in rows] == ["XT-8 tester"] * 3
+    assert sum("cycling_formatprofile" in q["sql"] for q in queries.captured_queries) == 1
