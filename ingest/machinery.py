@@ -29,6 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cells.services import cell_data_changed
+from readers import naming_file
 
 from .signals import cell_data_ingested
 
@@ -181,7 +182,7 @@ def datafile_ingest(*, datafile_id: int) -> str:
         with heartbeat(datafile_id, token):
             result = handler.run(datafile=datafile, token=token, owned=owned, progress=progress)
     except IngestFailed as exc:
-        _fail(datafile_id, token, str(exc), traceback.format_exc())
+        _fail(datafile_id, token, naming_file(str(exc), datafile.original_name), traceback.format_exc())
         result = DataFile.Status.FAILED
     except Exception as exc:
         if not (handler and isinstance(exc, handler.bad_data)):
@@ -189,7 +190,8 @@ def datafile_ingest(*, datafile_id: int) -> str:
             with contextlib.suppress(Exception):
                 owned(datafile_id, token).update(status=DataFile.Status.PENDING, claim_token=None)
             raise
-        _fail(datafile_id, token, f"{datafile.original_name}: {exc}", traceback.format_exc())
+        # A reader's ParseError names the file already: prefixing it again read "X.xlsx: file 'X.xlsx': ...".
+        _fail(datafile_id, token, naming_file(str(exc), datafile.original_name), traceback.format_exc())
         result = DataFile.Status.FAILED
     if result in (DataFile.Status.IMPORTED, DataFile.Status.FAILED):
         # Either changes what the dashboards show (a failed reprocess hides the file's old rows).

@@ -170,10 +170,12 @@ class Alert(models.Model):
 
 
 class Subscription(models.Model):
-    """What of one project reaches one person: which rule kinds, in the app and/or by e-mail."""
+    """What of one project reaches one person: which groups and rule kinds, in the app and/or by e-mail."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_subscriptions")
     project = models.ForeignKey("cells.Project", on_delete=models.CASCADE, related_name="+")
+    groups = models.ManyToManyField("cells.CellGroup", blank=True, related_name="+",
+                                    help_text="Groups of the project whose cells' alerts to receive; none = all.")
     kinds = models.JSONField(default=list, blank=True, help_text="Rule kinds to receive; empty = all.")
     in_app = models.BooleanField(default=True)
     email = models.BooleanField(default=False)
@@ -192,6 +194,11 @@ class Subscription(models.Model):
 
     def wants(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds
+
+    def covers(self, group_id: int) -> bool:
+        """Alerts of a cell of this group reach the subscriber (every group when none is chosen)."""
+        chosen = [g.pk for g in self.groups.all()]  # .all(): uses a prefetch_related("groups") when there is one
+        return not chosen or group_id in chosen
 
 
 def _new_secret() -> str:

@@ -150,16 +150,22 @@ def alerts_visible_to(user) -> QuerySet[Alert]:
 
 
 def inbox_count(user, now: datetime | None = None) -> int:
-    """Open alerts a person still has to look at: live, not acknowledged, not muted, in-app subscribed."""
+    """Open alerts a person still has to look at: live, not acknowledged, not muted, in-app subscribed (project,
+    groups, rule kinds)."""
     from .models import Subscription
 
     now = now or timezone.now()
     qs = alerts_visible_to(user).filter(status=Alert.Status.OPEN).exclude(muted_until__gt=now)
-    for sub in Subscription.objects.filter(user=user) if getattr(user, "pk", None) else []:
+    subs = Subscription.objects.filter(user=user).prefetch_related("groups") if getattr(user, "pk", None) else []
+    for sub in subs:
         if not sub.in_app:
             qs = qs.exclude(cell__project_id=sub.project_id)
-        elif sub.kinds:
+            continue
+        if sub.kinds:
             qs = qs.exclude(Q(cell__project_id=sub.project_id) & ~Q(kind__in=sub.kinds))
+        groups = [g.pk for g in sub.groups.all()]
+        if groups:
+            qs = qs.exclude(Q(cell__project_id=sub.project_id) & ~Q(cell__group_id__in=groups))
     return qs.count()
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from cells.models import Cell
 from cells.services import audit
 from cycling.analysis import fade
+from readers import without_file
 
 from . import rules, selectors
 from .models import Alert, Delivery, RunState, Subscription, Webhook
@@ -51,7 +52,9 @@ def cell_facts(cell: Cell, frame, *, now: datetime, finished_at: datetime | None
     newest = cell.datafiles.order_by("-created_at").only("original_name", "status", "error").first()
     failed = None
     if newest is not None and newest.status == DataFile.Status.FAILED:
-        failed = f"{newest.original_name} failed: {newest.error or 'no reason recorded'}"
+        # The stored error names the file (readers.naming_file); said here once, in front.
+        reason = without_file(newest.error, newest.original_name) or "no reason recorded"
+        failed = f"{newest.original_name} failed: {reason}"
     last = frame.attrs.get("last_record_at")
     # A stack-pressure channel comes from an app that offers one on its AppConfig (solidstate): no import of it.
     pressure = next((p for config in apps.get_app_configs() if hasattr(config, "monitoring_pressure")
@@ -213,11 +216,12 @@ def run_unmark_finished(*, cell: Cell, actor) -> RunState:
 # --- delivery --------------------------------------------------------------------------------
 
 def _recipients(alert: Alert):
-    """Users who asked for e-mails of this project and kind and may still see the project."""
-    subs = Subscription.objects.filter(project_id=alert.cell.project_id, email=True).select_related("user")
+    """Users who asked for e-mails of this project, the cell's group and the kind, and may still see the project."""
+    subs = (Subscription.objects.filter(project_id=alert.cell.project_id, email=True).select_related("user")
+            .prefetch_related("groups"))
     for sub in subs:
         user = sub.user
-        if not sub.wants(alert.kind) or not user.is_active or not user.email:
+        if not sub.wants(alert.kind) or not sub.covers(alert.cell.group_id) or not user.is_active or not user.email:
             continue
         if user.is_staff or user.is_superuser or user.lab_projects.filter(pk=alert.cell.project_id).exists():
             yield user
@@ -320,17 +324,23 @@ class SubscriptionError(ValueError):
 
 
 @transaction.atomic
-def subscription_set(*, user, project, in_app: bool, email: bool, kinds: list[str]) -> Subscription:
-    """Set what of `project` reaches `user`: in the app and/or by e-mail, for `kinds` (empty = all). Without a
-    subscription a member sees every alert in the app, so "nothing" is stored as such. E-mail needs the user's
-    address: refused without one, never silently mute."""
+def subscription_set(*, user, project, in_app: bool, email: bool, kinds: list[str],
+                     groups=()) -> Subscription:
+    """Set what of `project` reaches `user`: in the app and/or by e-mail, for `kinds` (empty = all) of the cells
+    of `groups` (CellGroups of the project; empty = all). Without a subscription a member sees every alert in
+    the app, so "nothing" is stored as such. E-mail needs the user's address: refused without one, never
+    silently mute."""
     unknown = sorted(set(kinds) - set(rules.RULE_KINDS))
     if unknown:
         raise SubscriptionError(f"Unknown rule kinds: {', '.join(unknown)}.")
+    foreign = sorted(g.name for g in groups if g.project_id != project.pk)
+    if foreign:
+        raise SubscriptionError(f"Groups {', '.join(foreign)} are not groups of {project}; choose its own groups.")
     if email and not user.email:
         raise SubscriptionError(f"E-mails of {project} need your e-mail address: enter it first.")
     sub, _created = Subscription.objects.update_or_create(
         user=user, project=project, defaults={"in_app": in_app, "email": email, "kinds": sorted(kinds)})
+    sub.groups.set(groups)
     return sub
 
 

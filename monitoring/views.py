@@ -52,8 +52,8 @@ def alert_inbox(request):
 
 @login_required
 def alert_settings(request):
-    """Your alert subscriptions per project (which rule kinds, in the app, by e-mail), your e-mail address, and
-    the projects' webhooks with a "send test" button (for who may see them)."""
+    """Your alert subscriptions per project (which groups and rule kinds, in the app, by e-mail), your e-mail
+    address, and the projects' webhooks with a "send test" button (for who may see them)."""
     from django.contrib import messages
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
@@ -63,7 +63,14 @@ def alert_settings(request):
     from .rules import RULE_KINDS
 
     projects = list(projects_visible_to(request.user).order_by("name"))
-    subs = {s.project_id: s for s in Subscription.objects.filter(user=request.user)}
+    groups_of: dict = {}
+    for group in groups_visible_to(request.user).filter(project__in=projects).order_by("name"):
+        groups_of.setdefault(group.project_id, []).append(group)
+
+    def mine():
+        return {s.project_id: s for s in Subscription.objects.filter(user=request.user).prefetch_related("groups")}
+
+    subs = mine()
     errors: dict = {}
     if request.method == "POST":
         address = request.POST.get("email_address", "").strip()
@@ -78,22 +85,26 @@ def alert_settings(request):
                 request.user.save(update_fields=["email"])
         for project in projects:
             prefix = f"p{project.pk}-"
+            chosen = set(request.POST.getlist(prefix + "groups"))
             try:
                 services.subscription_set(
                     user=request.user, project=project, in_app=bool(request.POST.get(prefix + "in_app")),
                     email=bool(request.POST.get(prefix + "email")),
-                    kinds=[k for k in request.POST.getlist(prefix + "kinds") if k])
+                    kinds=[k for k in request.POST.getlist(prefix + "kinds") if k],
+                    groups=[g for g in groups_of.get(project.pk, []) if str(g.pk) in chosen])
             except services.SubscriptionError as exc:
                 errors[project.pk] = str(exc)
         if not errors:
             messages.success(request, "Alert settings saved.")
             return redirect("alert-settings")
-        subs = {s.project_id: s for s in Subscription.objects.filter(user=request.user)}
+        subs = mine()
     rows = []
     for project in projects:
         sub = subs.get(project.pk)
         rows.append({"project": project, "in_app": sub.in_app if sub else True, "email": sub.email if sub else False,
-                     "kinds": set(sub.kinds) if sub else set(), "error": errors.get(project.pk)})
+                     "kinds": set(sub.kinds) if sub else set(), "error": errors.get(project.pk),
+                     "groups": groups_of.get(project.pk, []),
+                     "chosen_groups": {g.pk for g in sub.groups.all()} if sub else set()})
     can_see_hooks = request.user.has_perm("monitoring.view_webhook")
     hooks = Webhook.objects.restrict(request.user).select_related("project") if can_see_hooks else []
     return render(request, "monitoring/settings.html", {

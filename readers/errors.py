@@ -80,3 +80,18 @@ def display_name(source) -> str:
     if isinstance(source, str | os.PathLike):
         return Path(source).name
     return Path(getattr(source, "name", "") or "upload").name
+
+
+def naming_file(message: str, name: str) -> str:
+    """`message` naming the file `name` exactly once: as it is when it names the file already (a ParseError
+    does), else with the file in front as ParseError writes it ("file 'X.xlsx': ...")."""
+    return message if name and name in message else f"file '{name}': {message}"
+
+
+def without_file(message: str, name: str) -> str:
+    """`message` without its leading "file 'X.xlsx'" where the page shows the file's name beside it already
+    ("file 'X.xlsx', sheet 'Record': ..." -> "sheet 'Record': ...")."""
+    for head in (f"file '{name}': ", f"file '{name}', "):
+        if message.startswith(head):
+            return message[len(head):]
+    return message

@@ -189,6 +189,16 @@ def server_message(resp: requests.Response) -> str:
     return str(body)[:500]
 
 
+def without_name(message: str, name: str) -> str:
+    """The server's text without its leading file name where the log line names the file already ("X.xlsx: ..."
+    of a refusal, "file 'X.xlsx', sheet ...: ..." of a failed import); the server's readers.without_file, copied
+    because this script runs on a cycler PC without the server's code."""
+    for head in (f"{name}: ", f"file '{name}': ", f"file '{name}', "):
+        if message.startswith(head):
+            return message[len(head):]
+    return message
+
+
 class Uploader:
     """One polling loop over a folder: find stable new/grown files, upload them, follow their status."""
 
@@ -291,8 +301,9 @@ class Uploader:
         record.update(status="refused", message=message, datafile_id=None)
         self.state.files[key] = record
         self.state.save()
+        # The server's reason is a sentence already: ending it again read "... that you may upload to.."
         log.error("%s -> cell %s: refused by the server (%s): %s. Not resent until the file changes.",
-                  relpath, cell, resp.status_code, message)
+                  relpath, cell, resp.status_code, without_name(message, Path(relpath).name).rstrip(". "))
         return "refused"
 
     # -- HTTP with retries -----------------------------------------------------------------
@@ -367,7 +378,8 @@ class Uploader:
                 record.update(status=body.get("status"), progress_percent=body.get("progress_percent"),
                               error=body.get("error") or "", checked_at=_now())
                 if record["status"] == "failed":
-                    log.error("%s: import failed on the server: %s", record["relpath"], record["error"])
+                    log.error("%s: import failed on the server: %s", record["relpath"],
+                              without_name(record["error"], Path(record["relpath"]).name))
                 else:
                     log.info("%s: %s (data file %s)", record["relpath"], record["status"], record["datafile_id"])
         if changed:

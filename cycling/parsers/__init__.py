@@ -15,12 +15,13 @@ from readers.errors import ParseError
 # public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
     "Export": "export", "PARSER_VERSION": "land", "RECORD_COLUMNS": "land", "read_land": "land",
-    "Profile": "registry", "read_export": "registry", "read_runs": "registry", "reader_version": "registry",
+    "Profile": "registry", "pick_run": "registry", "read_export": "registry", "read_runs": "registry",
+    "reader_version": "registry", "same_channel": "registry",
     "MAX_UNCOMPRESSED_BYTES": "sniff",
 }
 
 __all__ = ["MAX_UNCOMPRESSED_BYTES", "PARSER_VERSION", "RECORD_COLUMNS", "Profile", "Export", "ParseError", "read_export",
-           "read_land", "read_runs", "reader_version"]
+           "pick_run", "read_land", "read_runs", "reader_version", "same_channel"]
 
 
 def __getattr__(name: str) -> Any:

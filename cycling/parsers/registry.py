@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -79,18 +80,38 @@ def read_export(
     ``profiles`` are a lab's format profiles that may apply (those of the uploading cycler PC, or the one the
     upload names): see read_runs."""
     runs = read_runs(source, name=name, progress=progress, profiles=profiles)
+    return pick_run(runs, channel)
+
+
+def pick_run(runs: Sequence[Export], channel: str | None) -> Export:
+    """The run of ``channel`` (any run of a one-run file when None); a ParseError listing the file's channels
+    when there are several and none or no such channel is named."""
     display = runs[0].source_name
     if channel is None and len(runs) == 1:
         return runs[0]
     listing = ", ".join(str(run.metadata.get("channel")) for run in runs)
     if channel is None:
         raise ParseError(f"the file holds {len(runs)} channels ({listing}), one cell each: name the channel "
-                         "of this cell when uploading, or upload once per channel", file=display)
-    wanted = str(channel).strip().lower()
-    found = [run for run in runs if str(run.metadata.get("channel", "")).strip().lower() == wanted]
+                         "of this cell when uploading, upload once per channel, or record each cell's cycler "
+                         "channel on its build sheet", file=display)
+    found = [run for run in runs if same_channel(run.metadata.get("channel"), channel)]
     if not found:
         raise ParseError(f"it holds no channel '{channel}' (its channels: {listing})", file=display)
     return found[0]
+
+
+def same_channel(a, b) -> bool:
+    """Whether two spellings name one cycler channel: 'Channel_1-053', '1-053', '1-53' and 'ch 1-053' do;
+    '11' and '1-1' do not (the numbers and letters are compared, leading zeros and separators ignored)."""
+    return bool(a is not None and b is not None and _channel_parts(a) and _channel_parts(a) == _channel_parts(b))
+
+
+def _channel_parts(value) -> tuple:
+    text = _CHANNEL_PREFIX.sub("", str(value).strip().lower())
+    return tuple(int(part) if part.isdigit() else part for part in re.findall(r"\d+|[a-z]+", text))
+
+
+_CHANNEL_PREFIX = re.compile(r"^(?:channel|chl|ch)(?=[\s_:#.-]*\d)[\s_:#.-]*")
 
 
 def read_runs(
@@ -111,7 +132,8 @@ def read_runs(
         raise ParseError("the file is empty", file=display)
     signature = probe.signature
     if signature is not None and signature.refusal:
-        raise ParseError(f"it is {signature.what}: {signature.refusal}", file=display)
+        unread = ", which this system does not read" if signature.native else ""
+        raise ParseError(f"it is {signature.what}{unread}: {signature.refusal}", file=display)
     with reading(display, subject="file"):
         reader = _profile_reader(probe, profiles) or READERS.pick(probe)
     if reader is None:
@@ -122,8 +144,11 @@ def read_runs(
     with reading(display, subject=f"{reader.instrument} file", also=(Exception,)):
         export = reader.read(probe)
     runs = export.runs or [export]
+    channels = [str(run.metadata.get("channel")) for run in runs]
     for run in runs:
         run.runs = []
+        if len(runs) > 1:  # every run knows the file's other channels (the ingest gives each its cell)
+            run.metadata.update(channels_in_file=len(runs), file_channels=channels)
         run.warnings.extend(run.metadata.pop("reader_warnings", []))
         run.reader_version = run.reader_version or reader.version
         run.source_name = display
@@ -137,13 +162,15 @@ def read_runs(
 
 @dataclass(frozen=True)
 class Profile:
-    """A lab's format profile as the registry sees it: its name and version (provenance), its mapping, and
-    whether the upload named it (``forced``: read with it whatever the header says)."""
+    """A lab's format profile as the registry sees it: its name, version and key (provenance: the key, its
+    database id, survives a rename), its mapping, and whether the upload named it (``forced``: read with it
+    whatever the header says)."""
 
     name: str
     version: int
     mapping: Mapping
     forced: bool = False
+    key: int | None = None
 
 
 def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
@@ -155,7 +182,7 @@ def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
         return None
     return Reader(PROFILE_READER, chosen.name, lambda probe: True,
                   lambda probe: read_with_profile(probe.data, chosen.mapping, name=probe.name, profile=chosen.name,
-                                                  profile_version=chosen.version),
+                                                  profile_version=chosen.version, profile_id=chosen.key),
                   PROFILE_VERSION)
 
 

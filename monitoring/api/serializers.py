@@ -5,6 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from cells.models import CellGroup
 from cells.selectors import cells_visible_to, groups_visible_to, projects_visible_to
 
 from .. import rules
@@ -141,10 +142,23 @@ class AlertRuleSerializer(serializers.ModelSerializer):
 class SubscriptionSerializer(serializers.ModelSerializer):
     kinds = serializers.ListField(child=serializers.ChoiceField(choices=KIND_CHOICES), required=False,
                                   help_text="Rule kinds to receive; empty = all.")
+    groups = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=CellGroup.objects.all(),
+        help_text="Ids of the project's cell groups whose alerts to receive; empty = all groups.")
 
     class Meta:
         model = Subscription
-        fields = ["id", "project", "kinds", "in_app", "email"]
+        fields = ["id", "project", "groups", "kinds", "in_app", "email"]
+
+    def validate(self, attrs):
+        project = attrs.get("project", getattr(self.instance, "project", None))
+        groups = attrs.get("groups", list(self.instance.groups.all()) if self.instance is not None else [])
+        visible = set(groups_visible_to(self.context["request"].user).values_list("pk", flat=True))
+        foreign = sorted(str(g.pk) for g in groups if g.pk not in visible or g.project_id != project.pk)
+        if foreign:
+            raise serializers.ValidationError(
+                {"groups": f"Not groups of project {project} that you may see: {', '.join(foreign)}."})
+        return attrs
 
     def validate_email(self, email):
         if email and not self.context["request"].user.email:

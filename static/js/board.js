@@ -60,7 +60,8 @@
     });
   }
 
-  /* One menu per incident: the action applies to the headline alert and every alert folded under it. */
+  /* One menu per incident (board) or alert (inbox): the action applies to the headline alert and every alert
+     folded under it. */
   function alertMenu(alerts) {
     var menu = el("details", { class: "alert-menu" });
     menu.appendChild(el("summary", { "aria-label": "Act on this incident" }, "Act ▾"));
@@ -281,5 +282,11 @@
   var board = document.getElementById("board");
   if (board) bindActions(board, initBoard(board));
   var inbox = document.getElementById("inbox");
-  if (inbox) bindActions(inbox, function () { window.location.reload(); });
+  if (inbox) {
+    // The inbox lists alerts one by one: each live one gets the board's menu (acknowledge, mute, resolve).
+    inbox.querySelectorAll("[data-alert-menu]").forEach(function (slot) {
+      slot.replaceWith(alertMenu([{ id: slot.dataset.alertMenu, status: slot.dataset.status }]));
+    });
+    bindActions(inbox, function () { window.location.reload(); });
+  }
 })();

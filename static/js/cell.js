@@ -14,7 +14,9 @@
     var out = [];
     rows.forEach(function (r) {
       var last = out[out.length - 1];
-      if (last && last.label === r.c_rate_label) { last.to = r.cycle; }
+      // A new band where the C-rate or the protocol segment changes: a rate test starting at the formation's
+      // rate is not folded into the formation.
+      if (last && last.label === r.c_rate_label && last.segment === r.segment) { last.to = r.cycle; }
       else { out.push({ label: r.c_rate_label, segment: r.segment, from: r.cycle, to: r.cycle }); }
     });
     return out;
@@ -29,7 +31,8 @@
       var unit = perGram ? "mAh/g" : "mAh";
       var col = perGram ? "_mah_g" : "_mah";
       var x = rows.map(function (r) { return r.cycle; });
-      var bands = P.rateBands(segmentsOf(rows));
+      var margin = { l: 64, r: 64 };  // the layout's below: the drawing area is the div less these
+      var bands = P.rateBands(segmentsOf(rows), Math.max(el.clientWidth - margin.l - margin.r, 200));
       var capOf = {};
       rows.forEach(function (r) { capOf[r.cycle] = r["discharge" + col]; });
       var pauses = P.pauseBands(marks.pauses || [], capOf);
@@ -54,7 +57,7 @@
         // A right axis takes the right side: the legend goes below, under the x-axis title.
         legend: { orientation: "h", x: 0, y: -0.32, yanchor: "top", font: { size: 11 } }
       });
-      lay.margin.r = 64; lay.margin.t = 56; lay.margin.b = 96;
+      lay.margin.l = margin.l; lay.margin.r = margin.r; lay.margin.t = 56; lay.margin.b = 96;
       return P.draw(el, traces, lay, cellName + "-capacity-ce");
     });
   }
@@ -183,6 +186,13 @@
     return row;
   }
 
+  /* The row names the file already: drop the error's leading "file 'X.xlsx'" (readers.without_file). */
+  function withoutFile(error, name) {
+    var heads = ["file '" + name + "': ", "file '" + name + "', "];
+    for (var i = 0; i < heads.length; i++) { if (error.indexOf(heads[i]) === 0) { return error.slice(heads[i].length); } }
+    return error;
+  }
+
   function update(f) {
     var row = rowFor(f), was = row.dataset.status;
     row.dataset.status = f.status;
@@ -196,7 +206,7 @@
     row.cells[3].textContent = f.n_cycles === null ? "—" : f.n_cycles;
     var detail = table.querySelector('tr.detail[data-for="' + f.id + '"]');
     if (detail) {
-      detail.querySelector(".file-error").textContent = f.error || "";
+      detail.querySelector(".file-error").textContent = withoutFile(f.error || "", f.original_name);
       var ul = detail.querySelector(".file-warnings"); ul.innerHTML = "";
       (f.warnings || []).forEach(function (w) { var li = document.createElement("li"); li.textContent = w; ul.appendChild(li); });
       detail.hidden = !(f.error || (f.warnings || []).length);

@@ -76,42 +76,71 @@
     ];
   }
 
-  /* Shade runs of equal C-rate label as vertical bands with the label on top. */
-  /* Labels never overlap: a band gets its own label only when it is wide enough for it (about 7 px per
-     character on a ~600 px axis); runs of narrow bands (a rate test's steps) share ONE label over their span,
-     e.g. "rate test 0.1C→1C", and a span too narrow even for that stays unlabelled (the shading remains). */
-  function rateBands(segments) {
-    var shapes = [], annotations = [], labels = [];
+  /* The C-rate a label stands for ("C/3" -> 1/3, "0.5C" -> 0.5), to name a rate test by its lowest and highest. */
+  function rateOf(label) {
+    var m = /^C\/(\d+(?:\.\d+)?)$/.exec(label);
+    if (m) { return 1 / Number(m[1]); }
+    var n = parseFloat(label);
+    return isFinite(n) ? n : null;
+  }
+
+  /* Shade runs of equal C-rate label as vertical bands with the label on top.
+     Labels never overlap, measured in pixels on the plot's width (`widthPx`, the drawing area; 600 when not
+     given): a band wide enough gets its own label; the steps of a rate test too narrow for theirs share ONE
+     label, "rate test 0.1C–1C", which may stick out of its few cycles (a rate test is 2-3 % of a 500-cycle
+     axis) as long as it hits no other label; any other label that would hit one is left out (the shading and
+     the hover stay). */
+  function rateBands(segments, widthPx) {
+    var shapes = [], labels = [], candidates = [];
     var segs = (segments || []).filter(function (s) { return s.label; });
-    if (!segs.length) { return { shapes: shapes, annotations: annotations }; }
-    var span = Math.max(segs[segs.length - 1].to - segs[0].from + 1, 1);
-    var fits = function (from, to, text) { return (to - from + 1) / span * 600 >= text.length * 5.5 + 4; };
-    var pending = [];
-    function flush() {
-      if (!pending.length) { return; }
-      var first = pending[0], last = pending[pending.length - 1];
-      var names = pending.map(function (s) { return s.label; });
-      var text = pending.length === 1 ? names[0] : (first.segment === "rate-test" ? "rate test " : "") + names[0] + "→" + names[names.length - 1];
-      if (!fits(first.from, last.to, text)) { text = pending.length === 1 ? "" : "rate test"; }
-      if (text && fits(first.from, last.to, text)) {
-        annotations.push({ x: (first.from + last.to) / 2, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
-          text: text, font: { size: 10, color: "#5b6478" } });
-      }
-      pending = [];
-    }
+    if (!segs.length) { return { shapes: shapes, annotations: [] }; }
+    var lo = segs[0].from - 0.5, hi = segs[segs.length - 1].to + 0.5;
+    var width = widthPx || 600, pxPerCycle = width / Math.max(hi - lo, 1);
+    var GAP_PX = 6, textPx = function (text) { return text.length * 5.5 + 4; };  // 10 px font
+    var bandPx = function (from, to) { return (to - from + 1) * pxPerCycle; };
     segs.forEach(function (s) {
       if (labels.indexOf(s.label) < 0) { labels.push(s.label); }
-      var fill = BAND_FILLS[labels.indexOf(s.label) % BAND_FILLS.length];
       shapes.push({ type: "rect", xref: "x", yref: "paper", x0: s.from - 0.5, x1: s.to + 0.5, y0: 0, y1: 1,
-        fillcolor: fill, line: { width: 0 }, layer: "below" });
-      var text = s.label + (s.segment && s.segment !== "other" && s.segment !== "rate-test" ? " · " + s.segment : "");
-      if (fits(s.from, s.to, text)) {
-        flush();
-        annotations.push({ x: (s.from + s.to) / 2, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
-          text: text, font: { size: 10, color: "#5b6478" } });
-      } else { pending.push(s); }
+        fillcolor: BAND_FILLS[labels.indexOf(s.label) % BAND_FILLS.length], line: { width: 0 }, layer: "below" });
     });
-    flush();
+    // Candidates, best first: labels that fit their band (0), a rate test's one label (1), others sticking out (2).
+    for (var i = 0; i < segs.length; i++) {
+      var s = segs[i];
+      if (s.segment === "rate-test") {
+        var j = i;
+        while (j + 1 < segs.length && segs[j + 1].segment === "rate-test") { j++; }
+        var steps = segs.slice(i, j + 1);
+        if (steps.every(function (t) { return bandPx(t.from, t.to) >= textPx(t.label) + GAP_PX; })) {
+          steps.forEach(function (t) { candidates.push({ from: t.from, to: t.to, text: t.label, rank: 0 }); });
+        } else {
+          var rates = steps.map(function (t) { return { label: t.label, rate: rateOf(t.label) }; })
+            .filter(function (r) { return r.rate !== null; }).sort(function (a, b) { return a.rate - b.rate; });
+          var text = "rate test" + (rates.length ? " " + rates[0].label +
+            (rates[rates.length - 1].label !== rates[0].label ? "–" + rates[rates.length - 1].label : "") : "");
+          candidates.push({ from: steps[0].from, to: steps[steps.length - 1].to, text: text, rank: 1 });
+        }
+        i = j;
+        continue;
+      }
+      var full = s.label + (s.segment && s.segment !== "other" ? " · " + s.segment : "");
+      var fits = bandPx(s.from, s.to) >= textPx(full);
+      candidates.push({ from: s.from, to: s.to, text: fits ? full : s.label,
+                        rank: fits || bandPx(s.from, s.to) >= textPx(s.label) ? 0 : 2 });
+    }
+    var placed = [];
+    candidates.map(function (c, k) { return Object.assign({ order: k }, c); })
+      .sort(function (a, b) { return a.rank - b.rank || a.order - b.order; })
+      .forEach(function (c) {
+        var w = textPx(c.text), mid = ((c.from + c.to) / 2 - lo) * pxPerCycle;
+        var left = Math.min(Math.max(mid - w / 2, 0), width - w);  // kept inside the plot
+        if (left < 0) { return; }  // wider than the whole plot
+        var hit = placed.some(function (p) { return left < p.right + GAP_PX && p.left < left + w + GAP_PX; });
+        if (!hit) { placed.push({ left: left, right: left + w, c: c }); }
+      });
+    var annotations = placed.sort(function (a, b) { return a.left - b.left; }).map(function (p) {
+      return { x: lo + (p.left + (p.right - p.left) / 2) / pxPerCycle, y: 1, xref: "x", yref: "paper", yanchor: "bottom",
+        showarrow: false, text: p.c.text, font: { size: 10, color: "#5b6478" }, name: "rate-label" };
+    });
     return { shapes: shapes, annotations: annotations };
   }
 

@@ -102,3 +102,36 @@ def test_it_shows_an_alert_after_an_upload_without_a_reload_and_acknowledges_it(
     assert "retention fell below 80 % at cycle 62" in page.locator("table.alerts").text_content()
     page.screenshot(path=str(screenshots / "alert-inbox.png"), full_page=True)
     assert page.js_errors == []
+
+
+def test_the_inbox_acts_on_each_alert_through_the_boards_menu(page, lab, screenshots):
+    from monitoring.models import Alert
+
+    for kind, cycle in (("retention_below", 62), ("low_ce", 40)):
+        Alert.objects.create(cell=lab["cell"], kind=kind, cycle=cycle, title=f"{kind} title",
+                             message=f"LNTO-07: {kind} at cycle {cycle}")
+    base = lab["url"]
+    page.goto(f"{base}/accounts/login/?next=/alerts/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "pw-for-tests-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/alerts/")
+    rows = page.locator("table.alerts tbody tr[data-alert]")
+    assert rows.count() == 2
+    for i in range(2):  # one closed menu per alert, not three buttons
+        assert rows.nth(i).locator("details.alert-menu").count() == 1
+        assert rows.nth(i).locator("button[data-alert-action]:visible").count() == 0
+    retention = page.locator("table.alerts tbody tr[data-alert]", has_text="retention_below title")
+    retention.locator("details.alert-menu > summary").click()
+    menu = retention.locator(".alert-actions button")
+    page.screenshot(path=str(screenshots / "alert-inbox-menu.png"), full_page=True)
+    assert menu.all_text_contents() == ["Acknowledge", "Mute 24 h", "Resolve"]
+    menu.filter(has_text="Acknowledge").click()
+    page.wait_for_selector("tr.alert-acknowledged", timeout=10_000)  # the inbox reloads with the new status
+    alert = Alert.objects.get(cell=lab["cell"], kind="retention_below")
+    assert alert.status == Alert.Status.ACKNOWLEDGED and alert.acknowledged_by.username == "alice"
+    assert Alert.objects.get(cell=lab["cell"], kind="low_ce").status == Alert.Status.OPEN
+    acknowledged = page.locator("tr.alert-acknowledged")
+    acknowledged.locator("details.alert-menu > summary").click()  # no "Acknowledge" once acknowledged
+    assert acknowledged.locator(".alert-actions button").all_text_contents() == ["Mute 24 h", "Resolve"]
+    assert page.js_errors == []

@@ -2,8 +2,9 @@
 
 12 cells (the demo's six plus six more replicates), LNTO-01 with a rate test, bare cells that die, EIS spectra
 of the demo cells. Pictures go to test-artifacts/screenshots/docs/; with ASSB_DOCS_SCREENSHOTS=1 (docs/screenshots.sh)
-they replace docs/*.png. The overlap check compares the bounding boxes of each plot's legend, axis titles and
-title, so a layout that breaks with 12 cells fails here, not only in a human's eye.
+they replace docs/*.png. The overlap check compares the bounding boxes of each plot's legend, axis titles,
+title and labels (the C-rate bands' names), so a layout that breaks with 12 cells fails here, not only in a
+human's eye.
 """
 import os
 import shutil
@@ -63,6 +64,14 @@ OVERLAPS_JS = """(id) => {
   legend.forEach(l => xt.concat(yt).forEach(t => { if (hit(l, t)) out.push(id + ': legend hits an axis title'); }));
   legend.forEach(l => title.forEach(t => { if (hit(l, t)) out.push(id + ': legend hits the title'); }));
   title.forEach(t => { if (t.left < outer.left - 1 || t.right > outer.right + 1) out.push(id + ': title clipped'); });
+  // Labels on the plot (the C-rate bands' names): never one over another, the legend or a title; never clipped.
+  const notes = Array.from(el.querySelectorAll('g.annotation')).map(n => [n.textContent, n.getBoundingClientRect()])
+      .filter(([, r]) => r.width > 0 && r.height > 0);
+  notes.forEach(([a, ra], i) => notes.slice(i + 1).forEach(([b, rb]) => {
+    if (hit(ra, rb)) out.push(id + ': label "' + a + '" hits label "' + b + '"'); }));
+  notes.forEach(([a, r]) => legend.concat(title, xt, yt).forEach(t => {
+    if (hit(r, t)) out.push(id + ': label "' + a + '" hits the legend or a title'); }));
+  notes.forEach(([a, r]) => { if (r.left < outer.left - 1 || r.right > outer.right + 1) out.push(id + ': label "' + a + '" clipped'); });
   return out;
 }"""
 

@@ -187,12 +187,22 @@ def test_it_gives_up_for_this_poll_and_tries_again_at_the_next(make_uploader, li
     assert uploader.poll()["uploaded"] == 1
 
 
-def test_it_records_4xx_refusals_with_the_reason_and_does_not_resend(make_uploader, watch, cell, exports):
+def test_it_records_4xx_refusals_with_the_reason_and_does_not_resend(make_uploader, watch, cell, exports, caplog):
     write(watch / "NOPE-99_ch1.xlsx", exports[0])  # no such cell: 400
     write(watch / "LNTO-01_report.xlsx", b"%PDF-1.7 not an export")  # 415
     uploader = make_uploader()
     uploader.poll()
-    assert uploader.poll()["refused"] == 2
+    up.log.addHandler(caplog.handler)  # main() stops it propagating to the root logger caplog listens on
+    try:
+        assert uploader.poll()["refused"] == 2
+    finally:
+        up.log.removeHandler(caplog.handler)
+    said = [r.getMessage() for r in caplog.records if "NOPE-99_ch1.xlsx" in r.getMessage()]
+    assert said and said[0].endswith("No cell 'NOPE-99' that you may upload to. Not resent until the file changes.")
+    assert ".." not in said[0]
+    said = [r.getMessage() for r in caplog.records if "LNTO-01_report.xlsx" in r.getMessage()]
+    assert said and said[0].startswith("LNTO-01_report.xlsx -> cell LNTO-01: refused by the server (415): the file is a")
+    assert said[0].count("LNTO-01_report.xlsx") == 1, said[0]  # the server's text names it too: said once
     assert len(posts(uploader)) == 2 and not uploader.sleeps  # 4xx is not retried
     files = {Path(k).name: v for k, v in saved_state(uploader)["files"].items()}
     assert files["NOPE-99_ch1.xlsx"]["status"] == "refused"

@@ -39,6 +39,11 @@ def test_deleting_a_failed_import_clears_its_state_and_alert_at_once(
     assert bad.status == DataFile.Status.FAILED
     alert = live(cell)[rules.IMPORT_FAILED]
     assert RunState.objects.get(cell=cell).state == RunState.State.FAILED
+    # Each text names the file once: the stored error, the alert, the board row's error.
+    assert bad.error.count("LNTO-01_cut.csv") == 1, bad.error
+    assert alert.message.count("LNTO-01_cut.csv") == 1, alert.message
+    assert alert.message.startswith("LNTO-01: the import of LNTO-01_cut.csv failed: ")
+    assert RunState.objects.get(cell=cell).import_error.count("LNTO-01_cut.csv") == 1
 
     from monitoring import tasks
 

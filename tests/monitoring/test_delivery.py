@@ -81,6 +81,28 @@ def test_it_emails_a_subscriber_through_a_real_smtp_server(
     assert Delivery.objects.get(alert=alert).status == Delivery.Status.SENT
 
 
+def test_it_emails_the_subscribers_of_the_cells_group_and_not_of_another_group(
+        cell, project, smtp_settings, fading_records, eager_celery, django_capture_on_commit_callbacks):
+    from cells.roles import RESEARCHER
+    from tests.factories import GroupFactory, UserFactory
+
+    coated = GroupFactory(project=project, name="LNTO-coated")
+    for name, groups in (("bare-watcher", [cell.group]), ("coated-watcher", [coated]), ("all-groups", [])):
+        user = UserFactory(username=name, roles=[RESEARCHER], email=f"{name}@lab.example")
+        project.members.add(user)
+        services.subscription_set(user=user, project=project, in_app=True, email=True, kinds=[rules.RETENTION],
+                                  groups=groups)
+    controller, inbox = start_smtp(smtp_settings)
+    try:
+        ingest_fading(cell, fading_records, django_capture_on_commit_callbacks)  # LNTO-01 is of group "bare"
+    finally:
+        controller.stop()
+    assert cell.group.name == "bare"
+    assert sorted(rcpt for rcpts, _msg in inbox.messages for rcpt in rcpts) == [
+        "all-groups@lab.example", "bare-watcher@lab.example"]
+    assert all("LNTO-01: Retention below 80 %" in msg["Subject"] for _rcpt, msg in inbox.messages)
+
+
 def test_it_still_imports_when_smtp_is_down_and_retries_the_email_later(
         cell, subscribed, smtp_settings, fading_records, eager_celery, django_capture_on_commit_callbacks):
     datafile = ingest_fading(cell, fading_records, django_capture_on_commit_callbacks)  # nothing listens

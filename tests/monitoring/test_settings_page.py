@@ -86,3 +86,40 @@ def test_a_researcher_may_not_send_webhook_tests_and_is_told_why(researcher, pro
     hook = Webhook.objects.create(project=project, name="lab-slack", url="https://hooks.example/abc")
     resp = web(researcher).post(f"/settings/alerts/webhooks/{hook.pk}/test/")
     assert resp.status_code == 403 and "monitoring.change_webhook" in resp.content.decode()
+
+
+def test_it_subscribes_to_chosen_groups_of_a_project_and_counts_only_their_alerts(researcher, project, cell):
+    from monitoring.models import Alert
+    from monitoring.selectors import inbox_count
+    from tests.factories import CellFactory, GroupFactory
+
+    coated = GroupFactory(project=project, name="LNTO-coated")
+    other = CellFactory(project=project, name="LNTO-02", group=coated)
+    page = web(researcher).get("/settings/alerts/").content.decode()
+    assert f'name="p{project.pk}-groups" value="{coated.pk}"' in page and "> LNTO-coated</label>" in page
+    resp = web(researcher).post("/settings/alerts/", {f"p{project.pk}-in_app": "on",
+                                                      f"p{project.pk}-groups": [str(coated.pk)]})
+    assert resp.status_code == 302
+    sub = Subscription.objects.get(user=researcher, project=project)
+    assert [g.name for g in sub.groups.all()] == ["LNTO-coated"] and sub.covers(coated.pk)
+    assert not sub.covers(cell.group_id)
+    page = web(researcher).get("/settings/alerts/").content.decode()
+    assert f'value="{coated.pk}" aria-label="{project.name}: group LNTO-coated" checked' in page
+    assert f'value="{cell.group_id}" aria-label="{project.name}: group bare" >' in page
+    for c in (cell, other):  # one open alert in each group: only the subscribed group's counts
+        Alert.objects.create(cell=c, kind=rules.RETENTION, cycle=62, title="Retention", message=f"{c.name}: x")
+    assert inbox_count(researcher) == 1
+
+
+def test_the_api_sets_groups_of_the_subscribed_project_only(researcher, project, cell, outsider):
+    from tests.factories import GroupFactory
+
+    foreign = GroupFactory(project=outsider.lab_projects.get(), name="elsewhere")
+    api = client_for(researcher)
+    resp = api.post("/api/v1/alert-subscriptions/", {"project": project.pk, "groups": [cell.group_id]}, format="json")
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["groups"] == [cell.group_id]
+    assert [g.pk for g in Subscription.objects.get(user=researcher).groups.all()] == [cell.group_id]
+    bad = api.patch(f"/api/v1/alert-subscriptions/{resp.json()['id']}/", {"groups": [foreign.pk]}, format="json")
+    assert bad.status_code == 400
+    assert bad.json() == {"groups": [f"Not groups of project {project} that you may see: {foreign.pk}."]}

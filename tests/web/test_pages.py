@@ -22,7 +22,7 @@ def _rows(resp):
     return re.findall(r'<td><a href="/cells/\d+/">([^<]+)</a></td>', body)
 
 
-def _failed_file(cell, error="broken.xlsx: this is not a LAND export (no Record sheet)."):
+def _failed_file(cell, error="file 'broken.xlsx', sheet 'Record': this is not a LAND export (no Record sheet)."):
     return DataFile.objects.create(cell=cell, file="datafiles/broken.bin", original_name="broken.xlsx", size_bytes=10,
                                    sha256="f" * 64, status=DataFile.Status.FAILED, error=error, progress_percent=100)
 
@@ -133,6 +133,9 @@ def test_it_shows_the_empty_state_and_a_failed_files_reason(viewer_web, project)
     _failed_file(cell)
     html = viewer_web.get(f"/cells/{cell.pk}/").content.decode()
     assert 'class="badge failed"' in html and "this is not a LAND export (no Record sheet)" in html
+    # The row names the file: its error below says where in it, without naming it again.
+    assert ('<div class="file-error error">sheet &#x27;Record&#x27;: this is not a LAND export (no Record sheet).'
+            '</div>') in html
     rows = _csv(viewer_web.get(f"/cells/{cell.pk}/cycles/export/?format=csv"))
     assert rows == []
     listed = viewer_web.get("/").context["page"].object_list
