@@ -30,9 +30,17 @@ def _load(registry: Registry) -> None:
             registry.register(reader)
     registry.register(bdf.READER)
     registry.register(Reader("assb-lab land", "LAND", _land_sniff,
-                             lambda probe: read_land(io.BytesIO(probe.data), name=probe.name,
-                                                     progress=probe.progress),
+                             lambda probe: read_land(_land_source(probe), name=probe.name, progress=probe.progress),
                              PARSER_VERSION))
+
+
+def _land_source(probe: Probe):
+    """A workbook on disk goes to read_land by its path: fastexcel and calamine read only the parts they need
+    from it, and neither the probe nor fastexcel holds a copy of the file's bytes under the record sheet's
+    cell grid (the peak memory of the read). Anything else as the bytes already read."""
+    if probe.path is not None and probe.fmt == "zip":
+        return probe.path
+    return io.BytesIO(probe.data)
 
 
 READERS: Registry[Probe, Export] = Registry(_load)
@@ -119,9 +127,8 @@ def read_runs(
     mapped header is on the file's mapped header line does, ahead of the built-in readers (a profile is made
     for a layout they refuse, and its header is that layout's fingerprint)."""
     display = name or display_name(source)
-    data = _read_bytes(source, display)
-    probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
-    if not data or data.isspace():  # isspace stops at the first byte of content; strip copied the file
+    probe = _probe(source, display, progress)
+    if probe.blank():
         raise ParseError("the file is empty", file=display)
     signature = probe.signature
     if signature is not None and signature.refusal:
@@ -179,16 +186,22 @@ def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
                   PROFILE_VERSION)
 
 
-def _read_bytes(source, display: str) -> bytes:
+def _probe(source, display: str, progress: Callable[[float], None] | None) -> Probe:
+    """The Probe of a file object (its bytes read once) or of a path: a regular file is read only as far as
+    the sniffs and the chosen reader need (LAND's xlsx reader opens it itself and never holds its bytes)."""
     try:
         if isinstance(source, str | os.PathLike):
             if os.path.getsize(source) > _MAX_FILE_BYTES:
                 raise ParseError("the file is larger than 4 GiB", file=display)
+            if os.path.isfile(source):
+                probe = Probe(path=os.fspath(source), name=display, progress=progress)
+                probe.head  # noqa: B018 (an unreadable file is refused here, as when the bytes were read)
+                return probe
             with open(source, "rb") as handle:
-                return handle.read()
+                return Probe(data=handle.read(), name=display, progress=progress)
         data = source.read()
     except OSError as exc:
         raise ParseError(f"the file cannot be read ({exc.strerror or exc})", file=display) from None
     if isinstance(data, str):
         raise ParseError("a text stream was given; open the file in binary mode", file=display)
-    return bytes(data)
+    return Probe(data=bytes(data), name=display, progress=progress)
