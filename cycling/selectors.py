@@ -499,6 +499,28 @@ def _group_may_hold(parquet, group: int, cycles: list[tuple[int, int]]) -> bool:
     return any(lo <= stats.max and hi >= stats.min for lo, hi in cycles)
 
 
+def format_profile_provenance(provenances) -> dict[int, dict]:
+    """For the provenance of files read by a format profile: {profile id: {"name", "current_version"}} as the
+    profiles are now (one query; a rename shows on every file it read, the version applied stays the file's)."""
+    from .models import FormatProfile
+
+    ids = {p.get("profile_id") for p in provenances if p and p.get("profile_id")}
+    if not ids:
+        return {}
+    return {pk: {"name": name, "current_version": version}
+            for pk, name, version in FormatProfile.objects.filter(pk__in=ids).values_list("pk", "name", "version")}
+
+
+def format_profile_of(provenance: dict, profiles: dict[int, dict]) -> dict | None:
+    """The format profile that read a file: its key, its name as it is now (else as it was when it read the file,
+    for a profile since deleted or provenance older than the key), the version applied and its current one."""
+    if not (provenance or {}).get("profile"):
+        return None
+    now = profiles.get(provenance.get("profile_id")) or {}
+    return {"id": provenance.get("profile_id"), "name": now.get("name", provenance["profile"]),
+            "version": provenance.get("profile_version"), "current_version": now.get("current_version")}
+
+
 def format_profile_document(profile) -> dict:
     """A format profile as exported JSON (what format_profile_import reads back)."""
     from cycling.parsers.profile import VERSION

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cells', '0006_electrolyte_batch_and_cell_types'),
-        ('cycling', '0006_format_profile'),
+        ('cycling', '0007_format_profile_keys'),
     ]
 
     operations = [
