@@ -4,16 +4,18 @@ Run:  python bench/bench_scale.py [--sizes 200,2000] [--cycles 500] [--repeat 20
 
 The lab: 4 projects, 40 groups (10 per project), cells spread evenly over the groups; each cell has one
 imported cycling file, `--cycles` CycleSummary rows (seeded fade shaped like the study; one executemany), a
-board row (RunState) and 1-2 alerts (1.4 per cell on average, a fifth closed), all bulk inserts (no
-ingest, no rule evaluation: what is measured is reading, not building). The first size is built, measured,
+board row (RunState), 1-2 alerts (1.4 per cell on average, a fifth closed) and its stored figures (CellFigures,
+computed by cell_figures_refresh as an ingest does), all bulk inserts (no ingest, no rule evaluation: what is
+measured is reading, not building). The first size is built, measured,
 then the lab is grown to the next size in the same database and measured again.
 
 Timed in process with Django's test Client (p50/p95 wall ms over `--repeat` calls after 2 warm-ups, and
 the query count of one call), as a superuser and as a project member (viewer of 1 of the 4 projects): the
 cell list (first page, filtered by group, sorted by retention), the cells API search, the board page and
 API, a cell page, the cycles API, compare and compare summary for 2 groups of cells (2 x 50 at 2,000), the
-alerts API and the effects API. Targets (issue 29): p95 < 250 ms at the largest size, p95 largest <= 3x p95
-smallest, query counts equal at both sizes.
+alerts API and the effects API (retention at the last cycle, and at cycle N = cycles/5, over project 0).
+Targets (issue 29): p95 < 250 ms at the largest size, p95 largest <= 3x p95 smallest, query counts equal at
+both sizes.
 
 Database: SQLite in a temporary directory by default. With DATABASE_URL set to a PostgreSQL server, the
 run creates database `--pg-db` (default assb_scale_bench) there, works in it and drops it at the end (never
@@ -144,6 +146,7 @@ class Lab:
 
         from cells.models import Cell
         from cycling.models import DataFile
+        from cycling.services import cell_figures_refresh
         from monitoring.models import KIND_CHOICES, Alert, RunState
 
         first = self.n_cells
@@ -153,7 +156,8 @@ class Lab:
                  group=self.groups[i % N_GROUPS], cathode_material=self.cathode, electrolyte=self.electrolyte,
                  anode=self.anode, cathode_active_fraction=0.7, composite_loading_mg_cm2=12.0,
                  die_diameter_mm=10.0, theoretical_capacity_mah_g=160.0, voltage_min_v=2.5, voltage_max_v=4.4,
-                 stack_pressure_mpa=float(25 + 25 * (i % 3)), replicate_number=i // N_GROUPS + 1)
+                 stack_pressure_mpa=float(25 + 25 * (i % 3)), replicate_number=i // N_GROUPS + 1,
+                 data_version=1)  # as after an ingest: the cell has data, its figures follow that version
             for i in range(first, n_total)
         ])
         if cells[0].pk is None:  # backends without RETURNING ids
@@ -208,6 +212,9 @@ class Lab:
                                     status=Alert.Status.RESOLVED if closed else Alert.Status.OPEN,
                                     closed_at=now if closed else None))
         insert_cycles(cycle_rows)
+        # The stored figures an ingest leaves (cycling.services.cell_figures_refresh), a few hundred cells a time.
+        for at in range(0, len(cells), 250):
+            cell_figures_refresh(cell_ids=[c.pk for c in cells[at:at + 250]])
         RunState.objects.bulk_create(runs)
         Alert.objects.bulk_create(alerts, batch_size=2000)
         self.n_cells = n_total
@@ -246,6 +253,8 @@ def endpoints(lab) -> list[tuple[str, str]]:
         ("compare summary API", f"/api/v1/compare/summary/?groups={g_a.pk},{g_b.pk}"),
         ("alerts API", "/api/v1/alerts/"),
         ("effects API", f"/api/v1/effects/?outcome=retention_percent&factor=stack_pressure_mpa&project={lab.projects[0].pk}"),
+        ("effects API at cycle N", f"/api/v1/effects/?outcome=retention_at_cycle_percent&cycle={max(1, lab.n_cycles // 5)}"
+                                   f"&factor=stack_pressure_mpa&project={lab.projects[0].pk}"),
     ]
 
 

@@ -95,7 +95,7 @@ class CellAdmin(AuditedAdmin):
     list_display = ["name", "group", "replicate_number", "cathode_material", "coating", "composite_loading_mg_cm2",
                     "build_date", "builder"]
     list_filter = ["cell_type", "project", "group", "coating", "cathode_material", "build_date"]
-    search_fields = ["name", "notes", "builder", "group__name"]
+    search_fields = ["name", "notes", "builder", "group__name", "cycler_channel"]
     date_hierarchy = "build_date"
     list_select_related = ["group", "cathode_material", "coating__material"]
     inlines = [PressingStepInline]
@@ -111,7 +111,7 @@ class CellAdmin(AuditedAdmin):
                                           "cathode_active_fraction", "composite_loading_mg_cm2"]}),
         ("Separator and anode", {"fields": ["electrolyte", "separator_mass_mg", "anode"]}),
         ("Geometry", {"fields": ["die_diameter_mm", "area_cm2"]}),
-        ("Cycling conditions", {"fields": ["theoretical_capacity_mah_g", "voltage_min_v", "voltage_max_v",
+        ("Cycling conditions", {"fields": ["cycler_channel", "theoretical_capacity_mah_g", "voltage_min_v", "voltage_max_v",
                                            "voltage_reference", "stack_pressure_mpa", "temperature_c",
                                            "rest_before_test_h", "test_electrode", "first_half"]}),
         ("Derived (computed, not stored)", {"fields": ["derived_area", "derived_active_loading", "derived_active_mass",

@@ -12,7 +12,7 @@ SECTIONS = [
                            "cathode_active_fraction", "active_loading_mg_cm2", "composite_loading_mg_cm2"]),
     ("Separator and anode", ["electrolyte", "separator_mass_mg", "anode"]),
     ("Geometry", ["die_diameter_mm", "area_cm2"]),
-    ("Cycling conditions", ["theoretical_capacity_mah_g", "voltage_min_v", "voltage_max_v", "voltage_reference",
+    ("Cycling conditions", ["cycler_channel", "theoretical_capacity_mah_g", "voltage_min_v", "voltage_max_v", "voltage_reference",
                             "stack_pressure_mpa", "temperature_c", "rest_before_test_h", "test_electrode",
                             "first_half"]),
     ("Notes", ["notes"]),

@@ -253,6 +253,12 @@ class Cell(models.Model):
         "First half-cycle", max_length=12, choices=FirstHalf.choices, default=FirstHalf.AUTO,
         help_text="Which half-cycle comes first; CE = second half / first half.",
     )
+    cycler_channel = models.CharField(
+        max_length=40, blank=True,
+        help_text="The cycler channel it runs on, as the cycler names it (e.g. 1-053: Arbin unit 1, channel 53). "
+                  "A file of several channels uploaded for a cell of this project gives this cell that channel's "
+                  "data.",
+    )
     is_demo = models.BooleanField(
         "Demo cell", default=False, editable=False,
         help_text="Created by the demo loader (setup_demo / quick start): the only cells it may add data to.",

@@ -122,6 +122,7 @@ def cell_duplicate(*, cell: Cell, name: str | None = None, actor=None) -> Cell:
     copy.pk = copy.id = None
     copy.name = name or _next_free_name(cell.name)
     copy.replicate_number = replicate
+    copy.cycler_channel = ""  # a replicate runs on a channel of its own
     copy.full_clean()
     copy.save()
     for step in steps:

@@ -13,7 +13,8 @@ from .models import Cell, Material
 from .selectors import cells_visible_to, groups_visible_to, projects_visible_to
 
 ADD_CELL = "cells.add_cell"
-_COPIED_FIELDS = [f for f in CellRegistrationForm._meta.fields if f not in ("name", "replicate_number")]
+# A replicate is built like its source but runs on a channel of its own.
+_COPIED_FIELDS = [f for f in CellRegistrationForm._meta.fields if f not in ("name", "replicate_number", "cycler_channel")]
 
 
 def _like(request):

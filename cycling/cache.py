@@ -42,42 +42,45 @@ def key_for(endpoint: str, parts: Iterable) -> str:
     return f"dash:{FORMAT}:{endpoint}:{digest}"
 
 
-def _read(keys: list[str]) -> dict:
-    """{key: value} of the entries found (one round trip); {} when the cache does not answer."""
+def read_guarded(keys: list[str], *, what: str = "dashboard") -> dict:
+    """{key: value} of the entries of the shared "dashboard" cache found (one round trip); {} when the cache does
+    not answer (logged, naming `what`). Every face that caches there (this module, impedance's DRTs) reads
+    through it, so a cache outage never fails a request."""
     try:
         return caches["dashboard"].get_many(keys)
     except Exception as exc:  # noqa: BLE001 (a cache outage must not fail the request)
-        log.warning("dashboard cache unreadable (%s)", exc)
+        log.warning("%s cache unreadable (%s)", what, exc)
         return {}
 
 
-def _write(values: dict) -> None:
-    """Store {key: value}; a cache that does not answer is skipped."""
+def write_guarded(values: dict, *, timeout_s: int = TIMEOUT_S, what: str = "dashboard") -> None:
+    """Store {key: value} in the shared "dashboard" cache for `timeout_s`; a cache that does not answer is
+    skipped (logged, naming `what`)."""
     try:
-        caches["dashboard"].set_many(values, TIMEOUT_S)
+        caches["dashboard"].set_many(values, timeout_s)
     except Exception as exc:  # noqa: BLE001
-        log.warning("dashboard cache unwritable (%s)", exc)
+        log.warning("%s cache unwritable (%s)", what, exc)
 
 
 def get_many(names: list[tuple[str, Iterable]]) -> dict:
     """{(kind, parts): value} of the entries found (one round trip); {} when the cache does not answer."""
     keys = {key_for(kind, parts): (kind, parts) for kind, parts in names}
-    return {keys[k]: v for k, v in _read(list(keys)).items()}
+    return {keys[k]: v for k, v in read_guarded(list(keys)).items()}
 
 
 def set_many(values: dict) -> None:
     """Store {(kind, parts): value}; a cache that does not answer is skipped."""
-    _write({key_for(kind, parts): v for (kind, parts), v in values.items()})
+    write_guarded({key_for(kind, parts): v for (kind, parts), v in values.items()})
 
 
 def json_response(endpoint: str, parts: Iterable, compute: Callable[[], object]) -> HttpResponse:
     """The cached JSON body for (endpoint, parts), else compute() rendered as DRF renders it, stored."""
     key = key_for(endpoint, parts)
-    body = _read([key]).get(key)
+    body = read_guarded([key]).get(key)
     hit = body is not None
     if not hit:
         body = _renderer.render(compute())
-        _write({key: body})
+        write_guarded({key: body})
     response = HttpResponse(body, content_type="application/json")
     response["X-Cache"] = "hit" if hit else "miss"  # for load tests and operators; says nothing about data
     return response

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from cycling.analysis.columns import SUMMARIZE, names_for, rounded_row
-from readers.jsonsafe import jsonable
+from readers.errors import ParseError
 
 # The per-cycle fields of the JSON: the column contract's SUMMARIZE face, rounded to each column's precision.
 JSON_CYCLE_FIELDS = tuple(names_for(SUMMARIZE))
@@ -51,10 +51,10 @@ def add_summarize_arguments(parser) -> None:
     parser.add_argument("--format", choices=("json", "csv"), default="json")
 
 
-def cell_spec(opts: dict):
-    """The CellSpec of the build facts given; UsageError names a bad or conflicting option."""
-    from cycling.analysis.common import CellSpec
-
+def build_facts(opts: dict) -> dict:
+    """The build facts given, checked (CellSpec's fields); UsageError names a bad or conflicting option.
+    No import of the analysis here: the options are refused before the file is read, and the read starts
+    without pandas (see summarize)."""
     mass, loading, area = opts["active_mass_mg"], opts["active_loading_mg_cm2"], opts["area_cm2"]
     if mass is not None and loading is not None:
         raise UsageError("give either --active-mass-mg or --active-loading-mg-cm2 with --area-cm2, not both")
@@ -69,8 +69,11 @@ def cell_spec(opts: dict):
     window = tuple(opts["voltage_window_v"]) if opts["voltage_window_v"] else None
     if window and not window[0] < window[1]:
         raise UsageError("--voltage-window-v: MIN_V must be below MAX_V")
-    return CellSpec(active_mass_mg=mass, area_cm2=area, theoretical_mah_g=opts["theoretical_mah_g"],
-                    first_half=opts["first_half"], voltage_window_v=window)
+    for name in ("reference_cycle", "decay_reference_cycle"):
+        if opts.get(name) is not None and opts[name] < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be a cycle number (1 or more), not {opts[name]}")
+    return {"active_mass_mg": mass, "area_cm2": area, "theoretical_mah_g": opts["theoretical_mah_g"],
+            "first_half": opts["first_half"], "voltage_window_v": window}
 
 
 def read_runs(path):
@@ -82,22 +85,23 @@ def read_runs(path):
 
 def summarize(opts: dict, write: Callable[[str], None], warn: Callable[[str], None], *, read=read_runs) -> int:
     """Print the summary of opts["file"] with `write` (stdout) and `warn` (stderr); the exit status (2: unreadable)."""
-    from cycling.parsers import ParseError
+    from cycling.parsers.recordsheets import preloaded
 
-    spec = cell_spec(opts)
+    facts = build_facts(opts)
     try:
-        runs = read(opts["file"])
+        # The peak memory of the whole command is the cell grid of a big workbook's record sheet: it is built
+        # first, before pandas, the readers and the analysis are imported (about 110 MB that would stack on it).
+        with preloaded(opts["file"]):
+            runs = read(opts["file"])
     except ParseError as exc:
         warn(f"{exc}\n")
         return 2
-    # The analysis (scipy) is imported after the read: the reader's peak memory does not stack on it.
     import pandas as pd
 
     from cycling.analysis import analyse
+    from cycling.analysis.common import CellSpec
 
-    for name in ("reference_cycle", "decay_reference_cycle"):
-        if opts.get(name) is not None and opts[name] < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be a cycle number (1 or more), not {opts[name]}")
+    spec = CellSpec(**facts)
     several = len(runs) > 1
     payloads = []
     for export in runs:
@@ -128,6 +132,8 @@ def summarize(opts: dict, write: Callable[[str], None], warn: Callable[[str], No
 
 
 def payload(opts: dict, export, result) -> dict:
+    from readers.jsonsafe import jsonable
+
     cycles = result.cycles
     provenance = {"parser": export.metadata.get("parser", export.reader),
                   "parser_version": export.metadata.get("parser_version", export.reader_version),

@@ -149,7 +149,9 @@ class CycleSummary(models.Model):
     class Meta:
         ordering = ["cell", "datafile", "cycle"]
         constraints = [models.UniqueConstraint(fields=["datafile", "file_cycle"], name="one_row_per_file_cycle")]
-        indexes = [models.Index(fields=["cell", "cycle"])]
+        # (datafile, cycle): one cycle of many cells (the effects' outcome at cycle N) is read file by file,
+        # the way SQLite and PostgreSQL plan it, without scanning each file's rows.
+        indexes = [models.Index(fields=["cell", "cycle"]), models.Index(fields=["datafile", "cycle"])]
 
     def __str__(self):
         return f"{self.cell} cycle {self.cycle}"
@@ -192,6 +194,13 @@ class CellFigures(models.Model):
     decay_reference_cycle = models.PositiveIntegerField(null=True)
     decay_percent_per_cycle = models.FloatField(null=True)
     initial_ce_percent = models.FloatField(null=True)
+    first_charge_mah_g = models.FloatField(null=True)
+    capacity_half = models.CharField(max_length=12, blank=True,
+                                     help_text="The delivered half-cycle the capacities are of (charge or discharge).")
+    reference_capacity = models.FloatField(null=True, help_text="Capacity of the retention reference cycle.")
+    cycles_to_80_percent = models.PositiveIntegerField(null=True)
+    long_term_c_rate_label = models.CharField(
+        max_length=12, blank=True, help_text="The C-rate most long-term cycles ran at ('' when unknown).")
     computed_at = models.DateTimeField(auto_now=True)
     objects = RestrictedQuerySet.as_manager()
 
@@ -201,7 +210,8 @@ class CellFigures(models.Model):
 
 # CellFigures' metric columns, named as cell_metrics names them.
 CELL_FIGURE_KEYS = ("capacity_unit", "first_discharge_mah_g", "last_capacity", "retention_reference_cycle",
-                    "retention_percent", "decay_reference_cycle", "decay_percent_per_cycle", "initial_ce_percent")
+                    "retention_percent", "decay_reference_cycle", "decay_percent_per_cycle", "initial_ce_percent",
+                    "first_charge_mah_g", "capacity_half", "reference_capacity", "cycles_to_80_percent")
 
 
 class FormatProfile(models.Model):

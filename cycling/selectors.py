@@ -223,10 +223,12 @@ CELL_FRAME_FIELDS = ["cell_id", "cycle", "file_cycle", "datafile_id", "charge_ma
                      "discharge_mah_g", "ce_percent", "ce_convention", "c_rate_label", "segment", "is_partial"]
 
 
-def cells_cycles_frame(cells) -> pd.DataFrame:
+def cells_cycles_frame(cells, cycles=None) -> pd.DataFrame:
     """The cells' cycles on their timelines in ONE query: one row per (cell, cell cycle); where two files
-    overlap (a flagged conflict) the later file on the timeline gives the row."""
-    rows = (cycles_of(cells).order_by("cell_id", "cycle", "-datafile__timeline_position", "-datafile_id")
+    overlap (a flagged conflict) the later file on the timeline gives the row. `cycles`: only these cell cycle
+    numbers (e.g. the effects' outcome at cycle N reads a few rows per cell, not the whole timelines)."""
+    found = cycles_of(cells) if cycles is None else cycles_of(cells).filter(cycle__in=list(cycles))
+    rows = (found.order_by("cell_id", "cycle", "-datafile__timeline_position", "-datafile_id")
             .values_list(*CELL_FRAME_FIELDS))
     frame = pd.DataFrame.from_records(list(rows), columns=CELL_FRAME_FIELDS)
     frame = frame.drop_duplicates(["cell_id", "cycle"], keep="first")
@@ -495,6 +497,28 @@ def _group_may_hold(parquet, group: int, cycles: list[tuple[int, int]]) -> bool:
     if stats is None or not stats.has_min_max:
         return True
     return any(lo <= stats.max and hi >= stats.min for lo, hi in cycles)
+
+
+def format_profile_provenance(provenances) -> dict[int, dict]:
+    """For the provenance of files read by a format profile: {profile id: {"name", "current_version"}} as the
+    profiles are now (one query; a rename shows on every file it read, the version applied stays the file's)."""
+    from .models import FormatProfile
+
+    ids = {p.get("profile_id") for p in provenances if p and p.get("profile_id")}
+    if not ids:
+        return {}
+    return {pk: {"name": name, "current_version": version}
+            for pk, name, version in FormatProfile.objects.filter(pk__in=ids).values_list("pk", "name", "version")}
+
+
+def format_profile_of(provenance: dict, profiles: dict[int, dict]) -> dict | None:
+    """The format profile that read a file: its key, its name as it is now (else as it was when it read the file,
+    for a profile since deleted or provenance older than the key), the version applied and its current one."""
+    if not (provenance or {}).get("profile"):
+        return None
+    now = profiles.get(provenance.get("profile_id")) or {}
+    return {"id": provenance.get("profile_id"), "name": now.get("name", provenance["profile"]),
+            "version": provenance.get("profile_version"), "current_version": now.get("current_version")}
 
 
 def format_profile_document(profile) -> dict:

@@ -35,7 +35,8 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
     """Store an uploaded file once per cell (by SHA-256) and enqueue its ingest; returns (datafile, created).
 
     ``channel`` names the cell's channel in a file of several (kept as metadata['channel_requested'] for every
-    later re-read of the file). ``profile`` names the format profile to read it with (metadata['profile_requested']).
+    later re-read of the file). ``profile`` names the format profile to read it with (metadata['profile_requested'],
+    and its key in ['profile_requested_id'], which a later rename of the profile does not change).
 
     enqueue=False is for callers that run the ingest themselves in this process.
     """
@@ -54,7 +55,7 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
     if channel.strip():
         datafile.metadata = {**(datafile.metadata or {}), "channel_requested": channel.strip()}
     if profile.strip():
-        datafile.metadata = {**(datafile.metadata or {}), "profile_requested": profile.strip()}
+        datafile.metadata = {**(datafile.metadata or {}), **_profile_request(profile.strip())}
     with transaction.atomic():
         target = datafile.file.field.generate_filename(datafile, "upload.bin")  # from upload_to, not the user's
         try:
@@ -72,6 +73,12 @@ def datafile_create(*, cell: Cell, upload, kind: str, notes: str = "", actor=Non
         if enqueue:
             datafile_enqueue(datafile)
     return datafile, True
+
+
+def _profile_request(name: str) -> dict:
+    """What an upload's named format profile is kept as: the name it gave and, when it exists, its key."""
+    found = FormatProfile.objects.filter(name=name).values_list("pk", flat=True).first()
+    return {"profile_requested": name, **({"profile_requested_id": found} if found else {})}
 
 
 def _display_name(name: str) -> str:
@@ -108,6 +115,8 @@ def cell_recompute(*, cell: Cell, reason: str) -> int:
 def datafile_delete(*, datafile: DataFile, actor=None) -> None:
     """Remove a file and everything derived from it (rows, records, the original bytes)."""
     names = [n for n in (datafile.file.name, datafile.records_file) if n]
+    if DataFile.objects.filter(file=datafile.file.name).exclude(pk=datafile.pk).exists():
+        names.remove(datafile.file.name)  # another cell's channel of the same file holds these bytes too
     audit(actor=actor, action="delete", obj=datafile, sha256=datafile.sha256, original_name=datafile.original_name)
     with transaction.atomic():
         Cell.objects.select_for_update().filter(pk=datafile.cell_id).first()
@@ -167,7 +176,9 @@ def _provenance_of_reader(export) -> dict:
             # which channel of the file the records are (a file of several channels holds one cell each)
             "channel": meta.get("channel"), "channels_in_file": meta.get("channels_in_file", 1),
             # the lab's format profile that read a layout no reader knows (name and version), else None
-            "profile": meta.get("profile"), "profile_version": meta.get("profile_version")}
+            # (its key survives a rename: the pages show the profile's name as it is now)
+            "profile": meta.get("profile"), "profile_id": meta.get("profile_id"),
+            "profile_version": meta.get("profile_version")}
 
 
 def _load_export(datafile: DataFile, progress):
@@ -175,13 +186,18 @@ def _load_export(datafile: DataFile, progress):
     else the original bytes parsed (each reader has its own version: a new Neware reader re-reads Neware
     files only)."""
     from cycling.analysis.record import raw_record
-    from cycling.parsers import PARSER_VERSION, read_export, reader_version
+    from cycling.parsers import PARSER_VERSION, pick_run, read_runs, reader_version, same_channel
 
     prov = datafile.provenance or {}
+    meta = datafile.metadata or {}
+    requested = meta.get("channel_requested")
+    # Our records of a file of several channels are of one of them: the upload's, else the cell's own.
+    wanted = requested or (datafile.cell.cycler_channel or None if meta.get("file_channels") else None)
     # Provenance written before readers had their own versions names no parser: it was LAND's version then.
     parser = prov.get("parser") or "assb-lab land"
     current = reader_version(parser)
     if (datafile.records_file and current is not None and prov.get("parser_version") == current
+            and (wanted is None or same_channel(prov.get("channel"), wanted))
             and default_storage.exists(datafile.records_file)):
         with default_storage.open(datafile.records_file, "rb") as fh:
             stored = pd.read_parquet(fh)
@@ -192,15 +208,122 @@ def _load_export(datafile: DataFile, progress):
         return _StoredExport(records, cycle_table, metadata, list(prov.get("parser_warnings", [])),
                              prov.get("instrument") or "LAND", prov.get("reader") or parser,
                              prov.get("reader_version") or PARSER_VERSION, stored=stored), False
-    requested = (datafile.metadata or {}).get("channel_requested")
     with default_storage.open(datafile.file.name, "rb") as fh:
-        export = read_export(fh, name=datafile.original_name, progress=progress.stage(2, 70), channel=requested,
-                             profiles=_profiles_for(datafile))
+        runs = read_runs(fh, name=datafile.original_name, progress=progress.stage(2, 70),
+                         profiles=_profiles_for(datafile))
+    export = pick_run(runs, requested or _channel_of_cell(datafile, runs))
     if requested:
         export.metadata["channel_requested"] = requested
-    if (datafile.metadata or {}).get("profile_requested"):
-        export.metadata["profile_requested"] = datafile.metadata["profile_requested"]
+    elif len(runs) > 1:
+        export.metadata["channel_from_cell"] = True
+    for key in ("profile_requested", "profile_requested_id"):
+        if meta.get(key):
+            export.metadata[key] = meta[key]
     return export, True
+
+
+def _channel_of_cell(datafile: DataFile, runs) -> str | None:
+    """The cell's own channel (Cell.cycler_channel) among the runs of a file of several channels whose upload
+    named none; None for a one-run file. A ParseError listing the file's channels when the cell's is not one."""
+    from cycling.parsers import same_channel
+
+    own = datafile.cell.cycler_channel.strip()
+    if len(runs) < 2 or not own:
+        return None  # pick_run refuses a file of several channels without one, listing them
+    if not any(same_channel(run.metadata.get("channel"), own) for run in runs):
+        listing = ", ".join(str(run.metadata.get("channel")) for run in runs)
+        raise ParseError(f"the file holds {len(runs)} channels ({listing}), and none is cell "
+                         f"{datafile.cell.name}'s channel {own} (its build sheet): upload the file to the cell of "
+                         "each channel, or name the channel when uploading", file=datafile.original_name)
+    return own
+
+
+def _route_other_channels(datafile: DataFile, metadata: dict, run_start) -> list[dict]:
+    """Give every other channel of a file of several channels (read here at the cell's own channel) its own
+    data file for the cell registered on that channel in the same project (Cell.cycler_channel), one the
+    uploader may upload to; the same stored bytes, the channel named. Inside the caller's transaction.
+
+    A channel may be used by a new cell once an old one is done: a cell built after the run started is not
+    a candidate. Returns one finding per channel: where it went (info), or why it went nowhere (warning); the
+    same is kept in metadata['channels_routed'] / ['channels_unrouted'] for the API."""
+    from cycling.parsers import same_channel
+
+    own = metadata.get("channel")
+    others = [c for c in metadata.get("file_channels") or [] if not same_channel(c, own)]
+    if not others:
+        return []
+    candidates = [c for c in _cells_the_uploader_may_fill(datafile) if c.cycler_channel.strip()]
+    if run_start is not None:
+        candidates = [c for c in candidates if c.build_date is None or c.build_date <= run_start.date()]
+    routed, unrouted, findings = {}, {}, []
+    project = datafile.cell.project
+    for channel in others:
+        cells = [c for c in candidates if same_channel(c.cycler_channel, channel)]
+        if len(cells) == 1:
+            sibling = _datafile_for_channel(datafile, cells[0], channel)
+            routed[channel] = {"cell": cells[0].pk, "cell_name": cells[0].name, "datafile": sibling.pk}
+            findings.append(_channel_finding("channel_routed", "info", f"Channel {channel} of the file goes to cell "
+                                             f"{cells[0].name} (registered on that channel): data file {sibling.pk}."))
+            continue
+        if cells:
+            unrouted[channel] = f"several cells of project {project} are registered on it ({', '.join(map(str, cells))})"
+            todo = "upload the file to the right one naming the channel"
+        else:
+            unrouted[channel] = f"no cell of project {project} that the uploader may upload to is registered on it"
+            todo = ("record the channel on its cell's build sheet and reprocess this file, or upload the file to "
+                    "that cell naming the channel")
+        findings.append(_channel_finding("channel_not_imported", "warning",
+                                         f"Channel {channel} of the file is not imported: {unrouted[channel]}; {todo}."))
+    metadata.update(channels_routed=routed, channels_unrouted=unrouted)
+    return findings
+
+
+def _channel_finding(code: str, severity: str, message: str) -> dict:
+    """A finding of the ingest (the analysis' shape, cycling.analysis.checks.Finding) about the whole file."""
+    return {"code": code, "severity": severity, "message": message, "first_record": None, "last_record": None,
+            "cycles": []}
+
+
+def _uploader(datafile: DataFile):
+    """Who uploaded the file, as the access rules see them: its cycler PC, its user, or None (a server-side
+    import by an operator, manage.py ingest)."""
+    from cells.auth import DevicePrincipal
+
+    if datafile.device_id:
+        return DevicePrincipal(datafile.device)
+    return datafile.uploaded_by
+
+
+def _cells_the_uploader_may_fill(datafile: DataFile) -> list[Cell]:
+    """The other cells of the file's project that its uploader may upload to now (as the upload API checks)."""
+    cells = Cell.objects.filter(project_id=datafile.cell.project_id).exclude(pk=datafile.cell_id)
+    actor = _uploader(datafile)
+    if actor is None:
+        return list(cells.order_by("name"))
+    device = getattr(actor, "device", None)
+    allowed = device.is_active if device is not None else actor.is_active and actor.has_perm("cycling.add_datafile")
+    return list(cells.restrict(actor).order_by("name")) if allowed else []
+
+
+def _datafile_for_channel(source: DataFile, cell: Cell, channel: str) -> DataFile:
+    """A data file of ``cell`` for one channel of ``source``: the same stored bytes (removed with the last data
+    file that holds them), the channel named, queued on commit. The cell's existing one if it holds the bytes."""
+    existing = DataFile.objects.filter(cell=cell, sha256=source.sha256).first()
+    if existing is not None:
+        return existing
+    sibling = DataFile(
+        cell=cell, kind=source.kind, original_name=source.original_name, size_bytes=source.size_bytes,
+        sha256=source.sha256, uploaded_by=source.uploaded_by, device=source.device,
+        notes=f"Channel {channel} of {source.original_name}, uploaded for cell {source.cell.name} (data file "
+              f"{source.pk}).",
+        metadata={"channel_requested": channel, "channel_routed_from": source.pk},
+    )
+    sibling.file.name = source.file.name
+    sibling.save()
+    audit(actor=_uploader(source), action="upload", obj=sibling, sha256=source.sha256, size_bytes=source.size_bytes,
+          kind=source.kind, channel=channel, routed_from=source.pk)
+    datafile_enqueue(sibling)
+    return sibling
 
 
 def _profiles_for(datafile: DataFile) -> list:
@@ -209,17 +332,19 @@ def _profiles_for(datafile: DataFile) -> list:
     from cycling.parsers import Profile
     from cycling.parsers.profile import mapping_from_dict
 
-    named = (datafile.metadata or {}).get("profile_requested")
+    meta = datafile.metadata or {}
+    named, key = meta.get("profile_requested"), meta.get("profile_requested_id")
     found = []
-    if named:
-        profile = FormatProfile.objects.filter(name=named).first()
+    if named or key:
+        # by its key when the upload's name was known then: a renamed profile still reads the file
+        profile = (FormatProfile.objects.filter(pk=key) if key else FormatProfile.objects.filter(name=named)).first()
         if profile is None:
             raise ParseError(f"the upload names the format profile '{named}', which does not exist",
                              file=datafile.original_name)
         found.append((profile, True))
     if datafile.device_id:
         found += [(p, False) for p in FormatProfile.objects.filter(device_id=datafile.device_id).order_by("-updated_at")]
-    return [Profile(p.name, p.version, mapping_from_dict(p.mapping), forced) for p, forced in found]
+    return [Profile(p.name, p.version, mapping_from_dict(p.mapping), forced, key=p.pk) for p, forced in found]
 
 
 def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
@@ -273,6 +398,9 @@ def cycling_ingest(*, datafile: DataFile, token, owned, progress) -> str:
         if locked is None:  # lost the claim (lease ran out and another worker took over): leave its result
             transaction.on_commit(lambda: records_name != datafile.records_file and default_storage.delete(records_name))
             return "abandoned"
+        if metadata.get("file_channels") and not metadata.get("channel_requested"):
+            provenance["findings"] = [*provenance.get("findings", []),
+                                      *_route_other_channels(datafile, metadata, start)]
         CycleSummary.objects.filter(datafile=datafile).delete()
         if extended_by is None:
             CycleSummary.objects.bulk_create(rows, batch_size=2000)
@@ -418,7 +546,7 @@ def cell_figures_refresh(*, cell_ids) -> int:
     """Recompute the stored CellFigures of these cells with analysis.cell_metrics (the one definition of each
     metric) and their project's reference cycles: one query for the cells, one for their cycles, one upsert.
     Each row keeps the data_version it was computed from, so a later change shows it stale. Returns the count."""
-    from cycling.analysis import cell_metrics
+    from cycling.analysis import cell_metrics, long_term_rate_label
 
     from .models import CELL_FIGURE_KEYS, CellFigures
     from .selectors import cells_cycles_frame, metric_references
@@ -432,14 +560,30 @@ def cell_figures_refresh(*, cell_ids) -> int:
     by_cell = dict(tuple(complete.groupby("cell_id", sort=False))) if len(complete) else {}
     rows = []
     for cell in cells:
-        m = cell_metrics(by_cell.get(cell.pk, complete.iloc[0:0]), **metric_references(cell.project))
+        part = by_cell.get(cell.pk, complete.iloc[0:0])
+        m = cell_metrics(part, **metric_references(cell.project))
         values = {k: m.get(k) for k in CELL_FIGURE_KEYS}
         values["capacity_unit"] = values["capacity_unit"] or ""
+        values["capacity_half"] = values["capacity_half"] or ""
         rows.append(CellFigures(cell_id=cell.pk, data_version=cell.data_version, latest_cycle=m.get("last_cycle"),
-                                **values))
+                                long_term_c_rate_label=long_term_rate_label(part), **values))
     CellFigures.objects.bulk_create(rows, update_conflicts=True, unique_fields=["cell"],
-                                    update_fields=["data_version", "latest_cycle", *CELL_FIGURE_KEYS])
+                                    update_fields=["data_version", "latest_cycle", "long_term_c_rate_label",
+                                                   *CELL_FIGURE_KEYS])
     return len(rows)
+
+
+def cell_figures_of(*, cell_ids) -> dict:
+    """{cell id: CellFigures} of these cells as of their current data: the stale ones (cell_figures_stale) are
+    recomputed first, so a face reading them shows what cell_metrics gives now. A cell that never had data has
+    no entry. Two queries however many cells when nothing is stale."""
+    from .models import CellFigures
+
+    ids = list(cell_ids)
+    stale = cell_figures_stale(Cell.objects.filter(pk__in=ids))
+    if stale:
+        cell_figures_refresh(cell_ids=stale)
+    return {f.cell_id: f for f in CellFigures.objects.filter(cell_id__in=ids)}
 
 
 def cell_figures_after_ingest(sender, *, cell_id: int, **kwargs) -> None:
@@ -530,7 +674,7 @@ def format_profile_save(*, name: str, mapping: dict, device=None, actor=None,
 
 def datafile_read_with_profile(*, datafile: DataFile, profile: FormatProfile, actor=None) -> DataFile:
     """Read ``datafile`` again with ``profile`` (kept as metadata['profile_requested'] for every later re-read)."""
-    metadata = {**(datafile.metadata or {}), "profile_requested": profile.name}
+    metadata = {**(datafile.metadata or {}), "profile_requested": profile.name, "profile_requested_id": profile.pk}
     DataFile.objects.filter(pk=datafile.pk).update(metadata=metadata)
     datafile.metadata = metadata
     return datafile_reprocess(datafile=datafile, actor=actor, reason=f"read with format profile {profile}")
@@ -539,7 +683,7 @@ def datafile_read_with_profile(*, datafile: DataFile, profile: FormatProfile, ac
 def format_profile_reread(*, profile: FormatProfile, actor=None) -> int:
     """After an edit: read again every cycling file an earlier version of ``profile`` read (their provenance then
     names the new version); returns how many were queued."""
-    files = list(DataFile.objects.filter(kind=DataFile.Kind.CYCLING, provenance__profile=profile.name)
+    files = list(DataFile.objects.filter(kind=DataFile.Kind.CYCLING, provenance__profile_id=profile.pk)
                  .exclude(provenance__profile_version=profile.version).exclude(status=DataFile.Status.PARSING))
     for datafile in files:
         datafile_reprocess(datafile=datafile, actor=actor, reason=f"format profile {profile} edited")

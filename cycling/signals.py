@@ -51,7 +51,10 @@ def _remove_stored_files_of_a_deleted_cell(sender, instance, **kwargs):
 
     from .models import DataFile
 
-    names = [n for pair in DataFile.objects.filter(cell=instance).values_list("file", "records_file")
-             for n in pair if n]
+    files = DataFile.objects.filter(cell=instance)
+    # Bytes another cell's data file holds too (its channel of the same multi-channel file) stay.
+    shared = set(DataFile.objects.exclude(cell=instance).filter(file__in=files.values("file"))
+                 .values_list("file", flat=True))
+    names = [n for pair in files.values_list("file", "records_file") for n in pair if n and n not in shared]
     if names:
         transaction.on_commit(lambda: [default_storage.delete(n) for n in names])

@@ -22,6 +22,8 @@ def refuse_reason(head: bytes, *, kind: str = "cycling") -> str | None:
         return "the file is empty"
     signature = identify(head)
     if signature is not None:
+        if signature.refusal and signature.native:
+            return f"the file is {signature.what}, which this system does not read: {signature.refusal}"
         if signature.refusal:
             return f"the file is {signature.what}, not {_WHAT}: {signature.refusal}"
         if signature.fmt == "zip":

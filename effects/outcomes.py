@@ -1,8 +1,9 @@
 """Per-cell outcomes and build facts of a set of cells: the effects page's one adapter to the rest of the app.
 
-Outcomes come from the app's own metric functions (cycling.analysis.cell_metrics over the cells' timelines,
-impedance.selectors.r_int_after_formation and rint_frame for R_int), never re-derived here; when
-the metric definitions move, only this module follows. Facts come from the build sheet (cells.models).
+Outcomes come from the app's own metric functions, never re-derived here: cycling ones from the cells' stored
+figures (cycling.models.CellFigures, computed by cycling.analysis.cell_metrics when the cell's data change) and
+the rows of the one cycle an outcome is read at; R_int from impedance.selectors.r_int_after_formation and
+rint_frame. When the metric definitions move, only this module follows. Facts come from the build sheet (cells.models).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from django.db.models import Max
 
 from cells.models import Cell, PressingStep
 
@@ -63,9 +65,18 @@ def _name(obj) -> str | None:
 
 def _pressing_t(layer: str) -> Callable[[Cell, dict], float | None]:
     def read(cell: Cell, extra: dict) -> float | None:
-        forces = [s.force_t for s in cell.pressing_steps.all() if s.layer == layer]
-        return max(forces) if forces else None
+        return extra["pressing"].get(cell.pk, {}).get(layer)
     return read
+
+
+def _pressing(cells: list[Cell]) -> dict[int, dict[str, float]]:
+    """{cell id: {layer: highest force (t)}} of the cells' pressing steps: one query, no object per step."""
+    rows = (PressingStep.objects.filter(cell_id__in=[c.pk for c in cells]).order_by()
+            .values_list("cell_id", "layer").annotate(force_t=Max("force_t")))
+    found: dict[int, dict[str, float]] = {}
+    for cell_id, layer, force_t in rows:
+        found.setdefault(cell_id, {})[layer] = force_t
+    return found
 
 
 def _batch(cell: Cell, extra: dict) -> str | None:
@@ -115,7 +126,7 @@ def _devices(cells: list[Cell]) -> dict[int, str]:
 
 def facts_frame(cells: list[Cell]) -> pd.DataFrame:
     """One row per cell (index: cell id), one column per build fact (None/NaN where not recorded)."""
-    extra = {"devices": _devices(cells)}
+    extra = {"devices": _devices(cells), "pressing": _pressing(cells)}
     data = {key: [f.read(c, extra) for c in cells] for key, f in FACTORS.items()}
     frame = pd.DataFrame(data, index=[c.pk for c in cells])
     for key, f in FACTORS.items():
@@ -134,60 +145,70 @@ def _window(cell: Cell) -> str:
 def outcome_frame(cells: list[Cell], outcome: Outcome, cycle: int | None = None) -> pd.DataFrame:
     """One row per cell (index: cell id): `value` of the outcome (NaN when it cannot be had), `why` when
     missing, and `protocol`, the protocol signature the outcome depends on (C-rate of the cycle(s) it is
-    read at, voltage window, temperature; the EIS cycle for R_int)."""
+    read at, voltage window, temperature; the EIS cycle for R_int).
+
+    Cycling outcomes are read from the cells' stored figures (cycling.models.CellFigures, computed by
+    cell_metrics and recomputed first where the data moved on) and, for cycle 1's C-rate or the value at
+    cycle N, from that one cycle's rows: a fixed number of queries, nothing recomputed per request."""
     if outcome.protocol == "eis":
         return _rint_outcome(cells, outcome, cycle)
-    from cells.models import Project
-    from cycling.analysis import cell_metrics
-    from cycling.selectors import cells_cycles_frame, metric_references
+    from cycling.selectors import cells_cycles_frame
+    from cycling.services import cell_figures_of
 
-    frame = cells_cycles_frame([c.pk for c in cells]) if cells else pd.DataFrame()
-    complete = frame[~frame["is_partial"].astype(bool)] if len(frame) else frame
-    by_cell = dict(tuple(complete.groupby("cell_id", sort=False))) if len(complete) else {}
-    # Each project's reference cycles (one query), as every other face measures against them.
-    refs = {p.pk: metric_references(p) for p in Project.objects.filter(pk__in={c.project_id for c in cells})}
+    ids = [c.pk for c in cells]
+    figures = cell_figures_of(cell_ids=ids) if cells else {}
+    read_at = {"formation": 1, "cycle": cycle}.get(outcome.protocol)
+    at_cycle = {}
+    if read_at is not None and cells:
+        # The cycle's row on each timeline (the later file where two overlap), used only when complete, as
+        # cell_metrics uses only complete cycles.
+        frame = cells_cycles_frame(ids, cycles=[read_at])
+        complete = frame[~frame["is_partial"].astype(bool)]
+        at_cycle = {int(row.cell_id): row for row in complete.itertuples(index=False)}
     rows = []
     for cell in cells:
-        part = by_cell.get(cell.pk)
-        if part is None or not len(part):
+        figs = figures.get(cell.pk)
+        if figs is None or figs.latest_cycle is None:  # no complete cycle
             rows.append((cell.pk, np.nan, "no cycling data", ""))
             continue
-        metrics = cell_metrics(part, **refs.get(cell.project_id, {}))
-        labels = dict(zip(part["cycle"].astype(int), part["c_rate_label"].fillna(""), strict=True))
-        value, why, rate = _cycling_value(outcome, metrics, part, cycle, labels)
+        value, why, rate = _cycling_value(outcome, figs, at_cycle.get(cell.pk), cycle)
         rows.append((cell.pk, value, why, f"{rate}; {_window(cell)}"))
     return pd.DataFrame(rows, columns=["cell", "value", "why", "protocol"]).set_index("cell")
 
 
-def _cycling_value(outcome: Outcome, metrics: dict, part: pd.DataFrame, cycle: int | None, labels: dict):
-    """(value, why missing, C-rate part of the protocol) of one cell's cycling outcome."""
+def _cycling_value(outcome: Outcome, figs, row, cycle: int | None):
+    """(value, why missing, C-rate part of the protocol) of one cell's cycling outcome, from its stored figures
+    and its row at the cycle the outcome is read at (cycle 1 for formation, N for 'at cycle N'; None if absent)."""
     key = outcome.key
-    per_g = metrics.get("capacity_unit") == "mAh/g"
+    per_g = figs.capacity_unit == "mAh/g"
+    label = (row.c_rate_label if row is not None else "") or "?"
     if outcome.protocol == "formation":
-        value = metrics.get(key)
+        value = getattr(figs, key)
         why = "" if value is not None else ("no active mass on the build sheet" if not per_g and key != "initial_ce_percent"
                                             else "cycle 1 incomplete")
-        return _num(value), why, f"cycle 1 at {labels.get(1) or '?'}"
+        return _num(value), why, f"cycle 1 at {label}"
     if outcome.protocol == "cycle":
-        at = part.loc[part["cycle"].astype(int) == cycle, "discharge_mah_g"]
-        cap = float(at.iloc[0]) if len(at) else np.nan
-        if not len(at):
+        if row is None:
             return np.nan, f"did not reach cycle {cycle}", ""
+        cap = float(row.discharge_mah_g)
         if key == "retention_at_cycle_percent":
-            # The one definition (cycling.analysis.fade.retention_series), on cell_metrics' basis and reference.
-            from cycling.analysis import cell_retention_series
+            # The one definition (cycling.analysis.retention_series) on cell_metrics' basis (the delivered half,
+            # per gram) and reference: the stored reference cycle and its capacity.
+            from cycling.analysis import retention_series
 
-            ref_cycle = metrics.get("retention_reference_cycle")
-            series, _ = cell_retention_series(part, reference_cycle=ref_cycle)
-            value = float(series[np.flatnonzero(part["cycle"].astype(int).to_numpy() == cycle)[0]]) if per_g else np.nan
+            ref_cycle = figs.retention_reference_cycle
+            value = np.nan
+            if per_g:
+                delivered = float(getattr(row, f"{figs.capacity_half}_mah_g"))
+                value = float(retention_series(np.array([ref_cycle, cycle], dtype=object),
+                                               np.array([figs.reference_capacity, delivered], dtype=float),
+                                               ref_cycle)[1])
             return value, "" if np.isfinite(value) else "no reference capacity", (
-                f"cycle {cycle} at {labels.get(cycle) or '?'} vs cycle {ref_cycle}")
-        return cap, "" if np.isfinite(cap) else "no active mass on the build sheet", (
-            f"cycle {cycle} at {labels.get(cycle) or '?'}")
+                f"cycle {cycle} at {label} vs cycle {ref_cycle}")
+        return cap, "" if np.isfinite(cap) else "no active mass on the build sheet", f"cycle {cycle} at {label}"
     # long-term: retention at last, decay, cycles to 80 %
-    value = _num(metrics.get(key))
-    long_term = part.loc[part["segment"] == "long-term", "c_rate_label"].fillna("")
-    rate = long_term.mode().iloc[0] if len(long_term) and len(long_term.mode()) else "?"
+    value = _num(getattr(figs, key))
+    rate = figs.long_term_c_rate_label or "?"
     why = "" if np.isfinite(value) else ("did not fall to 80 % of the reference" if key == "cycles_to_80_percent"
                                          else "not enough cycles")
     return value, why, f"long-term at {rate}"

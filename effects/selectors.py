@@ -110,8 +110,9 @@ def selected_cells(user, query: EffectQuery) -> list[Cell]:
     if query.project_id:
         cond |= Q(project_id=query.project_id)
     return list(Cell.objects.restrict(user).filter(cond)
-                .select_related("group", "coating__material", "electrolyte", "catholyte", "cathode_material", "anode")
-                .prefetch_related("pressing_steps").order_by("group__name", "replicate_number", "name"))
+                .select_related("group", "coating__material", "electrolyte", "electrolyte_batch", "catholyte",
+                                    "cathode_material", "anode")
+                .order_by("group__name", "replicate_number", "name"))
 
 
 def cell_table(cells: list[Cell], outcome: str, cycle: int | None = None) -> pd.DataFrame:

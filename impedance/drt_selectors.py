@@ -17,7 +17,8 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
-from django.core.cache import caches
+
+from cycling.cache import read_guarded, write_guarded
 
 from .drt import DRT_VERSION, DrtError, DrtPeak, arc_frequency_hz, compare_with_fit, drt_fit, drt_series
 from .models import EisFit, EisSpectrum
@@ -51,29 +52,14 @@ def _compute(spectrum: EisSpectrum, lambda_: float | None) -> dict:
     }
 
 
-def _cache_get_many(keys: list[str]) -> dict:
-    try:
-        return caches["dashboard"].get_many(keys)
-    except Exception as exc:  # noqa: BLE001 (a cache outage must not fail the page)
-        log.warning("DRT cache unreadable (%s)", exc)
-        return {}
-
-
-def _cache_set_many(values: dict) -> None:
-    try:
-        caches["dashboard"].set_many(values, CACHE_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("DRT cache unwritable (%s)", exc)
-
-
 def spectra_drts(spectra: list[EisSpectrum], *, lambda_: float | None = None) -> list[dict]:
     """The DRT of each stored sweep as a plain dict (the CLI's keys plus provenance), or ``{"error": reason}``;
     one cache round trip for those already computed."""
     keys = [_key(s, lambda_) for s in spectra]
-    found = _cache_get_many(keys)
+    found = read_guarded(keys, what="DRT")
     missing = {k: _compute(s, lambda_) for k, s in zip(keys, spectra, strict=True) if k not in found}
     if missing:
-        _cache_set_many(missing)
+        write_guarded(missing, timeout_s=CACHE_TIMEOUT_S, what="DRT")
     return [found.get(k) or missing[k] for k in keys]
 
 

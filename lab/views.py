@@ -152,9 +152,10 @@ def cell_detail(request, pk):
     datafiles = list(cell.datafiles.select_related("uploaded_by", "device").order_by("-created_at"))
     has_cycles = any(f.is_active and f.kind == DataFile.Kind.CYCLING for f in datafiles)
     eis = eis_selectors.eis_provenance(f.pk for f in datafiles if f.kind == DataFile.Kind.EIS)
+    profiles = cycling_selectors.format_profile_provenance(f.provenance for f in datafiles)
     for f in datafiles:
         f.findings = _findings_of(f)
-        f.how_made = _how_made(f)
+        f.how_made = _how_made(f, profiles)
         f.run_start = _run_start(f)
         # refused because no reader recognises its layout: the page links it to the format-profile form
         f.unknown_layout = f.status == DataFile.Status.FAILED and UNKNOWN_LAYOUT_HINT in (f.error or "")
@@ -196,9 +197,10 @@ def _findings_of(datafile) -> list[dict]:
     return sorted(out, key=lambda f: f.get("severity") != "warning")
 
 
-def _how_made(datafile) -> dict:
-    """Provenance of a file's numbers for the page: versions, the build values used, CE convention and the
-    dQ/dV parameters (the ingest's if it recorded them, else analysis.DqdvParams' defaults, which it used)."""
+def _how_made(datafile, profiles: dict) -> dict:
+    """Provenance of a file's numbers for the page: versions, the build values used, CE convention, the format
+    profile (by its name as it is now) and the dQ/dV parameters (the ingest's if it recorded them, else
+    analysis.DqdvParams' defaults, which it used)."""
     from dataclasses import asdict
 
     from cycling.analysis import DqdvParams
@@ -208,6 +210,7 @@ def _how_made(datafile) -> dict:
     if "window" in stored:  # files ingested before the field carried its unit
         stored["window_points"] = stored.pop("window")
     return {**{k: v for k, v in prov.items() if k not in ("land_cycle_table", "findings")},
+            "format_profile": cycling_selectors.format_profile_of(prov, profiles),
             "dqdv": stored or asdict(DqdvParams()), "dqdv_defaults": not stored,
             "computed_at": parse_datetime(prov["computed_at"]) if prov.get("computed_at") else None}
 

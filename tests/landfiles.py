@@ -31,3 +31,10 @@ NOT_A_CYCLER_REASON = "no record table"
 # like an export; NOT_A_CYCLER does not and is refused with 415), the ingest then fails it with this reason.
 CUT_EXPORT = b"Record,Voltage/V,Current/mA\n1,3.1,0.1\n2,3.2,0.1\n"
 CUT_EXPORT_REASON = "no test time, capacity column"
+
+
+def land_bytes(records) -> bytes:
+    """Records (the simulator's or a reader's) as LAND's modern xlsx export, as bytes."""
+    buf = io.BytesIO()
+    write_land(records, buf)
+    return buf.getvalue()

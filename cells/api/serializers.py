@@ -65,7 +65,7 @@ class CellSerializer(serializers.ModelSerializer):
             "cathode_active_fraction", "composite_loading_mg_cm2", "electrolyte", "separator_mass_mg", "anode",
             "die_diameter_mm", "area_cm2", "stack_pressure_mpa", "theoretical_capacity_mah_g",
             "voltage_min_v", "voltage_max_v", "voltage_reference", "temperature_c", "rest_before_test_h",
-            "test_electrode", "first_half", "pressing_steps", "derived", "created_at", "updated_at",
+            "test_electrode", "first_half", "cycler_channel", "pressing_steps", "derived", "created_at", "updated_at",
         ]
 
     def get_coating_label(self, cell) -> str:

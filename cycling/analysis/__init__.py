@@ -30,7 +30,8 @@ _export("fade", "knee_point", "window_decay", "run_metrics", "retention", "reten
 _export("columns", "CYCLE_CONTRACT", "Column", "columns_for", "names_for", "headers_for", "rounded", "rounded_row")
 _export("crosscheck", "cross_check")
 _export("pipeline", "Analysis", "analyse")
-_export("metrics", "CELL_METRIC_KEYS", "cell_metrics", "delivered_capacity", "cell_retention_series", "first_half_of")
+_export("metrics", "CELL_METRIC_KEYS", "cell_metrics", "delivered_capacity", "cell_retention_series", "first_half_of",
+        "long_term_rate_label")
 
 __all__ = sorted(_EXPORTS)
 

@@ -29,7 +29,6 @@ from .common import CellSpec, detect_first_half
 from .cycles import channel_restarts, format_runs, record_kind_codes
 from .cycles import derive_cycles as _derive_cycles
 from .differential import DqdvParams, dqdv_all
-from .peaks import dqdv_peak_table
 from .summary import summarize_cycles
 
 WARNING, INFO = "warning", "info"
@@ -568,6 +567,8 @@ def peak_tracking(records: pd.DataFrame, *, curves=None, params: DqdvParams | No
     '<half>-<n>', n counting from 1 in order of first appearance (then by voltage). One row per peak with
     the columns of PEAK_TRACK_COLUMNS, sorted by cycle, half, voltage: ready for CSV download.
     """
+    from .peaks import dqdv_peak_table  # scipy.signal: only the peak tracking needs it, not the pipeline
+
     if curves is None:
         curves = dqdv_all(records, params, cycles=cycles)
     table = dqdv_peak_table(curves, prominence_fraction=prominence_fraction, min_separation_mv=min_separation_mv,

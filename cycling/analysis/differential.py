@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.signal import savgol_filter
 
 from .common import _CHARGE, _check, _kind_codes, _mode_flags
+from .savgol import savgol_rows
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def dqdv_all(records: pd.DataFrame, params: DqdvParams | None = None, *, cycles:
     n_grid = len(grid)
     win = min(window | 1, n_grid if n_grid % 2 else n_grid - 1)
     if smooth and win > polyorder and n_grid >= 3:
-        d = savgol_filter(q, win, polyorder, deriv=1, delta=step, axis=1, mode="interp")
+        d = savgol_rows(q, win, polyorder, deriv=1, delta=step)  # scipy.signal.savgol_filter, axis 1, "interp"
     elif n_grid >= 2:
         d = np.gradient(q, step, axis=1)
     else:

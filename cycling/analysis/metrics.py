@@ -50,6 +50,15 @@ def cell_metrics(cycles: pd.DataFrame, *, ce_convention: str | None = None, refe
                        window=window)
 
 
+def long_term_rate_label(cycles: pd.DataFrame) -> str:
+    """The C-rate label most of the cell's long-term cycles ran at (the first in sort order of equally common ones),
+    '' without long-term cycles or labels: the protocol a long-term figure was measured at."""
+    if cycles is None or not len(cycles) or "segment" not in cycles:
+        return ""
+    common = cycles.loc[cycles["segment"] == "long-term", "c_rate_label"].fillna("").mode()
+    return str(common.iloc[0]) if len(common) else ""
+
+
 def delivered_capacity(cycles: pd.DataFrame, *, ce_convention: str | None = None) -> tuple[np.ndarray, str, str]:
     """(capacity per row, unit, half) on the basis every metric uses: the delivered (second) half-cycle of the
     cell's CE convention, per gram when any row has a mass, else mAh. Rows keep their order (partial ones too)."""

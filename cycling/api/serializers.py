@@ -6,6 +6,7 @@ from readers import UNKNOWN_LAYOUT_HINT
 
 from ..analysis.columns import MODEL, columns_for
 from ..models import CYCLE_FIELDS, CycleSummary, DataFile
+from ..selectors import format_profile_of, format_profile_provenance
 
 
 class DataFileSerializer(serializers.ModelSerializer):
@@ -20,6 +21,8 @@ class DataFileSerializer(serializers.ModelSerializer):
     reader_version = serializers.SerializerMethodField()
     # A file refused because no reader recognises its layout: the page where a lab admin maps it once.
     format_profile_url = serializers.SerializerMethodField()
+    # The format profile that read it (id, name as it is now, version applied, current version), else null.
+    format_profile = serializers.SerializerMethodField()
 
     class Meta:
         model = DataFile
@@ -28,7 +31,7 @@ class DataFileSerializer(serializers.ModelSerializer):
             "progress_percent", "error", "warnings", "n_records", "n_cycles", "attempts", "superseded_by",
             "timeline_position", "timeline_relation", "timeline_mark", "cycle_offset", "timeline_warnings",
             "instrument", "reader", "reader_version", "metadata", "provenance", "uploaded_by", "device", "created_at", "started_at", "finished_at",
-            "status_url", "traceback", "format_profile_url",
+            "status_url", "traceback", "format_profile_url", "format_profile",
         ]
         read_only_fields = fields
 
@@ -39,6 +42,19 @@ class DataFileSerializer(serializers.ModelSerializer):
         if obj.status != DataFile.Status.FAILED or UNKNOWN_LAYOUT_HINT not in (obj.error or ""):
             return None
         return self.context["request"].build_absolute_uri(f"{reverse('format-profile-new')}?datafile={obj.pk}")
+
+    def get_format_profile(self, obj) -> dict | None:
+        provenance = obj.provenance or {}
+        if not provenance.get("profile"):
+            return None
+        # A list asks once for the profiles of the whole page, not once per file (the context is the page's).
+        profiles = self.context.setdefault("format_profiles", {})
+        if provenance.get("profile_id") not in profiles:
+            page = getattr(self.parent, "instance", None) if self.parent is not None else None
+            rows = [getattr(f, "provenance", None) or {} for f in page] if page is not None else [provenance]
+            asked = {p.get("profile_id") for p in rows if p.get("profile")}
+            profiles.update(dict.fromkeys(asked, {}) | format_profile_provenance(rows))
+        return format_profile_of(provenance, profiles)
 
     def get_traceback(self, obj) -> str | None:
         user = self.context["request"].user
@@ -69,7 +85,8 @@ class DataFileUploadSerializer(serializers.Serializer):
     channel = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=100,
         help_text="For a file of several channels (an Arbin workbook with one sheet per channel): the channel "
-                  "whose data is this cell's, e.g. '1-053'.")
+                  "whose data is this cell's, e.g. '1-053'. Without it, the cell's registered cycler channel is "
+                  "read and each other channel goes to the cell of the project registered on it.")
     profile = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=80,
         help_text="The name of a format profile to read the file with (a text layout no reader knows, mapped "

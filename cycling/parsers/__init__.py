@@ -1,11 +1,37 @@
-"""Instrument-file parsers (pure Python: no Django here, so notebooks and scripts can use them)."""
+"""Instrument-file parsers (pure Python: no Django here, so notebooks and scripts can use them).
+
+`from cycling.parsers import X` keeps working for every public name: the names resolve lazily to their
+module on first use, so importing a light module of the package (`recordsheets`, `sniff`, `signatures`)
+does not import pandas (see recordsheets: why a command loads a workbook's record sheets before it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from readers.errors import ParseError
 
-from .export import Export
-from .land import PARSER_VERSION, RECORD_COLUMNS, read_land
-from .registry import Profile, read_export, read_runs, reader_version
-from .sniff import MAX_UNCOMPRESSED_BYTES
+# public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    "Export": "export", "PARSER_VERSION": "land", "RECORD_COLUMNS": "land", "read_land": "land",
+    "Profile": "registry", "pick_run": "registry", "read_export": "registry", "read_runs": "registry",
+    "reader_version": "registry", "same_channel": "registry",
+    "MAX_UNCOMPRESSED_BYTES": "sniff",
+}
 
 __all__ = ["MAX_UNCOMPRESSED_BYTES", "PARSER_VERSION", "RECORD_COLUMNS", "Profile", "Export", "ParseError", "read_export",
-           "read_land", "read_runs", "reader_version"]
+           "pick_run", "read_land", "read_runs", "reader_version", "same_channel"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cycling.parsers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

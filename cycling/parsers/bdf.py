@@ -729,6 +729,6 @@ def write_bdf(records: pd.DataFrame, target: str | os.PathLike | BinaryIO, *, fm
 
 # The reader registry's entry (cycling.parsers.registry, when it lands): how to recognise and read a BDF table.
 READER = Reader(
-    "assb-lab bdf", "BDF", lambda probe: sniff(probe.data[:4096], probe.name),
+    "assb-lab bdf", "BDF", lambda probe: sniff(probe.head[:4096], probe.name),
     lambda probe: read_bdf(io.BytesIO(probe.data), name=probe.name, progress=probe.progress), READER_VERSION,
 )

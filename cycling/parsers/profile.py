@@ -271,13 +271,14 @@ def records_of(data: bytes, mapping: Mapping, *, nrows: int | None = None) -> tu
 
 
 def read_with_profile(data: bytes, mapping: Mapping, *, name: str = "upload", profile: str = "",
-                      profile_version: int | None = None) -> Export:
-    """An Export of ``data`` read with ``mapping`` (the file's provenance names the profile and its version)."""
+                      profile_version: int | None = None, profile_id: int | None = None) -> Export:
+    """An Export of ``data`` read with ``mapping`` (the file's provenance names the profile, its key and the
+    version applied)."""
     try:
         records, meta = records_of(data, mapping)
     except ParseError as exc:
         raise exc.located(file=name) from None
-    meta.update(profile=profile, profile_version=profile_version, parser_version=VERSION)
+    meta.update(profile=profile, profile_id=profile_id, profile_version=profile_version, parser_version=VERSION)
     summarise(records, meta)
     return Export(records=records, cycle_table=None, step_table=None, metadata=meta, source_name=name,
                   instrument=profile or "format profile", reader=READER_NAME, reader_version=VERSION)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -29,9 +30,17 @@ def _load(registry: Registry) -> None:
             registry.register(reader)
     registry.register(bdf.READER)
     registry.register(Reader("assb-lab land", "LAND", _land_sniff,
-                             lambda probe: read_land(io.BytesIO(probe.data), name=probe.name,
-                                                     progress=probe.progress),
+                             lambda probe: read_land(_land_source(probe), name=probe.name, progress=probe.progress),
                              PARSER_VERSION))
+
+
+def _land_source(probe: Probe):
+    """A workbook on disk goes to read_land by its path: fastexcel and calamine read only the parts they need
+    from it, and neither the probe nor fastexcel holds a copy of the file's bytes under the record sheet's
+    cell grid (the peak memory of the read). Anything else as the bytes already read."""
+    if probe.path is not None and probe.fmt == "zip":
+        return probe.path
+    return io.BytesIO(probe.data)
 
 
 READERS: Registry[Probe, Export] = Registry(_load)
@@ -71,18 +80,38 @@ def read_export(
     ``profiles`` are a lab's format profiles that may apply (those of the uploading cycler PC, or the one the
     upload names): see read_runs."""
     runs = read_runs(source, name=name, progress=progress, profiles=profiles)
+    return pick_run(runs, channel)
+
+
+def pick_run(runs: Sequence[Export], channel: str | None) -> Export:
+    """The run of ``channel`` (any run of a one-run file when None); a ParseError listing the file's channels
+    when there are several and none or no such channel is named."""
     display = runs[0].source_name
     if channel is None and len(runs) == 1:
         return runs[0]
     listing = ", ".join(str(run.metadata.get("channel")) for run in runs)
     if channel is None:
         raise ParseError(f"the file holds {len(runs)} channels ({listing}), one cell each: name the channel "
-                         "of this cell when uploading, or upload once per channel", file=display)
-    wanted = str(channel).strip().lower()
-    found = [run for run in runs if str(run.metadata.get("channel", "")).strip().lower() == wanted]
+                         "of this cell when uploading, upload once per channel, or record each cell's cycler "
+                         "channel on its build sheet", file=display)
+    found = [run for run in runs if same_channel(run.metadata.get("channel"), channel)]
     if not found:
         raise ParseError(f"it holds no channel '{channel}' (its channels: {listing})", file=display)
     return found[0]
+
+
+def same_channel(a, b) -> bool:
+    """Whether two spellings name one cycler channel: 'Channel_1-053', '1-053', '1-53' and 'ch 1-053' do;
+    '11' and '1-1' do not (the numbers and letters are compared, leading zeros and separators ignored)."""
+    return bool(a is not None and b is not None and _channel_parts(a) and _channel_parts(a) == _channel_parts(b))
+
+
+def _channel_parts(value) -> tuple:
+    text = _CHANNEL_PREFIX.sub("", str(value).strip().lower())
+    return tuple(int(part) if part.isdigit() else part for part in re.findall(r"\d+|[a-z]+", text))
+
+
+_CHANNEL_PREFIX = re.compile(r"^(?:channel|chl|ch)(?=[\s_:#.-]*\d)[\s_:#.-]*")
 
 
 def read_runs(
@@ -100,14 +129,15 @@ def read_runs(
     display = name or display_name(source)
     streamed = _read_streamed(source, display, progress, profiles)
     if streamed is not None:
-        return [_finish(*streamed, display)]
-    data = _read_bytes(source, display)
-    probe = Probe(data=data, name=display, progress=progress or (lambda fraction: None))
-    if not data or data.isspace():  # isspace stops at the first byte of content; strip copied the file
+        export, reader = streamed
+        return _finish([export], reader, display)
+    probe = _probe(source, display, progress)
+    if probe.blank():
         raise ParseError("the file is empty", file=display)
     signature = probe.signature
     if signature is not None and signature.refusal:
-        raise ParseError(f"it is {signature.what}: {signature.refusal}", file=display)
+        unread = ", which this system does not read" if signature.native else ""
+        raise ParseError(f"it is {signature.what}{unread}: {signature.refusal}", file=display)
     with reading(display, subject="file"):
         reader = _profile_reader(probe, profiles) or READERS.pick(probe)
     if reader is None:
@@ -117,21 +147,25 @@ def read_runs(
     # XmlError, a construct error in access-parser) reaches the uploader as a ParseError naming the file.
     with reading(display, subject=f"{reader.instrument} file", also=(Exception,)):
         export = reader.read(probe)
-    return [_finish(run, reader, display) for run in export.runs or [export]]
+    return _finish(export.runs or [export], reader, display)
 
 
-def _finish(run: Export, reader: Reader, display: str) -> Export:
-    """A run as read_runs hands it out: its warnings, provenance and the registered reader that read it."""
-    run.runs = []
-    run.warnings.extend(run.metadata.pop("reader_warnings", []))
-    run.reader_version = run.reader_version or reader.version
-    run.source_name = display
-    run.metadata.setdefault("instrument", run.instrument)
-    run.metadata.setdefault("reader", run.reader)
-    run.metadata.setdefault("reader_version", run.reader_version)
-    run.metadata["parser"] = reader.name
-    run.metadata["parser_version"] = reader.version
-    return run
+def _finish(runs: list[Export], reader: Reader, display: str) -> list[Export]:
+    """The runs as read_runs hands them out: their warnings, provenance and the registered reader that read them."""
+    channels = [str(run.metadata.get("channel")) for run in runs]
+    for run in runs:
+        run.runs = []
+        if len(runs) > 1:  # every run knows the file's other channels (the ingest gives each its cell)
+            run.metadata.update(channels_in_file=len(runs), file_channels=channels)
+        run.warnings.extend(run.metadata.pop("reader_warnings", []))
+        run.reader_version = run.reader_version or reader.version
+        run.source_name = display
+        run.metadata.setdefault("instrument", run.instrument)
+        run.metadata.setdefault("reader", run.reader)
+        run.metadata.setdefault("reader_version", run.reader_version)
+        run.metadata["parser"] = reader.name
+        run.metadata["parser_version"] = reader.version
+    return runs
 
 
 # The head a streamed read is chosen by: more than any reader's sniff (and a profile's header line) looks at.
@@ -179,13 +213,15 @@ def _read_streamed(source, display: str, progress, profiles: Sequence[Profile]) 
 
 @dataclass(frozen=True)
 class Profile:
-    """A lab's format profile as the registry sees it: its name and version (provenance), its mapping, and
-    whether the upload named it (``forced``: read with it whatever the header says)."""
+    """A lab's format profile as the registry sees it: its name, version and key (provenance: the key, its
+    database id, survives a rename), its mapping, and whether the upload named it (``forced``: read with it
+    whatever the header says)."""
 
     name: str
     version: int
     mapping: Mapping
     forced: bool = False
+    key: int | None = None
 
 
 def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
@@ -197,20 +233,26 @@ def _profile_reader(probe: Probe, profiles: Sequence[Profile]) -> Reader | None:
         return None
     return Reader(PROFILE_READER, chosen.name, lambda probe: True,
                   lambda probe: read_with_profile(probe.data, chosen.mapping, name=probe.name, profile=chosen.name,
-                                                  profile_version=chosen.version),
+                                                  profile_version=chosen.version, profile_id=chosen.key),
                   PROFILE_VERSION)
 
 
-def _read_bytes(source, display: str) -> bytes:
+def _probe(source, display: str, progress: Callable[[float], None] | None) -> Probe:
+    """The Probe of a file object (its bytes read once) or of a path: a regular file is read only as far as
+    the sniffs and the chosen reader need (LAND's xlsx reader opens it itself and never holds its bytes)."""
     try:
         if isinstance(source, str | os.PathLike):
             if os.path.getsize(source) > _MAX_FILE_BYTES:
                 raise ParseError("the file is larger than 4 GiB", file=display)
+            if os.path.isfile(source):
+                probe = Probe(path=os.fspath(source), name=display, progress=progress)
+                probe.head  # noqa: B018 (an unreadable file is refused here, as when the bytes were read)
+                return probe
             with open(source, "rb") as handle:
-                return handle.read()
+                return Probe(data=handle.read(), name=display, progress=progress)
         data = source.read()
     except OSError as exc:
         raise ParseError(f"the file cannot be read ({exc.strerror or exc})", file=display) from None
     if isinstance(data, str):
         raise ParseError("a text stream was given; open the file in binary mode", file=display)
-    return bytes(data)
+    return Probe(data=bytes(data), name=display, progress=progress)

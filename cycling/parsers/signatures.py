@@ -17,13 +17,15 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 @dataclass(frozen=True)
 class Signature:
-    """One kind of file. ``fmt`` is the id readers sniff for; ``refusal`` is set for what nobody reads."""
+    """One kind of file. ``fmt`` is the id readers sniff for; ``refusal`` is set for what nobody reads;
+    ``native`` marks a cycler's own binary format (an export, but not one this system reads)."""
 
     fmt: str
     what: str
     magic: bytes = b""
     offset: int = 0
     refusal: str | None = None
+    native: bool = False
 
 
 # Binary signatures, checked in order at their offset.
@@ -32,9 +34,11 @@ BINARY: list[Signature] = [
     Signature("ole2", "an OLE2 container (legacy Excel .xls)", OLE2_MAGIC),
     Signature("nda", "a Neware .nda binary file", b"NEWARE"),
     Signature("parquet", "a Parquet file", b"PAR1"),
-    Signature("mpr", "a BioLogic .mpr binary file", b"BIO-LOGIC MODULAR FILE",
-              refusal="the open readers of .mpr files are GPL-licensed; export the data as text from "
-                      "EC-Lab (Export as Text, .mpt) and upload that"),
+    # Every open reader of .mpr is GPL or derived from one (docs/architecture.md, "Native binary files").
+    Signature("mpr", "a BioLogic .mpr file (EC-Lab's binary format)", b"BIO-LOGIC MODULAR FILE", native=True,
+              refusal="no reader of it under a licence this project can ship exists (galvani, yadg and "
+                      "eclabfiles are GPL). In EC-Lab, export the data as text (Export as Text, .mpt) and upload "
+                      "that"),
     # read by access-parser (Apache-2.0, pure Python): no ODBC driver or mdbtools on the server
     Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard Jet DB", offset=4),
     Signature("res", "an Arbin .res file (Microsoft Access database)", b"Standard ACE DB", offset=4),

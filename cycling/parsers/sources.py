@@ -7,7 +7,6 @@ import csv
 import gc
 import io
 import itertools
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,33 +17,18 @@ import pandas as pd
 from readers.errors import ParseError
 
 from .columns import ALIASES, CANONICAL_DIMENSION, Header, is_unit_text, normalise_name, parse_header
+from .recordsheets import RecordSheets, open_reader, table_kind, take
 from .sniff import sniff_binary
 from .values import only_numbers
 
 _HEAD_ROWS = 200
 
-_KIND_PATTERNS = [
-    ("record", re.compile(r"^(record|records|recordtab|rec|记录|记录表|数据|详细数据)(\d*)$")),
-    ("cycle", re.compile(r"^(cycle|cycles|cycletab|循环|循环表)$")),
-    ("step", re.compile(r"^(step|steps|steptab|工步|工步表)(\d*)$")),
-]
 _INFO_KEYS = {
     "instrument": "instrument", "device": "instrument", "equipment": "instrument", "设备": "instrument",
     "仪器": "instrument", "channel": "channel", "chl": "channel", "通道": "channel",
     "barcode": "barcode", "条码": "barcode", "条形码": "barcode",
     "starttime": "start_time", "开始时间": "start_time", "启动时间": "start_time",
 }
-
-
-def table_kind(name: object) -> tuple[str | None, int]:
-    """'Record-Tab2' -> ('record', 2); anything that is not a LAND table name -> (None, 0)."""
-    key = re.sub(r"[\s\-_\[\]()]+", "", str(name or "")).lower()
-    for kind, pattern in _KIND_PATTERNS:
-        match = pattern.match(key)
-        if match:
-            digits = match.group(2) if pattern.groups >= 2 else ""
-            return kind, int(digits) if digits else 0
-    return None, 0
 
 
 @dataclass
@@ -300,54 +284,39 @@ def _read_sheets(handle, found: Found, report: Callable[[float], None], *, fast_
 def _fast_record_blocks(source: bytes | str, report: Callable[[float], None]):
     """(sheet names, {record sheet: Block or None}) as fastexcel reads them, or None when fastexcel cannot
     open the workbook or it is not a LAND one (python-calamine then words the refusal). The reader is
-    released on return, before python-calamine opens the workbook."""
+    released on return, before python-calamine opens the workbook. Record sheets a command preloaded from
+    this file (recordsheets.preloaded) are taken, not loaded again."""
     from .sniff import refuse_other_instrument_sheets
 
-    if isinstance(source, str) and not source.lower().endswith((".xlsx", ".xlsm")):
-        # fastexcel picks the format of a path by its extension; an xlsx saved under another name is read
-        # from its bytes.
-        with open(source, "rb") as handle:
-            source = handle.read()
-    reader = _fast_reader(source)
-    if reader is None:
-        return None
+    book = take(source) if isinstance(source, str) else None
+    if book is None:
+        if isinstance(source, str) and not source.lower().endswith((".xlsx", ".xlsm")):
+            # fastexcel picks the format of a path by its extension; an xlsx saved under another name is
+            # read from its bytes.
+            with open(source, "rb") as handle:
+                source = handle.read()
+        reader = _fast_reader(source)
+        if reader is None:
+            return None
     try:
-        names = list(reader.sheet_names)
-        refuse_other_instrument_sheets(names)
+        book = book or RecordSheets(reader)
+        refuse_other_instrument_sheets(book.names)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return None
-    records = [(name, number) for name in names for kind, number in [table_kind(name)] if kind == "record"]
+    records = book.record_sheets()
     blocks: dict[str, Block | None] = {}
     for k, (name, number) in enumerate(records):
-        blocks[name] = _fast_record_block(reader, name, number)
+        blocks[name] = _fast_record_block(book, name, number)
         report(0.1 + 0.45 * (k + 1) / len(records))
-    return names, blocks
-
-
-class _QuietEmptyColumns(logging.Filter):
-    """fastexcel logs a warning for every all-empty column (LAND's unnamed spacer column): expected here."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Could not determine dtype")
+    return book.names, blocks
 
 
 def _fast_reader(source: bytes | str):
     """A fastexcel reader on the same bytes (or the file they were read from), or None (not installed, or it
     cannot open them)."""
-    try:
-        import fastexcel
-
-        dtype_log = logging.getLogger("fastexcel.types.dtype")
-        if not any(isinstance(f, _QuietEmptyColumns) for f in dtype_log.filters):
-            dtype_log.addFilter(_QuietEmptyColumns())
-
-        return fastexcel.read_excel(source)
-    except BaseException as exc:  # ImportError, fastexcel's own errors, pyo3 panics: python-calamine decides
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        return None
+    return open_reader(source)
 
 
 # Arrow types a canonical record column may have on the fast path, by dimension (all-empty columns aside).
@@ -357,30 +326,25 @@ _FAST_TYPES = {"text": {"string", "large_string"}, "datetime": {"timestamp[ms]",
 _FIRST_REAL_DATE = np.datetime64("1900-03-01")
 
 
-def _fast_record_block(reader, name: str, order: int) -> Block | None:
+def _fast_record_block(book: RecordSheets, name: str, order: int) -> Block | None:
     """A record sheet in the plain modern layout as one Block of typed columns, or None to let
     python-calamine read it (mixed cell types, text in a numeric column, time-of-day or duration cells,
     a header anywhere but row 1, unit rows, info lines, stacked blocks, blank rows, no data).
 
-    Only the columns a record field can come from (a canonical header), the first three (split_blocks
-    looks for titles and headers down the whole of them) and header-less ones are typed: every cell of
-    those is checked (a full-column strict type scan), the others are never turned into Arrow. Their cells
-    cannot change the records (the calamine path skips a column without a canonical header too); what
-    the fast path no longer sees is a second table whose header sits only in such columns among the
+    Only the columns a record field can come from are typed (recordsheets._load says which); the cells of
+    the others cannot change the records (the calamine path skips a column without a canonical header too);
+    what the fast path no longer sees is a second table whose header sits only in such columns among the
     first rows."""
-    seen: list = []
-
-    def wanted(info) -> bool:  # called by fastexcel once per column, left to right, before it types any
-        seen.append(info)
-        return info.index < 3 or info.name.startswith("__UNNAMED__") or parse_header(info.name).canonical is not None
-
+    loaded = book.load(name)
+    if loaded is None:
+        return None
+    sheet, seen = loaded
+    del loaded
     try:
-        sheet = reader.load_sheet(name, header_row=0, skip_rows=0, schema_sample_rows=None,
-                                  dtype_coercion="strict", use_columns=wanted)
         block = _fast_block(sheet, seen, name, order)
         del sheet
         return block
-    except BaseException as exc:  # strict typing refuses mixed columns; panics and odd input: fall back
+    except BaseException as exc:  # panics and odd input: fall back
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return None

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from cycling.parsers.signatures import identify
 from readers import Reader, Registry, decode_text
 from readers.errors import ParseError
 
@@ -45,7 +46,6 @@ __all__ = [
 
 MAX_BYTES = 20 * 1024 * 1024  # EIS exports are kilobytes; refuse anything absurd before parsing it
 
-_MPR_MAGIC = b"BIO-LOGIC MODULAR FILE"
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,9 @@ def sniff_format(lines: list[str]) -> str:
 def _decode(raw: bytes, name: str) -> tuple[str, str]:
     if not raw.strip():
         raise ParseError("the file is empty", file=name)
-    if raw.startswith(_MPR_MAGIC):
-        raise ParseError(
-            "this is a BioLogic binary .mpr file; export it as text from EC-Lab "
-            "(File > Export as Text, .mpt) and upload the .mpt", file=name
-        )
+    native = identify(raw[:64])
+    if native is not None and native.fmt == "mpr":  # the one signature table says what it is and what to do
+        raise ParseError(f"this is {native.what}, which this system does not read: {native.refusal}", file=name)
     try:
         return decode_text(raw, binary_message="binary content (NUL or control bytes); expected an EIS text export")
     except ParseError as exc:

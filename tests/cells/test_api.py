@@ -124,3 +124,12 @@ def test_it_serves_groups_and_materials_to_members(api, project, cell):
     other = ProjectFactory(name="hidden")
     GroupFactory(project=other, name="x")
     assert api.get("/api/v1/groups/").json()["count"] == 1
+
+
+def test_the_cycler_channel_is_edited_through_the_api_and_audited(api, cell):
+    from cells.models import AuditEvent
+
+    resp = api.patch(f"/api/v1/cells/{cell.pk}/", {"cycler_channel": "1-053"}, format="json")
+    assert resp.status_code == 200 and resp.json()["cycler_channel"] == "1-053"
+    event = AuditEvent.objects.filter(action="update", object_id=str(cell.pk)).latest("at")
+    assert event.detail["changes"] == {"cycler_channel": ["", "1-053"]}

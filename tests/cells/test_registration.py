@@ -124,3 +124,12 @@ def test_a_member_without_a_role_cannot_register(project, study):
     member = UserFactory(username="norole")
     project.members.add(member)
     assert web(member).get("/cells/new/").status_code == 403
+
+
+def test_it_records_the_cycler_channel_and_a_replicate_does_not_inherit_it(researcher, study):
+    resp = web(researcher).post("/cells/new/", sheet(study, cycler_channel="1-053"))
+    cell = Cell.objects.get(name="LNTO-04")
+    assert resp.status_code == 302 and cell.cycler_channel == "1-053"
+    assert 'id="cycler-channel">1-053<' in web(researcher).get(f"/cells/{cell.pk}/").content.decode()
+    form = web(researcher).get(f"/cells/new/?like={cell.pk}").context["form"]
+    assert "cycler_channel" not in form.initial  # a replicate runs on a channel of its own

@@ -57,3 +57,24 @@ def test_it_exits_2_with_the_reason_for_an_unreadable_file(tmp_path):
     bad.write_bytes(b"BIO-LOGIC MODULAR FILE\x1a" + b" " * 64)
     done = cli("summarize", bad)
     assert done.returncode == 2 and "run.mpr" in done.stderr and done.stdout == ""
+
+
+def test_it_loads_a_workbooks_record_sheet_before_pandas_is_imported(tmp_path):
+    """The record sheet's cell grid is the command's peak memory: nothing of pandas may sit under it."""
+    from cycling.simulate import study_cell
+    from cycling.testing import write_land
+
+    frame, _ = study_cell(group="coated", n_cycles=3, points_per_half_cycle=20, seed=5)
+    path = tmp_path / "cell.xlsx"
+    write_land(frame, path)
+    order = ("import sys, runpy\nimport cycling.parsers.recordsheets as sheets\nreal = sheets._load\n"
+             "def load(reader, name):\n"
+             "    sys.stderr.write(f'LOAD {name} pandas={\"pandas\" in sys.modules}\\n')\n"
+             "    return real(reader, name)\n"
+             "sheets._load = load\nsys.argv = ['cycling.cli', *sys.argv[1:]]\n"
+             "runpy.run_module('cycling.cli', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", order, "summarize", str(path), "--active-mass-mg", "6.597"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("LOAD")] == ["LOAD Record-Tab pandas=False"]
+    assert json.loads(done.stdout)["n_records"] == len(frame)

@@ -26,39 +26,11 @@ from cycling.analysis.columns import (
     names_for,
     rounded,
 )
-from cycling.simulate import STUDY_ACTIVE_MASS_MG, study_cell
-from cycling.testing import land_rounded, write_land
-from tests.factories import CellFactory
-from tests.helpers import ingest
+from cycling.simulate import STUDY_ACTIVE_MASS_MG
+from cycling.testing import land_rounded
 
 KIND_OF_FIELD = {models.FloatField: "float", models.PositiveIntegerField: "int", models.BigIntegerField: "int",
                  models.CharField: "text", models.BooleanField: "bool"}
-
-
-def _bytes(records) -> bytes:
-    buf = io.BytesIO()
-    write_land(records, buf)
-    return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def study_records():
-    return study_cell("coated", n_cycles=12, points_per_half_cycle=30)[0]
-
-
-@pytest.fixture
-def viewer_web(viewer):
-    from tests.web.conftest import web_client
-
-    return web_client(viewer)
-
-
-@pytest.fixture
-def imported(project, study_records):
-    cell = CellFactory(project=project, name="CONTRACT-01")
-    datafile = ingest(cell, _bytes(study_records), "contract.xlsx")
-    assert datafile.status == "imported", datafile.error
-    return cell
 
 
 # --- the table itself and the pure faces ---------------------------------------------------------
@@ -103,9 +75,9 @@ def test_it_rounds_to_the_precision_of_the_measurement():
 # --- the Django faces, on one imported cell ----------------------------------------------------------
 
 @pytest.mark.django_db
-def test_the_api_and_the_page_serve_the_contracted_columns(api, imported):
-    rows = api.get(f"/api/v1/cells/{imported.pk}/cycles/").json()
-    assert len(rows) == 12
+def test_the_api_and_the_page_serve_the_contracted_columns(api, imported_cell):
+    rows = api.get(f"/api/v1/cells/{imported_cell.pk}/cycles/").json()
+    assert len(rows) == 40
     assert list(rows[0]) == [*names_for(MODEL), "datafile"]
     assert set(names_for(PAGE)) <= set(rows[0])  # static/js/cell.js reads its columns from this endpoint
     schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]["CycleSummary"]["properties"]
@@ -113,14 +85,14 @@ def test_the_api_and_the_page_serve_the_contracted_columns(api, imported):
 
 
 @pytest.mark.django_db
-def test_the_cycles_download_has_the_contracted_headers_rounded(viewer_web, imported):
+def test_the_cycles_download_has_the_contracted_headers_rounded(web, imported_cell):
     from cycling.models import CycleSummary
 
-    body = viewer_web.get(f"/cells/{imported.pk}/cycles/export/?format=csv").content.decode("utf-8-sig")
+    body = web.get(f"/cells/{imported_cell.pk}/cycles/export/?format=csv").content.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(body)))
     headers = list(rows[0])
     assert [h for h in headers if h != "File"] == [c.header for c in columns_for(EXPORT)]
-    stored = CycleSummary.objects.get(cell=imported, cycle=5)
+    stored = CycleSummary.objects.get(cell=imported_cell, cycle=5)
     row = rows[4]
     for col in columns_for(EXPORT):
         if col.kind != "float" or getattr(stored, col.name) is None:
@@ -132,12 +104,12 @@ def test_the_cycles_download_has_the_contracted_headers_rounded(viewer_web, impo
 
 
 @pytest.mark.django_db
-def test_the_dataset_zip_has_the_contracted_cycle_columns(viewer, imported):
+def test_the_dataset_zip_has_the_contracted_cycle_columns(viewer, imported_cell):
     from lab.dataset import dataset_zip
 
-    data = b"".join(dataset_zip(viewer, [imported], records=()))
+    data = b"".join(dataset_zip(viewer, [imported_cell], records=()))
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        text = zf.read("cells/CONTRACT-01/cycles.csv").decode()
+        text = zf.read("cells/STUDY-01/cycles.csv").decode()
     header = text.splitlines()[0].split(",")
     assert header == [*names_for(DATASET), "datafile_id"]
     row = next(csv.DictReader(io.StringIO(text)))
@@ -145,17 +117,17 @@ def test_the_dataset_zip_has_the_contracted_cycle_columns(viewer, imported):
 
 
 @pytest.mark.django_db
-def test_monitoring_reads_the_contracted_columns(imported):
+def test_monitoring_reads_the_contracted_columns(imported_cell):
     from monitoring.selectors import cell_cycle_frame
 
-    frame = cell_cycle_frame(imported)
+    frame = cell_cycle_frame(imported_cell)
     assert set(names_for(MONITORING)) <= set(frame.columns)
-    assert len(frame) == 12 and np.isfinite(frame["discharge_mah_g"]).all()
+    assert len(frame) == 40 and np.isfinite(frame["discharge_mah_g"]).all()
 
 
-def test_summarize_prints_the_contracted_columns_rounded(tmp_path, study_records):
+def test_summarize_prints_the_contracted_columns_rounded(tmp_path, study_records, study_workbook):
     path = tmp_path / "contract.xlsx"
-    path.write_bytes(_bytes(study_records))
+    path.write_bytes(study_workbook)
     out = io.StringIO()
     call_command("summarize", str(path), "--active-mass-mg", str(STUDY_ACTIVE_MASS_MG), stdout=out)
     payload = json.loads(out.getvalue())

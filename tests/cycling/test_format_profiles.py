@@ -169,3 +169,70 @@ def test_an_edit_reads_the_files_of_earlier_versions_again(cell, admin_client, l
     assert datafile.provenance["profile_version"] == 2
     _, discharge = _capacities(datafile)
     np.testing.assert_allclose(discharge, truth["discharge_mah"] / 1000, rtol=0.005)
+
+
+def test_a_renamed_profile_still_reads_its_files_and_their_provenance_names_it_as_it_is_now(
+        cell, admin_client, api, lab_admin):
+    profile = services.format_profile_save(name="XT-8 tester", mapping=GERMAN_MAPPING, actor=lab_admin)
+    data, truth = german_export(9, n_cycles=2)
+    mapped = ingest(cell, data, "XT8-0009.txt")  # refused: no reader knows the layout
+    with mock.patch.object(services, "datafile_enqueue"):
+        services.datafile_read_with_profile(datafile=mapped, profile=profile, actor=lab_admin)
+    assert services.datafile_ingest(datafile_id=mapped.pk) == "imported"
+    named_id = posted_id(api, cell, german_export(10, n_cycles=2)[0], "XT8-0010.txt", profile="XT-8 tester")
+    assert services.datafile_ingest(datafile_id=named_id) == "imported"
+
+    # renamed in the browser (the mapping unchanged): the files it read are read again with its new version
+    with mock.patch.object(services, "datafile_enqueue") as enqueued:
+        resp = admin_client.post(f"/formats/{profile.pk}/", _form(action="save", name="XT-8 (hall B)"))
+    assert resp.status_code == 302
+    profile.refresh_from_db()
+    assert (profile.name, profile.version) == ("XT-8 (hall B)", 2)
+    assert sorted(c.args[0].pk for c in enqueued.call_args_list) == sorted([mapped.pk, named_id])
+    # until then their provenance names the profile as it is called now, with the version that read them
+    page = admin_client.get(f"/cells/{cell.pk}/").content.decode()
+    assert page.count('<dd data-key="profile">XT-8 (hall B), version 1 <span class="muted">(called XT-8 tester '
+                      'then)</span></dd>') == 2
+    body = api.get(f"/api/v1/datafiles/{mapped.pk}/").json()
+    assert body["format_profile"] == {"id": profile.pk, "name": "XT-8 (hall B)", "version": 1,
+                                      "current_version": 2}
+    for datafile_id in (mapped.pk, named_id):
+        assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+        datafile = DataFile.objects.get(pk=datafile_id)
+        assert (datafile.provenance["profile_id"], datafile.provenance["profile_version"]) == (profile.pk, 2)
+    _, discharge = _capacities(DataFile.objects.get(pk=mapped.pk))
+    np.testing.assert_allclose(discharge, truth["discharge_mah"], rtol=0.005)
+    page = admin_client.get(f"/cells/{cell.pk}/").content.decode()
+    assert page.count('<dd data-key="profile">XT-8 (hall B), version 2</dd>') == 2
+
+
+def test_files_read_before_profiles_had_keys_get_the_key_of_their_profile(cell, lab_admin):
+    import importlib
+
+    from django.apps import apps
+
+    profile = services.format_profile_save(name="XT-8 tester", mapping=GERMAN_MAPPING, actor=lab_admin)
+    old = ingest(cell, german_export(11, n_cycles=1)[0], "XT8-0011.txt")
+    DataFile.objects.filter(pk=old.pk).update(provenance={"profile": "XT-8 tester", "profile_version": 1},
+                                              metadata={"profile_requested": "XT-8 tester"})
+    importlib.import_module("cycling.migrations.0007_format_profile_keys").add_keys(apps, None)
+    old.refresh_from_db()
+    assert old.provenance == {"profile": "XT-8 tester", "profile_version": 1, "profile_id": profile.pk}
+    assert old.metadata == {"profile_requested": "XT-8 tester", "profile_requested_id": profile.pk}
+
+
+def test_a_list_of_files_read_by_profiles_asks_for_the_profiles_once(
+        cell, api, lab_admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.format_profile_save(name="XT-8 tester", mapping=GERMAN_MAPPING, actor=lab_admin)
+    for n in range(11, 14):
+        datafile_id = posted_id(api, cell, german_export(n, n_cycles=1)[0], f"XT8-{n:04d}.txt",
+                                profile="XT-8 tester")
+        assert services.datafile_ingest(datafile_id=datafile_id) == "imported"
+    with CaptureQueriesContext(connection) as queries:
+        body = api.get(f"/api/v1/datafiles/?cell={cell.pk}").json()
+    rows = body["results"] if isinstance(body, dict) else body
+    assert [r["format_profile"]["name"] for r in rows] == ["XT-8 tester"] * 3
+    assert sum("cycling_formatprofile" in q["sql"] for q in queries.captured_queries) == 1

@@ -10,30 +10,13 @@ import pytest
 from django.core.management import call_command
 
 from cycling.analysis import fade, run_metrics, summarize_cycles
-from cycling.simulate import simple_spec, simulate_cell, study_cell
-from cycling.testing import land_rounded, write_land
+from cycling.simulate import simple_spec, simulate_cell
+from cycling.testing import land_rounded
 from tests.factories import CellFactory
 from tests.helpers import ingest
+from tests.landfiles import land_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def _bytes(records) -> bytes:
-    buf = io.BytesIO()
-    write_land(records, buf)
-    return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def study_records():
-    return study_cell("coated", n_cycles=40, points_per_half_cycle=20)[0]
-
-
-@pytest.fixture
-def web(viewer):
-    from tests.web.conftest import web_client
-
-    return web_client(viewer)
 
 
 def _expected(cell, records, **refs) -> dict:
@@ -116,24 +99,21 @@ def _assert_agree(faces: dict, expected: dict):
             assert decay_ref == expected["decay_reference_cycle"], face
 
 
-def test_every_face_agrees_on_retention_and_decay_naming_the_reference(project, web, api, viewer, tmp_path,
-                                                                          study_records):
-    cell = CellFactory(project=project, name="AGREE-01")
-    data = _bytes(study_records)
-    assert ingest(cell, data, "agree.xlsx").status == "imported"
+def test_every_face_agrees_on_retention_and_decay_naming_the_reference(imported_cell, web, api, viewer, tmp_path,
+                                                                          study_records, study_workbook):
+    cell = imported_cell
     expected = _expected(cell, study_records)
     # The study's definitions: retention against the first long-term cycle, decay against cycle 1.
     assert expected["retention_reference_cycle"] == 3 and expected["decay_reference_cycle"] == 1
     assert 85.0 < expected["retention_percent"] < 100.0
-    faces = _faces(cell, web, api, viewer, tmp_path, data)
+    faces = _faces(cell, web, api, viewer, tmp_path, study_workbook)
     assert len(faces) == 10
     _assert_agree(faces, expected)
 
 
-def test_a_projects_reference_cycles_reach_every_face(project, web, api, viewer, tmp_path, study_records):
-    cell = CellFactory(project=project, name="AGREE-REF")
-    data = _bytes(study_records)
-    ingest(cell, data, "agree.xlsx")
+def test_a_projects_reference_cycles_reach_every_face(project, imported_cell, web, api, viewer, tmp_path,
+                                                      study_records, study_workbook):
+    cell = imported_cell
     web.get("/")  # the cell list stores the figures against the default references first
     project.retention_reference_cycle, project.decay_reference_cycle = 10, 5
     project.save()
@@ -141,7 +121,7 @@ def test_a_projects_reference_cycles_reach_every_face(project, web, api, viewer,
     default = _expected(cell, study_records)
     assert expected["retention_reference_cycle"] == 10 and expected["decay_reference_cycle"] == 5
     assert expected["retention_percent"] != pytest.approx(default["retention_percent"], abs=0.05)
-    faces = _faces(cell, web, api, viewer, tmp_path, data,
+    faces = _faces(cell, web, api, viewer, tmp_path, study_workbook,
                    summarize_args=("--reference-cycle", "10", "--decay-reference-cycle", "5"))
     _assert_agree(faces, expected)
     html = web.get(f"/cells/{cell.pk}/").content.decode()
@@ -155,7 +135,7 @@ def test_the_cell_list_measures_a_discharge_first_cell_on_its_charge(project, we
     discharge = (150.0,) * n                            # the first half stays
     spec = simple_spec(n, charge_mah_g=charge, discharge_mah_g=discharge, first_half="discharge", c_rates=1.0 / 3.0,
                        points_per_half_cycle=20)
-    assert ingest(cell, _bytes(simulate_cell(spec)), "dfirst.xlsx").status == "imported"
+    assert ingest(cell, land_bytes(simulate_cell(spec)), "dfirst.xlsx").status == "imported"
     from cycling.models import CellFigures
 
     stored = CellFigures.objects.get(cell=cell)  # stored by the ingest itself, before any page asked
@@ -182,3 +162,16 @@ def test_retention_and_decay_name_their_reference_cycles():
     assert d == {"decay_reference_cycle": 1, "decay_last_cycle": 5, "decay_cycles": 4,
                  "decay_percent_per_cycle": pytest.approx(10.0)}
     assert fade.initial_ce(cyc, [80.0, 99.0, 99.5, 99.6, 99.7]) == {"ice_cycle": 1, "initial_ce_percent": 80.0}
+
+
+def test_the_long_term_rate_is_the_label_most_long_term_cycles_ran_at():
+    import pandas as pd
+
+    from cycling.analysis import long_term_rate_label
+
+    cycles = pd.DataFrame({"segment": ["formation", "formation", "rate", "long-term", "long-term", "long-term"],
+                           "c_rate_label": ["0.1C", "0.1C", "1C", "C/3", "C/3", "1C"]})
+    assert long_term_rate_label(cycles) == "C/3"  # formation's two 0.1C cycles do not count
+    tie = cycles.assign(c_rate_label=["0.1C", "0.1C", "1C", "C/3", "1C", None])
+    assert long_term_rate_label(tie) == ""  # one each of C/3, 1C and unlabelled: the first in sort order, ''
+    assert long_term_rate_label(cycles[cycles["segment"] != "long-term"]) == ""

@@ -3,6 +3,7 @@ declines (to calamine) everything that is not the plain modern layout, so errors
 
 import datetime as dt
 import io
+import os
 
 import numpy as np
 import pandas as pd
@@ -244,3 +245,47 @@ def test_a_mixed_column_no_record_field_comes_from_keeps_the_fast_path(monkeypat
     fast, slow = read_both(workbook(rows), monkeypatch)
     assert_same(fast, slow)
     assert paths == {"fast": 1, "calamine": 0}  # only the columns records come from are typed and checked
+
+
+def test_a_workbook_on_disk_is_recognised_without_reading_its_bytes(records, tmp_path):
+    from cycling.parsers.probe import Probe
+    from cycling.parsers.registry import READERS
+
+    path = tmp_path / "cell.xlsx"
+    write_land(records, path)
+    probe = Probe(path=str(path), name="cell.xlsx")
+    assert READERS.pick(probe).name == "assb-lab land"
+    assert not probe.holds_bytes  # every sniff made do with the head and the sheet names
+
+
+def test_preloaded_record_sheets_are_taken_not_loaded_again(records, tmp_path, monkeypatch, paths):
+    from cycling.parsers import read_runs, recordsheets
+
+    path = tmp_path / "cell.xlsx"
+    write_land(records, path)
+    expected = read_land(str(path))
+    paths["fast"] = 0
+    loads = []
+    real = recordsheets._load
+    monkeypatch.setattr(recordsheets, "_load", lambda reader, name: loads.append(name) or real(reader, name))
+    with recordsheets.preloaded(path):
+        assert loads == ["Record-Tab"]
+        runs = read_runs(str(path))
+    assert loads == ["Record-Tab"] and paths == {"fast": 1, "calamine": 0}
+    assert len(runs[0].records) == len(records)
+    pd.testing.assert_frame_equal(runs[0].records, expected.records, check_exact=True)
+    assert recordsheets._PRELOADED == {}
+
+
+def test_a_file_changed_after_the_preload_is_read_anew(records, tmp_path, monkeypatch):
+    from cycling.parsers import read_runs, recordsheets
+
+    path = tmp_path / "cell.xlsx"
+    write_land(records, path)
+    with recordsheets.preloaded(path):
+        shorter = records[records["cycle"] < 3]
+        write_land(shorter, path)
+        os.utime(path, ns=(1, 1))  # a different modification time, even on a coarse clock
+        runs = read_runs(str(path))
+    assert len(runs[0].records) == len(shorter) < len(records)
+    assert recordsheets._PRELOADED == {}

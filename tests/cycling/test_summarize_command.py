@@ -40,3 +40,27 @@ def test_it_exits_2_with_the_reason_for_an_unreadable_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         call_command("summarize", str(bad), "--active-mass-mg", "1")
     assert caught.value.code == 2 and ".mpt" in capsys.readouterr().err
+
+
+def test_it_reports_each_channel_of_a_multi_channel_workbook_against_its_statistics_sheet(tmp_path):
+    from cycling.parsers import read_runs
+    from cycling.simulate import study_cell
+    from cycling.writers import write_arbin_xlsx
+
+    runs = {"1-053": study_cell(group="coated", n_cycles=3, points_per_half_cycle=15, seed=11)[0],
+            "1-059": study_cell(group="bare", n_cycles=4, points_per_half_cycle=15, seed=23)[0]}
+    path = tmp_path / "two_channels.xlsx"
+    with path.open("wb") as fh:
+        write_arbin_xlsx(runs, fh)
+    result = run(path, "--active-mass-mg", 6.594)
+    assert [(c["channel"], c["n_cycles"]) for c in result["channels"]] == [("1-053", 3), ("1-059", 4)]
+    statistics = {r.metadata["channel"]: r.cycle_table for r in read_runs(path)}
+    for channel in result["channels"]:
+        ours = [c["discharge_mah"] for c in channel["cycles"]]
+        np_theirs = statistics[channel["channel"]]["discharge_mah"].to_numpy()
+        assert ours == pytest.approx(list(np_theirs), rel=0.005)
+    csv = StringIO()
+    call_command("summarize", str(path), "--format", "csv", stdout=csv)
+    lines = csv.getvalue().splitlines()
+    assert lines[0].startswith("channel,") and len(lines) == 1 + 3 + 4
+    assert [line.split(",")[0] for line in lines[1:]] == ["1-053"] * 3 + ["1-059"] * 4

@@ -63,6 +63,24 @@ def test_the_api_answers_a_renamed_word_document_with_415(device_api, cell):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["cycling", "eis"])
+def test_the_api_refuses_an_eclab_mpr_with_415_saying_it_is_not_read_and_to_export_the_mpt(api, cell, kind):
+    mpr = b"BIO-LOGIC MODULAR FILE\x1a" + b" " * 31 + b"\x00\x00\x01\x00" + bytes(range(256)) * 8
+    resp = _upload_kind(api, cell, mpr, "GCPL_C01.mpr", kind)
+    assert resp.status_code == 415
+    assert resp.json() == {"file": [
+        "GCPL_C01.mpr: the file is a BioLogic .mpr file (EC-Lab's binary format), which this system does not read: "
+        "no reader of it under a licence this project can ship exists (galvani, yadg and eclabfiles are GPL). In "
+        "EC-Lab, export the data as text (Export as Text, .mpt) and upload that."]}
+    assert DataFile.objects.count() == 0
+
+
+def _upload_kind(client, cell, data, name, kind):
+    return client.post("/api/v1/datafiles/", {"file": upload_file(data, name), "cell": cell.name, "kind": kind},
+                       format="multipart")
+
+
+@pytest.mark.django_db
 def test_manage_py_ingest_stores_every_cyclers_files(tmp_path, cell):
     from django.core.management import call_command
 

@@ -84,3 +84,38 @@ def test_it_sends_200_board_rows_per_page_by_default(api, project, settings):
     grow(project, groups, 0, 4, n_cycles=3)
     resp = api.get("/api/v1/board/")
     assert len(resp.json()) == 4 and resp["X-Total-Count"] == "4" and "Link" not in resp
+
+
+EFFECTS = ["outcome=retention_percent&factor=stack_pressure_mpa", "outcome=initial_ce_percent&factor=coating",
+           "outcome=retention_at_cycle_percent&cycle=4&factor=stack_pressure_mpa"]
+
+
+def test_the_effects_read_stored_figures_in_the_same_number_of_queries_at_5_and_25_cells(researcher, project):
+    from cells.services import cell_data_changed
+
+    groups = [GroupFactory(project=project, name=f"G{g}") for g in range(3)]
+    api = client_for(researcher)
+
+    def answers():
+        urls = [f"/api/v1/effects/?{q}&project={project.pk}" for q in EFFECTS]
+        for u in urls:  # the first call stores the new cells' figures; the second only reads them
+            queries(api, u)
+        return {u: queries(api, u) for u in urls}, [api.get(u).json() for u in urls]
+
+    def grow_imported(start, n):
+        grow(project, groups, start, n)
+        for cell_id in project.cells.filter(data_version=0).values_list("pk", flat=True):
+            cell_data_changed(cell_id=cell_id)  # as an ingest does
+
+    grow_imported(0, 5)
+    at_5, _ = answers()
+    grow_imported(5, 20)
+    at_25, bodies = answers()
+    assert at_25 == at_5
+    assert max(at_5.values()) <= 14
+    # Every cell's outcome was read (cycles 1-6 deliver 149 -> 144 mAh/g; retention is against cycle 3, 147).
+    retention, ice, at_4 = bodies
+    assert retention["n"] == ice["n"] == at_4["n"] == 25
+    assert {round(p["value"], 3) for p in retention["points"]} == {round(144 / 147 * 100, 3)}
+    assert {round(p["value"], 3) for p in at_4["points"]} == {round(146 / 147 * 100, 3)}
+    assert {p["value"] for p in ice["points"]} == {98.7}
