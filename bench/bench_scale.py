@@ -6,7 +6,7 @@ The lab: 4 projects, 40 groups (10 per project), cells spread evenly over the gr
 imported cycling file, `--cycles` CycleSummary rows (seeded fade shaped like the study; one executemany), a
 board row (RunState), 1-2 alerts (1.4 per cell on average, a fifth closed) and its stored figures (CellFigures,
 computed by cell_figures_refresh as an ingest does), all bulk inserts (no ingest, no rule evaluation: what is
-measured is reading, not building). The first size is built, measured,
+measured is reading, not building), then ANALYZE on PostgreSQL (what autovacuum does after a bulk load). The first size is built, measured,
 then the lab is grown to the next size in the same database and measured again.
 
 Timed in process with Django's test Client (p50/p95 wall ms over `--repeat` calls after 2 warm-ups, and
@@ -220,6 +220,17 @@ class Lab:
         self.n_cells = n_total
 
 
+def analyze() -> None:
+    """PostgreSQL: ANALYZE after the bulk load, as autovacuum does on a running server within a minute or so.
+    Without it (a server with autovacuum off, or timing at once) the planner has no row counts and picks
+    plans no lab would run with (a nested loop over every file of the lab for one project's cycle N)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
 def database_bytes() -> int:
     """Bytes the database holds (tables and indexes): pages x page size (SQLite), pg_database_size (PostgreSQL)."""
     from django.db import connection
@@ -301,6 +312,7 @@ def _run(sizes, n_cycles, repeat, skip=()):
               "build_s": {}, "db_bytes": {}, "results": {}}
     for size in sizes:
         result["build_s"][size] = round(lab.grow(size), 1)
+        analyze()
         result["db_bytes"][size] = database_bytes()
         gc.collect()
         gc.freeze()  # the build's garbage is not what a web worker carries

@@ -573,17 +573,25 @@ def cell_figures_refresh(*, cell_ids) -> int:
     return len(rows)
 
 
-def cell_figures_of(*, cell_ids) -> dict:
-    """{cell id: CellFigures} of these cells as of their current data: the stale ones (cell_figures_stale) are
+def cell_figures_of(*, cell_ids, rows: bool = False) -> dict:
+    """{cell id: CellFigures} of these cells (ids, or a queryset of their ids) as of their current data: the stale ones (cell_figures_stale) are
     recomputed first, so a face reading them shows what cell_metrics gives now. A cell that never had data has
-    no entry. Two queries however many cells when nothing is stale."""
+    no entry. Two queries however many cells when nothing is stale. `rows=True`: plain rows with the same
+    attributes instead of model objects (hundreds of cells: a few ms instead of tens)."""
+    from types import SimpleNamespace
+
+    from django.db.models import QuerySet
+
     from .models import CellFigures
 
-    ids = list(cell_ids)
+    ids = cell_ids if isinstance(cell_ids, QuerySet) else list(cell_ids)  # a queryset: sent as a subquery
     stale = cell_figures_stale(Cell.objects.filter(pk__in=ids))
     if stale:
         cell_figures_refresh(cell_ids=stale)
-    return {f.cell_id: f for f in CellFigures.objects.filter(cell_id__in=ids)}
+    found = CellFigures.objects.filter(cell_id__in=ids)
+    if rows:
+        return {row["cell_id"]: SimpleNamespace(**row) for row in found.values()}
+    return {f.cell_id: f for f in found}
 
 
 def cell_figures_after_ingest(sender, *, cell_id: int, **kwargs) -> None:

@@ -11,7 +11,7 @@ from assb_lab.lib import parse_ids
 from cells.models import Cell
 
 from . import report
-from .outcomes import FACTORS, OUTCOMES, facts_frame, outcome_frame
+from .outcomes import CELL_FIELDS, FACTORS, OUTCOMES, CellRow, Selection, facts_frame, outcome_frame
 from .stats import LINEAR, LOG_LOG
 
 PARAMS = {"outcome", "factor", "project", "groups", "cells", "scale", "cycle", "detect"}
@@ -102,20 +102,21 @@ def query_from(params, *, screen: bool = False, require_factor: bool = True) -> 
                        detect=detect)
 
 
-def selected_cells(user, query: EffectQuery) -> list[Cell]:
-    """The cells of the selection that the user may see (project's cells, groups' members, single cells)."""
+def selected_cells(user, query: EffectQuery) -> Selection:
+    """The cells of the selection that the user may see (project's cells, groups' members, single cells), as
+    plain rows of what the effects read (outcomes.CELL_FIELDS) with the query of their ids: one query, no model
+    object per cell."""
     if not query.has_selection:
         return []
     cond = Q(pk__in=query.cell_ids) | Q(group_id__in=query.group_ids)
     if query.project_id:
         cond |= Q(project_id=query.project_id)
-    return list(Cell.objects.restrict(user).filter(cond)
-                .select_related("group", "coating__material", "electrolyte", "electrolyte_batch", "catholyte",
-                                    "cathode_material", "anode")
-                .order_by("group__name", "replicate_number", "name"))
+    visible = Cell.objects.restrict(user).filter(cond)
+    rows = visible.order_by("group__name", "replicate_number", "name").values(*CELL_FIELDS)
+    return Selection([CellRow(**row) for row in rows], ids=visible.values("pk"))
 
 
-def cell_table(cells: list[Cell], outcome: str, cycle: int | None = None) -> pd.DataFrame:
+def cell_table(cells: list[CellRow], outcome: str, cycle: int | None = None) -> pd.DataFrame:
     """One row per cell: name, the outcome (value, why missing, protocol) and every build fact."""
     if not cells:
         columns = ["cell", "value", "why", "protocol", *FACTORS]
