@@ -197,10 +197,14 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
     kind = _kind_codes(records)
     cur = records["current_ma"].to_numpy(dtype=float)
     if current_noise_ma is None:
-        moving = np.abs(cur[kind > 0])
+        moving = cur[kind > 0]
+        np.abs(moving, out=moving)
         current_noise_ma = 0.01 * float(np.median(moving)) if len(moving) else 0.0
-    wrong = np.where((kind == _CHARGE) & (cur < -current_noise_ma), _CHARGE,
-                     np.where((kind == _DISCHARGE) & (cur > current_noise_ma), _DISCHARGE, 0))
+        del moving
+    # One int8 label per record (the two conditions exclude each other), not int64 temporaries of the file.
+    wrong = np.zeros(n, dtype=np.int8)
+    wrong[(kind == _CHARGE) & (cur < -current_noise_ma)] = _CHARGE
+    wrong[(kind == _DISCHARGE) & (cur > current_noise_ma)] = _DISCHARGE
     s, e = _runs(wrong)
 
     def sign_msg(a, b, recs, cyc):
@@ -217,7 +221,9 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
         lo, hi = float(voltage_window_v[0]), float(voltage_window_v[1])
         tol_lo, tol_hi = voltage_tolerances(voltage_window_v, voltage_tolerance_v, cutoff_voltage_v)
         volt = records["voltage_v"].to_numpy(dtype=float)
-        side = np.where(volt > hi + tol_hi, 1, np.where(volt < lo - tol_lo, 2, 0))
+        side = np.zeros(n, dtype=np.int8)
+        side[volt < lo - tol_lo] = 2
+        side[volt > hi + tol_hi] = 1
         s, e = _runs(side)
 
         def volt_msg(a, b, recs, cyc):
@@ -296,18 +302,27 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
     t = records["test_time_s"].to_numpy(dtype=float)
     if len(t) < 2:
         return []
-    dt = np.diff(t)
-    pos = np.where(dt > 0, dt, np.nan)
-    local = pd.Series(pos).rolling(gap_window, center=True, min_periods=1).median().to_numpy()
+    # Whole-file float arrays are made in place where they can be (the page faults of temporaries cost time).
+    pos = np.diff(t)
+    pos[~(pos > 0)] = np.nan
+    local = pd.Series(pos, copy=False).rolling(gap_window, center=True, min_periods=1).median().to_numpy()
     # LAND's logging interval is set per step: a sparsely logged rest next to dense CC records is no pause.
     step = _step_ids(records)
     same = step[1:] == step[:-1]
-    step_median = pd.Series(np.where(same, pos, np.nan)).groupby(step[1:]).transform("median").to_numpy()
-    local = np.fmax(local, step_median)
-    threshold = np.fmax(gap_factor * local, min_gap_s)
-    seen = np.concatenate([[-np.inf], np.fmax.accumulate(t)[:-1]])
+    pos[~same] = np.nan
+    del same
+    step_median = pd.Series(pos, copy=False).groupby(step[1:]).transform("median").to_numpy()
+    del pos, step
+    local = np.fmax(local, step_median)  # a new array: the rolling median's is read-only
+    del step_median
+    threshold = local * gap_factor
+    np.fmax(threshold, min_gap_s, out=threshold)
+    seen = np.empty(len(t))
+    seen[0] = -np.inf
+    np.fmax.accumulate(t[:-1], out=seen[1:])
     # Measured from the latest time seen so far: catching up after a backward step is not a gap.
-    ahead = t[1:] - np.fmax(seen[1:], t[:-1])
+    ahead = np.fmax(seen[1:], t[:-1])
+    np.subtract(t[1:], ahead, out=ahead)
     gap = np.flatnonzero(ahead > threshold)  # gap between positions i and i + 1
     out = []
 
@@ -333,7 +348,7 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
 def _step_ids(records: pd.DataFrame) -> np.ndarray:
     """One id per step: LAND's step index where it changes, else runs of equal step kind."""
     key = records["step"].to_numpy() if "step" in records else _kind_codes(records)
-    return np.cumsum(np.concatenate([[True], key[1:] != key[:-1]]))
+    return np.cumsum(np.concatenate([[True], key[1:] != key[:-1]]), dtype=np.int32 if len(key) < 2**31 else np.int64)
 
 
 def _fmt_duration(seconds: float) -> str:
