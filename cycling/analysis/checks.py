@@ -197,10 +197,14 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
     kind = _kind_codes(records)
     cur = records["current_ma"].to_numpy(dtype=float)
     if current_noise_ma is None:
-        moving = np.abs(cur[kind > 0])
+        moving = cur[kind > 0]
+        np.abs(moving, out=moving)
         current_noise_ma = 0.01 * float(np.median(moving)) if len(moving) else 0.0
-    wrong = np.where((kind == _CHARGE) & (cur < -current_noise_ma), _CHARGE,
-                     np.where((kind == _DISCHARGE) & (cur > current_noise_ma), _DISCHARGE, 0))
+        del moving
+    # One int8 label per record (the two conditions exclude each other), not int64 temporaries of the file.
+    wrong = np.zeros(n, dtype=np.int8)
+    wrong[(kind == _CHARGE) & (cur < -current_noise_ma)] = _CHARGE
+    wrong[(kind == _DISCHARGE) & (cur > current_noise_ma)] = _DISCHARGE
     s, e = _runs(wrong)
 
     def sign_msg(a, b, recs, cyc):
@@ -217,7 +221,9 @@ def sanity_checks(records: pd.DataFrame, cycles: pd.DataFrame | None = None, *,
         lo, hi = float(voltage_window_v[0]), float(voltage_window_v[1])
         tol_lo, tol_hi = voltage_tolerances(voltage_window_v, voltage_tolerance_v, cutoff_voltage_v)
         volt = records["voltage_v"].to_numpy(dtype=float)
-        side = np.where(volt > hi + tol_hi, 1, np.where(volt < lo - tol_lo, 2, 0))
+        side = np.zeros(n, dtype=np.int8)
+        side[volt < lo - tol_lo] = 2
+        side[volt > hi + tol_hi] = 1
         s, e = _runs(side)
 
         def volt_msg(a, b, recs, cyc):
@@ -296,18 +302,27 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
     t = records["test_time_s"].to_numpy(dtype=float)
     if len(t) < 2:
         return []
-    dt = np.diff(t)
-    pos = np.where(dt > 0, dt, np.nan)
-    local = pd.Series(pos).rolling(gap_window, center=True, min_periods=1).median().to_numpy()
+    # Whole-file float arrays are made in place where they can be (the page faults of temporaries cost time).
+    pos = np.diff(t)
+    pos[~(pos > 0)] = np.nan
+    local = pd.Series(pos, copy=False).rolling(gap_window, center=True, min_periods=1).median().to_numpy()
     # LAND's logging interval is set per step: a sparsely logged rest next to dense CC records is no pause.
     step = _step_ids(records)
     same = step[1:] == step[:-1]
-    step_median = pd.Series(np.where(same, pos, np.nan)).groupby(step[1:]).transform("median").to_numpy()
-    local = np.fmax(local, step_median)
-    threshold = np.fmax(gap_factor * local, min_gap_s)
-    seen = np.concatenate([[-np.inf], np.fmax.accumulate(t)[:-1]])
+    pos[~same] = np.nan
+    del same
+    step_median = pd.Series(pos, copy=False).groupby(step[1:]).transform("median").to_numpy()
+    del pos, step
+    local = np.fmax(local, step_median)  # a new array: the rolling median's is read-only
+    del step_median
+    threshold = local * gap_factor
+    np.fmax(threshold, min_gap_s, out=threshold)
+    seen = np.empty(len(t))
+    seen[0] = -np.inf
+    np.fmax.accumulate(t[:-1], out=seen[1:])
     # Measured from the latest time seen so far: catching up after a backward step is not a gap.
-    ahead = t[1:] - np.fmax(seen[1:], t[:-1])
+    ahead = np.fmax(seen[1:], t[:-1])
+    np.subtract(t[1:], ahead, out=ahead)
     gap = np.flatnonzero(ahead > threshold)  # gap between positions i and i + 1
     out = []
 
@@ -333,7 +348,7 @@ def _time_findings(records, record, cycle, gap_factor, min_gap_s, gap_window, to
 def _step_ids(records: pd.DataFrame) -> np.ndarray:
     """One id per step: LAND's step index where it changes, else runs of equal step kind."""
     key = records["step"].to_numpy() if "step" in records else _kind_codes(records)
-    return np.cumsum(np.concatenate([[True], key[1:] != key[:-1]]))
+    return np.cumsum(np.concatenate([[True], key[1:] != key[:-1]]), dtype=np.int32 if len(key) < 2**31 else np.int64)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -367,19 +382,52 @@ def derive_cycles(records: pd.DataFrame, first_half: str | None = None) -> np.nd
     return _derive_cycles(_kind_codes(records), _restarts(records), first_half)
 
 
-def _identity(records: pd.DataFrame, first_half: str | None):
-    derived = derive_cycles(records, first_half)
-    kind = _kind_codes(records)
-    restart = _restarts(records)
-    frame = pd.DataFrame({"land": records["cycle"].to_numpy(), "derived": derived, "seg": np.cumsum(restart),
-                          "pos": np.arange(len(records))})
-    return derived, kind, restart, frame
+class CycleIdentity:
+    """What the cycle rule works from, worked out once per file: the direction codes, the channel restarts,
+    the instrument's index, and the derived cycles and their consistency with that index under each first
+    half, each made once when first asked for. The checks, `resolve_cycles` and `cycle_rule_first_half`
+    share one (analyse makes it), so the rule is not judged again for each of them."""
+
+    def __init__(self, records: pd.DataFrame):
+        self.records = records
+        self.kind = _kind_codes(records)
+        self.restart = _restarts(records) if len(records) else np.zeros(0, dtype=bool)
+        self.land = records["cycle"].to_numpy()
+        moving = np.flatnonzero(self.kind > 0)
+        self.own = None if len(moving) == 0 else _NAMES[int(self.kind[moving[0]])]
+        self._derived: dict[str | None, np.ndarray] = {}
+        self._consistent: dict[str | None, bool] = {}
+
+    def _key(self, first_half: str | None) -> str | None:
+        return first_half or self.own  # None follows the file's first charge/discharge: the same cycles
+
+    def derived(self, first_half: str | None) -> np.ndarray:
+        key = self._key(first_half)
+        if key not in self._derived:
+            self._derived[key] = (_derive_cycles(self.kind, self.restart, key) if len(self.kind)
+                                  else np.array([], dtype=np.int64))
+        return self._derived[key]
+
+    def frame(self, first_half: str | None) -> pd.DataFrame:
+        """The records' instrument index, derived cycle, part of the file and position (the rare paths only)."""
+        return pd.DataFrame({"land": self.land, "derived": self.derived(first_half),
+                             "seg": np.cumsum(self.restart), "pos": np.arange(len(self.kind))})
+
+    def consistent(self, first_half: str | None) -> bool:
+        """True when no instrument index covers more than one derived charge/discharge pair (across the
+        whole file: an index that starts over after a channel restart is not usable as the cycle number)."""
+        key = self._key(first_half)
+        if key not in self._consistent:
+            moving = self.kind > 0
+            per_land = pd.DataFrame({"land": self.land[moving], "derived": self.derived(key)[moving]},
+                                    copy=False).groupby("land", sort=False)["derived"]
+            self._consistent[key] = not (per_land.min() != per_land.max()).any()
+        return self._consistent[key]
 
 
-def _land_consistent(frame: pd.DataFrame, kind: np.ndarray) -> bool:
-    """True when no LAND index covers more than one derived charge/discharge pair (across the whole file:
-    a LAND index that starts over after a channel restart is not usable as the cycle number)."""
-    return not (frame[kind > 0].groupby("land", sort=False)["derived"].nunique() > 1).any()
+def cycle_identity(records: pd.DataFrame) -> CycleIdentity:
+    """The shared inputs of the cycle rule for these records (pass it to the checks and resolve_cycles)."""
+    return CycleIdentity(records)
 
 
 def file_first_half(records: pd.DataFrame) -> str | None:
@@ -389,7 +437,7 @@ def file_first_half(records: pd.DataFrame) -> str | None:
     return None if len(moving) == 0 else _NAMES[int(kind[moving[0]])]
 
 
-def _cycle_rule(records: pd.DataFrame, first_half: str | None) -> tuple[str | None, str | None]:
+def _cycle_rule(ident: CycleIdentity, first_half: str | None) -> tuple[str | None, str | None]:
     """(first half the cycle rule uses, the file's own first half when it disagrees with the registration).
 
     Without a registration the rule is the detected first half, or the other one when only that keeps
@@ -397,32 +445,32 @@ def _cycle_rule(records: pd.DataFrame, first_half: str | None) -> tuple[str | No
     registration's rule split every LAND cycle in two. When LAND's index is self-consistent under the file's own first half, the file's
     first half is used for cycle identity (LAND's index is kept) and the disagreement is ONE finding.
     """
-    own = file_first_half(records)
+    own = ident.own
     if first_half is None:
         # No registration to follow: the instrument's index stands if it is self-consistent under either
         # first half (e.g. a lone discharge before charge-first cycles, as Neware numbers it).
-        _, kind, _, frame = _identity(records, None)
-        if not _land_consistent(frame, kind):
+        if not ident.consistent(None):
             for half in ("charge", "discharge"):
-                _, kind, _, frame = _identity(records, half)
-                if _land_consistent(frame, kind):
+                if ident.consistent(half):
                     return half, None
         return None, None
     if own is None or own == first_half:
         return first_half, None
-    _, kind, _, frame = _identity(records, first_half)
-    if _land_consistent(frame, kind):
+    if ident.consistent(first_half):
         return first_half, own
-    _, kind, _, frame = _identity(records, own)
-    return (own if _land_consistent(frame, kind) else first_half), own
+    return (own if ident.consistent(own) else first_half), own
 
 
-def cycle_rule_first_half(records: pd.DataFrame, first_half: str | None = None) -> str | None:
+def cycle_rule_first_half(records: pd.DataFrame, first_half: str | None = None, *,
+                          identity: CycleIdentity | None = None) -> str | None:
     """The first half the cycle rule uses for these records (None: detected from the first record)."""
-    return _cycle_rule(records, first_half)[0] if len(records) else first_half
+    if not len(records):
+        return first_half
+    return _cycle_rule(identity or CycleIdentity(records), first_half)[0]
 
 
-def resolve_cycles(records: pd.DataFrame, first_half: str | None = None) -> tuple[np.ndarray, str]:
+def resolve_cycles(records: pd.DataFrame, first_half: str | None = None, *,
+                   identity: CycleIdentity | None = None) -> tuple[np.ndarray, str]:
     """The cycle numbers analysis should use and where they come from ('land' or 'derived').
 
     LAND's index unless one LAND index covers more than one derived charge/discharge pair; then the
@@ -432,14 +480,15 @@ def resolve_cycles(records: pd.DataFrame, first_half: str | None = None) -> tupl
     land = records["cycle"].to_numpy()
     if len(records) == 0:
         return land.astype(np.int64), "land"
-    rule, _ = _cycle_rule(records, first_half)
-    derived, kind, _, frame = _identity(records, rule)
-    if not _land_consistent(frame, kind):
+    ident = identity or CycleIdentity(records)
+    rule, _ = _cycle_rule(ident, first_half)
+    if not ident.consistent(rule):
+        derived = ident.derived(rule)
         return (derived - derived[0] + int(land[0])).astype(np.int64), "derived"
     return land.astype(np.int64), "land"
 
 
-def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: str, own: str,
+def _first_half_finding(kind: np.ndarray, record: np.ndarray, registered: str, own: str,
                         land_kept: bool, instrument: str = "LAND") -> Finding:
     ce = "discharge/charge" if registered == "charge" else "charge/discharge"
     index = (f"{instrument}'s cycle index is self-consistent and is kept" if land_kept else
@@ -447,7 +496,7 @@ def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: s
     return Finding(
         "first_half_mismatch", WARNING,
         f"The cell is registered {registered}-first, but this file starts with a {own} "
-        f"(record {int(record[np.flatnonzero(_kind_codes(records) > 0)[0]]):,}). {index}; capacities and CE "
+        f"(record {int(record[np.flatnonzero(kind > 0)[0]]):,}). {index}; capacities and CE "
         f"use the registration's rule ({registered} is the "
         f"first half of a cycle, CE = {ce} of the same cycle). If the cell really starts with a {own} "
         f"(e.g. an anode-first or pre-charged cell), change 'First half-cycle' on the cell's build sheet "
@@ -455,8 +504,8 @@ def _first_half_finding(records: pd.DataFrame, record: np.ndarray, registered: s
         int(record[0]), int(record[-1]), [])
 
 
-def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None, *,
-                          instrument: str = "LAND") -> list[Finding]:
+def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None, *, instrument: str = "LAND",
+                          identity: CycleIdentity | None = None) -> list[Finding]:
     """Compare the instrument's cycle index (LAND's Cycle-Index) with the derived cycles; flag capacity
     counters and channel restarts. ``instrument`` names the cycler the export came from in the messages.
 
@@ -468,47 +517,65 @@ def cycle_identity_checks(records: pd.DataFrame, first_half: str | None = None, 
       half of) where the previous direction ended instead of from zero, so half-cycle capacities add up;
     - channel_restarted: record numbers or test time start over inside the file.
     Comparisons are made within each part of a restarted file; each code gives at most one finding.
+    identity: the file's CycleIdentity when the caller has one (analyse shares it with resolve_cycles).
     """
     out: list[Finding] = []
     if len(records) == 0:
         return out
     record = records["record"].to_numpy()
     land = records["cycle"].to_numpy()
-    rule, own = _cycle_rule(records, first_half)
-    derived, kind, restart, frame = _identity(records, rule)
+    ident = identity or CycleIdentity(records)
+    rule, own = _cycle_rule(ident, first_half)
+    kind, restart, derived = ident.kind, ident.restart, ident.derived(rule)
+    consistent = ident.consistent(rule)
     if own is not None:
-        out.append(_first_half_finding(records, record, first_half, own, _land_consistent(frame, kind),
-                                       instrument))
-    moving = frame[kind > 0]
+        out.append(_first_half_finding(kind, record, first_half, own, consistent, instrument))
+    moving_at = np.flatnonzero(kind > 0)
+    # The groupbys below name the offending indices; a sane file has none, which is settled without them:
+    # no index covers two pairs when the index is consistent, and the derived cycles run in order, so each
+    # pair's instrument indices are one slice of the moving records.
+    frame = moving = None
+    if not consistent:
+        frame = ident.frame(rule)
+        moving = frame[kind > 0]
+        g = moving.groupby(["seg", "land"], sort=False).agg(n=("derived", "nunique"), d0=("derived", "min"),
+                                                             d1=("derived", "max"))
+        bounds = frame.groupby(["seg", "land"], sort=False)["pos"].agg(["min", "max"])
+        bad = g[g["n"] > 1].join(bounds)
+        spans = []
+        for (_, lc), row in bad.iterrows():  # one row per offending LAND index (a few at most in a sane file)
+            a, b = int(row["min"]), int(row["max"])
+            spans.append((int(record[a]), int(record[b]), [int(lc)],
+                          f"{instrument}'s cycle index {lc} covers {row['n']} charge/discharge pairs "
+                          f"({_fmt_records(int(record[a]), int(record[b]))}): the index did not advance. The analysis "
+                          f"of this file uses cycles derived from the step states instead (derived cycles "
+                          f"{row['d0']}–{row['d1']} here); {instrument}'s index is kept for display."))
+        out += _grouped("cycle_index_not_advancing", WARNING, spans,
+                        f"{instrument} cycle indices covering several pairs")
 
-    g = moving.groupby(["seg", "land"], sort=False).agg(n=("derived", "nunique"), d0=("derived", "min"),
-                                                         d1=("derived", "max"))
-    bounds = frame.groupby(["seg", "land"], sort=False)["pos"].agg(["min", "max"])
-    bad = g[g["n"] > 1].join(bounds)
-    spans = []
-    for (_, lc), row in bad.iterrows():  # one row per offending LAND index (a few at most in a sane file)
-        a, b = int(row["min"]), int(row["max"])
-        spans.append((int(record[a]), int(record[b]), [int(lc)],
-                      f"{instrument}'s cycle index {lc} covers {row['n']} charge/discharge pairs "
-                      f"({_fmt_records(int(record[a]), int(record[b]))}): the index did not advance. The analysis "
-                      f"of this file uses cycles derived from the step states instead (derived cycles "
-                      f"{row['d0']}–{row['d1']} here); {instrument}'s index is kept for display."))
-    out += _grouped("cycle_index_not_advancing", WARNING, spans,
-                    f"{instrument} cycle indices covering several pairs")
-
-    split = moving.groupby("derived", sort=False).agg(n=("land", "nunique"))
-    split = split[split["n"] > 1]
-    dbounds = frame.groupby("derived", sort=False)["pos"].agg(["min", "max"])
-    spans = []
-    for dc in split.index:
-        a, b = dbounds.loc[dc]
-        lands = [int(c) for c in pd.unique(moving.loc[moving["derived"] == dc, "land"])]
-        spans.append((int(record[a]), int(record[b]), lands,
-                      f"{instrument}'s cycle index changes inside one charge/discharge pair "
-                      f"({_fmt_records(int(record[a]), int(record[b]))}, {instrument} {_fmt_cycles(lands)}): "
-                      f"{instrument}'s cycles there are not full cycles, so their CE and capacities compare "
-                      f"different halves."))
-    out += _grouped("cycle_index_mismatch", WARNING, spans, f"pairs split across {instrument} cycle indices")
+    split_any = False
+    if len(moving_at):
+        d_m, l_m = derived[moving_at], land[moving_at]
+        pair_at = np.flatnonzero(np.concatenate([[True], d_m[1:] != d_m[:-1]]))
+        split_any = bool((np.minimum.reduceat(l_m, pair_at) != np.maximum.reduceat(l_m, pair_at)).any())
+        del d_m, l_m, pair_at
+    if split_any:
+        if frame is None:
+            frame = ident.frame(rule)
+            moving = frame[kind > 0]
+        split = moving.groupby("derived", sort=False).agg(n=("land", "nunique"))
+        split = split[split["n"] > 1]
+        dbounds = frame.groupby("derived", sort=False)["pos"].agg(["min", "max"])
+        spans = []
+        for dc in split.index:
+            a, b = dbounds.loc[dc]
+            lands = [int(c) for c in pd.unique(moving.loc[moving["derived"] == dc, "land"])]
+            spans.append((int(record[a]), int(record[b]), lands,
+                          f"{instrument}'s cycle index changes inside one charge/discharge pair "
+                          f"({_fmt_records(int(record[a]), int(record[b]))}, {instrument} {_fmt_cycles(lands)}): "
+                          f"{instrument}'s cycles there are not full cycles, so their CE and capacities compare "
+                          f"different halves."))
+        out += _grouped("cycle_index_mismatch", WARNING, spans, f"pairs split across {instrument} cycle indices")
 
     out += _counter_findings(records, kind, record, land)
 
@@ -628,6 +695,8 @@ __all__ = [
     "VOLTAGE_TOLERANCE_V",
     "Finding",
     "PEAK_TRACK_COLUMNS",
+    "CycleIdentity",
+    "cycle_identity",
     "cycle_identity_checks",
     "derive_cycles",
     "file_first_half",

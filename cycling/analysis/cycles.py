@@ -27,8 +27,15 @@ def kind_codes(step_kind, current_ma: np.ndarray) -> np.ndarray:
     else:
         kind = np.asarray(step_kind, dtype=object)
         charge, discharge, rest = kind == "charge", kind == "discharge", kind == "rest"
-    by_sign = np.where(cur > 0, CHARGE, np.where(cur < 0, DISCHARGE, 0))
-    return np.where(charge, CHARGE, np.where(discharge, DISCHARGE, np.where(rest, 0, by_sign))).astype(np.int8)
+    # Built in place in one int8 array, lowest precedence first (the sign, then rest, discharge, charge):
+    # no int64 temporaries of the whole file.
+    out = np.zeros(len(cur), dtype=np.int8)
+    out[cur > 0] = CHARGE
+    out[cur < 0] = DISCHARGE
+    out[rest] = 0
+    out[discharge] = DISCHARGE
+    out[charge] = CHARGE
+    return out
 
 
 def record_kind_codes(records: pd.DataFrame) -> np.ndarray:
@@ -59,10 +66,22 @@ def derive_cycles(kind: np.ndarray, restart: np.ndarray, first_half: str | None 
     if len(moving) == 0:
         return np.ones(n, dtype=np.int64)
     first = KIND_CODES[first_half] if first_half else int(kind[moving[0]])
-    seg = np.cumsum(restart)
-    held = pd.Series(np.where(kind > 0, kind, np.nan)).groupby(seg).ffill().fillna(first)
-    prev = held.groupby(seg).shift().fillna(first)
-    starts = ((held == first) & (prev != first)).to_numpy() | restart
+    restart = np.asarray(restart, dtype=bool)
+    # The direction each record is held in: the last charge/discharge of its part of the file (a forward
+    # fill by index, not a float groupby), a part's leading rests the first half.
+    part_start = restart.copy()
+    part_start[0] = True
+    last = np.where((kind > 0) | part_start, np.arange(n, dtype=np.int32 if n < 2**31 else np.int64), 0)
+    np.maximum.accumulate(last, out=last)
+    held = np.asarray(kind, dtype=np.int8)[last]
+    del last
+    held[held == 0] = first
+    prev = np.empty_like(held)
+    prev[0] = first
+    prev[1:] = held[:-1]
+    prev[part_start] = first
+    starts = (held == first) & (prev != first)
+    starts |= restart
     return (1 + np.cumsum(starts)).astype(np.int64)
 
 

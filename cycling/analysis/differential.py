@@ -109,33 +109,49 @@ def dqdv_all(records: pd.DataFrame, params: DqdvParams | None = None, *, cycles:
     mask = _cc_mask(records, kind)
     volt = records["voltage_v"].to_numpy(dtype=float)
     cap = records["capacity_mah"].to_numpy(dtype=float)
-    mask &= np.isfinite(volt) & np.isfinite(cap)
-    cyc = records["cycle"].to_numpy()[mask]
+    mask &= np.isfinite(volt)
+    mask &= np.isfinite(cap)
+    # The CC records' columns are cut once; the whole-file temporaries below are made in place.
+    key = records["cycle"].to_numpy()[mask].astype(np.int64, copy=False)
     kind, volt, cap = kind[mask], volt[mask], cap[mask]
+    del mask
     step = grid_mv / 1000.0
     empty = DqdvCurves(np.array([]), np.array([], dtype=np.int64), np.array([], dtype=object),
                        np.array([]), np.array([]), np.zeros((0, 0)), params)
     if len(volt) == 0:
         return empty
 
-    key = cyc.astype(np.int64) * 4 + kind
+    key *= 4
+    key += kind
+    del kind
     if len(key) < 2 or (key[1:] >= key[:-1]).all():
         # Records in cycle order with each half in one run (the usual file): the halves are already
         # grouped, so no sort is needed; the same keys and group numbers as np.unique's.
         starts = np.concatenate([[True], key[1:] != key[:-1]])
-        keys, g = key[starts], np.cumsum(starts) - 1
+        keys = key[starts]
+        g = np.cumsum(starts, dtype=np.int32 if len(starts) < 2**31 else np.int64)
+        g -= 1
+        del starts
     else:
         keys, g = np.unique(key, return_inverse=True)
         order = np.argsort(g, kind="stable")
         g, volt, cap = g[order], volt[order], cap[order]
+        del order
+    del key
     row_kind = (keys % 4).astype(np.int8)
     sign = np.where(row_kind == _CHARGE, 1.0, -1.0)
     # Offsetting each half by 10 V lets one running max build every half's monotonic envelope.
     off = 10.0 * np.arange(len(keys))
-    y = sign[g] * volt + off[g]
+    y = sign[g]
+    y *= volt
+    y += off[g]
+    del volt
     env = np.maximum.accumulate(y)
-    first = np.concatenate([[True], g[1:] != g[:-1]])
-    keep = first | (env > np.concatenate([[-np.inf], env[:-1]]))
+    del y
+    keep = np.empty(len(env), dtype=bool)
+    keep[0] = True
+    np.greater(env[1:], env[:-1], out=keep[1:])
+    keep[1:] |= g[1:] != g[:-1]
     xp, fp, gk = env[keep], cap[keep], g[keep]
     starts = np.flatnonzero(np.concatenate([[True], gk[1:] != gk[:-1]]))
     ends = np.concatenate([starts[1:], [len(gk)]]) - 1

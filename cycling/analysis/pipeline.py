@@ -14,7 +14,14 @@ import pandas as pd
 # The instrument-neutral cross-check lives beside the readers (numpy/pandas only: no import circle).
 from cycling.parsers.crosscheck import cross_check as instrument_cross_check
 
-from .checks import Finding, cycle_identity_checks, cycle_rule_first_half, resolve_cycles, sanity_checks
+from .checks import (
+    Finding,
+    cycle_identity,
+    cycle_identity_checks,
+    cycle_rule_first_half,
+    resolve_cycles,
+    sanity_checks,
+)
 from .common import ANALYSIS_VERSION, CellSpec
 from .crosscheck import cross_check
 from .differential import DqdvCurves, DqdvParams, dqdv_all
@@ -71,12 +78,16 @@ def analyse(export: ExportLike, spec: CellSpec | None = None, *, dqdv_params: Dq
     params = dqdv_params or DqdvParams()
     records = export.records
     instrument = getattr(export, "instrument", None) or "LAND"
-    findings = cycle_identity_checks(records, spec.first_half, instrument=instrument)
-    cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half)
-    analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)
-    curves = dqdv_all(analysed, params)
+    # One CycleIdentity: the cycle rule is judged and the derived cycles built once for the three questions.
+    identity = cycle_identity(records)
+    findings = cycle_identity_checks(records, spec.first_half, instrument=instrument, identity=identity)
+    cycle_numbers, cycle_source = resolve_cycles(records, spec.first_half, identity=identity)
     # Without a registration, the per-cycle table (CE convention) follows the half the cycle rule settled on.
-    rule_half = cycle_rule_first_half(records, spec.first_half)
+    rule_half = cycle_rule_first_half(records, spec.first_half, identity=identity)
+    del identity
+    analysed = records if cycle_source == "land" else records.assign(cycle=cycle_numbers)
+    del cycle_numbers
+    curves = dqdv_all(analysed, params)
     table_spec = replace(spec, first_half=rule_half) if spec.first_half is None and rule_half else spec
     cycles = summarize_cycles(analysed, table_spec, curves=curves)
     findings += sanity_checks(

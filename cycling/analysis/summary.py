@@ -38,48 +38,32 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
     first_half = spec.first_half or detect_first_half(records) or "charge"
     if first_half not in ("charge", "discharge"):
         raise ValueError("first_half must be 'charge', 'discharge' or None")
-    cyc = records["cycle"].to_numpy().astype(np.int64)
+    cyc = records["cycle"].to_numpy().astype(np.int64, copy=False)
     cap = records["capacity_mah"].to_numpy(dtype=float)
     volt = records["voltage_v"].to_numpy(dtype=float)
-    cur = np.abs(records["current_ma"].to_numpy(dtype=float))
-    energy = (records["energy_mwh"].to_numpy(dtype=float) if "energy_mwh" in records
-              else np.full(len(records), np.nan))
+    cur = records["current_ma"].to_numpy(dtype=float)
+    energy = records["energy_mwh"].to_numpy(dtype=float) if "energy_mwh" in records else None
     cc, cv = _mode_flags(records)
     rec = records["record"].to_numpy()
     t = records["test_time_s"].to_numpy(dtype=float)
 
-    base = pd.DataFrame({"cycle": cyc, "record": rec, "t": t}, copy=False).groupby("cycle", sort=True)
-    first_record = base["record"].min()
-    cycles = first_record.index.to_numpy()
-    # The table's columns gather as arrays and become one frame at the end: no column insert per name.
-    out = {"cycle": cycles, "first_record": first_record.to_numpy(), "last_record": base["record"].max().to_numpy(),
-           "start_time_s": base["t"].min().to_numpy(), "end_time_s": base["t"].max().to_numpy()}
+    # The records are in cycle order (_check): each cycle is one slice, so the per-cycle figures come from
+    # reductions over the slices, and the per-half table is worked out a few whole cycles at a time.
+    bounds = np.flatnonzero(np.concatenate([[True], cyc[1:] != cyc[:-1]]))
+    cycles = cyc[bounds]
+    out = {"cycle": cycles, "first_record": np.minimum.reduceat(rec, bounds),
+           "last_record": np.maximum.reduceat(rec, bounds),
+           "start_time_s": np.fmin.reduceat(t, bounds), "end_time_s": np.fmax.reduceat(t, bounds)}
     out["duration_s"] = out["end_time_s"] - out["start_time_s"]
 
-    moving = kind > 0
-    # Energy from the records (trapezoid of V dQ) where LAND's energy column is missing.
-    same = np.concatenate([[False], (cyc[1:] == cyc[:-1]) & (kind[1:] == kind[:-1])])
-    d_q = np.where(same, np.diff(cap, prepend=np.nan), 0.0)
-    d_q = np.where(np.isfinite(d_q) & (d_q > 0), d_q, 0.0)
     # Records without a voltage (kept by the parser) are bridged linearly for V dQ only, so gaps cost no energy.
     v_e = pd.Series(volt).interpolate(limit_area="inside").to_numpy() if np.isnan(volt).any() else volt
-    v_mid = 0.5 * (v_e + np.concatenate([[np.nan], v_e[:-1]]))
-    own_e = np.where(d_q > 0, v_mid * d_q, 0.0)
-    has_modes = cc | cv
-    frame = pd.DataFrame({
-        "cycle": cyc[moving], "kind": kind[moving], "cap": cap[moving], "energy": energy[moving],
-        "own_e": own_e[moving], "volt": volt[moving],
-        "cc_cap": np.where(cc, cap, np.nan)[moving], "has_mode": has_modes[moving],
-        "cc_cur": np.where(cc | ~has_modes, cur, np.nan)[moving],
-    }, copy=False)  # fresh arrays: no 2-D block copy of them
-    gb = frame.groupby(["cycle", "kind"], sort=True)
-    half = gb.agg(cap=("cap", "max"), energy=("energy", "max"), own_e=("own_e", "sum"),
-                  cc_cap=("cc_cap", "max"), has_mode=("has_mode", "any"), cc_cur=("cc_cur", "mean"))
-    # Capacity-median voltage: where the half first reaches 50 % of its capacity (only the three columns
-    # that needs are cut down to those records, not the whole frame).
-    reached = frame["cap"].to_numpy() >= gb["cap"].transform("max").to_numpy() * 0.5
-    med = frame.loc[reached, ["cycle", "kind", "volt"]].groupby(["cycle", "kind"], sort=True)["volt"].first()
-    half["median_v"] = med
+    parts = [_half_table(cyc[a:b], kind[a:b], cap[a:b], volt[a:b], v_e[a:b], cur[a:b],
+                         None if energy is None else energy[a:b], cc[a:b], cv[a:b])
+             for a, b in _cycle_chunks(bounds, len(cyc))]
+    parts = [p for p in parts if len(p)] or parts[:1]
+    half = pd.concat(parts) if len(parts) > 1 else parts[0]
+    del parts, v_e
     half_cycle = half.index.get_level_values("cycle").to_numpy()
     half_kind = half.index.get_level_values("kind").to_numpy()
     # Where each half's row goes in the per-cycle arrays (every half's cycle is one of `cycles`).
@@ -164,3 +148,49 @@ def summarize_cycles(records: pd.DataFrame, spec: CellSpec | None = None, *, cur
         ce_convention="discharge/charge" if first_half == "charge" else "charge/discharge",
     )
     return out
+
+
+# Records per slice of whole cycles the per-half table is worked out on: its temporaries (~170 bytes a
+# record) stay a few tens of MB whatever the file's length.
+HALF_TABLE_CHUNK_RECORDS = 1 << 18
+
+
+def _cycle_chunks(bounds: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """Slices [a, b) of whole cycles (bounds: each cycle's first position), about HALF_TABLE_CHUNK_RECORDS each."""
+    ends = np.append(bounds[1:], n)
+    cuts = [0]
+    while cuts[-1] < n:
+        # The last cycle end within reach, but at least the end of the next cycle (a cycle longer than a chunk).
+        k = int(np.searchsorted(ends, cuts[-1] + HALF_TABLE_CHUNK_RECORDS, side="right"))
+        k = max(k, int(np.searchsorted(ends, cuts[-1], side="right")) + 1)
+        cuts.append(int(ends[k - 1]))
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _half_table(cyc, kind, cap, volt, v_e, cur, energy, cc, cv) -> pd.DataFrame:
+    """Per (cycle, kind) of the charge/discharge records of a slice of whole cycles: capacity, LAND's
+    energy, V dQ energy, CC capacity, whether step modes are known, mean CC current, capacity-median voltage."""
+    moving = kind > 0
+    # Energy from the records (trapezoid of V dQ) where LAND's energy column is missing.
+    same = np.concatenate([[False], (cyc[1:] == cyc[:-1]) & (kind[1:] == kind[:-1])])
+    d_q = np.where(same, np.diff(cap, prepend=np.nan), 0.0)
+    d_q = np.where(np.isfinite(d_q) & (d_q > 0), d_q, 0.0)
+    v_mid = 0.5 * (v_e + np.concatenate([[np.nan], v_e[:-1]]))
+    own_e = np.where(d_q > 0, v_mid * d_q, 0.0)
+    has_modes = cc | cv
+    frame = pd.DataFrame({
+        "cycle": cyc[moving], "kind": kind[moving], "cap": cap[moving],
+        "energy": energy[moving] if energy is not None else np.full(int(moving.sum()), np.nan),
+        "own_e": own_e[moving], "volt": volt[moving],
+        "cc_cap": np.where(cc, cap, np.nan)[moving], "has_mode": has_modes[moving],
+        "cc_cur": np.where(cc | ~has_modes, np.abs(cur), np.nan)[moving],
+    }, copy=False)  # fresh arrays: no 2-D block copy of them
+    gb = frame.groupby(["cycle", "kind"], sort=True)
+    half = gb.agg(cap=("cap", "max"), energy=("energy", "max"), own_e=("own_e", "sum"),
+                  cc_cap=("cc_cap", "max"), has_mode=("has_mode", "any"), cc_cur=("cc_cur", "mean"))
+    # Capacity-median voltage: where the half first reaches 50 % of its capacity (only the three columns
+    # that needs are cut down to those records, not the whole frame).
+    reached = frame["cap"].to_numpy() >= gb["cap"].transform("max").to_numpy() * 0.5
+    med = frame.loc[reached, ["cycle", "kind", "volt"]].groupby(["cycle", "kind"], sort=True)["volt"].first()
+    half["median_v"] = med
+    return half

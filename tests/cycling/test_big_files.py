@@ -123,6 +123,41 @@ def test_the_memory_a_bdf_file_costs_per_record_stays_far_below_the_whole_file_r
     assert per_record < 500, f"{per_record:.0f} bytes per record"
 
 
+def test_the_analysis_works_per_record_in_a_few_tens_of_bytes_and_its_slices_of_cycles_change_nothing(
+        tmp_path, monkeypatch):
+    """The analysis' working arrays beyond the records it is given, counted by tracemalloc (numpy reports every
+    array to it, so the count is exact, not the noisy RSS of a loaded machine). Working on whole-file arrays
+    (the cycle rule judged three times, float64 temporaries of every column, the per-half groupby of the whole
+    file) it held ~190 bytes per record at its peak; now ~50. The per-half table is worked out on slices of
+    whole cycles: slices of 2^14 records give the very table of one slice per 2^18."""
+    import tracemalloc
+
+    from cycling.analysis import summary as summary_module
+
+    frame, _ = study_cell(group="coated", n_cycles=120, points_per_half_cycle=1600, seed=5)
+    path = tmp_path / "run.bdf.parquet"
+    write_bdf(frame, path, fmt="parquet")
+    del frame
+    export = read_export(path)
+    n = len(export.records)
+    assert n == 386_646
+    spec = CellSpec(active_mass_mg=8.4, theoretical_mah_g=160.0)
+    whole_slices = analyse(export, spec)
+    # Small slices, so that the slices' own temporaries (bounded by their length) do not hide the per-record part.
+    monkeypatch.setattr(summary_module, "HALF_TABLE_CHUNK_RECORDS", 1 << 14)
+    tracemalloc.start()
+    try:
+        held = tracemalloc.get_traced_memory()[0]
+        small_slices = analyse(export, spec)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    per_record = (peak - held) / n
+    assert per_record < 80, f"{per_record:.0f} bytes per record"
+    pd.testing.assert_frame_equal(small_slices.cycles, whole_slices.cycles, check_exact=True)
+    assert small_slices.warnings == whole_slices.warnings and len(small_slices.cycles) == 120
+
+
 def test_the_stored_records_are_row_groups_with_cycle_statistics_so_one_cycle_reads_one_or_two(run, tmp_path):
     from cycling.analysis.record import RECORDS_ROW_GROUP, write_records_parquet
 
