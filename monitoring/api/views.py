@@ -16,7 +16,7 @@ from ..filtersets import AlertFilterSet, BoardFilterSet
 from ..models import AlertRule, RunState, Subscription, Webhook
 from . import serializers
 
-BOARD_PAGE_SIZE = 200  # rows per board page (?limit=, at most BOARD_MAX_LIMIT)
+BOARD_PAGE_SIZE = 100  # rows per board page (a screenful or two, refreshed every 15 s) (?limit=, at most BOARD_MAX_LIMIT)
 BOARD_MAX_LIMIT = 1000
 BOARD_ORDERING = ["cell__name", "cell__group__name", "cell__project__name", "device__name", "channel",
                   "run_started_at", "last_record_at", "latest_cycle", "latest_capacity", "retention_percent",

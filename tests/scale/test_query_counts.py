@@ -76,10 +76,10 @@ def test_it_pages_the_board_with_links_and_a_total(api, project):
     assert api.get("/api/v1/board/?offset=-1").status_code == 400
 
 
-def test_it_sends_200_board_rows_per_page_by_default(api, project, settings):
+def test_it_sends_100_board_rows_per_page_by_default(api, project, settings):
     from monitoring.api.views import BOARD_PAGE_SIZE
 
-    assert BOARD_PAGE_SIZE == 200
+    assert BOARD_PAGE_SIZE == 100
     groups = [GroupFactory(project=project, name="G0")]
     grow(project, groups, 0, 4, n_cycles=3)
     resp = api.get("/api/v1/board/")
