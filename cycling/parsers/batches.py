@@ -43,6 +43,19 @@ def opened(source, *, max_bytes: int) -> Iterator[tuple | None]:
             handle.close()
 
 
+def read_bytes(source, *, max_bytes: int) -> bytes:
+    """The whole file's bytes (the whole-file read, for sources the batches cannot take)."""
+    if isinstance(source, str | os.PathLike):
+        if os.path.getsize(source) > max_bytes:
+            raise ParseError("the file is larger than 4 GiB")
+        with open(source, "rb") as handle:
+            return handle.read()
+    data = source.read()
+    if isinstance(data, str):
+        raise ParseError("a text stream was given; open the file in binary mode")
+    return bytes(data)
+
+
 def csv_names(handle, *, parse_options) -> list[str]:
     """The column names of the CSV that starts at the handle's position (one small block read; the handle is
     put back)."""

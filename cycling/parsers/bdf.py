@@ -30,7 +30,7 @@ import pandas as pd
 from readers.errors import ParseError, display_name, reading
 
 from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
-from .batches import BLOCK_BYTES, NotStreamable, csv_batches, csv_names, gather, opened
+from .batches import BLOCK_BYTES, NotStreamable, csv_batches, csv_names, gather, opened, read_bytes
 from .canonical import repair_clock_glitches, running_totals
 from .columns import UNITS
 from .export import Export
@@ -178,7 +178,7 @@ def read_bdf(
     with reading(display, what=" as a BDF table", also=(OSError,)):
         export = _parse_streamed(source, display, report)
         if export is None:  # not a path or seekable file, or a table the batches cannot read: the whole file
-            data = _read_bytes(source)
+            data = read_bytes(source, max_bytes=_MAX_FILE_BYTES)
             report(0.05)
             export = _parse(data, display, report)
     report(1.0)
@@ -300,18 +300,6 @@ def _converter(column: BdfColumn, factor: float) -> Callable:
         return out * factor if factor != 1.0 else out
 
     return numbers
-
-
-def _read_bytes(source) -> bytes:
-    if isinstance(source, str | os.PathLike):
-        if os.path.getsize(source) > _MAX_FILE_BYTES:
-            raise ParseError("the file is larger than 4 GiB")
-        with open(source, "rb") as handle:
-            return handle.read()
-    data = source.read()
-    if isinstance(data, str):
-        raise ParseError("a text stream was given; open the file in binary mode")
-    return bytes(data)
 
 
 def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExport:
