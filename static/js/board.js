@@ -25,7 +25,10 @@
     if (hours < -0.1) return "in the future: check the cycler PC's clock";
     if (hours < 1) return Math.round(hours * 60) + " min ago";
     if (hours < 48) return hours.toFixed(1) + " h ago";
-    return (hours / 24).toFixed(1) + " days ago";
+    var days = hours / 24;
+    if (days < 60) return days.toFixed(1) + " days ago";
+    if (days < 730) return Math.round(days / 30.44) + " months ago";
+    return (days / 365.25).toFixed(1) + " years ago";
   }
 
   function sparkline(points) {

@@ -139,7 +139,12 @@
   function watchPeaks() {
     var el = document.getElementById("plot-peaks");
     if (!el || peaksShown) { return; }
-    var go = function () { if (!peaksShown) { peaksShown = true; plotPeaks().catch(function (err) { console.error(err); }); } };
+    var go = function () {
+      if (peaksShown) { return; }
+      peaksShown = true;
+      P.empty(el, "Finding the dQ/dV peaks of every cycle…");
+      plotPeaks().catch(function (err) { P.empty(el, "The dQ/dV peak track could not be drawn."); console.error(err); });
+    };
     if (!("IntersectionObserver" in window)) { go(); return; }
     var seen = new IntersectionObserver(function (entries) {
       if (entries.some(function (e) { return e.isIntersecting; })) { seen.disconnect(); go(); }

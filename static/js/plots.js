@@ -36,6 +36,7 @@
   }
 
   function draw(el, traces, lay, filename) {
+    if (el.classList.contains("is-empty")) { el.innerHTML = ""; }  // a message shown before (loading, none) goes
     el.classList.remove("is-empty");
     return Plotly.react(el, traces, lay, config(filename || slug(lay.title.text)));
   }

@@ -113,9 +113,14 @@ def test_it_takes_the_readme_screenshots_without_overlapping_text(page, demo_sit
     cell = next(c for c in demo_site["cells"] if c.name == "LNTO-01")
     page.goto(f"{base}/cells/{cell.pk}/")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
-    page.wait_for_timeout(4000)  # the peak track comes last
+    # the peak track is drawn when it scrolls into view (it reads every record): scroll to it, wait, come back
+    page.locator("#plot-peaks").scroll_into_view_if_needed()
+    page.wait_for_selector("#plot-peaks.js-plotly-plot, #plot-peaks p.empty:not(:has-text('Finding'))",
+                           timeout=60_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
     _shoot(page, "cell.png")
-    assert _overlaps(page, ["plot-cycles", "plot-voltage", "plot-dqdv"]) == []
+    assert _overlaps(page, ["plot-cycles", "plot-voltage", "plot-dqdv", "plot-peaks"]) == []
     page.goto(f"{base}/cells/{cell.pk}/impedance/")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
     page.wait_for_timeout(1500)
