@@ -30,6 +30,7 @@ import pandas as pd
 from readers.errors import ParseError, display_name, reading
 
 from ..analysis.cycles import channel_restarts, derive_cycles, kind_codes
+from .batches import BLOCK_BYTES, NotStreamable, csv_batches, csv_names, gather, opened, read_bytes
 from .canonical import repair_clock_glitches, running_totals
 from .columns import UNITS
 from .export import Export
@@ -177,7 +178,7 @@ def read_bdf(
     with reading(display, what=" as a BDF table", also=(OSError,)):
         export = _parse_streamed(source, display, report)
         if export is None:  # not a path or seekable file, or a table the batches cannot read: the whole file
-            data = _read_bytes(source)
+            data = read_bytes(source, max_bytes=_MAX_FILE_BYTES)
             report(0.05)
             export = _parse(data, display, report)
     report(1.0)
@@ -186,31 +187,27 @@ def read_bdf(
 
 # Rows per Parquet batch and bytes per CSV block of the streamed read: a few MB per column at a time.
 _BATCH_ROWS = 1 << 20
-_BLOCK_BYTES = 4 << 20
+_BLOCK_BYTES = BLOCK_BYTES
 
 
 def _parse_streamed(source, display: str, report: Callable[[float], None]) -> BdfExport | None:
     """The records of a BDF file on disk read batch by batch, only the columns we use, each straight into
-    its compact array: the file's bytes and the whole table are never held (a 10^7-record csv is 1.7 GB).
+    its compact array (cycling.parsers.batches): the file's bytes and the whole table are never held (a
+    10^7-record csv is 1.7 GB).
 
     None when the source is not a path or seekable file, or when the batches meet anything the whole-file
     read judges cell by cell (text among numbers, a header it refuses, a broken table): that read then runs
     and gives its error, so a file's errors are the same whichever way it is read."""
     import pyarrow as pa
 
-    path = source if isinstance(source, str | os.PathLike) else None
-    if path is None and not (hasattr(source, "seekable") and source.seekable()):
-        return None
-    if path is not None and os.path.getsize(path) > _MAX_FILE_BYTES:
-        raise ParseError("the file is larger than 4 GiB")
-    handle = open(path, "rb") if path is not None else source  # noqa: SIM115 (closed below when ours)
-    start = handle.tell()
-    try:
+    with opened(source, max_bytes=_MAX_FILE_BYTES) as found:
+        if found is None:
+            return None
+        handle, start, size = found
         head = handle.read(4096)
         handle.seek(start)
         if not head.strip():
             return None
-        size = _size(handle, start)
         try:
             if head.startswith(PARQUET_MAGIC):
                 columns = _stream_parquet(handle, size, report)
@@ -218,7 +215,7 @@ def _parse_streamed(source, display: str, report: Callable[[float], None]) -> Bd
             else:
                 columns = _stream_csv(handle, head, size, report)
                 fmt, section, first_row = "bdf-csv", None, 2
-        except (pa.ArrowException, ParseError, _NotStreamable, ValueError, OSError):
+        except (pa.ArrowException, ParseError, NotStreamable, ValueError, OSError):
             columns = None
         if columns is None or not len(columns.get("test_time_s", ())):
             handle.seek(start)
@@ -232,26 +229,13 @@ def _parse_streamed(source, display: str, report: Callable[[float], None]) -> Bd
             return None
         del columns
         return _export(frame, warnings, fmt, display, report)
-    finally:
-        if path is not None:
-            handle.close()
-
-
-class _NotStreamable(Exception):
-    """The batches met something only the whole-file read judges (it then reads the file and says why)."""
-
-
-def _size(handle, start: int) -> int:
-    end = handle.seek(0, os.SEEK_END)
-    handle.seek(start)
-    return max(1, end - start)
 
 
 def _wanted(names: list[str]) -> dict[str, tuple[BdfColumn, float]]:
     """Header -> (BDF column, factor) of each column we read (the first of a repeated quantity), as _parse
     picks them; a repeated header name cannot be read by name: not streamable."""
     if len(set(names)) != len(names):
-        raise _NotStreamable
+        raise NotStreamable
     wanted, seen = {}, set()
     for header in names:
         column, factor = _resolve(header)
@@ -260,28 +244,19 @@ def _wanted(names: list[str]) -> dict[str, tuple[BdfColumn, float]]:
         seen.add(column.ours)
         wanted[header] = (column, factor)
     if any(_BY_NAME[q].ours not in seen for q in _REQUIRED):
-        raise _NotStreamable
+        raise NotStreamable
     return wanted
 
 
 def _stream_csv(handle, head: bytes, size: int, report) -> dict[str, np.ndarray]:
-    import pyarrow as pa
     import pyarrow.csv as pacsv
-
-    from .values import arrow_pool
 
     first = head.split(b"\n", 1)[0]
     parse = pacsv.ParseOptions(delimiter="\t" if first.count(b"\t") > first.count(b",") else ",")
-    read = pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES)
     start = handle.tell()
-    names = pacsv.open_csv(pa.PythonFile(handle, mode="r"), read_options=pacsv.ReadOptions(
-        use_threads=False, block_size=1 << 16), parse_options=parse, memory_pool=arrow_pool()).schema.names
-    handle.seek(start)
-    wanted = _wanted(names)
-    reader = pacsv.open_csv(pa.PythonFile(handle, mode="r"), read_options=read, parse_options=parse,
-                            convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
-                                                                 include_columns=list(wanted)),
-                            memory_pool=arrow_pool())
+    wanted = _wanted(csv_names(handle, parse_options=parse))
+    reader = csv_batches(handle, parse_options=parse, block_bytes=_BLOCK_BYTES, convert_options=pacsv.ConvertOptions(
+        strings_can_be_null=True, include_columns=list(wanted)))
     return _gather(reader, wanted, lambda: (handle.tell() - start) / size, report)
 
 
@@ -302,69 +277,29 @@ def _stream_parquet(handle, size: int, report) -> dict[str, np.ndarray]:
 
 
 def _gather(batches, wanted: dict[str, tuple[BdfColumn, float]], fraction, report) -> dict[str, np.ndarray]:
-    """Our columns from Arrow batches: numbers as float64 (scaled to our unit), step type and mode as codes.
-    Each column is one array filled batch by batch, sized from the share of the file read so far: no list
-    of parts joined at the end (which held every column twice, and left the heap full of holes)."""
+    """Our columns from Arrow batches (batches.gather): numbers as float64 (scaled to our unit), step type and
+    mode as codes."""
+    return gather(batches, {column.ours: (header, _converter(column, factor))
+                            for header, (column, factor) in wanted.items()}, fraction, report)
+
+
+def _converter(column: BdfColumn, factor: float) -> Callable:
     import pyarrow as pa
 
-    filled = {column.ours: _Filled(np.int8 if column.ours in ("_step_type", "step_mode") else np.float64)
-              for column, _ in wanted.values()}
-    rows = 0
-    for batch in batches:
-        rows += batch.num_rows
-        # The whole file's rows as this much of it suggests (a little more: growing copies the column).
-        expected = int(rows / max(fraction(), 1e-6) * 1.05) + 1
-        for header, (column, factor) in wanted.items():
-            values = batch.column(header)
-            if column.ours in ("_step_type", "step_mode"):
-                series = values.to_pandas()
-                code = ((lambda word: _KIND_CODE.get(_STEP_TYPES.get(word.lower()), -1))
-                        if column.ours == "_step_type" else (lambda word: _MODE_CODE.get(word, 0)))
-                filled[column.ours].add(_word_codes(series, code), expected)
-                continue
-            kind = values.type
-            if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)
-                    or pa.types.is_null(kind)):
-                raise _NotStreamable  # text among the numbers: the whole-file read names the cell
-            numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            filled[column.ours].add(numbers * factor if factor != 1.0 else numbers, expected)
-        report(0.05 + 0.3 * min(1.0, fraction()))
-    return {name: column.values() for name, column in filled.items()}
+    if column.ours in ("_step_type", "step_mode"):
+        code = ((lambda word: _KIND_CODE.get(_STEP_TYPES.get(word.lower()), -1))
+                if column.ours == "_step_type" else (lambda word: _MODE_CODE.get(word, 0)))
+        return lambda values: _word_codes(values.to_pandas(), code)
 
+    def numbers(values):
+        kind = values.type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+                or pa.types.is_null(kind)):
+            raise NotStreamable  # text among the numbers: the whole-file read names the cell
+        out = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return out * factor if factor != 1.0 else out
 
-class _Filled:
-    """One column filled batch by batch into one array, grown (copied) only when the estimate fell short."""
-
-    def __init__(self, dtype):
-        self.dtype, self.array, self.n = dtype, None, 0
-
-    def add(self, values: np.ndarray, expected: int) -> None:
-        end = self.n + len(values)
-        if self.array is None or end > len(self.array):
-            grown = np.empty(max(expected, end, int(1.25 * end)), dtype=self.dtype)
-            if self.array is not None:
-                grown[:self.n] = self.array[:self.n]
-            self.array = grown
-        self.array[self.n:end] = values
-        self.n = end
-
-    def values(self) -> np.ndarray:
-        if self.array is None:
-            return np.empty(0, dtype=self.dtype)
-        # Pages past n were never written: the view costs no memory, a copy would cost the column again.
-        return self.array[:self.n]
-
-
-def _read_bytes(source) -> bytes:
-    if isinstance(source, str | os.PathLike):
-        if os.path.getsize(source) > _MAX_FILE_BYTES:
-            raise ParseError("the file is larger than 4 GiB")
-        with open(source, "rb") as handle:
-            return handle.read()
-    data = source.read()
-    if isinstance(data, str):
-        raise ParseError("a text stream was given; open the file in binary mode")
-    return bytes(data)
+    return numbers
 
 
 def _parse(data: bytes, display: str, report: Callable[[float], None]) -> BdfExport:

@@ -10,10 +10,11 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from readers.errors import ParseError
+from readers.errors import ParseError, display_name
 from readers.text import decode_text
 
-from .canonical import Counter, build_records, kinds_from_codes, summarise
+from .batches import NotStreamable, csv_batches, csv_names, gather, opened, read_bytes
+from .canonical import Counter, build_records, kinds_from_codes, summarise, unit_factor
 from .crosscheck import cross_check
 from .export import Export
 from .probe import Probe, Reader
@@ -230,21 +231,39 @@ def read_workbook(probe: Probe) -> Export:
                   reader="assb-lab neware-bts", reader_version=VERSION)
 
 
+# The record table's columns, each by its aliases (the first found is read): _records reads them, the
+# streamed csv read picks the columns it reads by them.
+_COLUMNS = {
+    "current": ("Current", "Cur"), "voltage": ("Voltage",), "step": ("Step Index", "Step", "Step ID"),
+    "cycle": ("Cycle Index", "Cycle", "Cycle ID"), "stamps": ("Absolute Time", "Date", "Realtime", "System Time"),
+    "step_time": ("Time", "Relative Time", "Step Time"), "test_time": ("Total Time", "Cumulative Time", "Test Time"),
+    "charge": ("Chg. Cap.", "Charge Capacity"), "discharge": ("DChg. Cap.", "Discharge Capacity"),
+    "capacity": ("Capacity", "CapaCity"), "charge_energy": ("Chg. Energy", "Charge Energy"),
+    "discharge_energy": ("DChg. Energy", "Discharge Energy"), "energy": ("Energy",),
+    "state": ("Step Type", "Status", "State"),
+    "record": ("DataPoint", "Record Index", "Record ID", "Record", "Data Point"),
+}
+
+
 def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
     if len(tables) > 1:
         frame = pd.concat([t.frame for t in tables], ignore_index=True)
         table = Table(frame=frame, rows=np.concatenate([t.rows for t in tables]), sheet=tables[0].sheet)
     else:
         table = tables[0]
-    current = table.numbers(table.require("current", "Current", "Cur"), "current")
-    voltage = table.numbers(table.require("voltage", "Voltage"), "voltage")
-    step_hit = table.find("Step Index", "Step", "Step ID")
+
+    def find(column: str):
+        return table.find(*_COLUMNS[column])
+
+    current = table.numbers(table.require("current", *_COLUMNS["current"]), "current")
+    voltage = table.numbers(table.require("voltage", *_COLUMNS["voltage"]), "voltage")
+    step_hit = find("step")
     step = table.numbers(step_hit) if step_hit else None
-    cycle_hit = table.find("Cycle Index", "Cycle", "Cycle ID")
-    stamps_hit = table.find("Absolute Time", "Date", "Realtime", "System Time")
-    step_time_hit = table.find("Time", "Relative Time", "Step Time")
+    cycle_hit = find("cycle")
+    stamps_hit = find("stamps")
+    step_time_hit = find("step_time")
     step_time = table.seconds(step_time_hit, group=step) if step_time_hit else None
-    test_hit = table.find("Total Time", "Cumulative Time", "Test Time")
+    test_hit = find("test_time")
     test_time = table.seconds(test_hit) if test_hit is not None else None
     stamps = table.stamps(stamps_hit, test_time) if stamps_hit else None
     if test_time is None and stamps is not None and not np.isnat(stamps).any():
@@ -253,22 +272,22 @@ def _records(tables: list[Table], meta: dict) -> pd.DataFrame:
         raise ParseError("the record table has neither a total time nor an absolute time column",
                          sheet=table.sheet)
     groups = step if step is not None else None
-    charge, discharge = table.find("Chg. Cap.", "Charge Capacity"), table.find("DChg. Cap.", "Discharge Capacity")
+    charge, discharge = find("charge"), find("discharge")
     if charge and discharge:
         capacity = [Counter(table.numbers(charge, "capacity"), groups, direction="charge"),
                     Counter(table.numbers(discharge, "capacity"), groups, direction="discharge")]
     else:
-        capacity = [Counter(table.numbers(table.require("capacity", "Capacity", "CapaCity"), "capacity"), groups)]
-    e_charge, e_discharge = table.find("Chg. Energy", "Charge Energy"), table.find("DChg. Energy", "Discharge Energy")
+        capacity = [Counter(table.numbers(table.require("capacity", *_COLUMNS["capacity"]), "capacity"), groups)]
+    e_charge, e_discharge = find("charge_energy"), find("discharge_energy")
     if e_charge and e_discharge:
         energy = [Counter(table.numbers(e_charge, "energy"), groups, direction="charge"),
                   Counter(table.numbers(e_discharge, "energy"), groups, direction="discharge")]
     else:
-        hit = table.find("Energy")
+        hit = find("energy")
         energy = [Counter(table.numbers(hit, "energy"), groups)] if hit else None
-    state = table.find("Step Type", "Status", "State")
+    state = find("state")
     kind, mode = (kinds_from_codes(state[0], current) if state else (None, None))
-    record_hit = table.find("DataPoint", "Record Index", "Record ID", "Record", "Data Point")
+    record_hit = find("record")
     meta["units"] = table.units
     return build_records(
         sheet=table.sheet, rows=table.rows, test_time_s=test_time, step_time_s=step_time, current_ma=current,
@@ -303,21 +322,182 @@ def read_csv(probe: Probe) -> Export:
     layers = _layer_headers(lines)
     if layers is not None:
         return _read_layered(probe, layers)
-    header_line = next((i for i, line in enumerate(lines[:50])
-                        if ("Cycle" in line and ("Voltage" in line or "Volt" in line))), None)
+    header_line = _header_line(lines)
     if header_line is None:
         raise ParseError("this Neware csv has no record header line (with Cycle Index, Voltage, Current) in its "
                          "first 50 lines, nor the three layer headers of a 'general report' (Cycle ID; Step ID; "
                          "Record ID)", sheet="text")
-    first = lines[header_line]
-    sep = "\t" if first.count("\t") > first.count(",") else ","
-    table = read_delimited(text, header_line=header_line, sep=sep, sheet="text", data=probe.data,
-                           encoding=encoding)
+    table = read_delimited(text, header_line=header_line, sep=_separator(lines[header_line]), sheet="text",
+                           data=probe.data, encoding=encoding)
+    return _csv_export(table, encoding)
+
+
+def _header_line(lines: list[str]) -> int | None:
+    return next((i for i, line in enumerate(lines[:50]) if ("Cycle" in line and ("Voltage" in line or "Volt" in line))),
+                None)
+
+
+def _separator(line: str) -> str:
+    return "\t" if line.count("\t") > line.count(",") else ","
+
+
+def _csv_export(table: Table, encoding: str) -> Export:
     meta = {"format": "csv", "encoding": encoding}
     records = _records([table], meta)
     summarise(records, meta)
     return Export(records=records, cycle_table=None, step_table=None, metadata=meta, instrument="Neware",
                   reader="assb-lab neware-csv", reader_version=VERSION)
+
+
+# --- the record csv of a file on disk, in batches --------------------------------------------------------
+
+_MAX_FILE_BYTES = 4 * 1024**3
+_HEAD_BYTES = 65536  # what text_head judges the encoding and the header by
+_BLOCK_BYTES = 1 << 22  # as read_delimited's Arrow read: the first block fixes each column's type
+
+
+def read_csv_file(source, *, name: str | None = None, progress=None) -> Export:
+    """A Neware record csv from a path or binary file. On disk and plain UTF-8 it is read in batches, only
+    the columns _records reads (cycling.parsers.batches): a 10^7-record file's bytes and its every column as
+    text are never held. Anything else (a layered report, another encoding, a stream, a file the batches
+    cannot read as read_delimited would) is read whole by read_csv: the same records, or the same error."""
+    display = name or display_name(source)
+    report = progress or (lambda fraction: None)
+    table, encoding = _streamed_table(source, report)
+    if table is None:
+        return read_csv(Probe(data=read_bytes(source, max_bytes=_MAX_FILE_BYTES), name=display, progress=report))
+    report(0.4)
+    try:
+        return _csv_export(table, encoding)
+    except ParseError:  # the whole-file read words the error (and locates it) as it always has
+        del table  # a file object was put back where it was found
+        return read_csv(Probe(data=read_bytes(source, max_bytes=_MAX_FILE_BYTES), name=display, progress=report))
+
+
+def _streamed_table(source, report) -> tuple[Table | None, str]:
+    """(record table of only the columns _records reads, encoding), as read_delimited's Arrow read makes it
+    from the whole file; (None, '') when the batches cannot make that table (the file is then read whole)."""
+    import pyarrow as pa
+
+    with opened(source, max_bytes=_MAX_FILE_BYTES) as found:
+        if found is None:
+            return None, ""
+        handle, start, size = found
+        head = handle.read(_HEAD_BYTES)
+        handle.seek(start)
+        if not isinstance(head, bytes) or not head.strip():
+            return None, ""
+        lines, text, encoding = text_head(head)
+        header_line = _header_line(lines)
+        if text is not None or encoding not in ("utf-8", "utf-8-sig") or header_line is None or _layer_headers(lines):
+            return None, ""
+        offset = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+        for _ in range(header_line):
+            offset = head.find(b"\n", offset) + 1
+            if offset == 0:
+                return None, ""
+        try:
+            handle.seek(start + offset)
+            columns = _streamed_columns(handle, _separator(lines[header_line]), lambda: (handle.tell() - start) / size,
+                                        report)
+        except (pa.ArrowException, NotStreamable, ValueError, OSError):
+            columns = None
+        handle.seek(start)
+        if not columns:
+            return None, ""
+        frame = pd.DataFrame({name: values if isinstance(values, np.ndarray) else values.to_pandas()
+                              for name, values in columns.items()}, copy=False)
+        del columns
+        rows = np.arange(len(frame)) + header_line + 2
+        return Table(frame=frame, rows=rows, sheet="text"), encoding
+
+
+def _streamed_columns(handle, sep: str, fraction, report) -> dict | None:
+    """The columns _records reads, batch by batch (None: not a table the batches read as read_delimited)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from .tables import NA_TEXT
+
+    parse = pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=False)
+    arrow_names = csv_names(handle, parse_options=parse)
+    # read_delimited's names: what a trailing separator leaves is 'Unnamed: k'; repeated names go to pandas.
+    names = [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(arrow_names)]
+    if len(set(names)) != len(names):
+        return None
+    wanted, clocks = _wanted(names)
+    if not wanted:  # (Arrow reads every column of an empty include list) _records refuses it, in its words
+        return None
+    reader = csv_batches(handle, parse_options=parse, block_bytes=_BLOCK_BYTES, convert_options=pacsv.ConvertOptions(
+        strings_can_be_null=True, null_values=NA_TEXT, timestamp_parsers=["%no-such-format"],
+        include_columns=wanted))
+    integers = [name for name in wanted if pa.types.is_integer(reader.schema.field(name).type)]
+
+    def batches():
+        for batch in reader:
+            # A row with only gaps in our columns: read_delimited drops it if its other cells are empty too.
+            empty = np.ones(batch.num_rows, dtype=bool)
+            for column in batch.columns:
+                if not column.null_count:
+                    break
+                empty &= column.is_null().to_numpy(zero_copy_only=False)
+            else:
+                if empty.any():
+                    raise NotStreamable
+            yield batch
+
+    columns = gather(batches(), {name: (name, _clock_values if name in clocks else _batch_values) for name in wanted},
+                     fraction, report)
+    for name in integers:  # whole numbers stay int64 unless a gap made them float, as in the whole-file table
+        if not np.isnan(columns[name]).any():
+            columns[name] = columns[name].astype(np.int64)
+    return {name: columns[name] for name in wanted if name in columns}
+
+
+def _batch_values(values):
+    """Numbers as float64 (gaps NaN); text (times, stamps, step types) as the Arrow chunk, turned into the
+    whole-file table's pandas column once at the end."""
+    import pyarrow as pa
+
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return values
+
+
+def _clock_values(values):
+    """A time column's h:min:s text as seconds batch by batch (Table.seconds' own parse, cell by cell the
+    same; 8 bytes a record instead of ~18 of text); text it does not read goes to the whole-file read."""
+    import pyarrow as pa
+
+    from .tables import _clock_seconds
+
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return _batch_values(values)
+    seconds = _clock_seconds(values.to_pandas())
+    if seconds is None:
+        raise NotStreamable
+    return seconds
+
+
+def _wanted(names: list[str]) -> tuple[list[str], set[str]]:
+    """(the columns _records reads, by the first alias found of each as _records looks them up; those of them
+    that are times in seconds: Table.seconds takes their clock text as seconds, unscaled)."""
+    table = Table(frame=pd.DataFrame(columns=names), rows=np.empty(0, dtype=np.int64))
+    hits = {column: table.find(*aliases) for column, aliases in _COLUMNS.items()}
+    found = {hit[0].name for hit in hits.values() if hit is not None}
+    clocks = set()
+    for column in ("step_time", "test_time"):
+        if hits[column] is None:
+            continue
+        values, raw, unit = hits[column]
+        try:
+            # As Table.seconds scales numbers: seconds given as numbers must come out as they go in.
+            factor = unit_factor(None if unit is not None and ":" in unit else unit, "time", column=raw, default="s")
+        except ParseError:
+            continue
+        if factor == 1.0:
+            clocks.add(values.name)
+    return [name for name in names if name in found], clocks
 
 
 # --- the layered 'general report' csv ----------------------------------------------------------------------
@@ -395,9 +575,11 @@ def _short(exc: BaseException) -> str:
     return text[:160]
 
 
+# A file on disk reaches read_csv_file (cycling.parsers.registry's streamed read), the bytes read_csv.
+CSV_READER = Reader("assb-lab neware-csv", "Neware", _is_csv, read_csv, VERSION)
 READERS = [
     Reader("assb-lab neware-nda (fastnda, NewareNDA fallback)", "Neware", _is_binary, read_binary, VERSION),
     Reader("assb-lab neware-bts", "Neware", lambda p: p.fmt in ("zip", "ole2") and _is_workbook(p),
            read_workbook, VERSION),
-    Reader("assb-lab neware-csv", "Neware", _is_csv, read_csv, VERSION),
+    CSV_READER,
 ]

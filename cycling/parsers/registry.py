@@ -174,10 +174,10 @@ _HEAD_BYTES = 1 << 20
 
 def _streamers() -> dict[str, Callable]:
     """Reader name -> a read of the file itself (path or seekable file) in bounded memory, for the formats
-    whose files reach 10^7 records: the bytes are then never held whole (cycling.parsers.bdf)."""
-    from . import bdf
+    whose files reach 10^7 records: the bytes are then never held whole (cycling.parsers.batches)."""
+    from . import bdf, neware
 
-    return {bdf.READER.name: bdf.read_bdf}
+    return {bdf.READER.name: bdf.read_bdf, neware.CSV_READER.name: neware.read_csv_file}
 
 
 def _read_streamed(source, display: str, progress, profiles: Sequence[Profile]) -> tuple[Export, Reader] | None:

@@ -369,7 +369,7 @@ def read_delimited(text: str | None, *, header_line: int, sep: str, decimal: str
 
 
 # pandas' default gap spellings (pandas.io.parsers STR_NA_VALUES), for Arrow to read the same gaps.
-_NA_TEXT = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+NA_TEXT = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
             "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 
 
@@ -398,7 +398,7 @@ def _arrow_table(data: bytes, *, header_line: int, sep: str, decimal: str, sheet
             parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=False),
             # Like pandas: an empty cell is a gap in text columns too; ISO stamps stay text (Table.stamps).
             convert_options=pacsv.ConvertOptions(decimal_point=decimal, strings_can_be_null=True,
-                                                 null_values=_NA_TEXT, timestamp_parsers=["%no-such-format"]))
+                                                 null_values=NA_TEXT, timestamp_parsers=["%no-such-format"]))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     # pandas' names for what a trailing separator leaves (EC-Lab ends each line with a tab), dropped below
