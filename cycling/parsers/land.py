@@ -320,6 +320,18 @@ def _records(blocks: list[Block], warnings: list[str], *, file: str | None = Non
         columns[name] = np.asarray(columns[name], dtype=np.int64)
     if (np.diff(columns["record"]) < 0).any():
         order = np.argsort(columns["record"], kind="stable")
+        # The rows are in time order (checked above): a record whose number puts it before an earlier time is an
+        # edited number, not a row out of place; the records are not reordered into a clock that runs backwards.
+        back = np.flatnonzero(np.diff(columns["test_time_s"][order]) < -_TIME_JITTER_S)
+        if back.size:
+            record = columns["record"]
+            k = int(np.flatnonzero(np.diff(record) < 0)[0])  # record[k] > record[k + 1]: one of the two is wrong
+            bad = k if k and record[k] - record[k - 1] != 1 else k + 1  # the one that leaves its neighbours' run
+            raise ParseError(
+                f"record number {columns['record'][bad]} does not fit its place: the rows run in time order, but "
+                "in the order of the record numbers the test time would go backwards; the record column was "
+                "edited or two exports were merged", sheet=frame["_sheet"].iat[bad], row=int(frame["_row"].iat[bad]),
+                column="record")
         columns = {name: values[order] for name, values in columns.items()}
     columns["step_kind"] = _str_column(columns["step_kind"], _KINDS)
     columns["step_mode"] = _str_column(columns["step_mode"], _MODES)

@@ -229,3 +229,19 @@ def test_it_drops_exact_duplicate_rows_with_a_warning(records):
     export = read_land(io.BytesIO(copy.encode()), name="overlap.csv")
     assert len(export.records) == len(records)
     assert any("duplicate" in w for w in export.warnings)
+
+
+def test_a_record_number_that_would_put_its_row_before_an_earlier_time_is_refused_naming_it(records):
+    """Rows in time order whose record column was edited (found by fuzzing: '51' made '511'): the reader used to
+    sort by record number and hand on a clock that ran backwards; it names the record's row instead."""
+    lines = land_csv(records).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("12,"))
+    lines[row] = "912," + lines[row].split(",", 1)[1]
+    message = refuse("\n".join(lines).encode(), "edited.csv")
+    assert f"row {row + 1}" in message and "column 'record'" in message
+    assert "record number 912 does not fit its place" in message
+    # a record column counting down a run of whole-second ties (the reason the reader sorts) still reads
+    same = land_csv(records).splitlines()
+    first, second = same[2].split(",", 1), same[3].split(",", 1)
+    same[2], same[3] = "2," + first[1], "1," + second[1].replace("2160.0,2160.0", "0.0,0.0", 1)
+    assert read_land(io.BytesIO("\n".join(same).encode()), name="ties.csv").records["record"].tolist()[:2] == [1, 2]
