@@ -58,6 +58,17 @@ def test_it_reads_a_big_bdf_file_in_batches_to_exactly_the_records_and_cycles_of
     batched = read_export(path)
     assert seen[0] > 10  # batches read
     assert len(batched.records) == len(run) == 199_446
+    a = _same_as_whole(batched, whole)
+    # The simulator's own numbers come back: what cycle 3 charged and discharged, in mAh.
+    third = run[run["cycle"] == 3]
+    for half in ("charge", "discharge"):
+        simulated = third.loc[third["step_kind"] == half, "capacity_mah"].max()
+        assert a.cycles.set_index("cycle").loc[3, f"{half}_mah"] == pytest.approx(simulated, rel=1e-9)
+
+
+def _same_as_whole(batched, whole):
+    """The batched read gives exactly the records, metadata and warnings of the whole-file read, and the same
+    120-cycle analysis; that analysis (of the batched read) for the caller's own checks."""
     pd.testing.assert_frame_equal(batched.records, whole.records, check_exact=True)
     assert batched.metadata == whole.metadata
     assert batched.warnings == whole.warnings
@@ -65,11 +76,7 @@ def test_it_reads_a_big_bdf_file_in_batches_to_exactly_the_records_and_cycles_of
     a, b = analyse(batched, spec), analyse(whole, spec)
     pd.testing.assert_frame_equal(a.cycles, b.cycles, check_exact=True)
     assert len(a.cycles) == 120 and a.warnings == b.warnings
-    # The simulator's own numbers come back: what cycle 3 charged and discharged, in mAh.
-    third = run[run["cycle"] == 3]
-    for half in ("charge", "discharge"):
-        simulated = third.loc[third["step_kind"] == half, "capacity_mah"].max()
-        assert a.cycles.set_index("cycle").loc[3, f"{half}_mah"] == pytest.approx(simulated, rel=1e-9)
+    return a
 
 
 def _counting(gather, seen):
@@ -122,15 +129,10 @@ def test_it_reads_a_big_neware_csv_in_batches_to_exactly_the_records_and_cycles_
     whole, batched, seen = _whole_and_batched(path, monkeypatch)
     assert seen[0] > 10  # batches read (a 1 MB block holds ~9,000 records)
     assert len(batched.records) == len(run) == 199_446
-    pd.testing.assert_frame_equal(batched.records, whole.records, check_exact=True)
-    assert batched.metadata == whole.metadata
+    a = _same_as_whole(batched, whole)
     assert batched.metadata["units"] == {"Current(A)": "A", "Voltage(V)": "V", "Chg. Cap.(Ah)": "Ah",
                                          "DChg. Cap.(Ah)": "Ah", "Chg. Energy(Wh)": "Wh", "DChg. Energy(Wh)": "Wh"}
-    assert batched.warnings == whole.warnings and batched.cycle_table is None is whole.cycle_table
-    spec = CellSpec(active_mass_mg=8.4, theoretical_mah_g=160.0)
-    a, b = analyse(batched, spec), analyse(whole, spec)
-    pd.testing.assert_frame_equal(a.cycles, b.cycles, check_exact=True)
-    assert len(a.cycles) == 120 and a.warnings == b.warnings
+    assert batched.cycle_table is None is whole.cycle_table
     # The simulator's cycle 3 comes back through Ah and h:min:s text (the csv keeps 6 decimals of Ah).
     third = run[run["cycle"] == 3]
     for half in ("charge", "discharge"):
@@ -204,20 +206,26 @@ def _peak_of_read(path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_the_memory_a_bdf_file_costs_per_record_stays_far_below_the_whole_file_reads(tmp_path):
-    """Peak RSS of read + analysis at two lengths: the slope is what each further record costs. Reading the
-    whole file (its bytes, every column as parsed, then the copies) cost ~880 bytes per record of a BDF csv;
-    read in batches of the needed columns it is the record frame and the analysis' working arrays."""
+def _bytes_per_record(tmp_path: Path, suffix: str, write) -> float:
+    """What each further record costs read + analysis: the slope of the peak RSS between two lengths of the
+    same 120-cycle run, ``write(frame, path)`` writing each as a file of that kind."""
     sizes = []
     for per_half in (400, 1600):
         frame, _ = study_cell(group="coated", n_cycles=120, points_per_half_cycle=per_half, seed=5)
-        path = tmp_path / f"run{per_half}.bdf.csv"
-        write_bdf(frame, path)
+        path = tmp_path / f"run{per_half}.{suffix}"
+        write(frame, path)
         del frame
         sizes.append(_peak_of_read(path))
     small, big = sizes
     assert big["n"] - small["n"] == 120 * 2 * 1200  # records added (two halves per cycle, 1,200 points more each)
-    per_record = (big["peak_mb"] - small["peak_mb"]) * 1024 * 1024 / (big["n"] - small["n"])
+    return (big["peak_mb"] - small["peak_mb"]) * 1024 * 1024 / (big["n"] - small["n"])
+
+
+def test_the_memory_a_bdf_file_costs_per_record_stays_far_below_the_whole_file_reads(tmp_path):
+    """Peak RSS of read + analysis at two lengths: the slope is what each further record costs. Reading the
+    whole file (its bytes, every column as parsed, then the copies) cost ~880 bytes per record of a BDF csv;
+    read in batches of the needed columns it is the record frame and the analysis' working arrays."""
+    per_record = _bytes_per_record(tmp_path, "bdf.csv", write_bdf)
     assert per_record < 500, f"{per_record:.0f} bytes per record"
 
 
@@ -260,16 +268,7 @@ def test_the_memory_a_neware_csv_costs_per_record_stays_far_below_the_whole_file
     """As for BDF: read whole (its bytes, every column as parsed, the canonical columns at once), read +
     analysis of a Neware csv cost 670-700 bytes per record; in batches of the needed columns (h:min:s times
     as seconds, stamps and step types as Arrow text) 390-410 (two runs each, 2 cores shared)."""
-    sizes = []
-    for per_half in (400, 1600):
-        frame, _ = study_cell(group="coated", n_cycles=120, points_per_half_cycle=per_half, seed=5)
-        path = tmp_path / f"run{per_half}.csv"
-        path.write_bytes(_neware_csv(frame))
-        del frame
-        sizes.append(_peak_of_read(path))
-    small, big = sizes
-    assert big["n"] - small["n"] == 120 * 2 * 1200
-    per_record = (big["peak_mb"] - small["peak_mb"]) * 1024 * 1024 / (big["n"] - small["n"])
+    per_record = _bytes_per_record(tmp_path, "csv", lambda frame, path: path.write_bytes(_neware_csv(frame)))
     assert per_record < 550, f"{per_record:.0f} bytes per record"
 
 
