@@ -7,8 +7,7 @@ module on first use, so importing one light module (e.g. the cycle rule the pars
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cycling.lazy import lazy_exports
 
 # public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {}
@@ -36,14 +35,4 @@ _export("metrics", "CELL_METRIC_KEYS", "cell_metrics", "delivered_capacity", "ce
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cycling.analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this hook
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -7,9 +7,7 @@ does not import pandas (see recordsheets: why a command loads a workbook's recor
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from cycling.lazy import lazy_exports
 from readers.errors import ParseError
 
 # public name -> submodule that defines it
@@ -24,14 +22,4 @@ __all__ = ["MAX_UNCOMPRESSED_BYTES", "PARSER_VERSION", "RECORD_COLUMNS", "Profil
            "pick_run", "read_land", "read_runs", "reader_version", "same_channel"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cycling.parsers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this hook
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
